@@ -1,0 +1,119 @@
+/*
+ * conf.h - the certsync configuration: one INI file, read with iniparser.
+ *
+ * Owns: parsing and validating the file into a struct conf, with defaults.
+ * Never: reads secrets.  Secret files (passwords, the CA key) are only named
+ * here; secret.c reads them, and checks their permissions, when needed.
+ *
+ * (Named conf.h because autoconf's generated header is config.h.)
+ */
+#ifndef CERTSYNC_CONF_H
+#define CERTSYNC_CONF_H
+
+#include <stddef.h>
+
+enum key_alg { KEY_ALG_RSA, KEY_ALG_EC };
+
+/* One of rsa:2048 (default), rsa:3072, rsa:4096, ec:P-256, ec:P-384. */
+struct key_spec {
+	enum key_alg alg;
+	int bits;              /* RSA modulus size; 0 for EC */
+	const char *curve;     /* "P-256" or "P-384" for EC; NULL for RSA */
+	const char *name;      /* the spelling in the file, e.g. "rsa:2048" */
+};
+
+enum cert_mode { CERT_MODE_SEPARATE, CERT_MODE_DUAL };
+enum p12_profile { P12_PROFILE_AES256, P12_PROFILE_LEGACY };
+enum dir_flavor { DIR_FLAVOR_OPENLDAP, DIR_FLAVOR_AD };
+enum log_dest { LOG_DEST_STDERR, LOG_DEST_SYSLOG };
+
+/*
+ * Every path is absolute after loading: a relative path in the file is taken
+ * relative to the directory holding the file.  Unset optional strings are
+ * NULL.  All strings are owned by the struct and freed by conf_free().
+ */
+struct conf {
+	char *path;                       /* the file that was read (absolute) */
+
+	struct {
+		char *uri;                /* default "ldapi:///" */
+		char *base;               /* search base; NULL until set */
+		char *scope;              /* "sub" (default) or "one" */
+		char *filter;             /* default "(&(objectClass=inetOrgPerson)(mail=*))" */
+		char *bind_dn;            /* NULL: anonymous or SASL EXTERNAL */
+		char *bind_password_file; /* secret file */
+		char *tls_ca_file;        /* CA bundle for the server's certificate */
+		int starttls;             /* default 0 */
+		enum dir_flavor flavor;   /* default openldap */
+	} directory;
+
+	struct {
+		char *certificate;        /* required: the CA certificate (PEM) */
+		char *key;                /* required: the CA private key (PEM) */
+		char *passphrase_file;    /* secret file; NULL: key is not encrypted */
+	} ca;
+
+	struct {
+		struct key_spec key;      /* key_type, default rsa:2048 */
+		enum cert_mode mode;      /* "separate" (default) or "dual" */
+		int validity_days;        /* default 365, 1..3650 */
+		int backdate_minutes;     /* default 5, 0..1440 */
+		char *subject;            /* template, default "CN=%{name}" */
+		int non_repudiation;      /* default 0 */
+		char *crl_url;            /* CRL distribution point URI, optional */
+		char *aia_url;            /* AIA caIssuers URI, optional */
+		char *digest;             /* "sha256" (default), "sha384", "sha512" */
+		int renew_before_days;    /* default 30, 0..validity_days-1 */
+	} certificates;
+
+	struct {
+		char *directory;          /* default /var/lib/certsync/archive */
+		char *password_file;      /* required: secret file */
+		enum p12_profile profile; /* "aes256" (default) or "legacy" */
+		int iterations;           /* PBKDF2 and MAC iterations, default 100000, 1000..10000000 */
+	} archive;
+
+	struct {
+		char *directory;          /* default /var/lib/certsync/keystore */
+		char *password_file;      /* default: [archive] password_file */
+	} keystore;
+
+	struct {
+		char *certificate_attribute; /* default by flavor: "userCertificate;binary" (openldap), "userCertificate" (ad) */
+		char *smime_attribute;       /* default "userSMIMECertificate"; "none" in the file turns it off (NULL) */
+		int max_values;              /* default 15, 1..15 */
+	} publish;
+
+	struct {
+		char *path;               /* DER CRL, default /var/lib/certsync/crl/ca.crl */
+		char *pem_path;           /* optional PEM copy */
+		int next_update_hours;    /* default 168, 1..8760 */
+	} crl;
+
+	struct {
+		char *database;           /* default /var/lib/certsync/state.db */
+	} state;
+
+	struct {
+		enum log_dest destination; /* "stderr" (default) or "syslog" */
+		int level;                 /* enum log_level, default notice */
+		int facility;              /* syslog facility, default LOG_DAEMON */
+	} log;
+};
+
+/*
+ * Reads and validates the file at path.  On success returns 0 and sets *out
+ * (free with conf_free).  On any problem logs one line per problem with
+ * log_error() in the form
+ *     PATH: [section] key: what is wrong
+ * (or "PATH: line N: ..." for a syntax error, "PATH: cannot read: ..." for a
+ * missing file), sets *out to NULL and returns 78 (EX_CONFIG).
+ * It reports every problem it finds, not only the first.
+ */
+int conf_load(const char *path, struct conf **out);
+void conf_free(struct conf *conf);
+
+/* Parses a key_type spelling into spec; returns 0, or -1 if unknown. */
+int conf_parse_key_spec(const char *text, struct key_spec *spec);
+
+#endif

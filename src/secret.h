@@ -1,0 +1,31 @@
+/*
+ * secret.h - reading secret files: passwords, passphrases, private keys.
+ *
+ * Owns: the rule that a secret file must be a regular file that neither group
+ * nor others may access, and wiping secrets from memory when done.
+ * Never: logs a secret's content, or keeps a copy it did not hand out.
+ */
+#ifndef CERTSYNC_SECRET_H
+#define CERTSYNC_SECRET_H
+
+#include <stddef.h>
+
+/*
+ * Refuses a file that group or others may read or write, or that is not a
+ * regular file.  `what` names the file's role in the message ("[archive]
+ * password_file").  Returns 0, or -1 after logging one line.
+ */
+int secret_check_file(const char *path, const char *what);
+
+/*
+ * Reads a password file: the first line, without its line ending.  Checks the
+ * file with secret_check_file() first; an empty password is refused.
+ * Returns a NUL-terminated string the caller frees with secret_free(), or
+ * NULL after logging one line.
+ */
+char *secret_read_password(const char *path, const char *what);
+
+/* Wipes and frees a string from secret_read_password(); NULL is fine. */
+void secret_free(char *secret);
+
+#endif

@@ -1,0 +1,138 @@
+/*
+ * store.h - the embedded state: SQLite in WAL mode.
+ *
+ * Owns: the schema (versioned, forward migrations only) and every read and
+ * write of identities, certificates, revocations, jobs, checkpoints, the
+ * CRL number and the append-only audit trail.
+ * Never: holds private keys (they live in PKCS#12 files the store only
+ * indexes), or lets anyone edit or delete an audit record.
+ *
+ * Return convention for this layer: 0 on success, -1 after logging; lookups
+ * return 1 when found and 0 when not.
+ */
+#ifndef CERTSYNC_STORE_H
+#define CERTSYNC_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "address.h"
+#include "issue.h"
+
+struct store;
+
+enum cert_status { CERT_ACTIVE, CERT_SUPERSEDED, CERT_REVOKED };
+
+struct cert_row {
+	int64_t id;
+	char *uuid;           /* the identity the certificate was issued to */
+	char *issuer;         /* RFC 2253 issuer name */
+	char *serial;         /* upper-case hex, no leading zeros */
+	char *fingerprint;    /* SHA-256, upper-case hex */
+	enum cert_kind kind;
+	enum cert_status status;
+	char *subject;
+	char *addresses;      /* rfc822Names joined with ", " */
+	char *key_type;       /* "rsa:2048", ... */
+	int64_t not_before, not_after, created_at;
+	unsigned char *der;
+	size_t der_len;
+	char *keystore_path;  /* current key for delivery; NULL once moved */
+	char *archive_path;   /* archived key; NULL until archived */
+	int reason;           /* CRL reason code when revoked, else -1 */
+	int64_t revoked_at;   /* 0 unless revoked */
+};
+
+struct cert_rows {
+	struct cert_row *v;
+	size_t n;
+};
+
+enum cert_query {
+	CQ_ALL,            /* arg unused */
+	CQ_UUID,           /* every certificate of identity arg */
+	CQ_UUID_ACTIVE,    /* the active ones of identity arg */
+	CQ_SERIAL,         /* arg: normalized hex serial */
+	CQ_ADDRESS,        /* arg: any address in the SAN, case-insensitive */
+	CQ_REVOKED,        /* arg: issuer name; for the CRL */
+};
+
+struct identity_row {
+	char *uuid;
+	char *dn;
+	char *mail;
+	char *aliases;        /* newline-separated */
+	char *display_name;
+	char *given_name;
+	char *surname;
+	int enabled;
+	char *skipped;        /* why the last directory values were refused */
+	int64_t updated_at;
+};
+
+struct job_row {
+	char *uuid;
+	char *state;          /* PLANNED KEYS ISSUED ARCHIVED PUBLISHED REVOKED DONE */
+	char *action;         /* enroll reissue renew revoke */
+	char *reason;
+	int attempts;
+	char *last_error;
+	int64_t updated_at;
+};
+
+/* Opens or creates the database (and its directory, mode 0700), migrates
+ * it forward, refuses one from a newer certsync. */
+int store_open(const char *path, struct store **out);
+void store_close(struct store *st);
+int store_schema_version(struct store *st);
+
+/* Transactions nest: only the outermost begin/commit reaches SQLite. */
+int store_begin(struct store *st);
+int store_commit(struct store *st);
+void store_rollback(struct store *st);
+
+/* Inserts a certificate and its addresses; sets row->id. */
+int store_cert_insert(struct store *st, struct cert_row *row);
+int store_cert_query(struct store *st, enum cert_query q, const char *arg,
+    struct cert_rows *out);
+int store_cert_set_status(struct store *st, int64_t id, enum cert_status status);
+/* Sets both paths (NULL clears one). */
+int store_cert_set_paths(struct store *st, int64_t id, const char *keystore_path,
+    const char *archive_path);
+/* Records the revocation once; a second call for the same id is a no-op. */
+int store_revoke(struct store *st, int64_t cert_id, int reason, int64_t when);
+void cert_row_free(struct cert_row *row);
+void cert_rows_free(struct cert_rows *rows);
+const char *cert_status_name(enum cert_status status);
+
+/* The next CRL number (monotonic, starts at 1), recorded with its times. */
+int store_crl_next(struct store *st, int64_t this_update, int64_t next_update,
+    int64_t *number);
+/* The last CRL's number and time; 0 when no CRL was made yet. */
+int store_crl_last(struct store *st, int64_t *number, int64_t *issued_at);
+
+int store_identity_put(struct store *st, const struct identity_row *id);
+int store_identity_get(struct store *st, const char *uuid, struct identity_row *out);
+void identity_row_free(struct identity_row *id);
+
+int store_job_put(struct store *st, const struct job_row *job);
+int store_job_get(struct store *st, const char *uuid, struct job_row *out);
+int store_job_delete(struct store *st, const char *uuid);
+void job_row_free(struct job_row *job);
+
+int store_checkpoint_put(struct store *st, const char *source, const void *cookie,
+    size_t len, const char *server_id);
+/* *cookie is malloc'd (caller frees); *server_id too, may be NULL. */
+int store_checkpoint_get(struct store *st, const char *source, void **cookie,
+    size_t *len, char **server_id);
+
+/* Appends to the audit trail: what happened, to whom, which serial. */
+int store_audit(struct store *st, const char *action, const char *uuid,
+    const char *serial, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* Calls fn for each audit record, oldest first, at most limit (0: all). */
+int store_audit_each(struct store *st, int limit,
+    void (*fn)(void *arg, int64_t at, const char *action, const char *uuid,
+    const char *serial, const char *detail), void *arg);
+
+#endif
