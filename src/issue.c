@@ -216,8 +216,10 @@ add_rdn(X509_NAME *name, char *rdn, const struct subject_vars *vars,
 		    "(64 characters for CN)";
 		goto done;
 	}
+	/* Position 0: the template reads like an LDAP DN (RFC 4514), leaf
+	 * first, while DER holds the most significant attribute first. */
 	if (!X509_NAME_add_entry_by_txt(name, rdn, MBSTRING_UTF8,
-	    (const unsigned char *)value, (int)vlen, -1, 0)) {
+	    (const unsigned char *)value, (int)vlen, 0, 0)) {
 		log_ssl("cannot add subject attribute %s", rdn);
 		*why = "the subject template has an attribute OpenSSL refuses";
 		goto done;

@@ -60,8 +60,9 @@ int issue_validity(const struct conf *conf, const X509 *ca, time_t now,
 ASN1_INTEGER *issue_serial(void);
 
 /*
- * Expands the subject template.  A component whose value expands to empty
- * is left out.  Returns 0 and *out (caller frees), or -1 with *why.
+ * Expands the subject template, written like an LDAP DN, leaf first
+ * ("CN=%{name},O=Example").  A component whose value expands to empty is
+ * left out.  Returns 0 and *out (caller frees), or -1 with *why.
  */
 int issue_subject(const char *tmpl, const struct subject_vars *vars,
     X509_NAME **out, const char **why);

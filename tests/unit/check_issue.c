@@ -1,0 +1,386 @@
+/*
+ * check_issue.c - the S/MIME profile: serials, validity capping, subject
+ * templates, extensions by kind and key type.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bn.h>
+#include <openssl/x509v3.h>
+
+#include "certinfo.h"
+#include "issue.h"
+#include "testca.h"
+
+#define DAY 86400
+
+static struct conf *conf;
+static EVP_PKEY *ca_key, *rsa_key, *ec_key;
+static X509 *ca;
+static time_t now;
+
+static void
+setup(void)
+{
+	now = time(NULL);
+	conf = testca_conf();
+	ca = testca_make(&ca_key, now - DAY, now + 3650 * DAY);
+	ck_assert_ptr_nonnull(ca);
+}
+
+static void
+teardown(void)
+{
+	X509_free(ca);
+	EVP_PKEY_free(ca_key);
+	testca_conf_free(conf);
+}
+
+/* Keys are slow to make: one of each for the whole run. */
+static void
+make_keys(void)
+{
+	if (rsa_key == NULL)
+		rsa_key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+	if (ec_key == NULL)
+		ec_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+}
+
+static struct address_list list;
+
+static struct address_list *
+addrs(const char *a, const char *b)
+{
+	const char *why;
+
+	address_list_free(&list);
+	address_list_add(&list, address_normalize(a, &why));
+	if (b != NULL)
+		address_list_add(&list, address_normalize(b, &why));
+	return &list;
+}
+
+static X509 *
+build(EVP_PKEY *key, enum cert_kind kind, const struct address_list *al,
+    const char *name, const char **why)
+{
+	struct issue_request req = {
+		.key = key, .kind = kind, .addresses = al, .now = now,
+		.vars = { .name = name, .mail = al->v[0] },
+	};
+	X509 *cert = NULL;
+
+	if (issue_build(conf, ca, &req, &cert, why) == -1)
+		return NULL;
+	ck_assert_int_eq(X509_sign(cert, ca_key, EVP_sha256()) > 0, 1);
+	return cert;
+}
+
+static uint32_t
+ku(X509 *cert)
+{
+	return X509_get_key_usage(cert);
+}
+
+static int
+ext_critical(X509 *cert, int nid)
+{
+	int i = X509_get_ext_by_NID(cert, nid, -1);
+
+	ck_assert_int_ge(i, 0);
+	return X509_EXTENSION_get_critical(X509_get_ext(cert, i));
+}
+
+START_TEST(serial_random_positive_20_octets)
+{
+	char *seen[64];
+
+	for (int i = 0; i < 64; i++) {
+		ASN1_INTEGER *s = issue_serial();
+		BIGNUM *bn = ASN1_INTEGER_to_BN(s, NULL);
+
+		ck_assert_int_eq(BN_is_negative(bn), 0);
+		ck_assert_int_eq(BN_num_bytes(bn), 20);
+		ck_assert_int_ge(BN_num_bits(bn), 159);	/* top bits 01: 159 bits long */
+		seen[i] = BN_bn2hex(bn);
+		for (int j = 0; j < i; j++)
+			ck_assert_str_ne(seen[i], seen[j]);
+		BN_free(bn);
+		ASN1_INTEGER_free(s);
+	}
+	for (int i = 0; i < 64; i++)
+		OPENSSL_free(seen[i]);
+}
+END_TEST
+
+START_TEST(validity_backdated_and_capped)
+{
+	time_t nb, na;
+	const char *why = NULL;
+	EVP_PKEY *k2;
+	X509 *short_ca;
+
+	ck_assert_int_eq(issue_validity(conf, ca, now, &nb, &na, &why), 0);
+	ck_assert_int_eq(nb, now - 5 * 60);
+	ck_assert_int_eq(na, now + 365 * DAY);
+
+	/* A CA with 30 days left caps the certificate at its own notAfter. */
+	short_ca = testca_make(&k2, now - DAY, now + 30 * DAY);
+	ck_assert_int_eq(issue_validity(conf, short_ca, now, &nb, &na, &why), 0);
+	ck_assert_int_eq(na, now + 30 * DAY);
+	X509_free(short_ca);
+	EVP_PKEY_free(k2);
+
+	/* notBefore never precedes the CA's. */
+	short_ca = testca_make(&k2, now - 60, now + DAY);
+	ck_assert_int_eq(issue_validity(conf, short_ca, now, &nb, &na, &why), 0);
+	ck_assert_int_eq(nb, now - 60);
+	X509_free(short_ca);
+	EVP_PKEY_free(k2);
+
+	/* An expired CA, and one not yet valid, cannot issue. */
+	short_ca = testca_make(&k2, now - 10 * DAY, now - DAY);
+	ck_assert_int_eq(issue_validity(conf, short_ca, now, &nb, &na, &why), -1);
+	ck_assert_ptr_nonnull(strstr(why, "expired"));
+	X509_free(short_ca);
+	EVP_PKEY_free(k2);
+	short_ca = testca_make(&k2, now + DAY, now + 10 * DAY);
+	ck_assert_int_eq(issue_validity(conf, short_ca, now, &nb, &na, &why), -1);
+	ck_assert_ptr_nonnull(strstr(why, "not valid yet"));
+	X509_free(short_ca);
+	EVP_PKEY_free(k2);
+}
+END_TEST
+
+START_TEST(built_certificate_notafter_never_past_ca)
+{
+	const char *why;
+	EVP_PKEY *k2;
+	X509 *cert, *saved = ca;
+	time_t na, ca_na;
+
+	make_keys();
+	ca = testca_make(&k2, now - DAY, now + 10 * DAY);
+	cert = build(ec_key, CERT_KIND_ENCRYPTION, addrs("a@example.org", NULL), "A", &why);
+	ck_assert_ptr_nonnull(cert);
+	certinfo_time(X509_get0_notAfter(cert), &na);
+	certinfo_time(X509_get0_notAfter(ca), &ca_na);
+	ck_assert_int_eq(na, ca_na);
+	ck_assert_int_eq(X509_verify(cert, k2), 0);	/* signed by the other key */
+	X509_free(cert);
+	X509_free(ca);
+	EVP_PKEY_free(k2);
+	ca = saved;
+}
+END_TEST
+
+START_TEST(encryption_rsa_profile)
+{
+	const char *why = NULL;
+	X509 *cert;
+	char *emails, *subject;
+
+	make_keys();
+	cert = build(rsa_key, CERT_KIND_ENCRYPTION,
+	    addrs("Alice@Example.ORG", "al@example.org"), "Alice Example", &why);
+	ck_assert_msg(cert != NULL, "%s", why ? why : "?");
+	ck_assert_int_eq(X509_get_version(cert), X509_VERSION_3);
+	ck_assert_uint_eq(ku(cert), KU_KEY_ENCIPHERMENT);
+	ck_assert_int_eq(ext_critical(cert, NID_key_usage), 1);
+	ck_assert_int_eq(ext_critical(cert, NID_basic_constraints), 1);
+	ck_assert_int_eq(X509_check_ca(cert), 0);
+	ck_assert_uint_eq(X509_get_extended_key_usage(cert), XKU_SMIME);
+	ck_assert_int_eq(ext_critical(cert, NID_subject_alt_name), 0);
+	emails = certinfo_emails(cert);
+	ck_assert_str_eq(emails, "Alice@example.org, al@example.org");
+	subject = certinfo_name(X509_get_subject_name(cert));
+	ck_assert_str_eq(subject, "CN=Alice Example");
+	ck_assert_ptr_nonnull(X509_get0_subject_key_id(cert));
+	ck_assert_int_eq(ASN1_OCTET_STRING_cmp(X509_get0_authority_key_id(cert),
+	    X509_get0_subject_key_id(ca)), 0);
+	ck_assert_int_lt(X509_get_ext_by_NID(cert, NID_crl_distribution_points, -1), 0);
+	ck_assert_int_lt(X509_get_ext_by_NID(cert, NID_info_access, -1), 0);
+	ck_assert_int_eq(X509_verify(cert, ca_key), 1);
+	free(emails);
+	free(subject);
+	X509_free(cert);
+}
+END_TEST
+
+START_TEST(key_usage_by_kind_and_key)
+{
+	const char *why;
+	X509 *c;
+	struct address_list *al;
+
+	make_keys();
+	al = addrs("a@example.org", NULL);
+	c = build(ec_key, CERT_KIND_ENCRYPTION, al, "A", &why);
+	ck_assert_uint_eq(ku(c), KU_KEY_AGREEMENT);
+	X509_free(c);
+	c = build(ec_key, CERT_KIND_SIGNING, al, "A", &why);
+	ck_assert_uint_eq(ku(c), KU_DIGITAL_SIGNATURE);
+	X509_free(c);
+	conf->certificates.non_repudiation = 1;
+	c = build(rsa_key, CERT_KIND_SIGNING, al, "A", &why);
+	ck_assert_uint_eq(ku(c), KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION);
+	X509_free(c);
+	conf->certificates.non_repudiation = 0;
+	c = build(rsa_key, CERT_KIND_DUAL, al, "A", &why);
+	ck_assert_uint_eq(ku(c), KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT);
+	X509_free(c);
+	c = build(ec_key, CERT_KIND_DUAL, al, "A", &why);
+	ck_assert_uint_eq(ku(c), KU_DIGITAL_SIGNATURE | KU_KEY_AGREEMENT);
+	X509_free(c);
+}
+END_TEST
+
+START_TEST(crl_dp_and_aia_when_configured)
+{
+	const char *why;
+	X509 *c;
+	STACK_OF(DIST_POINT) *dps;
+	AUTHORITY_INFO_ACCESS *aia;
+
+	make_keys();
+	conf->certificates.crl_url = strdup("http://pki.example.org/ca.crl");
+	conf->certificates.aia_url = strdup("http://pki.example.org/ca.crt");
+	c = build(ec_key, CERT_KIND_SIGNING, addrs("a@example.org", NULL), "A", &why);
+	dps = X509_get_ext_d2i(c, NID_crl_distribution_points, NULL, NULL);
+	ck_assert_int_eq(sk_DIST_POINT_num(dps), 1);
+	aia = X509_get_ext_d2i(c, NID_info_access, NULL, NULL);
+	ck_assert_int_eq(sk_ACCESS_DESCRIPTION_num(aia), 1);
+	ck_assert_int_eq(OBJ_obj2nid(sk_ACCESS_DESCRIPTION_value(aia, 0)->method),
+	    NID_ad_ca_issuers);
+	sk_DIST_POINT_pop_free(dps, DIST_POINT_free);
+	AUTHORITY_INFO_ACCESS_free(aia);
+	X509_free(c);
+}
+END_TEST
+
+static char *
+subject_of(const char *tmpl, const struct subject_vars *v, const char **why)
+{
+	X509_NAME *name = NULL;
+	char *s;
+
+	if (issue_subject(tmpl, v, &name, why) == -1)
+		return NULL;
+	s = certinfo_name(name);
+	X509_NAME_free(name);
+	return s;
+}
+
+START_TEST(subject_templates)
+{
+	struct subject_vars v = { .name = "Smith, Alice", .given = "Alice",
+	    .sn = "Smith", .mail = "a@example.org", .uid = "asmith" };
+	const char *why = NULL;
+	char *s;
+
+	/* A comma inside a value stays inside it. */
+	s = subject_of("CN=%{name},O=Example", &v, &why);
+	ck_assert_str_eq(s, "CN=Smith\\, Alice,O=Example");
+	free(s);
+	s = subject_of("CN=%{given} %{sn} (%{uid}),OU=People", &v, &why);
+	ck_assert_str_eq(s, "CN=Alice Smith (asmith),OU=People");
+	free(s);
+	/* An empty value leaves its attribute out. */
+	v.uid = NULL;
+	s = subject_of("CN=%{name},OU=%{uid}", &v, &why);
+	ck_assert_str_eq(s, "CN=Smith\\, Alice");
+	free(s);
+	ck_assert_ptr_null(subject_of("CN=%{nope}", &v, &why));
+	ck_assert_ptr_nonnull(strstr(why, "unknown variable"));
+	ck_assert_ptr_null(subject_of("CN", &v, &why));
+	ck_assert_ptr_nonnull(strstr(why, "without '='"));
+	v.name = "J\xc3\xb6rg M\xc3\xbcller";
+	s = subject_of("CN=%{name}", &v, &why);
+	ck_assert_ptr_nonnull(s);
+	free(s);
+	v.name = "bad \xff byte";
+	ck_assert_ptr_null(subject_of("CN=%{name}", &v, &why));
+	ck_assert_ptr_nonnull(strstr(why, "UTF-8"));
+	v.name = "0123456789012345678901234567890123456789012345678901234567890123456789";
+	ck_assert_ptr_null(subject_of("CN=%{name}", &v, &why));
+	ck_assert_ptr_nonnull(strstr(why, "64"));
+}
+END_TEST
+
+START_TEST(empty_subject_makes_san_critical)
+{
+	const char *why;
+	X509 *c;
+
+	make_keys();
+	free(conf->certificates.subject);
+	conf->certificates.subject = strdup("CN=%{uid}");
+	c = build(ec_key, CERT_KIND_SIGNING, addrs("a@example.org", NULL), "A", &why);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(X509_NAME_entry_count(X509_get_subject_name(c)), 0);
+	ck_assert_int_eq(ext_critical(c, NID_subject_alt_name), 1);
+	X509_free(c);
+}
+END_TEST
+
+START_TEST(refuses_without_addresses)
+{
+	struct address_list empty = { 0 };
+	struct issue_request req = { .key = NULL, .addresses = &empty, .now = now };
+	const char *why = NULL;
+	X509 *c = NULL;
+
+	make_keys();
+	req.key = ec_key;
+	ck_assert_int_eq(issue_build(conf, ca, &req, &c, &why), -1);
+	ck_assert_ptr_null(c);
+	ck_assert_ptr_nonnull(strstr(why, "no email address"));
+}
+END_TEST
+
+START_TEST(utf8_check)
+{
+	ck_assert(issue_utf8_ok("plain"));
+	ck_assert(issue_utf8_ok("\xe2\x82\xac 5"));
+	ck_assert(!issue_utf8_ok("\xc0\xaf"));           /* overlong */
+	ck_assert(!issue_utf8_ok("\xed\xa0\x80"));       /* surrogate */
+	ck_assert(!issue_utf8_ok("\xe2\x82"));           /* truncated */
+	ck_assert(!issue_utf8_ok("tab\there"));          /* control */
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("issue");
+	TCase *tc = tcase_create("profile");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, serial_random_positive_20_octets);
+	tcase_add_test(tc, validity_backdated_and_capped);
+	tcase_add_test(tc, built_certificate_notafter_never_past_ca);
+	tcase_add_test(tc, encryption_rsa_profile);
+	tcase_add_test(tc, key_usage_by_kind_and_key);
+	tcase_add_test(tc, crl_dp_and_aia_when_configured);
+	tcase_add_test(tc, subject_templates);
+	tcase_add_test(tc, empty_subject_makes_san_critical);
+	tcase_add_test(tc, refuses_without_addresses);
+	tcase_add_test(tc, utf8_check);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	/* One process: the keys made once are shared across tests. */
+	srunner_set_fork_status(sr, CK_NOFORK);
+	srunner_run_all(sr, CK_ENV);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	EVP_PKEY_free(rsa_key);
+	EVP_PKEY_free(ec_key);
+	address_list_free(&list);
+	return failed == 0 ? 0 : 1;
+}

@@ -1,0 +1,318 @@
+/*
+ * check_store.c - the SQLite state store: schema, migrations, certificates,
+ * revocations, CRL numbers, identities, jobs, checkpoints, the audit trail.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "store.h"
+
+static char dir[] = "/tmp/check_store.XXXXXX";
+static char path[512];
+static struct store *st;
+
+static void
+setup(void)
+{
+	strcpy(dir, "/tmp/check_store.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	/* A missing parent directory is created. */
+	snprintf(path, sizeof(path), "%s/sub/state.db", dir);
+	ck_assert_int_eq(store_open(path, &st), 0);
+}
+
+static void
+teardown(void)
+{
+	char cmd[600];
+
+	store_close(st);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static void
+row_init(struct cert_row *r, const char *uuid, const char *serial,
+    enum cert_kind kind, const char *addresses)
+{
+	static unsigned char der[] = { 0x30, 0x03, 0x02, 0x01, 0x01 };
+	static char fp[65];
+
+	memset(r, 0, sizeof(*r));
+	r->uuid = (char *)uuid;
+	r->issuer = (char *)"CN=Test CA";
+	r->serial = (char *)serial;
+	snprintf(fp, sizeof(fp), "FP%s", serial);
+	r->fingerprint = fp;
+	r->kind = kind;
+	r->status = CERT_ACTIVE;
+	r->subject = (char *)"CN=Someone";
+	r->addresses = (char *)addresses;
+	r->key_type = (char *)"rsa:2048";
+	r->not_before = 1000;
+	r->not_after = 2000;
+	r->der = der;
+	r->der_len = sizeof(der);
+	r->keystore_path = (char *)"/ks/x.p12";
+	r->created_at = 1500;
+}
+
+static int64_t
+insert(const char *uuid, const char *serial, enum cert_kind kind, const char *addrs)
+{
+	struct cert_row r;
+
+	row_init(&r, uuid, serial, kind, addrs);
+	ck_assert_int_eq(store_cert_insert(st, &r), 0);
+	ck_assert_int_gt(r.id, 0);
+	return r.id;
+}
+
+static size_t
+count(enum cert_query q, const char *arg)
+{
+	struct cert_rows rows;
+	size_t n;
+
+	ck_assert_int_eq(store_cert_query(st, q, arg, &rows), 0);
+	n = rows.n;
+	cert_rows_free(&rows);
+	return n;
+}
+
+static int
+raw_exec(const char *sql)
+{
+	sqlite3 *db;
+	int rc;
+
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+	sqlite3_close(db);
+	return rc;
+}
+
+START_TEST(schema_and_wal)
+{
+	sqlite3 *db;
+	sqlite3_stmt *stmt;
+
+	ck_assert_int_eq(store_schema_version(st), 1);
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &stmt, NULL),
+	    SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(stmt), SQLITE_ROW);
+	ck_assert_str_eq((const char *)sqlite3_column_text(stmt, 0), "wal");
+	sqlite3_finalize(stmt);
+	sqlite3_close(db);
+	/* Reopening keeps the data and the version. */
+	insert("u1", "AA", CERT_KIND_SIGNING, "a@example.org");
+	store_close(st);
+	ck_assert_int_eq(store_open(path, &st), 0);
+	ck_assert_int_eq(store_schema_version(st), 1);
+	ck_assert_uint_eq(count(CQ_ALL, NULL), 1);
+}
+END_TEST
+
+START_TEST(newer_schema_refused)
+{
+	struct store *other = NULL;
+
+	ck_assert_int_eq(raw_exec("PRAGMA user_version = 99"), SQLITE_OK);
+	ck_assert_int_eq(store_open(path, &other), -1);
+	ck_assert_ptr_null(other);
+}
+END_TEST
+
+START_TEST(certificate_queries)
+{
+	struct cert_rows rows;
+
+	insert("u1", "AA", CERT_KIND_SIGNING, "a@example.org, alias@example.org");
+	insert("u1", "BB", CERT_KIND_ENCRYPTION, "a@example.org, alias@example.org");
+	insert("u2", "CC", CERT_KIND_DUAL, "b@example.org");
+	ck_assert_uint_eq(count(CQ_ALL, NULL), 3);
+	ck_assert_uint_eq(count(CQ_UUID, "u1"), 2);
+	ck_assert_uint_eq(count(CQ_UUID, "nobody"), 0);
+	ck_assert_uint_eq(count(CQ_ADDRESS, "ALIAS@example.org"), 2);
+	ck_assert_uint_eq(count(CQ_ADDRESS, "b@example.org"), 1);
+	ck_assert_int_eq(store_cert_query(st, CQ_SERIAL, "BB", &rows), 0);
+	ck_assert_uint_eq(rows.n, 1);
+	ck_assert_int_eq(rows.v[0].kind, CERT_KIND_ENCRYPTION);
+	ck_assert_int_eq(rows.v[0].status, CERT_ACTIVE);
+	ck_assert_str_eq(rows.v[0].keystore_path, "/ks/x.p12");
+	ck_assert_ptr_null(rows.v[0].archive_path);
+	ck_assert_int_eq(rows.v[0].reason, -1);
+	ck_assert_uint_eq(rows.v[0].der_len, 5);
+	ck_assert_int_eq(store_cert_set_paths(st, rows.v[0].id, NULL, "/ar/x.p12"), 0);
+	cert_rows_free(&rows);
+	ck_assert_int_eq(store_cert_query(st, CQ_SERIAL, "BB", &rows), 0);
+	ck_assert_ptr_null(rows.v[0].keystore_path);
+	ck_assert_str_eq(rows.v[0].archive_path, "/ar/x.p12");
+	cert_rows_free(&rows);
+}
+END_TEST
+
+START_TEST(duplicate_serial_refused)
+{
+	struct cert_row r;
+
+	insert("u1", "AA", CERT_KIND_SIGNING, "a@example.org");
+	row_init(&r, "u2", "AA", CERT_KIND_SIGNING, "b@example.org");
+	r.fingerprint = (char *)"OTHER";
+	ck_assert_int_eq(store_cert_insert(st, &r), -1);
+	/* The failed insert left nothing behind, addresses included. */
+	ck_assert_uint_eq(count(CQ_ADDRESS, "b@example.org"), 0);
+}
+END_TEST
+
+START_TEST(revocation_idempotent)
+{
+	int64_t id = insert("u1", "AA", CERT_KIND_SIGNING, "a@example.org");
+	struct cert_rows rows;
+
+	insert("u1", "BB", CERT_KIND_ENCRYPTION, "a@example.org");
+	ck_assert_int_eq(store_revoke(st, id, 3, 5000), 0);
+	ck_assert_int_eq(store_revoke(st, id, 1, 6000), 0);
+	ck_assert_int_eq(store_cert_query(st, CQ_REVOKED, "CN=Test CA", &rows), 0);
+	ck_assert_uint_eq(rows.n, 1);
+	ck_assert_int_eq(rows.v[0].reason, 3);
+	ck_assert_int_eq(rows.v[0].revoked_at, 5000);
+	ck_assert_int_eq(rows.v[0].status, CERT_REVOKED);
+	cert_rows_free(&rows);
+	ck_assert_uint_eq(count(CQ_REVOKED, "CN=Other CA"), 0);
+	ck_assert_uint_eq(count(CQ_UUID_ACTIVE, "u1"), 1);
+}
+END_TEST
+
+START_TEST(crl_numbers_monotonic)
+{
+	int64_t n = -1, at = -1;
+
+	ck_assert_int_eq(store_crl_last(st, &n, &at), 0);
+	ck_assert_int_eq(n, 0);
+	for (int64_t want = 1; want <= 3; want++) {
+		ck_assert_int_eq(store_crl_next(st, 100 * want, 200 * want, &n), 0);
+		ck_assert_int_eq(n, want);
+	}
+	ck_assert_int_eq(store_crl_last(st, &n, &at), 0);
+	ck_assert_int_eq(n, 3);
+	ck_assert_int_eq(at, 300);
+}
+END_TEST
+
+static int audit_rows;
+static void
+count_audit(void *arg, int64_t at, const char *action, const char *uuid,
+    const char *serial, const char *detail)
+{
+	audit_rows++;
+	if (audit_rows == 1) {
+		ck_assert_str_eq(action, "issue");
+		ck_assert_str_eq(detail, "signing 42");
+	}
+}
+
+START_TEST(audit_append_only)
+{
+	ck_assert_int_eq(store_audit(st, "issue", "u1", "AA", "signing %d", 42), 0);
+	ck_assert_int_eq(store_audit(st, "revoke", "u1", "AA", "x"), 0);
+	audit_rows = 0;
+	ck_assert_int_eq(store_audit_each(st, 0, count_audit, NULL), 0);
+	ck_assert_int_eq(audit_rows, 2);
+	ck_assert_int_ne(raw_exec("UPDATE audit SET action = 'x'"), SQLITE_OK);
+	ck_assert_int_ne(raw_exec("DELETE FROM audit"), SQLITE_OK);
+	audit_rows = 0;
+	ck_assert_int_eq(store_audit_each(st, 0, count_audit, NULL), 0);
+	ck_assert_int_eq(audit_rows, 2);
+}
+END_TEST
+
+START_TEST(transactions_roll_back)
+{
+	ck_assert_int_eq(store_begin(st), 0);
+	insert("u1", "AA", CERT_KIND_SIGNING, "a@example.org");
+	store_rollback(st);
+	ck_assert_uint_eq(count(CQ_ALL, NULL), 0);
+	/* An inner failure dooms the outer transaction. */
+	ck_assert_int_eq(store_begin(st), 0);
+	insert("u1", "AA", CERT_KIND_SIGNING, "a@example.org");
+	ck_assert_int_eq(store_begin(st), 0);
+	store_rollback(st);
+	ck_assert_int_eq(store_commit(st), -1);
+	ck_assert_uint_eq(count(CQ_ALL, NULL), 0);
+}
+END_TEST
+
+START_TEST(identities_jobs_checkpoints)
+{
+	struct identity_row id = { .uuid = (char *)"u1", .dn = (char *)"uid=a,dc=x",
+	    .mail = (char *)"a@example.org", .aliases = (char *)"b@example.org\nc@example.org",
+	    .display_name = (char *)"A", .enabled = 1 }, got;
+	struct job_row job = { .uuid = (char *)"u1", .state = (char *)"KEYS",
+	    .action = (char *)"reissue", .reason = (char *)"mail changed" }, gj;
+	void *cookie;
+	size_t len;
+	char *server;
+
+	ck_assert_int_eq(store_identity_put(st, &id), 0);
+	ck_assert_int_eq(store_identity_get(st, "u1", &got), 1);
+	ck_assert_str_eq(got.aliases, "b@example.org\nc@example.org");
+	ck_assert_int_eq(got.enabled, 1);
+	ck_assert_ptr_null(got.skipped);
+	identity_row_free(&got);
+	ck_assert_int_eq(store_identity_get(st, "u9", &got), 0);
+
+	ck_assert_int_eq(store_job_put(st, &job), 0);
+	job.state = (char *)"ISSUED";
+	ck_assert_int_eq(store_job_put(st, &job), 0);
+	ck_assert_int_eq(store_job_get(st, "u1", &gj), 1);
+	ck_assert_str_eq(gj.state, "ISSUED");
+	job_row_free(&gj);
+	job.state = (char *)"BOGUS";
+	ck_assert_int_eq(store_job_put(st, &job), -1);
+	ck_assert_int_eq(store_job_delete(st, "u1"), 0);
+	ck_assert_int_eq(store_job_get(st, "u1", &gj), 0);
+
+	ck_assert_int_eq(store_checkpoint_get(st, "syncrepl", &cookie, &len, &server), 0);
+	ck_assert_int_eq(store_checkpoint_put(st, "syncrepl", "rid=001,csn=x", 13, "dc1"), 0);
+	ck_assert_int_eq(store_checkpoint_get(st, "syncrepl", &cookie, &len, &server), 1);
+	ck_assert_uint_eq(len, 13);
+	ck_assert_int_eq(memcmp(cookie, "rid=001,csn=x", 13), 0);
+	ck_assert_str_eq(server, "dc1");
+	free(cookie);
+	free(server);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("store");
+	TCase *tc = tcase_create("sqlite");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, schema_and_wal);
+	tcase_add_test(tc, newer_schema_refused);
+	tcase_add_test(tc, certificate_queries);
+	tcase_add_test(tc, duplicate_serial_refused);
+	tcase_add_test(tc, revocation_idempotent);
+	tcase_add_test(tc, crl_numbers_monotonic);
+	tcase_add_test(tc, audit_append_only);
+	tcase_add_test(tc, transactions_roll_back);
+	tcase_add_test(tc, identities_jobs_checkpoints);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_ENV);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}
