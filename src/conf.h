@@ -44,8 +44,35 @@ struct conf {
 		char *bind_password_file; /* secret file */
 		char *tls_ca_file;        /* CA bundle for the server's certificate */
 		int starttls;             /* default 0 */
+		int tls_verify;           /* default 1: the server's certificate is checked */
+		char *tls_cert_file;      /* client certificate, for SASL EXTERNAL over TLS */
+		char *tls_key_file;       /* its key (a secret file) */
+		char *sasl_mech;          /* "EXTERNAL", or NULL: simple or anonymous bind */
 		enum dir_flavor flavor;   /* default openldap */
+		char *mail_attribute;     /* default "mail": primary address, more values are aliases */
+		char *alias_attribute;    /* more addresses; default none (NULL) */
+		char *display_name_attribute; /* default "displayName" */
+		char *given_name_attribute;   /* default "givenName" */
+		char *surname_attribute;      /* default "sn" */
+		char *uid_attribute;          /* default "uid" */
+		char *source;             /* "syncrepl" (default) or "poll" */
+		int poll_interval;        /* seconds, default 60 */
+		int full_reconcile_hours; /* default 24; 0 turns it off */
+		int network_timeout;      /* seconds, default 10 */
+		int reconnect_max;        /* seconds, backoff ceiling, default 60 */
 	} directory;
+
+	struct {
+		int on_address_change;    /* default 1 */
+		int on_name_change;       /* default 1 */
+		int ca_change_per_minute; /* reissues after a CA change, default 10 */
+	} reconcile;
+
+	struct {
+		char *delivery_hook;      /* command run when new keys are ready */
+		int delivery_timeout;     /* seconds, default 60 */
+		char *pid_file;           /* optional */
+	} daemon;
 
 	struct {
 		char *certificate;        /* required: the CA certificate (PEM) */

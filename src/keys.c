@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
@@ -38,7 +39,10 @@ keys_describe(const EVP_PKEY *key, char *buf, size_t len)
 	else if (EVP_PKEY_is_a(key, "EC") &&
 	    EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME,
 	    group, sizeof(group), NULL))
-		snprintf(buf, len, "ec:%s", group);
+		/* OpenSSL names the curves by their SEC names; we use NIST's,
+		 * as key_type does. */
+		snprintf(buf, len, "ec:%s", strcmp(group, "prime256v1") == 0 ?
+		    "P-256" : strcmp(group, "secp384r1") == 0 ? "P-384" : group);
 	else
 		snprintf(buf, len, "%s", EVP_PKEY_get0_type_name(key));
 	return buf;

@@ -61,6 +61,9 @@ log_level_parse(const char *name)
 	return -1;
 }
 
+static void log_vemit(enum log_level, const char *, va_list)
+    __attribute__((format(printf, 2, 0)));
+
 static void
 log_vemit(enum log_level level, const char *fmt, va_list ap)
 {

@@ -1,0 +1,1247 @@
+/*
+ * check_conf.c - unit tests for conf.c.
+ *
+ * Owns: the promises conf.h makes: every default, every path made absolute,
+ * and every kind of bad file refused with 78, *out NULL and a message naming
+ * the file, the section and the key.
+ * Never: writes outside the temporary directory it makes.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+#include <dirent.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include <check.h>
+#include <iniparser.h>
+
+#include "conf.h"
+#include "log.h"
+
+#ifndef CS_LOCALSTATEDIR
+#define CS_LOCALSTATEDIR "/var/lib"
+#endif
+
+#define MINIMAL \
+	"[ca]\n" \
+	"certificate = /etc/certsync/ca.pem\n" \
+	"key = /etc/certsync/ca.key\n" \
+	"[archive]\n" \
+	"password_file = /etc/certsync/archive.pw\n"
+
+/* Short buffers keep every "dir/name" below PATH_MAX, provably. */
+#define DIR_MAX 1024
+static char basedir[DIR_MAX - 64];	/* one for the run */
+static char tmpdir[DIR_MAX];	/* one per test, in basedir */
+static char realdir[DIR_MAX];	/* after realpath, as conf.c will see it */
+static char paths[8][DIR_MAX + 64];	/* the files write_conf() made */
+static int npaths;
+
+/* nftw would need _XOPEN_SOURCE; the tree here is small and known. */
+static void
+rm_tree(const char *path)
+{
+	char child[PATH_MAX];
+	struct dirent *e = NULL;
+	struct stat st;
+	DIR *d = NULL;
+
+	if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode) &&
+	    (d = opendir(path)) != NULL) {
+		while ((e = readdir(d)) != NULL) {
+			if (strcmp(e->d_name, ".") == 0 ||
+			    strcmp(e->d_name, "..") == 0)
+				continue;
+			snprintf(child, sizeof(child), "%s/%s", path, e->d_name);
+			rm_tree(child);
+		}
+		closedir(d);
+	}
+	remove(path);
+}
+
+/*
+ * The base directory is made and removed by the runner's process (an
+ * unchecked fixture): Check ends a failed test's process without running
+ * its teardown, and what that test left behind still goes.
+ */
+static void
+base_setup(void)
+{
+	const char *t = getenv("TMPDIR");
+
+	if (t == NULL || *t == '\0' || strlen(t) > DIR_MAX - 128)
+		t = "/tmp";
+	snprintf(basedir, sizeof(basedir), "%s/check_conf.XXXXXX", t);
+	ck_assert_ptr_nonnull(mkdtemp(basedir));
+}
+
+static void
+base_teardown(void)
+{
+	rm_tree(basedir);
+}
+
+/* A fresh directory per test, so no test sees another's files. */
+static void
+setup(void)
+{
+	char *real = NULL;
+
+	snprintf(tmpdir, sizeof(tmpdir), "%s/t.XXXXXX", basedir);
+	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	ck_assert_ptr_nonnull(real = realpath(tmpdir, NULL));
+	ck_assert_uint_lt(strlen(real), sizeof(realdir));
+	strcpy(realdir, real);
+	free(real);
+	npaths = 0;
+}
+
+static void
+teardown(void)
+{
+	rm_tree(tmpdir);
+}
+
+/* Writes text to a new file in tmpdir; the name lives until teardown. */
+static const char *
+write_conf(const char *text)
+{
+	char *path = NULL;
+	size_t len = strlen(text);
+	int fd;
+
+	ck_assert_int_lt(npaths, 8);
+	path = paths[npaths++];
+	snprintf(path, sizeof(paths[0]), "%s/certsync.XXXXXX", tmpdir);
+	ck_assert_int_ne(fd = mkstemp(path), -1);
+	ck_assert_int_eq(write(fd, text, len), (ssize_t)len);
+	close(fd);
+	return path;
+}
+
+/* Runs conf_load with stderr (where log.c writes) sent to a file. */
+static char *
+load_captured(const char *path, struct conf **out, int *rc)
+{
+	char errpath[DIR_MAX + 64], *text = NULL;
+	long len;
+	int fd, saved;
+	FILE *f = NULL;
+
+	snprintf(errpath, sizeof(errpath), "%s/stderr.XXXXXX", tmpdir);
+	ck_assert_int_ne(fd = mkstemp(errpath), -1);
+	fflush(stderr);
+	ck_assert_int_ne(saved = dup(STDERR_FILENO), -1);
+	ck_assert_int_ne(dup2(fd, STDERR_FILENO), -1);
+	*rc = conf_load(path, out);
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	close(fd);
+
+	ck_assert_ptr_nonnull(f = fopen(errpath, "r"));
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	rewind(f);
+	ck_assert_ptr_nonnull(text = calloc(1, (size_t)len + 1));
+	ck_assert_int_eq(fread(text, 1, (size_t)len, f), (size_t)len);
+	fclose(f);
+	unlink(errpath);
+	return text;
+}
+
+static int
+count_lines(const char *text)
+{
+	int n = 0;
+
+	for (; *text != '\0'; text++)
+		n += *text == '\n';
+	return n;
+}
+
+#define assert_has(text, what) \
+	ck_assert_msg(strstr((text), (what)) != NULL, \
+	    "expected \"%s\" in:\n%s", (what), (text))
+#define assert_lacks(text, what) \
+	ck_assert_msg(strstr((text), (what)) == NULL, \
+	    "did not expect \"%s\" in:\n%s", (what), (text))
+
+static struct conf *
+load_ok(const char *text)
+{
+	struct conf *conf = NULL;
+	char *err = NULL;
+	int rc = -1;
+
+	err = load_captured(write_conf(text), &conf, &rc);
+	ck_assert_msg(rc == 0, "conf_load returned %d:\n%s", rc, err);
+	ck_assert_ptr_nonnull(conf);
+	ck_assert_str_eq(err, "");
+	free(err);
+	return conf;
+}
+
+/*
+ * Loads a file that must be refused; returns what was logged, after checking
+ * that every line is one error naming the file.
+ */
+static char *
+load_path_bad(const char *path)
+{
+	struct conf *conf = (struct conf *)1;
+	char prefix[2 * DIR_MAX], *err = NULL, *line = NULL;
+	int rc = -1;
+
+	err = load_captured(path, &conf, &rc);
+	ck_assert_msg(rc == EX_CONFIG, "conf_load returned %d:\n%s", rc, err);
+	ck_assert_ptr_null(conf);
+	ck_assert_msg(*err != '\0', "no message for %s", path);
+	snprintf(prefix, sizeof(prefix), "certsync: error: %s: ", path);
+	for (line = err; *line != '\0'; line = strchr(line, '\n') + 1) {
+		ck_assert_msg(strncmp(line, prefix, strlen(prefix)) == 0,
+		    "line does not start with \"%s\":\n%s", prefix, err);
+		ck_assert_ptr_nonnull(strchr(line, '\n'));
+	}
+	assert_lacks(err, "iniparser");
+	return err;
+}
+
+static char *
+load_bad(const char *text)
+{
+	return load_path_bad(write_conf(text));
+}
+
+/* One bad line added to a valid file: one error line, containing what. */
+static void
+assert_one_error(const char *section, const char *line, const char *what)
+{
+	char text[4096], *err = NULL;
+
+	snprintf(text, sizeof(text), MINIMAL "[%s]\n%s\n", section, line);
+	err = load_bad(text);
+	assert_has(err, what);
+	ck_assert_msg(count_lines(err) == 1, "one line expected:\n%s", err);
+	free(err);
+}
+
+/* ---- valid files ------------------------------------------------------- */
+
+START_TEST(test_minimal_defaults)
+{
+	struct conf *c = load_ok(MINIMAL);
+	char expect[2 * DIR_MAX];
+
+	ck_assert_str_eq(c->directory.uri, "ldapi:///");
+	ck_assert_ptr_null(c->directory.base);
+	ck_assert_str_eq(c->directory.scope, "sub");
+	ck_assert_str_eq(c->directory.filter,
+	    "(&(objectClass=inetOrgPerson)(mail=*))");
+	ck_assert_ptr_null(c->directory.bind_dn);
+	ck_assert_ptr_null(c->directory.bind_password_file);
+	ck_assert_ptr_null(c->directory.tls_ca_file);
+	ck_assert_int_eq(c->directory.starttls, 0);
+	ck_assert_int_eq(c->directory.flavor, DIR_FLAVOR_OPENLDAP);
+
+	ck_assert_str_eq(c->ca.certificate, "/etc/certsync/ca.pem");
+	ck_assert_str_eq(c->ca.key, "/etc/certsync/ca.key");
+	ck_assert_ptr_null(c->ca.passphrase_file);
+
+	ck_assert_int_eq(c->certificates.key.alg, KEY_ALG_RSA);
+	ck_assert_int_eq(c->certificates.key.bits, 2048);
+	ck_assert_ptr_null(c->certificates.key.curve);
+	ck_assert_str_eq(c->certificates.key.name, "rsa:2048");
+	ck_assert_int_eq(c->certificates.mode, CERT_MODE_SEPARATE);
+	ck_assert_int_eq(c->certificates.validity_days, 365);
+	ck_assert_int_eq(c->certificates.backdate_minutes, 5);
+	ck_assert_str_eq(c->certificates.subject, "CN=%{name}");
+	ck_assert_int_eq(c->certificates.non_repudiation, 0);
+	ck_assert_ptr_null(c->certificates.crl_url);
+	ck_assert_ptr_null(c->certificates.aia_url);
+	ck_assert_str_eq(c->certificates.digest, "sha256");
+	ck_assert_int_eq(c->certificates.renew_before_days, 30);
+
+	ck_assert_str_eq(c->archive.directory,
+	    CS_LOCALSTATEDIR "/certsync/archive");
+	ck_assert_str_eq(c->archive.password_file, "/etc/certsync/archive.pw");
+	ck_assert_int_eq(c->archive.profile, P12_PROFILE_AES256);
+	ck_assert_int_eq(c->archive.iterations, 100000);
+
+	ck_assert_str_eq(c->keystore.directory,
+	    CS_LOCALSTATEDIR "/certsync/keystore");
+	ck_assert_str_eq(c->keystore.password_file, "/etc/certsync/archive.pw");
+	/* A copy, so conf_free can free both. */
+	ck_assert_ptr_ne(c->keystore.password_file, c->archive.password_file);
+
+	ck_assert_str_eq(c->publish.certificate_attribute,
+	    "userCertificate;binary");
+	ck_assert_str_eq(c->publish.smime_attribute, "userSMIMECertificate");
+	ck_assert_int_eq(c->publish.max_values, 15);
+
+	ck_assert_str_eq(c->crl.path, CS_LOCALSTATEDIR "/certsync/crl/ca.crl");
+	ck_assert_ptr_null(c->crl.pem_path);
+	ck_assert_int_eq(c->crl.next_update_hours, 168);
+
+	ck_assert_str_eq(c->state.database, CS_LOCALSTATEDIR "/certsync/state.db");
+
+	ck_assert_int_eq(c->log.destination, LOG_DEST_STDERR);
+	ck_assert_int_eq(c->log.level, LOG_LVL_NOTICE);
+	ck_assert_int_eq(c->log.facility, LOG_DAEMON);
+
+	snprintf(expect, sizeof(expect), "%s/%s", realdir,
+	    strrchr(paths[0], '/') + 1);
+	ck_assert_str_eq(c->path, expect);
+	conf_free(c);
+}
+END_TEST
+
+static const char full_conf[] =
+	"; every key, none at its default\n"
+	"[directory]\n"
+	"uri = ldaps://ldap.example.org:636\n"
+	"base = ou=people,dc=example,dc=org\n"
+	"scope = one\n"
+	"filter = (&(objectClass=person)(mail=*@example.org))\n"
+	"bind_dn = cn=certsync,ou=services,dc=example,dc=org\n"
+	"bind_password_file = /etc/certsync/bind.pw\n"
+	"tls_ca_file = /etc/ssl/certs/ca-certificates.crt\n"
+	"starttls = yes\n"
+	"flavor = ad\n"
+	"\n"
+	"[ca]\n"
+	"certificate = /etc/certsync/ca.pem\n"
+	"key = /etc/certsync/ca.key\n"
+	"passphrase_file = /etc/certsync/ca.pass\n"
+	"\n"
+	"[certificates]\n"
+	"key_type = ec:P-384\n"
+	"mode = dual\n"
+	"validity_days = 730\n"
+	"backdate_minutes = 0\n"
+	"subject = CN=%{name}, emailAddress=%{mail}, OU=People, O=Example, C=DE\n"
+	"non_repudiation = on\n"
+	"crl_url = http://pki.example.org/ca.crl\n"
+	"aia_url = https://pki.example.org/ca.crt\n"
+	"digest = sha512\n"
+	"renew_before_days = 60\n"
+	"\n"
+	"[archive]\n"
+	"directory = /srv/certsync/archive\n"
+	"password_file = /etc/certsync/archive.pw\n"
+	"profile = legacy\n"
+	"iterations = 2048\n"
+	"\n"
+	"[keystore]\n"
+	"directory = /srv/certsync/keystore\n"
+	"password_file = /etc/certsync/keystore.pw\n"
+	"\n"
+	"[publish]\n"
+	"certificate_attribute = \"userCertificate;binary\"\n"
+	"smime_attribute = none\n"
+	"max_values = 3\n"
+	"\n"
+	"[crl]\n"
+	"path = /srv/www/ca.crl\n"
+	"pem_path = /srv/www/ca.crl.pem\n"
+	"next_update_hours = 24\n"
+	"\n"
+	"[state]\n"
+	"database = /srv/certsync/state.db\n"
+	"\n"
+	"[log]\n"
+	"destination = syslog\n"
+	"level = debug\n"
+	"facility = local3\n";
+
+START_TEST(test_full)
+{
+	struct conf *c = load_ok(full_conf);
+
+	ck_assert_str_eq(c->directory.uri, "ldaps://ldap.example.org:636");
+	ck_assert_str_eq(c->directory.base, "ou=people,dc=example,dc=org");
+	ck_assert_str_eq(c->directory.scope, "one");
+	ck_assert_str_eq(c->directory.filter,
+	    "(&(objectClass=person)(mail=*@example.org))");
+	ck_assert_str_eq(c->directory.bind_dn,
+	    "cn=certsync,ou=services,dc=example,dc=org");
+	ck_assert_str_eq(c->directory.bind_password_file, "/etc/certsync/bind.pw");
+	ck_assert_str_eq(c->directory.tls_ca_file,
+	    "/etc/ssl/certs/ca-certificates.crt");
+	ck_assert_int_eq(c->directory.starttls, 1);
+	ck_assert_int_eq(c->directory.flavor, DIR_FLAVOR_AD);
+
+	ck_assert_str_eq(c->ca.passphrase_file, "/etc/certsync/ca.pass");
+
+	ck_assert_int_eq(c->certificates.key.alg, KEY_ALG_EC);
+	ck_assert_int_eq(c->certificates.key.bits, 0);
+	ck_assert_str_eq(c->certificates.key.curve, "P-384");
+	ck_assert_str_eq(c->certificates.key.name, "ec:P-384");
+	ck_assert_int_eq(c->certificates.mode, CERT_MODE_DUAL);
+	ck_assert_int_eq(c->certificates.validity_days, 730);
+	ck_assert_int_eq(c->certificates.backdate_minutes, 0);
+	ck_assert_str_eq(c->certificates.subject,
+	    "CN=%{name}, emailAddress=%{mail}, OU=People, O=Example, C=DE");
+	ck_assert_int_eq(c->certificates.non_repudiation, 1);
+	ck_assert_str_eq(c->certificates.crl_url, "http://pki.example.org/ca.crl");
+	ck_assert_str_eq(c->certificates.aia_url,
+	    "https://pki.example.org/ca.crt");
+	ck_assert_str_eq(c->certificates.digest, "sha512");
+	ck_assert_int_eq(c->certificates.renew_before_days, 60);
+
+	ck_assert_str_eq(c->archive.directory, "/srv/certsync/archive");
+	ck_assert_int_eq(c->archive.profile, P12_PROFILE_LEGACY);
+	ck_assert_int_eq(c->archive.iterations, 2048);
+
+	ck_assert_str_eq(c->keystore.directory, "/srv/certsync/keystore");
+	ck_assert_str_eq(c->keystore.password_file, "/etc/certsync/keystore.pw");
+
+	/* Set explicitly: the ad flavor's default does not apply. */
+	ck_assert_str_eq(c->publish.certificate_attribute,
+	    "userCertificate;binary");
+	ck_assert_ptr_null(c->publish.smime_attribute);
+	ck_assert_int_eq(c->publish.max_values, 3);
+
+	ck_assert_str_eq(c->crl.path, "/srv/www/ca.crl");
+	ck_assert_str_eq(c->crl.pem_path, "/srv/www/ca.crl.pem");
+	ck_assert_int_eq(c->crl.next_update_hours, 24);
+
+	ck_assert_str_eq(c->state.database, "/srv/certsync/state.db");
+
+	ck_assert_int_eq(c->log.destination, LOG_DEST_SYSLOG);
+	ck_assert_int_eq(c->log.level, LOG_LVL_DEBUG);
+	ck_assert_int_eq(c->log.facility, LOG_LOCAL3);
+	conf_free(c);
+}
+END_TEST
+
+START_TEST(test_ad_flavor_attribute)
+{
+	struct conf *c = load_ok(MINIMAL "[directory]\nflavor = ad\n");
+
+	ck_assert_str_eq(c->publish.certificate_attribute, "userCertificate");
+	conf_free(c);
+}
+END_TEST
+
+START_TEST(test_relative_paths)
+{
+	static const char text[] =
+	    "[directory]\n"
+	    "bind_password_file = secret/bind.pw\n"
+	    "tls_ca_file = ldap-ca.pem\n"
+	    "[ca]\n"
+	    "certificate = ca/ca.pem\n"
+	    "key = ./ca/ca.key\n"
+	    "passphrase_file = ../ca.pass\n"
+	    "[archive]\n"
+	    "directory = archive\n"
+	    "password_file = archive.pw\n"
+	    "[keystore]\n"
+	    "directory = keystore\n"
+	    "password_file = keystore.pw\n"
+	    "[crl]\n"
+	    "path = crl/ca.crl\n"
+	    "pem_path = crl/ca.pem\n"
+	    "[state]\n"
+	    "database = state.db\n"
+	    "[certificates]\n"
+	    "subject = CN=not/a/path\n";
+	struct {
+		const char *got, *rel;
+	} *p, expect[13];
+	char want[DIR_MAX + 64];
+	struct conf *c = load_ok(text);
+	size_t i = 0;
+
+#define EXPECT(field, rel_) \
+	expect[i].got = c->field; expect[i].rel = rel_; i++
+	EXPECT(directory.bind_password_file, "secret/bind.pw");
+	EXPECT(directory.tls_ca_file, "ldap-ca.pem");
+	EXPECT(ca.certificate, "ca/ca.pem");
+	EXPECT(ca.key, "./ca/ca.key");
+	EXPECT(ca.passphrase_file, "../ca.pass");
+	EXPECT(archive.directory, "archive");
+	EXPECT(archive.password_file, "archive.pw");
+	EXPECT(keystore.directory, "keystore");
+	EXPECT(keystore.password_file, "keystore.pw");
+	EXPECT(crl.path, "crl/ca.crl");
+	EXPECT(crl.pem_path, "crl/ca.pem");
+	EXPECT(state.database, "state.db");
+#undef EXPECT
+	ck_assert_uint_eq(i, 12);
+	for (p = expect; p < expect + i; p++) {
+		snprintf(want, sizeof(want), "%s/%s", realdir, p->rel);
+		ck_assert_ptr_nonnull(p->got);
+		ck_assert_str_eq(p->got, want);
+	}
+	/* Not a path: left alone. */
+	ck_assert_str_eq(c->certificates.subject, "CN=not/a/path");
+	conf_free(c);
+}
+END_TEST
+
+/* The file named by a path relative to the working directory. */
+START_TEST(test_relative_file_name)
+{
+	char sub[DIR_MAX + 64], file[DIR_MAX + 64], want[DIR_MAX + 64];
+	char cwd[PATH_MAX];
+	struct conf *c = NULL;
+	char *err = NULL;
+	int rc = -1;
+	FILE *f = NULL;
+
+	snprintf(sub, sizeof(sub), "%s/etc", tmpdir);
+	ck_assert_int_eq(mkdir(sub, 0700), 0);
+	snprintf(file, sizeof(file), "%s/etc/certsync.conf", tmpdir);
+	ck_assert_ptr_nonnull(f = fopen(file, "w"));
+	fputs(MINIMAL "[state]\ndatabase = state.db\n", f);
+	fclose(f);
+	ck_assert_ptr_nonnull(getcwd(cwd, sizeof(cwd)));
+	ck_assert_int_eq(chdir(tmpdir), 0);
+	err = load_captured("etc/certsync.conf", &c, &rc);
+	ck_assert_int_eq(chdir(cwd), 0);
+	ck_assert_msg(rc == 0, "rc %d: %s", rc, err);
+	free(err);
+
+	snprintf(want, sizeof(want), "%s/etc/certsync.conf", realdir);
+	ck_assert_str_eq(c->path, want);
+	snprintf(want, sizeof(want), "%s/etc/state.db", realdir);
+	ck_assert_str_eq(c->state.database, want);
+	conf_free(c);
+}
+END_TEST
+
+START_TEST(test_words_ignore_case)
+{
+	struct conf *c = load_ok(MINIMAL
+	    "[directory]\nflavor = AD\nscope = One\nstarttls = TRUE\n"
+	    "[certificates]\nkey_type = EC:p-256\ndigest = SHA384\n"
+	    "mode = Dual\n"
+	    "[log]\nlevel = Warning\nfacility = LOCAL7\ndestination = SysLog\n");
+
+	ck_assert_int_eq(c->directory.flavor, DIR_FLAVOR_AD);
+	/* Strings come back in the one spelling the code compares with. */
+	ck_assert_str_eq(c->directory.scope, "one");
+	ck_assert_int_eq(c->directory.starttls, 1);
+	ck_assert_str_eq(c->certificates.key.name, "ec:P-256");
+	ck_assert_str_eq(c->certificates.key.curve, "P-256");
+	ck_assert_str_eq(c->certificates.digest, "sha384");
+	ck_assert_int_eq(c->certificates.mode, CERT_MODE_DUAL);
+	ck_assert_int_eq(c->log.level, LOG_LVL_WARNING);
+	ck_assert_int_eq(c->log.facility, LOG_LOCAL7);
+	ck_assert_int_eq(c->log.destination, LOG_DEST_SYSLOG);
+	conf_free(c);
+}
+END_TEST
+
+static const struct {
+	const char *text;
+	int value;
+} bool_spellings[] = {
+	{ "yes", 1 }, { "no", 0 }, { "true", 1 }, { "false", 0 },
+	{ "on", 1 }, { "off", 0 }, { "1", 1 }, { "0", 0 },
+};
+
+START_TEST(test_bool_spellings)
+{
+	char text[512];
+	struct conf *c = NULL;
+
+	snprintf(text, sizeof(text), MINIMAL "[certificates]\n"
+	    "non_repudiation = %s\n", bool_spellings[_i].text);
+	c = load_ok(text);
+	ck_assert_int_eq(c->certificates.non_repudiation,
+	    bool_spellings[_i].value);
+	conf_free(c);
+}
+END_TEST
+
+START_TEST(test_key_specs)
+{
+	static const struct {
+		const char *text;
+		enum key_alg alg;
+		int bits;
+		const char *curve;
+	} ok[] = {
+		{ "rsa:2048", KEY_ALG_RSA, 2048, NULL },
+		{ "rsa:3072", KEY_ALG_RSA, 3072, NULL },
+		{ "rsa:4096", KEY_ALG_RSA, 4096, NULL },
+		{ "ec:P-256", KEY_ALG_EC, 0, "P-256" },
+		{ "ec:P-384", KEY_ALG_EC, 0, "P-384" },
+	};
+	static const char *const bad[] = {
+		"rsa:1024", "rsa", "ec:P-521", "ed25519", "", " rsa:2048",
+	};
+	struct key_spec spec;
+	size_t i;
+
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		memset(&spec, 0xa5, sizeof(spec));
+		ck_assert_int_eq(conf_parse_key_spec(ok[i].text, &spec), 0);
+		ck_assert_int_eq(spec.alg, ok[i].alg);
+		ck_assert_int_eq(spec.bits, ok[i].bits);
+		if (ok[i].curve == NULL)
+			ck_assert_ptr_null(spec.curve);
+		else
+			ck_assert_str_eq(spec.curve, ok[i].curve);
+		ck_assert_str_eq(spec.name, ok[i].text);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_int_eq(conf_parse_key_spec(bad[i], &spec), -1);
+	ck_assert_int_eq(conf_parse_key_spec(NULL, &spec), -1);
+}
+END_TEST
+
+START_TEST(test_comments_quotes_and_case)
+{
+	struct conf *c = load_ok(
+	    "# comment\n"
+	    "; another\n"
+	    "[CA]\n"
+	    "Certificate = /etc/ca.pem   ; the CA\n"
+	    "KEY = \"/etc/with space/ca.key\"\n"
+	    "[archive]\n"
+	    "password_file = /etc/archive.pw # trailing\n"
+	    "[certificates]\n"
+	    "crl_url = \"http://pki.example.org/crl#frag\"\n"
+	    "validity_days = 100\n"
+	    "renew_before_days = 99\n");
+
+	ck_assert_str_eq(c->ca.certificate, "/etc/ca.pem");
+	ck_assert_str_eq(c->ca.key, "/etc/with space/ca.key");
+	ck_assert_str_eq(c->archive.password_file, "/etc/archive.pw");
+	ck_assert_str_eq(c->certificates.crl_url,
+	    "http://pki.example.org/crl#frag");
+	ck_assert_int_eq(c->certificates.renew_before_days, 99);
+	conf_free(c);
+}
+END_TEST
+
+/* Stored the way issue.c splits it and OpenSSL names attributes. */
+START_TEST(test_subject_normalized)
+{
+	struct conf *c = load_ok(MINIMAL "[certificates]\n"
+	    "subject = cn = %{name} ,o=Example Org ,  serialnumber=%{uid}, "
+	    "EMAILADDRESS=%{mail}\n");
+
+	ck_assert_str_eq(c->certificates.subject, "CN=%{name}, O=Example Org, "
+	    "serialNumber=%{uid}, emailAddress=%{mail}");
+	conf_free(c);
+}
+END_TEST
+
+START_TEST(test_empty_optional_is_unset)
+{
+	struct conf *c = load_ok(MINIMAL
+	    "[directory]\nbase =\nbind_dn = \"\"\n"
+	    "[keystore]\npassword_file =\n"
+	    "[certificates]\ncrl_url =\n");
+
+	ck_assert_ptr_null(c->directory.base);
+	ck_assert_ptr_null(c->directory.bind_dn);
+	ck_assert_ptr_null(c->certificates.crl_url);
+	/* Empty is unset, so the default from [archive] applies. */
+	ck_assert_str_eq(c->keystore.password_file, "/etc/certsync/archive.pw");
+	conf_free(c);
+}
+END_TEST
+
+/* Reads the shipped example, or returns NULL when run outside the tree. */
+static char *
+read_example(void)
+{
+	const char *src = getenv("CS_SRCDIR");
+	char path[PATH_MAX], *text = NULL;
+	long len;
+	FILE *f = NULL;
+
+	snprintf(path, sizeof(path), "%s/conf/certsync.conf.example",
+	    src != NULL ? src : ".");
+	if ((f = fopen(path, "r")) == NULL) {
+		/* make check sets CS_SRCDIR: there, a missing file is a bug. */
+		ck_assert_msg(src == NULL, "cannot open %s", path);
+		return NULL;
+	}
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	rewind(f);
+	ck_assert_ptr_nonnull(text = calloc(1, (size_t)len + 1));
+	ck_assert_int_eq(fread(text, 1, (size_t)len, f), (size_t)len);
+	fclose(f);
+	return text;
+}
+
+/*
+ * The example must load as shipped, and with every "#key = value" line
+ * uncommented: so each documented default or sample value is valid, and
+ * every key is in it.
+ */
+START_TEST(test_example_file)
+{
+	char *text = NULL, *all = NULL, *line = NULL, *out = NULL;
+	struct conf *c = NULL;
+	int keys = 0;
+
+	if ((text = read_example()) == NULL)
+		return;
+	c = load_ok(text);
+	ck_assert_str_eq(c->archive.password_file, "/etc/certsync/archive.pw");
+	conf_free(c);
+
+	ck_assert_ptr_nonnull(all = calloc(1, strlen(text) + 1));
+	out = all;
+	for (line = text; *line != '\0'; ) {
+		size_t len = strcspn(line, "\n");
+		size_t name = strspn(line + 1, "abcdefghijklmnopqrstuvwxyz_");
+
+		if (line[0] == '#' && name > 0 &&
+		    strncmp(line + 1 + name, " = ", 3) == 0) {
+			line++;
+			len--;
+		}
+		if (strspn(line, "abcdefghijklmnopqrstuvwxyz_") > 0 &&
+		    strstr(line, " = ") != NULL &&
+		    strstr(line, " = ") < line + len)
+			keys++;
+		memcpy(out, line, len);
+		out += len;
+		line += len;
+		if (*line == '\n')
+			*out++ = *line++;
+	}
+	ck_assert_int_eq(keys, 38);
+	c = load_ok(all);
+	ck_assert_str_eq(c->keystore.password_file, "/etc/certsync/keystore.pw");
+	ck_assert_ptr_nonnull(c->certificates.crl_url);
+	ck_assert_str_eq(c->publish.certificate_attribute,
+	    "userCertificate;binary");
+	conf_free(c);
+	free(all);
+	free(text);
+}
+END_TEST
+
+/* ---- files that must be refused --------------------------------------- */
+
+START_TEST(test_missing_file)
+{
+	char path[DIR_MAX + 64], *err = NULL;
+
+	snprintf(path, sizeof(path), "%s/no-such.conf", tmpdir);
+	err = load_path_bad(path);
+	assert_has(err, ": cannot read: No such file or directory\n");
+	ck_assert_int_eq(count_lines(err), 1);
+	free(err);
+}
+END_TEST
+
+START_TEST(test_directory_not_file)
+{
+	char *err = load_path_bad(tmpdir);
+
+	assert_has(err, "cannot read: Is a directory");
+	ck_assert_int_eq(count_lines(err), 1);
+	free(err);
+}
+END_TEST
+
+START_TEST(test_fifo_not_file)
+{
+	char path[DIR_MAX + 64], *err = NULL;
+
+	snprintf(path, sizeof(path), "%s/fifo", tmpdir);
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	/* Would hang (and time out) if conf.c opened it for reading plainly. */
+	err = load_path_bad(path);
+	assert_has(err, "cannot read: not a regular file");
+	free(err);
+}
+END_TEST
+
+START_TEST(test_unreadable_file)
+{
+	const char *path = write_conf(MINIMAL);
+	char *err = NULL;
+
+	if (geteuid() == 0)
+		return;		/* root reads mode 000 files */
+	ck_assert_int_eq(chmod(path, 0), 0);
+	err = load_path_bad(path);
+	assert_has(err, "cannot read: Permission denied");
+	free(err);
+}
+END_TEST
+
+START_TEST(test_syntax_error)
+{
+	char *err = load_bad(MINIMAL "this line has no equals sign\n"
+	    "[certificates]\nvalidity_days = 30\nanother bad line\n");
+
+	assert_has(err, ": line 6: syntax error");
+	assert_has(err, ": line 9: syntax error");
+	/* The lines themselves are never echoed. */
+	assert_lacks(err, "equals sign");
+	assert_lacks(err, "->");
+	ck_assert_int_eq(count_lines(err), 2);
+	free(err);
+}
+END_TEST
+
+START_TEST(test_line_too_long)
+{
+	char text[4096], *err = NULL;
+
+	snprintf(text, sizeof(text), MINIMAL "[directory]\nbase = %03000d\n", 0);
+	err = load_bad(text);
+
+	assert_has(err, ": line 7: line too long");
+	free(err);
+}
+END_TEST
+
+/* After a load, iniparser's callback must not print to stderr any more. */
+START_TEST(test_callback_silenced_after)
+{
+	const char *bad = write_conf("not ini\n");
+	struct conf *c = NULL;
+	char *err = NULL, errpath[DIR_MAX + 64];
+	dictionary *d = NULL;
+	int rc, fd, saved;
+	struct stat st;
+
+	err = load_captured(bad, &c, &rc);
+	ck_assert_int_eq(rc, EX_CONFIG);
+	free(err);
+
+	snprintf(errpath, sizeof(errpath), "%s/direct.XXXXXX", tmpdir);
+	ck_assert_int_ne(fd = mkstemp(errpath), -1);
+	fflush(stderr);
+	saved = dup(STDERR_FILENO);
+	dup2(fd, STDERR_FILENO);
+	d = iniparser_load(bad);
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	ck_assert_ptr_null(d);
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	ck_assert_int_eq(st.st_size, 0);
+	close(fd);
+}
+END_TEST
+
+START_TEST(test_unknown_section)
+{
+	char *err = load_bad(MINIMAL "[foo]\nbar = 1\n");
+
+	assert_has(err, ": [foo]: unknown section\n");
+	/* Its keys are not reported one by one. */
+	assert_lacks(err, "bar");
+	ck_assert_int_eq(count_lines(err), 1);
+	free(err);
+}
+END_TEST
+
+START_TEST(test_unknown_key)
+{
+	char *err = load_bad(MINIMAL "[ca]\nkeyy = /etc/x\n");
+
+	assert_has(err, ": [ca] keyy: unknown key\n");
+	ck_assert_int_eq(count_lines(err), 1);
+	free(err);
+}
+END_TEST
+
+START_TEST(test_key_outside_section)
+{
+	char *err = load_bad("stray = 1\n" MINIMAL);
+
+	assert_has(err, ": stray: key outside any section\n");
+	ck_assert_int_eq(count_lines(err), 1);
+	free(err);
+}
+END_TEST
+
+START_TEST(test_empty_section_header)
+{
+	char *err = load_bad("[]\nlost = 1\n" MINIMAL);
+
+	assert_has(err, ": lost: key outside any section\n");
+	free(err);
+}
+END_TEST
+
+START_TEST(test_colon_section)
+{
+	char *err = load_bad(MINIMAL "[ca:extra]\nx = 1\n");
+
+	assert_has(err, ": [ca:extra]: unknown section\n");
+	free(err);
+}
+END_TEST
+
+/* A line of a pasted PEM key parses as a key: its name must not be logged. */
+START_TEST(test_odd_names_not_echoed)
+{
+	char *err = load_bad(MINIMAL
+	    "[ca]\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7+x/y = 1\n");
+
+	assert_has(err, "[ca] (a name that is not shown): unknown key");
+	assert_lacks(err, "miiev");
+	free(err);
+}
+END_TEST
+
+START_TEST(test_bad_int)
+{
+	char *err = load_bad(MINIMAL "[certificates]\nvalidity_days = abc\n");
+
+	assert_has(err, ": [certificates] validity_days: \"abc\" is not a "
+	    "whole number between 1 and 3650\n");
+	ck_assert_int_eq(count_lines(err), 1);
+	free(err);
+}
+END_TEST
+
+static const struct {
+	const char *section, *line, *what;
+} bad_values[] = {
+	/* integers: junk, signs, overflow, and both ends of every range */
+	{ "certificates", "validity_days = 0", "between 1 and 3650" },
+	{ "certificates", "validity_days = 3651", "between 1 and 3650" },
+	{ "certificates", "validity_days = -1", "between 1 and 3650" },
+	{ "certificates", "validity_days = +5", "\"+5\"" },
+	{ "certificates", "validity_days = 5x", "\"5x\"" },
+	{ "certificates", "validity_days = \" 5\"", "\" 5\"" },
+	{ "certificates", "validity_days = 1.5", "\"1.5\"" },
+	{ "certificates", "validity_days = 99999999999999999999",
+	    "between 1 and 3650" },
+	{ "certificates", "backdate_minutes = 1441", "between 0 and 1440" },
+	{ "certificates", "backdate_minutes = -1", "between 0 and 1440" },
+	{ "certificates", "renew_before_days = -1", "between 0 and 3649" },
+	{ "archive", "iterations = 999", "between 1000 and 10000000" },
+	{ "archive", "iterations = 10000001", "between 1000 and 10000000" },
+	{ "publish", "max_values = 0", "[publish] max_values: \"0\"" },
+	{ "publish", "max_values = 16", "between 1 and 15" },
+	{ "crl", "next_update_hours = 0", "between 1 and 8760" },
+	{ "crl", "next_update_hours = 8761", "between 1 and 8760" },
+	/* booleans */
+	{ "directory", "starttls = maybe",
+	    "[directory] starttls: \"maybe\" is not a yes or no value (one of: "
+	    "yes, no, true, false, on, off, 1, 0)" },
+	{ "certificates", "non_repudiation = 2", "non_repudiation: \"2\"" },
+	/* enums */
+	{ "directory", "flavor = novell",
+	    "[directory] flavor: \"novell\" is not one of: openldap, ad" },
+	{ "directory", "scope = base", "is not one of: sub, one" },
+	{ "certificates", "mode = both", "is not one of: separate, dual" },
+	{ "certificates", "digest = sha1",
+	    "is not one of: sha256, sha384, sha512" },
+	{ "archive", "profile = des", "is not one of: aes256, legacy" },
+	{ "log", "destination = file", "is not one of: stderr, syslog" },
+	{ "log", "facility = local8", "[log] facility: \"local8\" is not one "
+	    "of: daemon, user, auth, authpriv, local0, local1" },
+	{ "log", "level = verbose", "[log] level: \"verbose\" is not one of: "
+	    "error, warning, notice, info, debug" },
+	{ "log", "level = debugging", "\"debugging\"" },
+	{ "log", "level = debug-and-more-than-sixteen", "[log] level" },
+	/* key types */
+	{ "certificates", "key_type = rsa:1024",
+	    "[certificates] key_type: \"rsa:1024\" is not one of: rsa:2048, "
+	    "rsa:3072, rsa:4096, ec:P-256, ec:P-384" },
+	{ "certificates", "key_type = ed25519", "\"ed25519\"" },
+	/* URLs for extensions */
+	{ "certificates", "crl_url = ftp://pki.example.org/ca.crl",
+	    "[certificates] crl_url: \"ftp://pki.example.org/ca.crl\" is not a "
+	    "URL starting with http://, https:// or ldap://" },
+	{ "certificates", "crl_url = http://", "is not a URL" },
+	{ "certificates", "crl_url = pki.example.org/ca.crl", "is not a URL" },
+	{ "certificates", "crl_url = \"http://a b/ca.crl\"",
+	    "must not contain spaces" },
+	{ "certificates", "crl_url = http://a/ca.crl,URI:http://b",
+	    "must not contain spaces, commas" },
+	{ "certificates", "aia_url = http://a/\"ca.crt", "aia_url: " },
+	{ "certificates", "aia_url = http://a/\xc3\xa9.crt", "non-ASCII" },
+	{ "certificates", "aia_url = \"http://a/\tb\"", "aia_url" },
+	/* the directory URI */
+	{ "directory", "uri = http://ldap.example.org",
+	    "[directory] uri: \"http://ldap.example.org\" is not one URI "
+	    "starting with ldap://, ldaps:// or ldapi://" },
+	{ "directory", "uri = ldap.example.org", "[directory] uri" },
+	{ "directory", "uri = ldap://a ldap://b", "is not one URI" },
+	/* filter and attributes */
+	{ "directory", "filter = mail=*", "[directory] filter: \"mail=*\"" },
+	{ "directory", "filter = (mail=*", "balanced parentheses" },
+	{ "directory", "filter = (a=1)(b=2)", "balanced parentheses" },
+	{ "directory", "filter = (a=1))", "balanced parentheses" },
+	{ "publish", "certificate_attribute = user certificate",
+	    "[publish] certificate_attribute: \"user certificate\" is not an "
+	    "LDAP attribute name" },
+	{ "publish", "smime_attribute = \";binary\"", "\";binary\" is not" },
+	{ "publish", "smime_attribute = \"userCertificate;\"", "is not an LDAP" },
+	{ "publish", "smime_attribute = \"a;;b\"", "is not an LDAP" },
+	/* subject templates */
+	{ "certificates", "subject = XX=%{name}",
+	    "[certificates] subject: unknown attribute \"XX\" (known: CN, O, "
+	    "OU, C, L, ST, serialNumber, emailAddress)" },
+	{ "certificates", "subject = CN=%{nmae}",
+	    "[certificates] subject: unknown variable %{nmae} (known: %{name}, "
+	    "%{given}, %{sn}, %{mail}, %{uid})" },
+	{ "certificates", "subject = CN=%{Name}", "unknown variable %{Name}" },
+	{ "certificates", "subject = CN=%{name", "without a closing }" },
+	{ "certificates", "subject = CN=", "CN has an empty value" },
+	{ "certificates", "subject = CN", "\"CN\" is not ATTRIBUTE=VALUE" },
+	{ "certificates", "subject = CN=%{name},,O=x", "empty part" },
+	{ "certificates", "subject = CN=%{name},", "empty part" },
+	{ "certificates", "subject = CN=%{name}, C=Germany",
+	    "not a two-letter country code" },
+	{ "certificates", "subject = =x", "unknown attribute \"\"" },
+	/* empty values where a default exists */
+	{ "certificates", "subject =", "[certificates] subject: is empty" },
+	{ "certificates", "validity_days =", "validity_days: is empty" },
+	{ "publish", "smime_attribute =", "smime_attribute: is empty" },
+	/* required keys given empty */
+	{ "ca", "key =", "[ca] key: is required" },
+	{ "archive", "password_file = \"\"", "[archive] password_file: is required" },
+	/* the cross check */
+	{ "certificates", "renew_before_days = 365",
+	    "[certificates] renew_before_days: 365 must be less than "
+	    "[certificates] validity_days (365)" },
+};
+
+START_TEST(test_bad_values)
+{
+	assert_one_error(bad_values[_i].section, bad_values[_i].line,
+	    bad_values[_i].what);
+}
+END_TEST
+
+START_TEST(test_missing_required)
+{
+	static const struct {
+		const char *text, *what;
+	} cases[] = {
+		{ "[ca]\nkey = k\n[archive]\npassword_file = p\n",
+		    "[ca] certificate: is required" },
+		{ "[ca]\ncertificate = c\n[archive]\npassword_file = p\n",
+		    "[ca] key: is required" },
+		{ "[ca]\ncertificate = c\nkey = k\n",
+		    "[archive] password_file: is required" },
+	};
+	char *err = NULL;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		err = load_bad(cases[i].text);
+		assert_has(err, cases[i].what);
+		ck_assert_int_eq(count_lines(err), 1);
+		free(err);
+	}
+	/* An empty file: all three, one line each. */
+	err = load_bad("");
+	assert_has(err, "[ca] certificate: is required");
+	assert_has(err, "[ca] key: is required");
+	assert_has(err, "[archive] password_file: is required");
+	ck_assert_int_eq(count_lines(err), 3);
+	free(err);
+}
+END_TEST
+
+START_TEST(test_renew_boundary)
+{
+	struct conf *c = load_ok(MINIMAL
+	    "[certificates]\nvalidity_days = 10\nrenew_before_days = 9\n");
+	char *err = NULL;
+
+	ck_assert_int_eq(c->certificates.renew_before_days, 9);
+	conf_free(c);
+	err = load_bad(MINIMAL
+	    "[certificates]\nvalidity_days = 10\nrenew_before_days = 10\n");
+	assert_has(err, "renew_before_days: 10 must be less than "
+	    "[certificates] validity_days (10)");
+	free(err);
+	/* The default renew_before_days (30) against a short validity. */
+	err = load_bad(MINIMAL "[certificates]\nvalidity_days = 7\n");
+	assert_has(err, "renew_before_days: 30 must be less than");
+	free(err);
+}
+END_TEST
+
+/* A refused validity_days must not also start a comparison with it. */
+START_TEST(test_no_cross_check_on_bad_value)
+{
+	char *err = load_bad(MINIMAL
+	    "[certificates]\nvalidity_days = 9999\nrenew_before_days = 400\n");
+
+	assert_has(err, "validity_days: \"9999\"");
+	assert_lacks(err, "must be less than");
+	ck_assert_int_eq(count_lines(err), 1);
+	free(err);
+}
+END_TEST
+
+START_TEST(test_subject_reports_every_problem)
+{
+	char *err = load_bad(MINIMAL
+	    "[certificates]\nsubject = XX=a, CN=%{bogus} %{uid} %{worse}\n");
+
+	assert_has(err, "unknown attribute \"XX\"");
+	assert_has(err, "unknown variable %{bogus}");
+	assert_has(err, "unknown variable %{worse}");
+	assert_lacks(err, "%{uid} (");
+	ck_assert_int_eq(count_lines(err), 3);
+	free(err);
+}
+END_TEST
+
+START_TEST(test_reports_every_problem)
+{
+	char *err = load_bad(
+	    "[ca]\ncertificate = c\nkeyy = k\n"
+	    "[bogus]\n"
+	    "[certificates]\nvalidity_days = abc\nkey_type = dsa\n"
+	    "[log]\nlevel = loud\n");
+
+	assert_has(err, "[ca] keyy: unknown key");
+	assert_has(err, "[bogus]: unknown section");
+	assert_has(err, "[certificates] validity_days: \"abc\"");
+	assert_has(err, "[certificates] key_type: \"dsa\"");
+	assert_has(err, "[log] level: \"loud\"");
+	assert_has(err, "[ca] key: is required");
+	assert_has(err, "[archive] password_file: is required");
+	ck_assert_int_eq(count_lines(err), 7);
+	free(err);
+}
+END_TEST
+
+/*
+ * Random files built from good and bad pieces: conf_load must answer 0 or
+ * 78, never crash or leak (run under ASan), and set *out accordingly.
+ */
+START_TEST(test_random_files)
+{
+	static const char *const pieces[] = {
+		"[ca]\n", "[archive]\n", "[certificates]\n", "[log]\n", "[]\n",
+		"[x:y]\n", "[\n", "]\n", "=\n", "==\n", "key\n", " = x\n",
+		"certificate = c\n", "key = k\n", "password_file = p\n",
+		"validity_days = 2\n", "renew_before_days = 1\n",
+		"subject = %{\n", "subject = CN=%{}\n", "subject = ,\n",
+		"subject = CN=%{name}%{\n", "crl_url = http://\n",
+		"level = \n", "key_type = ec:\n", "\"\n", "'\n", "a = \"\n",
+		"a = 'b'\n", "\\\n", "x = y \\\n", "\t\n", ";\n", "#\n",
+		"\xff\xfe = \x01\n", "filter = (\n", "filter = )\n",
+		"facility = \"\"\n", "iterations = -2147483649\n",
+	};
+	char text[2048];
+	struct conf *c = NULL;
+	char *err = NULL;
+	unsigned seed = 12345;
+	size_t len, n;
+	int round, rc, i;
+
+	for (round = 0; round < 300; round++) {
+		len = 0;
+		text[0] = '\0';
+		n = (size_t)(rand_r(&seed) % 12);
+		for (i = 0; i < (int)n; i++) {
+			const char *p = pieces[rand_r(&seed) %
+			    (sizeof(pieces) / sizeof(pieces[0]))];
+			if (len + strlen(p) + 1 > sizeof(text))
+				break;
+			memcpy(text + len, p, strlen(p) + 1);
+			len += strlen(p);
+		}
+		npaths = 0;
+		err = load_captured(write_conf(text), &c, &rc);
+		ck_assert_msg(rc == 0 || rc == EX_CONFIG, "rc %d for:\n%s", rc,
+		    text);
+		ck_assert_msg((rc == 0) == (c != NULL), "out wrong for:\n%s",
+		    text);
+		ck_assert_msg((rc == 0) == (*err == '\0'), "messages %s for:\n%s",
+		    err, text);
+		conf_free(c);
+		free(err);
+		unlink(paths[0]);
+	}
+}
+END_TEST
+
+START_TEST(test_free_null)
+{
+	conf_free(NULL);
+}
+END_TEST
+
+static Suite *
+conf_suite(void)
+{
+	Suite *s = suite_create("conf");
+	TCase *ok = tcase_create("valid");
+	TCase *bad = tcase_create("refused");
+
+	tcase_add_unchecked_fixture(ok, base_setup, base_teardown);
+	tcase_add_checked_fixture(ok, setup, teardown);
+	tcase_add_test(ok, test_minimal_defaults);
+	tcase_add_test(ok, test_full);
+	tcase_add_test(ok, test_ad_flavor_attribute);
+	tcase_add_test(ok, test_relative_paths);
+	tcase_add_test(ok, test_relative_file_name);
+	tcase_add_test(ok, test_words_ignore_case);
+	tcase_add_loop_test(ok, test_bool_spellings, 0,
+	    sizeof(bool_spellings) / sizeof(bool_spellings[0]));
+	tcase_add_test(ok, test_key_specs);
+	tcase_add_test(ok, test_comments_quotes_and_case);
+	tcase_add_test(ok, test_subject_normalized);
+	tcase_add_test(ok, test_empty_optional_is_unset);
+	tcase_add_test(ok, test_renew_boundary);
+	tcase_add_test(ok, test_example_file);
+	tcase_add_test(ok, test_free_null);
+	suite_add_tcase(s, ok);
+
+	tcase_add_unchecked_fixture(bad, base_setup, base_teardown);
+	tcase_add_checked_fixture(bad, setup, teardown);
+	tcase_add_test(bad, test_missing_file);
+	tcase_add_test(bad, test_directory_not_file);
+	tcase_add_test(bad, test_fifo_not_file);
+	tcase_add_test(bad, test_unreadable_file);
+	tcase_add_test(bad, test_syntax_error);
+	tcase_add_test(bad, test_line_too_long);
+	tcase_add_test(bad, test_callback_silenced_after);
+	tcase_add_test(bad, test_unknown_section);
+	tcase_add_test(bad, test_unknown_key);
+	tcase_add_test(bad, test_key_outside_section);
+	tcase_add_test(bad, test_empty_section_header);
+	tcase_add_test(bad, test_colon_section);
+	tcase_add_test(bad, test_odd_names_not_echoed);
+	tcase_add_test(bad, test_bad_int);
+	tcase_add_loop_test(bad, test_bad_values, 0,
+	    sizeof(bad_values) / sizeof(bad_values[0]));
+	tcase_add_test(bad, test_missing_required);
+	tcase_add_test(bad, test_no_cross_check_on_bad_value);
+	tcase_add_test(bad, test_subject_reports_every_problem);
+	tcase_add_test(bad, test_reports_every_problem);
+	tcase_add_test(bad, test_random_files);
+	tcase_set_timeout(bad, 30);
+	suite_add_tcase(s, bad);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(conf_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_ENV);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed != 0;
+}
