@@ -198,3 +198,47 @@ address_list_free(struct address_list *list)
 	list->v = NULL;
 	list->n = 0;
 }
+
+char *
+address_list_join(const struct address_list *list)
+{
+	size_t len = 1;
+	char *out;
+
+	for (size_t i = 0; i < list->n; i++)
+		len += strlen(list->v[i]) + 2;
+	if ((out = calloc(1, len)) == NULL)
+		fatal("out of memory");
+	for (size_t i = 0; i < list->n; i++) {
+		if (i > 0)
+			strcat(out, ", ");
+		strcat(out, list->v[i]);
+	}
+	return out;
+}
+
+int
+address_list_split(const char *joined, struct address_list *out)
+{
+	char *copy, *save = NULL, *tok;
+	int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	if ((copy = strdup(joined)) == NULL)
+		fatal("out of memory");
+	for (tok = strtok_r(copy, ", ", &save); tok != NULL;
+	    tok = strtok_r(NULL, ", ", &save)) {
+		const char *why;
+		char *norm = address_normalize(tok, &why);
+
+		if (norm == NULL) {
+			rc = -1;
+			break;
+		}
+		address_list_add(out, norm);
+	}
+	free(copy);
+	if (rc == -1)
+		address_list_free(out);
+	return rc;
+}

@@ -45,5 +45,10 @@ int address_list_add(struct address_list *list, char *addr);
 /* True when both lists hold the same addresses with the same primary. */
 int address_list_same(const struct address_list *a, const struct address_list *b);
 void address_list_free(struct address_list *list);
+/* The list joined with ", " (the form stored and shown); caller frees. */
+char *address_list_join(const struct address_list *list);
+/* Parses a joined list back; every entry is normalized again (the store is
+ * not trusted blindly).  Returns 0, or -1 if an entry is not an address. */
+int address_list_split(const char *joined, struct address_list *out);
 
 #endif

@@ -24,7 +24,9 @@
 #include "certinfo.h"
 #include "conf.h"
 #include "crl.h"
-#include "enroll.h"
+#include "identity.h"
+#include "job.h"
+#include "reconcile.h"
 #include "fsutil.h"
 #include "keys.h"
 #include "keystore.h"
@@ -150,32 +152,24 @@ add_address(const struct command *cmd, struct address_list *list, const char *te
 }
 
 static void
-print_outcome(struct ctl *ctl, const struct enroll_outcome *out)
+print_active(struct ctl *ctl, const char *uuid)
 {
-	for (size_t i = 0; i < out->issued; i++) {
-		struct cert_rows rows = { 0 };
-		char nb[32], na[32];
+	struct cert_rows rows = { 0 };
+	char nb[32], na[32];
 
-		/* Read back what the store recorded: that is what counts. */
-		if (store_cert_query(ctl->st, CQ_ALL, NULL, &rows) == -1)
-			return;
-		for (size_t j = 0; j < rows.n; j++) {
-			const struct cert_row *r = &rows.v[j];
+	if (store_cert_query(ctl->st, CQ_UUID_ACTIVE, uuid, &rows) == -1)
+		return;
+	for (size_t i = 0; i < rows.n; i++) {
+		const struct cert_row *r = &rows.v[i];
 
-			if (r->id != out->ids[i])
-				continue;
-			printf("%s certificate %s\n  subject:   %s\n  addresses: %s\n"
-			    "  valid:     %s .. %s\n  key:       %s in %s\n",
-			    cert_kind_name(r->kind), r->serial, r->subject, r->addresses,
-			    certinfo_fmt_time(r->not_before, nb, sizeof(nb)),
-			    certinfo_fmt_time(r->not_after, na, sizeof(na)),
-			    r->key_type, r->keystore_path);
-		}
-		cert_rows_free(&rows);
+		printf("%s certificate %s\n  subject:   %s\n  addresses: %s\n"
+		    "  valid:     %s .. %s\n  key:       %s in %s\n",
+		    cert_kind_name(r->kind), r->serial, r->subject, r->addresses,
+		    certinfo_fmt_time(r->not_before, nb, sizeof(nb)),
+		    certinfo_fmt_time(r->not_after, na, sizeof(na)),
+		    r->key_type, r->keystore_path);
 	}
-	if (out->action == ENROLL_REISSUE)
-		printf("superseded: %zu certificate(s) revoked (%s), %zu key(s) archived\n",
-		    out->revoked, crl_reason_name(out->reason), out->archived);
+	cert_rows_free(&rows);
 }
 
 static int
@@ -187,6 +181,70 @@ regenerate_crl(struct ctl *ctl)
 		return EX_IOERR;
 	printf("CRL number %lld written to %s\n", (long long)number, ctl->conf->crl.path);
 	return 0;
+}
+
+/* What to do for an explicit `issue`: reconcile says why; "nothing" still
+ * renews, because the admin asked for new certificates. */
+static void
+decide_manual(struct ctl *ctl, const struct identity *id, enum job_action *action,
+    struct verdict *v)
+{
+	const struct conf *c = ctl->conf;
+	struct reconcile_policy policy = {
+		.on_address_change = 1, .on_name_change = 1,
+		.renew_before_days = c->certificates.renew_before_days,
+		.mode = c->certificates.mode,
+		.subject_template = c->certificates.subject,
+	};
+	struct cert_rows active = { 0 };
+
+	store_cert_query(ctl->st, CQ_UUID_ACTIVE, id->uuid, &active);
+	reconcile(&policy, id, &active, time(NULL), v);
+	cert_rows_free(&active);
+	switch (v->decision) {
+	case DECIDE_ENROLL: *action = JOB_ENROLL; break;
+	case DECIDE_REISSUE: *action = JOB_REISSUE; break;
+	default:
+		*action = JOB_RENEW;
+		v->reason = CRL_REASON_SUPERSEDED;
+		snprintf(v->why, sizeof(v->why), "renewal asked for by the admin");
+	}
+}
+
+/* Runs the job by hand, as the daemon's runner would, without a directory. */
+static int
+run_manual_job(struct ctl *ctl, const struct identity *id)
+{
+	struct job_ctx jctx = { ctl->conf, ctl->st, ctl->signer, NULL, 0, 0 };
+	struct identity_row row = {
+		.uuid = id->uuid, .mail = id->addresses.v[0],
+		.display_name = id->display_name, .given_name = id->given_name,
+		.surname = id->surname, .enabled = 1,
+	};
+	enum job_action action;
+	struct verdict v;
+	int rc;
+
+	row.aliases = identity_aliases_text(id);
+	rc = store_identity_put(ctl->st, &row);
+	free(row.aliases);
+	if (rc == -1)
+		return EX_SOFTWARE;
+	decide_manual(ctl, id, &action, &v);
+	if (job_plan(ctl->st, id->uuid, action, v.reason, v.why) == -1)
+		return EX_SOFTWARE;
+	if ((rc = job_run(&jctx, id->uuid)) != 0) {
+		/* The admin sees the reason now: no retry is left behind. */
+		store_job_delete(ctl->st, id->uuid);
+		return rc == -2 ? EX_DATAERR : EX_SOFTWARE;
+	}
+	printf("%s user %s (%s):\n", action == JOB_ENROLL ? "enrolled" : "reissued",
+	    id->uuid, v.why);
+	print_active(ctl, id->uuid);
+	if (jctx.revoked > 0)
+		printf("superseded: %d certificate(s) revoked (%s), keys archived\n",
+		    jctx.revoked, crl_reason_name(v.reason));
+	return job_finish_batch(&jctx) == -1 ? EX_IOERR : 0;
 }
 
 static int
@@ -202,21 +260,19 @@ cmd_issue(struct ctl *ctl, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const struct command *cmd = find_command("issue");
-	struct address_list addrs = { 0 };
-	struct enroll_subject subj = { 0 };
-	struct enroll_outcome out;
-	struct enroll_ctx ectx = { ctl->conf, ctl->st, ctl->signer };
-	const char *why = NULL;
+	struct identity id;
+	const char *user = NULL;
 	char **aliases = NULL;
 	size_t naliases = 0;
 	int c, rc;
 
+	memset(&id, 0, sizeof(id));
 	while ((rc = sub_getopt(cmd, argc, argv, "n:g:s:a:u:h", opts, &c)) == -1 && c != -1) {
 		switch (c) {
-		case 'n': subj.display_name = optarg; break;
-		case 'g': subj.given_name = optarg; break;
-		case 's': subj.surname = optarg; break;
-		case 'u': subj.uuid = optarg; break;
+		case 'n': id.display_name = optarg; break;
+		case 'g': id.given_name = optarg; break;
+		case 's': id.surname = optarg; break;
+		case 'u': user = optarg; break;
 		case 'a':
 			if ((aliases = realloc(aliases, (naliases + 1) * sizeof(*aliases))) == NULL)
 				fatal("out of memory");
@@ -226,32 +282,23 @@ cmd_issue(struct ctl *ctl, int argc, char **argv)
 	}
 	if (rc != -1)
 		goto done;
-	rc = EX_USAGE;
 	if (optind + 1 != argc) {
 		rc = usage_error(cmd, "%s", optind == argc ? "an EMAIL address is needed"
 		    : "only one EMAIL address may be given (use --alias for more)");
 		goto done;
 	}
-	if ((rc = add_address(cmd, &addrs, argv[optind])) != 0)
+	if ((rc = add_address(cmd, &id.addresses, argv[optind])) != 0)
 		goto done;
 	for (size_t i = 0; i < naliases; i++)
-		if ((rc = add_address(cmd, &addrs, aliases[i])) != 0)
+		if ((rc = add_address(cmd, &id.addresses, aliases[i])) != 0)
 			goto done;
 	/* Without --user the primary address names the identity. */
-	if (subj.uuid == NULL)
-		subj.uuid = addrs.v[0];
-	subj.addresses = &addrs;
-	if (enroll_user(&ectx, &subj, &out, &why) == -1) {
-		rc = why ? EX_DATAERR : EX_SOFTWARE;
-		goto done;
-	}
-	printf("%s user %s:\n", out.action == ENROLL_NEW ? "enrolled" : "reissued",
-	    subj.uuid);
-	print_outcome(ctl, &out);
-	rc = out.action == ENROLL_REISSUE ? regenerate_crl(ctl) : 0;
+	id.uuid = (char *)(user ? user : id.addresses.v[0]);
+	id.enabled = 1;
+	rc = run_manual_job(ctl, &id);
 done:
 	free(aliases);
-	address_list_free(&addrs);
+	address_list_free(&id.addresses);
 	return rc;
 }
 
@@ -391,7 +438,7 @@ cmd_revoke(struct ctl *ctl, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const struct command *cmd = find_command("revoke");
-	struct enroll_ctx ectx = { ctl->conf, ctl->st, ctl->signer };
+	struct job_ctx jctx = { ctl->conf, ctl->st, ctl->signer, NULL, 0, 0 };
 	struct cert_rows rows = { 0 };
 	int c, rc, reason = -2;
 
@@ -414,7 +461,7 @@ cmd_revoke(struct ctl *ctl, int argc, char **argv)
 		printf("certificate %s was already revoked (%s)\n", rows.v[0].serial,
 		    crl_reason_name(rows.v[0].reason));
 		rc = 0;
-	} else if (enroll_revoke(&ectx, &rows.v[0], reason) == -1)
+	} else if (job_revoke_cert(&jctx, &rows.v[0], reason) == -1)
 		rc = EX_SOFTWARE;
 	else {
 		printf("revoked certificate %s (%s)\n", rows.v[0].serial,
@@ -677,7 +724,14 @@ ctl_open(struct ctl *ctl, const struct command *cmd)
 		return 0;
 	if (store_open(ctl->conf->state.database, &ctl->st) == -1)
 		return EX_UNAVAILABLE;
-	if (cmd->needs_signer && signer_open(ctl->conf, &ctl->signer) == -1)
+	if (!cmd->needs_signer)
+		return 0;
+	/* Check every secret now, so a bad one stops us before any work. */
+	if (secret_check_file(ctl->conf->archive.password_file,
+	    "[archive] password_file") == -1 ||
+	    secret_check_file(ctl->conf->keystore.password_file,
+	    "[keystore] password_file") == -1 ||
+	    signer_open(ctl->conf, &ctl->signer) == -1)
 		return EX_CONFIG;
 	return 0;
 }

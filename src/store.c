@@ -49,7 +49,7 @@ static const char *const migrations[] = {
 	"  serial TEXT NOT NULL,"
 	"  fingerprint TEXT NOT NULL UNIQUE,"
 	"  kind TEXT NOT NULL CHECK (kind IN ('signing','encryption','dual')),"
-	"  status TEXT NOT NULL CHECK (status IN ('active','superseded','revoked')),"
+	"  status TEXT NOT NULL CHECK (status IN ('pending','active','superseded','revoked')),"
 	"  subject TEXT NOT NULL,"
 	"  addresses TEXT NOT NULL,"
 	"  key_type TEXT,"
@@ -79,6 +79,28 @@ static const char *const migrations[] = {
 	"  reason TEXT,"
 	"  attempts INTEGER NOT NULL DEFAULT 0,"
 	"  last_error TEXT,"
+	"  next_attempt INTEGER NOT NULL DEFAULT 0,"
+	"  updated_at INTEGER NOT NULL);"
+	"CREATE TABLE identity_addresses ("
+	"  uuid TEXT NOT NULL,"
+	"  address TEXT NOT NULL COLLATE NOCASE,"
+	"  PRIMARY KEY (uuid, address));"
+	"CREATE INDEX identity_addresses_address ON identity_addresses (address);"
+	"CREATE TABLE published ("
+	"  uuid TEXT NOT NULL,"
+	"  attribute TEXT NOT NULL,"
+	"  value BLOB NOT NULL,"
+	"  PRIMARY KEY (uuid, attribute, value));"
+	"CREATE TABLE deliveries ("
+	"  cert_id INTEGER PRIMARY KEY REFERENCES certificates (id),"
+	"  uuid TEXT NOT NULL,"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  next_attempt INTEGER NOT NULL DEFAULT 0,"
+	"  last_error TEXT,"
+	"  done INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE daemon_state ("
+	"  key TEXT PRIMARY KEY,"
+	"  value TEXT,"
 	"  updated_at INTEGER NOT NULL);"
 	"CREATE TABLE checkpoints ("
 	"  source TEXT PRIMARY KEY,"
@@ -102,7 +124,7 @@ static const char *const migrations[] = {
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
-static const char *const status_names[] = { "active", "superseded", "revoked" };
+static const char *const status_names[] = { "pending", "active", "superseded", "revoked" };
 
 const char *
 cert_status_name(enum cert_status status)
@@ -403,8 +425,10 @@ read_cert_row(sqlite3_stmt *stmt, struct cert_row *row)
 	kind = col_text(stmt, 5);
 	status = col_text(stmt, 6);
 	row->kind = (enum cert_kind)cert_kind_parse(kind);
-	row->status = strcmp(status, "active") == 0 ? CERT_ACTIVE :
-	    strcmp(status, "superseded") == 0 ? CERT_SUPERSEDED : CERT_REVOKED;
+	row->status = CERT_REVOKED;
+	for (int i = 0; i <= CERT_REVOKED; i++)
+		if (strcmp(status, status_names[i]) == 0)
+			row->status = (enum cert_status)i;
 	free(kind);
 	free(status);
 	row->subject = col_text(stmt, 7);
@@ -437,6 +461,12 @@ cert_query_sql(enum cert_query q)
 	case CQ_UUID_ACTIVE:
 		return "SELECT " CERT_COLUMNS CERT_FROM
 		    "WHERE c.uuid = ?1 AND c.status = 'active' ORDER BY c.id";
+	case CQ_UUID_PENDING:
+		return "SELECT " CERT_COLUMNS CERT_FROM
+		    "WHERE c.uuid = ?1 AND c.status = 'pending' ORDER BY c.id";
+	case CQ_UUID_SUPERSEDED:
+		return "SELECT " CERT_COLUMNS CERT_FROM
+		    "WHERE c.uuid = ?1 AND c.status = 'superseded' ORDER BY c.id";
 	case CQ_SERIAL:
 		return "SELECT " CERT_COLUMNS CERT_FROM "WHERE c.serial = ?1 ORDER BY c.id";
 	case CQ_ADDRESS:
@@ -606,6 +636,8 @@ store_crl_last(struct store *st, int64_t *number, int64_t *issued_at)
 
 /* ---- identities -------------------------------------------------------- */
 
+static int index_addresses(struct store *st, const struct identity_row *id);
+
 int
 store_identity_put(struct store *st, const struct identity_row *id)
 {
@@ -625,7 +657,130 @@ store_identity_put(struct store *st, const struct identity_row *id)
 	sqlite3_bind_int(stmt, 8, id->enabled);
 	bind_text(stmt, 9, id->skipped);
 	sqlite3_bind_int64(stmt, 10, id->updated_at ? id->updated_at : time(NULL));
-	return step_done(st, stmt, "store identity");
+	if (store_begin(st) == -1) {
+		sqlite3_finalize(stmt);
+		return -1;
+	}
+	if (step_done(st, stmt, "store identity") == -1 ||
+	    index_addresses(st, id) == -1) {
+		store_rollback(st);
+		return -1;
+	}
+	return store_commit(st);
+}
+
+/* Keeps identity_addresses in step with the identity's mail and aliases. */
+static int
+index_addresses(struct store *st, const struct identity_row *id)
+{
+	char *all = NULL, *save = NULL, *a;
+	sqlite3_stmt *stmt;
+	int rc = 0;
+
+	if ((stmt = prepare(st, "DELETE FROM identity_addresses WHERE uuid = ?")) == NULL)
+		return -1;
+	bind_text(stmt, 1, id->uuid);
+	if (step_done(st, stmt, "index identity addresses") == -1)
+		return -1;
+	if (asprintf(&all, "%s\n%s", id->mail ? id->mail : "",
+	    id->aliases ? id->aliases : "") == -1)
+		fatal("out of memory");
+	for (a = strtok_r(all, "\n", &save); a != NULL && rc == 0;
+	    a = strtok_r(NULL, "\n", &save)) {
+		if ((stmt = prepare(st, "INSERT OR IGNORE INTO identity_addresses "
+		    "(uuid, address) VALUES (?, ?)")) == NULL) {
+			rc = -1;
+			break;
+		}
+		bind_text(stmt, 1, id->uuid);
+		bind_text(stmt, 2, a);
+		rc = step_done(st, stmt, "index identity addresses");
+	}
+	free(all);
+	return rc;
+}
+
+int
+store_identity_skip(struct store *st, const char *uuid, const char *dn,
+    const char *why)
+{
+	sqlite3_stmt *stmt = prepare(st, "INSERT INTO identities (uuid, dn, skipped, "
+	    "updated_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (uuid) DO UPDATE SET "
+	    "dn = ?2, skipped = ?3, updated_at = ?4");
+
+	if (stmt == NULL)
+		return -1;
+	bind_text(stmt, 1, uuid);
+	bind_text(stmt, 2, dn);
+	bind_text(stmt, 3, why);
+	sqlite3_bind_int64(stmt, 4, time(NULL));
+	return step_done(st, stmt, "mark identity skipped");
+}
+
+int
+store_identity_delete(struct store *st, const char *uuid)
+{
+	sqlite3_stmt *stmt;
+	int rc = 0;
+
+	if (store_begin(st) == -1)
+		return -1;
+	for (int i = 0; i < 2 && rc == 0; i++) {
+		if ((stmt = prepare(st, i == 0 ? "DELETE FROM identities WHERE uuid = ?" :
+		    "DELETE FROM identity_addresses WHERE uuid = ?")) == NULL) {
+			rc = -1;
+			break;
+		}
+		bind_text(stmt, 1, uuid);
+		rc = step_done(st, stmt, "delete identity");
+	}
+	if (rc == -1) {
+		store_rollback(st);
+		return -1;
+	}
+	return store_commit(st);
+}
+
+int
+store_address_owner(struct store *st, const char *address, const char *not_uuid,
+    char **owner)
+{
+	sqlite3_stmt *stmt = prepare(st, "SELECT i.uuid || ' (' || coalesce(i.dn, '') "
+	    "|| ')' FROM identity_addresses a JOIN identities i ON i.uuid = a.uuid "
+	    "WHERE a.address = ? AND a.uuid != ? LIMIT 1");
+	int rc;
+
+	*owner = NULL;
+	if (stmt == NULL)
+		return -1;
+	bind_text(stmt, 1, address);
+	bind_text(stmt, 2, not_uuid);
+	if ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		*owner = col_text(stmt, 0);
+	sqlite3_finalize(stmt);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : db_fail(st, "look up an address owner");
+}
+
+int
+store_identity_each(struct store *st, int skipped_only,
+    void (*fn)(void *arg, const char *uuid, const char *dn, const char *skipped),
+    void *arg)
+{
+	sqlite3_stmt *stmt = prepare(st, skipped_only ?
+	    "SELECT uuid, dn, skipped FROM identities WHERE skipped IS NOT NULL ORDER BY dn" :
+	    "SELECT uuid, dn, skipped FROM identities ORDER BY uuid");
+	int rc;
+
+	if (stmt == NULL)
+		return -1;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		fn(arg, (const char *)sqlite3_column_text(stmt, 0),
+		    (const char *)sqlite3_column_text(stmt, 1),
+		    (const char *)sqlite3_column_text(stmt, 2));
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_DONE ? 0 : db_fail(st, "list identities");
 }
 
 int
@@ -680,8 +835,8 @@ int
 store_job_put(struct store *st, const struct job_row *job)
 {
 	sqlite3_stmt *stmt = prepare(st, "INSERT OR REPLACE INTO jobs (uuid, state, "
-	    "action, reason, attempts, last_error, updated_at) VALUES "
-	    "(?, ?, ?, ?, ?, ?, ?)");
+	    "action, reason, attempts, last_error, updated_at, next_attempt) VALUES "
+	    "(?, ?, ?, ?, ?, ?, ?, ?)");
 
 	if (stmt == NULL)
 		return -1;
@@ -692,20 +847,20 @@ store_job_put(struct store *st, const struct job_row *job)
 	sqlite3_bind_int(stmt, 5, job->attempts);
 	bind_text(stmt, 6, job->last_error);
 	sqlite3_bind_int64(stmt, 7, job->updated_at ? job->updated_at : time(NULL));
+	sqlite3_bind_int64(stmt, 8, job->next_attempt);
 	return step_done(st, stmt, "store job");
 }
 
-int
-store_job_get(struct store *st, const char *uuid, struct job_row *out)
+#define JOB_COLUMNS \
+	"uuid, state, action, reason, attempts, last_error, updated_at, next_attempt"
+
+/* One row of JOB_COLUMNS into out; finalizes stmt.  1 found, 0 not, -1. */
+static int
+read_job(struct store *st, sqlite3_stmt *stmt, struct job_row *out)
 {
-	sqlite3_stmt *stmt = prepare(st, "SELECT uuid, state, action, reason, attempts, "
-	    "last_error, updated_at FROM jobs WHERE uuid = ?");
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if (stmt == NULL)
-		return -1;
-	bind_text(stmt, 1, uuid);
 	if ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		out->uuid = col_text(stmt, 0);
 		out->state = col_text(stmt, 1);
@@ -714,6 +869,7 @@ store_job_get(struct store *st, const char *uuid, struct job_row *out)
 		out->attempts = sqlite3_column_int(stmt, 4);
 		out->last_error = col_text(stmt, 5);
 		out->updated_at = sqlite3_column_int64(stmt, 6);
+		out->next_attempt = sqlite3_column_int64(stmt, 7);
 	}
 	sqlite3_finalize(stmt);
 	if (rc == SQLITE_ROW)
@@ -721,6 +877,56 @@ store_job_get(struct store *st, const char *uuid, struct job_row *out)
 	if (rc == SQLITE_DONE)
 		return 0;
 	return db_fail(st, "read job");
+}
+
+int
+store_job_get(struct store *st, const char *uuid, struct job_row *out)
+{
+	sqlite3_stmt *stmt = prepare(st, "SELECT " JOB_COLUMNS " FROM jobs WHERE uuid = ?");
+
+	if (stmt == NULL)
+		return -1;
+	bind_text(stmt, 1, uuid);
+	return read_job(st, stmt, out);
+}
+
+int
+store_job_next(struct store *st, int64_t now, struct job_row *out)
+{
+	sqlite3_stmt *stmt = prepare(st, "SELECT " JOB_COLUMNS " FROM jobs WHERE "
+	    "next_attempt <= ? ORDER BY next_attempt, updated_at LIMIT 1");
+
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, now);
+	return read_job(st, stmt, out);
+}
+
+int
+store_job_next_in(struct store *st, const char *state, struct job_row *out)
+{
+	sqlite3_stmt *stmt = prepare(st, "SELECT " JOB_COLUMNS " FROM jobs WHERE "
+	    "state = ? ORDER BY updated_at LIMIT 1");
+
+	if (stmt == NULL)
+		return -1;
+	bind_text(stmt, 1, state);
+	return read_job(st, stmt, out);
+}
+
+int
+store_job_counts(struct store *st, void (*fn)(void *, const char *, int), void *arg)
+{
+	sqlite3_stmt *stmt = prepare(st, "SELECT state, count(*) FROM jobs GROUP BY state");
+	int rc;
+
+	if (stmt == NULL)
+		return -1;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		fn(arg, (const char *)sqlite3_column_text(stmt, 0),
+		    sqlite3_column_int(stmt, 1));
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_DONE ? 0 : db_fail(st, "count jobs");
 }
 
 int
@@ -800,6 +1006,86 @@ store_checkpoint_get(struct store *st, const char *source, void **cookie,
 	if (rc == SQLITE_DONE)
 		return 0;
 	return db_fail(st, "read checkpoint");
+}
+
+/* ---- published values -------------------------------------------------- */
+
+int
+store_published(struct store *st, int add, const char *uuid, const char *attr,
+    const void *value, size_t len)
+{
+	sqlite3_stmt *stmt = prepare(st, add ?
+	    "INSERT OR IGNORE INTO published (uuid, attribute, value) VALUES (?, ?, ?)" :
+	    "DELETE FROM published WHERE uuid = ? AND attribute = ? AND value = ?");
+
+	if (stmt == NULL)
+		return -1;
+	bind_text(stmt, 1, uuid);
+	bind_text(stmt, 2, attr);
+	sqlite3_bind_blob(stmt, 3, value, (int)len, SQLITE_TRANSIENT);
+	return step_done(st, stmt, "record a published value");
+}
+
+int
+store_published_each(struct store *st, const char *uuid, const char *attr,
+    int (*fn)(void *arg, const void *value, size_t len), void *arg)
+{
+	sqlite3_stmt *stmt = prepare(st, "SELECT value FROM published WHERE uuid = ? "
+	    "AND attribute = ?");
+	int rc;
+
+	if (stmt == NULL)
+		return -1;
+	bind_text(stmt, 1, uuid);
+	bind_text(stmt, 2, attr);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		if (fn(arg, sqlite3_column_blob(stmt, 0),
+		    (size_t)sqlite3_column_bytes(stmt, 0)) == -1)
+			break;
+	sqlite3_finalize(stmt);
+	if (rc == SQLITE_ROW)
+		return -1;
+	return rc == SQLITE_DONE ? 0 : db_fail(st, "list published values");
+}
+
+/* ---- daemon state ------------------------------------------------------ */
+
+int
+store_state_set(struct store *st, const char *key, const char *value)
+{
+	sqlite3_stmt *stmt = prepare(st, "INSERT OR REPLACE INTO daemon_state (key, "
+	    "value, updated_at) VALUES (?, ?, ?)");
+
+	if (stmt == NULL)
+		return -1;
+	bind_text(stmt, 1, key);
+	bind_text(stmt, 2, value);
+	sqlite3_bind_int64(stmt, 3, time(NULL));
+	return step_done(st, stmt, "record daemon state");
+}
+
+int
+store_state_get(struct store *st, const char *key, char **value, int64_t *updated_at)
+{
+	sqlite3_stmt *stmt = prepare(st, "SELECT value, updated_at FROM daemon_state "
+	    "WHERE key = ?");
+	int rc;
+
+	*value = NULL;
+	if (updated_at != NULL)
+		*updated_at = 0;
+	if (stmt == NULL)
+		return -1;
+	bind_text(stmt, 1, key);
+	if ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		*value = col_text(stmt, 0);
+		if (updated_at != NULL)
+			*updated_at = sqlite3_column_int64(stmt, 1);
+	}
+	sqlite3_finalize(stmt);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : db_fail(st, "read daemon state");
 }
 
 /* ---- audit ------------------------------------------------------------- */

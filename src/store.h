@@ -21,7 +21,11 @@
 
 struct store;
 
-enum cert_status { CERT_ACTIVE, CERT_SUPERSEDED, CERT_REVOKED };
+/*
+ * pending: issued and recorded, not yet published; active: published (or,
+ * with no directory, current); superseded: replaced, not yet revoked.
+ */
+enum cert_status { CERT_PENDING, CERT_ACTIVE, CERT_SUPERSEDED, CERT_REVOKED };
 
 struct cert_row {
 	int64_t id;
@@ -52,6 +56,8 @@ enum cert_query {
 	CQ_ALL,            /* arg unused */
 	CQ_UUID,           /* every certificate of identity arg */
 	CQ_UUID_ACTIVE,    /* the active ones of identity arg */
+	CQ_UUID_PENDING,   /* issued, not yet published, of identity arg */
+	CQ_UUID_SUPERSEDED,/* replaced, not yet revoked, of identity arg */
 	CQ_SERIAL,         /* arg: normalized hex serial */
 	CQ_ADDRESS,        /* arg: any address in the SAN, case-insensitive */
 	CQ_REVOKED,        /* arg: issuer name; for the CRL */
@@ -78,6 +84,7 @@ struct job_row {
 	int attempts;
 	char *last_error;
 	int64_t updated_at;
+	int64_t next_attempt; /* not before this time (retry backoff) */
 };
 
 /* Opens or creates the database (and its directory, mode 0700), migrates
@@ -111,13 +118,43 @@ int store_crl_next(struct store *st, int64_t this_update, int64_t next_update,
 /* The last CRL's number and time; 0 when no CRL was made yet. */
 int store_crl_last(struct store *st, int64_t *number, int64_t *issued_at);
 
+/* Stores the identity (clearing any skip reason) and indexes its addresses. */
 int store_identity_put(struct store *st, const struct identity_row *id);
+/* Records why the directory's values were refused; keeps the last good ones. */
+int store_identity_skip(struct store *st, const char *uuid, const char *dn,
+    const char *why);
+int store_identity_delete(struct store *st, const char *uuid);
+/* Another identity holding address: 1 and *owner "uuid (dn)" (caller frees). */
+int store_address_owner(struct store *st, const char *address, const char *not_uuid,
+    char **owner);
+/* Calls fn per identity (or per skipped one). */
+int store_identity_each(struct store *st, int skipped_only,
+    void (*fn)(void *arg, const char *uuid, const char *dn, const char *skipped),
+    void *arg);
 int store_identity_get(struct store *st, const char *uuid, struct identity_row *out);
 void identity_row_free(struct identity_row *id);
 
 int store_job_put(struct store *st, const struct job_row *job);
 int store_job_get(struct store *st, const char *uuid, struct job_row *out);
 int store_job_delete(struct store *st, const char *uuid);
+/* The job due first (next_attempt <= now): 1 found, 0 none. */
+int store_job_next(struct store *st, int64_t now, struct job_row *out);
+/* The oldest job in state, whatever its retry time: 1 found, 0 none. */
+int store_job_next_in(struct store *st, const char *state, struct job_row *out);
+/* Calls fn(arg, state, count) per job state. */
+int store_job_counts(struct store *st, void (*fn)(void *, const char *, int), void *arg);
+
+/* Values certsync wrote to a user's directory entry (add=1) or removed. */
+int store_published(struct store *st, int add, const char *uuid, const char *attr,
+    const void *value, size_t len);
+/* Calls fn per recorded value; fn returning -1 stops (and returns -1). */
+int store_published_each(struct store *st, const char *uuid, const char *attr,
+    int (*fn)(void *arg, const void *value, size_t len), void *arg);
+
+/* Small facts the daemon reports for `certsyncctl status`. */
+int store_state_set(struct store *st, const char *key, const char *value);
+int store_state_get(struct store *st, const char *key, char **value,
+    int64_t *updated_at);
 void job_row_free(struct job_row *job);
 
 int store_checkpoint_put(struct store *st, const char *source, const void *cookie,

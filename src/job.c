@@ -1,0 +1,633 @@
+/*
+ * job.c - the durable per-user state machine and its steps.
+ *
+ * Owns: the order of a user's steps and their crash safety.  Every step
+ * reads what the store says, does work that is harmless to repeat, and
+ * commits its effects with the next state in one transaction.
+ * Never: loses a key, revokes before the successor is published, writes a
+ * CRL per user (the batch does), or touches the CA key (the signer does).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "certinfo.h"
+#include "crl.h"
+#include "job.h"
+#include "keys.h"
+#include "keystore.h"
+#include "log.h"
+#include "publish.h"
+#include "secret.h"
+
+#define MAX_KINDS 2
+#define BACKOFF_FIRST 5        /* seconds before the first retry */
+#define BACKOFF_MAX 3600
+
+static const char *const action_names[] = { "enroll", "reissue", "renew", "revoke" };
+
+const char *
+job_action_name(enum job_action action)
+{
+	return action_names[action];
+}
+
+int
+job_action_parse(const char *name)
+{
+	for (int i = 0; i < 4; i++)
+		if (strcmp(name, action_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+void
+failpoint(const char *name)
+{
+#ifdef CS_FAILPOINTS
+	const char *want = getenv("CERTSYNC_FAILPOINT");
+
+	if (want != NULL && strcmp(want, name) == 0) {
+		log_warn("failpoint %s: exiting as if killed", name);
+		_exit(137);
+	}
+#else
+	(void)name;
+#endif
+}
+
+/* ---- job rows ------------------------------------------------------------ */
+
+static int
+set_state(struct store *st, struct job_row *job, const char *state)
+{
+	char *copy = strdup(state);
+
+	if (copy == NULL)
+		fatal("out of memory");
+	free(job->state);
+	job->state = copy;
+	job->updated_at = time(NULL);
+	job->next_attempt = 0;
+	return store_job_put(st, job);
+}
+
+int
+job_plan(struct store *st, const char *uuid, enum job_action action, int reason,
+    const char *why)
+{
+	struct job_row job = { 0 };
+	int found, rc;
+
+	if ((found = store_job_get(st, uuid, &job)) == -1)
+		return -1;
+	if (found && strcmp(job.state, "PLANNED") != 0 && strcmp(job.state, "KEYS") != 0) {
+		job_row_free(&job);
+		return 0;
+	}
+	job_row_free(&job);
+	job.uuid = (char *)uuid;
+	job.state = (char *)"PLANNED";
+	job.action = (char *)job_action_name(action);
+	job.reason = (char *)crl_reason_name(reason);
+	job.last_error = NULL;
+	job.updated_at = time(NULL);
+	if ((rc = store_job_put(st, &job)) == 0)
+		store_audit(st, "plan", uuid, NULL, "%s (%s): %s", job_action_name(action),
+		    crl_reason_name(reason), why);
+	return rc;
+}
+
+/* A failed step: the job stays where it is and is tried again later. */
+static void
+postpone(struct store *st, struct job_row *job, const char *what)
+{
+	int64_t delay = BACKOFF_FIRST;
+
+	for (int i = 0; i < job->attempts && delay < BACKOFF_MAX; i++)
+		delay *= 2;
+	if (delay > BACKOFF_MAX)
+		delay = BACKOFF_MAX;
+	job->attempts++;
+	free(job->last_error);
+	if ((job->last_error = strdup(what)) == NULL)
+		fatal("out of memory");
+	job->next_attempt = time(NULL) + delay;
+	store_job_put(st, job);
+	log_warn("user %s: %s; %s job retried in %llds (attempt %d)", job->uuid, what,
+	    job->action, (long long)delay, job->attempts);
+}
+
+int
+job_load_identity(struct store *st, const char *uuid, struct identity *out)
+{
+	struct identity_row row;
+	char *all = NULL, *save = NULL, *a;
+	int found;
+
+	memset(out, 0, sizeof(*out));
+	if ((found = store_identity_get(st, uuid, &row)) != 1)
+		return found;
+	if (row.mail == NULL) {	/* only ever seen with bad values */
+		identity_row_free(&row);
+		return 0;
+	}
+	out->uuid = row.uuid;
+	out->dn = row.dn;
+	out->display_name = row.display_name;
+	out->given_name = row.given_name;
+	out->surname = row.surname;
+	out->enabled = row.enabled;
+	if (asprintf(&all, "%s\n%s", row.mail, row.aliases ? row.aliases : "") == -1)
+		fatal("out of memory");
+	for (a = strtok_r(all, "\n", &save); a != NULL; a = strtok_r(NULL, "\n", &save)) {
+		const char *why;
+		char *norm = address_normalize(a, &why);
+
+		if (norm != NULL)
+			address_list_add(&out->addresses, norm);
+	}
+	free(all);
+	free(row.mail);
+	free(row.aliases);
+	free(row.skipped);
+	return out->addresses.n > 0 ? 1 : 0;
+}
+
+/* ---- keys and the archive ------------------------------------------------ */
+
+/* The archive copy of a key still in the keystore; rerunning is harmless. */
+static int
+archive_key(struct job_ctx *ctx, const struct cert_row *row, char **path)
+{
+	EVP_PKEY *key = NULL;
+	X509 *cert = NULL;
+	char *pw = NULL, friendly[256];
+	int rc = -1;
+
+	*path = NULL;
+	if ((pw = secret_read_password(keystore_password_file(ctx->conf, AREA_KEYSTORE),
+	    "[keystore] password_file")) == NULL)
+		return -1;
+	if (keystore_load(row->keystore_path, pw, &key, &cert) == -1)
+		goto done;
+	snprintf(friendly, sizeof(friendly), "%s (%s, archived) %s",
+	    row->addresses, cert_kind_name(row->kind), row->serial);
+	if (keystore_save(ctx->conf, AREA_ARCHIVE, key, cert, signer_ca(ctx->signer),
+	    cert_kind_name(row->kind), friendly, path) == -1)
+		goto done;
+	rc = 0;
+done:
+	secret_free(pw);
+	EVP_PKEY_free(key);
+	X509_free(cert);
+	return rc;
+}
+
+/* Archives the key of row unless done already; records where it went. */
+static int
+ensure_archived(struct job_ctx *ctx, struct cert_row *row)
+{
+	char *path = NULL;
+
+	if (row->archive_path != NULL || row->keystore_path == NULL)
+		return 0;
+	if (archive_key(ctx, row, &path) == -1) {
+		log_error("user %s: cannot archive the key of %s certificate %s; "
+		    "leaving it in place", row->uuid, cert_kind_name(row->kind),
+		    row->serial);
+		return -1;
+	}
+	if (store_cert_set_paths(ctx->st, row->id, row->keystore_path, path) == -1) {
+		free(path);
+		return -1;
+	}
+	store_audit(ctx->st, "archive", row->uuid, row->serial, "%s key archived to %s",
+	    cert_kind_name(row->kind), path);
+	log_info("user %s: archived the %s key of %s to %s", row->uuid,
+	    cert_kind_name(row->kind), row->serial, path);
+	row->archive_path = path;
+	return 0;
+}
+
+/* The keystore copy goes only once the archive copy is recorded. */
+static void
+drop_keystore_copy(struct job_ctx *ctx, struct cert_row *row)
+{
+	if (row->keystore_path == NULL || row->archive_path == NULL)
+		return;
+	if (store_cert_set_paths(ctx->st, row->id, NULL, row->archive_path) == -1)
+		return;
+	if (unlink(row->keystore_path) == -1 && errno != ENOENT)
+		log_warn("cannot remove %s: %s", row->keystore_path, strerror(errno));
+	free(row->keystore_path);
+	row->keystore_path = NULL;
+}
+
+int
+job_revoke_cert(struct job_ctx *ctx, const struct cert_row *in, int reason)
+{
+	struct cert_row row = *in;	/* shallow: the paths are replaced below */
+	int rc = -1;
+
+	row.keystore_path = in->keystore_path ? strdup(in->keystore_path) : NULL;
+	row.archive_path = in->archive_path ? strdup(in->archive_path) : NULL;
+	if (ensure_archived(ctx, &row) == -1 ||
+	    store_revoke(ctx->st, row.id, reason, time(NULL)) == -1)
+		goto done;
+	store_audit(ctx->st, "revoke", row.uuid, row.serial, "%s certificate revoked: %s",
+	    cert_kind_name(row.kind), crl_reason_name(reason));
+	log_notice("user %s: revoked %s certificate %s (%s)", row.uuid,
+	    cert_kind_name(row.kind), row.serial, crl_reason_name(reason));
+	drop_keystore_copy(ctx, &row);
+	ctx->revoked++;
+	rc = 0;
+done:
+	free(row.keystore_path);
+	free(row.archive_path);
+	return rc;
+}
+
+/* ---- ISSUED: new keys, certificates, keystore files, pending rows ------- */
+
+struct fresh {
+	enum cert_kind kind;
+	EVP_PKEY *key;
+	X509 *cert;
+	struct cert_row row;
+};
+
+static void
+fresh_free(struct fresh *f)
+{
+	EVP_PKEY_free(f->key);
+	X509_free(f->cert);
+	cert_row_free(&f->row);
+}
+
+static int
+fill_row(const struct identity *id, struct fresh *f)
+{
+	struct cert_row *r = &f->row;
+	unsigned char *der = NULL;
+	char kt[32];
+	time_t t;
+
+	memset(r, 0, sizeof(*r));
+	r->kind = f->kind;
+	r->status = CERT_PENDING;
+	r->reason = -1;
+	r->created_at = time(NULL);
+	if ((r->uuid = strdup(id->uuid)) == NULL ||
+	    (r->key_type = strdup(keys_describe(f->key, kt, sizeof(kt)))) == NULL)
+		fatal("out of memory");
+	r->addresses = address_list_join(&id->addresses);
+	if ((r->issuer = certinfo_name(X509_get_issuer_name(f->cert))) == NULL ||
+	    (r->subject = certinfo_name(X509_get_subject_name(f->cert))) == NULL ||
+	    (r->serial = certinfo_serial(f->cert)) == NULL ||
+	    (r->fingerprint = certinfo_fingerprint(f->cert)) == NULL ||
+	    certinfo_der(f->cert, &der, &r->der_len) == -1)
+		return -1;
+	/* The row's DER is freed with free(): copy it out of OpenSSL's heap. */
+	if ((r->der = malloc(r->der_len)) == NULL)
+		fatal("out of memory");
+	memcpy(r->der, der, r->der_len);
+	OPENSSL_free(der);
+	certinfo_time(X509_get0_notBefore(f->cert), &t);
+	r->not_before = t;
+	certinfo_time(X509_get0_notAfter(f->cert), &t);
+	r->not_after = t;
+	return 0;
+}
+
+static int
+make_cert(struct job_ctx *ctx, const struct identity *id, struct fresh *f,
+    const char **why)
+{
+	char namebuf[2 * IDENTITY_NAME_MAX + 2], friendly[256];
+	struct issue_request req = {
+		.kind = f->kind,
+		.addresses = &id->addresses,
+		.now = time(NULL),
+	};
+
+	identity_subject_vars(id, &req.vars, namebuf, sizeof(namebuf));
+	if ((f->key = keys_generate(&ctx->conf->certificates.key)) == NULL)
+		return -1;
+	req.key = f->key;
+	if (issue_build(ctx->conf, signer_ca(ctx->signer), &req, &f->cert, why) == -1 ||
+	    signer_sign_cert(ctx->signer, f->cert) == -1 ||
+	    fill_row(id, f) == -1)
+		return -1;
+	snprintf(friendly, sizeof(friendly), "%s (%s) %s", id->addresses.v[0],
+	    cert_kind_name(f->kind), f->row.serial);
+	return keystore_save(ctx->conf, AREA_KEYSTORE, f->key, f->cert,
+	    signer_ca(ctx->signer), cert_kind_name(f->kind), friendly,
+	    &f->row.keystore_path);
+}
+
+static int
+step_issue(struct job_ctx *ctx, struct job_row *job, const struct identity *id,
+    const char **why)
+{
+	struct fresh fresh[MAX_KINDS];
+	size_t n = ctx->conf->certificates.mode == CERT_MODE_DUAL ? 1 : 2;
+	int rc = -1;
+
+	memset(fresh, 0, sizeof(fresh));
+	fresh[0].kind = n == 1 ? CERT_KIND_DUAL : CERT_KIND_SIGNING;
+	fresh[1].kind = CERT_KIND_ENCRYPTION;
+	if (set_state(ctx->st, job, "KEYS") == -1)
+		return -1;
+	failpoint("after-KEYS");
+	for (size_t i = 0; i < n; i++)
+		if (make_cert(ctx, id, &fresh[i], why) == -1)
+			goto done;
+	/* Keystore files without rows are harmless leftovers; rows without
+	 * files would not be: the files come first. */
+	failpoint("issue-before-record");
+	if (store_begin(ctx->st) == -1)
+		goto done;
+	for (size_t i = 0; i < n; i++) {
+		store_cert_insert(ctx->st, &fresh[i].row);
+		store_audit(ctx->st, "issue", id->uuid, fresh[i].row.serial,
+		    "%s certificate for %s, subject %s, key in %s",
+		    cert_kind_name(fresh[i].kind), fresh[i].row.addresses,
+		    fresh[i].row.subject, fresh[i].row.keystore_path);
+	}
+	set_state(ctx->st, job, "ISSUED");
+	if (store_commit(ctx->st) == -1)
+		goto done;
+	for (size_t i = 0; i < n; i++)
+		log_notice("user %s: issued %s certificate %s for %s", id->uuid,
+		    cert_kind_name(fresh[i].kind), fresh[i].row.serial,
+		    fresh[i].row.addresses);
+	rc = 0;
+done:
+	for (size_t i = 0; i < n; i++)
+		fresh_free(&fresh[i]);
+	return rc;
+}
+
+/* ---- ARCHIVED: every key about to be superseded is in the archive ------- */
+
+static int
+step_archive(struct job_ctx *ctx, struct job_row *job)
+{
+	struct cert_rows old = { 0 };
+	int rc = -1;
+
+	if (store_cert_query(ctx->st, CQ_UUID_ACTIVE, job->uuid, &old) == -1)
+		return -1;
+	if (store_begin(ctx->st) == -1)
+		goto done;
+	for (size_t i = 0; i < old.n; i++)
+		if (ensure_archived(ctx, &old.v[i]) == -1) {
+			store_rollback(ctx->st);
+			goto done;
+		}
+	set_state(ctx->st, job, "ARCHIVED");
+	rc = store_commit(ctx->st);
+done:
+	cert_rows_free(&old);
+	return rc;
+}
+
+/* ---- PUBLISHED: the directory shows the new and not the old -------------- */
+
+static int
+collect_blob(void *arg, const void *value, size_t len)
+{
+	blobs_add(arg, value, len);
+	return 0;
+}
+
+static int
+record_publication(struct job_ctx *ctx, struct job_row *job,
+    const struct cert_rows *add, const struct cert_rows *old,
+    const struct blobs *old_smime, const unsigned char *smime, size_t smime_len)
+{
+	const char *cattr = ctx->conf->publish.certificate_attribute;
+	const char *sattr = ctx->conf->publish.smime_attribute;
+
+	if (store_begin(ctx->st) == -1)
+		return -1;
+	for (size_t i = 0; i < old->n; i++) {
+		store_cert_set_status(ctx->st, old->v[i].id, CERT_SUPERSEDED);
+		store_published(ctx->st, 0, job->uuid, cattr, old->v[i].der, old->v[i].der_len);
+	}
+	for (size_t i = 0; i < add->n; i++) {
+		store_cert_set_status(ctx->st, add->v[i].id, CERT_ACTIVE);
+		store_published(ctx->st, 1, job->uuid, cattr, add->v[i].der, add->v[i].der_len);
+	}
+	for (size_t i = 0; sattr != NULL && i < old_smime->n; i++)
+		store_published(ctx->st, 0, job->uuid, sattr, old_smime->v[i], old_smime->len[i]);
+	if (smime != NULL)
+		store_published(ctx->st, 1, job->uuid, sattr, smime, smime_len);
+	store_audit(ctx->st, "publish", job->uuid, NULL, "%zu certificate(s) published, "
+	    "%zu withdrawn%s", add->n, old->n, ctx->pub ? "" : " (no directory)");
+	set_state(ctx->st, job, "PUBLISHED");
+	return store_commit(ctx->st);
+}
+
+/* Every certificate of ours for the user that is not the new set: the
+ * active ones being superseded, and any revoked by hand earlier. */
+static void
+not_pending(const struct cert_rows *all, struct cert_rows *out)
+{
+	out->v = calloc(all->n ? all->n : 1, sizeof(*out->v));
+	out->n = 0;
+	if (out->v == NULL)
+		fatal("out of memory");
+	for (size_t i = 0; i < all->n; i++)
+		if (all->v[i].status != CERT_PENDING)
+			out->v[out->n++] = all->v[i];	/* borrowed */
+}
+
+static int
+step_publish(struct job_ctx *ctx, struct job_row *job, const char *dn)
+{
+	struct cert_rows add = { 0 }, old = { 0 }, all = { 0 }, remove = { 0 };
+	struct blobs old_smime = { 0 };
+	unsigned char *smime = NULL;
+	size_t smime_len = 0;
+	enum publish_rc prc = PUBLISH_OK;
+	int rc = -1;
+
+	if (store_cert_query(ctx->st, CQ_UUID_PENDING, job->uuid, &add) == -1 ||
+	    store_cert_query(ctx->st, CQ_UUID_ACTIVE, job->uuid, &old) == -1 ||
+	    store_cert_query(ctx->st, CQ_UUID, job->uuid, &all) == -1)
+		goto done;
+	not_pending(&all, &remove);
+	if (ctx->conf->publish.smime_attribute != NULL &&
+	    store_published_each(ctx->st, job->uuid, ctx->conf->publish.smime_attribute,
+	    collect_blob, &old_smime) == -1)
+		goto done;
+	if (ctx->pub != NULL && dn != NULL)
+		prc = publish_apply(ctx->pub, dn, &add, &remove, &old_smime,
+		    signer_ca(ctx->signer), &smime, &smime_len);
+	if (prc == PUBLISH_RETRY)
+		goto done;
+	if (prc == PUBLISH_GONE)
+		log_info("user %s: entry %s is gone; nothing to publish", job->uuid, dn);
+	failpoint("publish-before-record");
+	rc = record_publication(ctx, job, &add, &old, &old_smime, smime, smime_len);
+	if (rc == 0 && ctx->pub != NULL && dn != NULL && prc == PUBLISH_OK)
+		log_notice("user %s: published %zu certificate(s) to %s, withdrew %zu",
+		    job->uuid, add.n, dn, old.n);
+done:
+	free(smime);
+	blobs_free(&old_smime);
+	free(remove.v);	/* its rows belong to all */
+	cert_rows_free(&all);
+	cert_rows_free(&add);
+	cert_rows_free(&old);
+	return rc;
+}
+
+/* ---- REVOKED: the superseded certificates are revoked ------------------- */
+
+static int
+step_revoke(struct job_ctx *ctx, struct job_row *job)
+{
+	struct cert_rows old = { 0 };
+	int reason = crl_reason_parse(job->reason ? job->reason : "superseded");
+	int rc = -1;
+
+	if (reason < 0)
+		reason = CRL_REASON_SUPERSEDED;
+	if (store_cert_query(ctx->st, CQ_UUID_SUPERSEDED, job->uuid, &old) == -1)
+		return -1;
+	if (store_begin(ctx->st) == -1)
+		goto done;
+	for (size_t i = 0; i < old.n; i++)
+		if (job_revoke_cert(ctx, &old.v[i], reason) == -1) {
+			store_rollback(ctx->st);
+			goto done;
+		}
+	set_state(ctx->st, job, "REVOKED");
+	rc = store_commit(ctx->st);
+done:
+	cert_rows_free(&old);
+	return rc;
+}
+
+/* ---- the runner ---------------------------------------------------------- */
+
+static int
+state_is(const struct job_row *job, const char *state)
+{
+	return strcmp(job->state, state) == 0;
+}
+
+static int
+run_steps(struct job_ctx *ctx, struct job_row *job, const struct identity *id,
+    int have_id, const char **why)
+{
+	int revoke = job_action_parse(job->action) == JOB_REVOKE;
+
+	if (state_is(job, "PLANNED") || state_is(job, "KEYS")) {
+		if (revoke) {
+			if (set_state(ctx->st, job, "ISSUED") == -1)
+				return -1;
+		} else if (step_issue(ctx, job, id, why) == -1)
+			return -1;
+		failpoint("after-ISSUED");
+	}
+	if (state_is(job, "ISSUED")) {
+		if (step_archive(ctx, job) == -1)
+			return -1;
+		failpoint("after-ARCHIVED");
+	}
+	if (state_is(job, "ARCHIVED")) {
+		if (step_publish(ctx, job, have_id ? id->dn : NULL) == -1)
+			return -1;
+		failpoint("after-PUBLISHED");
+	}
+	if (state_is(job, "PUBLISHED")) {
+		if (step_revoke(ctx, job) == -1)
+			return -1;
+		failpoint("after-REVOKED");
+	}
+	return 0;
+}
+
+int
+job_run(struct job_ctx *ctx, const char *uuid)
+{
+	struct identity id;
+	struct job_row job;
+	const char *why = NULL;
+	int found, have_id, rc = -1;
+
+	if ((found = store_job_get(ctx->st, uuid, &job)) != 1)
+		return found == 0 ? 0 : -1;
+	if ((have_id = job_load_identity(ctx->st, uuid, &id)) == -1)
+		goto done;
+	if (!have_id && job_action_parse(job.action) != JOB_REVOKE &&
+	    (state_is(&job, "PLANNED") || state_is(&job, "KEYS"))) {
+		/* Nothing certifiable any more: the plan is void. */
+		log_info("user %s: %s job dropped; no certifiable identity", uuid, job.action);
+		rc = store_job_delete(ctx->st, uuid);
+		goto done;
+	}
+	if (run_steps(ctx, &job, &id, have_id, &why) == 0)
+		rc = 0;
+	else {
+		postpone(ctx->st, &job, why ? why : "a step failed");
+		rc = why != NULL ? -2 : -1;
+	}
+done:
+	if (have_id == 1)
+		identity_free(&id);
+	job_row_free(&job);
+	return rc;
+}
+
+/* Closes one REVOKED job; a revoke job also forgets the identity. */
+static int
+close_job(struct job_ctx *ctx, struct job_row *job)
+{
+	int rc;
+
+	if (store_begin(ctx->st) == -1)
+		return -1;
+	store_job_delete(ctx->st, job->uuid);
+	if (job_action_parse(job->action) == JOB_REVOKE)
+		store_identity_delete(ctx->st, job->uuid);
+	store_audit(ctx->st, "done", job->uuid, NULL, "%s job done", job->action);
+	rc = store_commit(ctx->st);
+	failpoint("after-DONE");
+	return rc;
+}
+
+int
+job_finish_batch(struct job_ctx *ctx)
+{
+	struct job_row job;
+	int64_t number;
+	int found;
+
+	if (ctx->revoked > 0) {
+		if (crl_publish(ctx->conf, ctx->st, ctx->signer, &number) == -1)
+			return -1;
+		ctx->revoked = 0;
+	}
+	/* Only REVOKED jobs are due now (others wait for their retry time, or
+	 * are not REVOKED); the bound keeps a store error from spinning. */
+	for (int i = 0; i < 100000; i++) {
+		if ((found = store_job_next_in(ctx->st, "REVOKED", &job)) != 1)
+			return found;
+		if (close_job(ctx, &job) == -1) {
+			job_row_free(&job);
+			return -1;
+		}
+		job_row_free(&job);
+	}
+	return 0;
+}
