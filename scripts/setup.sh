@@ -9,7 +9,7 @@
 CS_BUILD_DEPS="gcc make autoconf automake pkg-config libc6-dev
 libssl-dev libldap2-dev libevent-dev libiniparser-dev libsqlite3-dev check"
 CS_TEST_DEPS="openssl clang libnss3-tools gnutls-bin gpgsm gpg-agent groff-base
-sqlite3 procps"
+sqlite3 procps slapd ldap-utils"
 
 cs_top=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -30,6 +30,11 @@ cs_install() {
 	apt-get update -qq
 	# shellcheck disable=SC2086
 	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+	# Debian's slapd postinst may start a system slapd on port 389; the
+	# tests run their own on loopback, so keep the machine's one out of it.
+	case "$missing" in *slapd*)
+		service slapd stop >/dev/null 2>&1 || true ;;
+	esac
 }
 
 # cs_build DIR [configure args...]: a fresh out-of-tree build in DIR.

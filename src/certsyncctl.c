@@ -78,15 +78,20 @@ static int
 sub_getopt(const struct command *cmd, int argc, char **argv, const char *shortopts,
     const struct option *longopts, int *opt)
 {
-	int c = getopt_long(argc, argv, shortopts, longopts, NULL);
+	int c, prev = optind;
 
+	opterr = 0;	/* one line of our own, not getopt's as well */
+	c = getopt_long(argc, argv, shortopts, longopts, NULL);
 	*opt = c;
 	if (c == 'h') {
 		printf("usage: certsyncctl %s\n\n%s", cmd->usage, cmd->help);
 		return 0;
 	}
-	if (c == '?' || c == ':')
-		return usage_error(cmd, "%s", "bad option");
+	if (c == ':' || (c == '?' && optopt != 0 && strchr(shortopts, optopt) != NULL))
+		return usage_error(cmd, "option %s needs a value", argv[optind - 1]);
+	if (c == '?')
+		return usage_error(cmd, "unknown option \"%s\"",
+		    argv[optind - 1 >= prev ? optind - 1 : prev]);
 	return -1;
 }
 
@@ -225,6 +230,17 @@ run_manual_job(struct ctl *ctl, const struct identity *id)
 	struct verdict v;
 	int rc;
 
+	/* One mailbox, one person: mail to it must not reach another's key. */
+	for (size_t i = 0; i < id->addresses.n; i++) {
+		char *owner = NULL;
+
+		if (store_address_owner(ctl->st, id->addresses.v[i], id->uuid, &owner) == 1) {
+			log_error("issue: address %s is already used by %s; refusing to "
+			    "certify it for %s", id->addresses.v[i], owner, id->uuid);
+			free(owner);
+			return EX_DATAERR;
+		}
+	}
 	row.aliases = identity_aliases_text(id);
 	rc = store_identity_put(ctl->st, &row);
 	free(row.aliases);
@@ -242,7 +258,7 @@ run_manual_job(struct ctl *ctl, const struct identity *id)
 	    id->uuid, v.why);
 	print_active(ctl, id->uuid);
 	if (jctx.revoked > 0)
-		printf("superseded: %d certificate(s) revoked (%s), keys archived\n",
+		printf("previous certificates: %d revoked (%s), keys archived\n",
 		    jctx.revoked, crl_reason_name(v.reason));
 	return job_finish_batch(&jctx) == -1 ? EX_IOERR : 0;
 }
@@ -376,8 +392,8 @@ lookup(struct ctl *ctl, const struct command *cmd, const char *what,
 	if (strchr(what, '@') != NULL)
 		rc = store_cert_query(ctl->st, CQ_ADDRESS, what, rows);
 	else if ((serial = certinfo_parse_serial(what)) == NULL) {
-		log_error("%s: \"%s\" is neither an email address nor a hex serial",
-		    cmd->name, what);
+		log_error("%s: \"%s\" is not a hex serial%s", cmd->name, what,
+		    strcmp(cmd->name, "revoke") == 0 ? "" : " or an email address");
 		return EX_USAGE;
 	} else
 		rc = store_cert_query(ctl->st, CQ_SERIAL, serial, rows);
@@ -453,8 +469,11 @@ cmd_revoke(struct ctl *ctl, int argc, char **argv)
 		return rc;
 	if (reason == -2)
 		return usage_error(cmd, "%s", "--reason is required");
-	if (optind + 1 != argc || strchr(argv[optind], '@') != NULL)
+	if (optind + 1 != argc)
 		return usage_error(cmd, "%s", "one SERIAL is needed");
+	if (strchr(argv[optind], '@') != NULL)
+		return usage_error(cmd, "\"%s\" is an address; revoke takes a serial "
+		    "(certsyncctl show %s lists them)", argv[optind], argv[optind]);
 	if ((rc = lookup(ctl, cmd, argv[optind], &rows)) != 0)
 		return rc;
 	if (rows.v[0].status == CERT_REVOKED) {
@@ -752,6 +771,7 @@ main(int argc, char **argv)
 	int c, rc;
 
 	log_init("certsyncctl");
+	opterr = 0;
 	/* The summary on stdout says what was done; stderr is for problems. */
 	log_set_level(LOG_LVL_WARNING);
 	while ((c = getopt_long(argc, argv, "+c:vqhV", opts, NULL)) != -1) {
@@ -761,7 +781,10 @@ main(int argc, char **argv)
 		case 'q': log_set_level(LOG_LVL_ERROR); break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("certsyncctl %s\n", PACKAGE_VERSION); return 0;
-		default: usage(stderr); return EX_USAGE;
+		default:
+			log_error("unknown option \"%s\" (try certsyncctl --help)",
+			    argv[optind - 1]);
+			return EX_USAGE;
 		}
 	}
 	if (optind == argc) {

@@ -3,9 +3,11 @@
  *
  * Owns: the writer connection and the value-level modify.  It reads the
  * entry first and sends only what differs: deletes of our own superseded
- * values that are present, adds of our new values that are missing.
- * Never: replaces an attribute, deletes a value it was not handed as ours,
- * or lets an entry grow past [publish] max_values.
+ * values that are present, adds of our new values that are missing.  The
+ * S/MIME attribute, which has no equality rule to delete one value by, is
+ * replaced with exactly the values read minus ours plus our new one.
+ * Never: drops a value it was not handed as ours, or lets an entry grow
+ * past [publish] max_values.
  */
 #include "config.h"
 
@@ -187,22 +189,29 @@ struct mods {
 	int count;
 };
 
-static void
-mod_value(struct mods *mods, int op, const char *attr, const void *data, size_t len)
+/* The modification for (op, attr), created empty if new. */
+static int
+mod_slot(struct mods *mods, int op, const char *attr)
 {
-	int i, k;
+	int i;
 
 	for (i = 0; i < mods->count; i++)
 		if (mods->m[i].mod_op == (op | LDAP_MOD_BVALUES) &&
 		    strcmp(mods->m[i].mod_type, attr) == 0)
-			break;
-	if (i == mods->count) {
-		mods->m[i].mod_op = op | LDAP_MOD_BVALUES;
-		mods->m[i].mod_type = (char *)attr;
-		mods->m[i].mod_bvalues = mods->bv[i];
-		mods->list[i] = &mods->m[i];
-		mods->count++;
-	}
+			return i;
+	mods->m[i].mod_op = op | LDAP_MOD_BVALUES;
+	mods->m[i].mod_type = (char *)attr;
+	mods->m[i].mod_bvalues = mods->bv[i];
+	mods->list[i] = &mods->m[i];
+	mods->count++;
+	return i;
+}
+
+static void
+mod_value(struct mods *mods, int op, const char *attr, const void *data, size_t len)
+{
+	int i = mod_slot(mods, op, attr), k;
+
 	for (k = 0; mods->bv[i][k] != NULL; k++)
 		;
 	if (k >= 31)
@@ -210,6 +219,42 @@ mod_value(struct mods *mods, int op, const char *attr, const void *data, size_t 
 	mods->store[i][k].bv_val = (char *)data;
 	mods->store[i][k].bv_len = len;
 	mods->bv[i][k] = &mods->store[i][k];
+}
+
+static int
+in_blobs(const struct blobs *b, const void *data, size_t len)
+{
+	for (size_t i = 0; i < b->n; i++)
+		if (b->len[i] == len && memcmp(b->v[i], data, len) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * userSMIMECertificate has no equality rule in OpenLDAP's schema, so a
+ * single value cannot be deleted: the attribute is replaced with the values
+ * present that are not ours, plus our new one.  Changed only if needed.
+ */
+static void
+plan_smime(struct mods *mods, const char *sattr, const struct present *smime,
+    const struct blobs *old_smime, const unsigned char *new_smime, size_t new_len)
+{
+	int changed = new_smime != NULL && !has_value(smime, new_smime, new_len);
+
+	for (size_t i = 0; i < smime->n && !changed; i++)
+		if (in_blobs(old_smime, smime->v[i]->bv_val, smime->v[i]->bv_len) &&
+		    (new_smime == NULL || smime->v[i]->bv_len != new_len ||
+		    memcmp(smime->v[i]->bv_val, new_smime, new_len) != 0))
+			changed = 1;
+	if (!changed)
+		return;
+	mod_slot(mods, LDAP_MOD_REPLACE, sattr);
+	for (size_t i = 0; i < smime->n; i++)
+		if (!in_blobs(old_smime, smime->v[i]->bv_val, smime->v[i]->bv_len))
+			mod_value(mods, LDAP_MOD_REPLACE, sattr, smime->v[i]->bv_val,
+			    smime->v[i]->bv_len);
+	if (new_smime != NULL)
+		mod_value(mods, LDAP_MOD_REPLACE, sattr, new_smime, new_len);
 }
 
 static void
@@ -233,16 +278,8 @@ plan_mods(const struct conf *c, struct mods *mods, const struct present *cert,
 			mod_value(mods, LDAP_MOD_ADD, cattr, add->v[i].der, add->v[i].der_len);
 			(*after)++;
 		}
-	if (sattr == NULL)
-		return;
-	for (size_t i = 0; i < old_smime->n; i++)
-		if (has_value(smime, old_smime->v[i], old_smime->len[i]) &&
-		    (new_smime == NULL || old_smime->len[i] != new_len ||
-		    memcmp(old_smime->v[i], new_smime, new_len) != 0))
-			mod_value(mods, LDAP_MOD_DELETE, sattr, old_smime->v[i],
-			    old_smime->len[i]);
-	if (new_smime != NULL && !has_value(smime, new_smime, new_len))
-		mod_value(mods, LDAP_MOD_ADD, sattr, new_smime, new_len);
+	if (sattr != NULL)
+		plan_smime(mods, sattr, smime, old_smime, new_smime, new_len);
 }
 
 static enum publish_rc

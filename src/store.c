@@ -893,8 +893,10 @@ store_job_get(struct store *st, const char *uuid, struct job_row *out)
 int
 store_job_next(struct store *st, int64_t now, struct job_row *out)
 {
+	/* REVOKED jobs wait for the batch's CRL, not for the runner. */
 	sqlite3_stmt *stmt = prepare(st, "SELECT " JOB_COLUMNS " FROM jobs WHERE "
-	    "next_attempt <= ? ORDER BY next_attempt, updated_at LIMIT 1");
+	    "state != 'REVOKED' AND next_attempt <= ? ORDER BY next_attempt, "
+	    "updated_at LIMIT 1");
 
 	if (stmt == NULL)
 		return -1;
@@ -912,6 +914,26 @@ store_job_next_in(struct store *st, const char *state, struct job_row *out)
 		return -1;
 	bind_text(stmt, 1, state);
 	return read_job(st, stmt, out);
+}
+
+int
+store_job_next_due(struct store *st, int64_t *when)
+{
+	sqlite3_stmt *stmt = prepare(st, "SELECT min(next_attempt) FROM jobs "
+	    "WHERE state != 'REVOKED'");
+	int rc;
+
+	*when = 0;
+	if (stmt == NULL)
+		return -1;
+	if ((rc = sqlite3_step(stmt)) == SQLITE_ROW &&
+	    sqlite3_column_type(stmt, 0) != SQLITE_NULL) {
+		*when = sqlite3_column_int64(stmt, 0);
+		sqlite3_finalize(stmt);
+		return 1;
+	}
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_fail(st, "read job times");
 }
 
 int
@@ -1046,6 +1068,100 @@ store_published_each(struct store *st, const char *uuid, const char *attr,
 	if (rc == SQLITE_ROW)
 		return -1;
 	return rc == SQLITE_DONE ? 0 : db_fail(st, "list published values");
+}
+
+/* ---- deliveries ------------------------------------------------------- */
+
+int
+store_delivery_queue(struct store *st, const char *uuid)
+{
+	sqlite3_stmt *stmt = prepare(st, "INSERT OR IGNORE INTO deliveries (cert_id, "
+	    "uuid) SELECT id, uuid FROM certificates WHERE uuid = ? AND status = "
+	    "'active' AND keystore_path IS NOT NULL");
+
+	if (stmt == NULL)
+		return -1;
+	bind_text(stmt, 1, uuid);
+	return step_done(st, stmt, "queue a delivery");
+}
+
+int
+store_delivery_due(struct store *st, int64_t now, size_t max,
+    struct delivery_row *rows, size_t *n)
+{
+	sqlite3_stmt *stmt = prepare(st, "SELECT d.cert_id, d.uuid, i.dn, c.serial, "
+	    "c.kind, c.addresses, c.keystore_path, d.attempts FROM deliveries d "
+	    "JOIN certificates c ON c.id = d.cert_id LEFT JOIN identities i ON "
+	    "i.uuid = d.uuid WHERE d.done = 0 AND d.next_attempt <= ? AND "
+	    "c.keystore_path IS NOT NULL ORDER BY d.next_attempt, d.cert_id LIMIT ?");
+	int rc;
+
+	*n = 0;
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, now);
+	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)max);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		struct delivery_row *r = &rows[(*n)++];
+
+		r->cert_id = sqlite3_column_int64(stmt, 0);
+		r->uuid = col_text(stmt, 1);
+		r->dn = col_text(stmt, 2);
+		r->serial = col_text(stmt, 3);
+		r->kind = col_text(stmt, 4);
+		r->addresses = col_text(stmt, 5);
+		r->keystore_path = col_text(stmt, 6);
+		r->attempts = sqlite3_column_int(stmt, 7);
+	}
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_DONE ? 0 : db_fail(st, "list deliveries");
+}
+
+int
+store_delivery_result(struct store *st, int64_t cert_id, int ok, const char *err,
+    int64_t next_attempt)
+{
+	sqlite3_stmt *stmt = prepare(st, "UPDATE deliveries SET done = ?, attempts = "
+	    "attempts + 1, last_error = ?, next_attempt = ? WHERE cert_id = ?");
+
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int(stmt, 1, ok);
+	bind_text(stmt, 2, err);
+	sqlite3_bind_int64(stmt, 3, next_attempt);
+	sqlite3_bind_int64(stmt, 4, cert_id);
+	return step_done(st, stmt, "record a delivery");
+}
+
+int
+store_delivery_next(struct store *st, int64_t *when)
+{
+	sqlite3_stmt *stmt = prepare(st, "SELECT min(next_attempt) FROM deliveries "
+	    "WHERE done = 0");
+	int rc;
+
+	*when = 0;
+	if (stmt == NULL)
+		return -1;
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW && sqlite3_column_type(stmt, 0) != SQLITE_NULL)
+		*when = sqlite3_column_int64(stmt, 0);
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_fail(st, "read delivery times");
+	return *when ? 1 : 0;
+}
+
+void
+delivery_row_free(struct delivery_row *r)
+{
+	free(r->uuid);
+	free(r->dn);
+	free(r->serial);
+	free(r->kind);
+	free(r->addresses);
+	free(r->keystore_path);
+	memset(r, 0, sizeof(*r));
 }
 
 /* ---- daemon state ------------------------------------------------------ */

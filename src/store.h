@@ -139,6 +139,8 @@ int store_job_get(struct store *st, const char *uuid, struct job_row *out);
 int store_job_delete(struct store *st, const char *uuid);
 /* The job due first (next_attempt <= now): 1 found, 0 none. */
 int store_job_next(struct store *st, int64_t now, struct job_row *out);
+/* When the next job not yet REVOKED is due: 1 and *when, or 0 if none. */
+int store_job_next_due(struct store *st, int64_t *when);
 /* The oldest job in state, whatever its retry time: 1 found, 0 none. */
 int store_job_next_in(struct store *st, const char *state, struct job_row *out);
 /* Calls fn(arg, state, count) per job state. */
@@ -150,6 +152,25 @@ int store_published(struct store *st, int add, const char *uuid, const char *att
 /* Calls fn per recorded value; fn returning -1 stops (and returns -1). */
 int store_published_each(struct store *st, const char *uuid, const char *attr,
     int (*fn)(void *arg, const void *value, size_t len), void *arg);
+
+/* A key waiting to be handed to the delivery hook. */
+struct delivery_row {
+	int64_t cert_id;
+	char *uuid, *dn, *serial, *kind, *addresses, *keystore_path;
+	int attempts;
+};
+/* Queues delivery of every active certificate of uuid that has a keystore
+ * file and was never queued. */
+int store_delivery_queue(struct store *st, const char *uuid);
+/* Up to max deliveries due at now, oldest first; *n rows (free each). */
+int store_delivery_due(struct store *st, int64_t now, size_t max,
+    struct delivery_row *rows, size_t *n);
+/* Marks one delivered (ok) or postpones it to next_attempt with err. */
+int store_delivery_result(struct store *st, int64_t cert_id, int ok, const char *err,
+    int64_t next_attempt);
+/* The earliest next_attempt of an undelivered key: 1 and *when, or 0. */
+int store_delivery_next(struct store *st, int64_t *when);
+void delivery_row_free(struct delivery_row *row);
 
 /* Small facts the daemon reports for `certsyncctl status`. */
 int store_state_set(struct store *st, const char *key, const char *value);

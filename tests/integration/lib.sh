@@ -24,10 +24,18 @@ cs_need() {
 	done
 }
 
+# cs_on_exit COMMAND: run COMMAND (evaluated by the shell) when the test
+# exits, before the scratch directory is removed; the last one registered
+# runs first, and a failing one does not stop the others.
+CS_ON_EXIT=
+cs_on_exit() { CS_ON_EXIT="$1${CS_ON_EXIT:+; $CS_ON_EXIT}"; }
+
 cs_setup() {
 	umask 077
 	T=$(mktemp -d "${TMPDIR:-/tmp}/certsync-test.XXXXXX")
-	trap 'rc=$?; [ -n "${CS_KEEP:-}" ] || rm -rf "$T"; exit $rc' EXIT
+	trap 'cs_rc=$?; eval "${CS_ON_EXIT:-:}" || :; [ -n "${CS_KEEP:-}" ] || rm -rf "$T"; exit $cs_rc' EXIT
+	# A signal ends the test through the EXIT trap too (dash runs it only on exit).
+	trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 143' TERM
 	printf 'archive-secret-%s\n' "$$" > "$T/archive.pass"
 	CONF="$T/certsync.conf"
 	cat > "$CONF" <<CONF
@@ -58,17 +66,27 @@ CONF
 
 ctl() { "$CTL" -c "$CONF" "$@"; }
 
-# The PEM of the active certificate of KIND for ADDRESS, to stdout.
-cs_cert_pem() {
-	serial=$(ctl list --active | awk -v k="$1" -v a="$2" \
-	    '$2 == k && index($0, a) { print $3; exit }')
-	[ -n "$serial" ] || { echo "no active $1 certificate for $2" >&2; return 1; }
-	ctl show "$serial" --pem | sed -n '/BEGIN CERTIFICATE/,/END CERTIFICATE/p'
+# The serial of the active certificate of KIND that names ADDRESS: one of
+# its addresses exactly (not a substring: bob@ is not jimbob@), the domain
+# compared case-insensitively since certsync lower-cases it.
+cs_serial() {
+	ctl list --active | awk -v k="$1" -v a="$2" '
+	    function norm(s, at) {
+		at = index(s, "@"); return substr(s, 1, at) tolower(substr(s, at + 1))
+	    }
+	    NR > 1 && $2 == k {
+		for (i = 5; i <= NF; i++) {
+			x = $i; sub(/,$/, "", x)
+			if (norm(x) == norm(a)) { print $3; exit }
+		}
+	    }'
 }
 
-# The serial of the active certificate of KIND for ADDRESS.
-cs_serial() {
-	ctl list --active | awk -v k="$1" -v a="$2" '$2 == k && index($0, a) { print $3; exit }'
+# The PEM of the active certificate of KIND for ADDRESS, to stdout.
+cs_cert_pem() {
+	serial=$(cs_serial "$1" "$2")
+	[ -n "$serial" ] || { echo "no active $1 certificate for $2" >&2; return 1; }
+	ctl show "$serial" --pem | sed -n '/BEGIN CERTIFICATE/,/END CERTIFICATE/p'
 }
 
 # check "what" command...: runs the command, counts a failure if it fails.
