@@ -27,6 +27,7 @@
 #include "identity.h"
 #include "job.h"
 #include "reconcile.h"
+#include "plan.h"
 #include "fsutil.h"
 #include "keys.h"
 #include "keystore.h"
@@ -673,6 +674,127 @@ cmd_audit(struct ctl *ctl, int argc, char **argv)
 	    EX_SOFTWARE : 0;
 }
 
+/* ---- plan / status ------------------------------------------------------ */
+
+static int
+cmd_plan(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const struct command *cmd = find_command("plan");
+	struct plan_ctx plan;
+	int c, rc;
+
+	while ((rc = sub_getopt(cmd, argc, argv, "h", opts, &c)) == -1 && c != -1)
+		;
+	if (rc != -1)
+		return rc;
+	if (optind != argc)
+		return usage_error(cmd, "unexpected argument \"%s\"", argv[optind]);
+	if (plan_init(&plan, ctl->conf, ctl->st, 1, stdout) == -1)
+		return EX_CONFIG;
+	rc = plan_directory(&plan) == 0 ? 0 : EX_UNAVAILABLE;
+	printf("%zu to do, %zu skipped, %zu up to date\n", plan.planned, plan.skipped,
+	    plan.unchanged);
+	plan_free(&plan);
+	return rc;
+}
+
+static const char *
+age(int64_t t, char *buf, size_t len)
+{
+	int64_t d = time(NULL) - t;
+
+	if (t == 0)
+		snprintf(buf, len, "never");
+	else if (d < 120)
+		snprintf(buf, len, "%llds ago", (long long)d);
+	else if (d < 7200)
+		snprintf(buf, len, "%lldm ago", (long long)d / 60);
+	else
+		snprintf(buf, len, "%lldh ago", (long long)d / 3600);
+	return buf;
+}
+
+static void
+print_state(struct ctl *ctl, const char *label, const char *key)
+{
+	char *value = NULL, when[32];
+	int64_t at = 0;
+
+	if (store_state_get(ctl->st, key, &value, &at) == 1)
+		printf("%-14s %s (%s)\n", label, value && *value ? value : "-",
+		    age(at, when, sizeof(when)));
+	else
+		printf("%-14s unknown\n", label);
+	free(value);
+}
+
+static void
+print_job_count(void *arg, const char *state, int n)
+{
+	int *total = arg;
+
+	printf("  %-10s %d\n", state, n);
+	*total += n;
+}
+
+static void
+print_skipped(void *arg, const char *uuid, const char *dn, const char *skipped)
+{
+	int *n = arg;
+
+	printf("  %s (%s): %s\n", dn ? dn : "?", uuid, skipped);
+	(*n)++;
+}
+
+static int
+cmd_status(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const struct command *cmd = find_command("status");
+	char when[32];
+	int64_t crl_number = 0, crl_at = 0, cp_at = 0;
+	int c, rc, jobs = 0, skipped = 0;
+
+	while ((rc = sub_getopt(cmd, argc, argv, "h", opts, &c)) == -1 && c != -1)
+		;
+	if (rc != -1)
+		return rc;
+	if (optind != argc)
+		return usage_error(cmd, "unexpected argument \"%s\"", argv[optind]);
+	print_state(ctl, "daemon:", "daemon");
+	print_state(ctl, "connection:", "connection");
+	print_state(ctl, "source:", "source");
+	print_state(ctl, "last event:", "last_event");
+	if (store_checkpoint_age(ctl->st, "syncrepl", &cp_at) == 1)
+		printf("%-14s syncrepl cookie saved %s\n", "checkpoint:",
+		    age(cp_at, when, sizeof(when)));
+	else
+		printf("%-14s none (the next start does a full refresh)\n", "checkpoint:");
+	printf("jobs:\n");
+	if (store_job_counts(ctl->st, print_job_count, &jobs) == -1)
+		return EX_SOFTWARE;
+	printf("  %-10s %d\n", "queued", jobs);
+	printf("skipped users:\n");
+	if (store_identity_each(ctl->st, 1, print_skipped, &skipped) == -1)
+		return EX_SOFTWARE;
+	if (skipped == 0)
+		printf("  none\n");
+	store_crl_last(ctl->st, &crl_number, &crl_at);
+	if (crl_number > 0)
+		printf("%-14s number %lld, written %s\n", "CRL:", (long long)crl_number,
+		    age(crl_at, when, sizeof(when)));
+	else
+		printf("%-14s none yet\n", "CRL:");
+	return 0;
+}
+
 /* ---- main -------------------------------------------------------------- */
 
 static const struct command commands[] = {
@@ -705,6 +827,14 @@ static const struct command commands[] = {
 	  "--password-file (which must be mode 0600 or 0400).  By EMAIL it picks the\n"
 	  "archived encryption key; when there are several, name one by SERIAL.\n",
 	  cmd_recover, 1 },
+	{ "plan", "plan",
+	  "Reads the directory once and prints, per user, what certsyncd would do and\n"
+	  "why (enroll, reissue, renew, revoke, skip), writing nothing.\n",
+	  cmd_plan, 0 },
+	{ "status", "status",
+	  "Shows the agent's state: connection, change source, last event, checkpoint,\n"
+	  "queued jobs by state, users skipped for bad directory data, CRL age.\n",
+	  cmd_status, 0 },
 	{ "audit", "audit [--last N]",
 	  "Prints the last N entries of the audit trail (default 50, 0 for all).\n",
 	  cmd_audit, 0 },

@@ -205,39 +205,57 @@ step_done(struct store *st, sqlite3_stmt *stmt, const char *what)
 }
 
 static int
+read_version(struct store *st)
+{
+	sqlite3_stmt *stmt = prepare(st, "PRAGMA user_version");
+	int version = -1;
+
+	if (stmt != NULL && sqlite3_step(stmt) == SQLITE_ROW)
+		version = sqlite3_column_int(stmt, 0);
+	sqlite3_finalize(stmt);
+	return version;
+}
+
+/*
+ * Each step and its version bump commit together, so a crash mid-migration
+ * leaves the old version, never half a new one.  The version is read under
+ * the write lock: two processes opening a new store at once (the daemon's
+ * threads, certsyncctl) must not both run the same step.
+ */
+static int
 migrate(struct store *st)
 {
-	sqlite3_stmt *stmt;
-	int version;
 	char pragma[64];
+	int version;
 
-	if ((stmt = prepare(st, "PRAGMA user_version")) == NULL)
-		return -1;
-	version = sqlite3_step(stmt) == SQLITE_ROW ? sqlite3_column_int(stmt, 0) : 0;
-	sqlite3_finalize(stmt);
-	if (version > SCHEMA_VERSION) {
-		log_error("state store %s: schema version %d was written by a newer "
-		    "certsync (this one knows up to %d); refusing to touch it",
-		    st->path, version, SCHEMA_VERSION);
-		return -1;
-	}
-	for (; version < SCHEMA_VERSION; version++) {
-		/* Each step and its version bump commit together, so a crash
-		 * mid-migration leaves the old version, never half a new one. */
-		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", version + 1);
+	for (;;) {
 		if (exec(st, "BEGIN IMMEDIATE") == -1)
 			return -1;
-		if (exec(st, migrations[version]) == -1 || exec(st, pragma) == -1) {
-			exec(st, "ROLLBACK");
-			return -1;
+		if ((version = read_version(st)) < 0)
+			goto fail;
+		if (version > SCHEMA_VERSION) {
+			log_error("state store %s: schema version %d was written by a "
+			    "newer certsync (this one knows up to %d); refusing to touch it",
+			    st->path, version, SCHEMA_VERSION);
+			goto fail;
 		}
+		if (version == SCHEMA_VERSION)
+			break;
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", version + 1);
+		if (exec(st, migrations[version]) == -1 || exec(st, pragma) == -1)
+			goto fail;
 		if (exec(st, "COMMIT") == -1)
 			return -1;
-		log_info("state store %s: migrated to schema version %d",
-		    st->path, version + 1);
+		log_info("state store %s: migrated to schema version %d", st->path,
+		    version + 1);
 	}
+	if (exec(st, "COMMIT") == -1)
+		return -1;
 	st->failed = 0;
 	return 0;
+fail:
+	exec(st, "ROLLBACK");
+	return -1;
 }
 
 int
@@ -1028,6 +1046,25 @@ store_checkpoint_get(struct store *st, const char *source, void **cookie,
 	if (rc == SQLITE_DONE)
 		return 0;
 	return db_fail(st, "read checkpoint");
+}
+
+int
+store_checkpoint_age(struct store *st, const char *source, int64_t *updated_at)
+{
+	sqlite3_stmt *stmt = prepare(st, "SELECT updated_at FROM checkpoints WHERE "
+	    "source = ? AND cookie IS NOT NULL");
+	int rc;
+
+	*updated_at = 0;
+	if (stmt == NULL)
+		return -1;
+	bind_text(stmt, 1, source);
+	if ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		*updated_at = sqlite3_column_int64(stmt, 0);
+	sqlite3_finalize(stmt);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : db_fail(st, "read checkpoint");
 }
 
 /* ---- published values -------------------------------------------------- */

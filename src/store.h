@@ -184,6 +184,9 @@ int store_checkpoint_put(struct store *st, const char *source, const void *cooki
 int store_checkpoint_get(struct store *st, const char *source, void **cookie,
     size_t *len, char **server_id);
 
+/* When a cookie was last saved for source: 1 and *updated_at, 0 if none. */
+int store_checkpoint_age(struct store *st, const char *source, int64_t *updated_at);
+
 /* Appends to the audit trail: what happened, to whom, which serial. */
 int store_audit(struct store *st, const char *action, const char *uuid,
     const char *serial, const char *fmt, ...)

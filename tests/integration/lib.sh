@@ -142,3 +142,64 @@ cs_done() {
 	[ "$CS_CHECKS" -gt 0 ] || { echo "FATAL: no checks ran" >&2; exit 99; }
 	[ "$CS_FAILS" -eq 0 ]
 }
+
+# ---- the agent --------------------------------------------------------------
+# After slapd_start (tests/integration/slapd.sh): point the configuration at
+# the test slapd as certsync's service account.
+cs_agent_conf() {
+	cat >> "$CONF" <<CONF
+[directory]
+uri = $SLAPD_URI
+base = $SLAPD_PEOPLE
+bind_dn = $SLAPD_SVC_DN
+bind_password_file = $SLAPD_SVC_PW_FILE
+network_timeout = 5
+reconnect_max = 2
+CONF
+}
+
+# cs_agent_start [ARGS]: certsyncd in the foreground, in the background of
+# this shell (AGENT_PID), logging to $T/agent.log; stopped on exit.
+cs_agent_start() {
+	"$CS_BUILDDIR/certsyncd" -c "$CONF" -f "$@" >>"$T/agent.log" 2>&1 &
+	AGENT_PID=$!
+	cs_on_exit "kill -9 $AGENT_PID 2>/dev/null"
+}
+
+# cs_agent_stop: SIGTERM, then wait for the agent to finish its job and exit.
+cs_agent_stop() {
+	[ -n "${AGENT_PID:-}" ] || return 0
+	kill "$AGENT_PID" 2>/dev/null || :
+	wait "$AGENT_PID" 2>/dev/null || :
+	AGENT_PID=
+}
+
+# cs_wait_for SECONDS COMMAND...: polls COMMAND every 0.1 s until it succeeds
+# or SECONDS pass.  The condition is what synchronizes, never the time; the
+# bound only keeps a broken agent from hanging the suite.
+cs_wait_for() {
+	limit=$(( $1 * 10 )); shift
+	i=0
+	while [ "$i" -lt "$limit" ]; do
+		"$@" >/dev/null 2>&1 && return 0
+		i=$((i + 1))
+		sleep 0.1
+	done
+	return 1
+}
+
+# The DER values of ATTR on DN, one base64 line each, sorted (admin's view).
+cs_dir_values() {
+	LDAPNOINIT=1 ldapsearch -LLL -o ldif-wrap=no -x -H "$SLAPD_URI" \
+	    -D "$SLAPD_ADMIN_DN" -y "$SLAPD_ADMIN_PW_FILE" -b "$1" -s base \
+	    '(objectClass=*)' "$2" | sed -n "s/^$2[^:]*:: //p" | sort
+}
+
+# The store's active certificates of ADDRESS as base64 DER, sorted.
+cs_store_values() {
+	for s in $(ctl list --active | awk -v a="$1" 'NR > 1 {
+	    for (i = 5; i <= NF; i++) { f = $i; sub(/,$/, "", f); if (f == a) { print $3; break } } }'); do
+		ctl show "$s" --pem | sed -n '/BEGIN CERT/,/END CERT/p' |
+		    openssl x509 -outform DER | base64 -w0; echo
+	done | sort
+}
