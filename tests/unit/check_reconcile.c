@@ -1,0 +1,305 @@
+/*
+ * check_reconcile.c - the decision for one user, as a pure function:
+ * enroll, reissue (affiliationChanged / superseded), renew, revoke, nothing.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/x509v3.h>
+
+#include "certinfo.h"
+#include "crl.h"
+#include "reconcile.h"
+
+#define DAY 86400
+
+static time_t now = 2000000000;
+
+static struct reconcile_policy policy = {
+	.on_address_change = 1,
+	.on_name_change = 1,
+	.renew_before_days = 30,
+	.mode = CERT_MODE_SEPARATE,
+	.subject_template = "CN=%{name}",
+	.ca_key_id = NULL,
+};
+
+static void
+id_init(struct identity *id, const char *name, const char *mail, const char *alias)
+{
+	const char *why;
+
+	memset(id, 0, sizeof(*id));
+	id->uuid = strdup("u1");
+	id->dn = strdup("uid=a,dc=x");
+	id->display_name = name ? strdup(name) : NULL;
+	id->enabled = 1;
+	address_list_add(&id->addresses, address_normalize(mail, &why));
+	if (alias)
+		address_list_add(&id->addresses, address_normalize(alias, &why));
+}
+
+/* Active certificates as the store would hold them. */
+static void
+held(struct cert_rows *rows, const char *subject, const char *addresses,
+    time_t not_after, int dual)
+{
+	rows->n = dual ? 1 : 2;
+	rows->v = calloc(rows->n, sizeof(*rows->v));
+	for (size_t i = 0; i < rows->n; i++) {
+		struct cert_row *r = &rows->v[i];
+
+		r->kind = dual ? CERT_KIND_DUAL : i == 0 ? CERT_KIND_SIGNING :
+		    CERT_KIND_ENCRYPTION;
+		r->status = CERT_ACTIVE;
+		r->subject = strdup(subject);
+		r->addresses = strdup(addresses);
+		r->serial = strdup(i == 0 ? "AA" : "BB");
+		r->not_after = not_after;
+		r->der = malloc(1);
+	}
+}
+
+static struct verdict
+decide(const struct identity *id, const struct cert_rows *rows)
+{
+	struct verdict v;
+
+	reconcile(&policy, id, rows, now, &v);
+	return v;
+}
+
+START_TEST(new_user_is_enrolled)
+{
+	struct identity id;
+	struct cert_rows none = { 0 };
+	struct verdict v;
+
+	id_init(&id, "Alice", "alice@example.org", NULL);
+	v = decide(&id, &none);
+	ck_assert_int_eq(v.decision, DECIDE_ENROLL);
+	ck_assert_ptr_nonnull(strstr(v.why, "alice@example.org"));
+	identity_free(&id);
+}
+END_TEST
+
+START_TEST(unchanged_user_needs_nothing)
+{
+	struct identity id;
+	struct cert_rows rows;
+	struct verdict v;
+
+	id_init(&id, "Alice", "alice@example.org", "al@example.org");
+	held(&rows, "CN=Alice", "alice@example.org, al@example.org", now + 300 * DAY, 0);
+	v = decide(&id, &rows);
+	ck_assert_int_eq(v.decision, DECIDE_NOTHING);
+	/* Alias order and case are not changes. */
+	free(rows.v[0].addresses);
+	rows.v[0].addresses = strdup("Alice@EXAMPLE.org, al@example.org");
+	identity_free(&id);
+	id_init(&id, "Alice", "alice@example.org", "al@example.org");
+	ck_assert_int_eq(decide(&id, &rows).decision, DECIDE_NOTHING);
+	cert_rows_free(&rows);
+	identity_free(&id);
+}
+END_TEST
+
+START_TEST(address_change_reissues_affiliation_changed)
+{
+	struct identity id;
+	struct cert_rows rows;
+	struct verdict v;
+
+	held(&rows, "CN=Alice", "alice@example.org", now + 300 * DAY, 0);
+	id_init(&id, "Alice", "alice.smith@example.org", NULL);
+	v = decide(&id, &rows);
+	ck_assert_int_eq(v.decision, DECIDE_REISSUE);
+	ck_assert_int_eq(v.reason, CRL_REASON_AFFILIATION_CHANGED);
+	ck_assert_ptr_nonnull(strstr(v.why, "alice.smith@example.org"));
+	identity_free(&id);
+	/* An alias added is an address change too. */
+	id_init(&id, "Alice", "alice@example.org", "new@example.org");
+	ck_assert_int_eq(decide(&id, &rows).decision, DECIDE_REISSUE);
+	identity_free(&id);
+	/* Unless address changes are configured not to trigger. */
+	policy.on_address_change = 0;
+	id_init(&id, "Alice", "alice.smith@example.org", NULL);
+	ck_assert_int_eq(decide(&id, &rows).decision, DECIDE_NOTHING);
+	policy.on_address_change = 1;
+	identity_free(&id);
+	cert_rows_free(&rows);
+}
+END_TEST
+
+START_TEST(name_change_reissues_superseded)
+{
+	struct identity id;
+	struct cert_rows rows;
+	struct verdict v;
+
+	held(&rows, "CN=Alice Example", "alice@example.org", now + 300 * DAY, 0);
+	id_init(&id, "Alice Smith", "alice@example.org", NULL);
+	v = decide(&id, &rows);
+	ck_assert_int_eq(v.decision, DECIDE_REISSUE);
+	ck_assert_int_eq(v.reason, CRL_REASON_SUPERSEDED);
+	ck_assert_ptr_nonnull(strstr(v.why, "CN=Alice Smith"));
+	policy.on_name_change = 0;
+	ck_assert_int_eq(decide(&id, &rows).decision, DECIDE_NOTHING);
+	policy.on_name_change = 1;
+	identity_free(&id);
+	cert_rows_free(&rows);
+}
+END_TEST
+
+START_TEST(near_expiry_renews)
+{
+	struct identity id;
+	struct cert_rows rows;
+	struct verdict v;
+
+	id_init(&id, "Alice", "alice@example.org", NULL);
+	held(&rows, "CN=Alice", "alice@example.org", now + 29 * DAY, 0);
+	v = decide(&id, &rows);
+	ck_assert_int_eq(v.decision, DECIDE_RENEW);
+	ck_assert_int_eq(v.reason, CRL_REASON_SUPERSEDED);
+	cert_rows_free(&rows);
+	held(&rows, "CN=Alice", "alice@example.org", now + 31 * DAY, 0);
+	ck_assert_int_eq(decide(&id, &rows).decision, DECIDE_NOTHING);
+	cert_rows_free(&rows);
+	identity_free(&id);
+}
+END_TEST
+
+START_TEST(gone_or_disabled_revokes)
+{
+	struct identity id;
+	struct cert_rows rows, none = { 0 };
+	struct verdict v;
+
+	held(&rows, "CN=Alice", "alice@example.org", now + 300 * DAY, 0);
+	v = decide(NULL, &rows);
+	ck_assert_int_eq(v.decision, DECIDE_REVOKE);
+	ck_assert_int_eq(v.reason, CRL_REASON_CESSATION_OF_OPERATION);
+	id_init(&id, "Alice", "alice@example.org", NULL);
+	id.enabled = 0;
+	ck_assert_int_eq(decide(&id, &rows).decision, DECIDE_REVOKE);
+	/* Nothing held, nothing to withdraw. */
+	ck_assert_int_eq(decide(NULL, &none).decision, DECIDE_NOTHING);
+	identity_free(&id);
+	cert_rows_free(&rows);
+}
+END_TEST
+
+START_TEST(mode_change_reissues)
+{
+	struct identity id;
+	struct cert_rows rows;
+
+	id_init(&id, "Alice", "alice@example.org", NULL);
+	held(&rows, "CN=Alice", "alice@example.org", now + 300 * DAY, 1);
+	ck_assert_int_eq(decide(&id, &rows).decision, DECIDE_REISSUE);
+	policy.mode = CERT_MODE_DUAL;
+	ck_assert_int_eq(decide(&id, &rows).decision, DECIDE_NOTHING);
+	policy.mode = CERT_MODE_SEPARATE;
+	cert_rows_free(&rows);
+	identity_free(&id);
+}
+END_TEST
+
+/* A certificate whose AKI is keyid, DER-encoded into row. */
+static void
+with_aki(struct cert_row *row, const char *keyid_hex)
+{
+	X509 *x = X509_new();
+	X509_EXTENSION *ext;
+	X509V3_CTX ctx;
+	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	unsigned char *der = NULL;
+	char value[128];
+	int n;
+
+	X509_set_version(x, X509_VERSION_3);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 7);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+	    (const unsigned char *)"x", -1, -1, 0);
+	X509_set_issuer_name(x, X509_get_subject_name(x));
+	X509_time_adj_ex(X509_getm_notBefore(x), 0, 0, &now);
+	X509_time_adj_ex(X509_getm_notAfter(x), 1, 0, &now);
+	X509_set_pubkey(x, k);
+	X509V3_set_ctx(&ctx, NULL, x, NULL, NULL, 0);
+	snprintf(value, sizeof(value), "%s", keyid_hex);
+	{
+		AUTHORITY_KEYID *akid = AUTHORITY_KEYID_new();
+		BIGNUM *bn = NULL;
+		unsigned char buf[64];
+		int len;
+
+		BN_hex2bn(&bn, value);
+		len = BN_bn2bin(bn, buf);
+		akid->keyid = ASN1_OCTET_STRING_new();
+		ASN1_OCTET_STRING_set(akid->keyid, buf, len);
+		ext = X509V3_EXT_i2d(NID_authority_key_identifier, 0, akid);
+		X509_add_ext(x, ext, -1);
+		X509_EXTENSION_free(ext);
+		AUTHORITY_KEYID_free(akid);
+		BN_free(bn);
+	}
+	X509_sign(x, k, EVP_sha256());
+	n = i2d_X509(x, &der);
+	free(row->der);
+	row->der = malloc((size_t)n);
+	memcpy(row->der, der, (size_t)n);
+	row->der_len = (size_t)n;
+	OPENSSL_free(der);
+	X509_free(x);
+	EVP_PKEY_free(k);
+}
+
+START_TEST(other_ca_key_reissues)
+{
+	struct identity id;
+	struct cert_rows rows;
+	struct verdict v;
+
+	id_init(&id, "Alice", "alice@example.org", NULL);
+	held(&rows, "CN=Alice", "alice@example.org", now + 300 * DAY, 0);
+	with_aki(&rows.v[0], "A1B2C3");
+	with_aki(&rows.v[1], "A1B2C3");
+	policy.ca_key_id = "A1B2C3";
+	ck_assert_int_eq(decide(&id, &rows).decision, DECIDE_NOTHING);
+	policy.ca_key_id = "D4E5F6";
+	v = decide(&id, &rows);
+	ck_assert_int_eq(v.decision, DECIDE_REISSUE);
+	ck_assert_ptr_nonnull(strstr(v.why, "another CA key"));
+	policy.ca_key_id = NULL;
+	cert_rows_free(&rows);
+	identity_free(&id);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("reconcile");
+	TCase *tc = tcase_create("decisions");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, new_user_is_enrolled);
+	tcase_add_test(tc, unchanged_user_needs_nothing);
+	tcase_add_test(tc, address_change_reissues_affiliation_changed);
+	tcase_add_test(tc, name_change_reissues_superseded);
+	tcase_add_test(tc, near_expiry_renews);
+	tcase_add_test(tc, gone_or_disabled_revokes);
+	tcase_add_test(tc, mode_change_reissues);
+	tcase_add_test(tc, other_ca_key_reissues);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_ENV);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}
