@@ -45,6 +45,8 @@ cmp_str(const void *a, const void *b)
 int
 uuid_set_has(struct uuid_set *s, const char *uuid)
 {
+	if (s->n == 0)
+		return 0;	/* and qsort() must not see a NULL base */
 	if (!s->sorted) {
 		qsort(s->v, s->n, sizeof(*s->v), cmp_str);
 		s->sorted = 1;

@@ -320,11 +320,21 @@ parse_done(LDAP *ld, LDAPMessage *msg, struct sync_event *ev)
 	if (ldap_parse_result(ld, msg, &err, NULL, NULL, NULL, &ctrls, 0) != LDAP_SUCCESS)
 		return -1;
 	ev->result = err;
+	/* syncDoneValue ::= SEQUENCE { cookie OPTIONAL, refreshDeletes BOOLEAN
+	 * DEFAULT FALSE }.  refreshDeletes TRUE means the server sent only the
+	 * changes (from its session log): no sweep must follow, or every
+	 * unchanged user would look deleted. */
 	if ((c = ldap_control_find(LDAP_CONTROL_SYNC_DONE, ctrls, NULL)) != NULL &&
 	    (ber = ber_init(&c->ldctl_value)) != NULL) {
-		if (ber_scanf(ber, "{") != LBER_ERROR &&
-		    ber_peek_tag(ber, &len) == LDAP_TAG_SYNC_COOKIE)
-			ber_scanf(ber, "o", &ev->cookie);
+		ber_tag_t tag = ber_scanf(ber, "{") == LBER_ERROR ? LBER_ERROR :
+		    ber_peek_tag(ber, &len);
+		ber_int_t b;
+
+		if (tag == LDAP_TAG_SYNC_COOKIE)
+			tag = ber_scanf(ber, "o", &ev->cookie) == LBER_ERROR ?
+			    LBER_ERROR : ber_peek_tag(ber, &len);
+		if (tag == LDAP_TAG_REFRESHDELETES && ber_scanf(ber, "b", &b) != LBER_ERROR)
+			ev->refresh_deletes = b != 0;
 		ber_free(ber, 1);
 	}
 	ldap_controls_free(ctrls);
