@@ -248,7 +248,7 @@ run_manual_job(struct ctl *ctl, const struct identity *id)
 	if (rc == -1)
 		return EX_SOFTWARE;
 	decide_manual(ctl, id, &action, &v);
-	if (job_plan(ctl->st, id->uuid, action, v.reason, v.why) == -1)
+	if (job_plan(ctl->st, id->uuid, action, v.reason, v.why, 0) == -1)
 		return EX_SOFTWARE;
 	if ((rc = job_run(&jctx, id->uuid)) != 0) {
 		/* The admin sees the reason now: no retry is left behind. */

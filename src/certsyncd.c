@@ -195,8 +195,11 @@ run_loop(struct daemon *d)
 		ev_full = event_new(d->base, -1, EV_PERSIST, on_full_reconcile, d);
 		event_add(ev_full, &tv);
 	}
-	if ((rc = start(d)) == 0)
+	if ((rc = start(d)) == 0) {
 		event_base_dispatch(d->base);
+		if (watch_failed(d->watch))
+			rc = EX_UNAVAILABLE;
+	}
 	stop(d);
 	if (ev_full != NULL)
 		event_free(ev_full);

@@ -79,7 +79,7 @@ set_state(struct store *st, struct job_row *job, const char *state)
 
 int
 job_plan(struct store *st, const char *uuid, enum job_action action, int reason,
-    const char *why)
+    const char *why, int64_t not_before)
 {
 	struct job_row job = { 0 };
 	int found, rc;
@@ -97,6 +97,7 @@ job_plan(struct store *st, const char *uuid, enum job_action action, int reason,
 	job.reason = (char *)crl_reason_name(reason);
 	job.last_error = NULL;
 	job.updated_at = time(NULL);
+	job.next_attempt = not_before;
 	if ((rc = store_job_put(st, &job)) == 0)
 		store_audit(st, "plan", uuid, NULL, "%s (%s): %s", job_action_name(action),
 		    crl_reason_name(reason), why);

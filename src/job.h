@@ -35,11 +35,12 @@ int job_action_parse(const char *name);
 
 /*
  * Records a job for uuid in state PLANNED, with the CRL reason its
- * superseded certificates will get.  A job already past PLANNED is left to
- * finish (the runner reconciles the user again afterwards); returns 0.
+ * superseded certificates will get, due at not_before (0: now).  A job
+ * already past PLANNED is left to finish (the runner reconciles the user
+ * again afterwards); returns 0.
  */
 int job_plan(struct store *st, const char *uuid, enum job_action action,
-    int reason, const char *why);
+    int reason, const char *why, int64_t not_before);
 
 /*
  * Runs uuid's job from its current state to REVOKED.  Returns 0; -2 when

@@ -14,6 +14,20 @@
 #include "log.h"
 #include "secret.h"
 
+/* libldap's detail for the last failure (e.g. the TLS verify error), or "". */
+static void
+diagnostic(LDAP *ld, char *buf, size_t len)
+{
+	char *msg = NULL;
+
+	buf[0] = '\0';
+	/* Debian's libldap (GnuTLS) often has only "(unknown error code)". */
+	if (ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &msg) == LDAP_OPT_SUCCESS &&
+	    msg != NULL && *msg != '\0' && strstr(msg, "unknown error") == NULL)
+		snprintf(buf, len, " (%s)", msg);
+	ldap_memfree(msg);
+}
+
 static int
 set_tls(const struct conf *conf, LDAP *ld, char *err, size_t errlen)
 {
@@ -73,9 +87,12 @@ ldap_bind_conf(const struct conf *conf, LDAP *ld, char *err, size_t errlen)
 	} else
 		return 0;	/* anonymous */
 	if (rc != LDAP_SUCCESS) {
-		snprintf(err, errlen, "bind as %s failed: %s",
+		char why[300];
+
+		diagnostic(ld, why, sizeof(why));
+		snprintf(err, errlen, "bind as %s failed: %s%s",
 		    conf->directory.bind_dn ? conf->directory.bind_dn :
-		    conf->directory.sasl_mech, ldap_err2string(rc));
+		    conf->directory.sasl_mech, ldap_err2string(rc), why);
 		return -1;
 	}
 	return 0;
@@ -103,8 +120,13 @@ ldapconn_open(const struct conf *conf, char *err, size_t errlen)
 		goto fail;
 	if (conf->directory.starttls &&
 	    (rc = ldap_start_tls_s(ld, NULL, NULL)) != LDAP_SUCCESS) {
-		snprintf(err, errlen, "%s: StartTLS failed: %s", conf->directory.uri,
-		    ldap_err2string(rc));
+		char why[300];
+
+		diagnostic(ld, why, sizeof(why));
+		snprintf(err, errlen, "StartTLS failed: %s%s%s", ldap_err2string(rc), why,
+		    rc == LDAP_CONNECT_ERROR && conf->directory.tls_verify ?
+		    "; is the server's certificate signed by a CA in "
+		    "[directory] tls_ca_file, and issued for the host in uri?" : "");
 		goto fail;
 	}
 	if (ldap_bind_conf(conf, ld, err, errlen) == -1)

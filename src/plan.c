@@ -131,6 +131,23 @@ action_of(enum decision d)
 	}
 }
 
+/*
+ * A new CA key makes every user due at once; [reconcile] ca_change_per_minute
+ * spreads those reissues out instead, each job due a little after the last.
+ */
+static int64_t
+not_before(struct plan_ctx *ctx, const struct verdict *v)
+{
+	int64_t now = time(NULL), at;
+	int per_min = ctx->conf->reconcile.ca_change_per_minute;
+
+	if (!v->ca_changed)
+		return 0;
+	at = ctx->ca_next > now ? ctx->ca_next : now;
+	ctx->ca_next = at + (60 + per_min - 1) / per_min;
+	return at;
+}
+
 static int
 act(struct plan_ctx *ctx, const char *uuid, const char *dn, const struct verdict *v)
 {
@@ -146,7 +163,8 @@ act(struct plan_ctx *ctx, const char *uuid, const char *dn, const struct verdict
 		return 0;
 	}
 	log_notice("%s: %s: %s", dn, decision_name(v->decision), v->why);
-	if (job_plan(ctx->st, uuid, action_of(v->decision), v->reason, v->why) == -1)
+	if (job_plan(ctx->st, uuid, action_of(v->decision), v->reason, v->why,
+	    not_before(ctx, v)) == -1)
 		return -1;
 	ctx->planned++;
 	ctx->kick_pending = 1;

@@ -27,6 +27,7 @@ struct plan_ctx {
 	void (*kick)(void *arg);   /* wakes the runner; see plan_flush() */
 	void *kick_arg;
 	int kick_pending;          /* a job was planned since the last flush */
+	int64_t ca_next;           /* when the next CA-change reissue may start */
 };
 
 /* A set of uuids seen during a refresh. */

@@ -57,6 +57,7 @@ verdict(struct verdict *out, enum decision d, int reason, const char *fmt, ...)
 
 	out->decision = d;
 	out->reason = reason;
+	out->ca_changed = 0;
 	va_start(ap, fmt);
 	vsnprintf(out->why, sizeof(out->why), fmt, ap);
 	va_end(ap);
@@ -152,6 +153,7 @@ compare(const struct reconcile_policy *p, const struct identity *id,
 			verdict(out, DECIDE_REISSUE, CRL_REASON_SUPERSEDED,
 			    "certificate %s was issued by another CA key",
 			    active->v[i].serial);
+			out->ca_changed = 1;
 			return;
 		}
 		if (active->v[i].not_after - now <

@@ -31,6 +31,7 @@ struct reconcile_policy {
 struct verdict {
 	enum decision decision;
 	int reason;                 /* CRL reason for what gets superseded */
+	int ca_changed;             /* reissue because the CA key changed */
 	char why[512];
 };
 

@@ -45,6 +45,7 @@ struct watch {
 	char new_err[512];
 
 	int backoff;               /* seconds before the next attempt */
+	int failed;                /* --once: gave up after a failure */
 	int in_refresh;
 	struct uuid_set seen;
 	char state[600];           /* last logged connection state */
@@ -116,9 +117,22 @@ drop(struct watch *w, const char *why)
 		ldap_unbind_ext_s(w->ld, NULL, NULL);
 	w->ld = NULL;
 	uuid_set_clear(&w->seen);
+	if (w->once) {
+		/* One pass was asked for: say why it cannot be done, and stop. */
+		set_state(w, 1, "cannot complete the pass: %s", why);
+		w->failed = 1;
+		event_base_loopbreak(w->base);
+		return;
+	}
 	set_state(w, 1, "disconnected: %s; retrying with backoff up to %ds", why,
 	    w->conf->directory.reconnect_max);
 	schedule_retry(w);
+}
+
+int
+watch_failed(const struct watch *w)
+{
+	return w != NULL && w->failed;
 }
 
 static void

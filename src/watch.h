@@ -27,6 +27,8 @@ struct watch;
 int watch_start(struct event_base *base, const struct conf *conf,
     struct store *st, struct plan_ctx *plan, int once,
     void (*on_refreshed)(void *arg), void *arg, struct watch **out);
+/* True when a --once watcher gave up (the directory could not be used). */
+int watch_failed(const struct watch *w);
 /* Stops and frees; waits for a connect in progress (bounded by its timeout). */
 void watch_stop(struct watch *w);
 

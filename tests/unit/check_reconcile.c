@@ -118,6 +118,7 @@ START_TEST(address_change_reissues_affiliation_changed)
 	v = decide(&id, &rows);
 	ck_assert_int_eq(v.decision, DECIDE_REISSUE);
 	ck_assert_int_eq(v.reason, CRL_REASON_AFFILIATION_CHANGED);
+	ck_assert_int_eq(v.ca_changed, 0);
 	ck_assert_ptr_nonnull(strstr(v.why, "alice.smith@example.org"));
 	identity_free(&id);
 	/* An alias added is an address change too. */
@@ -274,6 +275,7 @@ START_TEST(other_ca_key_reissues)
 	v = decide(&id, &rows);
 	ck_assert_int_eq(v.decision, DECIDE_REISSUE);
 	ck_assert_ptr_nonnull(strstr(v.why, "another CA key"));
+	ck_assert_int_eq(v.ca_changed, 1);
 	policy.ca_key_id = NULL;
 	cert_rows_free(&rows);
 	identity_free(&id);
