@@ -200,6 +200,7 @@ crl_publish(const struct conf *conf, struct store *st, struct signer *signer,
 	if (write_crl(conf->crl.path, crl, 0) == -1 ||
 	    (conf->crl.pem_path != NULL && write_crl(conf->crl.pem_path, crl, 1) == -1))
 		goto done;
+	store_crl_written(st, *number);
 	store_audit(st, "crl", NULL, NULL, "CRL number %lld with %zu entries",
 	    (long long)*number, revoked.n);
 	log_info("CRL number %lld written to %s with %zu entries",

@@ -325,6 +325,12 @@ make_cert(struct job_ctx *ctx, const struct identity *id, struct fresh *f,
 	    signer_sign_cert(ctx->signer, f->cert) == -1 ||
 	    fill_row(id, f) == -1)
 		return -1;
+	/* The CA's own record of what it signed, durable before anything else:
+	 * a crash before the row is written leaves the serial accounted for. */
+	if (store_audit(ctx->st, "sign", id->uuid, f->row.serial, "%s certificate "
+	    "signed for %s (fingerprint %s)", cert_kind_name(f->kind),
+	    f->row.addresses, f->row.fingerprint) == -1)
+		return -1;
 	snprintf(friendly, sizeof(friendly), "%s (%s) %s", id->addresses.v[0],
 	    cert_kind_name(f->kind), f->row.serial);
 	return keystore_save(ctx->conf, AREA_KEYSTORE, f->key, f->cert,
@@ -614,7 +620,9 @@ job_finish_batch(struct job_ctx *ctx)
 	int64_t number;
 	int found;
 
-	if (ctx->revoked > 0) {
+	/* The durable mark, not only this process's count: a crash between
+	 * a revocation and its CRL must still end in a CRL. */
+	if (ctx->revoked > 0 || store_crl_pending(ctx->st) == 1) {
 		if (crl_publish(ctx->conf, ctx->st, ctx->signer, &number) == -1)
 			return -1;
 		ctx->revoked = 0;

@@ -116,14 +116,17 @@ runner_main(void *arg)
 {
 	struct runner *r = arg;
 	struct uuid_set ran = { 0 };
+	int first = 1;
 
 	for (;;) {
 		size_t n = run_batch(r, &ran);
 		int64_t deliver_due;
 		int stop, draining;
 
-		if (n > 0 || r->jctx.revoked > 0 || ran.n > 0)
+		/* The first time round it also closes a batch a crash left open. */
+		if (first || n > 0 || r->jctx.revoked > 0 || ran.n > 0)
 			finish_batch(r, &ran);
+		first = 0;
 		deliver_due = deliver_poll(r->deliver);
 		pthread_mutex_lock(&r->lock);
 		stop = r->stopping;

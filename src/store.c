@@ -111,7 +111,8 @@ static const char *const migrations[] = {
 	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
 	"  number INTEGER NOT NULL,"
 	"  this_update INTEGER NOT NULL,"
-	"  next_update INTEGER NOT NULL);"
+	"  next_update INTEGER NOT NULL,"
+	"  pending INTEGER NOT NULL DEFAULT 0);"
 	"CREATE TABLE audit ("
 	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
 	"  at INTEGER NOT NULL,"
@@ -553,6 +554,30 @@ store_cert_set_paths(struct store *st, int64_t id, const char *keystore_path,
 	return step_done(st, stmt, "update certificate paths");
 }
 
+/* A revocation not yet in a written CRL: durable, so a crash cannot lose it. */
+static int
+mark_crl_pending(struct store *st)
+{
+	return exec(st, "INSERT INTO crl_state (id, number, this_update, next_update, "
+	    "pending) VALUES (1, 0, 0, 0, 1) ON CONFLICT (id) DO UPDATE SET pending = 1");
+}
+
+int
+store_crl_pending(struct store *st)
+{
+	sqlite3_stmt *stmt = prepare(st, "SELECT pending FROM crl_state WHERE id = 1");
+	int rc, pending = 0;
+
+	if (stmt == NULL)
+		return -1;
+	if ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		pending = sqlite3_column_int(stmt, 0);
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_fail(st, "read the CRL state");
+	return pending != 0;
+}
+
 int
 store_revoke(struct store *st, int64_t cert_id, int reason, int64_t when)
 {
@@ -570,7 +595,8 @@ store_revoke(struct store *st, int64_t cert_id, int reason, int64_t when)
 	sqlite3_bind_int(stmt, 2, reason);
 	sqlite3_bind_int64(stmt, 3, when);
 	if (step_done(st, stmt, "insert revocation") == -1 ||
-	    store_cert_set_status(st, cert_id, CERT_REVOKED) == -1) {
+	    store_cert_set_status(st, cert_id, CERT_REVOKED) == -1 ||
+	    mark_crl_pending(st) == -1) {
 		store_rollback(st);
 		return -1;
 	}
@@ -627,6 +653,18 @@ store_crl_next(struct store *st, int64_t this_update, int64_t next_update,
 		return -1;
 	}
 	return store_commit(st);
+}
+
+int
+store_crl_written(struct store *st, int64_t number)
+{
+	sqlite3_stmt *stmt = prepare(st, "UPDATE crl_state SET pending = 0 WHERE "
+	    "id = 1 AND number = ?");
+
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, number);
+	return step_done(st, stmt, "mark the CRL written");
 }
 
 int

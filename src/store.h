@@ -115,6 +115,11 @@ const char *cert_status_name(enum cert_status status);
 /* The next CRL number (monotonic, starts at 1), recorded with its times. */
 int store_crl_next(struct store *st, int64_t this_update, int64_t next_update,
     int64_t *number);
+/* 1 when a revocation is not yet in a written CRL, 0 if none, -1. */
+int store_crl_pending(struct store *st);
+/* The CRL with number is on disk: clears the pending mark (unless a
+ * revocation came in meanwhile and took a newer number). */
+int store_crl_written(struct store *st, int64_t number);
 /* The last CRL's number and time; 0 when no CRL was made yet. */
 int store_crl_last(struct store *st, int64_t *number, int64_t *issued_at);
 

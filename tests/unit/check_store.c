@@ -191,6 +191,31 @@ START_TEST(revocation_idempotent)
 }
 END_TEST
 
+START_TEST(crl_pending_until_written)
+{
+	int64_t id = insert("u1", "AA", CERT_KIND_SIGNING, "a@example.org"), n = -1;
+
+	ck_assert_int_eq(store_crl_pending(st), 0);
+	ck_assert_int_eq(store_revoke(st, id, 4, 5000), 0);
+	ck_assert_int_eq(store_crl_pending(st), 1);
+	/* A number taken but not yet written does not clear it... */
+	ck_assert_int_eq(store_crl_next(st, 100, 200, &n), 0);
+	ck_assert_int_eq(n, 1);
+	ck_assert_int_eq(store_crl_pending(st), 1);
+	/* ...nor does the write of an older number. */
+	ck_assert_int_eq(store_crl_written(st, 0), 0);
+	ck_assert_int_eq(store_crl_pending(st), 1);
+	ck_assert_int_eq(store_crl_written(st, 1), 0);
+	ck_assert_int_eq(store_crl_pending(st), 0);
+	/* It survives a reopen: a crash cannot lose it. */
+	id = insert("u1", "BB", CERT_KIND_ENCRYPTION, "a@example.org");
+	ck_assert_int_eq(store_revoke(st, id, 4, 5001), 0);
+	store_close(st);
+	ck_assert_int_eq(store_open(path, &st), 0);
+	ck_assert_int_eq(store_crl_pending(st), 1);
+}
+END_TEST
+
 START_TEST(crl_numbers_monotonic)
 {
 	int64_t n = -1, at = -1;
@@ -306,6 +331,7 @@ main(void)
 	tcase_add_test(tc, duplicate_serial_refused);
 	tcase_add_test(tc, revocation_idempotent);
 	tcase_add_test(tc, crl_numbers_monotonic);
+	tcase_add_test(tc, crl_pending_until_written);
 	tcase_add_test(tc, audit_append_only);
 	tcase_add_test(tc, transactions_roll_back);
 	tcase_add_test(tc, identities_jobs_checkpoints);
