@@ -245,6 +245,7 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct daemon d = { .conf_path = DEFAULT_CONF };
+	char *pid_file = NULL;
 	int c, rc;
 
 	log_init("certsyncd");
@@ -282,6 +283,10 @@ main(int argc, char **argv)
 	}
 	if (write_pid(d.conf) == -1)
 		return EX_CANTCREAT;
+	/* The file written now is the one to remove, whatever a reload says. */
+	if (d.conf->daemon.pid_file != NULL &&
+	    (pid_file = strdup(d.conf->daemon.pid_file)) == NULL)
+		fatal("out of memory");
 	for (;;) {
 		rc = run_loop(&d);
 		if (rc != 0 || d.stopping || d.once || d.next_conf == NULL)
@@ -292,8 +297,9 @@ main(int argc, char **argv)
 		apply_logging(&d);
 		log_notice("%s: configuration reloaded", d.conf_path);
 	}
-	if (d.conf->daemon.pid_file != NULL)
-		unlink(d.conf->daemon.pid_file);
+	if (pid_file != NULL)
+		unlink(pid_file);
+	free(pid_file);
 	conf_free(d.conf);
 	conf_free(d.next_conf);
 	log_notice("stopped");

@@ -168,7 +168,8 @@ static const struct conf_key conf_keys[] = {
 	    reconcile.on_address_change),
 	K_ONE("reconcile", "on_name_change", CT_BOOL, "yes", NULL,
 	    reconcile.on_name_change),
-	K_INT("reconcile", "ca_change_per_minute", "10", 1, 100000,
+	/* Reissues are spaced in whole seconds: 60 a minute is the most. */
+	K_INT("reconcile", "ca_change_per_minute", "10", 1, 60,
 	    reconcile.ca_change_per_minute),
 
 	K_STR("daemon", "delivery_hook", CT_PATH, NULL, 0, daemon.delivery_hook),

@@ -655,17 +655,16 @@ START_TEST(test_empty_optional_is_unset)
 }
 END_TEST
 
-/* Reads the shipped example, or returns NULL when run outside the tree. */
+/* Reads a file of the source tree, or returns NULL when run outside it. */
 static char *
-read_example(void)
+read_source(const char *rel)
 {
 	const char *src = getenv("CS_SRCDIR");
 	char path[PATH_MAX], *text = NULL;
 	long len;
 	FILE *f = NULL;
 
-	snprintf(path, sizeof(path), "%s/conf/certsync.conf.example",
-	    src != NULL ? src : ".");
+	snprintf(path, sizeof(path), "%s/%s", src != NULL ? src : ".", rel);
 	if ((f = fopen(path, "r")) == NULL) {
 		/* make check sets CS_SRCDIR: there, a missing file is a bug. */
 		ck_assert_msg(src == NULL, "cannot open %s", path);
@@ -678,6 +677,12 @@ read_example(void)
 	ck_assert_int_eq(fread(text, 1, (size_t)len, f), (size_t)len);
 	fclose(f);
 	return text;
+}
+
+static char *
+read_example(void)
+{
+	return read_source("conf/certsync.conf.example");
 }
 
 /*
@@ -718,15 +723,231 @@ START_TEST(test_example_file)
 		if (*line == '\n')
 			*out++ = *line++;
 	}
-	ck_assert_int_eq(keys, 38);
+	ck_assert_int_eq(keys, 59);
 	c = load_ok(all);
 	ck_assert_str_eq(c->keystore.password_file, "/etc/certsync/keystore.pw");
 	ck_assert_ptr_nonnull(c->certificates.crl_url);
 	ck_assert_str_eq(c->publish.certificate_attribute,
 	    "userCertificate;binary");
+	/* The keys without a default show a sample value. */
+	ck_assert_ptr_nonnull(c->directory.tls_cert_file);
+	ck_assert_ptr_nonnull(c->directory.tls_key_file);
+	ck_assert_str_eq(c->directory.sasl_mech, "EXTERNAL");
+	ck_assert_ptr_nonnull(c->daemon.delivery_hook);
+	ck_assert_ptr_nonnull(c->daemon.pid_file);
+	/* "none" is the default spelled out: still unset. */
+	ck_assert_ptr_null(c->directory.alias_attribute);
+	/* The others show their default. */
+	ck_assert_int_eq(c->directory.tls_verify, 1);
+	ck_assert_str_eq(c->directory.source, "syncrepl");
+	ck_assert_int_eq(c->directory.full_reconcile_hours, 24);
+	ck_assert_int_eq(c->reconcile.on_address_change, 1);
+	ck_assert_int_eq(c->reconcile.ca_change_per_minute, 10);
+	ck_assert_int_eq(c->daemon.delivery_timeout, 60);
 	conf_free(c);
 	free(all);
 	free(text);
+}
+END_TEST
+
+/*
+ * Documentation coverage.  The key table is static in conf.c, so it is read
+ * from the source: every K_...("section", "key", ...) entry between
+ * "conf_keys[] = {" and the "};" that ends it.
+ */
+#define MAX_KEYS 128
+
+struct doc_key {
+	char section[32], key[48];
+};
+
+/* Appends section/key to keys unless there already; 0, or -1 if malformed. */
+static int
+add_doc_key(struct doc_key *keys, size_t *n, const char *section,
+    size_t slen, const char *key, size_t klen)
+{
+	size_t i;
+
+	if (slen == 0 || slen >= sizeof(keys[0].section) || klen == 0 ||
+	    klen >= sizeof(keys[0].key))
+		return -1;
+	for (i = 0; i < *n; i++)
+		if (strlen(keys[i].section) == slen &&
+		    strncmp(keys[i].section, section, slen) == 0 &&
+		    strlen(keys[i].key) == klen &&
+		    strncmp(keys[i].key, key, klen) == 0)
+			return 0;
+	ck_assert_uint_lt(*n, MAX_KEYS);
+	memcpy(keys[*n].section, section, slen);
+	keys[*n].section[slen] = '\0';
+	memcpy(keys[*n].key, key, klen);
+	keys[*n].key[klen] = '\0';
+	(*n)++;
+	return 0;
+}
+
+static int
+has_doc_key(const struct doc_key *keys, size_t n, const struct doc_key *k)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(keys[i].section, k->section) == 0 &&
+		    strcmp(keys[i].key, k->key) == 0)
+			return 1;
+	return 0;
+}
+
+/* A quoted string at *p: its start and length, *p moved past it. */
+static int
+quoted(const char **p, const char **start, size_t *len)
+{
+	const char *end = NULL;
+
+	*p += strspn(*p, " \t\n");
+	if (**p != '"' || (end = strchr(*p + 1, '"')) == NULL)
+		return -1;
+	*start = *p + 1;
+	*len = (size_t)(end - *start);
+	*p = end + 1;
+	return 0;
+}
+
+static size_t
+table_keys(const char *src, struct doc_key *keys)
+{
+	const char *p = strstr(src, "conf_keys[] = {"), *end = NULL;
+	const char *sec = NULL, *key = NULL;
+	size_t n = 0, slen, klen;
+
+	ck_assert_msg(p != NULL, "no conf_keys[] table in src/conf.c");
+	ck_assert_ptr_nonnull(end = strstr(p, "\n};"));
+	while ((p = strstr(p, "K_")) != NULL && p < end) {
+		p += 2;
+		if (strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == 0 ||
+		    p[strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZ")] != '(')
+			continue;	/* not a macro call */
+		p += strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") + 1;
+		ck_assert_msg(quoted(&p, &sec, &slen) == 0 && *p++ == ',' &&
+		    quoted(&p, &key, &klen) == 0 &&
+		    add_doc_key(keys, &n, sec, slen, key, klen) == 0,
+		    "cannot read an entry of conf_keys[] near: %.60s", p);
+	}
+	/* A table entry written without a K_ macro would be missed. */
+	p = strstr(src, "conf_keys[] = {");
+	while ((p = strstr(p + 1, "\n\t{")) != NULL && p < end)
+		ck_abort_msg("conf_keys[] entry without a K_ macro: %.60s",
+		    p + 2);
+	return n;
+}
+
+/* "[section]" headers and "key = value" lines, commented out or not. */
+static size_t
+example_keys(const char *text, struct doc_key *keys)
+{
+	const char *line = NULL, *close = NULL;
+	char section[32] = "";
+	size_t n = 0, len, name;
+
+	for (line = text; *line != '\0'; line += len + (line[len] == '\n')) {
+		len = strcspn(line, "\n");
+		if (line[0] == '[' && (close = strchr(line, ']')) != NULL &&
+		    close < line + len &&
+		    (size_t)(close - line - 1) < sizeof(section)) {
+			snprintf(section, sizeof(section), "%.*s",
+			    (int)(close - line - 1), line + 1);
+			continue;
+		}
+		name = strspn(line + (line[0] == '#'),
+		    "abcdefghijklmnopqrstuvwxyz_");
+		if (name > 0 && strncmp(line + (line[0] == '#') + name,
+		    " = ", 3) == 0)
+			ck_assert_int_eq(add_doc_key(keys, &n, section,
+			    strlen(section), line + (line[0] == '#'), name), 0);
+	}
+	return n;
+}
+
+/*
+ * In "SECTIONS AND KEYS": ".SS [section]" and, after each ".TP" there that
+ * is not indented by .RS (a list inside a key's text), a ".B key" or
+ * ".BR key ..." line.
+ */
+static size_t
+man_keys(const char *text, struct doc_key *keys)
+{
+	const char *line = NULL, *close = NULL, *name = NULL;
+	char section[32] = "";
+	size_t n = 0, len;
+	int in_keys = 0, after_tp = 0, nested = 0;
+
+	for (line = text; *line != '\0'; line += len + (line[len] == '\n')) {
+		len = strcspn(line, "\n");
+		if (strncmp(line, ".SH ", 4) == 0) {
+			in_keys = strncmp(line, ".SH SECTIONS AND KEYS",
+			    21) == 0;
+			section[0] = '\0';
+		} else if (in_keys && strncmp(line, ".SS [", 5) == 0 &&
+		    (close = strchr(line, ']')) != NULL && close < line + len &&
+		    (size_t)(close - line - 5) < sizeof(section))
+			snprintf(section, sizeof(section), "%.*s",
+			    (int)(close - line - 5), line + 5);
+		else if (strncmp(line, ".RS", 3) == 0)
+			nested++;
+		else if (strncmp(line, ".RE", 3) == 0 && nested > 0)
+			nested--;
+		else if (in_keys && section[0] != '\0' && after_tp && !nested &&
+		    (strncmp(line, ".B ", 3) == 0 ||
+		    strncmp(line, ".BR ", 4) == 0)) {
+			name = line + (line[2] == 'R' ? 4 : 3);
+			ck_assert_int_eq(add_doc_key(keys, &n, section,
+			    strlen(section), name,
+			    strspn(name, "abcdefghijklmnopqrstuvwxyz_")), 0);
+		}
+		after_tp = strncmp(line, ".TP", 3) == 0 && len == 3;
+	}
+	return n;
+}
+
+/* Every key of the table is in the example and in certsync.conf(5). */
+START_TEST(test_keys_documented)
+{
+	static struct doc_key table[MAX_KEYS], example[MAX_KEYS], man[MAX_KEYS];
+	char *src = NULL, *ex = NULL, *page = NULL;
+	size_t ntable, nex, nman, i;
+
+	if ((src = read_source("src/conf.c")) == NULL)
+		return;
+	ck_assert_ptr_nonnull(ex = read_example());
+	ck_assert_ptr_nonnull(page = read_source("man/certsync.conf.5"));
+	ntable = table_keys(src, table);
+	nex = example_keys(ex, example);
+	nman = man_keys(page, man);
+	/* Each list is read right: no fewer keys than the file had in 0.1. */
+	ck_assert_uint_ge(ntable, 38);
+	ck_assert_uint_ge(nex, 38);
+	ck_assert_uint_ge(nman, 38);
+
+	for (i = 0; i < ntable; i++) {
+		ck_assert_msg(has_doc_key(example, nex, &table[i]),
+		    "[%s] %s is not in conf/certsync.conf.example",
+		    table[i].section, table[i].key);
+		ck_assert_msg(has_doc_key(man, nman, &table[i]),
+		    "[%s] %s is not in man/certsync.conf.5",
+		    table[i].section, table[i].key);
+	}
+	/* And nothing is documented that the table does not have. */
+	for (i = 0; i < nex; i++)
+		ck_assert_msg(has_doc_key(table, ntable, &example[i]),
+		    "conf/certsync.conf.example has [%s] %s, not a known key",
+		    example[i].section, example[i].key);
+	for (i = 0; i < nman; i++)
+		ck_assert_msg(has_doc_key(table, ntable, &man[i]),
+		    "man/certsync.conf.5 documents [%s] %s, not a known key",
+		    man[i].section, man[i].key);
+	free(src);
+	free(ex);
+	free(page);
 }
 END_TEST
 
@@ -1203,6 +1424,7 @@ conf_suite(void)
 	tcase_add_test(ok, test_empty_optional_is_unset);
 	tcase_add_test(ok, test_renew_boundary);
 	tcase_add_test(ok, test_example_file);
+	tcase_add_test(ok, test_keys_documented);
 	tcase_add_test(ok, test_free_null);
 	suite_add_tcase(s, ok);
 
