@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -261,7 +262,7 @@ run_manual_job(struct ctl *ctl, const struct identity *id)
 	if (jctx.revoked > 0)
 		printf("previous certificates: %d revoked (%s), keys archived\n",
 		    jctx.revoked, crl_reason_name(v.reason));
-	return job_finish_batch(&jctx) == -1 ? EX_IOERR : 0;
+	return job_finish_batch(&jctx, NULL) == -1 ? EX_IOERR : 0;
 }
 
 static int
@@ -902,6 +903,7 @@ main(int argc, char **argv)
 
 	log_init("certsyncctl");
 	opterr = 0;
+	signal(SIGPIPE, SIG_IGN);	/* plan talks to the directory */
 	/* The summary on stdout says what was done; stderr is for problems. */
 	log_set_level(LOG_LVL_WARNING);
 	while ((c = getopt_long(argc, argv, "+c:vqhV", opts, NULL)) != -1) {

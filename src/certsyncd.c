@@ -274,6 +274,8 @@ main(int argc, char **argv)
 		conf_free(d.conf);
 		return rc;
 	}
+	/* A peer that resets a connection must cost an error, not the process. */
+	signal(SIGPIPE, SIG_IGN);
 	/* The watcher's connect thread wakes the loop: libevent must lock. */
 	if (evthread_use_pthreads() == -1)
 		fatal("libevent without thread support");

@@ -52,13 +52,6 @@ deliver_open(const struct conf *conf, struct store *st, struct deliver **out)
 	return 0;
 }
 
-void
-deliver_queue(struct deliver *d, const char *uuid)
-{
-	if (d->conf->daemon.delivery_hook != NULL)
-		store_delivery_queue(d->st, uuid);
-}
-
 static int64_t
 retry_at(int attempts)
 {
@@ -89,12 +82,12 @@ finished(struct deliver *d, struct running *r, int status)
 }
 
 static void
-reap(struct deliver *d, int block)
+reap(struct deliver *d)
 {
 	for (size_t i = 0; i < d->nrun; ) {
 		struct running *r = &d->run[i];
 		int status = 0;
-		pid_t got = waitpid(r->pid, &status, block ? 0 : WNOHANG);
+		pid_t got = waitpid(r->pid, &status, WNOHANG);
 
 		if (got == 0 && time(NULL) - r->started > d->conf->daemon.delivery_timeout) {
 			log_warn("delivery hook for certificate %s ran past %ds; killing it",
@@ -169,7 +162,7 @@ deliver_poll(struct deliver *d)
 
 	if (d->conf->daemon.delivery_hook == NULL)
 		return 0;
-	reap(d, 0);
+	reap(d);
 	if (d->nrun < RUNNING_MAX &&
 	    store_delivery_due(d->st, time(NULL), RUNNING_MAX - d->nrun, rows, &n) == 0) {
 		for (size_t i = 0; i < n; i++) {
@@ -191,8 +184,15 @@ deliver_poll(struct deliver *d)
 void
 deliver_finish(struct deliver *d)
 {
-	if (d != NULL && d->nrun > 0)
-		reap(d, 1);
+	/* Bounded: reap() kills a hook past its timeout, so this ends. */
+	struct timespec tick = { 0, 100 * 1000 * 1000 };
+	int rounds = (d == NULL ? 0 : d->conf->daemon.delivery_timeout + 2) * 10;
+
+	for (int i = 0; d != NULL && d->nrun > 0 && i < rounds; i++) {
+		reap(d);
+		if (d->nrun > 0)
+			nanosleep(&tick, NULL);
+	}
 }
 
 void

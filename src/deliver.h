@@ -18,12 +18,11 @@
 struct deliver;
 
 int deliver_open(const struct conf *conf, struct store *st, struct deliver **out);
-/* Queues the user's new keys (a no-op without a hook). */
-void deliver_queue(struct deliver *d, const char *uuid);
 /* Reaps finished hooks, kills overdue ones, starts due ones.  Returns the
  * time something next needs doing (0: nothing pending). */
 int64_t deliver_poll(struct deliver *d);
-/* Waits for running hooks (each bounded by its timeout). */
+/* Waits for running hooks, each at most its timeout (then killed).
+ * New keys are queued by the job itself, with their publication. */
 void deliver_finish(struct deliver *d);
 void deliver_close(struct deliver *d);
 

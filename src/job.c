@@ -22,6 +22,7 @@
 #include "keys.h"
 #include "keystore.h"
 #include "log.h"
+#include "plan.h"
 #include "publish.h"
 #include "secret.h"
 
@@ -115,11 +116,10 @@ postpone(struct store *st, struct job_row *job, const char *what)
 	if (delay > BACKOFF_MAX)
 		delay = BACKOFF_MAX;
 	job->attempts++;
-	free(job->last_error);
-	if ((job->last_error = strdup(what)) == NULL)
-		fatal("out of memory");
 	job->next_attempt = time(NULL) + delay;
-	store_job_put(st, job);
+	/* Only the retry columns: the in-memory state may be one whose
+	 * commit failed, and must not be written now. */
+	store_job_postpone(st, job->uuid, job->attempts, job->next_attempt, what);
 	log_warn("user %s: %s; %s job retried in %llds (attempt %d)", job->uuid, what,
 	    job->action, (long long)delay, job->attempts);
 }
@@ -216,36 +216,33 @@ ensure_archived(struct job_ctx *ctx, struct cert_row *row)
 	return 0;
 }
 
-/* The keystore copy goes only once the archive copy is recorded. */
-static void
-drop_keystore_copy(struct job_ctx *ctx, struct cert_row *row)
-{
-	if (row->keystore_path == NULL || row->archive_path == NULL)
-		return;
-	if (store_cert_set_paths(ctx->st, row->id, NULL, row->archive_path) == -1)
-		return;
-	if (unlink(row->keystore_path) == -1 && errno != ENOENT)
-		log_warn("cannot remove %s: %s", row->keystore_path, strerror(errno));
-	free(row->keystore_path);
-	row->keystore_path = NULL;
-}
-
 int
 job_revoke_cert(struct job_ctx *ctx, const struct cert_row *in, int reason)
 {
 	struct cert_row row = *in;	/* shallow: the paths are replaced below */
+	char *gone = NULL;
 	int rc = -1;
 
 	row.keystore_path = in->keystore_path ? strdup(in->keystore_path) : NULL;
 	row.archive_path = in->archive_path ? strdup(in->archive_path) : NULL;
-	if (ensure_archived(ctx, &row) == -1 ||
-	    store_revoke(ctx->st, row.id, reason, time(NULL)) == -1)
+	/* The archive copy is written and recorded first, on its own. */
+	if (ensure_archived(ctx, &row) == -1 || store_begin(ctx->st) == -1)
 		goto done;
+	store_revoke(ctx->st, row.id, reason, time(NULL));
 	store_audit(ctx->st, "revoke", row.uuid, row.serial, "%s certificate revoked: %s",
 	    cert_kind_name(row.kind), crl_reason_name(reason));
+	/* The keystore copy goes only once the archive copy is recorded. */
+	if (row.keystore_path != NULL && row.archive_path != NULL) {
+		store_cert_set_paths(ctx->st, row.id, NULL, row.archive_path);
+		gone = row.keystore_path;
+	}
+	if (store_commit(ctx->st) == -1)
+		goto done;
+	/* Unlinked after the commit: never a row naming a file that is gone. */
+	if (gone != NULL && unlink(gone) == -1 && errno != ENOENT)
+		log_warn("cannot remove %s: %s", gone, strerror(errno));
 	log_notice("user %s: revoked %s certificate %s (%s)", row.uuid,
 	    cert_kind_name(row.kind), row.serial, crl_reason_name(reason));
-	drop_keystore_copy(ctx, &row);
 	ctx->revoked++;
 	rc = 0;
 done:
@@ -389,17 +386,14 @@ step_archive(struct job_ctx *ctx, struct job_row *job)
 	struct cert_rows old = { 0 };
 	int rc = -1;
 
+	/* No transaction around the PKCS#12 work: each archive copy is
+	 * written and recorded on its own, and a rerun skips the done ones. */
 	if (store_cert_query(ctx->st, CQ_UUID_ACTIVE, job->uuid, &old) == -1)
 		return -1;
-	if (store_begin(ctx->st) == -1)
-		goto done;
 	for (size_t i = 0; i < old.n; i++)
-		if (ensure_archived(ctx, &old.v[i]) == -1) {
-			store_rollback(ctx->st);
+		if (ensure_archived(ctx, &old.v[i]) == -1)
 			goto done;
-		}
-	set_state(ctx->st, job, "ARCHIVED");
-	rc = store_commit(ctx->st);
+	rc = set_state(ctx->st, job, "ARCHIVED");
 done:
 	cert_rows_free(&old);
 	return rc;
@@ -436,6 +430,9 @@ record_publication(struct job_ctx *ctx, struct job_row *job,
 		store_published(ctx->st, 0, job->uuid, sattr, old_smime->v[i], old_smime->len[i]);
 	if (smime != NULL)
 		store_published(ctx->st, 1, job->uuid, sattr, smime, smime_len);
+	/* Queued here, not in memory: a crash must not skip a delivery. */
+	if (ctx->conf->daemon.delivery_hook != NULL && add->n > 0)
+		store_delivery_queue(ctx->st, job->uuid);
 	store_audit(ctx->st, "publish", job->uuid, NULL, "%zu certificate(s) published, "
 	    "%zu withdrawn%s", add->n, old->n, ctx->pub ? "" : " (no directory)");
 	set_state(ctx->st, job, "PUBLISHED");
@@ -480,8 +477,17 @@ step_publish(struct job_ctx *ctx, struct job_row *job, const char *dn)
 		    signer_ca(ctx->signer), &smime, &smime_len);
 	if (prc == PUBLISH_RETRY)
 		goto done;
+	if (prc == PUBLISH_GONE && job_action_parse(job->action) != JOB_REVOKE) {
+		/* Renamed or deleted since the job began: recording it as
+		 * published would leave the entry without its certificates.
+		 * The watcher updates the DN, or marks the user gone, and the
+		 * retry then does the right thing. */
+		log_warn("user %s: entry %s is gone or was renamed; publishing "
+		    "waits for the directory", job->uuid, dn);
+		goto done;
+	}
 	if (prc == PUBLISH_GONE)
-		log_info("user %s: entry %s is gone; nothing to publish", job->uuid, dn);
+		log_info("user %s: entry %s is gone; nothing to withdraw", job->uuid, dn);
 	failpoint("publish-before-record");
 	rc = record_publication(ctx, job, &add, &old, &old_smime, smime, smime_len);
 	if (rc == 0 && ctx->pub != NULL && dn != NULL && prc == PUBLISH_OK)
@@ -508,17 +514,14 @@ step_revoke(struct job_ctx *ctx, struct job_row *job)
 
 	if (reason < 0)
 		reason = CRL_REASON_SUPERSEDED;
+	/* One transaction per certificate: a rerun finds the rest still
+	 * superseded and revokes those. */
 	if (store_cert_query(ctx->st, CQ_UUID_SUPERSEDED, job->uuid, &old) == -1)
 		return -1;
-	if (store_begin(ctx->st) == -1)
-		goto done;
 	for (size_t i = 0; i < old.n; i++)
-		if (job_revoke_cert(ctx, &old.v[i], reason) == -1) {
-			store_rollback(ctx->st);
+		if (job_revoke_cert(ctx, &old.v[i], reason) == -1)
 			goto done;
-		}
-	set_state(ctx->st, job, "REVOKED");
-	rc = store_commit(ctx->st);
+	rc = set_state(ctx->st, job, "REVOKED");
 done:
 	cert_rows_free(&old);
 	return rc;
@@ -614,7 +617,7 @@ close_job(struct job_ctx *ctx, struct job_row *job)
 }
 
 int
-job_finish_batch(struct job_ctx *ctx)
+job_finish_batch(struct job_ctx *ctx, struct uuid_set *closed)
 {
 	struct job_row job;
 	int64_t number;
@@ -636,6 +639,8 @@ job_finish_batch(struct job_ctx *ctx)
 			job_row_free(&job);
 			return -1;
 		}
+		if (closed != NULL)
+			uuid_set_add(closed, job.uuid);
 		job_row_free(&job);
 	}
 	return 0;

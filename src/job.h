@@ -51,9 +51,12 @@ int job_plan(struct store *st, const char *uuid, enum job_action action,
  */
 int job_run(struct job_ctx *ctx, const char *uuid);
 
-/* After a batch: rewrites the CRL if anything was revoked, then closes the
- * REVOKED jobs (DONE: the row goes; the audit trail keeps the history). */
-int job_finish_batch(struct job_ctx *ctx);
+struct uuid_set;
+
+/* After a batch: rewrites the CRL if a revocation is not in one yet, then
+ * closes the REVOKED jobs (DONE: the row goes; the audit trail keeps the
+ * history), adding their uuids to closed (may be NULL). */
+int job_finish_batch(struct job_ctx *ctx, struct uuid_set *closed);
 
 /* Revokes one certificate (archiving its key first); for certsyncctl. */
 int job_revoke_cert(struct job_ctx *ctx, const struct cert_row *row, int reason);

@@ -291,8 +291,11 @@ gone_or_recheck(struct plan_ctx *ctx, const char *uuid, int gone)
 	struct verdict v;
 	int have, rc;
 
-	if (in_flight(ctx, uuid))
-		return 0;
+	if (in_flight(ctx, uuid)) {
+		/* Decided when the job ends; but the departure must not be
+		 * lost meanwhile: the runner's recheck then sees a gone user. */
+		return gone ? store_identity_gone(ctx->st, uuid) : 0;
+	}
 	if ((have = job_load_identity(ctx->st, uuid, &id)) == -1)
 		return -1;
 	if (store_identity_get(ctx->st, uuid, &row) == -1) {
@@ -301,7 +304,10 @@ gone_or_recheck(struct plan_ctx *ctx, const char *uuid, int gone)
 		return -1;
 	}
 	decide(ctx, gone || !have ? NULL : &id, uuid, &v);
-	if (gone && v.decision == DECIDE_NOTHING && !ctx->dry_run)
+	/* Gone (now, or marked gone during a job) and nothing left to revoke. */
+	if ((gone || (!have && row.dn != NULL && row.mail == NULL &&
+	    row.skipped == NULL)) &&
+	    v.decision == DECIDE_NOTHING && !ctx->dry_run)
 		store_identity_delete(ctx->st, uuid);
 	rc = act(ctx, uuid, row.dn ? row.dn : uuid, &v);
 	identity_row_free(&row);

@@ -51,12 +51,15 @@ runner_kick(void *arg)
 	pthread_mutex_unlock(&r->lock);
 }
 
-/* Runs up to BATCH_MAX due jobs; collects their uuids.  Returns how many ran. */
+/* Runs up to BATCH_MAX due jobs; collects their uuids.  Returns how many
+ * ran; *failed is set when one failed (the batch then ends early, so a
+ * broken store cannot turn into a tight retry loop). */
 static size_t
-run_batch(struct runner *r, struct uuid_set *ran)
+run_batch(struct runner *r, struct uuid_set *ran, int *failed)
 {
 	size_t n = 0;
 
+	*failed = 0;
 	while (n < BATCH_MAX) {
 		struct job_row job;
 
@@ -70,37 +73,50 @@ run_batch(struct runner *r, struct uuid_set *ran)
 			break;
 		if (job_run(&r->jctx, job.uuid) == 0)
 			uuid_set_add(ran, job.uuid);
+		else
+			*failed = 1;
 		job_row_free(&job);
 		n++;
+		if (*failed)
+			break;
 	}
 	return n;
 }
 
-/* Closes the batch: CRL, DONE, deliveries, and a fresh look at each user. */
+/* Closes the batch (CRL, DONE) and takes a fresh look at each closed user:
+ * changes that came in while their job ran are planned now. */
 static void
 finish_batch(struct runner *r, struct uuid_set *ran)
 {
-	if (job_finish_batch(&r->jctx) == -1)
+	struct uuid_set closed = { 0 };
+
+	if (job_finish_batch(&r->jctx, &closed) == -1)
 		log_error("the CRL could not be rewritten; the batch's jobs stay "
 		    "REVOKED and are closed after the next successful CRL");
-	for (size_t i = 0; i < ran->n; i++) {
-		deliver_queue(r->deliver, ran->v[i]);
-		plan_recheck(&r->plan, ran->v[i]);
+	for (size_t i = 0; i < closed.n; i++) {
+		/* One transaction: the loop cannot plan between look and plan. */
+		if (store_begin(r->st) == 0) {
+			plan_recheck(&r->plan, closed.v[i]);
+			store_commit(r->st);
+		}
 	}
+	uuid_set_clear(&closed);
 	uuid_set_clear(ran);
 }
 
-/* Sleeps until kicked, stopped, or the next retry or delivery is due. */
+/* Sleeps until kicked, stopped, or the next retry or delivery is due; at
+ * least a second after a failure. */
 static void
-wait_for_work(struct runner *r, int64_t deliver_due)
+wait_for_work(struct runner *r, int64_t deliver_due, int failed)
 {
 	struct timespec until;
 	int64_t due = 0, now = time(NULL), wake = now + IDLE_WAIT;
+	int64_t soonest = failed ? now + 1 : now;
 
 	if (store_job_next_due(r->st, &due) == 1 && due < wake)
-		wake = due > now ? due : now;
+		wake = due > soonest ? due : soonest;
 	if (deliver_due > 0 && deliver_due < wake)
-		wake = deliver_due;
+		wake = deliver_due > soonest ? deliver_due : soonest;
 	until.tv_sec = (time_t)wake;
 	until.tv_nsec = 0;
 	pthread_mutex_lock(&r->lock);
@@ -119,12 +135,15 @@ runner_main(void *arg)
 	int first = 1;
 
 	for (;;) {
-		size_t n = run_batch(r, &ran);
+		int failed = 0;
+		size_t n = run_batch(r, &ran, &failed);
 		int64_t deliver_due;
 		int stop, draining;
 
-		/* The first time round it also closes a batch a crash left open. */
-		if (first || n > 0 || r->jctx.revoked > 0 || ran.n > 0)
+		/* The first time round it also closes a batch a crash left open;
+		 * a CRL that could not be written is tried again each round. */
+		if (first || n > 0 || r->jctx.revoked > 0 || ran.n > 0 ||
+		    store_crl_pending(r->st) == 1)
 			finish_batch(r, &ran);
 		first = 0;
 		deliver_due = deliver_poll(r->deliver);
@@ -132,10 +151,10 @@ runner_main(void *arg)
 		stop = r->stopping;
 		draining = r->draining;
 		pthread_mutex_unlock(&r->lock);
-		if (stop && (!draining || n == 0))
+		if (stop && (!draining || n == 0 || failed))
 			break;
-		if (n == 0)
-			wait_for_work(r, deliver_due);
+		if (n == 0 || failed)
+			wait_for_work(r, deliver_due, failed);
 	}
 	deliver_finish(r->deliver);
 	uuid_set_clear(&ran);

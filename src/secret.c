@@ -44,17 +44,30 @@ secret_check_fd(int fd, const char *path, const char *what)
 }
 
 int
-secret_check_file(const char *path, const char *what)
+secret_open(const char *path, const char *what)
 {
-	int fd, rc;
+	int fd;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
 		log_error("%s %s: cannot open: %s", what, path, strerror(errno));
 		return -1;
 	}
-	rc = secret_check_fd(fd, path, what);
+	if (secret_check_fd(fd, path, what) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int
+secret_check_file(const char *path, const char *what)
+{
+	int fd = secret_open(path, what);
+
+	if (fd == -1)
+		return -1;
 	close(fd);
-	return rc;
+	return 0;
 }
 
 char *

@@ -18,6 +18,13 @@
 int secret_check_file(const char *path, const char *what);
 
 /*
+ * Opens a secret file (no symlinks) and checks it as secret_check_file()
+ * does, on the same descriptor: the file checked is the file read.
+ * Returns the fd (caller closes), or -1 after logging.
+ */
+int secret_open(const char *path, const char *what);
+
+/*
  * Reads a password file: the first line, without its line ending.  Checks the
  * file with secret_check_file() first; an empty password is refused.
  * Returns a NUL-terminated string the caller frees with secret_free(), or

@@ -54,14 +54,21 @@ read_key(const struct conf *conf)
 	char *pass = NULL;
 	BIO *bio = NULL;
 
-	if (secret_check_file(conf->ca.key, "[ca] key") == -1)
-		return NULL;
+	int fd;
+
 	if (conf->ca.passphrase_file != NULL &&
 	    (pass = secret_read_password(conf->ca.passphrase_file,
 	    "[ca] passphrase_file")) == NULL)
 		return NULL;
-	if ((bio = BIO_new_file(conf->ca.key, "r")) == NULL)
-		log_error("[ca] key %s: cannot open: %s", conf->ca.key, strerror(errno));
+	/* Read through the descriptor whose mode was checked. */
+	if ((fd = secret_open(conf->ca.key, "[ca] key")) == -1) {
+		secret_free(pass);
+		return NULL;
+	}
+	if ((bio = BIO_new_fd(fd, BIO_CLOSE)) == NULL) {
+		close(fd);
+		log_ssl("[ca] key %s: cannot read", conf->ca.key);
+	}
 	/* An empty passphrase, not NULL: never prompt on a terminal. */
 	else if ((key = PEM_read_bio_PrivateKey(bio, NULL, NULL,
 	    pass ? pass : (char *)"")) == NULL)

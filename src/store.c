@@ -947,6 +947,47 @@ store_job_get(struct store *st, const char *uuid, struct job_row *out)
 }
 
 int
+store_job_postpone(struct store *st, const char *uuid, int attempts,
+    int64_t next_attempt, const char *error)
+{
+	sqlite3_stmt *stmt = prepare(st, "UPDATE jobs SET attempts = ?, "
+	    "next_attempt = ?, last_error = ? WHERE uuid = ?");
+
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int(stmt, 1, attempts);
+	sqlite3_bind_int64(stmt, 2, next_attempt);
+	bind_text(stmt, 3, error);
+	bind_text(stmt, 4, uuid);
+	return step_done(st, stmt, "postpone job");
+}
+
+int
+store_identity_gone(struct store *st, const char *uuid)
+{
+	sqlite3_stmt *stmt;
+	int rc = 0;
+
+	if (store_begin(st) == -1)
+		return -1;
+	for (int i = 0; i < 2 && rc == 0; i++) {
+		if ((stmt = prepare(st, i == 0 ? "UPDATE identities SET mail = NULL, "
+		    "aliases = NULL, enabled = 0, skipped = NULL WHERE uuid = ?" :
+		    "DELETE FROM identity_addresses WHERE uuid = ?")) == NULL) {
+			rc = -1;
+			break;
+		}
+		bind_text(stmt, 1, uuid);
+		rc = step_done(st, stmt, "mark identity gone");
+	}
+	if (rc == -1) {
+		store_rollback(st);
+		return -1;
+	}
+	return store_commit(st);
+}
+
+int
 store_job_next(struct store *st, int64_t now, struct job_row *out)
 {
 	/* REVOKED jobs wait for the batch's CRL, not for the runner. */

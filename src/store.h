@@ -142,6 +142,13 @@ void identity_row_free(struct identity_row *id);
 int store_job_put(struct store *st, const struct job_row *job);
 int store_job_get(struct store *st, const char *uuid, struct job_row *out);
 int store_job_delete(struct store *st, const char *uuid);
+/* A failed attempt: only attempts, next_attempt and last_error change. */
+int store_job_postpone(struct store *st, const char *uuid, int attempts,
+    int64_t next_attempt, const char *error);
+/* The user left the directory while a job was in flight: addresses and
+ * names are forgotten (freeing the addresses for others), so the next
+ * decision for the uuid is "gone".  The row stays for the job's sake. */
+int store_identity_gone(struct store *st, const char *uuid);
 /* The job due first (next_attempt <= now): 1 found, 0 none. */
 int store_job_next(struct store *st, int64_t now, struct job_row *out);
 /* When the next job not yet REVOKED is due: 1 and *when, or 0 if none. */

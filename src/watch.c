@@ -254,8 +254,15 @@ handle_done(struct watch *w, struct sync_event *ev)
 		drop(w, ldap_err2string(ev->result));
 		return;
 	}
+	if (!w->once && !w->poll) {
+		/* A persist search should never end; if the server ends it,
+		 * sweeping now would judge every user by the few seen since
+		 * the refresh.  Start over from the cookie instead. */
+		drop(w, "the server ended the persistent search");
+		return;
+	}
 	/* refreshOnly, or a poll: a present phase unless told otherwise. */
-	if (!ev->refresh_deletes)
+	if (!ev->refresh_deletes && w->in_refresh)
 		plan_sweep(w->plan, &w->seen);
 	uuid_set_clear(&w->seen);
 	save_cookie(w, &ev->cookie);
@@ -284,11 +291,13 @@ handle_event(struct watch *w, struct sync_event *ev)
 {
 	switch (ev->type) {
 	case SE_ENTRY:
-		uuid_set_add(&w->seen, ev->uuid);
+		if (w->in_refresh)	/* the persist stage needs no sweep */
+			uuid_set_add(&w->seen, ev->uuid);
 		plan_entry(w->plan, &ev->entry);
 		break;
 	case SE_PRESENT:
-		uuid_set_add(&w->seen, ev->uuid);
+		if (w->in_refresh)
+			uuid_set_add(&w->seen, ev->uuid);
 		break;
 	case SE_DELETE:
 		plan_gone(w->plan, ev->uuid);
@@ -297,7 +306,8 @@ handle_event(struct watch *w, struct sync_event *ev)
 		handle_idset(w, ev);
 		break;
 	case SE_PRESENT_END:
-		plan_sweep(w->plan, &w->seen);
+		if (w->in_refresh)
+			plan_sweep(w->plan, &w->seen);
 		uuid_set_clear(&w->seen);
 		break;
 	case SE_DELETE_END:
@@ -366,12 +376,19 @@ on_read(evutil_socket_t fd, short what, void *arg)
 		else if (syncrepl_parse(w->ld, msg, &ev) == 0) {
 			handle_event(w, &ev);
 			sync_event_free(&ev);
-		} else
+		} else {
+			sync_event_free(&ev);	/* what was decoded before the fault */
 			log_warn("directory %s: a malformed sync message was ignored",
 			    w->conf->directory.uri);
+		}
 		ldap_msgfree(msg);
 	}
-	store_commit(w->st);
+	if (store_commit(w->st) == -1) {
+		/* The messages are consumed but their effects are not stored:
+		 * search again from the last committed cookie. */
+		drop(w, "the state store could not record the changes");
+		return;
+	}
 	plan_flush(w->plan);
 	/* libldap may hold parsed data the fd no longer signals: come back. */
 	if (i == DRAIN_MAX && w->ev_read != NULL)
