@@ -685,7 +685,6 @@ cmd_plan(struct ctl *ctl, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const struct command *cmd = find_command("plan");
-	struct plan_ctx plan;
 	int c, rc;
 
 	while ((rc = sub_getopt(cmd, argc, argv, "h", opts, &c)) == -1 && c != -1)
@@ -694,13 +693,7 @@ cmd_plan(struct ctl *ctl, int argc, char **argv)
 		return rc;
 	if (optind != argc)
 		return usage_error(cmd, "unexpected argument \"%s\"", argv[optind]);
-	if (plan_init(&plan, ctl->conf, ctl->st, 1, stdout) == -1)
-		return EX_CONFIG;
-	rc = plan_directory(&plan) == 0 ? 0 : EX_UNAVAILABLE;
-	printf("%zu to do, %zu skipped, %zu up to date\n", plan.planned, plan.skipped,
-	    plan.unchanged);
-	plan_free(&plan);
-	return rc;
+	return plan_report(ctl->conf, ctl->st, stdout);
 }
 
 static const char *

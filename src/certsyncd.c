@@ -219,14 +219,7 @@ dry_run(struct daemon *d)
 
 	if (store_open(d->conf->state.database, &st) == -1)
 		return EX_UNAVAILABLE;
-	if (plan_init(&d->plan, d->conf, st, 1, stdout) == -1) {
-		store_close(st);
-		return EX_CONFIG;
-	}
-	rc = plan_directory(&d->plan) == 0 ? 0 : EX_UNAVAILABLE;
-	printf("%zu to do, %zu skipped, %zu up to date\n", d->plan.planned,
-	    d->plan.skipped, d->plan.unchanged);
-	plan_free(&d->plan);
+	rc = plan_report(d->conf, st, stdout);
 	store_close(st);
 	return rc;
 }

@@ -9,6 +9,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
@@ -421,5 +422,20 @@ plan_directory(struct plan_ctx *ctx)
 out:
 	uuid_set_clear(&seen);
 	ldap_unbind_ext_s(ld, NULL, NULL);
+	return rc;
+}
+
+int
+plan_report(const struct conf *conf, struct store *st, FILE *out)
+{
+	struct plan_ctx plan;
+	int rc;
+
+	if (plan_init(&plan, conf, st, 1, out) == -1)
+		return EX_CONFIG;
+	rc = plan_directory(&plan) == 0 ? 0 : EX_UNAVAILABLE;
+	fprintf(out, "%zu to do, %zu skipped, %zu up to date\n", plan.planned,
+	    plan.skipped, plan.unchanged);
+	plan_free(&plan);
 	return rc;
 }

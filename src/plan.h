@@ -70,4 +70,11 @@ int plan_recheck_all(struct plan_ctx *ctx);
  */
 int plan_directory(struct plan_ctx *ctx);
 
+/*
+ * The whole dry run for certsyncd --dry-run and certsyncctl plan: one pass
+ * over the directory, a line per decision and a summary on out, nothing
+ * written.  Returns 0, or a sysexits code after logging.
+ */
+int plan_report(const struct conf *conf, struct store *st, FILE *out);
+
 #endif
