@@ -754,7 +754,7 @@ cmd_status(struct ctl *ctl, int argc, char **argv)
 	const struct command *cmd = find_command("status");
 	char when[32];
 	int64_t crl_number = 0, crl_at = 0, cp_at = 0;
-	int c, rc, jobs = 0, skipped = 0;
+	int c, rc, jobs = 0, skipped = 0, pending = 0, failing = 0;
 
 	while ((rc = sub_getopt(cmd, argc, argv, "h", opts, &c)) == -1 && c != -1)
 		;
@@ -780,6 +780,10 @@ cmd_status(struct ctl *ctl, int argc, char **argv)
 		return EX_SOFTWARE;
 	if (skipped == 0)
 		printf("  none\n");
+	if (ctl->conf->daemon.delivery_hook != NULL &&
+	    store_delivery_counts(ctl->st, &pending, &failing) == 0)
+		printf("%-14s %d key(s) waiting for the hook, %d of them failed at "
+		    "least once\n", "deliveries:", pending, failing);
 	store_crl_last(ctl->st, &crl_number, &crl_at);
 	if (crl_number > 0)
 		printf("%-14s number %lld, written %s\n", "CRL:", (long long)crl_number,

@@ -140,6 +140,11 @@ write_pid(const struct conf *conf)
 static int
 start(struct daemon *d)
 {
+	if (d->conf->directory.base == NULL) {
+		log_error("%s: [directory] base: is required to watch the directory",
+		    d->conf->path);
+		return EX_CONFIG;
+	}
 	if (store_open(d->conf->state.database, &d->st) == -1)
 		return EX_UNAVAILABLE;
 	if (plan_init(&d->plan, d->conf, d->st, 0, NULL) == -1 ||
@@ -242,6 +247,7 @@ main(int argc, char **argv)
 	int c, rc;
 
 	log_init("certsyncd");
+	opterr = 0;	/* one line of our own for a bad option */
 	while ((c = getopt_long(argc, argv, "c:fvhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': d.conf_path = optarg; break;
@@ -251,12 +257,15 @@ main(int argc, char **argv)
 		case 'v': d.verbose = 1; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("certsyncd %s\n", PACKAGE_VERSION); return 0;
-		default: usage(stderr); return EX_USAGE;
+		default:
+			log_error("unknown option \"%s\" (try certsyncd --help)",
+			    argv[optind - 1]);
+			return EX_USAGE;
 		}
 	}
 	if (optind != argc) {
-		log_error("unexpected argument \"%s\"", argv[optind]);
-		usage(stderr);
+		log_error("unexpected argument \"%s\" (try certsyncd --help)",
+		    argv[optind]);
 		return EX_USAGE;
 	}
 	if ((rc = conf_load(d.conf_path, &d.conf)) != 0)

@@ -92,7 +92,7 @@ reap(struct deliver *d)
 		if (got == 0 && time(NULL) - r->started > d->conf->daemon.delivery_timeout) {
 			log_warn("delivery hook for certificate %s ran past %ds; killing it",
 			    r->serial, d->conf->daemon.delivery_timeout);
-			kill(r->pid, SIGKILL);
+			kill(-r->pid, SIGKILL);	/* the whole group */
 			got = waitpid(r->pid, &status, 0);
 		}
 		if (got == 0) {
@@ -122,6 +122,7 @@ start(struct deliver *d, const struct delivery_row *row)
 	char *envp[10], mail[256];
 	const char *path = getenv("PATH");
 	struct running *r = &d->run[d->nrun];
+	posix_spawnattr_t attr;
 	int n = 0, rc;
 
 	snprintf(mail, sizeof(mail), "%.*s", (int)strcspn(row->addresses, ","),
@@ -136,7 +137,13 @@ start(struct deliver *d, const struct delivery_row *row)
 	envp[n++] = env_var("CERTSYNC_PASSWORD_FILE", d->conf->keystore.password_file);
 	envp[n++] = env_var("PATH", path ? path : "/usr/bin:/bin");
 	envp[n] = NULL;
-	rc = posix_spawn(&r->pid, argv[0], NULL, NULL, argv, envp);
+	/* Its own process group, so a timeout kills what it started too. */
+	if ((rc = posix_spawnattr_init(&attr)) == 0) {
+		posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+		posix_spawnattr_setpgroup(&attr, 0);
+		rc = posix_spawn(&r->pid, argv[0], NULL, &attr, argv, envp);
+		posix_spawnattr_destroy(&attr);
+	}
 	for (int i = 0; i < n; i++)
 		free(envp[i]);
 	if (rc != 0) {

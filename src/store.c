@@ -1268,6 +1268,24 @@ store_delivery_next(struct store *st, int64_t *when)
 	return *when ? 1 : 0;
 }
 
+int
+store_delivery_counts(struct store *st, int *pending, int *failing)
+{
+	sqlite3_stmt *stmt = prepare(st, "SELECT count(*), count(last_error) FROM "
+	    "deliveries WHERE done = 0");
+	int rc;
+
+	*pending = *failing = 0;
+	if (stmt == NULL)
+		return -1;
+	if ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		*pending = sqlite3_column_int(stmt, 0);
+		*failing = sqlite3_column_int(stmt, 1);
+	}
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_ROW ? 0 : db_fail(st, "count deliveries");
+}
+
 void
 delivery_row_free(struct delivery_row *r)
 {

@@ -183,6 +183,8 @@ int store_delivery_result(struct store *st, int64_t cert_id, int ok, const char 
 /* The earliest next_attempt of an undelivered key: 1 and *when, or 0. */
 int store_delivery_next(struct store *st, int64_t *when);
 void delivery_row_free(struct delivery_row *row);
+/* Undelivered keys, and how many of them have failed at least once. */
+int store_delivery_counts(struct store *st, int *pending, int *failing);
 
 /* Small facts the daemon reports for `certsyncctl status`. */
 int store_state_set(struct store *st, const char *key, const char *value);

@@ -193,6 +193,8 @@ start_search(struct watch *w)
 
 	w->in_refresh = 1;
 	uuid_set_clear(&w->seen);
+	/* The refresh summary counts this pass only. */
+	w->plan->planned = w->plan->skipped = w->plan->unchanged = 0;
 	if (w->poll)
 		rc = syncrepl_poll_search(w->ld, w->conf, &w->msgid);
 	else {
@@ -209,9 +211,12 @@ start_search(struct watch *w)
 		drop(w, ldap_err2string(rc));
 		return -1;
 	}
-	set_state(w, 0, "connected; %s %s", w->poll ? "polling" : "syncrepl",
-	    w->poll ? "" : resumed ? "resuming from the stored cookie" :
-	    "full refresh (no cookie)");
+	if (w->poll)
+		set_state(w, 0, "connected; polling every %ds",
+		    w->conf->directory.poll_interval);
+	else
+		set_state(w, 0, "connected; syncrepl %s", resumed ?
+		    "resuming from the stored cookie" : "full refresh (no cookie)");
 	store_state_set(w->st, "source", w->poll ? "poll" : "syncrepl");
 	return 0;
 }
