@@ -107,23 +107,43 @@ next_setup
 GNUPGHOME="$T/gnupg"; export GNUPGHOME
 # The gpg-agent that gpgsm starts dies with the test, whatever happens.
 cs_on_exit 'gpgconf --kill all >/dev/null 2>&1'
-mkdir -m 700 "$GNUPGHOME"
-echo allow-loopback-pinentry > "$GNUPGHOME/gpg-agent.conf"
-printf 'disable-dirmngr\ndisable-crl-checks\ndisable-policy-checks\n' > "$GNUPGHOME/gpgsm.conf"
 
 gsm() { gpgsm --batch --no-tty --pinentry-mode loopback "$@" </dev/null; }
 gsm_pw() { gsm --passphrase-fd 3 "$@" 3<"$T/archive.pass"; }
+fresh_gnupg() {
+	gpgconf --kill all >/dev/null 2>&1 || :
+	rm -rf "$GNUPGHOME"
+	mkdir -m 700 "$GNUPGHOME"
+	echo allow-loopback-pinentry > "$GNUPGHOME/gpg-agent.conf"
+	printf 'disable-dirmngr\ndisable-crl-checks\ndisable-policy-checks\n' \
+	    > "$GNUPGHOME/gpgsm.conf"
+	gsm --import "$T/ca/ca.crt" >/dev/null 2>&1
+	fpr=$(openssl x509 -in "$T/ca/ca.crt" -noout -fingerprint -sha1 | cut -d= -f2)
+	echo "$fpr S" > "$GNUPGHOME/trustlist.txt"
+}
+imports() { gsm_pw --import "$1" > "$T/gpgsm.out" 2>&1; grep -q 'secret keys imported: 1' "$T/gpgsm.out"; }
 
-check "issue helen@example.test (legacy profile)" ctl issue helen@example.test
-es=$(cs_serial encryption helen@example.test)
-ss=$(cs_serial signing helen@example.test)
-check "gpgsm imports the CA" gsm --import "$T/ca/ca.crt"
-fpr=$(openssl x509 -in "$T/ca/ca.crt" -noout -fingerprint -sha1 | cut -d= -f2)
-echo "$fpr S" > "$GNUPGHOME/trustlist.txt"
-check "gpgsm imports the encryption PKCS#12" \
-    says 'secret keys imported: 1' gsm_pw --import "$T/keystore/encryption-$es.p12"
-check "gpgsm imports the signing PKCS#12" \
-    says 'secret keys imported: 1' gsm_pw --import "$T/keystore/signing-$ss.p12"
+# gpgsm 2.2's own PKCS#12 parser (minip12) rejects some RSA keys that
+# OpenSSL, NSS and certtool all read ("data error at
+# shrouded_key_bag.decrypted-text"): a limit of gpgsm, depending on the
+# random key.  Only that failure earns a fresh key; any other fails at once.
+check "issue helen@example.test (legacy profile)" ctl issue helen@example.test --user helen
+gpg_ok=0 attempt=1
+while [ $attempt -le 4 ]; do
+	es=$(cs_serial encryption helen@example.test)
+	ss=$(cs_serial signing helen@example.test)
+	fresh_gnupg
+	if imports "$T/keystore/encryption-$es.p12" && imports "$T/keystore/signing-$ss.p12"; then
+		gpg_ok=1
+		break
+	fi
+	grep -q 'shrouded_key_bag' "$T/gpgsm.out" || break
+	echo "# note: gpgsm's PKCS#12 parser refused key $attempt (its known limit); a new key"
+	ctl issue helen@example.test --user helen --name "Helen $attempt" >/dev/null
+	attempt=$((attempt + 1))
+done
+check "gpgsm imports the encryption and signing PKCS#12 files" test "$gpg_ok" -eq 1
+[ "$gpg_ok" -eq 1 ] || sed 's/^/       /' "$T/gpgsm.out"
 check "gpgsm lists both secret keys" \
     says "S/N: $ss" gsm --list-secret-keys
 last_says "S/N: $es" "... including the encryption key"
