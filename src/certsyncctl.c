@@ -97,6 +97,25 @@ sub_getopt(const struct command *cmd, int argc, char **argv, const char *shortop
 	return -1;
 }
 
+/* For commands that take nothing but --help: -1 to go on, else an exit code. */
+static int
+no_arguments(const struct command *cmd, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c, rc;
+
+	while ((rc = sub_getopt(cmd, argc, argv, "h", opts, &c)) == -1 && c != -1)
+		;
+	if (rc != -1)
+		return rc;
+	if (optind != argc)
+		return usage_error(cmd, "unexpected argument \"%s\"", argv[optind]);
+	return -1;
+}
+
 /* ---- init-ca ----------------------------------------------------------- */
 
 static int
@@ -496,19 +515,11 @@ cmd_revoke(struct ctl *ctl, int argc, char **argv)
 static int
 cmd_crl(struct ctl *ctl, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const struct command *cmd = find_command("crl");
-	int c, rc;
+	int rc;
 
-	while ((rc = sub_getopt(cmd, argc, argv, "h", opts, &c)) == -1 && c != -1)
-		;
-	if (rc != -1)
+	if ((rc = no_arguments(cmd, argc, argv)) != -1)
 		return rc;
-	if (optind != argc)
-		return usage_error(cmd, "unexpected argument \"%s\"", argv[optind]);
 	return regenerate_crl(ctl);
 }
 
@@ -680,19 +691,11 @@ cmd_audit(struct ctl *ctl, int argc, char **argv)
 static int
 cmd_plan(struct ctl *ctl, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const struct command *cmd = find_command("plan");
-	int c, rc;
+	int rc;
 
-	while ((rc = sub_getopt(cmd, argc, argv, "h", opts, &c)) == -1 && c != -1)
-		;
-	if (rc != -1)
+	if ((rc = no_arguments(cmd, argc, argv)) != -1)
 		return rc;
-	if (optind != argc)
-		return usage_error(cmd, "unexpected argument \"%s\"", argv[optind]);
 	return plan_report(ctl->conf, ctl->st, stdout);
 }
 
@@ -747,21 +750,13 @@ print_skipped(void *arg, const char *uuid, const char *dn, const char *skipped)
 static int
 cmd_status(struct ctl *ctl, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const struct command *cmd = find_command("status");
 	char when[32];
 	int64_t crl_number = 0, crl_at = 0, cp_at = 0;
-	int c, rc, jobs = 0, skipped = 0, pending = 0, failing = 0;
+	int rc, jobs = 0, skipped = 0, pending = 0, failing = 0;
 
-	while ((rc = sub_getopt(cmd, argc, argv, "h", opts, &c)) == -1 && c != -1)
-		;
-	if (rc != -1)
+	if ((rc = no_arguments(cmd, argc, argv)) != -1)
 		return rc;
-	if (optind != argc)
-		return usage_error(cmd, "unexpected argument \"%s\"", argv[optind]);
 	print_state(ctl, "daemon:", "daemon");
 	print_state(ctl, "connection:", "connection");
 	print_state(ctl, "source:", "source");
