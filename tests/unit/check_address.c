@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "address.h"
+#include "check_main.h"
 
 static void
 expect_ok(const char *in, const char *want)
@@ -118,16 +119,10 @@ main(void)
 {
 	Suite *s = suite_create("address");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, valid_addresses);
 	tcase_add_test(tc, invalid_addresses);
 	tcase_add_test(tc, lists);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return check_run(s, 0);
 }

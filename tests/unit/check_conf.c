@@ -23,6 +23,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "check_main.h"
 
 #ifndef CS_LOCALSTATEDIR
 #define CS_LOCALSTATEDIR "/var/lib"
@@ -1459,11 +1460,5 @@ conf_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(conf_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed != 0;
+	return check_run(conf_suite(), 0);
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "identity.h"
+#include "check_main.h"
 
 static const struct identity_map map = {
 	.mail = "mail", .aliases = "mailAlternateAddress",
@@ -156,17 +157,11 @@ main(void)
 {
 	Suite *s = suite_create("identity");
 	TCase *tc = tcase_create("normalize");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, good_entry);
 	tcase_add_test(tc, name_fallbacks);
 	tcase_add_test(tc, bad_entries);
 	tcase_add_test(tc, no_uuid_refused);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return check_run(s, 0);
 }

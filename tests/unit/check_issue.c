@@ -14,6 +14,7 @@
 #include "certinfo.h"
 #include "issue.h"
 #include "testca.h"
+#include "check_main.h"
 
 #define DAY 86400
 
@@ -356,9 +357,8 @@ int
 main(void)
 {
 	Suite *s = suite_create("issue");
+	int rc;
 	TCase *tc = tcase_create("profile");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
@@ -373,14 +373,10 @@ main(void)
 	tcase_add_test(tc, refuses_without_addresses);
 	tcase_add_test(tc, utf8_check);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
 	/* One process: the keys made once are shared across tests. */
-	srunner_set_fork_status(sr, CK_NOFORK);
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	rc = check_run(s, 1);
 	EVP_PKEY_free(rsa_key);
 	EVP_PKEY_free(ec_key);
 	address_list_free(&list);
-	return failed == 0 ? 0 : 1;
+	return rc;
 }

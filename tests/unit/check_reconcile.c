@@ -13,6 +13,7 @@
 #include "certinfo.h"
 #include "crl.h"
 #include "reconcile.h"
+#include "check_main.h"
 
 #define DAY 86400
 
@@ -287,8 +288,6 @@ main(void)
 {
 	Suite *s = suite_create("reconcile");
 	TCase *tc = tcase_create("decisions");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, new_user_is_enrolled);
 	tcase_add_test(tc, unchanged_user_needs_nothing);
@@ -299,9 +298,5 @@ main(void)
 	tcase_add_test(tc, mode_change_reissues);
 	tcase_add_test(tc, other_ca_key_reissues);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return check_run(s, 0);
 }

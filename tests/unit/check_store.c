@@ -12,6 +12,7 @@
 #include <sqlite3.h>
 
 #include "store.h"
+#include "check_main.h"
 
 static char dir[] = "/tmp/check_store.XXXXXX";
 static char path[512];
@@ -321,8 +322,6 @@ main(void)
 {
 	Suite *s = suite_create("store");
 	TCase *tc = tcase_create("sqlite");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, schema_and_wal);
@@ -336,9 +335,5 @@ main(void)
 	tcase_add_test(tc, transactions_roll_back);
 	tcase_add_test(tc, identities_jobs_checkpoints);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return check_run(s, 0);
 }
