@@ -38,6 +38,7 @@
 /* Enum fields are written through an int *. */
 _Static_assert(sizeof(enum dir_flavor) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum cert_mode) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum disable_policy) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum p12_profile) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum log_dest) == sizeof(int), "enum size");
 
@@ -70,6 +71,7 @@ struct conf_key {
 	const char *key;
 	enum conf_type type;
 	const char *def;	/* as written in the file; NULL: unset */
+	const char *def_ad;	/* the default with flavor = ad, if different */
 	int min, max;		/* CT_INT */
 	const struct choice *choices;	/* CT_ENUM, CT_WORD; NULL name ends */
 	unsigned flags;
@@ -84,13 +86,18 @@ static const struct choice scopes[] = {
 	{ "sub", 0 }, { "one", 0 }, { NULL, 0 },
 };
 static const struct choice sasl_mechs[] = {
-	{ "EXTERNAL", 0 }, { NULL, 0 },
+	{ "EXTERNAL", 0 }, { "GSSAPI", 0 }, { NULL, 0 },
 };
 static const struct choice sources[] = {
-	{ "syncrepl", 0 }, { "poll", 0 }, { NULL, 0 },
+	{ "auto", 0 }, { "syncrepl", 0 }, { "dirsync", 0 }, { "usn", 0 },
+	{ "poll", 0 }, { NULL, 0 },
 };
 static const struct choice flavors[] = {
 	{ "openldap", DIR_FLAVOR_OPENLDAP }, { "ad", DIR_FLAVOR_AD },
+	{ NULL, 0 },
+};
+static const struct choice disable_policies[] = {
+	{ "revoke", DISABLE_REVOKE }, { "unpublish", DISABLE_UNPUBLISH },
 	{ NULL, 0 },
 };
 static const struct choice cert_modes[] = {
@@ -120,19 +127,27 @@ static const struct choice facilities[] = {
 
 #define FIELD(f)	offsetof(struct conf, f)
 #define K_STR(s, k, t, def, fl, f) \
-	{ s, k, t, def, 0, 0, NULL, fl, FIELD(f) }
+	{ s, k, t, def, NULL, 0, 0, NULL, fl, FIELD(f) }
 #define K_INT(s, k, def, lo, hi, f) \
-	{ s, k, CT_INT, def, lo, hi, NULL, 0, FIELD(f) }
+	{ s, k, CT_INT, def, NULL, lo, hi, NULL, 0, FIELD(f) }
 #define K_ONE(s, k, t, def, ch, f) \
-	{ s, k, t, def, 0, 0, ch, 0, FIELD(f) }
+	{ s, k, t, def, NULL, 0, 0, ch, 0, FIELD(f) }
+/* A key whose default depends on [directory] flavor (loaded before it). */
+#define K_FLV(s, k, t, def, def_ad, ch, fl, f) \
+	{ s, k, t, def, def_ad, 0, 0, ch, fl, FIELD(f) }
 
 /* Every key there is; a section is known when some key names it. */
 static const struct conf_key conf_keys[] = {
+	/* First: other [directory] defaults depend on it. */
+	K_ONE("directory", "flavor", CT_ENUM, "openldap", flavors,
+	    directory.flavor),
 	K_STR("directory", "uri", CT_LDAP_URI, "ldapi:///", 0, directory.uri),
 	K_STR("directory", "base", CT_STRING, NULL, 0, directory.base),
 	K_ONE("directory", "scope", CT_WORD, "sub", scopes, directory.scope),
-	K_STR("directory", "filter", CT_FILTER,
-	    "(&(objectClass=inetOrgPerson)(mail=*))", 0, directory.filter),
+	K_FLV("directory", "filter", CT_FILTER,
+	    "(&(objectClass=inetOrgPerson)(mail=*))",
+	    "(&(objectCategory=person)(objectClass=user)"
+	    "(|(mail=*)(proxyAddresses=smtp:*)))", NULL, 0, directory.filter),
 	K_STR("directory", "bind_dn", CT_STRING, NULL, 0, directory.bind_dn),
 	K_STR("directory", "bind_password_file", CT_PATH, NULL, 0,
 	    directory.bind_password_file),
@@ -143,21 +158,21 @@ static const struct conf_key conf_keys[] = {
 	K_STR("directory", "tls_cert_file", CT_PATH, NULL, 0, directory.tls_cert_file),
 	K_STR("directory", "tls_key_file", CT_PATH, NULL, 0, directory.tls_key_file),
 	K_ONE("directory", "sasl_mech", CT_WORD, NULL, sasl_mechs, directory.sasl_mech),
-	K_ONE("directory", "flavor", CT_ENUM, "openldap", flavors,
-	    directory.flavor),
+	K_STR("directory", "keytab", CT_PATH, NULL, 0, directory.keytab),
 	K_STR("directory", "mail_attribute", CT_ATTR, "mail", 0,
 	    directory.mail_attribute),
-	K_STR("directory", "alias_attribute", CT_ATTR, NULL, KF_NONE_OFF,
-	    directory.alias_attribute),
+	K_FLV("directory", "alias_attribute", CT_ATTR, NULL, "proxyAddresses",
+	    NULL, KF_NONE_OFF, directory.alias_attribute),
 	K_STR("directory", "display_name_attribute", CT_ATTR, "displayName", 0,
 	    directory.display_name_attribute),
 	K_STR("directory", "given_name_attribute", CT_ATTR, "givenName", 0,
 	    directory.given_name_attribute),
 	K_STR("directory", "surname_attribute", CT_ATTR, "sn", 0,
 	    directory.surname_attribute),
-	K_STR("directory", "uid_attribute", CT_ATTR, "uid", 0,
-	    directory.uid_attribute),
-	K_ONE("directory", "source", CT_WORD, "syncrepl", sources, directory.source),
+	K_FLV("directory", "uid_attribute", CT_ATTR, "uid", "sAMAccountName",
+	    NULL, 0, directory.uid_attribute),
+	K_FLV("directory", "source", CT_WORD, "syncrepl", "auto", sources, 0,
+	    directory.source),
 	K_INT("directory", "poll_interval", "60", 5, 86400, directory.poll_interval),
 	K_INT("directory", "full_reconcile_hours", "24", 0, 8760,
 	    directory.full_reconcile_hours),
@@ -168,6 +183,8 @@ static const struct conf_key conf_keys[] = {
 	    reconcile.on_address_change),
 	K_ONE("reconcile", "on_name_change", CT_BOOL, "yes", NULL,
 	    reconcile.on_name_change),
+	K_ONE("reconcile", "on_disable", CT_ENUM, "revoke", disable_policies,
+	    reconcile.on_disable),
 	/* Reissues are spaced in whole seconds: 60 a minute is the most. */
 	K_INT("reconcile", "ca_change_per_minute", "10", 1, 60,
 	    reconcile.ca_change_per_minute),
@@ -945,6 +962,9 @@ load_key(struct loader *ld, const struct conf_key *k)
 
 	snprintf(name, sizeof(name), "%s:%s", k->section, k->key);
 	val = iniparser_getstring(ld->ini, name, NULL);
+	if (val == NULL && k->def_ad != NULL &&
+	    ld->conf->directory.flavor == DIR_FLAVOR_AD)
+		val = k->def_ad;
 	if (val != NULL && *val == '\0') {
 		if (k->flags & KF_REQUIRED)
 			key_error(ld, k, "is required");
@@ -997,6 +1017,12 @@ check_cross(struct loader *ld)
 {
 	const struct conf *c = ld->conf;
 
+	if (c->directory.flavor != DIR_FLAVOR_AD && !is_bad(ld, "directory", "source") &&
+	    (strcmp(c->directory.source, "dirsync") == 0 ||
+	    strcmp(c->directory.source, "usn") == 0))
+		key_error(ld, find_key("directory", "source"),
+		    "%s works with Active Directory only; set [directory] flavor = ad",
+		    c->directory.source);
 	if (is_bad(ld, "certificates", "renew_before_days") ||
 	    is_bad(ld, "certificates", "validity_days"))
 		return;

@@ -25,6 +25,7 @@ struct key_spec {
 enum cert_mode { CERT_MODE_SEPARATE, CERT_MODE_DUAL };
 enum p12_profile { P12_PROFILE_AES256, P12_PROFILE_LEGACY };
 enum dir_flavor { DIR_FLAVOR_OPENLDAP, DIR_FLAVOR_AD };
+enum disable_policy { DISABLE_REVOKE, DISABLE_UNPUBLISH };
 enum log_dest { LOG_DEST_STDERR, LOG_DEST_SYSLOG };
 
 /*
@@ -39,7 +40,8 @@ struct conf {
 		char *uri;                /* default "ldapi:///" */
 		char *base;               /* search base; NULL until set */
 		char *scope;              /* "sub" (default) or "one" */
-		char *filter;             /* default "(&(objectClass=inetOrgPerson)(mail=*))" */
+		char *filter;             /* default "(&(objectClass=inetOrgPerson)(mail=*))";
+		                             ad: users with mail or an SMTP proxyAddress */
 		char *bind_dn;            /* NULL: anonymous or SASL EXTERNAL */
 		char *bind_password_file; /* secret file */
 		char *tls_ca_file;        /* CA bundle for the server's certificate */
@@ -47,15 +49,17 @@ struct conf {
 		int tls_verify;           /* default 1: the server's certificate is checked */
 		char *tls_cert_file;      /* client certificate, for SASL EXTERNAL over TLS */
 		char *tls_key_file;       /* its key (a secret file) */
-		char *sasl_mech;          /* "EXTERNAL", or NULL: simple or anonymous bind */
+		char *sasl_mech;          /* "EXTERNAL", "GSSAPI", or NULL: simple or anonymous bind */
+		char *keytab;             /* GSSAPI: the client keytab (a secret file) */
 		enum dir_flavor flavor;   /* default openldap */
 		char *mail_attribute;     /* default "mail": primary address, more values are aliases */
-		char *alias_attribute;    /* more addresses; default none (NULL) */
+		char *alias_attribute;    /* more addresses; default none (NULL); ad: proxyAddresses */
 		char *display_name_attribute; /* default "displayName" */
 		char *given_name_attribute;   /* default "givenName" */
 		char *surname_attribute;      /* default "sn" */
-		char *uid_attribute;          /* default "uid" */
-		char *source;             /* "syncrepl" (default) or "poll" */
+		char *uid_attribute;          /* default "uid"; ad: sAMAccountName */
+		char *source;             /* auto, syncrepl, dirsync, usn, poll;
+		                             default syncrepl (openldap), auto (ad) */
 		int poll_interval;        /* seconds, default 60 */
 		int full_reconcile_hours; /* default 24; 0 turns it off */
 		int network_timeout;      /* seconds, default 10 */
@@ -66,6 +70,7 @@ struct conf {
 		int on_address_change;    /* default 1 */
 		int on_name_change;       /* default 1 */
 		int ca_change_per_minute; /* reissues after a CA change, default 10 */
+		enum disable_policy on_disable; /* default revoke */
 	} reconcile;
 
 	struct {

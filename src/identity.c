@@ -6,6 +6,8 @@
  */
 #include "config.h"
 
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +66,69 @@ add_addresses(struct identity *id, const struct dir_attr *a, size_t first,
 	return 0;
 }
 
+/* Adds one address value (raw, not NUL-terminated) of attribute name. */
+static int
+add_one(struct identity *id, const char *name, const char *val, size_t len,
+    char *why, size_t whylen)
+{
+	struct dir_value v = { val, len };
+	struct dir_attr a = { name, &v, 1 };
+
+	return add_addresses(id, &a, 0, why, whylen);
+}
+
+/*
+ * Exchange proxyAddresses: "SMTP:" (exactly so) marks the primary address,
+ * "smtp:" (any other case) an alias; other types (X400:, SIP:, X500:, ...)
+ * are no e-mail addresses and are ignored.  pass 0 adds the primary only,
+ * pass 1 the aliases.
+ */
+static int
+add_proxy_addresses(struct identity *id, const struct dir_attr *a, int pass,
+    char *why, size_t whylen)
+{
+	for (size_t i = 0; a != NULL && i < a->nvalues; i++) {
+		const char *v = a->values[i].val;
+		size_t len = a->values[i].len;
+		int primary;
+
+		if (len < 5 || strncasecmp(v, "smtp:", 5) != 0)
+			continue;
+		primary = strncmp(v, "SMTP:", 5) == 0;
+		if (primary != (pass == 0))
+			continue;
+		if (add_one(id, a->name, v + 5, len - 5, why, whylen) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* userAccountControl: a decimal number; *enabled from its ACCOUNTDISABLE bit. */
+static int
+get_enabled(const struct dir_entry *e, int *enabled, char *why, size_t whylen)
+{
+	const struct dir_attr *a = find_attr(e, "userAccountControl");
+	char buf[24], *end;
+	long long uac;
+
+	*enabled = 1;
+	if (a == NULL || a->nvalues == 0)
+		return 0;
+	if (a->values[0].len == 0 || a->values[0].len >= sizeof(buf))
+		goto bad;
+	memcpy(buf, a->values[0].val, a->values[0].len);
+	buf[a->values[0].len] = '\0';
+	errno = 0;
+	uac = strtoll(buf, &end, 10);
+	if (errno != 0 || *end != '\0' || uac < INT32_MIN || uac > UINT32_MAX)
+		goto bad;
+	*enabled = ((unsigned long long)uac & IDENTITY_UAC_DISABLED) == 0;
+	return 0;
+bad:
+	snprintf(why, whylen, "userAccountControl is not a 32-bit number");
+	return -1;
+}
+
 /* The first value of a name attribute, checked; *out NULL when absent. */
 static int
 get_name(const struct dir_entry *e, const char *attr, char **out, char *why,
@@ -93,30 +158,45 @@ identity_from_entry(const struct identity_map *map, const struct dir_entry *e,
     struct identity *out, char *why, size_t whylen)
 {
 	const struct dir_attr *mail = find_attr(e, map->mail);
+	const struct dir_attr *aliases = find_attr(e, map->aliases);
 
 	memset(out, 0, sizeof(*out));
 	if (e->uuid == NULL || e->uuid[0] == '\0') {
 		snprintf(why, whylen, "the entry has no uuid");
 		return -1;
 	}
-	if (mail == NULL || mail->nvalues == 0) {
-		snprintf(why, whylen, "the entry has no %s attribute", map->mail);
-		return -1;
-	}
 	if ((out->uuid = strdup(e->uuid)) == NULL || (out->dn = strdup(e->dn)) == NULL)
 		fatal("out of memory");
 	out->enabled = 1;
-	/* Further values of the mail attribute are aliases, in stored order. */
-	if (add_addresses(out, mail, 0, why, whylen) == -1 ||
-	    add_addresses(out, find_attr(e, map->aliases), 0, why, whylen) == -1 ||
-	    get_name(e, map->display_name, &out->display_name, why, whylen) == -1 ||
+	if (map->ad) {
+		/* SMTP: first, then mail, then the smtp: aliases. */
+		if (add_proxy_addresses(out, aliases, 0, why, whylen) == -1 ||
+		    add_addresses(out, mail, 0, why, whylen) == -1 ||
+		    add_proxy_addresses(out, aliases, 1, why, whylen) == -1 ||
+		    get_enabled(e, &out->enabled, why, whylen) == -1)
+			goto bad;
+		if (out->addresses.n == 0) {
+			snprintf(why, whylen, "the entry has neither %s nor an "
+			    "SMTP address in %s", map->mail,
+			    map->aliases ? map->aliases : "proxyAddresses");
+			goto bad;
+		}
+	} else if (mail == NULL || mail->nvalues == 0) {
+		snprintf(why, whylen, "the entry has no %s attribute", map->mail);
+		goto bad;
+	} else if (add_addresses(out, mail, 0, why, whylen) == -1 ||
+	    add_addresses(out, aliases, 0, why, whylen) == -1)
+		/* Further values of the mail attribute are aliases, in order. */
+		goto bad;
+	if (get_name(e, map->display_name, &out->display_name, why, whylen) == -1 ||
 	    get_name(e, map->given_name, &out->given_name, why, whylen) == -1 ||
 	    get_name(e, map->surname, &out->surname, why, whylen) == -1 ||
-	    get_name(e, map->uid, &out->uid, why, whylen) == -1) {
-		identity_free(out);
-		return -1;
-	}
+	    get_name(e, map->uid, &out->uid, why, whylen) == -1)
+		goto bad;
 	return 0;
+bad:
+	identity_free(out);
+	return -1;
 }
 
 void

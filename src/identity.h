@@ -42,7 +42,12 @@ struct identity_map {
 	const char *given_name;
 	const char *surname;
 	const char *uid;
+	int ad;                       /* Active Directory: aliases are proxyAddresses
+	                                 (SMTP:/smtp:), userAccountControl says enabled */
 };
+
+/* userAccountControl's ACCOUNTDISABLE bit. */
+#define IDENTITY_UAC_DISABLED 0x2
 
 struct identity {
 	char *uuid;
@@ -59,7 +64,10 @@ struct identity {
 #define IDENTITY_NAME_MAX 256
 
 /*
- * Normalizes entry.  Returns 0 and fills *out (free with identity_free), or
+ * Normalizes entry.  With map->ad the primary address is the proxyAddresses
+ * value marked SMTP: (else the first mail value), then mail, then smtp:
+ * aliases; other proxyAddresses types are ignored; a user is disabled when
+ * userAccountControl has IDENTITY_UAC_DISABLED.  Returns 0 and fills *out (free with identity_free), or
  * -1 with a reason written into why (a full sentence naming the attribute)
  * and *out left empty.
  */

@@ -249,6 +249,7 @@ identity_map(const struct conf *c)
 		.given_name = c->directory.given_name_attribute,
 		.surname = c->directory.surname_attribute,
 		.uid = c->directory.uid_attribute,
+		.ad = c->directory.flavor == DIR_FLAVOR_AD,
 	};
 
 	return m;

@@ -122,6 +122,14 @@ static const char *const migrations[] = {
 	"  BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;"
 	"CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
 	"  BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;",
+
+	/* 1: the last full copy of each Active Directory user, for merging
+	 * DirSync's partial attribute sets into. */
+	"CREATE TABLE directory_copies ("
+	"  uuid TEXT PRIMARY KEY,"
+	"  dn TEXT NOT NULL,"
+	"  attrs BLOB NOT NULL,"
+	"  updated_at INTEGER NOT NULL);",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -1125,6 +1133,69 @@ store_checkpoint_get(struct store *st, const char *source, void **cookie,
 	if (rc == SQLITE_DONE)
 		return 0;
 	return db_fail(st, "read checkpoint");
+}
+
+int
+store_copy_put(struct store *st, const char *uuid, const char *dn,
+    const void *attrs, size_t len)
+{
+	sqlite3_stmt *stmt = prepare(st, "INSERT OR REPLACE INTO directory_copies "
+	    "(uuid, dn, attrs, updated_at) VALUES (?, ?, ?, ?)");
+
+	if (stmt == NULL)
+		return -1;
+	bind_text(stmt, 1, uuid);
+	bind_text(stmt, 2, dn);
+	sqlite3_bind_blob(stmt, 3, attrs, (int)len, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(stmt, 4, time(NULL));
+	return step_done(st, stmt, "store directory copy");
+}
+
+int
+store_copy_get(struct store *st, const char *uuid, char **dn, void **attrs,
+    size_t *len)
+{
+	sqlite3_stmt *stmt = prepare(st, "SELECT dn, attrs FROM directory_copies "
+	    "WHERE uuid = ?");
+	int rc;
+
+	*dn = NULL;
+	*attrs = NULL;
+	*len = 0;
+	if (stmt == NULL)
+		return -1;
+	bind_text(stmt, 1, uuid);
+	if ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		int n = sqlite3_column_bytes(stmt, 1);
+		const void *blob = sqlite3_column_blob(stmt, 1);
+
+		*dn = col_text(stmt, 0);
+		if ((*attrs = malloc(n > 0 ? (size_t)n : 1)) == NULL)
+			fatal("out of memory");
+		if (blob != NULL)
+			memcpy(*attrs, blob, (size_t)n);
+		*len = (size_t)n;
+	}
+	sqlite3_finalize(stmt);
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc == SQLITE_DONE)
+		return 0;
+	return db_fail(st, "read directory copy");
+}
+
+int
+store_copy_delete(struct store *st, const char *uuid)
+{
+	sqlite3_stmt *stmt = prepare(st, uuid != NULL ?
+	    "DELETE FROM directory_copies WHERE uuid = ?" :
+	    "DELETE FROM directory_copies");
+
+	if (stmt == NULL)
+		return -1;
+	if (uuid != NULL)
+		bind_text(stmt, 1, uuid);
+	return step_done(st, stmt, "delete directory copy");
 }
 
 int

@@ -198,6 +198,18 @@ int store_checkpoint_put(struct store *st, const char *source, const void *cooki
 int store_checkpoint_get(struct store *st, const char *source, void **cookie,
     size_t *len, char **server_id);
 
+/*
+ * The last full copy of a directory entry (AD DirSync sends only what
+ * changed): dn and an opaque attribute blob (dirsync.c packs it).
+ * get: 1 found (caller frees *dn and *attrs), 0 none.  delete with uuid
+ * NULL forgets every copy.
+ */
+int store_copy_put(struct store *st, const char *uuid, const char *dn,
+    const void *attrs, size_t len);
+int store_copy_get(struct store *st, const char *uuid, char **dn, void **attrs,
+    size_t *len);
+int store_copy_delete(struct store *st, const char *uuid);
+
 /* When a cookie was last saved for source: 1 and *updated_at, 0 if none. */
 int store_checkpoint_age(struct store *st, const char *source, int64_t *updated_at);
 

@@ -16,10 +16,10 @@
 
 /* The attributes we read; never the certificate attributes, so our own
  * writes cannot look like a change worth acting on. */
-static char **
-wanted_attrs(const struct conf *c, int with_uuid)
+char **
+syncrepl_wanted_attrs(const struct conf *c, int with_uuid)
 {
-	static char *attrs[9];
+	static char *attrs[12];
 	int n = 0;
 
 	attrs[n++] = c->directory.mail_attribute;
@@ -29,7 +29,13 @@ wanted_attrs(const struct conf *c, int with_uuid)
 	attrs[n++] = c->directory.given_name_attribute;
 	attrs[n++] = c->directory.surname_attribute;
 	attrs[n++] = c->directory.uid_attribute;
-	if (with_uuid)
+	if (c->directory.flavor == DIR_FLAVOR_AD) {
+		attrs[n++] = (char *)"userAccountControl";
+		if (with_uuid) {
+			attrs[n++] = (char *)"objectGUID";
+			attrs[n++] = (char *)"isDeleted";
+		}
+	} else if (with_uuid)
 		attrs[n++] = (char *)"entryUUID";
 	attrs[n] = NULL;
 	return attrs;
@@ -66,7 +72,7 @@ syncrepl_search(LDAP *ld, const struct conf *conf, int mode,
 		return rc;
 	ctrls[0] = ctrl;
 	rc = ldap_search_ext(ld, conf->directory.base, scope_of(conf),
-	    conf->directory.filter, wanted_attrs(conf, 0), 0, ctrls, NULL, NULL, 0,
+	    conf->directory.filter, syncrepl_wanted_attrs(conf, 0), 0, ctrls, NULL, NULL, 0,
 	    msgid);
 	ldap_control_free(ctrl);
 	return rc;
@@ -76,7 +82,7 @@ int
 syncrepl_poll_search(LDAP *ld, const struct conf *conf, int *msgid)
 {
 	return ldap_search_ext(ld, conf->directory.base, scope_of(conf),
-	    conf->directory.filter, wanted_attrs(conf, 1), 0, NULL, NULL, NULL, 0,
+	    conf->directory.filter, syncrepl_wanted_attrs(conf, 1), 0, NULL, NULL, NULL, 0,
 	    msgid);
 }
 
@@ -118,9 +124,19 @@ add_attr(struct dir_entry *e, char *name, struct berval **vals)
 	}
 }
 
+void
+syncrepl_guid_text(const unsigned char g[16], char out[37])
+{
+	/* Microsoft's textual form: the first three fields little-endian,
+	 * as Get-ADUser and the DEL: names of deleted objects show it. */
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+	    "%02x%02x%02x%02x%02x%02x", g[3], g[2], g[1], g[0], g[5], g[4], g[7],
+	    g[6], g[8], g[9], g[10], g[11], g[12], g[13], g[14], g[15]);
+}
+
 /* DN and attributes of msg into e (uuid left to the caller). */
-static int
-read_entry(LDAP *ld, LDAPMessage *msg, struct dir_entry *e)
+int
+syncrepl_read_entry(LDAP *ld, LDAPMessage *msg, struct dir_entry *e)
 {
 	BerElement *ber = NULL;
 	char *dn, *a;
@@ -164,13 +180,23 @@ dir_entry_free(struct dir_entry *e)
 int
 syncrepl_entry(LDAP *ld, LDAPMessage *msg, struct dir_entry *e)
 {
-	if (read_entry(ld, msg, e) == -1)
+	if (syncrepl_read_entry(ld, msg, e) == -1)
 		return -1;
-	for (size_t i = 0; i < e->nattrs; i++)
-		if (strcasecmp(e->attrs[i].name, "entryUUID") == 0 &&
-		    e->attrs[i].nvalues == 1 &&
-		    (e->uuid = strdup(e->attrs[i].values[0].val)) == NULL)
+	for (size_t i = 0; i < e->nattrs && e->uuid == NULL; i++) {
+		const struct dir_attr *a = &e->attrs[i];
+		char guid[37];
+
+		if (a->nvalues != 1)
+			continue;
+		if (strcasecmp(a->name, "entryUUID") == 0 &&
+		    (e->uuid = strdup(a->values[0].val)) == NULL)
 			fatal("out of memory");
+		if (strcasecmp(a->name, "objectGUID") == 0 && a->values[0].len == 16) {
+			syncrepl_guid_text((const unsigned char *)a->values[0].val, guid);
+			if ((e->uuid = strdup(guid)) == NULL)
+				fatal("out of memory");
+		}
+	}
 	return 0;
 }
 
@@ -206,7 +232,7 @@ parse_entry(LDAP *ld, LDAPMessage *msg, struct sync_event *ev)
 	case LDAP_SYNC_ADD:
 	case LDAP_SYNC_MODIFY:
 		ev->type = SE_ENTRY;
-		if (read_entry(ld, msg, &ev->entry) == -1)
+		if (syncrepl_read_entry(ld, msg, &ev->entry) == -1)
 			rc = -1;
 		else if ((ev->entry.uuid = strdup(ev->uuid)) == NULL)
 			fatal("out of memory");

@@ -57,7 +57,18 @@ int syncrepl_poll_search(LDAP *ld, const struct conf *conf, int *msgid);
 int syncrepl_parse(LDAP *ld, LDAPMessage *msg, struct sync_event *ev);
 void sync_event_free(struct sync_event *ev);
 
-/* An entry of a plain search: uuid from entryUUID.  0, or -1. */
+/* The attributes a search asks for: the mapped ones, userAccountControl on
+ * AD, and with with_uuid the id (entryUUID; AD: objectGUID, isDeleted).
+ * Never a certificate attribute: our own writes must not look like news. */
+char **syncrepl_wanted_attrs(const struct conf *conf, int with_uuid);
+
+/* DN and attributes of msg into e, uuid left NULL.  0, or -1. */
+int syncrepl_read_entry(LDAP *ld, LDAPMessage *msg, struct dir_entry *e);
+
+/* A 16-byte objectGUID in Microsoft's textual form. */
+void syncrepl_guid_text(const unsigned char guid[16], char out[37]);
+
+/* An entry of a plain search: uuid from entryUUID (AD: objectGUID).  0, or -1. */
 int syncrepl_entry(LDAP *ld, LDAPMessage *msg, struct dir_entry *e);
 void dir_entry_free(struct dir_entry *e);
 

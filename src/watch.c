@@ -1,11 +1,16 @@
 /*
- * watch.c - the directory connection and the sync search, on the loop.
+ * watch.c - the directory connection and the change source, on the loop.
  *
  * Owns: connecting (on a helper thread, so a slow server never blocks the
- * loop), the backoff with jitter between attempts, logging each connection
- * state change once, draining ldap_result with a zero timeout until it
- * returns 0, and feeding plan.c.  Each drain is one transaction, with the
- * cookie written last in it: the cookie is never ahead of the changes.
+ * loop), picking the source (syncrepl, poll, or on Active Directory
+ * DirSync or uSNChanged rounds), the backoff with jitter between attempts,
+ * logging each connection state change once, draining ldap_result with a
+ * zero timeout until it returns 0, and feeding plan.c.  Each drain, and
+ * each AD round, is one transaction with the cookie written last in it:
+ * the cookie is never ahead of the changes.
+ * AD rounds run on a helper thread with a connection of their own; the
+ * loop's connection carries the change notification search, which only
+ * rings the bell for the next round.
  * Never: holds a message across drains, or retries in a busy loop.
  */
 #include "config.h"
@@ -18,6 +23,7 @@
 
 #include <openssl/rand.h>
 
+#include "dirsync.h"
 #include "ldapconn.h"
 #include "log.h"
 #include "syncrepl.h"
@@ -26,12 +32,16 @@
 #define CHECKPOINT "syncrepl"
 #define DRAIN_MAX 500          /* messages per callback before yielding */
 
+enum mode { M_SYNCREPL, M_POLL, M_DIRSYNC, M_USN };
+static const char *const mode_names[] = { "syncrepl", "poll", "dirsync", "usn" };
+
 struct watch {
 	struct event_base *base;
 	const struct conf *conf;
 	struct store *st;
 	struct plan_ctx *plan;
 	int once, poll;
+	enum mode mode;
 	void (*on_refreshed)(void *);
 	void *arg;
 
@@ -42,7 +52,21 @@ struct watch {
 	pthread_t thread;
 	int thread_running;
 	LDAP *new_ld;              /* handed over by the connect thread */
+	LDAP *new_round_ld;
+	enum mode new_mode;
+	struct ad_server new_server;
 	char new_err[512];
+
+	/* Active Directory rounds */
+	LDAP *round_ld;            /* used by the round thread only */
+	struct ad_server server;
+	pthread_t round_thread;
+	int round_running, round_again, round_orphan, force_full;
+	int usn_fallback;          /* auto: DirSync was refused, use uSNChanged */
+	struct berval round_cookie;
+	uint64_t round_since;
+	struct ad_round round;
+	struct event *ev_round_done;
 
 	int backoff;               /* seconds before the next attempt */
 	int failed;                /* --once: gave up after a failure */
@@ -78,12 +102,71 @@ set_state(struct watch *w, int error, const char *fmt, ...)
 
 /* ---- connecting ----------------------------------------------------------- */
 
+/* Which source to run against this server (on the connect thread). */
+static int
+pick_mode(struct watch *w, const struct ad_server *s, enum mode *out)
+{
+	const char *src = w->conf->directory.source;
+
+	if (strcmp(src, "syncrepl") == 0)
+		*out = M_SYNCREPL;
+	else if (strcmp(src, "poll") == 0)
+		*out = M_POLL;
+	else if (strcmp(src, "dirsync") == 0)
+		*out = M_DIRSYNC;
+	else if (strcmp(src, "usn") == 0)
+		*out = M_USN;
+	else if (s->syncrepl)
+		*out = M_SYNCREPL;
+	else if (s->dirsync && !w->usn_fallback)
+		*out = M_DIRSYNC;
+	else if (s->show_deleted && s->naming_context != NULL)
+		*out = M_USN;
+	else
+		*out = M_POLL;
+	if ((*out == M_DIRSYNC || *out == M_USN) && s->naming_context == NULL) {
+		snprintf(w->new_err, sizeof(w->new_err), "source = %s: the rootDSE names "
+		    "no defaultNamingContext; is this Active Directory?", src);
+		return -1;
+	}
+	if (*out == M_DIRSYNC && !s->dirsync) {
+		snprintf(w->new_err, sizeof(w->new_err), "source = dirsync: the server "
+		    "does not offer the DirSync control (%s)", AD_OID_DIRSYNC);
+		return -1;
+	}
+	if (*out == M_USN && !s->show_deleted) {
+		snprintf(w->new_err, sizeof(w->new_err), "source = usn: the server "
+		    "does not offer the show-deleted control (%s)", AD_OID_SHOW_DELETED);
+		return -1;
+	}
+	return 0;
+}
+
 static void *
 connect_main(void *arg)
 {
 	struct watch *w = arg;
+	int ad = w->conf->directory.flavor == DIR_FLAVOR_AD ||
+	    strcmp(w->conf->directory.source, "auto") == 0;
 
-	w->new_ld = ldapconn_open(w->conf, w->new_err, sizeof(w->new_err));
+	w->new_mode = w->poll ? M_POLL : M_SYNCREPL;
+	if ((w->new_ld = ldapconn_open(w->conf, w->new_err, sizeof(w->new_err))) == NULL ||
+	    !ad)
+		goto out;
+	if (ad_rootdse(w->new_ld, &w->new_server, w->new_err, sizeof(w->new_err)) == -1 ||
+	    pick_mode(w, &w->new_server, &w->new_mode) == -1)
+		goto fail;
+	/* Rounds block: they get a connection of their own. */
+	if ((w->new_mode == M_DIRSYNC || w->new_mode == M_USN) &&
+	    (w->new_round_ld = ldapconn_open(w->conf, w->new_err,
+	    sizeof(w->new_err))) == NULL)
+		goto fail;
+	goto out;
+fail:
+	ldap_unbind_ext_s(w->new_ld, NULL, NULL);
+	w->new_ld = NULL;
+	ad_server_free(&w->new_server);
+out:
 	event_active(w->ev_connected, 0, 0);
 	return NULL;
 }
@@ -116,6 +199,14 @@ drop(struct watch *w, const char *why)
 	if (w->ld != NULL)
 		ldap_unbind_ext_s(w->ld, NULL, NULL);
 	w->ld = NULL;
+	if (w->round_running)
+		w->round_orphan = 1;	/* on_round_done unbinds it */
+	else if (w->round_ld != NULL) {
+		ldap_unbind_ext_s(w->round_ld, NULL, NULL);
+		w->round_ld = NULL;
+	}
+	ad_server_free(&w->server);
+	evtimer_del(w->ev_poll);
 	uuid_set_clear(&w->seen);
 	if (w->once) {
 		/* One pass was asked for: say why it cannot be done, and stop. */
@@ -158,6 +249,12 @@ on_connected(evutil_socket_t fd, short what, void *arg)
 	}
 	w->ld = w->new_ld;
 	w->new_ld = NULL;
+	w->round_ld = w->new_round_ld;
+	w->new_round_ld = NULL;
+	w->server = w->new_server;
+	memset(&w->new_server, 0, sizeof(w->new_server));
+	w->mode = w->new_mode;
+	w->poll = w->mode == M_POLL;
 	if (ldap_get_option(w->ld, LDAP_OPT_DESC, &sock) != LDAP_OPT_SUCCESS || sock < 0) {
 		drop(w, "no socket after bind");
 		return;
@@ -174,6 +271,13 @@ connect_async(struct watch *w)
 {
 	if (w->thread_running || w->ld != NULL)
 		return;
+	if (w->round_running) {
+		/* A round of the lost connection is still unwinding. */
+		struct timeval tv = { 1, 0 };
+
+		evtimer_add(w->ev_retry, &tv);
+		return;
+	}
 	w->thread_running = 1;
 	if (pthread_create(&w->thread, NULL, connect_main, w) != 0) {
 		w->thread_running = 0;
@@ -183,6 +287,8 @@ connect_async(struct watch *w)
 
 /* ---- searching ---------------------------------------------------------------- */
 
+static int start_ad(struct watch *w);
+
 static int
 start_search(struct watch *w)
 {
@@ -190,6 +296,9 @@ start_search(struct watch *w)
 	void *blob = NULL;
 	size_t len = 0;
 	int rc, resumed = 0;
+
+	if (w->mode == M_DIRSYNC || w->mode == M_USN)
+		return start_ad(w);
 
 	w->in_refresh = 1;
 	uuid_set_clear(&w->seen);
@@ -350,6 +459,9 @@ handle_poll_message(struct watch *w, LDAPMessage *msg)
 	sync_event_free(&ev);
 }
 
+static void start_round(struct watch *w);
+static void on_notify_read(struct watch *w);
+
 static void
 on_read(evutil_socket_t fd, short what, void *arg)
 {
@@ -357,6 +469,10 @@ on_read(evutil_socket_t fd, short what, void *arg)
 	struct timeval zero = { 0, 0 };
 	int i, rc = 0;
 
+	if (w->mode == M_DIRSYNC || w->mode == M_USN) {
+		on_notify_read(w);
+		return;
+	}
 	if (store_begin(w->st) == -1)
 		return;
 	for (i = 0; i < DRAIN_MAX && w->ld != NULL; i++) {
@@ -407,7 +523,305 @@ on_poll(evutil_socket_t fd, short what, void *arg)
 
 	if (w->ld == NULL)
 		return;	/* a reconnect will start the next pass */
-	start_search(w);
+	if (w->mode == M_DIRSYNC || w->mode == M_USN)
+		start_round(w);
+	else
+		start_search(w);
+}
+
+/* ---- Active Directory rounds ---------------------------------------------------- */
+
+static const char *
+ad_checkpoint(const struct watch *w)
+{
+	return w->mode == M_USN ? "usn" : "dirsync";
+}
+
+static int
+start_ad(struct watch *w)
+{
+	w->in_refresh = 1;
+	w->plan->planned = w->plan->skipped = w->plan->unchanged = 0;
+	if (!w->once && w->server.notification) {
+		/* On the naming context: a deletion moves the user out of
+		 * base into Deleted Objects, and must ring the bell too. */
+		int rc = ad_notify_search(w->ld, w->server.naming_context, &w->msgid);
+
+		if (rc != LDAP_SUCCESS) {
+			drop(w, ldap_err2string(rc));
+			return -1;
+		}
+	}
+	set_state(w, 0, "connected to %s; %s rounds%s", w->server.service_name ?
+	    w->server.service_name : "the server", mode_names[w->mode],
+	    w->server.notification && !w->once ? ", started by change notification" :
+	    "");
+	store_state_set(w->st, "source", mode_names[w->mode]);
+	start_round(w);
+	return 0;
+}
+
+static void *
+round_main(void *arg)
+{
+	struct watch *w = arg;
+	const char *nc = w->server.naming_context;
+
+	if (w->mode == M_DIRSYNC)
+		ad_dirsync_round(w->round_ld, w->conf, nc,
+		    w->round_cookie.bv_len ? &w->round_cookie : NULL, &w->round);
+	else
+		ad_usn_round(w->round_ld, w->conf, nc, w->round_since,
+		    w->server.highest_usn, &w->round);
+	if (w->round.rc == LDAP_SUCCESS)
+		ad_scope_check(w->round_ld, w->conf, &w->round);
+	event_active(w->ev_round_done, 0, 0);
+	return NULL;
+}
+
+static void
+start_round(struct watch *w)
+{
+	char *server_id = NULL;
+	void *blob = NULL;
+	size_t len = 0;
+	int have;
+
+	if (w->round_running) {
+		w->round_again = 1;	/* the bell rang during a round */
+		return;
+	}
+	if (w->ld == NULL || w->round_ld == NULL)
+		return;
+	evtimer_del(w->ev_poll);
+	w->round_again = 0;
+	free(w->round_cookie.bv_val);
+	memset(&w->round_cookie, 0, sizeof(w->round_cookie));
+	w->round_since = 0;
+	have = store_checkpoint_get(w->st, ad_checkpoint(w), &blob, &len, &server_id);
+	if (have == 1 && blob != NULL && !w->force_full) {
+		if (server_id == NULL || w->server.service_name == NULL ||
+		    strcmp(server_id, w->server.service_name) != 0) {
+			log_notice("directory %s: the stored %s checkpoint is from "
+			    "another domain controller (%s); a full pass follows, "
+			    "compared with what certsync knows", w->conf->directory.uri,
+			    mode_names[w->mode], server_id ? server_id : "unknown");
+			free(blob);
+		} else if (w->mode == M_USN) {
+			char text[24];
+
+			snprintf(text, sizeof(text), "%.*s", (int)(len < 23 ? len : 23),
+			    (char *)blob);
+			w->round_since = strtoull(text, NULL, 10);
+			free(blob);
+		} else {
+			w->round_cookie.bv_val = blob;
+			w->round_cookie.bv_len = len;
+		}
+	} else
+		free(blob);
+	free(server_id);
+	w->force_full = 0;
+	/* The server's USN now: changes after it come in the next round. */
+	if (w->mode == M_USN) {
+		struct ad_server now;
+		char err[256];
+
+		if (ad_rootdse(w->ld, &now, err, sizeof(err)) == -1) {
+			drop(w, err);
+			return;
+		}
+		w->server.highest_usn = now.highest_usn;
+		ad_server_free(&now);
+	}
+	w->round_running = 1;
+	if (pthread_create(&w->round_thread, NULL, round_main, w) != 0) {
+		w->round_running = 0;
+		drop(w, "cannot start a round thread");
+	}
+}
+
+/* One object of a round into the plan, merged with its stored copy. */
+static int
+apply_object(struct watch *w, struct ad_object *o, int merge, struct uuid_set *seen)
+{
+	struct dir_entry merged;
+	unsigned char *packed = NULL;
+	void *blob = NULL;
+	char *dn = NULL, *uuid;
+	size_t len = 0;
+	int rc = 0, dry = w->plan->dry_run;
+
+	if (o->deleted) {
+		if (!dry && store_copy_delete(w->st, o->entry.uuid) == -1)
+			return -1;
+		return plan_gone(w->plan, o->entry.uuid);
+	}
+	if ((uuid = strdup(o->entry.uuid)) == NULL)
+		fatal("out of memory");
+	memset(&merged, 0, sizeof(merged));
+	if (merge && store_copy_get(w->st, uuid, &dn, &blob, &len) == 1 &&
+	    ad_unpack(blob, len, &merged) == 0) {
+		merged.dn = dn;
+		dn = NULL;
+		ad_merge(&merged, &o->entry);
+	} else {
+		/* No copy: the round sent the whole object (a full round,
+		 * a new object, or a uSNChanged round). */
+		merged = o->entry;
+		memset(&o->entry, 0, sizeof(o->entry));
+		free((char *)merged.uuid);
+	}
+	merged.uuid = uuid;
+	free(blob);
+	free(dn);
+	if (!dry) {
+		ad_pack(&merged, &packed, &len);
+		rc = store_copy_put(w->st, uuid, merged.dn, packed, len);
+		free(packed);
+	}
+	if (rc == 0) {
+		if (o->in_scope) {
+			uuid_set_add(seen, uuid);
+			rc = plan_entry(w->plan, &merged);
+		} else
+			rc = plan_gone(w->plan, uuid);
+	}
+	dir_entry_free(&merged);
+	return rc;
+}
+
+static void
+apply_round(struct watch *w, struct ad_round *r)
+{
+	struct uuid_set seen = { NULL, 0, 0, 0 };
+	int merge = w->mode == M_DIRSYNC && !r->full;
+
+	if (store_begin(w->st) == -1) {
+		drop(w, "the state store could not start a transaction");
+		return;
+	}
+	for (size_t i = 0; i < r->n; i++) {
+		if (apply_object(w, &r->v[i], merge, &seen) == -1) {
+			/* Nothing of the round is kept: the next one repeats it. */
+			store_rollback(w->st);
+			uuid_set_clear(&seen);
+			drop(w, "the state store could not record the changes");
+			return;
+		}
+	}
+	if (r->full)
+		plan_sweep(w->plan, &seen);
+	uuid_set_clear(&seen);
+	if (!w->plan->dry_run)
+		store_checkpoint_put(w->st, ad_checkpoint(w), r->cookie.bv_val,
+		    r->cookie.bv_len, w->server.service_name);
+	if (store_commit(w->st) == -1) {
+		drop(w, "the state store could not record the changes");
+		return;
+	}
+	plan_flush(w->plan);
+	log_info("directory %s: %s round: %zu object(s)%s", w->conf->directory.uri,
+	    mode_names[w->mode], r->n, r->full ? ", full pass" : "");
+	refresh_complete(w);
+}
+
+static void
+on_round_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct watch *w = arg;
+	struct ad_round *r = &w->round;
+
+	pthread_join(w->round_thread, NULL);
+	w->round_running = 0;
+	if (w->round_orphan) {
+		/* The connection was lost meanwhile; the reconnect starts over. */
+		w->round_orphan = 0;
+		if (w->round_ld != NULL)
+			ldap_unbind_ext_s(w->round_ld, NULL, NULL);
+		w->round_ld = NULL;
+		ad_round_free(r);
+		return;
+	}
+	if (r->rc != LDAP_SUCCESS) {
+		if (r->cookie_refused) {
+			log_notice("directory %s: the domain controller refused the "
+			    "stored DirSync cookie (%s); a full pass follows, compared "
+			    "with what certsync knows", w->conf->directory.uri, r->err);
+			w->force_full = 1;
+			ad_round_free(r);
+			start_round(w);
+			return;
+		}
+		if (w->mode == M_DIRSYNC && r->rc == LDAP_INSUFFICIENT_ACCESS &&
+		    strcmp(w->conf->directory.source, "auto") == 0 &&
+		    w->server.show_deleted) {
+			log_warn("directory %s: DirSync is refused to this account "
+			    "(it lacks \"Replicating Directory Changes\"); using "
+			    "uSNChanged rounds instead", w->conf->directory.uri);
+			w->usn_fallback = 1;
+			w->mode = M_USN;
+			store_state_set(w->st, "source", mode_names[w->mode]);
+			ad_round_free(r);
+			start_round(w);
+			return;
+		}
+		drop(w, r->err);
+		ad_round_free(r);
+		return;
+	}
+	apply_round(w, r);
+	ad_round_free(r);
+	if (w->ld == NULL || (w->once && !w->in_refresh))
+		return;
+	if (w->round_again)
+		start_round(w);
+	else {
+		struct timeval tv = { w->conf->directory.poll_interval, 0 };
+
+		evtimer_add(w->ev_poll, &tv);
+	}
+}
+
+/* Change notifications: each one only starts a round. */
+static void
+on_notify_read(struct watch *w)
+{
+	struct timeval zero = { 0, 0 };
+	int i, kick = 0;
+
+	for (i = 0; i < DRAIN_MAX && w->ld != NULL; i++) {
+		LDAPMessage *msg = NULL;
+		int rc = ldap_result(w->ld, w->msgid, LDAP_MSG_ONE, &zero, &msg);
+
+		if (rc == 0)
+			break;
+		if (rc == -1) {
+			int err = LDAP_SERVER_DOWN;
+
+			ldap_get_option(w->ld, LDAP_OPT_RESULT_CODE, &err);
+			drop(w, ldap_err2string(err));
+			return;
+		}
+		if (rc == LDAP_RES_SEARCH_ENTRY)
+			kick = 1;
+		else if (rc == LDAP_RES_SEARCH_RESULT) {
+			int err = LDAP_OTHER;
+			char why[300];
+
+			ldap_parse_result(w->ld, msg, &err, NULL, NULL, NULL, NULL, 0);
+			snprintf(why, sizeof(why), "the change notification search "
+			    "ended: %s", ldap_err2string(err));
+			ldap_msgfree(msg);
+			drop(w, why);
+			return;
+		}
+		ldap_msgfree(msg);
+	}
+	if (kick)
+		start_round(w);
+	if (i == DRAIN_MAX && w->ev_read != NULL)
+		event_active(w->ev_read, EV_READ, 0);
 }
 
 /* ---- lifetime ------------------------------------------------------------------ */
@@ -437,7 +851,8 @@ watch_start(struct event_base *base, const struct conf *conf, struct store *st,
 	w->backoff = 1;
 	if ((w->ev_retry = evtimer_new(base, on_retry, w)) == NULL ||
 	    (w->ev_poll = evtimer_new(base, on_poll, w)) == NULL ||
-	    (w->ev_connected = event_new(base, -1, 0, on_connected, w)) == NULL)
+	    (w->ev_connected = event_new(base, -1, 0, on_connected, w)) == NULL ||
+	    (w->ev_round_done = event_new(base, -1, 0, on_round_done, w)) == NULL)
 		fatal("out of memory");
 	connect_async(w);
 	*out = w;
@@ -453,7 +868,18 @@ watch_stop(struct watch *w)
 		pthread_join(w->thread, NULL);
 		if (w->new_ld != NULL)
 			ldap_unbind_ext_s(w->new_ld, NULL, NULL);
+		if (w->new_round_ld != NULL)
+			ldap_unbind_ext_s(w->new_round_ld, NULL, NULL);
+		ad_server_free(&w->new_server);
 	}
+	if (w->round_running) {
+		pthread_join(w->round_thread, NULL);
+		ad_round_free(&w->round);
+	}
+	if (w->round_ld != NULL)
+		ldap_unbind_ext_s(w->round_ld, NULL, NULL);
+	ad_server_free(&w->server);
+	free(w->round_cookie.bv_val);
 	if (w->ev_read != NULL)
 		event_free(w->ev_read);
 	if (w->ld != NULL)
@@ -461,6 +887,7 @@ watch_stop(struct watch *w)
 	event_free(w->ev_retry);
 	event_free(w->ev_poll);
 	event_free(w->ev_connected);
+	event_free(w->ev_round_done);
 	uuid_set_clear(&w->seen);
 	free(w);
 }

@@ -428,7 +428,43 @@ START_TEST(test_ad_flavor_attribute)
 	struct conf *c = load_ok(MINIMAL "[directory]\nflavor = ad\n");
 
 	ck_assert_str_eq(c->publish.certificate_attribute, "userCertificate");
+	ck_assert_str_eq(c->directory.alias_attribute, "proxyAddresses");
+	ck_assert_str_eq(c->directory.uid_attribute, "sAMAccountName");
+	ck_assert_str_eq(c->directory.source, "auto");
+	assert_has(c->directory.filter, "(proxyAddresses=smtp:*)");
+	ck_assert_int_eq(c->reconcile.on_disable, DISABLE_REVOKE);
 	conf_free(c);
+
+	/* What the file sets wins over a flavor's default, "none" included. */
+	c = load_ok(MINIMAL "[directory]\nflavor = ad\nalias_attribute = none\n"
+	    "source = usn\nfilter = (objectClass=user)\n"
+	    "[reconcile]\non_disable = unpublish\n");
+	ck_assert_ptr_null(c->directory.alias_attribute);
+	ck_assert_str_eq(c->directory.source, "usn");
+	ck_assert_str_eq(c->directory.filter, "(objectClass=user)");
+	ck_assert_int_eq(c->reconcile.on_disable, DISABLE_UNPUBLISH);
+	conf_free(c);
+
+	/* The openldap defaults are unchanged. */
+	c = load_ok(MINIMAL);
+	ck_assert_ptr_null(c->directory.alias_attribute);
+	ck_assert_str_eq(c->directory.source, "syncrepl");
+	ck_assert_str_eq(c->directory.uid_attribute, "uid");
+	conf_free(c);
+}
+END_TEST
+
+START_TEST(test_ad_only_sources)
+{
+	char *err = load_bad(MINIMAL "[directory]\nsource = dirsync\n");
+
+	assert_has(err, "[directory] source: dirsync works with Active Directory "
+	    "only; set [directory] flavor = ad");
+	ck_assert_int_eq(count_lines(err), 1);
+	free(err);
+	err = load_bad(MINIMAL "[directory]\nflavor = ad\nsource = ldapsync\n");
+	assert_has(err, "[directory] source:");
+	free(err);
 }
 END_TEST
 
@@ -724,7 +760,7 @@ START_TEST(test_example_file)
 		if (*line == '\n')
 			*out++ = *line++;
 	}
-	ck_assert_int_eq(keys, 59);
+	ck_assert_int_eq(keys, 61);
 	c = load_ok(all);
 	ck_assert_str_eq(c->keystore.password_file, "/etc/certsync/keystore.pw");
 	ck_assert_ptr_nonnull(c->certificates.crl_url);
@@ -1414,6 +1450,7 @@ conf_suite(void)
 	tcase_add_test(ok, test_minimal_defaults);
 	tcase_add_test(ok, test_full);
 	tcase_add_test(ok, test_ad_flavor_attribute);
+	tcase_add_test(ok, test_ad_only_sources);
 	tcase_add_test(ok, test_relative_paths);
 	tcase_add_test(ok, test_relative_file_name);
 	tcase_add_test(ok, test_words_ignore_case);

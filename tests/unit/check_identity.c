@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dirsync.h"
 #include "identity.h"
+#include "syncrepl.h"
 #include "check_main.h"
 
 static const struct identity_map map = {
@@ -27,6 +29,130 @@ normalize(struct dir_attr *attrs, size_t n, struct identity *id, char *why)
 
 	return identity_from_entry(&map, &e, id, why, 256);
 }
+
+static const struct identity_map ad_map = {
+	.mail = "mail", .aliases = "proxyAddresses",
+	.display_name = "displayName", .given_name = "givenName",
+	.surname = "sn", .uid = "sAMAccountName", .ad = 1,
+};
+
+static int
+normalize_ad(struct dir_attr *attrs, size_t n, struct identity *id, char *why)
+{
+	struct dir_entry e = { "CN=A,CN=Users,DC=x", "bd468d03-3843-4b59-af47-28a8f2c7483c",
+	    attrs, n };
+
+	return identity_from_entry(&ad_map, &e, id, why, 256);
+}
+
+START_TEST(ad_proxy_addresses)
+{
+	struct dir_value mail[] = { V("alice@example.org") };
+	struct dir_value proxy[] = { V("smtp:al@example.org"),
+	    V("X400:c=US;a= ;p=Org;o=Ex;s=Smith;"), V("SMTP:Alice.Smith@example.org"),
+	    V("sip:alice@example.org"), V("smtp:ALICE@example.org") };
+	struct dir_value uac[] = { V("66048") };	/* 0x10200: enabled */
+	struct dir_attr attrs[] = {
+		{ "mail", mail, 1 }, { "proxyAddresses", proxy, 5 },
+		{ "userAccountControl", uac, 1 },
+	};
+	struct identity id;
+	char why[256] = "";
+
+	ck_assert_int_eq(normalize_ad(attrs, 3, &id, why), 0);
+	/* SMTP: first, then mail, then smtp: aliases; X400 and SIP ignored. */
+	ck_assert_uint_eq(id.addresses.n, 3);
+	ck_assert_str_eq(id.addresses.v[0], "Alice.Smith@example.org");
+	ck_assert_str_eq(id.addresses.v[1], "alice@example.org");
+	ck_assert_str_eq(id.addresses.v[2], "al@example.org");
+	ck_assert_int_eq(id.enabled, 1);
+	identity_free(&id);
+
+	uac[0] = (struct dir_value)V("66050");	/* ACCOUNTDISABLE set */
+	ck_assert_int_eq(normalize_ad(attrs, 3, &id, why), 0);
+	ck_assert_int_eq(id.enabled, 0);
+	identity_free(&id);
+
+	/* No mail: the SMTP: address alone is enough. */
+	ck_assert_int_eq(normalize_ad(attrs + 1, 2, &id, why), 0);
+	ck_assert_str_eq(id.addresses.v[0], "Alice.Smith@example.org");
+	identity_free(&id);
+}
+END_TEST
+
+START_TEST(ad_bad_values)
+{
+	struct dir_value proxy[] = { V("smtp:not an address") };
+	struct dir_value x400[] = { V("X400:c=US;") };
+	struct dir_value mail[] = { V("a@example.org") };
+	struct dir_value uac[] = { V("512x") };
+	struct dir_attr bad_proxy[] = { { "proxyAddresses", proxy, 1 } };
+	struct dir_attr no_smtp[] = { { "proxyAddresses", x400, 1 } };
+	struct dir_attr bad_uac[] = { { "mail", mail, 1 }, { "userAccountControl", uac, 1 } };
+	struct identity id;
+	char why[256] = "";
+
+	ck_assert_int_eq(normalize_ad(bad_proxy, 1, &id, why), -1);
+	ck_assert_msg(strstr(why, "proxyAddresses \"not an address\"") != NULL, "%s", why);
+	ck_assert_int_eq(normalize_ad(no_smtp, 1, &id, why), -1);
+	ck_assert_msg(strstr(why, "neither mail nor an SMTP address in proxyAddresses")
+	    != NULL, "%s", why);
+	ck_assert_int_eq(normalize_ad(bad_uac, 2, &id, why), -1);
+	ck_assert_msg(strstr(why, "userAccountControl") != NULL, "%s", why);
+}
+END_TEST
+
+START_TEST(ad_guid_text)
+{
+	/* objectGUID A41GvUM4WUuvRyio8sdIPA== as AD names it. */
+	static const unsigned char g[16] = { 0x03, 0x8d, 0x46, 0xbd, 0x43, 0x38,
+	    0x59, 0x4b, 0xaf, 0x47, 0x28, 0xa8, 0xf2, 0xc7, 0x48, 0x3c };
+	char text[37];
+
+	syncrepl_guid_text(g, text);
+	ck_assert_str_eq(text, "bd468d03-3843-4b59-af47-28a8f2c7483c");
+}
+END_TEST
+
+START_TEST(ad_copy_pack_merge)
+{
+	struct dir_value mail[] = { V("a@example.org") };
+	struct dir_value proxy[] = { V("SMTP:a@example.org"), V("smtp:b@example.org") };
+	struct dir_value dn1[] = { V("Alice") };
+	struct dir_value dn2[] = { V("Alice Jones") };
+	struct dir_value nul[] = { { "x\0y", 3 } };
+	struct dir_attr full[] = { { "mail", mail, 1 }, { "proxyAddresses", proxy, 2 },
+	    { "displayName", dn1, 1 }, { "bin", nul, 1 } };
+	struct dir_attr part[] = { { "DISPLAYNAME", dn2, 1 }, { "givenName", dn1, 1 } };
+	struct dir_entry e = { "CN=A,DC=x", NULL, full, 4 };
+	struct dir_entry p = { "CN=A2,DC=x", NULL, part, 2 };
+	struct dir_entry copy;
+	unsigned char *blob;
+	size_t len;
+
+	ad_pack(&e, &blob, &len);
+	ck_assert_int_eq(ad_unpack(blob, len, &copy), 0);
+	ck_assert_uint_eq(copy.nattrs, 4);
+	ck_assert_uint_eq(copy.attrs[1].nvalues, 2);
+	ck_assert_str_eq(copy.attrs[1].values[1].val, "smtp:b@example.org");
+	ck_assert_uint_eq(copy.attrs[3].values[0].len, 3);	/* binary-safe */
+	ck_assert_int_eq(memcmp(copy.attrs[3].values[0].val, "x\0y", 3), 0);
+	/* A partial set replaces its namesakes, adds the rest, keeps others. */
+	ad_merge(&copy, &p);
+	ck_assert_uint_eq(copy.nattrs, 5);
+	ck_assert_str_eq(copy.attrs[2].values[0].val, "Alice Jones");
+	ck_assert_str_eq(copy.attrs[4].name, "givenName");
+	ck_assert_str_eq(copy.attrs[1].values[0].val, "SMTP:a@example.org");
+	ck_assert_str_eq(copy.dn, "CN=A2,DC=x");
+	dir_entry_free(&copy);
+	/* Damaged copies are refused, never half read. */
+	for (size_t cut = 0; cut < len; cut++)
+		ck_assert_int_eq(ad_unpack(blob, cut, &copy), -1);
+	blob[0] = 'X';
+	ck_assert_int_eq(ad_unpack(blob, len, &copy), -1);
+	free(blob);
+}
+END_TEST
 
 START_TEST(good_entry)
 {
@@ -159,6 +285,10 @@ main(void)
 	TCase *tc = tcase_create("normalize");
 
 	tcase_add_test(tc, good_entry);
+	tcase_add_test(tc, ad_proxy_addresses);
+	tcase_add_test(tc, ad_bad_values);
+	tcase_add_test(tc, ad_guid_text);
+	tcase_add_test(tc, ad_copy_pack_merge);
 	tcase_add_test(tc, name_fallbacks);
 	tcase_add_test(tc, bad_entries);
 	tcase_add_test(tc, no_uuid_refused);

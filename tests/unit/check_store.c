@@ -104,7 +104,7 @@ START_TEST(schema_and_wal)
 	sqlite3 *db;
 	sqlite3_stmt *stmt;
 
-	ck_assert_int_eq(store_schema_version(st), 1);
+	ck_assert_int_eq(store_schema_version(st), 2);
 	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
 	ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &stmt, NULL),
 	    SQLITE_OK);
@@ -116,7 +116,7 @@ START_TEST(schema_and_wal)
 	insert("u1", "AA", CERT_KIND_SIGNING, "a@example.org");
 	store_close(st);
 	ck_assert_int_eq(store_open(path, &st), 0);
-	ck_assert_int_eq(store_schema_version(st), 1);
+	ck_assert_int_eq(store_schema_version(st), 2);
 	ck_assert_uint_eq(count(CQ_ALL, NULL), 1);
 }
 END_TEST
