@@ -9,7 +9,9 @@
 CS_BUILD_DEPS="gcc make autoconf automake pkg-config libc6-dev
 libssl-dev libldap2-dev libevent-dev libiniparser-dev libsqlite3-dev check"
 CS_TEST_DEPS="openssl clang libnss3-tools gnutls-bin gpgsm gpg-agent groff-base
-sqlite3 procps slapd ldap-utils"
+sqlite3 procps slapd ldap-utils libsasl2-modules-gssapi-mit
+samba samba-ad-dc samba-ad-provision samba-common-bin winbind krb5-user ldb-tools
+iproute2"
 
 cs_top=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -34,6 +36,14 @@ cs_install() {
 	# tests run their own on loopback, so keep the machine's one out of it.
 	case "$missing" in *slapd*)
 		service slapd stop >/dev/null 2>&1 || true ;;
+	esac
+	# Likewise Samba's postinst starts the machine's smbd, nmbd and winbind
+	# (and samba-ad-dc once configured); the tests run their own DC
+	# (tests/integration/samba.sh), on addresses of their own.
+	case "$missing" in *samba* | *winbind*)
+		for svc in samba-ad-dc smbd nmbd winbind; do
+			service "$svc" stop >/dev/null 2>&1 || true
+		done ;;
 	esac
 }
 
