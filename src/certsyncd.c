@@ -25,6 +25,7 @@
 
 #include "conf.h"
 #include "fsutil.h"
+#include "ldapconn.h"
 #include "log.h"
 #include "plan.h"
 #include "runner.h"
@@ -271,6 +272,9 @@ main(int argc, char **argv)
 	if ((rc = conf_load(d.conf_path, &d.conf)) != 0)
 		return rc;
 	apply_logging(&d);
+	/* Before any thread: setenv() is not thread-safe.  So a reload does
+	 * not re-read [directory] keytab; a restart does. */
+	ldapconn_init_env(d.conf);
 	if (d.dry_run) {
 		rc = dry_run(&d);
 		conf_free(d.conf);

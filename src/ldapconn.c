@@ -1,18 +1,46 @@
 /*
  * ldapconn.c - connection set-up and bind for the watcher and the publisher.
  *
- * Owns: the options every certsync connection uses.  Never: keeps the bind
- * password after the bind, or prints it.
+ * Owns: the options every certsync connection uses, and the Kerberos
+ * environment of the process (set once, at start).  Never: keeps the bind
+ * password after the bind, or prints it; puts the tickets it gets from
+ * [directory] keytab in a file.
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/time.h>
 
 #include "ldapconn.h"
 #include "log.h"
 #include "secret.h"
+
+/*
+ * The keytab ldapconn_init_env() put in the environment, or NULL: written once
+ * before any thread starts, only read afterwards.
+ */
+static char *env_keytab;
+
+void
+ldapconn_init_env(const struct conf *conf)
+{
+	char *ktname = NULL;
+
+	if (conf->directory.keytab == NULL)
+		return;	/* the Kerberos library's defaults */
+	if (asprintf(&ktname, "FILE:%s", conf->directory.keytab) == -1 ||
+	    (env_keytab = strdup(conf->directory.keytab)) == NULL ||
+	    /* MIT Kerberos gets (and renews) the initial tickets of the client
+	     * keytab's first principal by itself, into an in-memory cache. */
+	    setenv("KRB5_CLIENT_KTNAME", ktname, 1) == -1 ||
+	    setenv("KRB5CCNAME", "MEMORY:certsync", 1) == -1)
+		fatal("out of memory");
+	free(ktname);
+}
 
 /* libldap's detail for the last failure (e.g. the TLS verify error), or "". */
 static void
@@ -58,6 +86,114 @@ set_tls(const struct conf *conf, LDAP *ld, char *err, size_t errlen)
 	return 0;
 }
 
+/* True when TLS protects the connection: ldaps://, or StartTLS. */
+static int
+over_tls(const struct conf *conf)
+{
+	return conf->directory.starttls ||
+	    strncasecmp(conf->directory.uri, "ldaps://", 8) == 0;
+}
+
+/*
+ * SASL prompts: GSSAPI asks at most for an authorization identity, and
+ * certsync wants none (it acts as the keytab's principal), so every prompt is
+ * left unanswered.  Never reads a terminal.
+ */
+static int
+sasl_no_prompts(LDAP *ld, unsigned flags, void *defaults, void *prompts)
+{
+	(void)ld;
+	(void)flags;
+	(void)defaults;
+	(void)prompts;
+	return LDAP_SUCCESS;
+}
+
+static int
+same_path(const char *a, const char *b)
+{
+	return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
+}
+
+/*
+ * A reload changed [directory] keytab: says once per new value (binds come
+ * from several threads) that the keytab of the start stays in use.
+ */
+static void
+warn_keytab_changed(const char *keytab)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static char *warned;	/* the value last warned about; "" for unset */
+	const char *now = keytab != NULL ? keytab : "";
+
+	pthread_mutex_lock(&lock);
+	if (warned == NULL || strcmp(warned, now) != 0) {
+		free(warned);
+		if ((warned = strdup(now)) == NULL)
+			fatal("out of memory");
+		log_warn("[directory] keytab changed to %s since the start; still "
+		    "using %s until a restart (a reload does not re-read it)",
+		    keytab != NULL ? keytab : "(unset)",
+		    env_keytab != NULL ? env_keytab : "the Kerberos default");
+	}
+	pthread_mutex_unlock(&lock);
+}
+
+/* What to check after a failed GSSAPI bind. */
+static const char *
+gssapi_hint(const struct conf *conf, const char *keytab, int rc)
+{
+	if (rc == LDAP_AUTH_UNKNOWN || rc == LDAP_NOT_SUPPORTED)
+		return "is the GSSAPI SASL module installed "
+		    "(Debian: libsasl2-modules-gssapi-mit)?";
+	if (rc == LDAP_STRONG_AUTH_REQUIRED && over_tls(conf))
+		/* Samba's "ldap server require strong auth = yes" (its default
+		 * before 4.20) wants a SASL layer that Windows refuses in TLS. */
+		return "the server wants a SASL security layer, which certsync "
+		    "does not use inside TLS (Active Directory refuses it); on a "
+		    "Samba DC set \"ldap server require strong auth = "
+		    "allow_sasl_over_tls\", or use uri = ldap:// without starttls";
+	if (keytab == NULL)
+		return "is there a Kerberos ticket (kinit), or set [directory] keytab?";
+	return "is [directory] keytab readable and its principal known to the KDC?";
+}
+
+static int
+bind_gssapi(const struct conf *conf, LDAP *ld, char *err, size_t errlen)
+{
+	/* The keytab in effect is the one of the start: see ldapconn_init_env. */
+	const char *keytab = env_keytab;
+	ber_len_t no_layer = 0;
+	char why[400];
+	int rc;
+
+	if (!same_path(conf->directory.keytab, env_keytab))
+		warn_keytab_changed(conf->directory.keytab);
+	if (keytab != NULL &&
+	    secret_check_file_err(keytab, "[directory] keytab", err, errlen) == -1)
+		return -1;
+	/* The service principal is ldap/<host as written in uri>, not what a
+	 * reverse lookup of the address says. */
+	if (ldap_set_option(ld, LDAP_OPT_X_SASL_NOCANON, LDAP_OPT_ON) != LDAP_OPT_SUCCESS ||
+	    /* TLS protects the connection; Active Directory refuses GSSAPI
+	     * sign/seal inside TLS.  Without TLS the layer stays on: AD
+	     * requires signing there. */
+	    (over_tls(conf) && ldap_set_option(ld, LDAP_OPT_X_SASL_SSF_MAX,
+	    &no_layer) != LDAP_OPT_SUCCESS)) {
+		snprintf(err, errlen, "cannot set SASL options for GSSAPI");
+		return -1;
+	}
+	rc = ldap_sasl_interactive_bind_s(ld, NULL, "GSSAPI", NULL, NULL,
+	    LDAP_SASL_QUIET, sasl_no_prompts, NULL);
+	if (rc != LDAP_SUCCESS) {
+		diagnostic(ld, why, sizeof(why));
+		snprintf(err, errlen, "GSSAPI bind failed: %s%s; %s",
+		    ldap_err2string(rc), why, gssapi_hint(conf, keytab, rc));
+		return -1;
+	}
+	return 0;
+}
+
 static int
 ldap_bind_conf(const struct conf *conf, LDAP *ld, char *err, size_t errlen)
 {
@@ -65,7 +201,10 @@ ldap_bind_conf(const struct conf *conf, LDAP *ld, char *err, size_t errlen)
 	char *pw = NULL;
 	int rc;
 
-	if (conf->directory.sasl_mech != NULL)
+	if (conf->directory.sasl_mech != NULL &&
+	    strcmp(conf->directory.sasl_mech, "GSSAPI") == 0)
+		return bind_gssapi(conf, ld, err, errlen);
+	else if (conf->directory.sasl_mech != NULL)
 		rc = ldap_sasl_bind_s(ld, NULL, conf->directory.sasl_mech, &cred,
 		    NULL, NULL, NULL);
 	else if (conf->directory.bind_dn != NULL) {

@@ -18,6 +18,14 @@
 int secret_check_file(const char *path, const char *what);
 
 /*
+ * secret_check_file() for a caller that reports the problem itself (one line
+ * in err, as secret_check_file() would log it), e.g. from a worker thread
+ * that hands its error back.  Returns 0, or -1 with err set; logs nothing.
+ */
+int secret_check_file_err(const char *path, const char *what, char *err,
+    size_t errlen);
+
+/*
  * Opens a secret file (no symlinks) and checks it as secret_check_file()
  * does, on the same descriptor: the file checked is the file read.
  * Returns the fd (caller closes), or -1 after logging.
