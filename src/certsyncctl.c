@@ -32,6 +32,7 @@
 #include "fsutil.h"
 #include "keys.h"
 #include "keystore.h"
+#include "ldapconn.h"
 #include "log.h"
 #include "secret.h"
 #include "signer.h"
@@ -225,7 +226,9 @@ decide_manual(struct ctl *ctl, const struct identity *id, enum job_action *actio
 	struct cert_rows active = { 0 };
 
 	store_cert_query(ctl->st, CQ_UUID_ACTIVE, id->uuid, &active);
-	reconcile(&policy, id, &active, time(NULL), v);
+	/* An admin's issue: publication is not the question (the job
+	 * publishes its new certificates), so all count as published. */
+	reconcile(&policy, id, &active, active.n, time(NULL), v);
 	cert_rows_free(&active);
 	switch (v->decision) {
 	case DECIDE_ENROLL: *action = JOB_ENROLL; break;
@@ -761,11 +764,23 @@ cmd_status(struct ctl *ctl, int argc, char **argv)
 	print_state(ctl, "connection:", "connection");
 	print_state(ctl, "source:", "source");
 	print_state(ctl, "last event:", "last_event");
-	if (store_checkpoint_age(ctl->st, "syncrepl", &cp_at) == 1)
-		printf("%-14s syncrepl cookie saved %s\n", "checkpoint:",
-		    age(cp_at, when, sizeof(when)));
-	else
-		printf("%-14s none (the next start does a full refresh)\n", "checkpoint:");
+	{
+		static const char *const sources[][2] = {
+			{ "syncrepl", "syncrepl cookie" }, { "dirsync", "DirSync cookie" },
+			{ "usn", "uSNChanged watermark" },
+		};
+		int found = 0;
+
+		for (size_t i = 0; i < sizeof(sources) / sizeof(sources[0]); i++) {
+			if (store_checkpoint_age(ctl->st, sources[i][0], &cp_at) != 1)
+				continue;
+			printf("%-14s %s saved %s\n", found++ ? "" : "checkpoint:",
+			    sources[i][1], age(cp_at, when, sizeof(when)));
+		}
+		if (!found)
+			printf("%-14s none (the next start does a full refresh)\n",
+			    "checkpoint:");
+	}
 	printf("jobs:\n");
 	if (store_job_counts(ctl->st, print_job_count, &jobs) == -1)
 		return EX_SOFTWARE;
@@ -862,6 +877,8 @@ ctl_open(struct ctl *ctl, const struct command *cmd)
 
 	if ((rc = conf_load(ctl->conf_path, &ctl->conf)) != 0)
 		return rc;
+	/* Before any thread (setenv() is not thread-safe). */
+	ldapconn_init_env(ctl->conf);
 	if (strcmp(cmd->name, "init-ca") == 0)
 		return 0;
 	if (store_open(ctl->conf->state.database, &ctl->st) == -1)

@@ -30,7 +30,9 @@
 #define BACKOFF_FIRST 5        /* seconds before the first retry */
 #define BACKOFF_MAX 3600
 
-static const char *const action_names[] = { "enroll", "reissue", "renew", "revoke" };
+static const char *const action_names[] = { "enroll", "reissue", "renew", "revoke",
+    "unpublish", "republish" };
+#define N_ACTIONS ((int)(sizeof(action_names) / sizeof(action_names[0])))
 
 const char *
 job_action_name(enum job_action action)
@@ -41,7 +43,7 @@ job_action_name(enum job_action action)
 int
 job_action_parse(const char *name)
 {
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < N_ACTIONS; i++)
 		if (strcmp(name, action_names[i]) == 0)
 			return i;
 	return -1;
@@ -99,7 +101,10 @@ job_plan(struct store *st, const char *uuid, enum job_action action, int reason,
 	job.last_error = NULL;
 	job.updated_at = time(NULL);
 	job.next_attempt = not_before;
-	if ((rc = store_job_put(st, &job)) == 0)
+	if ((rc = store_job_put(st, &job)) == 0 &&
+	    (action == JOB_UNPUBLISH || action == JOB_REPUBLISH))	/* nothing revoked */
+		store_audit(st, "plan", uuid, NULL, "%s: %s", job_action_name(action), why);
+	else if (rc == 0)
 		store_audit(st, "plan", uuid, NULL, "%s (%s): %s", job_action_name(action),
 		    crl_reason_name(reason), why);
 	return rc;
@@ -503,6 +508,112 @@ done:
 	return rc;
 }
 
+/* ---- PUBLISHED for unpublish and republish: the same certificates ------- */
+
+/* The withdrawal (or the return) recorded with the next state. */
+static int
+record_flip(struct job_ctx *ctx, struct job_row *job, int publish,
+    const char *where, const struct cert_rows *active, const struct blobs *old_smime,
+    const unsigned char *smime, size_t smime_len)
+{
+	const char *cattr = ctx->conf->publish.certificate_attribute;
+	const char *sattr = ctx->conf->publish.smime_attribute;
+
+	if (store_begin(ctx->st) == -1)
+		return -1;
+	for (size_t i = 0; i < active->n; i++) {
+		const struct cert_row *r = &active->v[i];
+
+		store_published(ctx->st, publish, job->uuid, cattr, r->der, r->der_len);
+		if (publish)
+			store_audit(ctx->st, "republish", job->uuid, r->serial,
+			    "%s certificate published again, same key (user "
+			    "enabled): %s", cert_kind_name(r->kind), where);
+		else
+			store_audit(ctx->st, "unpublish", job->uuid, r->serial,
+			    "%s certificate withdrawn from the directory, kept "
+			    "valid (user disabled): %s", cert_kind_name(r->kind), where);
+	}
+	for (size_t i = 0; sattr != NULL && i < old_smime->n; i++)
+		store_published(ctx->st, 0, job->uuid, sattr, old_smime->v[i], old_smime->len[i]);
+	if (smime != NULL)
+		store_published(ctx->st, 1, job->uuid, sattr, smime, smime_len);
+	set_state(ctx->st, job, "PUBLISHED");
+	return store_commit(ctx->st);
+}
+
+/*
+ * Unpublish: the entry no longer shows the user's active certificates (nor
+ * our S/MIME value); they stay active, their keys in the keystore.
+ * Republish: it shows them again.  Either way exact values, read first, so
+ * a rerun after a crash finds the work done and only records it.
+ */
+static int
+step_flip(struct job_ctx *ctx, struct job_row *job, const char *dn, int publish)
+{
+	struct cert_rows active = { 0 }, none = { 0 };
+	struct blobs old_smime = { 0 };
+	unsigned char *smime = NULL;
+	size_t smime_len = 0;
+	enum publish_rc prc = PUBLISH_OK;
+	int rc = -1;
+
+	if (store_cert_query(ctx->st, CQ_UUID_ACTIVE, job->uuid, &active) == -1)
+		goto done;
+	if (ctx->conf->publish.smime_attribute != NULL &&
+	    store_published_each(ctx->st, job->uuid, ctx->conf->publish.smime_attribute,
+	    collect_blob, &old_smime) == -1)
+		goto done;
+	if (ctx->pub != NULL && dn != NULL)
+		prc = publish_apply(ctx->pub, dn, publish ? &active : &none,
+		    publish ? &none : &active, &old_smime, signer_ca(ctx->signer),
+		    &smime, &smime_len);
+	if (prc == PUBLISH_RETRY)
+		goto done;
+	if (prc == PUBLISH_GONE && publish) {
+		log_warn("user %s: entry %s is gone or was renamed; publishing "
+		    "waits for the directory", job->uuid, dn);
+		goto done;
+	}
+	if (prc == PUBLISH_GONE)
+		log_info("user %s: entry %s is gone; nothing to withdraw", job->uuid, dn);
+	failpoint("publish-before-record");
+	rc = record_flip(ctx, job, publish, ctx->pub == NULL || dn == NULL ?
+	    "no directory" : prc == PUBLISH_GONE ? "entry gone" : dn, &active,
+	    &old_smime, smime, smime_len);
+	if (rc == 0 && ctx->pub != NULL && dn != NULL && prc == PUBLISH_OK) {
+		if (publish)
+			log_notice("user %s: published %zu certificate(s) again to %s "
+			    "(enabled; same keys)", job->uuid, active.n, dn);
+		else
+			log_notice("user %s: withdrew %zu certificate(s) from %s "
+			    "(disabled; kept valid)", job->uuid, active.n, dn);
+	}
+done:
+	free(smime);
+	blobs_free(&old_smime);
+	cert_rows_free(&active);
+	return rc;
+}
+
+/* PLANNED -> PUBLISHED -> REVOKED: nothing is issued, archived or revoked,
+ * so the REVOKED step has nothing to do but close. */
+static int
+run_flip(struct job_ctx *ctx, struct job_row *job, const char *dn, int publish)
+{
+	if (strcmp(job->state, "PLANNED") == 0 || strcmp(job->state, "KEYS") == 0) {
+		if (step_flip(ctx, job, dn, publish) == -1)
+			return -1;
+		failpoint("after-PUBLISHED");
+	}
+	if (strcmp(job->state, "PUBLISHED") == 0) {
+		if (set_state(ctx->st, job, "REVOKED") == -1)
+			return -1;
+		failpoint("after-REVOKED");
+	}
+	return 0;
+}
+
 /* ---- REVOKED: the superseded certificates are revoked ------------------- */
 
 static int
@@ -539,8 +650,12 @@ static int
 run_steps(struct job_ctx *ctx, struct job_row *job, const struct identity *id,
     int have_id, const char **why)
 {
-	int revoke = job_action_parse(job->action) == JOB_REVOKE;
+	int action = job_action_parse(job->action);
+	int revoke = action == JOB_REVOKE;
 
+	if (action == JOB_UNPUBLISH || action == JOB_REPUBLISH)
+		return run_flip(ctx, job, have_id ? id->dn : NULL,
+		    action == JOB_REPUBLISH);
 	if (state_is(job, "PLANNED") || state_is(job, "KEYS")) {
 		if (revoke) {
 			if (set_state(ctx->st, job, "ISSUED") == -1)
@@ -580,8 +695,11 @@ job_run(struct job_ctx *ctx, const char *uuid)
 	if ((have_id = job_load_identity(ctx->st, uuid, &id)) == -1)
 		goto done;
 	if (!have_id && job_action_parse(job.action) != JOB_REVOKE &&
+	    job_action_parse(job.action) != JOB_UNPUBLISH &&
 	    (state_is(&job, "PLANNED") || state_is(&job, "KEYS"))) {
-		/* Nothing certifiable any more: the plan is void. */
+		/* Nothing certifiable any more: the plan is void.  (A withdrawal
+		 * still runs: closing it makes the runner decide again, and a
+		 * gone user's certificates are then revoked.) */
 		log_info("user %s: %s job dropped; no certifiable identity", uuid, job.action);
 		rc = store_job_delete(ctx->st, uuid);
 		goto done;

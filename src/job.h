@@ -3,6 +3,12 @@
  *
  * Owns: the job states and the steps between them:
  *   PLANNED -> KEYS -> ISSUED -> ARCHIVED -> PUBLISHED -> REVOKED -> DONE
+ * Unpublish and republish touch only the directory (no keys, no issuing,
+ * no archive, nothing revoked):
+ *   PLANNED -> PUBLISHED -> REVOKED -> DONE
+ * the first step withdrawing (unpublish) or adding again (republish) the
+ * user's active certificates, and recording that in the store's published
+ * values, which is what reconcile's "published" count is read from.
  * Each step is idempotent and commits its new state together with its
  * effects, so a restart resumes a job exactly where it stood.
  * Never: drops a key (a superseded key is archived, and the archive copy
@@ -19,7 +25,8 @@
 
 struct publisher;
 
-enum job_action { JOB_ENROLL, JOB_REISSUE, JOB_RENEW, JOB_REVOKE };
+enum job_action { JOB_ENROLL, JOB_REISSUE, JOB_RENEW, JOB_REVOKE, JOB_UNPUBLISH,
+    JOB_REPUBLISH };
 
 struct job_ctx {
 	const struct conf *conf;

@@ -99,6 +99,26 @@ plan_free(struct plan_ctx *ctx)
 
 /* ---- deciding --------------------------------------------------------------- */
 
+/* Counts the published values (of one attribute) that are active certificates. */
+struct published_count {
+	const struct cert_rows *active;
+	size_t n;
+};
+
+static int
+count_published(void *arg, const void *value, size_t len)
+{
+	struct published_count *pc = arg;
+
+	for (size_t i = 0; i < pc->active->n; i++)
+		if (pc->active->v[i].der_len == len &&
+		    memcmp(pc->active->v[i].der, value, len) == 0) {
+			pc->n++;
+			break;
+		}
+	return 0;
+}
+
 static void
 decide(struct plan_ctx *ctx, const struct identity *id, const char *uuid,
     struct verdict *v)
@@ -111,13 +131,21 @@ decide(struct plan_ctx *ctx, const struct identity *id, const char *uuid,
 		.mode = c->certificates.mode,
 		.subject_template = c->certificates.subject,
 		.ca_key_id = ctx->ca_key_id,
+		.on_disable = c->reconcile.on_disable,
 	};
 	struct cert_rows active = { 0 };
+	struct published_count pc = { &active, 0 };
 
 	/* On a store failure active stays empty; the job's own steps
 	 * re-read everything, so the worst case is a redundant plan. */
 	store_cert_query(ctx->st, CQ_UUID_ACTIVE, uuid, &active);
-	reconcile(&policy, id, &active, time(NULL), v);
+	/* What the store records as in the directory: every active
+	 * certificate, unless withdrawn while the user was disabled.  On a
+	 * failure, all of them (at worst a redundant withdrawal). */
+	if (active.n > 0 && store_published_each(ctx->st, uuid,
+	    c->publish.certificate_attribute, count_published, &pc) == -1)
+		pc.n = active.n;
+	reconcile(&policy, id, &active, pc.n, time(NULL), v);
 	cert_rows_free(&active);
 }
 
@@ -128,6 +156,8 @@ action_of(enum decision d)
 	case DECIDE_ENROLL: return JOB_ENROLL;
 	case DECIDE_RENEW: return JOB_RENEW;
 	case DECIDE_REVOKE: return JOB_REVOKE;
+	case DECIDE_UNPUBLISH: return JOB_UNPUBLISH;
+	case DECIDE_REPUBLISH: return JOB_REPUBLISH;
 	default: return JOB_REISSUE;
 	}
 }

@@ -2,9 +2,12 @@
  * reconcile.c - the decision for one user.
  *
  * Owns: the rules.  Gone with certificates: revoke (cessationOfOperation).
- * No certificates: enroll.  Addresses changed: reissue (affiliationChanged).
- * Name changed, CA replaced, the wrong kinds for the mode: reissue
- * (superseded).  Close to expiry: renew (superseded).  Else nothing.
+ * Disabled with certificates: revoke too, or with [reconcile] on_disable =
+ * unpublish, withdraw them from the directory (unpublish) and otherwise
+ * leave them be.  No certificates: enroll.  Addresses changed: reissue
+ * (affiliationChanged).  Name changed, CA replaced, the wrong kinds for the
+ * mode: reissue (superseded).  Close to expiry: renew (superseded).  Not
+ * all published: republish.  Else nothing.
  * Never: performs I/O; everything it needs comes in its arguments.
  */
 #include "config.h"
@@ -21,7 +24,7 @@
 #include "reconcile.h"
 
 static const char *const decision_names[] = {
-	"nothing", "enroll", "reissue", "renew", "revoke",
+	"nothing", "enroll", "reissue", "renew", "revoke", "unpublish", "republish",
 };
 
 const char *
@@ -167,11 +170,31 @@ compare(const struct reconcile_policy *p, const struct identity *id,
 	verdict(out, DECIDE_NOTHING, CRL_REASON_UNSPECIFIED, "up to date");
 }
 
+/* A disabled user under on_disable = unpublish: the certificates stay
+ * valid and are only taken out of the directory; nothing new is issued. */
+static void
+disabled_unpublish(const struct cert_rows *active, size_t published,
+    struct verdict *out)
+{
+	if (active->n == 0)
+		verdict(out, DECIDE_NOTHING, CRL_REASON_UNSPECIFIED,
+		    "no certificates to withdraw");
+	else if (published > 0)
+		verdict(out, DECIDE_UNPUBLISH, CRL_REASON_UNSPECIFIED,
+		    "the user is disabled; withdrawing %zu certificate(s) from the "
+		    "directory, kept valid", active->n);
+	else
+		verdict(out, DECIDE_NOTHING, CRL_REASON_UNSPECIFIED,
+		    "the user is disabled; %zu certificate(s) kept valid, not "
+		    "published", active->n);
+}
+
 void
 reconcile(const struct reconcile_policy *p, const struct identity *id,
-    const struct cert_rows *active, time_t now, struct verdict *out)
+    const struct cert_rows *active, size_t published, time_t now,
+    struct verdict *out)
 {
-	if (id == NULL || !id->enabled) {
+	if (id == NULL || (!id->enabled && p->on_disable != DISABLE_UNPUBLISH)) {
 		if (active->n > 0)
 			verdict(out, DECIDE_REVOKE, CRL_REASON_CESSATION_OF_OPERATION,
 			    "the user is %s", id == NULL ? "gone from the directory" :
@@ -181,10 +204,20 @@ reconcile(const struct reconcile_policy *p, const struct identity *id,
 			    "no certificates to withdraw");
 		return;
 	}
+	if (!id->enabled) {
+		disabled_unpublish(active, published, out);
+		return;
+	}
 	if (active->n == 0) {
 		verdict(out, DECIDE_ENROLL, CRL_REASON_UNSPECIFIED,
 		    "new user with %s", id->addresses.v[0]);
 		return;
 	}
+	/* A reissue or renewal publishes its new certificates: it ends a
+	 * withdrawal too, so it goes first. */
 	compare(p, id, active, now, out);
+	if (out->decision == DECIDE_NOTHING && published < active->n)
+		verdict(out, DECIDE_REPUBLISH, CRL_REASON_UNSPECIFIED,
+		    "the user is enabled; publishing %zu certificate(s) again, "
+		    "unchanged", active->n);
 }

@@ -1,6 +1,7 @@
 /*
  * check_reconcile.c - the decision for one user, as a pure function:
- * enroll, reissue (affiliationChanged / superseded), renew, revoke, nothing.
+ * enroll, reissue (affiliationChanged / superseded), renew, revoke,
+ * unpublish, republish, nothing.
  */
 #include "config.h"
 
@@ -64,13 +65,21 @@ held(struct cert_rows *rows, const char *subject, const char *addresses,
 	}
 }
 
+/* published: how many of rows the store records as in the directory. */
 static struct verdict
-decide(const struct identity *id, const struct cert_rows *rows)
+decide_pub(const struct identity *id, const struct cert_rows *rows, size_t published)
 {
 	struct verdict v;
 
-	reconcile(&policy, id, rows, now, &v);
+	reconcile(&policy, id, rows, published, now, &v);
 	return v;
+}
+
+/* All of them published, as they are unless withdrawn. */
+static struct verdict
+decide(const struct identity *id, const struct cert_rows *rows)
+{
+	return decide_pub(id, rows, rows->n);
 }
 
 START_TEST(new_user_is_enrolled)
@@ -283,6 +292,179 @@ START_TEST(other_ca_key_reissues)
 }
 END_TEST
 
+START_TEST(disabled_unpublish_withdraws)
+{
+	struct identity id;
+	struct cert_rows rows, none = { 0 };
+	struct verdict v;
+
+	policy.on_disable = DISABLE_UNPUBLISH;
+	held(&rows, "CN=Alice", "alice@example.org", now + 300 * DAY, 0);
+	id_init(&id, "Alice", "alice@example.org", NULL);
+	id.enabled = 0;
+	/* Published: withdrawn, nothing revoked. */
+	v = decide_pub(&id, &rows, 2);
+	ck_assert_int_eq(v.decision, DECIDE_UNPUBLISH);
+	ck_assert_int_eq(v.reason, CRL_REASON_UNSPECIFIED);
+	ck_assert_ptr_nonnull(strstr(v.why, "disabled"));
+	ck_assert_str_eq(decision_name(v.decision), "unpublish");
+	/* Partly published (not a state the jobs leave): withdrawn too. */
+	ck_assert_int_eq(decide_pub(&id, &rows, 1).decision, DECIDE_UNPUBLISH);
+	/* Already withdrawn: nothing; they stay active. */
+	v = decide_pub(&id, &rows, 0);
+	ck_assert_int_eq(v.decision, DECIDE_NOTHING);
+	ck_assert_ptr_nonnull(strstr(v.why, "kept valid"));
+	/* A disabled user with nothing held is not enrolled. */
+	ck_assert_int_eq(decide_pub(&id, &none, 0).decision, DECIDE_NOTHING);
+	policy.on_disable = DISABLE_REVOKE;
+	identity_free(&id);
+	cert_rows_free(&rows);
+}
+END_TEST
+
+START_TEST(disabled_unpublish_never_reissues)
+{
+	struct identity id;
+	struct cert_rows rows;
+
+	policy.on_disable = DISABLE_UNPUBLISH;
+	held(&rows, "CN=Alice", "alice@example.org", now + 300 * DAY, 0);
+	/* A new address while disabled: no certificate for a disabled user. */
+	id_init(&id, "Alice", "alice.smith@example.org", NULL);
+	id.enabled = 0;
+	ck_assert_int_eq(decide_pub(&id, &rows, 0).decision, DECIDE_NOTHING);
+	ck_assert_int_eq(decide_pub(&id, &rows, 2).decision, DECIDE_UNPUBLISH);
+	identity_free(&id);
+	/* A new name likewise. */
+	id_init(&id, "Alice Smith", "alice@example.org", NULL);
+	id.enabled = 0;
+	ck_assert_int_eq(decide_pub(&id, &rows, 0).decision, DECIDE_NOTHING);
+	identity_free(&id);
+	cert_rows_free(&rows);
+	/* A renewal waits; so does the wrong set of kinds. */
+	id_init(&id, "Alice", "alice@example.org", NULL);
+	id.enabled = 0;
+	held(&rows, "CN=Alice", "alice@example.org", now + 2 * DAY, 0);
+	ck_assert_int_eq(decide_pub(&id, &rows, 0).decision, DECIDE_NOTHING);
+	ck_assert_int_eq(decide_pub(&id, &rows, 2).decision, DECIDE_UNPUBLISH);
+	cert_rows_free(&rows);
+	held(&rows, "CN=Alice", "alice@example.org", now + 300 * DAY, 1);
+	ck_assert_int_eq(decide_pub(&id, &rows, 0).decision, DECIDE_NOTHING);
+	policy.on_disable = DISABLE_REVOKE;
+	cert_rows_free(&rows);
+	identity_free(&id);
+}
+END_TEST
+
+START_TEST(reenabled_republishes)
+{
+	struct identity id;
+	struct cert_rows rows;
+	struct verdict v;
+
+	policy.on_disable = DISABLE_UNPUBLISH;
+	held(&rows, "CN=Alice", "alice@example.org", now + 300 * DAY, 0);
+	id_init(&id, "Alice", "alice@example.org", NULL);
+	v = decide_pub(&id, &rows, 0);
+	ck_assert_int_eq(v.decision, DECIDE_REPUBLISH);
+	ck_assert_int_eq(v.reason, CRL_REASON_UNSPECIFIED);
+	ck_assert_str_eq(decision_name(v.decision), "republish");
+	ck_assert_int_eq(decide_pub(&id, &rows, 1).decision, DECIDE_REPUBLISH);
+	ck_assert_int_eq(decide_pub(&id, &rows, 2).decision, DECIDE_NOTHING);
+	/* Certificates not in the directory are published whatever the
+	 * policy (with revoke, only an earlier unpublish leaves them so). */
+	policy.on_disable = DISABLE_REVOKE;
+	ck_assert_int_eq(decide_pub(&id, &rows, 0).decision, DECIDE_REPUBLISH);
+	identity_free(&id);
+	cert_rows_free(&rows);
+}
+END_TEST
+
+/*
+ * Re-enabled with a change that calls for new certificates: the reissue
+ * (or renewal) wins over the republish, since its job publishes the new
+ * certificates and revokes the withdrawn ones; publishing the old ones
+ * first would only show certificates about to be revoked.
+ */
+START_TEST(reenabled_with_changes_reissues)
+{
+	struct identity id;
+	struct cert_rows rows;
+	struct verdict v;
+
+	policy.on_disable = DISABLE_UNPUBLISH;
+	held(&rows, "CN=Alice", "alice@example.org", now + 300 * DAY, 0);
+	id_init(&id, "Alice", "alice.smith@example.org", NULL);
+	v = decide_pub(&id, &rows, 0);
+	ck_assert_int_eq(v.decision, DECIDE_REISSUE);
+	ck_assert_int_eq(v.reason, CRL_REASON_AFFILIATION_CHANGED);
+	/* With on_address_change = no, the new address waits for the renewal:
+	 * the old certificates are published again. */
+	policy.on_address_change = 0;
+	ck_assert_int_eq(decide_pub(&id, &rows, 0).decision, DECIDE_REPUBLISH);
+	policy.on_address_change = 1;
+	identity_free(&id);
+	id_init(&id, "Alice Smith", "alice@example.org", NULL);
+	ck_assert_int_eq(decide_pub(&id, &rows, 0).decision, DECIDE_REISSUE);
+	identity_free(&id);
+	cert_rows_free(&rows);
+	/* Expiring while withdrawn: renewed, not republished. */
+	id_init(&id, "Alice", "alice@example.org", NULL);
+	held(&rows, "CN=Alice", "alice@example.org", now + 2 * DAY, 0);
+	ck_assert_int_eq(decide_pub(&id, &rows, 0).decision, DECIDE_RENEW);
+	policy.on_disable = DISABLE_REVOKE;
+	cert_rows_free(&rows);
+	identity_free(&id);
+}
+END_TEST
+
+START_TEST(gone_revokes_under_both_policies)
+{
+	struct cert_rows rows, none = { 0 };
+	struct verdict v;
+
+	held(&rows, "CN=Alice", "alice@example.org", now + 300 * DAY, 0);
+	for (int i = 0; i < 2; i++) {
+		policy.on_disable = i == 0 ? DISABLE_REVOKE : DISABLE_UNPUBLISH;
+		/* Published or withdrawn while disabled: revoked once gone. */
+		for (size_t pub = 0; pub <= rows.n; pub++) {
+			v = decide_pub(NULL, &rows, pub);
+			ck_assert_int_eq(v.decision, DECIDE_REVOKE);
+			ck_assert_int_eq(v.reason, CRL_REASON_CESSATION_OF_OPERATION);
+		}
+		ck_assert_int_eq(decide_pub(NULL, &none, 0).decision, DECIDE_NOTHING);
+	}
+	policy.on_disable = DISABLE_REVOKE;
+	cert_rows_free(&rows);
+}
+END_TEST
+
+START_TEST(revoke_policy_unchanged)
+{
+	struct identity id;
+	struct cert_rows rows, none = { 0 };
+	struct verdict v;
+
+	ck_assert_int_eq(policy.on_disable, DISABLE_REVOKE);
+	held(&rows, "CN=Alice", "alice@example.org", now + 300 * DAY, 0);
+	id_init(&id, "Alice", "alice.smith@example.org", NULL);
+	id.enabled = 0;
+	/* Disabled: revoked, published or not, changed or not. */
+	for (size_t pub = 0; pub <= rows.n; pub++) {
+		v = decide_pub(&id, &rows, pub);
+		ck_assert_int_eq(v.decision, DECIDE_REVOKE);
+		ck_assert_int_eq(v.reason, CRL_REASON_CESSATION_OF_OPERATION);
+		ck_assert_str_eq(v.why, "the user is disabled");
+	}
+	ck_assert_int_eq(decide_pub(&id, &none, 0).decision, DECIDE_NOTHING);
+	/* Re-enabled, nothing active is left: enrolled anew. */
+	id.enabled = 1;
+	ck_assert_int_eq(decide_pub(&id, &none, 0).decision, DECIDE_ENROLL);
+	identity_free(&id);
+	cert_rows_free(&rows);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -297,6 +479,12 @@ main(void)
 	tcase_add_test(tc, gone_or_disabled_revokes);
 	tcase_add_test(tc, mode_change_reissues);
 	tcase_add_test(tc, other_ca_key_reissues);
+	tcase_add_test(tc, disabled_unpublish_withdraws);
+	tcase_add_test(tc, disabled_unpublish_never_reissues);
+	tcase_add_test(tc, reenabled_republishes);
+	tcase_add_test(tc, reenabled_with_changes_reissues);
+	tcase_add_test(tc, gone_revokes_under_both_policies);
+	tcase_add_test(tc, revoke_policy_unchanged);
 	suite_add_tcase(s, tc);
 	return check_run(s, 0);
 }

@@ -1,16 +1,22 @@
 /*
  * check_store.c - the SQLite state store: schema, migrations, certificates,
- * revocations, CRL numbers, identities, jobs, checkpoints, the audit trail.
+ * revocations, CRL numbers, identities, jobs, checkpoints, the audit trail;
+ * and the published values behind [reconcile] on_disable = unpublish, from
+ * the decision to the closed job (without a directory).
  */
 #include "config.h"
 
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
 
+#include "conf.h"
+#include "job.h"
+#include "plan.h"
 #include "store.h"
 #include "check_main.h"
 
@@ -317,6 +323,177 @@ START_TEST(identities_jobs_checkpoints)
 }
 END_TEST
 
+/* ---- on_disable = unpublish: decision, job, published values ------------ */
+
+static int
+count_value(void *arg, const void *value, size_t len)
+{
+	(void)value;
+	(void)len;
+	++*(int *)arg;
+	return 0;
+}
+
+static int
+published_count(const char *attr)
+{
+	int n = 0;
+
+	ck_assert_int_eq(store_published_each(st, "u1", attr, count_value, &n), 0);
+	return n;
+}
+
+static void
+count_flips(void *arg, int64_t at, const char *action, const char *uuid,
+    const char *serial, const char *detail)
+{
+	int *n = arg;
+
+	(void)at;
+	(void)uuid;
+	(void)detail;
+	if (serial != NULL && strcmp(action, "unpublish") == 0)
+		n[0]++;
+	if (serial != NULL && strcmp(action, "republish") == 0)
+		n[1]++;
+}
+
+static void
+put_user(const char *mail, int enabled)
+{
+	struct identity_row id = { .uuid = (char *)"u1", .dn = (char *)"uid=a,dc=x",
+	    .mail = (char *)mail, .display_name = (char *)"A", .enabled = enabled };
+
+	ck_assert_int_eq(store_identity_put(st, &id), 0);
+}
+
+/* The action of the job planned for u1, "" when none. */
+static const char *
+planned(void)
+{
+	static char action[32];
+	struct job_row job;
+
+	action[0] = '\0';
+	if (store_job_get(st, "u1", &job) == 1) {
+		ck_assert_str_eq(job.state, "PLANNED");
+		snprintf(action, sizeof(action), "%s", job.action);
+		job_row_free(&job);
+	}
+	return action;
+}
+
+static void
+run_and_close(struct job_ctx *jctx)
+{
+	struct job_row job;
+
+	ck_assert_int_eq(job_run(jctx, "u1"), 0);
+	ck_assert_int_eq(store_job_get(st, "u1", &job), 1);
+	ck_assert_str_eq(job.state, "REVOKED");
+	job_row_free(&job);
+	ck_assert_int_eq(job_finish_batch(jctx, NULL), 0);
+	ck_assert_int_eq(store_job_get(st, "u1", &job), 0);
+	ck_assert_int_eq(jctx->revoked, 0);
+}
+
+START_TEST(unpublish_keeps_certificates_valid)
+{
+	static unsigned char der[2][5] = { { 0x30, 0x03, 0x02, 0x01, 0x01 },
+	    { 0x30, 0x03, 0x02, 0x01, 0x02 } };
+	const char *cattr = "userCertificate;binary", *sattr = "userSMIMECertificate";
+	struct conf conf;
+	struct plan_ctx plan;
+	struct job_ctx jctx;
+	struct cert_rows rows;
+	int audits[2] = { 0, 0 };
+
+	memset(&conf, 0, sizeof(conf));
+	conf.publish.certificate_attribute = (char *)cattr;
+	conf.publish.smime_attribute = (char *)sattr;
+	conf.reconcile.on_disable = DISABLE_UNPUBLISH;
+	conf.reconcile.on_address_change = 1;
+	conf.certificates.renew_before_days = 30;
+	conf.certificates.mode = CERT_MODE_SEPARATE;
+	memset(&plan, 0, sizeof(plan));
+	plan.conf = &conf;
+	plan.st = st;
+	memset(&jctx, 0, sizeof(jctx));
+	jctx.conf = &conf;
+	jctx.st = st;
+
+	/* An enrolled user, as a publish step leaves them. */
+	put_user("a@example.org", 1);
+	for (int i = 0; i < 2; i++) {
+		struct cert_row r;
+
+		row_init(&r, "u1", i == 0 ? "AA" : "BB", i == 0 ? CERT_KIND_SIGNING :
+		    CERT_KIND_ENCRYPTION, "a@example.org");
+		r.der = der[i];
+		r.not_after = time(NULL) + 365 * 86400;
+		ck_assert_int_eq(store_cert_insert(st, &r), 0);
+		ck_assert_int_eq(store_published(st, 1, "u1", cattr, der[i], 5), 0);
+	}
+	ck_assert_int_eq(store_published(st, 1, "u1", sattr, "p7", 2), 0);
+	ck_assert_int_eq(plan_recheck(&plan, "u1"), 0);
+	ck_assert_str_eq(planned(), "");
+
+	/* Disabled: withdrawn, still active, nothing revoked. */
+	put_user("a@example.org", 0);
+	ck_assert_int_eq(plan_recheck(&plan, "u1"), 0);
+	ck_assert_str_eq(planned(), "unpublish");
+	run_and_close(&jctx);
+	ck_assert_int_eq(published_count(cattr), 0);
+	ck_assert_int_eq(published_count(sattr), 0);
+	ck_assert_uint_eq(count(CQ_UUID_ACTIVE, "u1"), 2);
+	ck_assert_int_eq(store_cert_query(st, CQ_UUID_ACTIVE, "u1", &rows), 0);
+	for (size_t i = 0; i < rows.n; i++) {
+		ck_assert_ptr_nonnull(rows.v[i].keystore_path);
+		ck_assert_int_eq(rows.v[i].revoked_at, 0);
+	}
+	cert_rows_free(&rows);
+	ck_assert_int_eq(store_crl_pending(st), 0);
+
+	/* Withdrawn: nothing more, even with a new address. */
+	ck_assert_int_eq(plan_recheck(&plan, "u1"), 0);
+	ck_assert_str_eq(planned(), "");
+	put_user("new@example.org", 0);
+	ck_assert_int_eq(plan_recheck(&plan, "u1"), 0);
+	ck_assert_str_eq(planned(), "");
+
+	/* Enabled again: the same certificates are published again. */
+	put_user("a@example.org", 1);
+	ck_assert_int_eq(plan_recheck(&plan, "u1"), 0);
+	ck_assert_str_eq(planned(), "republish");
+	run_and_close(&jctx);
+	ck_assert_int_eq(published_count(cattr), 2);
+	ck_assert_uint_eq(count(CQ_UUID_ACTIVE, "u1"), 2);
+	ck_assert_uint_eq(count(CQ_UUID, "u1"), 2);
+	ck_assert_int_eq(plan_recheck(&plan, "u1"), 0);
+	ck_assert_str_eq(planned(), "");
+
+	/* One audit record per certificate and step. */
+	ck_assert_int_eq(store_audit_each(st, 0, count_flips, audits), 0);
+	ck_assert_int_eq(audits[0], 2);
+	ck_assert_int_eq(audits[1], 2);
+
+	/* Disabled, withdrawn, then deleted: revoked. */
+	put_user("a@example.org", 0);
+	ck_assert_int_eq(plan_recheck(&plan, "u1"), 0);
+	ck_assert_str_eq(planned(), "unpublish");
+	run_and_close(&jctx);
+	ck_assert_int_eq(plan_gone(&plan, "u1"), 0);
+	ck_assert_str_eq(planned(), "revoke");
+
+	/* With revoke, a disabled user is revoked, published or not. */
+	ck_assert_int_eq(store_job_delete(st, "u1"), 0);
+	put_user("a@example.org", 0);
+	conf.reconcile.on_disable = DISABLE_REVOKE;
+	ck_assert_int_eq(plan_recheck(&plan, "u1"), 0);
+	ck_assert_str_eq(planned(), "revoke");
+}
+END_TEST
+
 int
 main(void)
 {
@@ -334,6 +511,7 @@ main(void)
 	tcase_add_test(tc, audit_append_only);
 	tcase_add_test(tc, transactions_roll_back);
 	tcase_add_test(tc, identities_jobs_checkpoints);
+	tcase_add_test(tc, unpublish_keeps_certificates_valid);
 	suite_add_tcase(s, tc);
 	return check_run(s, 0);
 }
