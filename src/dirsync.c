@@ -445,20 +445,29 @@ ad_scope_check(LDAP *ld, const struct conf *conf, struct ad_round *r)
 /* ---- change notification ---------------------------------------------------------- */
 
 int
-ad_notify_search(LDAP *ld, const char *base, int *msgid)
+ad_notify_search(LDAP *ld, const char *base, int show_deleted, int *msgid)
 {
 	char *attrs[] = { "objectGUID", NULL };
-	LDAPControl *ctrl = NULL, *ctrls[2] = { NULL, NULL };
+	LDAPControl *ctrl = NULL, *show = NULL, *ctrls[3] = { NULL, NULL, NULL };
 	int rc;
 
 	if ((rc = ldap_create_server_notification_control(ld, &ctrl)) != LDAP_SUCCESS)
 		return rc;
 	ctrl->ldctl_iscritical = 1;
 	ctrls[0] = ctrl;
+	/* Deletions move users into Deleted Objects, which only the
+	 * show-deleted control lets a notification see. */
+	if (show_deleted &&
+	    (rc = ldap_create_show_deleted_control(ld, &show)) == LDAP_SUCCESS) {
+		show->ldctl_iscritical = 1;
+		ctrls[1] = show;
+	}
 	/* The filter must be (objectClass=*): AD allows no other. */
 	rc = ldap_search_ext(ld, base, LDAP_SCOPE_SUBTREE, "(objectClass=*)", attrs, 0,
 	    ctrls, NULL, NULL, 0, msgid);
 	ldap_control_free(ctrl);
+	if (show != NULL)
+		ldap_control_free(show);
 	return rc;
 }
 

@@ -75,8 +75,9 @@ int ad_scope_check(LDAP *ld, const struct conf *conf, struct ad_round *r);
 
 void ad_round_free(struct ad_round *r);
 
-/* Starts the change notification search under base.  LDAP result code. */
-int ad_notify_search(LDAP *ld, const char *base, int *msgid);
+/* Starts the change notification search under base, deleted objects
+ * included when show_deleted.  LDAP result code. */
+int ad_notify_search(LDAP *ld, const char *base, int show_deleted, int *msgid);
 
 /* A stored copy: attributes packed into one blob, and back. */
 void ad_pack(const struct dir_entry *e, unsigned char **blob, size_t *len);

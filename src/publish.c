@@ -157,7 +157,9 @@ read_entry(struct publisher *p, const char *dn, struct present *cert,
 		return PUBLISH_GONE;
 	}
 	if (rc != LDAP_SUCCESS || (e = ldap_first_entry(p->ld, res)) == NULL) {
-		log_error("publish %s: cannot read the entry: %s", dn, ldap_err2string(rc));
+		/* A lost server is retried: a warning, not an error. */
+		(ldapconn_lost(rc) ? log_warn : log_error)("publish %s: cannot read "
+		    "the entry: %s; will retry", dn, ldap_err2string(rc));
 		if (ldapconn_lost(rc))
 			drop_connection(p);
 		ldap_msgfree(res);

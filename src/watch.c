@@ -543,9 +543,11 @@ start_ad(struct watch *w)
 	w->in_refresh = 1;
 	w->plan->planned = w->plan->skipped = w->plan->unchanged = 0;
 	if (!w->once && w->server.notification) {
-		/* On the naming context: a deletion moves the user out of
-		 * base into Deleted Objects, and must ring the bell too. */
-		int rc = ad_notify_search(w->ld, w->server.naming_context, &w->msgid);
+		/* On the naming context: a user moved out of base must ring
+		 * the bell too.  Samba sends no notification for a deletion
+		 * (tried on Deleted Objects with show-deleted as well): those
+		 * are found by the round every poll_interval seconds. */
+		int rc = ad_notify_search(w->ld, w->server.naming_context, 0, &w->msgid);
 
 		if (rc != LDAP_SUCCESS) {
 			drop(w, ldap_err2string(rc));
@@ -792,7 +794,9 @@ on_notify_read(struct watch *w)
 
 	for (i = 0; i < DRAIN_MAX && w->ld != NULL; i++) {
 		LDAPMessage *msg = NULL;
-		int rc = ldap_result(w->ld, w->msgid, LDAP_MSG_ONE, &zero, &msg);
+		/* Any of the notification searches (the rounds run on
+		 * a connection of their own). */
+		int rc = ldap_result(w->ld, LDAP_RES_ANY, LDAP_MSG_ONE, &zero, &msg);
 
 		if (rc == 0)
 			break;
