@@ -350,14 +350,10 @@ ad_usn_round(LDAP *ld, const struct conf *conf, const char *nc,
 
 /* ---- scope ------------------------------------------------------------------------ */
 
-struct scope_arg {
-	struct ad_round *r;
-};
-
 static void
 scope_entry(LDAP *ld, LDAPMessage *m, void *arg)
 {
-	struct ad_round *r = ((struct scope_arg *)arg)->r;
+	struct ad_round *r = arg;
 	struct berval **v = ldap_get_values_len(ld, m, "objectGUID");
 	char guid[37];
 
@@ -400,7 +396,6 @@ int
 ad_scope_check(LDAP *ld, const struct conf *conf, struct ad_round *r)
 {
 	char *attrs[] = { "objectGUID", NULL };
-	struct scope_arg arg = { r };
 	int scope = strcmp(conf->directory.scope, "one") == 0 ? LDAP_SCOPE_ONELEVEL :
 	    LDAP_SCOPE_SUBTREE;
 	size_t flen = strlen(conf->directory.filter);
@@ -409,7 +404,7 @@ ad_scope_check(LDAP *ld, const struct conf *conf, struct ad_round *r)
 	if (r->full) {
 		/* Everything: one (paged) search for the whole selection. */
 		rc = paged_search(ld, conf, conf->directory.base, scope,
-		    conf->directory.filter, attrs, NULL, scope_entry, &arg, r->err,
+		    conf->directory.filter, attrs, NULL, scope_entry, r, r->err,
 		    sizeof(r->err));
 		r->rc = rc;
 		return rc == LDAP_SUCCESS ? 0 : -1;
@@ -435,7 +430,7 @@ ad_scope_check(LDAP *ld, const struct conf *conf, struct ad_round *r)
 		sprintf(p, "))");
 		if (k > 0)
 			rc = paged_search(ld, conf, conf->directory.base, scope, filter,
-			    attrs, NULL, scope_entry, &arg, r->err, sizeof(r->err));
+			    attrs, NULL, scope_entry, r, r->err, sizeof(r->err));
 		free(filter);
 	}
 	r->rc = rc;

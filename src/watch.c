@@ -572,9 +572,20 @@ round_main(void *arg)
 	if (w->mode == M_DIRSYNC)
 		ad_dirsync_round(w->round_ld, w->conf, nc,
 		    w->round_cookie.bv_len ? &w->round_cookie : NULL, &w->round);
-	else
-		ad_usn_round(w->round_ld, w->conf, nc, w->round_since,
-		    w->server.highest_usn, &w->round);
+	else {
+		/* The server's USN before the search: what changes after
+		 * it comes in the next round. */
+		struct ad_server now;
+
+		memset(&w->round, 0, sizeof(w->round));
+		if (ad_rootdse(w->round_ld, &now, w->round.err,
+		    sizeof(w->round.err)) == -1)
+			w->round.rc = LDAP_SERVER_DOWN;
+		else
+			ad_usn_round(w->round_ld, w->conf, nc, w->round_since,
+			    now.highest_usn, &w->round);
+		ad_server_free(&now);
+	}
 	if (w->round.rc == LDAP_SUCCESS)
 		ad_scope_check(w->round_ld, w->conf, &w->round);
 	event_active(w->ev_round_done, 0, 0);
@@ -624,18 +635,6 @@ start_round(struct watch *w)
 		free(blob);
 	free(server_id);
 	w->force_full = 0;
-	/* The server's USN now: changes after it come in the next round. */
-	if (w->mode == M_USN) {
-		struct ad_server now;
-		char err[256];
-
-		if (ad_rootdse(w->ld, &now, err, sizeof(err)) == -1) {
-			drop(w, err);
-			return;
-		}
-		w->server.highest_usn = now.highest_usn;
-		ad_server_free(&now);
-	}
 	w->round_running = 1;
 	if (pthread_create(&w->round_thread, NULL, round_main, w) != 0) {
 		w->round_running = 0;
