@@ -256,11 +256,9 @@ ad_dirsync_round(LDAP *ld, const struct conf *conf, const char *nc,
 
 /* ---- paged searches ---------------------------------------------------------- */
 
-typedef void page_fn(LDAP *ld, LDAPMessage *entry, void *arg);
-
 /* A search in pages of PAGE_SIZE (AD caps unpaged ones at MaxPageSize). */
-static int
-paged_search(LDAP *ld, const struct conf *conf, const char *base, int scope,
+int
+ad_paged_search(LDAP *ld, const struct conf *conf, const char *base, int scope,
     const char *filter, char **attrs, LDAPControl *extra, page_fn *fn, void *arg,
     char *err, size_t errlen)
 {
@@ -336,7 +334,7 @@ ad_usn_round(LDAP *ld, const struct conf *conf, const char *nc,
 		return;
 	}
 	show->ldctl_iscritical = 1;
-	rc = paged_search(ld, conf, nc, LDAP_SCOPE_SUBTREE, filter,
+	rc = ad_paged_search(ld, conf, nc, LDAP_SCOPE_SUBTREE, filter,
 	    syncrepl_wanted_attrs(conf, 1), show, usn_entry, r, r->err, sizeof(r->err));
 	ldap_control_free(show);
 	if (rc != LDAP_SUCCESS) {
@@ -403,7 +401,7 @@ ad_scope_check(LDAP *ld, const struct conf *conf, struct ad_round *r)
 
 	if (r->full) {
 		/* Everything: one (paged) search for the whole selection. */
-		rc = paged_search(ld, conf, conf->directory.base, scope,
+		rc = ad_paged_search(ld, conf, conf->directory.base, scope,
 		    conf->directory.filter, attrs, NULL, scope_entry, r, r->err,
 		    sizeof(r->err));
 		r->rc = rc;
@@ -429,7 +427,7 @@ ad_scope_check(LDAP *ld, const struct conf *conf, struct ad_round *r)
 		}
 		sprintf(p, "))");
 		if (k > 0)
-			rc = paged_search(ld, conf, conf->directory.base, scope, filter,
+			rc = ad_paged_search(ld, conf, conf->directory.base, scope, filter,
 			    attrs, NULL, scope_entry, r, r->err, sizeof(r->err));
 		free(filter);
 	}

@@ -75,6 +75,17 @@ int ad_scope_check(LDAP *ld, const struct conf *conf, struct ad_round *r);
 
 void ad_round_free(struct ad_round *r);
 
+/*
+ * A search in pages (AD answers an unpaged one with at most MaxPageSize
+ * entries, then sizeLimitExceeded): fn is called for each entry, extra (or
+ * NULL) is sent with the paged results control.  An LDAP result code; err
+ * says what failed.
+ */
+typedef void page_fn(LDAP *ld, LDAPMessage *entry, void *arg);
+int ad_paged_search(LDAP *ld, const struct conf *conf, const char *base,
+    int scope, const char *filter, char **attrs, LDAPControl *extra,
+    page_fn *fn, void *arg, char *err, size_t errlen);
+
 /* Starts the change notification search under base, deleted objects
  * included when show_deleted.  LDAP result code. */
 int ad_notify_search(LDAP *ld, const char *base, int show_deleted, int *msgid);

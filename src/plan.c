@@ -15,6 +15,7 @@
 #include <openssl/x509v3.h>
 
 #include "crl.h"
+#include "dirsync.h"
 #include "job.h"
 #include "log.h"
 #include "plan.h"
@@ -321,7 +322,7 @@ gone_or_recheck(struct plan_ctx *ctx, const char *uuid, int gone)
 	struct identity id;
 	struct identity_row row;
 	struct verdict v;
-	int have, rc;
+	int have, known, rc;
 
 	if (in_flight(ctx, uuid)) {
 		/* Decided when the job ends; but the departure must not be
@@ -330,12 +331,18 @@ gone_or_recheck(struct plan_ctx *ctx, const char *uuid, int gone)
 	}
 	if ((have = job_load_identity(ctx->st, uuid, &id)) == -1)
 		return -1;
-	if (store_identity_get(ctx->st, uuid, &row) == -1) {
+	if ((known = store_identity_get(ctx->st, uuid, &row)) == -1) {
 		if (have)
 			identity_free(&id);
 		return -1;
 	}
 	decide(ctx, gone || !have ? NULL : &id, uuid, &v);
+	/* Out of scope and never ours (an AD full round reports every user,
+	 * Administrator and Guest too): not "up to date", just not counted. */
+	if (gone && !known && !have && v.decision == DECIDE_NOTHING) {
+		identity_row_free(&row);
+		return 0;
+	}
 	/* Gone (now, or marked gone during a job) and nothing left to revoke. */
 	if ((gone || (!have && row.dn != NULL && row.mail == NULL &&
 	    row.skipped == NULL)) &&
@@ -403,15 +410,86 @@ plan_recheck_all(struct plan_ctx *ctx)
 	return for_each_directory_identity(ctx, NULL, 0);
 }
 
+/* One entry of the directory read: planned, and remembered for the sweep. */
+struct dir_read {
+	struct plan_ctx *ctx;
+	struct uuid_set seen;
+};
+
+static void
+plan_read_entry(LDAP *ld, LDAPMessage *msg, void *arg)
+{
+	struct dir_read *r = arg;
+	struct dir_entry e;
+
+	if (syncrepl_entry(ld, msg, &e) != 0)
+		return;
+	if (e.uuid != NULL)
+		uuid_set_add(&r->seen, e.uuid);
+	plan_entry(r->ctx, &e);
+	dir_entry_free(&e);
+}
+
+/* OpenLDAP: one search, its entries as they come. */
+static int
+read_plain(struct plan_ctx *ctx, LDAP *ld, struct dir_read *r)
+{
+	struct timeval tv = { ctx->conf->directory.network_timeout * 6, 0 };
+	LDAPMessage *msg = NULL;
+	int msgid, rc = -1, done = 0, n;
+
+	if ((n = syncrepl_poll_search(ld, ctx->conf, &msgid)) != LDAP_SUCCESS) {
+		log_error("directory %s: search failed: %s", ctx->conf->directory.uri,
+		    ldap_err2string(n));
+		return -1;
+	}
+	while (!done && (n = ldap_result(ld, msgid, LDAP_MSG_ONE, &tv, &msg)) > 0) {
+		int err_code = LDAP_OTHER;
+
+		if (n == LDAP_RES_SEARCH_ENTRY)
+			plan_read_entry(ld, msg, r);
+		else if (n == LDAP_RES_SEARCH_RESULT) {
+			ldap_parse_result(ld, msg, &err_code, NULL, NULL, NULL, NULL, 0);
+			done = 1;
+			if (err_code != LDAP_SUCCESS)
+				log_error("directory %s: search failed: %s",
+				    ctx->conf->directory.uri, ldap_err2string(err_code));
+			else
+				rc = 0;
+		}
+		ldap_msgfree(msg);
+		msg = NULL;
+	}
+	if (!done)
+		log_error("directory %s: the search did not finish", ctx->conf->directory.uri);
+	return rc;
+}
+
+/* Active Directory: in pages, or it stops at MaxPageSize (1000) users. */
+static int
+read_paged(struct plan_ctx *ctx, LDAP *ld, struct dir_read *r)
+{
+	const struct conf *c = ctx->conf;
+	int scope = strcmp(c->directory.scope, "one") == 0 ? LDAP_SCOPE_ONELEVEL :
+	    LDAP_SCOPE_SUBTREE;
+	char err[512];
+
+	if (ad_paged_search(ld, c, c->directory.base, scope, c->directory.filter,
+	    syncrepl_wanted_attrs(c, 1), NULL, plan_read_entry, r, err,
+	    sizeof(err)) != LDAP_SUCCESS) {
+		log_error("directory %s: %s", c->directory.uri, err);
+		return -1;
+	}
+	return 0;
+}
+
 int
 plan_directory(struct plan_ctx *ctx)
 {
-	struct timeval tv = { ctx->conf->directory.network_timeout * 6, 0 };
-	struct uuid_set seen = { 0 };
-	LDAPMessage *msg = NULL;
+	struct dir_read r = { ctx, { 0 } };
 	char err[512];
 	LDAP *ld;
-	int msgid, rc = -1, done = 0, n;
+	int rc;
 
 	if (ctx->conf->directory.base == NULL) {
 		log_error("%s: [directory] base: is required to read the directory",
@@ -422,36 +500,12 @@ plan_directory(struct plan_ctx *ctx)
 		log_error("directory %s: %s", ctx->conf->directory.uri, err);
 		return -1;
 	}
-	if ((n = syncrepl_poll_search(ld, ctx->conf, &msgid)) != LDAP_SUCCESS) {
-		log_error("directory %s: search failed: %s", ctx->conf->directory.uri,
-		    ldap_err2string(n));
-		goto out;
-	}
-	while (!done && (n = ldap_result(ld, msgid, LDAP_MSG_ONE, &tv, &msg)) > 0) {
-		struct dir_entry e;
-		int err_code = LDAP_OTHER;
-
-		if (n == LDAP_RES_SEARCH_ENTRY && syncrepl_entry(ld, msg, &e) == 0) {
-			if (e.uuid != NULL)
-				uuid_set_add(&seen, e.uuid);
-			plan_entry(ctx, &e);
-			dir_entry_free(&e);
-		} else if (n == LDAP_RES_SEARCH_RESULT) {
-			ldap_parse_result(ld, msg, &err_code, NULL, NULL, NULL, NULL, 0);
-			done = 1;
-			if (err_code != LDAP_SUCCESS)
-				log_error("directory %s: search failed: %s",
-				    ctx->conf->directory.uri, ldap_err2string(err_code));
-			else
-				rc = plan_sweep(ctx, &seen);
-		}
-		ldap_msgfree(msg);
-		msg = NULL;
-	}
-	if (!done)
-		log_error("directory %s: the search did not finish", ctx->conf->directory.uri);
-out:
-	uuid_set_clear(&seen);
+	rc = ctx->conf->directory.flavor == DIR_FLAVOR_AD ? read_paged(ctx, ld, &r) :
+	    read_plain(ctx, ld, &r);
+	/* Only a complete read may sweep: a missing user is a departed one. */
+	if (rc == 0)
+		rc = plan_sweep(ctx, &r.seen);
+	uuid_set_clear(&r.seen);
 	ldap_unbind_ext_s(ld, NULL, NULL);
 	return rc;
 }

@@ -68,7 +68,7 @@ count_is() { [ "$("$@" 2>/dev/null | head -1)" = "$EXPECT" ]; }
 
 cs_agent_start
 check "enrolled alice, bob and carol over DirSync" \
-    cs_wait_for 60 log_has "refresh complete: 3 planned"
+    cs_wait_for 60 log_has "refresh complete: 3 planned, 0 skipped, 0 up to date"
 check "alice's two certificates are published" cs_wait_for 60 has_cert_for "$A" alice@certsync.test
 check "carol's too" cs_wait_for 60 has_cert_for "$C" carol@certsync.test
 check "bob's too" cs_wait_for 60 has_cert_for "$B" bob@certsync.test
@@ -152,5 +152,10 @@ check "bob has no active certificates left" \
     cs_wait_for 30 sh -c "! '$CTL' -c '$CONF' list --active | grep -q bob@"
 
 cs_agent_stop
+# certsyncctl plan reads the directory in pages (AD stops an unpaged search
+# at MaxPageSize) and counts only users in scope: alice and carol.
+"$CTL" -c "$CONF" plan > "$T/plan.out" 2>&1 || :
+check "certsyncctl plan: nothing to do, alice and carol up to date" \
+    grep -qx "0 to do, 0 skipped, 2 up to date" "$T/plan.out"
 check "no errors were logged" sh -c "! grep -i 'error' '$T/agent.log' '$T/agent.log.1'"
 cs_done
