@@ -110,6 +110,7 @@ on_full_reconcile(evutil_socket_t fd, short what, void *arg)
 		store_commit(d->st);
 		plan_flush(&d->plan);
 	}
+	watch_full_pass(d->watch);
 }
 
 static void
@@ -197,6 +198,13 @@ run_loop(struct daemon *d)
 	event_add(ev_hup, NULL);
 	if (d->conf->directory.full_reconcile_hours > 0 && !d->once) {
 		struct timeval tv = { d->conf->directory.full_reconcile_hours * 3600L, 0 };
+#ifdef CS_FAILPOINTS
+		/* Test builds only: the period in seconds, for the AD tests. */
+		const char *secs = getenv("CERTSYNC_FULL_RECONCILE_SECONDS");
+
+		if (secs != NULL && atoi(secs) > 0)
+			tv.tv_sec = atoi(secs);
+#endif
 
 		ev_full = event_new(d->base, -1, EV_PERSIST, on_full_reconcile, d);
 		event_add(ev_full, &tv);

@@ -642,6 +642,17 @@ start_round(struct watch *w)
 	}
 }
 
+void
+watch_full_pass(struct watch *w)
+{
+	if (w == NULL || (w->mode != M_DIRSYNC && w->mode != M_USN))
+		return;
+	log_info("directory %s: a full %s pass, as [directory] "
+	    "full_reconcile_hours asks", w->conf->directory.uri, mode_names[w->mode]);
+	w->force_full = 1;
+	start_round(w);	/* or after the round in progress */
+}
+
 /* One object of a round into the plan, merged with its stored copy. */
 static int
 apply_object(struct watch *w, struct ad_object *o, int merge, struct uuid_set *seen)

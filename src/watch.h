@@ -29,6 +29,13 @@ int watch_start(struct event_base *base, const struct conf *conf,
     void (*on_refreshed)(void *arg), void *arg, struct watch **out);
 /* True when a --once watcher gave up (the directory could not be used). */
 int watch_failed(const struct watch *w);
+/*
+ * The periodic full reconcile: an Active Directory watcher runs its next
+ * round from no cookie (every user in scope read afresh, departed users
+ * swept); for syncrepl and poll, whose refresh and rounds are already
+ * whole, it does nothing.
+ */
+void watch_full_pass(struct watch *w);
 /* Stops and frees; waits for a connect in progress (bounded by its timeout). */
 void watch_stop(struct watch *w);
 
