@@ -141,7 +141,7 @@ warn_keytab_changed(const char *keytab)
 
 /* What to check after a failed GSSAPI bind. */
 static const char *
-gssapi_hint(const struct conf *conf, const char *keytab, int rc)
+gssapi_hint(const struct conf *conf, const char *keytab, int rc, const char *why)
 {
 	if (rc == LDAP_AUTH_UNKNOWN || rc == LDAP_NOT_SUPPORTED)
 		return "is the GSSAPI SASL module installed "
@@ -155,7 +155,33 @@ gssapi_hint(const struct conf *conf, const char *keytab, int rc)
 		    "allow_sasl_over_tls\", or use uri = ldap:// without starttls";
 	if (keytab == NULL)
 		return "is there a Kerberos ticket (kinit), or set [directory] keytab?";
+	if (strstr(why, "Preauthentication failed") != NULL ||
+	    strstr(why, "Decrypt integrity check failed") != NULL)
+		/* The KDC knows the principal but not these keys. */
+		return "are [directory] keytab's keys current? Export it again "
+		    "after the account's password changes";
 	return "is [directory] keytab readable and its principal known to the KDC?";
+}
+
+/* Who the bind made us, and how the connection is protected (info). */
+static void
+log_gssapi_identity(const struct conf *conf, LDAP *ld)
+{
+	char *user = NULL;
+	ber_len_t ssf = 0;
+
+	if (ldap_get_option(ld, LDAP_OPT_X_SASL_USERNAME, &user) != LDAP_OPT_SUCCESS)
+		user = NULL;
+	if (ldap_get_option(ld, LDAP_OPT_X_SASL_SSF, &ssf) != LDAP_OPT_SUCCESS)
+		ssf = 0;
+	if (over_tls(conf))
+		log_info("directory %s: bound with GSSAPI as %s, inside TLS "
+		    "(no SASL layer)", conf->directory.uri, user ? user : "?");
+	else
+		log_info("directory %s: bound with GSSAPI as %s, SASL layer of "
+		    "%lu bits", conf->directory.uri, user ? user : "?",
+		    (unsigned long)ssf);
+	ldap_memfree(user);
 }
 
 static int
@@ -188,9 +214,10 @@ bind_gssapi(const struct conf *conf, LDAP *ld, char *err, size_t errlen)
 	if (rc != LDAP_SUCCESS) {
 		diagnostic(ld, why, sizeof(why));
 		snprintf(err, errlen, "GSSAPI bind failed: %s%s; %s",
-		    ldap_err2string(rc), why, gssapi_hint(conf, keytab, rc));
+		    ldap_err2string(rc), why, gssapi_hint(conf, keytab, rc, why));
 		return -1;
 	}
+	log_gssapi_identity(conf, ld);
 	return 0;
 }
 

@@ -519,8 +519,11 @@ plan_report(const struct conf *conf, struct store *st, FILE *out)
 	if (plan_init(&plan, conf, st, 1, out) == -1)
 		return EX_CONFIG;
 	rc = plan_directory(&plan) == 0 ? 0 : EX_UNAVAILABLE;
-	fprintf(out, "%zu to do, %zu skipped, %zu up to date\n", plan.planned,
-	    plan.skipped, plan.unchanged);
+	/* A directory read that failed plans nothing: no summary that would
+	 * read like an empty plan (the error is on stderr). */
+	if (rc == 0)
+		fprintf(out, "%zu to do, %zu skipped, %zu up to date\n", plan.planned,
+		    plan.skipped, plan.unchanged);
 	plan_free(&plan);
 	return rc;
 }
