@@ -344,6 +344,33 @@ done:
 
 /* ---- list / show ------------------------------------------------------- */
 
+/* The STATUS column: the store's status, except that an active certificate
+ * of a disabled directory user that the store does not record in the
+ * directory (withdrawn, [reconcile] on_disable = unpublish; valid, not
+ * revoked) is "withdrawn".  Manual identities have no entry: never
+ * withdrawn.  NULL when the store cannot say. */
+static const char *
+list_status(struct ctl *ctl, const struct cert_row *r)
+{
+	struct identity_row id;
+	int have, published;
+
+	if (r->status != CERT_ACTIVE)
+		return cert_status_name(r->status);
+	if ((have = store_identity_get(ctl->st, r->uuid, &id)) == -1)
+		return NULL;
+	if (!have || id.dn == NULL || id.enabled) {
+		identity_row_free(&id);
+		return cert_status_name(r->status);
+	}
+	identity_row_free(&id);
+	published = store_published_has(ctl->st, r->uuid,
+	    ctl->conf->publish.certificate_attribute, r->der, r->der_len);
+	if (published == -1)
+		return NULL;
+	return published ? cert_status_name(r->status) : "withdrawn";
+}
+
 static int
 cmd_list(struct ctl *ctl, int argc, char **argv)
 {
@@ -368,13 +395,18 @@ cmd_list(struct ctl *ctl, int argc, char **argv)
 	    "ADDRESSES");
 	for (size_t i = 0; i < rows.n; i++) {
 		const struct cert_row *r = &rows.v[i];
+		const char *status;
 		char na[32];
 
 		if (active_only && r->status != CERT_ACTIVE)
 			continue;
+		if ((status = list_status(ctl, r)) == NULL) {
+			cert_rows_free(&rows);
+			return EX_SOFTWARE;
+		}
 		certinfo_fmt_time(r->not_after, na, sizeof(na));
 		na[10] = '\0';
-		printf("%-10s %-10s %-40s %-10s %s\n", cert_status_name(r->status),
+		printf("%-10s %-10s %-40s %-10s %s\n", status,
 		    cert_kind_name(r->kind), r->serial, na, r->addresses);
 	}
 	cert_rows_free(&rows);
@@ -382,7 +414,7 @@ cmd_list(struct ctl *ctl, int argc, char **argv)
 }
 
 static void
-print_cert(const struct cert_row *r)
+print_cert(const struct cert_row *r, const char *status)
 {
 	char nb[32], na[32], ra[32];
 
@@ -390,7 +422,7 @@ print_cert(const struct cert_row *r)
 	    "User:          %s\nSubject:       %s\nAddresses:     %s\n"
 	    "Issuer:        %s\nNot before:    %s\nNot after:     %s\n"
 	    "SHA-256:       %s\nKey type:      %s\n",
-	    r->serial, cert_status_name(r->status), cert_kind_name(r->kind), r->uuid,
+	    r->serial, status, cert_kind_name(r->kind), r->uuid,
 	    r->subject, r->addresses, r->issuer,
 	    certinfo_fmt_time(r->not_before, nb, sizeof(nb)),
 	    certinfo_fmt_time(r->not_after, na, sizeof(na)), r->fingerprint,
@@ -452,9 +484,15 @@ cmd_show(struct ctl *ctl, int argc, char **argv)
 	if ((rc = lookup(ctl, cmd, argv[optind], &rows)) != 0)
 		return rc;
 	for (size_t i = 0; i < rows.n; i++) {
+		const char *status = list_status(ctl, &rows.v[i]);
+
+		if (status == NULL) {
+			cert_rows_free(&rows);
+			return EX_SOFTWARE;
+		}
 		if (i > 0)
 			printf("\n");
-		print_cert(&rows.v[i]);
+		print_cert(&rows.v[i], status);
 		if (pem) {
 			X509 *x = certinfo_from_der(rows.v[i].der, rows.v[i].der_len);
 
@@ -818,7 +856,10 @@ static const struct command commands[] = {
 	  "old certificates revoked and the CRL rewritten.\n",
 	  cmd_issue, 1 },
 	{ "list", "list [--active]",
-	  "Lists every certificate in the state store (--active: only current ones).\n",
+	  "Lists every certificate in the state store (--active: only current ones).\n"
+	  "A current certificate withdrawn from the directory while its user is\n"
+	  "disabled ([reconcile] on_disable = unpublish) is listed as withdrawn: it\n"
+	  "is still valid, and is published again when the user is enabled.\n",
 	  cmd_list, 0 },
 	{ "show", "show EMAIL|SERIAL [--pem]",
 	  "Shows the certificates naming EMAIL, or the one with SERIAL (hex).\n",

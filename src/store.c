@@ -1236,6 +1236,26 @@ store_published(struct store *st, int add, const char *uuid, const char *attr,
 }
 
 int
+store_published_has(struct store *st, const char *uuid, const char *attr,
+    const void *value, size_t len)
+{
+	sqlite3_stmt *stmt = prepare(st, "SELECT 1 FROM published WHERE uuid = ? "
+	    "AND attribute = ? AND value = ?");
+	int rc;
+
+	if (stmt == NULL)
+		return -1;
+	bind_text(stmt, 1, uuid);
+	bind_text(stmt, 2, attr);
+	sqlite3_bind_blob(stmt, 3, value, (int)len, SQLITE_TRANSIENT);
+	rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : db_fail(st, "look up a published value");
+}
+
+int
 store_published_each(struct store *st, const char *uuid, const char *attr,
     int (*fn)(void *arg, const void *value, size_t len), void *arg)
 {

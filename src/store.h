@@ -23,7 +23,9 @@ struct store;
 
 /*
  * pending: issued and recorded, not yet published; active: published (or,
- * with no directory, current); superseded: replaced, not yet revoked.
+ * with no directory, current), or withdrawn from the directory but still
+ * valid while its user is disabled ([reconcile] on_disable = unpublish; the
+ * published values tell which); superseded: replaced, not yet revoked.
  */
 enum cert_status { CERT_PENDING, CERT_ACTIVE, CERT_SUPERSEDED, CERT_REVOKED };
 
@@ -160,6 +162,10 @@ int store_job_counts(struct store *st, void (*fn)(void *, const char *, int), vo
 
 /* Values certsync wrote to a user's directory entry (add=1) or removed. */
 int store_published(struct store *st, int add, const char *uuid, const char *attr,
+    const void *value, size_t len);
+/* Whether the store records value in attr of uuid's entry: 1 yes, 0 no
+ * (never written, or withdrawn). */
+int store_published_has(struct store *st, const char *uuid, const char *attr,
     const void *value, size_t len);
 /* Calls fn per recorded value; fn returning -1 stops (and returns -1). */
 int store_published_each(struct store *st, const char *uuid, const char *attr,

@@ -334,6 +334,26 @@ count_value(void *arg, const void *value, size_t len)
 	return 0;
 }
 
+/* One value, exactly: its user, its attribute, all of its bytes. */
+START_TEST(published_value_lookup)
+{
+	static const unsigned char v[] = { 0x30, 0x03, 0x02, 0x01, 0x07 };
+	static const unsigned char w[] = { 0x30, 0x03, 0x02, 0x01, 0x08 };
+	const char *cattr = "userCertificate";
+
+	ck_assert_int_eq(store_published_has(st, "u1", cattr, v, sizeof(v)), 0);
+	ck_assert_int_eq(store_published(st, 1, "u1", cattr, v, sizeof(v)), 0);
+	ck_assert_int_eq(store_published_has(st, "u1", cattr, v, sizeof(v)), 1);
+	ck_assert_int_eq(store_published_has(st, "u2", cattr, v, sizeof(v)), 0);
+	ck_assert_int_eq(store_published_has(st, "u1", "userSMIMECertificate", v,
+	    sizeof(v)), 0);
+	ck_assert_int_eq(store_published_has(st, "u1", cattr, w, sizeof(w)), 0);
+	ck_assert_int_eq(store_published_has(st, "u1", cattr, v, sizeof(v) - 1), 0);
+	ck_assert_int_eq(store_published(st, 0, "u1", cattr, v, sizeof(v)), 0);
+	ck_assert_int_eq(store_published_has(st, "u1", cattr, v, sizeof(v)), 0);
+}
+END_TEST
+
 static int
 published_count(const char *attr)
 {
@@ -437,6 +457,7 @@ START_TEST(unpublish_keeps_certificates_valid)
 	ck_assert_int_eq(store_published(st, 1, "u1", sattr, "p7", 2), 0);
 	ck_assert_int_eq(plan_recheck(&plan, "u1"), 0);
 	ck_assert_str_eq(planned(), "");
+	ck_assert_int_eq(store_published_has(st, "u1", cattr, der[0], 5), 1);
 
 	/* Disabled: withdrawn, still active, nothing revoked. */
 	put_user("a@example.org", 0);
@@ -453,6 +474,9 @@ START_TEST(unpublish_keeps_certificates_valid)
 	}
 	cert_rows_free(&rows);
 	ck_assert_int_eq(store_crl_pending(st), 0);
+	/* What certsyncctl list shows as withdrawn. */
+	for (int i = 0; i < 2; i++)
+		ck_assert_int_eq(store_published_has(st, "u1", cattr, der[i], 5), 0);
 
 	/* Withdrawn: nothing more, even with a new address. */
 	ck_assert_int_eq(plan_recheck(&plan, "u1"), 0);
@@ -467,6 +491,8 @@ START_TEST(unpublish_keeps_certificates_valid)
 	ck_assert_str_eq(planned(), "republish");
 	run_and_close(&jctx);
 	ck_assert_int_eq(published_count(cattr), 2);
+	for (int i = 0; i < 2; i++)
+		ck_assert_int_eq(store_published_has(st, "u1", cattr, der[i], 5), 1);
 	ck_assert_uint_eq(count(CQ_UUID_ACTIVE, "u1"), 2);
 	ck_assert_uint_eq(count(CQ_UUID, "u1"), 2);
 	ck_assert_int_eq(plan_recheck(&plan, "u1"), 0);
@@ -511,6 +537,7 @@ main(void)
 	tcase_add_test(tc, audit_append_only);
 	tcase_add_test(tc, transactions_roll_back);
 	tcase_add_test(tc, identities_jobs_checkpoints);
+	tcase_add_test(tc, published_value_lookup);
 	tcase_add_test(tc, unpublish_keeps_certificates_valid);
 	suite_add_tcase(s, tc);
 	return check_run(s, 0);
