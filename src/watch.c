@@ -537,6 +537,18 @@ ad_checkpoint(const struct watch *w)
 	return w->mode == M_USN ? "usn" : "dirsync";
 }
 
+/* The connection state and the source, as they are now (the mode can
+ * change after the first round: DirSync refused, uSNChanged instead). */
+static void
+announce_rounds(struct watch *w)
+{
+	set_state(w, 0, "connected to %s; %s rounds%s", w->server.service_name ?
+	    w->server.service_name : "the server", mode_names[w->mode],
+	    w->server.notification && !w->once ? ", started by change notification" :
+	    "");
+	store_state_set(w->st, "source", mode_names[w->mode]);
+}
+
 static int
 start_ad(struct watch *w)
 {
@@ -554,11 +566,7 @@ start_ad(struct watch *w)
 			return -1;
 		}
 	}
-	set_state(w, 0, "connected to %s; %s rounds%s", w->server.service_name ?
-	    w->server.service_name : "the server", mode_names[w->mode],
-	    w->server.notification && !w->once ? ", started by change notification" :
-	    "");
-	store_state_set(w->st, "source", mode_names[w->mode]);
+	announce_rounds(w);
 	start_round(w);
 	return 0;
 }
@@ -773,7 +781,7 @@ on_round_done(evutil_socket_t fd, short what, void *arg)
 			    "uSNChanged rounds instead", w->conf->directory.uri);
 			w->usn_fallback = 1;
 			w->mode = M_USN;
-			store_state_set(w->st, "source", mode_names[w->mode]);
+			announce_rounds(w);
 			ad_round_free(r);
 			start_round(w);
 			return;
