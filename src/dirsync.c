@@ -86,6 +86,42 @@ first_value(LDAP *ld, LDAPMessage *e, const char *attr)
 	return s;
 }
 
+/*
+ * server_id: the DC's NTDS Settings name and its invocationId.  A DC
+ * restored from a backup keeps its name but gets a new invocationId, and
+ * USNs (and so cookies) from before the restore mean nothing there.  An
+ * invocationId that cannot be read leaves the name alone.
+ */
+static void
+server_identity(LDAP *ld, struct ad_server *out)
+{
+	char *attrs[] = { "invocationId", NULL };
+	struct timeval tv = { 30, 0 };
+	LDAPMessage *res = NULL, *e;
+	struct berval **v = NULL;
+	char guid[37] = "", *id;
+	size_t len;
+
+	if (out->service_name == NULL)
+		return;
+	if (ldap_search_ext_s(ld, out->service_name, LDAP_SCOPE_BASE,
+	    "(objectClass=*)", attrs, 0, NULL, NULL, &tv, 0, &res) == LDAP_SUCCESS &&
+	    (e = ldap_first_entry(ld, res)) != NULL &&
+	    (v = ldap_get_values_len(ld, e, "invocationId")) != NULL &&
+	    v[0] != NULL && v[0]->bv_len == 16)
+		syncrepl_guid_text((const unsigned char *)v[0]->bv_val, guid);
+	ldap_value_free_len(v);
+	ldap_msgfree(res);
+	len = strlen(out->service_name) + sizeof(" invocationId=") + sizeof(guid);
+	if ((id = malloc(len)) == NULL)
+		fatal("out of memory");
+	if (guid[0] != '\0')
+		snprintf(id, len, "%s invocationId=%s", out->service_name, guid);
+	else
+		snprintf(id, len, "%s", out->service_name);
+	out->server_id = id;
+}
+
 int
 ad_rootdse(LDAP *ld, struct ad_server *out, char *err, size_t errlen)
 {
@@ -124,6 +160,7 @@ ad_rootdse(LDAP *ld, struct ad_server *out, char *err, size_t errlen)
 	}
 	ldap_value_free_len(ctl);
 	ldap_msgfree(res);
+	server_identity(ld, out);
 	return 0;
 }
 
@@ -132,6 +169,7 @@ ad_server_free(struct ad_server *s)
 {
 	free(s->naming_context);
 	free(s->service_name);
+	free(s->server_id);
 	free(s->vendor);
 	memset(s, 0, sizeof(*s));
 }

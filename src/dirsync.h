@@ -30,6 +30,9 @@
 struct ad_server {
 	char *naming_context;      /* defaultNamingContext */
 	char *service_name;        /* dsServiceName: which DC this is */
+	char *server_id;           /* service_name and the DC's invocationId:
+	                            * which database (a restored DC gets a new
+	                            * one); what checkpoints are stored with */
 	char *vendor;              /* vendorName, or NULL */
 	uint64_t highest_usn;      /* highestCommittedUSN */
 	int dirsync, notification, show_deleted, syncrepl;

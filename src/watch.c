@@ -600,6 +600,23 @@ round_main(void *arg)
 	return NULL;
 }
 
+/*
+ * Whether a checkpoint stored with server_id may be used on this DC: the
+ * same name and database (invocationId).  A checkpoint of an older certsync
+ * has the name alone, and is taken when the name matches (the next one
+ * written carries the invocationId).
+ */
+static int
+same_server(const char *stored, const struct ad_server *now)
+{
+	if (stored == NULL || now->server_id == NULL)
+		return 0;
+	if (strcmp(stored, now->server_id) == 0)
+		return 1;
+	return strstr(stored, " invocationId=") == NULL && now->service_name != NULL &&
+	    strcmp(stored, now->service_name) == 0;
+}
+
 static void
 start_round(struct watch *w)
 {
@@ -621,11 +638,11 @@ start_round(struct watch *w)
 	w->round_since = 0;
 	have = store_checkpoint_get(w->st, ad_checkpoint(w), &blob, &len, &server_id);
 	if (have == 1 && blob != NULL && !w->force_full) {
-		if (server_id == NULL || w->server.service_name == NULL ||
-		    strcmp(server_id, w->server.service_name) != 0) {
+		if (!same_server(server_id, &w->server)) {
 			log_notice("directory %s: the stored %s checkpoint is from "
-			    "another domain controller (%s); a full pass follows, "
-			    "compared with what certsync knows", w->conf->directory.uri,
+			    "another domain controller, or from before a restore "
+			    "(%s); a full pass follows, compared with what certsync "
+			    "knows", w->conf->directory.uri,
 			    mode_names[w->mode], server_id ? server_id : "unknown");
 			free(blob);
 		} else if (w->mode == M_USN) {
@@ -735,7 +752,7 @@ apply_round(struct watch *w, struct ad_round *r)
 	uuid_set_clear(&seen);
 	if (!w->plan->dry_run)
 		store_checkpoint_put(w->st, ad_checkpoint(w), r->cookie.bv_val,
-		    r->cookie.bv_len, w->server.service_name);
+		    r->cookie.bv_len, w->server.server_id);
 	if (store_commit(w->st) == -1) {
 		drop(w, "the state store could not record the changes");
 		return;

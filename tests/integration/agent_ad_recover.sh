@@ -75,6 +75,10 @@ planned_only() {
 stop_as() { cs_agent_stop; mv "$T/agent.log" "$T/agent.$1.log"; }
 DSNAME=$(ad_search -LLL -b "" -s base '(objectClass=*)' dsServiceName |
     sed -n 's/^dsServiceName: //p')
+# What checkpoints are stored with: the DC's name and its database's
+# invocationId (new after a restore from backup).
+INVOCATION=$(ad_guid_text "$(ad_get_attr "$DSNAME" invocationId)")
+SERVER_ID="$DSNAME invocationId=$INVOCATION"
 
 # ---- the first run: DirSync ------------------------------------------------------
 cs_agent_start
@@ -87,8 +91,8 @@ EXPECT=2 check "carol's too" cs_wait_for 60 count_is ncerts "$C"
 stop_as first
 check "six certificates issued, two each" \
     test "$(grep -c ": issued " "$T/agent.first.log")" -eq 6
-check "a DirSync checkpoint is stored, named after this DC" \
-    test "$(cookie_server)" = "$DSNAME"
+check "a DirSync checkpoint is stored, named after this DC and database" \
+    test "$(cookie_server)" = "$SERVER_ID"
 GOOD=$(cookie_hex) || GOOD=
 check "the stored cookie is a DirSync cookie (MSDS)" \
     sh -c "case '$GOOD' in 4D534453*) ;; *) exit 1 ;; esac"
@@ -129,7 +133,7 @@ printf 'dn: %s\nchangetype: modify\nreplace: mail\nmail: carol.king@certsync.tes
     ad_modify >/dev/null
 cs_agent_start
 check "the foreign checkpoint is reported" \
-    cs_wait_for 60 log_has "checkpoint is from another domain controller \\(CN=NTDS Settings,CN=DC2,"
+    cs_wait_for 60 log_has "checkpoint is from another domain controller, or from before a restore \\(CN=NTDS Settings,CN=DC2,"
 check "a full DirSync pass follows" \
     cs_wait_for 60 log_has "dirsync round: [0-9]+ object\\(s\\), full pass"
 check "the pass plans carol alone" \
@@ -140,13 +144,43 @@ check "and her old certificates are withdrawn" \
     cs_wait_for 30 lacks_cert_for "$C" carol@certsync.test
 check "the checkpoint names this DC again" \
     cs_wait_for 30 sh -c "[ \"\$(sqlite3 '$DB' \"SELECT server_id FROM
-        checkpoints WHERE source = 'dirsync'\")\" = '$DSNAME' ]"
+        checkpoints WHERE source = 'dirsync'\")\" = '$SERVER_ID' ]"
 stop_as foreign
 check "its cookie was not sent (nothing refused)" \
     sh -c "! grep -q 'refused' '$T/agent.foreign.log'"
 check "only carol was reissued (two certificates)" \
     test "$(grep -c ": issued " "$T/agent.foreign.log")" -eq 2
 check "nobody else was planned" planned_only carol foreign
+
+# ---- the same DC restored from a backup: a new invocationId ---------------------------
+sql "UPDATE checkpoints SET server_id = '$DSNAME invocationId=00000000-0000-0000-0000-000000000001' WHERE source = 'dirsync'"
+printf 'dn: %s\nchangetype: modify\nreplace: displayName\ndisplayName: Alice Restored\n' "$A" |
+    ad_modify >/dev/null
+cs_agent_start
+check "a checkpoint of the DC's old database is not used" \
+    cs_wait_for 60 log_has "from before a restore \\($DSNAME invocationId=00000000-"
+check "a full DirSync pass follows, planning alice alone" \
+    cs_wait_for 60 log_has "refresh complete: 1 planned, 0 skipped, [0-9]+ up to date"
+check "alice's change is seen" cs_wait_for 60 subject_has "$A" "Alice Restored"
+check "the checkpoint names this database again" \
+    cs_wait_for 30 sh -c "[ \"\$(sqlite3 '$DB' \"SELECT server_id FROM
+        checkpoints WHERE source = 'dirsync'\")\" = '$SERVER_ID' ]"
+stop_as restored
+check "only alice was reissued" test "$(grep -c ": issued " "$T/agent.restored.log")" -eq 2
+
+# ---- a checkpoint of an older certsync: the DC's name alone ---------------------------
+sql "UPDATE checkpoints SET server_id = '$DSNAME' WHERE source = 'dirsync'"
+printf 'dn: %s\nchangetype: modify\nreplace: displayName\ndisplayName: Alice Upgraded\n' "$A" |
+    ad_modify >/dev/null
+cs_agent_start
+check "with the name alone, the cookie is used: alice's change is seen" \
+    cs_wait_for 60 subject_has "$A" "Alice Upgraded"
+check "the next checkpoint carries the invocationId" \
+    cs_wait_for 30 sh -c "[ \"\$(sqlite3 '$DB' \"SELECT server_id FROM
+        checkpoints WHERE source = 'dirsync'\")\" = '$SERVER_ID' ]"
+stop_as upgraded
+check "no full pass" sh -c "! grep -q 'full pass' '$T/agent.upgraded.log'"
+check "only alice was reissued, again" test "$(grep -c ": issued " "$T/agent.upgraded.log")" -eq 2
 
 # ---- A: DirSync refused to the account: uSNChanged rounds ---------------------------------
 # Take "Replicating Directory Changes" from the service account on the
