@@ -468,6 +468,36 @@ START_TEST(test_ad_only_sources)
 }
 END_TEST
 
+START_TEST(test_ad_simple_bind_in_clear)
+{
+	struct conf *c;
+	char *err = load_bad(MINIMAL "[directory]\nflavor = ad\n"
+	    "uri = ldap://dc1.example.test\nbind_dn = CN=certsync,CN=Users,DC=x\n"
+	    "bind_password_file = /etc/certsync/bind.pw\n");
+
+	assert_has(err, "[directory] uri: a simple bind to Active Directory over "
+	    "ldap:// would send the password in clear");
+	ck_assert_int_eq(count_lines(err), 1);
+	free(err);
+	/* StartTLS, ldaps:// or GSSAPI (sealed) protect it; OpenLDAP is not
+	 * refused (a loopback slapd, say). */
+	c = load_ok(MINIMAL "[directory]\nflavor = ad\nuri = ldap://dc1.example.test\n"
+	    "starttls = yes\nbind_dn = CN=certsync,CN=Users,DC=x\n"
+	    "bind_password_file = /etc/certsync/bind.pw\n");
+	conf_free(c);
+	c = load_ok(MINIMAL "[directory]\nflavor = ad\nuri = LDAPS://dc1.example.test\n"
+	    "bind_dn = CN=certsync,CN=Users,DC=x\n"
+	    "bind_password_file = /etc/certsync/bind.pw\n");
+	conf_free(c);
+	c = load_ok(MINIMAL "[directory]\nflavor = ad\nuri = ldap://dc1.example.test\n"
+	    "sasl_mech = GSSAPI\n");
+	conf_free(c);
+	c = load_ok(MINIMAL "[directory]\nuri = ldap://127.0.0.1:3890\n"
+	    "bind_dn = cn=certsync,dc=x\nbind_password_file = /etc/certsync/bind.pw\n");
+	conf_free(c);
+}
+END_TEST
+
 START_TEST(test_relative_paths)
 {
 	static const char text[] =
@@ -1451,6 +1481,7 @@ conf_suite(void)
 	tcase_add_test(ok, test_full);
 	tcase_add_test(ok, test_ad_flavor_attribute);
 	tcase_add_test(ok, test_ad_only_sources);
+	tcase_add_test(ok, test_ad_simple_bind_in_clear);
 	tcase_add_test(ok, test_relative_paths);
 	tcase_add_test(ok, test_relative_file_name);
 	tcase_add_test(ok, test_words_ignore_case);
