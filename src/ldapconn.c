@@ -8,12 +8,14 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include "ldapconn.h"
 #include "log.h"
@@ -56,18 +58,60 @@ diagnostic(LDAP *ld, char *buf, size_t len)
 	ldap_memfree(msg);
 }
 
+/* A TLS file the library would fail to load, named, with the reason. */
+static int
+tls_file_readable(const char *path, const char *what, char *err, size_t errlen)
+{
+	if (path == NULL || access(path, R_OK) == 0)
+		return 0;
+	snprintf(err, errlen, "[directory] %s %s: %s", what, path, strerror(errno));
+	return -1;
+}
+
+/* The library could not load the TLS files (they are readable). */
+static void
+tls_setup_failed(const struct conf *conf, char *err, size_t errlen)
+{
+	const char *ca = conf->directory.tls_ca_file;
+
+	if (conf->directory.tls_cert_file != NULL)
+		snprintf(err, errlen, "cannot set up TLS: are [directory] %s"
+		    "tls_cert_file and tls_key_file PEM files, and does the key "
+		    "match the certificate?", ca != NULL ? "tls_ca_file, " : "");
+	else if (ca != NULL)
+		snprintf(err, errlen, "cannot set up TLS: is [directory] "
+		    "tls_ca_file %s a PEM file of CA certificates?", ca);
+	else
+		snprintf(err, errlen, "cannot set up TLS with the LDAP library's "
+		    "defaults (TLS_CACERT in ldap.conf); set [directory] "
+		    "tls_ca_file");
+}
+
 static int
 set_tls(const struct conf *conf, LDAP *ld, char *err, size_t errlen)
 {
 	int demand = conf->directory.tls_verify ? LDAP_OPT_X_TLS_DEMAND :
 	    LDAP_OPT_X_TLS_NEVER, zero = 0;
 
-	if (conf->directory.tls_key_file != NULL &&
-	    secret_check_file(conf->directory.tls_key_file,
-	    "[directory] tls_key_file") == -1) {
-		snprintf(err, errlen, "[directory] tls_key_file is refused");
+	if ((conf->directory.tls_cert_file == NULL) !=
+	    (conf->directory.tls_key_file == NULL)) {
+		snprintf(err, errlen, "[directory] %s is set but %s is not: a "
+		    "client certificate needs both", conf->directory.tls_cert_file ?
+		    "tls_cert_file" : "tls_key_file", conf->directory.tls_cert_file ?
+		    "tls_key_file" : "tls_cert_file");
 		return -1;
 	}
+	/* Checked here, before any connection; one line in err (this runs on
+	 * a worker thread that reports it). */
+	if (conf->directory.tls_key_file != NULL &&
+	    secret_check_file_err(conf->directory.tls_key_file,
+	    "[directory] tls_key_file", err, errlen) == -1)
+		return -1;
+	if (tls_file_readable(conf->directory.tls_ca_file, "tls_ca_file",
+	    err, errlen) == -1 ||
+	    tls_file_readable(conf->directory.tls_cert_file, "tls_cert_file",
+	    err, errlen) == -1)
+		return -1;
 	if (ldap_set_option(ld, LDAP_OPT_X_TLS_REQUIRE_CERT, &demand) != LDAP_OPT_SUCCESS ||
 	    (conf->directory.tls_ca_file != NULL &&
 	    ldap_set_option(ld, LDAP_OPT_X_TLS_CACERTFILE,
@@ -80,7 +124,7 @@ set_tls(const struct conf *conf, LDAP *ld, char *err, size_t errlen)
 	    conf->directory.tls_key_file) != LDAP_OPT_SUCCESS) ||
 	    /* A new context, so the options above apply to this handle. */
 	    ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &zero) != LDAP_OPT_SUCCESS) {
-		snprintf(err, errlen, "cannot set up TLS (check [directory] tls_* files)");
+		tls_setup_failed(conf, err, errlen);
 		return -1;
 	}
 	return 0;
@@ -92,6 +136,51 @@ over_tls(const struct conf *conf)
 {
 	return conf->directory.starttls ||
 	    strncasecmp(conf->directory.uri, "ldaps://", 8) == 0;
+}
+
+/* What to check after a failed TLS handshake, or "". */
+static const char *
+tls_hint(const struct conf *conf)
+{
+	if (conf->directory.tls_verify && conf->directory.tls_cert_file != NULL)
+		return "; is the server's certificate signed by a CA in "
+		    "[directory] tls_ca_file, and issued for the host in uri? "
+		    "Does the server trust the issuer of tls_cert_file?";
+	if (conf->directory.tls_verify)
+		return "; is the server's certificate signed by a CA in "
+		    "[directory] tls_ca_file, and issued for the host in uri?";
+	if (conf->directory.tls_cert_file != NULL)
+		return "; does the server trust the issuer of [directory] "
+		    "tls_cert_file?";
+	return "";
+}
+
+/*
+ * ldaps://: connects, TLS handshake included, before the bind, so that a
+ * failed handshake is not reported as a failed bind.  libldap says
+ * LDAP_SERVER_DOWN both for a refused connection and for a failed handshake;
+ * only the handshake leaves a diagnostic message (with GnuTLS often no more
+ * than "(unknown error code)").
+ */
+static int
+connect_ldaps(const struct conf *conf, LDAP *ld, char *err, size_t errlen)
+{
+	char *msg = NULL, why[300];
+	int handshake;
+
+	if (ldap_connect(ld) == LDAP_SUCCESS)
+		return 0;
+	handshake = ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &msg) ==
+	    LDAP_OPT_SUCCESS && msg != NULL && *msg != '\0';
+	ldap_memfree(msg);
+	diagnostic(ld, why, sizeof(why));
+	if (handshake)
+		snprintf(err, errlen, "TLS handshake failed%s%s", why,
+		    tls_hint(conf));
+	else
+		snprintf(err, errlen, "cannot connect: %s",
+		    ldap_err2string(LDAP_SERVER_DOWN));
+	return -1;
 }
 
 /*
@@ -221,6 +310,86 @@ bind_gssapi(const struct conf *conf, LDAP *ld, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * A first request after the handshake found the connection closed: with TLS
+ * 1.3 that is how a server that refuses the client certificate shows it.
+ */
+static const char *
+client_cert_hint(const struct conf *conf, int rc)
+{
+	if (rc == LDAP_SERVER_DOWN && over_tls(conf) &&
+	    conf->directory.tls_cert_file != NULL)
+		return "; the server closed the connection after the TLS "
+		    "handshake: does it trust the issuer of [directory] "
+		    "tls_cert_file?";
+	return "";
+}
+
+/* What to check after a failed EXTERNAL bind. */
+static const char *
+external_hint(const struct conf *conf, int rc)
+{
+	if (strncasecmp(conf->directory.uri, "ldapi://", 8) == 0)
+		return rc == LDAP_AUTH_METHOD_NOT_SUPPORTED ? "; does the server "
+		    "allow EXTERNAL on its ldapi socket?" : "";
+	if (!over_tls(conf))
+		return "; EXTERNAL needs TLS with a client certificate (ldaps:// "
+		    "or starttls = yes) or ldapi://";
+	if (conf->directory.tls_cert_file == NULL)
+		return "; EXTERNAL over TLS binds as the client certificate: set "
+		    "[directory] tls_cert_file and tls_key_file";
+	if (rc == LDAP_AUTH_METHOD_NOT_SUPPORTED)
+		/* slapd: no client certificate it verified on this connection. */
+		return "; the server took no client certificate from this "
+		    "connection: does it trust the issuer of [directory] "
+		    "tls_cert_file and ask for one (OpenLDAP: "
+		    "olcTLSCACertificateFile, olcTLSVerifyClient try or demand)?";
+	return client_cert_hint(conf, rc);
+}
+
+/* Who the server says the EXTERNAL bind made us (info); not fatal. */
+static void
+log_external_identity(const struct conf *conf, LDAP *ld)
+{
+	struct berval *authzid = NULL;
+
+	if (ldap_whoami_s(ld, &authzid, NULL, NULL) == LDAP_SUCCESS &&
+	    authzid != NULL && authzid->bv_len > 0)
+		log_info("directory %s: bound with EXTERNAL as %.*s",
+		    conf->directory.uri, (int)authzid->bv_len, authzid->bv_val);
+	else
+		log_info("directory %s: bound with EXTERNAL (the server does not "
+		    "say as whom)", conf->directory.uri);
+	ber_bvfree(authzid);
+}
+
+/*
+ * SASL EXTERNAL: the identity the connection proves (the client certificate
+ * over TLS, the peer's uid over ldapi://), as the server maps it.
+ */
+static int
+bind_external(const struct conf *conf, LDAP *ld, char *err, size_t errlen)
+{
+	/* An empty initial response: no authorization identity, act as the
+	 * authenticated one (RFC 4422, appendix A).  Without any response
+	 * slapd answers with an empty challenge (saslBindInProgress), which
+	 * ldap_sasl_bind_s() leaves unanswered: the bind never completes. */
+	static char no_authzid[1];
+	struct berval cred = { 0, no_authzid };
+	char why[300];
+	int rc;
+
+	rc = ldap_sasl_bind_s(ld, NULL, "EXTERNAL", &cred, NULL, NULL, NULL);
+	if (rc != LDAP_SUCCESS) {
+		diagnostic(ld, why, sizeof(why));
+		snprintf(err, errlen, "SASL EXTERNAL bind failed: %s%s%s",
+		    ldap_err2string(rc), why, external_hint(conf, rc));
+		return -1;
+	}
+	log_external_identity(conf, ld);
+	return 0;
+}
+
 static int
 ldap_bind_conf(const struct conf *conf, LDAP *ld, char *err, size_t errlen)
 {
@@ -232,8 +401,7 @@ ldap_bind_conf(const struct conf *conf, LDAP *ld, char *err, size_t errlen)
 	    strcmp(conf->directory.sasl_mech, "GSSAPI") == 0)
 		return bind_gssapi(conf, ld, err, errlen);
 	else if (conf->directory.sasl_mech != NULL)
-		rc = ldap_sasl_bind_s(ld, NULL, conf->directory.sasl_mech, &cred,
-		    NULL, NULL, NULL);
+		return bind_external(conf, ld, err, errlen);
 	else if (conf->directory.bind_dn != NULL) {
 		if (conf->directory.bind_password_file == NULL) {
 			snprintf(err, errlen, "[directory] bind_dn is set but "
@@ -256,9 +424,9 @@ ldap_bind_conf(const struct conf *conf, LDAP *ld, char *err, size_t errlen)
 		char why[300];
 
 		diagnostic(ld, why, sizeof(why));
-		snprintf(err, errlen, "bind as %s failed: %s%s",
-		    conf->directory.bind_dn ? conf->directory.bind_dn :
-		    conf->directory.sasl_mech, ldap_err2string(rc), why);
+		snprintf(err, errlen, "bind as %s failed: %s%s%s",
+		    conf->directory.bind_dn, ldap_err2string(rc), why,
+		    client_cert_hint(conf, rc));
 		return -1;
 	}
 	return 0;
@@ -289,12 +457,13 @@ ldapconn_open(const struct conf *conf, char *err, size_t errlen)
 		char why[300];
 
 		diagnostic(ld, why, sizeof(why));
-		snprintf(err, errlen, "StartTLS failed: %s%s%s", ldap_err2string(rc), why,
-		    rc == LDAP_CONNECT_ERROR && conf->directory.tls_verify ?
-		    "; is the server's certificate signed by a CA in "
-		    "[directory] tls_ca_file, and issued for the host in uri?" : "");
+		snprintf(err, errlen, "StartTLS failed: %s%s%s", ldap_err2string(rc),
+		    why, rc == LDAP_CONNECT_ERROR ? tls_hint(conf) : "");
 		goto fail;
 	}
+	if (!conf->directory.starttls && over_tls(conf) &&
+	    connect_ldaps(conf, ld, err, errlen) == -1)
+		goto fail;
 	if (ldap_bind_conf(conf, ld, err, errlen) == -1)
 		goto fail;
 	return ld;

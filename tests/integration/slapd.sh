@@ -13,7 +13,7 @@
 #     . "$CS_SRCDIR/tests/integration/slapd.sh"
 #     cs_setup; slapd_start
 # slapd_start once per test, after cs_setup; then slapd_stop, slapd_restart
-# (same port, config and data), slapd_kill (SIGKILL), ldap_admin_modify,
+# (same ports, config and data), slapd_kill (SIGKILL), ldap_admin_modify,
 # ldap_config_modify, ldap_add_user, ldap_get_attr, ldap_svc_search.
 #
 # Sets and exports: SLAPD_URI (ldap://127.0.0.1:PORT), SLAPD_PORT, SLAPD_BASE,
@@ -25,6 +25,24 @@
 #
 # slapd runs in the foreground as a background child of the test shell
 # (SLAPD_PID): a test that runs "wait" with no operand waits for it too.
+#
+# TLS, asked for by setting before slapd_start:
+#     SLAPD_TLS=1     a server certificate for 127.0.0.1 (keys EC P-256) from a
+#                     throwaway CA of the harness's own, in $T/slapd/tls, is in
+#                     cn=config from the first start (StartTLS on SLAPD_URI);
+#                     slapd also trusts that CA for client certificates
+#                     (olcTLSCACertificateFile), but asks for none: setting
+#                     olcTLSVerifyClient is up to the test.
+#     SLAPD_LDAPS=1   SLAPD_TLS, plus an ldaps:// listener on a second random
+#                     port of 127.0.0.1.
+# and then sets and exports SLAPD_TLS_CA (the CA's certificate: what a client
+# trusts), SLAPD_LDAPS_URI (ldaps://127.0.0.1:PORT2) and SLAPD_LDAPS_PORT;
+# slapd_client_cert issues client certificates from the same CA.  The OpenLDAP
+# tools here run with LDAPNOINIT, which also drops LDAPTLS_*: they use
+# SLAPD_URI without TLS.
+# SLAPD_DEBUG=LEVEL before slapd_start (default none) is slapd's -d: "stats"
+# writes each connection, TLS session and bind (with the DN it bound as) to
+# $T/slapd/slapd.log, which every (re)start empties.
 
 SLAPD_BASE=dc=example,dc=test
 SLAPD_PEOPLE=ou=people,$SLAPD_BASE
@@ -33,6 +51,12 @@ SLAPD_SVC_DN=cn=certsync,ou=services,$SLAPD_BASE
 SLAPD_PID=
 SLAPD_PORT=
 SLAPD_URI=
+SLAPD_LDAPS_PORT=
+SLAPD_LDAPS_URI=
+SLAPD_TLS_CA=
+SLAPD_TLS=${SLAPD_TLS:-}
+SLAPD_LDAPS=${SLAPD_LDAPS:-}
+SLAPD_DEBUG=${SLAPD_DEBUG:-none}
 SLAPD_SBIN=/usr/sbin
 SLAPD_MODULES=/usr/lib/ldap
 SLAPD_SCHEMA=/etc/ldap/schema
@@ -66,6 +90,58 @@ _slapd_ldif() {
 	    "$CS_SRCDIR/schema/openldap/$1"
 }
 
+# The harness's TLS CA and slapd's certificate for 127.0.0.1, in $T/slapd/tls.
+_slapd_tls_files() {
+	tls_d=$T/slapd/tls
+	mkdir -p "$tls_d"
+	chmod 700 "$tls_d"
+	SLAPD_TLS_CA=$tls_d/ca.crt
+	if ! openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+	    -nodes -keyout "$tls_d/ca.key" \
+	    -subj "/O=certsync tests/CN=slapd test CA $$" -days 2 \
+	    -addext basicConstraints=critical,CA:TRUE \
+	    -addext keyUsage=critical,keyCertSign,cRLSign \
+	    -out "$SLAPD_TLS_CA" 2>"$tls_d/openssl.log" ||
+	    ! _slapd_issue "/CN=127.0.0.1" "$tls_d/server" \
+	    "subjectAltName = IP:127.0.0.1" "extendedKeyUsage = serverAuth"; then
+		echo "slapd_start: cannot make the TLS certificates:" >&2
+		cat "$tls_d/openssl.log" >&2
+		return 1
+	fi
+}
+
+# _slapd_issue SUBJECT FILE EXTENSION...: FILE.key (a new EC P-256 key, mode
+# 0600) and FILE.crt, its certificate from the harness's TLS CA.
+_slapd_issue() {
+	i_subj=$1 i_out=$2 tls_d=$T/slapd/tls
+	shift 2
+	printf '%s\n' "keyUsage = critical, digitalSignature" "$@" > "$i_out.ext"
+	(umask 077
+	 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	    -keyout "$i_out.key" -subj "$i_subj" -out "$i_out.csr") \
+	    2>>"$tls_d/openssl.log" &&
+	openssl x509 -req -in "$i_out.csr" -CA "$tls_d/ca.crt" \
+	    -CAkey "$tls_d/ca.key" -CAcreateserial -CAserial "$tls_d/ca.srl" \
+	    -days 2 -extfile "$i_out.ext" -out "$i_out.crt" \
+	    2>>"$tls_d/openssl.log" &&
+	rm -f "$i_out.csr" "$i_out.ext"
+}
+
+# slapd_client_cert SUBJECT FILE: a TLS client certificate (clientAuth) from
+# the harness's CA, which slapd trusts, for SUBJECT ("/O=.../CN=..."):
+# FILE.crt, and its key FILE.key (mode 0600).  After slapd_start with TLS.
+slapd_client_cert() {
+	[ -n "$SLAPD_TLS_CA" ] || {
+		echo "slapd_client_cert: slapd_start with SLAPD_TLS=1 first" >&2
+		return 1
+	}
+	_slapd_issue "$1" "$2" "extendedKeyUsage = clientAuth" || {
+		echo "slapd_client_cert: cannot issue $2.crt:" >&2
+		cat "$T/slapd/tls/openssl.log" >&2
+		return 1
+	}
+}
+
 # Writes $T/slapd/generated.ldif: the minimal cn=config of a fresh Debian
 # slapd (same schemas, module entry, database numbers and default ACLs), but
 # everything in $T/slapd and cn=config managed by this uid over ldapi.
@@ -80,6 +156,13 @@ objectClass: olcGlobal
 cn: config
 olcArgsFile: $d/slapd.args
 olcLogLevel: none
+EOF
+		[ -z "$SLAPD_TLS_CA" ] || cat <<EOF
+olcTLSCACertificateFile: $SLAPD_TLS_CA
+olcTLSCertificateFile: $d/tls/server.crt
+olcTLSCertificateKeyFile: $d/tls/server.key
+EOF
+		cat <<EOF
 
 dn: cn=module{0},cn=config
 objectClass: olcModuleList
@@ -131,9 +214,11 @@ EOF
 # serves, 2 when the port was taken (the caller may pick another), 1 else.
 _slapd_launch() {
 	d=$T/slapd
+	urls="ldap://127.0.0.1:$SLAPD_PORT/ $SLAPD_LDAPI"
+	[ -z "$SLAPD_LDAPS_URI" ] || urls="$urls $SLAPD_LDAPS_URI/"
 	: > "$d/slapd.log"
-	"$SLAPD_SBIN/slapd" -d none -F "$d/config" \
-	    -h "ldap://127.0.0.1:$SLAPD_PORT/ $SLAPD_LDAPI" >>"$d/slapd.log" 2>&1 &
+	"$SLAPD_SBIN/slapd" -d "$SLAPD_DEBUG" -F "$d/config" \
+	    -h "$urls" >>"$d/slapd.log" 2>&1 &
 	SLAPD_PID=$!
 	echo "$SLAPD_PID" > "$d/slapd.pid"
 	# Readiness: the ldapi socket is private to this server, so an answer
@@ -155,7 +240,8 @@ _slapd_launch() {
 		sleep 0.1
 		i=$((i + 1))
 	done
-	echo "slapd did not start on port $SLAPD_PORT; its log:" >&2
+	echo "slapd did not start on port" \
+	    "$SLAPD_PORT${SLAPD_LDAPS_PORT:+ and $SLAPD_LDAPS_PORT}; its log:" >&2
 	sed 's/^/    /' "$d/slapd.log" >&2
 	slapd_kill
 	return 1
@@ -176,6 +262,10 @@ slapd_start() {
 	 printf '%s' "$(openssl rand -hex 12)" > "$SLAPD_SVC_PW_FILE")
 	chmod 600 "$SLAPD_ADMIN_PW_FILE" "$SLAPD_SVC_PW_FILE"
 	SLAPD_LDAPI=ldapi://$(_slapd_urlenc "$d/ldapi")
+	[ -z "$SLAPD_LDAPS" ] || SLAPD_TLS=1
+	if [ -n "$SLAPD_TLS" ]; then
+		_slapd_tls_files || return 1
+	fi
 	_slapd_config
 	_slapd_tool "$SLAPD_SBIN/slapadd" -n0 -F "$d/config" \
 	    -l "$d/generated.ldif" >"$d/slapadd.log" 2>&1 || {
@@ -190,6 +280,11 @@ slapd_start() {
 		tries=$((tries + 1))
 		SLAPD_PORT=$(_slapd_random_port)
 		SLAPD_URI=ldap://127.0.0.1:$SLAPD_PORT
+		if [ -n "$SLAPD_LDAPS" ]; then
+			SLAPD_LDAPS_PORT=$(_slapd_random_port)
+			[ "$SLAPD_LDAPS_PORT" -ne "$SLAPD_PORT" ] || continue
+			SLAPD_LDAPS_URI=ldaps://127.0.0.1:$SLAPD_LDAPS_PORT
+		fi
 		l_rc=0; _slapd_launch || l_rc=$?
 		[ $l_rc -eq 0 ] && break
 		[ $l_rc -eq 2 ] || return 1
@@ -199,7 +294,8 @@ slapd_start() {
 		return 1
 	done
 	export SLAPD_URI SLAPD_PORT SLAPD_BASE SLAPD_PEOPLE SLAPD_ADMIN_DN \
-	    SLAPD_ADMIN_PW_FILE SLAPD_SVC_DN SLAPD_SVC_PW_FILE SLAPD_LDAPI
+	    SLAPD_ADMIN_PW_FILE SLAPD_SVC_DN SLAPD_SVC_PW_FILE SLAPD_LDAPI \
+	    SLAPD_TLS_CA SLAPD_LDAPS_URI SLAPD_LDAPS_PORT
 
 	# The shipped configuration, as an administrator applies it.
 	for f in syncprov.ldif indexes.ldif acl.ldif; do
@@ -257,7 +353,7 @@ slapd_kill() {
 	SLAPD_PID=
 }
 
-# slapd_restart: stops slapd if it runs, starts it again on the same port
+# slapd_restart: stops slapd if it runs, starts it again on the same port(s)
 # with the same configuration and data.
 slapd_restart() {
 	[ -n "$SLAPD_PORT" ] || { echo "slapd_restart: slapd_start first" >&2; return 1; }
