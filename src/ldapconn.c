@@ -279,6 +279,7 @@ bind_gssapi(const struct conf *conf, LDAP *ld, char *err, size_t errlen)
 	/* The keytab in effect is the one of the start: see ldapconn_init_env. */
 	const char *keytab = env_keytab;
 	ber_len_t no_layer = 0;
+	int cbinding = LDAP_OPT_X_SASL_CBINDING_TLS_ENDPOINT;
 	char why[400];
 	int rc;
 
@@ -287,6 +288,14 @@ bind_gssapi(const struct conf *conf, LDAP *ld, char *err, size_t errlen)
 	if (keytab != NULL &&
 	    secret_check_file_err(keytab, "[directory] keytab", err, errlen) == -1)
 		return -1;
+	/* Over TLS, bind the Kerberos exchange to the server's certificate
+	 * (tls-server-end-point, RFC 5929): what an AD that enforces LDAP
+	 * channel binding asks for; servers that do not check it ignore it. */
+	if (over_tls(conf) && ldap_set_option(ld, LDAP_OPT_X_SASL_CBINDING,
+	    &cbinding) != LDAP_OPT_SUCCESS) {
+		snprintf(err, errlen, "cannot set SASL channel binding for GSSAPI");
+		return -1;
+	}
 	/* The service principal is ldap/<host as written in uri>, not what a
 	 * reverse lookup of the address says. */
 	if (ldap_set_option(ld, LDAP_OPT_X_SASL_NOCANON, LDAP_OPT_ON) != LDAP_OPT_SUCCESS ||
