@@ -40,6 +40,7 @@
 struct daemon {
 	const char *conf_path;
 	int foreground, once, dry_run, verbose;
+	int unfinished;		/* --once: jobs left for a later run */
 	struct conf *conf;
 	struct conf *next_conf;     /* a validated reload, waiting to be swapped in */
 	struct event_base *base;
@@ -164,14 +165,27 @@ start(struct daemon *d)
 }
 
 static void
+add_jobs(void *arg, const char *state, int n)
+{
+	(void)state;
+	*(int *)arg += n;
+}
+
+static void
 stop(struct daemon *d)
 {
 	watch_stop(d->watch);
 	d->watch = NULL;
 	if (d->runner != NULL) {
-		if (d->once && !d->stopping)
+		if (d->once && !d->stopping) {
 			runner_drain(d->runner);
-		else
+			/* Finished jobs are deleted: what is left waits for a
+			 * retry (a failed write, the directory) or its time. */
+			d->unfinished = 0;
+			if (d->st != NULL &&
+			    store_job_counts(d->st, add_jobs, &d->unfinished) == -1)
+				d->unfinished = 1;
+		} else
 			runner_stop(d->runner);
 	}
 	d->runner = NULL;
@@ -215,6 +229,12 @@ run_loop(struct daemon *d)
 			rc = EX_UNAVAILABLE;
 	}
 	stop(d);
+	if (rc == 0 && d->once && d->unfinished > 0) {
+		log_warn("--once: %d job(s) not finished; they wait for a retry "
+		    "(see the lines above, and certsyncctl status): run again, or "
+		    "let certsyncd run", d->unfinished);
+		rc = EX_TEMPFAIL;
+	}
 	if (ev_full != NULL)
 		event_free(ev_full);
 	event_free(ev_term);

@@ -164,11 +164,11 @@ check "carol enrolled and published" published "uid=carol,$SLAPD_PEOPLE" carol@e
 echo "# a trusted certificate that maps to no account"
 ldap_add_user dave dave@example.test "Dave Example" Dave Example >/dev/null
 ext_conf "$SLAPD_LDAPS_URI" "$T/other.crt" "$T/other.key"
-# (Its exit status is not the point here: the publish fails, and the job
-# waits for a retry.)
-agent_once > "$T/last.out" 2>&1 || :
+# The publish fails and the job waits for a retry: --once says so (75).
+check_exit 75 "--once: the job is left unfinished (75)" agent_once
 last_says "bound with EXTERNAL as dn:cn=somebody else,ou=ldap clients,o=example test\$" \
     "binds as its own subject"
 last_says "publish uid=dave,.*Insufficient access" "which may not write userCertificate"
+last_says "--once: 1 job\\(s\\) not finished" "and says how many jobs wait"
 check "nothing is in dave's entry" no_certs_in_dir "uid=dave,$SLAPD_PEOPLE"
 cs_done
