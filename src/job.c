@@ -85,7 +85,7 @@ job_plan(struct store *st, const char *uuid, enum job_action action, int reason,
     const char *why, int64_t not_before)
 {
 	struct job_row job = { 0 };
-	int found, rc;
+	int found, keys, rc;
 
 	if ((found = store_job_get(st, uuid, &job)) == -1)
 		return -1;
@@ -93,9 +93,12 @@ job_plan(struct store *st, const char *uuid, enum job_action action, int reason,
 		job_row_free(&job);
 		return 0;
 	}
+	/* KEYS stays: an attempt may have signed certificates it did not
+	 * record, and job_run() looks for them when it finds that state. */
+	keys = found && strcmp(job.state, "KEYS") == 0;
 	job_row_free(&job);
 	job.uuid = (char *)uuid;
-	job.state = (char *)"PLANNED";
+	job.state = (char *)(keys ? "KEYS" : "PLANNED");
 	job.action = (char *)job_action_name(action);
 	job.reason = (char *)crl_reason_name(reason);
 	job.last_error = NULL;
@@ -273,40 +276,45 @@ fresh_free(struct fresh *f)
 	cert_row_free(&f->row);
 }
 
+/* The pending row of a certificate: addresses (taken, even on failure)
+ * are the rfc822Names it certifies, joined as address_list_join() does. */
 static int
-fill_row(const struct identity *id, struct fresh *f)
+fill_row(struct cert_row *r, const char *uuid, char *addresses, enum cert_kind kind,
+    EVP_PKEY *key, X509 *cert)
 {
-	struct cert_row *r = &f->row;
 	unsigned char *der = NULL;
 	char kt[32];
 	time_t t;
 
 	memset(r, 0, sizeof(*r));
-	r->kind = f->kind;
+	r->kind = kind;
 	r->status = CERT_PENDING;
 	r->reason = -1;
 	r->created_at = time(NULL);
-	if ((r->uuid = strdup(id->uuid)) == NULL ||
-	    (r->key_type = strdup(keys_describe(f->key, kt, sizeof(kt)))) == NULL)
+	r->addresses = addresses;
+	if ((r->uuid = strdup(uuid)) == NULL ||
+	    (r->key_type = strdup(keys_describe(key, kt, sizeof(kt)))) == NULL)
 		fatal("out of memory");
-	r->addresses = address_list_join(&id->addresses);
-	if ((r->issuer = certinfo_name(X509_get_issuer_name(f->cert))) == NULL ||
-	    (r->subject = certinfo_name(X509_get_subject_name(f->cert))) == NULL ||
-	    (r->serial = certinfo_serial(f->cert)) == NULL ||
-	    (r->fingerprint = certinfo_fingerprint(f->cert)) == NULL ||
-	    certinfo_der(f->cert, &der, &r->der_len) == -1)
+	if ((r->issuer = certinfo_name(X509_get_issuer_name(cert))) == NULL ||
+	    (r->subject = certinfo_name(X509_get_subject_name(cert))) == NULL ||
+	    (r->serial = certinfo_serial(cert)) == NULL ||
+	    (r->fingerprint = certinfo_fingerprint(cert)) == NULL ||
+	    certinfo_der(cert, &der, &r->der_len) == -1)
 		return -1;
 	/* The row's DER is freed with free(): copy it out of OpenSSL's heap. */
 	if ((r->der = malloc(r->der_len)) == NULL)
 		fatal("out of memory");
 	memcpy(r->der, der, r->der_len);
 	OPENSSL_free(der);
-	certinfo_time(X509_get0_notBefore(f->cert), &t);
+	certinfo_time(X509_get0_notBefore(cert), &t);
 	r->not_before = t;
-	certinfo_time(X509_get0_notAfter(f->cert), &t);
+	certinfo_time(X509_get0_notAfter(cert), &t);
 	r->not_after = t;
 	return 0;
 }
+
+/* The text of a sign record; sign_detail_parse() reads it back. */
+#define SIGN_DETAIL "%s certificate signed for %s (fingerprint %s)"
 
 static int
 make_cert(struct job_ctx *ctx, const struct identity *id, struct fresh *f,
@@ -325,20 +333,269 @@ make_cert(struct job_ctx *ctx, const struct identity *id, struct fresh *f,
 	req.key = f->key;
 	if (issue_build(ctx->conf, signer_ca(ctx->signer), &req, &f->cert, why) == -1 ||
 	    signer_sign_cert(ctx->signer, f->cert) == -1 ||
-	    fill_row(id, f) == -1)
+	    fill_row(&f->row, id->uuid, address_list_join(&id->addresses), f->kind,
+	    f->key, f->cert) == -1)
 		return -1;
 	/* The CA's own record of what it signed, durable before anything else:
-	 * a crash before the row is written leaves the serial accounted for. */
-	if (store_audit(ctx->st, "sign", id->uuid, f->row.serial, "%s certificate "
-	    "signed for %s (fingerprint %s)", cert_kind_name(f->kind),
-	    f->row.addresses, f->row.fingerprint) == -1)
+	 * a crash before the row is written leaves the serial accounted for
+	 * (recover_unrecorded() finds it). */
+	if (store_audit(ctx->st, "sign", id->uuid, f->row.serial, SIGN_DETAIL,
+	    cert_kind_name(f->kind), f->row.addresses, f->row.fingerprint) == -1)
 		return -1;
+	failpoint("issue-before-keystore");
 	snprintf(friendly, sizeof(friendly), "%s (%s) %s", id->addresses.v[0],
 	    cert_kind_name(f->kind), f->row.serial);
 	return keystore_save(ctx->conf, AREA_KEYSTORE, f->key, f->cert,
 	    signer_ca(ctx->signer), cert_kind_name(f->kind), friendly,
 	    &f->row.keystore_path);
 }
+
+/* ---- certificates signed but not recorded ------------------------------ */
+
+/*
+ * make_cert() writes the sign record, then the key file, and step_issue()
+ * records the certificates once all are made: a crash or a failure in
+ * between leaves a certificate the CA signed that the store does not know.
+ * Nobody has it (it was neither published nor delivered), yet it is valid.
+ * It is recorded and revoked as superseded (the job issues its successor)
+ * in one transaction, its key archived first like any superseded key, then
+ * taken out of the keystore.  Were the key file never written, the sign
+ * record is enough: the row keeps the serial, kind, addresses and
+ * fingerprint, without DER or key, and the CRL lists the serial.
+ */
+
+/* The kind, addresses and fingerprint a SIGN_DETAIL text names; 0, or -1
+ * if it is not one. */
+static int
+sign_detail_parse(const char *detail, enum cert_kind *kind, char **addresses,
+    char **fingerprint)
+{
+	static const char mid[] = " certificate signed for ", fp[] = " (fingerprint ";
+	const char *a, *f;
+	char name[16];
+	size_t len;
+	int k;
+
+	*addresses = *fingerprint = NULL;
+	if (detail == NULL || (a = strstr(detail, mid)) == NULL ||
+	    (size_t)(a - detail) >= sizeof(name))
+		return -1;
+	memcpy(name, detail, (size_t)(a - detail));
+	name[a - detail] = '\0';
+	if ((k = cert_kind_parse(name)) < 0)
+		return -1;
+	a += sizeof(mid) - 1;
+	if ((f = strstr(a, fp)) == NULL || f == a)
+		return -1;
+	len = strcspn(f + sizeof(fp) - 1, ")");
+	if (len == 0 || f[sizeof(fp) - 1 + len] != ')')
+		return -1;
+	if ((*addresses = strndup(a, (size_t)(f - a))) == NULL ||
+	    (*fingerprint = strndup(f + sizeof(fp) - 1, len)) == NULL)
+		fatal("out of memory");
+	*kind = (enum cert_kind)k;
+	return 0;
+}
+
+/* The keystore file of an unrecorded certificate: 1 with *key, *cert and
+ * *file (caller frees), 0 if it was never written, -1 after logging. */
+static int
+unrecorded_load(struct job_ctx *ctx, const struct unrecorded_row *u,
+    enum cert_kind kind, EVP_PKEY **key, X509 **cert, char **file)
+{
+	char *pw = NULL, *serial = NULL;
+	int rc = -1;
+
+	*key = NULL;
+	*cert = NULL;
+	*file = keystore_file(ctx->conf, AREA_KEYSTORE, cert_kind_name(kind), u->serial);
+	if (access(*file, F_OK) == -1 && errno == ENOENT) {
+		free(*file);
+		*file = NULL;
+		return 0;
+	}
+	if ((pw = secret_read_password(keystore_password_file(ctx->conf, AREA_KEYSTORE),
+	    "[keystore] password_file")) == NULL ||
+	    keystore_load(*file, pw, key, cert) == -1)
+		goto done;
+	if ((serial = certinfo_serial(*cert)) == NULL || strcmp(serial, u->serial) != 0) {
+		log_error("%s: holds certificate %s, not %s", *file, serial ? serial : "?",
+		    u->serial);
+		goto done;
+	}
+	rc = 1;
+done:
+	secret_free(pw);
+	free(serial);
+	if (rc == -1) {
+		EVP_PKEY_free(*key);
+		X509_free(*cert);
+		free(*file);
+		*key = NULL;
+		*cert = NULL;
+		*file = NULL;
+	}
+	return rc;
+}
+
+/*
+ * The row of a certificate whose key file was never written, from its sign
+ * record.  Its own times are gone with it: notBefore is put at the signing,
+ * notAfter at the CA's (no certificate of ours outlives its CA).
+ */
+static int
+fill_row_unwritten(struct job_ctx *ctx, struct cert_row *r,
+    const struct unrecorded_row *u, enum cert_kind kind, char *addresses,
+    char *fingerprint)
+{
+	X509 *ca = signer_ca(ctx->signer);
+	time_t t = 0;
+
+	memset(r, 0, sizeof(*r));
+	r->kind = kind;
+	r->status = CERT_SUPERSEDED;
+	r->reason = -1;
+	r->created_at = time(NULL);
+	r->addresses = addresses;
+	r->fingerprint = fingerprint;
+	if ((r->uuid = strdup(u->uuid)) == NULL || (r->serial = strdup(u->serial)) == NULL ||
+	    (r->subject = strdup("")) == NULL || (r->der = malloc(1)) == NULL)
+		fatal("out of memory");
+	r->der_len = 0;		/* an empty blob, not NULL: der is NOT NULL */
+	if ((r->issuer = certinfo_name(X509_get_subject_name(ca))) == NULL)
+		return -1;
+	r->not_before = u->signed_at;
+	certinfo_time(X509_get0_notAfter(ca), &t);
+	r->not_after = t;
+	return 0;
+}
+
+/* Records, archives and revokes one unrecorded certificate; hand is this
+ * process's own copy of it (key and certificate), if it still has one. */
+static int
+adopt_unrecorded(struct job_ctx *ctx, const struct unrecorded_row *u,
+    const struct fresh *hand)
+{
+	const char *when = hand != NULL ? "before this attempt failed" :
+	    "before a crash or failure";
+	char *addresses = NULL, *fp = NULL, *file = NULL, *archived = NULL;
+	char friendly[256];
+	struct cert_row row;
+	enum cert_kind kind;
+	EVP_PKEY *key = NULL;
+	X509 *cert = NULL;
+	int rc = -1;
+
+	memset(&row, 0, sizeof(row));
+	if (sign_detail_parse(u->detail, &kind, &addresses, &fp) == -1) {
+		log_error("user %s: certificate %s was signed but not recorded, and its "
+		    "sign record does not say what it was (\"%s\"); not revoked",
+		    u->uuid, u->serial, u->detail ? u->detail : "");
+		return -1;
+	}
+	if (hand != NULL) {
+		key = hand->key;
+		cert = hand->cert;
+		EVP_PKEY_up_ref(key);
+		X509_up_ref(cert);
+		if (hand->row.keystore_path != NULL &&
+		    (file = strdup(hand->row.keystore_path)) == NULL)
+			fatal("out of memory");
+	} else if (unrecorded_load(ctx, u, kind, &key, &cert, &file) == -1)
+		goto done;
+	/* The archive copy first, as for any superseded key; write-once, and
+	 * a rerun finds the same certificate there. */
+	if (key != NULL) {
+		snprintf(friendly, sizeof(friendly), "%s (%s, archived) %s", addresses,
+		    cert_kind_name(kind), u->serial);
+		if (keystore_save(ctx->conf, AREA_ARCHIVE, key, cert,
+		    signer_ca(ctx->signer), cert_kind_name(kind), friendly, &archived) == -1) {
+			log_error("user %s: cannot archive the key of %s certificate %s "
+			    "(signed but not recorded); it is revoked once its key is "
+			    "archived", u->uuid, cert_kind_name(kind), u->serial);
+			goto done;
+		}
+		rc = fill_row(&row, u->uuid, addresses, kind, key, cert);
+	} else {
+		rc = fill_row_unwritten(ctx, &row, u, kind, addresses, fp);
+		fp = NULL;
+	}
+	addresses = NULL;	/* the row's now */
+	if (rc == -1)
+		goto done;
+	rc = -1;
+	row.status = CERT_SUPERSEDED;
+	row.archive_path = archived;
+	archived = NULL;
+	if (store_begin(ctx->st) == -1)
+		goto done;
+	store_cert_insert(ctx->st, &row);
+	store_revoke(ctx->st, row.id, CRL_REASON_SUPERSEDED, time(NULL));
+	if (row.archive_path != NULL)
+		store_audit(ctx->st, "archive", row.uuid, row.serial, "%s key archived "
+		    "to %s", cert_kind_name(kind), row.archive_path);
+	store_audit(ctx->st, "revoke", row.uuid, row.serial, "%s certificate revoked: "
+	    "superseded; it was signed but not recorded %s%s", cert_kind_name(kind),
+	    when, row.archive_path != NULL ? "" : " (its key was never written)");
+	if (store_commit(ctx->st) == -1)
+		goto done;
+	/* Unlinked after the commit: the archive copy is recorded by now. */
+	if (file != NULL && unlink(file) == -1 && errno != ENOENT)
+		log_warn("cannot remove %s: %s", file, strerror(errno));
+	if (row.archive_path != NULL)
+		log_warn("user %s: %s certificate %s was signed but not recorded %s; "
+		    "revoked (superseded), key archived to %s", row.uuid,
+		    cert_kind_name(kind), row.serial, when, row.archive_path);
+	else
+		log_warn("user %s: %s certificate %s was signed but not recorded %s; "
+		    "revoked (superseded); its key was never written", row.uuid,
+		    cert_kind_name(kind), row.serial, when);
+	ctx->revoked++;
+	rc = 0;
+done:
+	EVP_PKEY_free(key);
+	X509_free(cert);
+	cert_row_free(&row);
+	free(addresses);
+	free(fp);
+	free(file);
+	free(archived);
+	return rc;
+}
+
+/* Every unrecorded certificate of uuid (NULL: of anyone).  hand holds the
+ * n certificates of an attempt that failed, for those it still has. */
+static int
+recover_unrecorded(struct job_ctx *ctx, const char *uuid, const struct fresh *hand,
+    size_t n)
+{
+	struct unrecorded_rows un = { 0 };
+	int rc = 0;
+
+	if (store_unrecorded(ctx->st, uuid, &un) == -1)
+		return -1;
+	for (size_t i = 0; i < un.n; i++) {
+		const struct fresh *h = NULL;
+
+		for (size_t j = 0; j < n; j++)
+			if (hand[j].row.serial != NULL &&
+			    strcmp(hand[j].row.serial, un.v[i].serial) == 0)
+				h = &hand[j];
+		/* One failure does not keep the others from their CRL. */
+		if (adopt_unrecorded(ctx, &un.v[i], h) == -1)
+			rc = -1;
+	}
+	unrecorded_rows_free(&un);
+	return rc;
+}
+
+int
+job_recover_unrecorded(struct job_ctx *ctx)
+{
+	return recover_unrecorded(ctx, NULL, NULL, 0);
+}
+
+/* ---- ISSUED: the new certificates recorded as pending ------------------ */
 
 static int
 step_issue(struct job_ctx *ctx, struct job_row *job, const struct identity *id,
@@ -355,10 +612,19 @@ step_issue(struct job_ctx *ctx, struct job_row *job, const struct identity *id,
 		return -1;
 	failpoint("after-KEYS");
 	for (size_t i = 0; i < n; i++)
-		if (make_cert(ctx, id, &fresh[i], why) == -1)
+		if (make_cert(ctx, id, &fresh[i], why) == -1) {
+			/* What it signed is revoked now, while the keys are in hand
+			 * (failing that, when the job is resumed in KEYS). */
+			for (size_t j = 0; j <= i; j++)
+				if (fresh[j].row.serial != NULL) {
+					recover_unrecorded(ctx, id->uuid, fresh, i + 1);
+					break;
+				}
 			goto done;
-	/* Keystore files without rows are harmless leftovers; rows without
-	 * files would not be: the files come first. */
+		}
+	/* Rows without key files would be harmful: the files come first.  A
+	 * crash here leaves files and sign records without rows, which the
+	 * next start (or resumption in KEYS) records and revokes. */
 	failpoint("issue-before-record");
 	if (store_begin(ctx->st) == -1)
 		goto done;
@@ -688,10 +954,17 @@ job_run(struct job_ctx *ctx, const char *uuid)
 	struct identity id;
 	struct job_row job;
 	const char *why = NULL;
-	int found, have_id, rc = -1;
+	int found, have_id = 0, rc = -1;
 
 	if ((found = store_job_get(ctx->st, uuid, &job)) != 1)
 		return found == 0 ? 0 : -1;
+	/* KEYS: an attempt got as far as signing.  What it signed and did not
+	 * record is revoked first, whatever the job does next. */
+	if (state_is(&job, "KEYS") && recover_unrecorded(ctx, uuid, NULL, 0) == -1) {
+		postpone(ctx->st, &job, "certificates signed but not recorded are "
+		    "not revoked yet");
+		goto done;
+	}
 	if ((have_id = job_load_identity(ctx->st, uuid, &id)) == -1)
 		goto done;
 	if (!have_id && job_action_parse(job.action) != JOB_REVOKE &&

@@ -42,9 +42,10 @@ int job_action_parse(const char *name);
 
 /*
  * Records a job for uuid in state PLANNED, with the CRL reason its
- * superseded certificates will get, due at not_before (0: now).  A job
- * already past PLANNED is left to finish (the runner reconciles the user
- * again afterwards); returns 0.
+ * superseded certificates will get, due at not_before (0: now).  A job in
+ * KEYS is replanned in KEYS (an attempt may have signed certificates it did
+ * not record; see job_recover_unrecorded).  A job further on is left to
+ * finish (the runner reconciles the user again afterwards); returns 0.
  */
 int job_plan(struct store *st, const char *uuid, enum job_action action,
     int reason, const char *why, int64_t not_before);
@@ -64,6 +65,18 @@ struct uuid_set;
  * closes the REVOKED jobs (DONE: the row goes; the audit trail keeps the
  * history), adding their uuids to closed (may be NULL). */
 int job_finish_batch(struct job_ctx *ctx, struct uuid_set *closed);
+
+/*
+ * Every certificate the CA signed (its "sign" audit record) that the store
+ * does not know, left by a crash or a failure between signing and
+ * recording: each is recorded and revoked as superseded in one
+ * transaction, its key archived first (and then taken out of the
+ * keystore), or with only what the sign record says if its key file was
+ * never written.  One log line and audit record each.  For the runner's
+ * start; job_run() does the same for its user when it resumes a job in
+ * KEYS.  Returns 0, or -1 after logging (the others are still done).
+ */
+int job_recover_unrecorded(struct job_ctx *ctx);
 
 /* Revokes one certificate (archiving its key first); for certsyncctl. */
 int job_revoke_cert(struct job_ctx *ctx, const struct cert_row *row, int reason);

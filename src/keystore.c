@@ -70,6 +70,20 @@ done:
 	return rc;
 }
 
+char *
+keystore_file(const struct conf *conf, enum key_area area, const char *kind,
+    const char *serial)
+{
+	char *name = NULL, *file = NULL;
+
+	if (asprintf(&name, "%s-%s.p12", kind, serial) == -1 ||
+	    (file = fs_join(area == AREA_ARCHIVE ? conf->archive.directory :
+	    conf->keystore.directory, name)) == NULL)
+		fatal("out of memory");
+	free(name);
+	return file;
+}
+
 /* An archive file is write-once: a rerun of the step may find it there. */
 static int
 same_cert_in(const char *path, X509 *cert, const char *password)
@@ -95,7 +109,7 @@ keystore_save(const struct conf *conf, enum key_area area, EVP_PKEY *key,
 	const char *pwfile = keystore_password_file(conf, area);
 	struct p12_params params = { conf->archive.profile, conf->archive.iterations };
 	unsigned char *der = NULL;
-	char *serial = NULL, *name = NULL, *file = NULL, *password = NULL;
+	char *serial = NULL, *file = NULL, *password = NULL;
 	size_t len = 0;
 	int rc = -1;
 
@@ -106,9 +120,7 @@ keystore_save(const struct conf *conf, enum key_area area, EVP_PKEY *key,
 		return -1;
 	if ((serial = certinfo_serial(cert)) == NULL)
 		goto done;
-	if (asprintf(&name, "%s-%s.p12", kind, serial) == -1 ||
-	    (file = fs_join(dir, name)) == NULL)
-		fatal("out of memory");
+	file = keystore_file(conf, area, kind, serial);
 	if (fs_mkdir_p(dir, 0700) == -1) {
 		log_error("cannot create %s: %s", dir, strerror(errno));
 		goto done;
@@ -129,7 +141,6 @@ done:
 	secret_free(password);
 	OPENSSL_free(der);
 	free(serial);
-	free(name);
 	free(file);
 	return rc;
 }

@@ -5,6 +5,8 @@
  * the publisher.  It takes due jobs oldest first, runs each to REVOKED,
  * rewrites the CRL once for the batch, closes the jobs, and reconciles their
  * users again.  Between batches it sleeps until kicked or a retry is due.
+ * Before the first batch it revokes what a crash left signed but not
+ * recorded (job_recover_unrecorded).
  * Never: touches the event loop or the watcher's connection.
  */
 #include "config.h"
@@ -134,6 +136,12 @@ runner_main(void *arg)
 	struct uuid_set ran = { 0 };
 	int first = 1;
 
+	/* What a crash left signed but not recorded is revoked before any job
+	 * runs; the first round's CRL lists it. */
+	if (job_recover_unrecorded(&r->jctx) == -1)
+		log_error("some certificates signed but not recorded could not be "
+		    "revoked; a resumed job of their user, or the next start, "
+		    "tries again");
 	for (;;) {
 		int failed = 0;
 		size_t n = run_batch(r, &ran, &failed);

@@ -1482,3 +1482,52 @@ store_audit_each(struct store *st, int limit,
 		return db_fail(st, "read the audit trail");
 	return 0;
 }
+
+/* No index serves action = 'sign': a full pass over the trail, which runs
+ * at the runner's start and when a job is resumed in KEYS, not per job. */
+int
+store_unrecorded(struct store *st, const char *uuid, struct unrecorded_rows *out)
+{
+	sqlite3_stmt *stmt = prepare(st, "SELECT a.uuid, a.serial, a.detail, a.at "
+	    "FROM audit a WHERE a.action = 'sign' AND a.uuid IS NOT NULL AND "
+	    "a.serial IS NOT NULL AND (?1 IS NULL OR a.uuid = ?1) AND NOT EXISTS "
+	    "(SELECT 1 FROM certificates c WHERE c.serial = a.serial) ORDER BY a.id");
+	int rc;
+
+	out->v = NULL;
+	out->n = 0;
+	if (stmt == NULL)
+		return -1;
+	bind_text(stmt, 1, uuid);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		struct unrecorded_row *v = realloc(out->v, (out->n + 1) * sizeof(*v));
+
+		if (v == NULL)
+			fatal("out of memory");
+		out->v = v;
+		v = &out->v[out->n++];
+		v->uuid = col_text(stmt, 0);
+		v->serial = col_text(stmt, 1);
+		v->detail = col_text(stmt, 2);
+		v->signed_at = sqlite3_column_int64(stmt, 3);
+	}
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE) {
+		unrecorded_rows_free(out);
+		return db_fail(st, "look for certificates signed but not recorded");
+	}
+	return 0;
+}
+
+void
+unrecorded_rows_free(struct unrecorded_rows *rows)
+{
+	for (size_t i = 0; i < rows->n; i++) {
+		free(rows->v[i].uuid);
+		free(rows->v[i].serial);
+		free(rows->v[i].detail);
+	}
+	free(rows->v);
+	rows->v = NULL;
+	rows->n = 0;
+}

@@ -219,6 +219,27 @@ int store_copy_delete(struct store *st, const char *uuid);
 /* When a cookie was last saved for source: 1 and *updated_at, 0 if none. */
 int store_checkpoint_age(struct store *st, const char *source, int64_t *updated_at);
 
+/*
+ * A certificate the CA signed (a "sign" audit record) that no certificate
+ * row records: a crash or a failure came between signing it and recording
+ * it.  detail is the sign record's text (job.c writes it and reads it).
+ */
+struct unrecorded_row {
+	char *uuid;
+	char *serial;
+	char *detail;
+	int64_t signed_at;
+};
+
+struct unrecorded_rows {
+	struct unrecorded_row *v;
+	size_t n;
+};
+
+/* The unrecorded certificates of uuid (NULL: of anyone), oldest first. */
+int store_unrecorded(struct store *st, const char *uuid, struct unrecorded_rows *out);
+void unrecorded_rows_free(struct unrecorded_rows *rows);
+
 /* Appends to the audit trail: what happened, to whom, which serial. */
 int store_audit(struct store *st, const char *action, const char *uuid,
     const char *serial, const char *fmt, ...)

@@ -3,38 +3,55 @@
 # and finishes the job on its next run.
 #
 # For each failpoint of the job (after-REVOKED, after-KEYS,
-# issue-before-record, after-ISSUED, after-ARCHIVED, publish-before-record,
-# after-PUBLISHED, after-DONE), against one slapd and one store, a new user
-# crashN is enrolled by "certsyncd --once", gets a message encrypted to its
-# encryption certificate, and changes its mail.  "CERTSYNC_FAILPOINT=FP certsyncd
-# --once" must die at exactly that point (exit 137, the failpoint's own log
-# line: the point was reached) and leave the job in that step's state (for
-# issue-before-record: 2 key files the store does not know; for
-# publish-before-record: the directory already showing the pending
-# certificates), then a plain "certsyncd --once" must exit 0 and leave:
+# issue-before-record, issue-before-keystore, after-ISSUED, after-ARCHIVED,
+# publish-before-record, after-PUBLISHED, after-DONE), against one slapd and
+# one store, a new user crashN is enrolled by "certsyncd --once", gets a
+# message encrypted to its encryption certificate, and changes its mail.
+# "CERTSYNC_FAILPOINT=FP certsyncd --once" must die at exactly that point
+# (exit 137, the failpoint's own log line: the point was reached) and leave
+# the job in that step's state, and the certificates the CA signed but the
+# store does not know (its "sign" audit records without a row): for
+# issue-before-record, 2 (signing, encryption), whose key files are the 2
+# key files the store does not know; for issue-before-keystore (after the
+# first sign record, before its key file), 1 signing certificate and no key
+# file; for the others, none.  For publish-before-record the directory
+# already shows the pending certificates.  Then a plain "certsyncd --once"
+# must exit 0 and leave:
 #  - the entry's userCertificate values exactly the store's active
 #    certificates for the new address (no stale old value, nothing doubled)
 #    and one userSMIMECertificate value;
 #  - exactly 2 active certificates for the user (signing + encryption, the
-#    new address), 2 rows for the new address in all (nothing issued twice),
-#    no pending or superseded row anywhere, no job queued;
+#    new address), 2 rows for the new address besides the unrecorded ones
+#    (nothing issued twice), no pending or superseded row anywhere, no job
+#    queued;
+#  - each certificate signed but not recorded: now in the store as revoked
+#    (superseded; "certsyncctl show SERIAL"), listed by the CRL as
+#    Superseded, with a log line and an audit record saying so; its key out
+#    of the keystore and in the archive, mode 600, opening with the archive
+#    password and matching it; or, if its key file was never written, a
+#    row that records no key file and no key file for it anywhere;
 #  - the old keys out of the keystore and in the archive, mode 600, opening
 #    with the archive password; every active certificate's key in the
 #    keystore, opening, and matching its certificate;
 #  - the CRL listing both old serials as Affiliation Changed;
 #  - no key lost: every certificate row points at a keystore or archive
-#    file that exists, and the crash left no unrecorded key file (except
-#    issue-before-record, whose leftovers job.c documents; they are counted);
+#    file that exists (but a never-written one), and the crash left no
+#    unrecorded key file;
 #  - the old message decryptable with the key "certsyncctl recover OLDSERIAL"
 #    hands back;
 #  - the users of earlier rounds untouched (2 active certificates each,
 #    still published, nothing revoked as cessationOfOperation).
-# Last, an idle "certsyncd --once" (no directory change since the previous
+# Then an idle "certsyncd --once" (no directory change since the previous
 # run) plans nothing and changes no certificate.
+# Last, "certsyncctl issue" (no directory): killed at issue-before-record,
+# the next "certsyncctl issue" for the user (resuming its job in KEYS)
+# revokes the 2 certificates it left and issues 2 new ones; and with a
+# keystore directory it cannot create, the failed issue revokes the one
+# certificate it signed at once, its key in the archive.
 # Needs a build configured with --enable-failpoints (skips, exit 77, else).
 . "$CS_SRCDIR/tests/integration/lib.sh"
 . "$CS_SRCDIR/tests/integration/slapd.sh"
-cs_need ldapsearch ldapmodify openssl base64 stat cmp
+cs_need ldapsearch ldapmodify openssl base64 stat cmp sqlite3
 if ! grep -q '^#define CS_FAILPOINTS 1' "$CS_BUILDDIR/config.h" 2>/dev/null; then
 	echo "SKIP: $CS_BUILDDIR was not configured with --enable-failpoints"
 	exit 77
@@ -50,8 +67,8 @@ chmod 600 "$T/recover.pass"
 # after-REVOKED goes first, while no other user exists: any other revocation
 # in the recovery run would rewrite the CRL and close REVOKED jobs anyway, and
 # hide whether the crashed job's own revocations reach the CRL.
-FAILPOINTS="after-REVOKED after-KEYS issue-before-record after-ISSUED
-    after-ARCHIVED publish-before-record after-PUBLISHED after-DONE"
+FAILPOINTS="after-REVOKED after-KEYS issue-before-record issue-before-keystore
+    after-ISSUED after-ARCHIVED publish-before-record after-PUBLISHED after-DONE"
 
 # agent [FAILPOINT]: one "certsyncd --once", output to stdout and agent.log.
 agent() {
@@ -109,10 +126,85 @@ two_active() { # USER ADDRESS
 	    [ "$(awk -v a="$2" '$7 != a' "$T/mine" | wc -l)" -eq 0 ]
 }
 
+# Rows for ADDRESS but those of the certificates the crash left unrecorded.
 rows_for_address() { # ADDRESS COUNT
-	ra_n=$(awk -v a="$1" '$7 == a' "$T/rows" | wc -l)
-	echo "$ra_n row(s) for $1, wanted $2"
+	ra_n=$(awk -v a="$1" 'FILENAME != ARGV[2] { o[$1] = 1; next }
+	    $7 == a && !($1 in o)' "$T/orphans.crash" "$T/rows" | wc -l)
+	echo "$ra_n row(s) for $1 besides $(wc -l < "$T/orphans.crash") once" \
+	    "unrecorded, wanted $2"
 	[ "$ra_n" -eq "$2" ]
+}
+
+# $T/orphans: "SERIAL KIND" per certificate the CA signed (a sign record in
+# the audit trail) that no certificate row records, oldest first.
+orphans() {
+	sqlite3 "$T/state/state.db" "SELECT serial, substr(detail, 1,
+	    instr(detail, ' ') - 1) FROM audit WHERE action = 'sign' AND serial
+	    NOT IN (SELECT serial FROM certificates) ORDER BY id" |
+	    tr '|' ' ' > "$T/orphans"
+	cat "$T/orphans"
+}
+
+# orphans_are "KIND..." (or nothing): the unrecorded certificates, in order.
+orphans_are() {
+	orphans
+	[ "$(awk '{ printf "%s%s", (NR > 1 ? " " : ""), $2 }' "$T/orphans")" = "$*" ]
+}
+
+# The unrecorded key files are exactly the orphans' keystore files.
+orphan_files() {
+	awk -v d="$T/keystore" '{ print d "/" $2 "-" $1 ".p12" }' "$T/orphans" |
+	    sort > "$T/orphan.files"
+	echo "unrecorded key files:"; cat "$T/unrecorded.new"
+	echo "orphans' keystore files:"; cat "$T/orphan.files"
+	cmp -s "$T/orphan.files" "$T/unrecorded.new"
+}
+
+# show_revoked SERIAL REASON: the store knows it, revoked for REASON.
+show_revoked() {
+	ctl show "$1" | tee "$T/show.out" &&
+	    grep -Eq '^Status: +revoked$' "$T/show.out" &&
+	    grep -Eq "^Revoked: .*\($2\)\$" "$T/show.out"
+}
+
+# no_key_file SERIAL: its row records no key file, and there is none.
+no_key_file() {
+	ctl show "$1" | tee "$T/show.out"
+	! grep -Eq '^(Keystore|Archive) file:' "$T/show.out" &&
+	    ! ls "$T"/keystore/*"-$1.p12"* "$T"/archive/*"-$1.p12"* 2>/dev/null
+}
+
+audit_says() { # SERIAL REGEX
+	sqlite3 "$T/state/state.db" "SELECT action || ': ' || detail FROM audit
+	    WHERE serial = '$1' ORDER BY id" | tee "$T/audit.out"
+	grep -Eq -- "$2" "$T/audit.out"
+}
+
+# orphans_accounted FP: each certificate the crash left unrecorded is now
+# recorded, revoked and listed, and its key kept.
+orphans_accounted() {
+	for o in $(awk '{ print $1 ":" $2 }' "$T/orphans.crash"); do
+		o_s=${o%:*} o_k=${o#*:}
+		check "[$1] unrecorded $o_k $o_s: the store has it, revoked (superseded)" \
+		    show_revoked "$o_s" superseded
+		check "[$1] unrecorded $o_k $o_s: the CRL lists it as Superseded" \
+		    crl_lists "$o_s" Superseded
+		check "[$1] unrecorded $o_k $o_s: the recovery says so in its log" \
+		    grep -q "certificate $o_s was signed but not recorded" "$T/run.out"
+		check "[$1] unrecorded $o_k $o_s: an audit record says so" \
+		    audit_says "$o_s" '^revoke: .*signed but not recorded'
+		if grep -qx "$o_s" "$T/orphans.nokey"; then
+			check "[$1] unrecorded $o_k $o_s: no key file, as none was written" \
+			    no_key_file "$o_s"
+			continue
+		fi
+		check "[$1] unrecorded $o_k $o_s: its key is archived, mode 600" \
+		    mode_is "$T/archive/$o_k-$o_s.p12" 600
+		check "[$1] unrecorded $o_k $o_s: its key opens and matches" \
+		    p12_matches "$T/archive/$o_k-$o_s.p12" "$T/archive.pass" "$o_s"
+		check "[$1] unrecorded $o_k $o_s: its key is out of the keystore" \
+		    test ! -e "$T/keystore/$o_k-$o_s.p12"
+	done
 }
 
 no_leftover_status() {
@@ -148,11 +240,13 @@ active_keys_open() {
 	done < "$T/act"
 }
 
-# No key lost: every row names a keystore or archive file, and it exists.
+# No key lost: every row names a keystore or archive file, and it exists
+# (but for the certificates in $T/orphans.nokey, whose key was never written).
 no_key_lost() {
 	bad=0
 	while read -r r_s r_st r_k _ r_ks r_ar _; do
-		if [ "$r_ks" = - ] && [ "$r_ar" = - ]; then
+		if [ "$r_ks" = - ] && [ "$r_ar" = - ] &&
+		    ! grep -qx "$r_s" "$T/orphans.nokey"; then
 			echo "$r_st $r_k $r_s: no key file recorded"; bad=1
 		fi
 		for r_f in "$r_ks" "$r_ar"; do
@@ -190,6 +284,7 @@ decrypts() { # P12 PASSFILE MESSAGE PLAINTEXT
 # must leave them alone (still 2 active certificates, published, none revoked).
 : > "$T/bystanders"
 : > "$T/agent.log"
+: > "$T/orphans.nokey"
 bystanders_intact() {
 	rows
 	b_bad=0
@@ -210,7 +305,7 @@ bystanders_intact() {
 # The job's state right after the crash at FAILPOINT ("none": no job left).
 state_after() {
 	case $1 in
-	after-KEYS|issue-before-record) echo KEYS ;;
+	after-KEYS|issue-before-record|issue-before-keystore) echo KEYS ;;
 	after-ISSUED) echo ISSUED ;;
 	after-ARCHIVED|publish-before-record) echo ARCHIVED ;;
 	after-PUBLISHED) echo PUBLISHED ;;
@@ -270,15 +365,29 @@ for fp in $FAILPOINTS; do
 	check_exit 137 "[$fp] certsyncd --once dies at the failpoint" agent "$fp"
 	last_says "failpoint $fp: exiting as if killed" "[$fp] it was the failpoint that stopped it"
 	check "[$fp] the crash left the job $(state_after "$fp")" job_state_is "$(state_after "$fp")"
+	rows; unrecorded > "$T/unrecorded.crash"
+	comm -13 "$T/unrecorded.before" "$T/unrecorded.crash" > "$T/unrecorded.new"
 	case $fp in
 	issue-before-record)
-		rows; unrecorded > "$T/unrecorded.crash"
-		check "[$fp] the crash left 2 key files the store does not know" test \
-		    "$(comm -13 "$T/unrecorded.before" "$T/unrecorded.crash" | wc -l)" -eq 2 ;;
+		check "[$fp] the crash left 2 certificates signed but not recorded" \
+		    orphans_are signing encryption
+		check "[$fp] ... and their 2 key files, which the store does not know" \
+		    orphan_files ;;
+	issue-before-keystore)
+		check "[$fp] the crash left 1 certificate signed but not recorded" \
+		    orphans_are signing
+		awk '{ print $1 }' "$T/orphans" >> "$T/orphans.nokey"
+		check "[$fp] ... and no key file" test ! -s "$T/unrecorded.new" ;;
 	publish-before-record)
 		check "[$fp] the directory already shows the pending certificates" \
 		    shows_pending "$DN" "$NEW" ;;
 	esac
+	case $fp in
+	issue-before-*) ;;
+	*) check "[$fp] the crash left no certificate signed but not recorded" \
+		orphans_are ;;
+	esac
+	cp "$T/orphans" "$T/orphans.crash"
 
 	check_exit 0 "[$fp] the next certsyncd --once finishes the job" agent
 	rows
@@ -290,6 +399,8 @@ for fp in $FAILPOINTS; do
 	check "[$fp] 2 rows for $NEW: nothing issued twice" rows_for_address "$NEW" 2
 	check "[$fp] no pending or superseded certificate left" no_leftover_status
 	check "[$fp] no job left (queued 0)" queued_zero
+	orphans_accounted "$fp"
+	check "[$fp] no certificate signed but not recorded is left" orphans_are
 	for kind in encryption signing; do
 		if [ "$kind" = encryption ]; then old=$OLD_ENC; else old=$OLD_SIG; fi
 		check "[$fp] old $kind key $old archived, mode 600" \
@@ -306,13 +417,7 @@ for fp in $FAILPOINTS; do
 	check "[$fp] no key lost: every row's key file exists" no_key_lost
 	unrecorded > "$T/unrecorded.after"
 	comm -13 "$T/unrecorded.before" "$T/unrecorded.after" > "$T/unrecorded.new"
-	if [ "$fp" = issue-before-record ]; then
-		echo "# note: $(wc -l < "$T/unrecorded.new") unrecorded key file(s) left by" \
-		    "the crash (keys and CA-signed certificates the store never knew):"
-		sed 's/^/#   /' "$T/unrecorded.new"
-	else
-		check "[$fp] the crash left no unrecorded key file" test ! -s "$T/unrecorded.new"
-	fi
+	check "[$fp] the crash left no unrecorded key file" test ! -s "$T/unrecorded.new"
 	check_exit 0 "[$fp] certsyncctl recover $OLD_ENC" \
 	    ctl recover "$OLD_ENC" --out "$T/$who.r.p12" --password-file "$T/recover.pass"
 	check "[$fp] the recovered key decrypts the message sent before the crash" \
@@ -336,4 +441,49 @@ last_says 'refresh complete: 0 planned' "it planned nothing"
 ctl list > "$T/list.after"
 check "it changed no certificate" cmp "$T/list.before" "$T/list.after"
 check "every user is untouched" bystanders_intact
+
+# certsyncctl runs the same job, without a runner: it is its own resumption
+# (the job in KEYS) that finds what a crash left.
+fp=ctl
+echo "# certsyncctl issue killed at issue-before-record, then run again"
+check_exit 137 "[$fp] certsyncctl issue dies at issue-before-record" \
+    env CERTSYNC_FAILPOINT=issue-before-record \
+    "$CTL" -c "$CONF" issue manual1@example.test --name "Manual One" --user manual1
+check "[$fp] the crash left the job KEYS" job_state_is KEYS
+check "[$fp] the crash left 2 certificates signed but not recorded" \
+    orphans_are signing encryption
+cp "$T/orphans" "$T/orphans.crash"
+check_exit 0 "[$fp] the next certsyncctl issue for the user" \
+    ctl issue manual1@example.test --name "Manual One" --user manual1
+cp "$T/last.out" "$T/run.out"
+rows
+check "[$fp] exactly 2 active certificates for manual1@example.test" \
+    two_active manual1 manual1@example.test
+check "[$fp] 2 rows for manual1@example.test: nothing issued twice" \
+    rows_for_address manual1@example.test 2
+orphans_accounted "$fp"
+check "[$fp] no certificate signed but not recorded is left" orphans_are
+check "[$fp] no job left (queued 0)" queued_zero
+
+fp=ctl-failed
+echo "# certsyncctl issue fails to write the key file it signed"
+sed 's|^directory = keystore$|directory = keystore.broken|' "$CONF" > "$T/broken.conf"
+: > "$T/keystore.broken"
+check_exit 70 "[$fp] certsyncctl issue cannot write to its keystore directory" \
+    "$CTL" -c "$T/broken.conf" issue manual2@example.test --name "Manual Two" \
+    --user manual2
+last_says "signing certificate [0-9A-F]+ was signed but not recorded before \
+this attempt failed; revoked \\(superseded\\), key archived" \
+    "[$fp] it revoked the certificate it had signed, and archived its key"
+sed -n 's/.*signing certificate \([0-9A-F]*\) was signed but not recorded.*/\1 signing/p' \
+    "$T/last.out" > "$T/orphans.crash"
+cp "$T/last.out" "$T/run.out"
+check "[$fp] it signed exactly 1 certificate" test "$(wc -l < "$T/orphans.crash")" -eq 1
+check "[$fp] nothing is left signed but not recorded" orphans_are
+check_exit 0 "[$fp] certsyncctl issue for the user, with its keystore" \
+    ctl issue manual2@example.test --name "Manual Two" --user manual2
+rows
+check "[$fp] exactly 2 active certificates for manual2@example.test" \
+    two_active manual2 manual2@example.test
+orphans_accounted "$fp"
 cs_done

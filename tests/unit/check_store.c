@@ -1,8 +1,9 @@
 /*
  * check_store.c - the SQLite state store: schema, migrations, certificates,
- * revocations, CRL numbers, identities, jobs, checkpoints, the audit trail;
- * and the published values behind [reconcile] on_disable = unpublish, from
- * the decision to the closed job (without a directory).
+ * revocations, CRL numbers, identities, jobs, checkpoints, the audit trail
+ * and what it says was signed but never recorded; and the published values
+ * behind [reconcile] on_disable = unpublish, from the decision to the
+ * closed job (without a directory).
  */
 #include "config.h"
 
@@ -15,6 +16,7 @@
 #include <sqlite3.h>
 
 #include "conf.h"
+#include "crl.h"
 #include "job.h"
 #include "plan.h"
 #include "store.h"
@@ -323,6 +325,101 @@ START_TEST(identities_jobs_checkpoints)
 }
 END_TEST
 
+/* ---- certificates signed but not recorded ------------------------------ */
+
+/* "uuid serial detail;" per unrecorded certificate, in order. */
+static const char *
+unrecorded(const char *uuid)
+{
+	static char buf[512];
+	struct unrecorded_rows un;
+	size_t len = 0;
+
+	buf[0] = '\0';
+	ck_assert_int_eq(store_unrecorded(st, uuid, &un), 0);
+	for (size_t i = 0; i < un.n; i++) {
+		ck_assert_int_gt(un.v[i].signed_at, 0);
+		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s %s %s;",
+		    un.v[i].uuid, un.v[i].serial, un.v[i].detail);
+	}
+	unrecorded_rows_free(&un);
+	return buf;
+}
+
+/* A sign record is the CA's word that a serial exists; one without a row is
+ * what a crash between signing and recording leaves. */
+START_TEST(signed_but_not_recorded)
+{
+	ck_assert_str_eq(unrecorded(NULL), "");
+	ck_assert_int_eq(store_audit(st, "sign", "u1", "AA", "s1"), 0);
+	ck_assert_int_eq(store_audit(st, "sign", "u1", "BB", "e1"), 0);
+	ck_assert_int_eq(store_audit(st, "sign", "u2", "CC", "s2"), 0);
+	/* Other records, and sign records without a serial or a user, are not. */
+	ck_assert_int_eq(store_audit(st, "issue", "u1", "DD", "x"), 0);
+	ck_assert_int_eq(store_audit(st, "revoke", "u2", "EE", "x"), 0);
+	ck_assert_int_eq(store_audit(st, "sign", "u1", NULL, "x"), 0);
+	ck_assert_int_eq(store_audit(st, "sign", NULL, "FF", "x"), 0);
+	ck_assert_str_eq(unrecorded(NULL), "u1 AA s1;u1 BB e1;u2 CC s2;");
+	ck_assert_str_eq(unrecorded("u1"), "u1 AA s1;u1 BB e1;");
+	ck_assert_str_eq(unrecorded("u2"), "u2 CC s2;");
+	ck_assert_str_eq(unrecorded("u3"), "");
+
+	/* Recorded, whatever its status or owner: accounted for. */
+	insert("u1", "AA", CERT_KIND_SIGNING, "a@example.org");
+	ck_assert_str_eq(unrecorded("u1"), "u1 BB e1;");
+	ck_assert_int_eq(store_revoke(st, insert("u9", "CC", CERT_KIND_SIGNING,
+	    "c@example.org"), CRL_REASON_SUPERSEDED, 1700), 0);
+	ck_assert_str_eq(unrecorded(NULL), "u1 BB e1;");
+	insert("u1", "BB", CERT_KIND_ENCRYPTION, "a@example.org");
+	ck_assert_str_eq(unrecorded(NULL), "");
+}
+END_TEST
+
+/* A job in KEYS may have signed what it did not record: planning again
+ * keeps that state, so the next run looks; the other states are as before. */
+START_TEST(replanning_keeps_keys)
+{
+	struct job_row job = { .uuid = (char *)"u1", .state = (char *)"KEYS",
+	    .action = (char *)"renew", .reason = (char *)"superseded", .attempts = 3,
+	    .next_attempt = 99999 }, got;
+
+	ck_assert_int_eq(store_job_put(st, &job), 0);
+	ck_assert_int_eq(job_plan(st, "u1", JOB_REISSUE, CRL_REASON_AFFILIATION_CHANGED,
+	    "mail changed", 0), 0);
+	ck_assert_int_eq(store_job_get(st, "u1", &got), 1);
+	ck_assert_str_eq(got.state, "KEYS");
+	ck_assert_str_eq(got.action, "reissue");
+	ck_assert_str_eq(got.reason, "affiliationChanged");
+	ck_assert_int_eq(got.attempts, 0);
+	ck_assert_int_eq(got.next_attempt, 0);
+	job_row_free(&got);
+
+	job.state = (char *)"PLANNED";
+	ck_assert_int_eq(store_job_put(st, &job), 0);
+	ck_assert_int_eq(job_plan(st, "u1", JOB_REVOKE, CRL_REASON_CESSATION_OF_OPERATION,
+	    "gone", 0), 0);
+	ck_assert_int_eq(store_job_get(st, "u1", &got), 1);
+	ck_assert_str_eq(got.state, "PLANNED");
+	ck_assert_str_eq(got.action, "revoke");
+	job_row_free(&got);
+
+	job.state = (char *)"ISSUED";
+	ck_assert_int_eq(store_job_put(st, &job), 0);
+	ck_assert_int_eq(job_plan(st, "u1", JOB_REVOKE, CRL_REASON_CESSATION_OF_OPERATION,
+	    "gone", 0), 0);
+	ck_assert_int_eq(store_job_get(st, "u1", &got), 1);
+	ck_assert_str_eq(got.state, "ISSUED");
+	ck_assert_str_eq(got.action, "renew");
+	job_row_free(&got);
+
+	ck_assert_int_eq(store_job_delete(st, "u1"), 0);
+	ck_assert_int_eq(job_plan(st, "u1", JOB_ENROLL, CRL_REASON_SUPERSEDED, "new", 0), 0);
+	ck_assert_int_eq(store_job_get(st, "u1", &got), 1);
+	ck_assert_str_eq(got.state, "PLANNED");
+	job_row_free(&got);
+}
+END_TEST
+
 /* ---- on_disable = unpublish: decision, job, published values ------------ */
 
 static int
@@ -539,6 +636,8 @@ main(void)
 	tcase_add_test(tc, identities_jobs_checkpoints);
 	tcase_add_test(tc, published_value_lookup);
 	tcase_add_test(tc, unpublish_keeps_certificates_valid);
+	tcase_add_test(tc, signed_but_not_recorded);
+	tcase_add_test(tc, replanning_keeps_keys);
 	suite_add_tcase(s, tc);
 	return check_run(s, 0);
 }
