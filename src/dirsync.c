@@ -90,28 +90,37 @@ first_value(LDAP *ld, LDAPMessage *e, const char *attr)
  * server_id: the DC's NTDS Settings name and its invocationId.  A DC
  * restored from a backup keeps its name but gets a new invocationId, and
  * USNs (and so cookies) from before the restore mean nothing there.  An
- * invocationId that cannot be read leaves the name alone.
+ * invocationId the account may not read leaves the name alone; a search
+ * that fails otherwise (the connection, a timeout) fails the connect.
  */
-static void
-server_identity(LDAP *ld, struct ad_server *out)
+int
+ad_server_identity(LDAP *ld, const struct conf *conf, struct ad_server *out,
+    char *err, size_t errlen)
 {
 	char *attrs[] = { "invocationId", NULL };
-	struct timeval tv = { 30, 0 };
+	struct timeval tv = timeout(conf);
 	LDAPMessage *res = NULL, *e;
 	struct berval **v = NULL;
 	char guid[37] = "", *id;
 	size_t len;
+	int rc;
 
 	if (out->service_name == NULL)
-		return;
-	if (ldap_search_ext_s(ld, out->service_name, LDAP_SCOPE_BASE,
-	    "(objectClass=*)", attrs, 0, NULL, NULL, &tv, 0, &res) == LDAP_SUCCESS &&
-	    (e = ldap_first_entry(ld, res)) != NULL &&
+		return 0;
+	rc = ldap_search_ext_s(ld, out->service_name, LDAP_SCOPE_BASE,
+	    "(objectClass=*)", attrs, 0, NULL, NULL, &tv, 0, &res);
+	if (rc == LDAP_SUCCESS && (e = ldap_first_entry(ld, res)) != NULL &&
 	    (v = ldap_get_values_len(ld, e, "invocationId")) != NULL &&
 	    v[0] != NULL && v[0]->bv_len == 16)
 		syncrepl_guid_text((const unsigned char *)v[0]->bv_val, guid);
 	ldap_value_free_len(v);
 	ldap_msgfree(res);
+	if (rc != LDAP_SUCCESS && rc != LDAP_NO_SUCH_OBJECT &&
+	    rc != LDAP_INSUFFICIENT_ACCESS) {
+		snprintf(err, errlen, "cannot read the invocationId of %s: %s",
+		    out->service_name, ldap_err2string(rc));
+		return -1;
+	}
 	len = strlen(out->service_name) + sizeof(" invocationId=") + sizeof(guid);
 	if ((id = malloc(len)) == NULL)
 		fatal("out of memory");
@@ -119,7 +128,9 @@ server_identity(LDAP *ld, struct ad_server *out)
 		snprintf(id, len, "%s invocationId=%s", out->service_name, guid);
 	else
 		snprintf(id, len, "%s", out->service_name);
+	free(out->server_id);
 	out->server_id = id;
+	return 0;
 }
 
 int
@@ -160,7 +171,6 @@ ad_rootdse(LDAP *ld, struct ad_server *out, char *err, size_t errlen)
 	}
 	ldap_value_free_len(ctl);
 	ldap_msgfree(res);
-	server_identity(ld, out);
 	return 0;
 }
 
@@ -343,6 +353,11 @@ ad_paged_search(LDAP *ld, const struct conf *conf, const char *base, int scope,
 		ldap_controls_free(rctrls);
 		ldap_msgfree(res);
 	} while (cookie.bv_len > 0 && ++pages < MAX_PAGES);
+	if (rc == LDAP_SUCCESS && cookie.bv_len > 0) {
+		/* Cut short: callers that sweep must not take it for all. */
+		snprintf(err, errlen, "search of %s: more than %d pages", base, MAX_PAGES);
+		rc = LDAP_SIZELIMIT_EXCEEDED;
+	}
 	free(cookie.bv_val);
 	return rc;
 }

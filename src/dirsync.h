@@ -39,6 +39,10 @@ struct ad_server {
 };
 
 int ad_rootdse(LDAP *ld, struct ad_server *out, char *err, size_t errlen);
+/* Sets out->server_id from service_name and the DC's invocationId (read
+ * from the server).  0, or -1 with err when the server could not be asked. */
+int ad_server_identity(LDAP *ld, const struct conf *conf, struct ad_server *out,
+    char *err, size_t errlen);
 void ad_server_free(struct ad_server *s);
 
 /* One user object a round saw. */

@@ -61,10 +61,11 @@ struct watch {
 	LDAP *round_ld;            /* used by the round thread only */
 	struct ad_server server;
 	pthread_t round_thread;
-	int round_running, round_again, round_orphan, force_full;
+	int round_running, round_again, round_orphan, force_full, round_full;
 	int usn_fallback;          /* auto: DirSync was refused, use uSNChanged */
 	struct berval round_cookie;
 	uint64_t round_since;
+	char *round_nc;		/* the round thread's own copy: drop() frees w->server */
 	struct ad_round round;
 	struct event *ev_round_done;
 
@@ -154,6 +155,8 @@ connect_main(void *arg)
 	    !ad)
 		goto out;
 	if (ad_rootdse(w->new_ld, &w->new_server, w->new_err, sizeof(w->new_err)) == -1 ||
+	    ad_server_identity(w->new_ld, w->conf, &w->new_server, w->new_err,
+	    sizeof(w->new_err)) == -1 ||
 	    pick_mode(w, &w->new_server, &w->new_mode) == -1)
 		goto fail;
 	/* Rounds block: they get a connection of their own. */
@@ -575,7 +578,7 @@ static void *
 round_main(void *arg)
 {
 	struct watch *w = arg;
-	const char *nc = w->server.naming_context;
+	const char *nc = w->round_nc;
 
 	if (w->mode == M_DIRSYNC)
 		ad_dirsync_round(w->round_ld, w->conf, nc,
@@ -602,19 +605,26 @@ round_main(void *arg)
 
 /*
  * Whether a checkpoint stored with server_id may be used on this DC: the
- * same name and database (invocationId).  A checkpoint of an older certsync
- * has the name alone, and is taken when the name matches (the next one
- * written carries the invocationId).
+ * same name and, when both say, the same database (invocationId; a DC
+ * restored from backup has a new one).  A checkpoint of an older certsync,
+ * or from a time the invocationId could not be read, has the name alone.
  */
 static int
 same_server(const char *stored, const struct ad_server *now)
 {
+	static const char tag[] = " invocationId=";
+	const char *s_inv, *n_inv;
+	size_t s_name, n_name;
+
 	if (stored == NULL || now->server_id == NULL)
 		return 0;
-	if (strcmp(stored, now->server_id) == 0)
-		return 1;
-	return strstr(stored, " invocationId=") == NULL && now->service_name != NULL &&
-	    strcmp(stored, now->service_name) == 0;
+	s_inv = strstr(stored, tag);
+	n_inv = strstr(now->server_id, tag);
+	s_name = s_inv ? (size_t)(s_inv - stored) : strlen(stored);
+	n_name = n_inv ? (size_t)(n_inv - now->server_id) : strlen(now->server_id);
+	if (s_name != n_name || strncmp(stored, now->server_id, s_name) != 0)
+		return 0;
+	return s_inv == NULL || n_inv == NULL || strcmp(s_inv, n_inv) == 0;
 }
 
 static void
@@ -659,7 +669,10 @@ start_round(struct watch *w)
 	} else
 		free(blob);
 	free(server_id);
-	w->force_full = 0;
+	w->round_full = w->force_full;	/* cleared once the round is applied */
+	free(w->round_nc);
+	if ((w->round_nc = strdup(w->server.naming_context)) == NULL)
+		fatal("out of memory");
 	w->round_running = 1;
 	if (pthread_create(&w->round_thread, NULL, round_main, w) != 0) {
 		w->round_running = 0;
@@ -757,6 +770,8 @@ apply_round(struct watch *w, struct ad_round *r)
 		drop(w, "the state store could not record the changes");
 		return;
 	}
+	if (w->round_full)	/* the full pass asked for is done */
+		w->force_full = w->round_full = 0;
 	plan_flush(w->plan);
 	log_info("directory %s: %s round: %zu object(s)%s", w->conf->directory.uri,
 	    mode_names[w->mode], r->n, r->full ? ", full pass" : "");
@@ -919,6 +934,7 @@ watch_stop(struct watch *w)
 		ldap_unbind_ext_s(w->round_ld, NULL, NULL);
 	ad_server_free(&w->server);
 	free(w->round_cookie.bv_val);
+	free(w->round_nc);
 	if (w->ev_read != NULL)
 		event_free(w->ev_read);
 	if (w->ld != NULL)
