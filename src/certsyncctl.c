@@ -274,8 +274,24 @@ run_manual_job(struct ctl *ctl, const struct identity *id)
 	if (job_plan(ctl->st, id->uuid, action, v.reason, v.why, 0) == -1)
 		return EX_SOFTWARE;
 	if ((rc = job_run(&jctx, id->uuid)) != 0) {
-		/* The admin sees the reason now: no retry is left behind. */
-		store_job_delete(ctl->st, id->uuid);
+		struct unrecorded_rows un = { 0 };
+
+		/* What this attempt revoked (certificates it signed but could
+		 * not record) goes on the CRL now. */
+		if (jctx.revoked > 0 && job_finish_batch(&jctx, NULL) == -1)
+			log_error("issue: the CRL could not be rewritten; certsyncd or "
+			    "the next certsyncctl command does it");
+		/* The admin sees the reason now: no retry is left behind, unless
+		 * a certificate it signed is still to be revoked: the job's KEYS
+		 * state is what makes certsyncd look for it. */
+		if (store_unrecorded(ctl->st, id->uuid, &un) == 0 && un.n == 0)
+			store_job_delete(ctl->st, id->uuid);
+		else
+			log_error("issue: %zu certificate(s) signed for %s could not be "
+			    "recorded nor revoked yet; the job is kept, and certsyncd "
+			    "(or the next issue for this user) revokes them",
+			    un.n, id->uuid);
+		unrecorded_rows_free(&un);
 		return rc == -2 ? EX_DATAERR : EX_SOFTWARE;
 	}
 	printf("%s user %s (%s):\n", action == JOB_ENROLL ? "enrolled" : "reissued",

@@ -478,6 +478,7 @@ adopt_unrecorded(struct job_ctx *ctx, const struct unrecorded_row *u,
 {
 	const char *when = hand != NULL ? "before this attempt failed" :
 	    "before a crash or failure";
+	const char *keyless = "its key was never written";
 	char *addresses = NULL, *fp = NULL, *file = NULL, *archived = NULL;
 	char friendly[256];
 	struct cert_row row;
@@ -501,8 +502,16 @@ adopt_unrecorded(struct job_ctx *ctx, const struct unrecorded_row *u,
 		if (hand->row.keystore_path != NULL &&
 		    (file = strdup(hand->row.keystore_path)) == NULL)
 			fatal("out of memory");
-	} else if (unrecorded_load(ctx, u, kind, &key, &cert, &file) == -1)
-		goto done;
+	} else if (unrecorded_load(ctx, u, kind, &key, &cert, &file) == -1) {
+		/* A key file that cannot be read (its password changed, say)
+		 * must not keep the certificate off the CRL, nor this user's
+		 * job waiting for ever: revoke by serial, leave the file. */
+		log_error("user %s: the key file of %s certificate %s (signed but not "
+		    "recorded) cannot be read; it stays in the keystore, and the "
+		    "certificate is revoked by its serial", u->uuid,
+		    cert_kind_name(kind), u->serial);
+		keyless = "its key file cannot be read and stays in the keystore";
+	}
 	/* The archive copy first, as for any superseded key; write-once, and
 	 * a rerun finds the same certificate there. */
 	if (key != NULL) {
@@ -535,8 +544,9 @@ adopt_unrecorded(struct job_ctx *ctx, const struct unrecorded_row *u,
 		store_audit(ctx->st, "archive", row.uuid, row.serial, "%s key archived "
 		    "to %s", cert_kind_name(kind), row.archive_path);
 	store_audit(ctx->st, "revoke", row.uuid, row.serial, "%s certificate revoked: "
-	    "superseded; it was signed but not recorded %s%s", cert_kind_name(kind),
-	    when, row.archive_path != NULL ? "" : " (its key was never written)");
+	    "superseded; it was signed but not recorded %s%s%s%s", cert_kind_name(kind),
+	    when, row.archive_path != NULL ? "" : " (", row.archive_path != NULL ?
+	    "" : keyless, row.archive_path != NULL ? "" : ")");
 	if (store_commit(ctx->st) == -1)
 		goto done;
 	/* Unlinked after the commit: the archive copy is recorded by now. */
@@ -548,8 +558,8 @@ adopt_unrecorded(struct job_ctx *ctx, const struct unrecorded_row *u,
 		    cert_kind_name(kind), row.serial, when, row.archive_path);
 	else
 		log_warn("user %s: %s certificate %s was signed but not recorded %s; "
-		    "revoked (superseded); its key was never written", row.uuid,
-		    cert_kind_name(kind), row.serial, when);
+		    "revoked (superseded); %s", row.uuid, cert_kind_name(kind),
+		    row.serial, when, keyless);
 	ctx->revoked++;
 	rc = 0;
 done:
