@@ -230,8 +230,9 @@ run_loop(struct daemon *d)
 	}
 	stop(d);
 	if (rc == 0 && d->once && d->unfinished > 0) {
-		log_warn("--once: %d job(s) not finished; they wait for a retry "
-		    "(see the lines above, and certsyncctl status): run again, or "
+		log_warn("--once: %d job(s) not finished: retries after a failure "
+		    "(see the lines above, and certsyncctl status), or reissues "
+		    "spread out by [reconcile] ca_change_per_minute; run again, or "
 		    "let certsyncd run", d->unfinished);
 		rc = EX_TEMPFAIL;
 	}

@@ -1023,15 +1023,15 @@ check_cross(struct loader *ld)
 		key_error(ld, find_key("directory", "source"),
 		    "%s works with Active Directory only; set [directory] flavor = ad",
 		    c->directory.source);
-	/* Active Directory refuses a simple bind in clear, but only after the
-	 * password has crossed the network: refuse to send it. */
+	/* A simple bind in clear sends the password in clear; AD refuses it
+	 * (Samba; Windows when signing is required) only after that. */
 	if (c->directory.flavor == DIR_FLAVOR_AD && c->directory.sasl_mech == NULL &&
 	    c->directory.bind_dn != NULL && !c->directory.starttls &&
 	    c->directory.uri != NULL && strncasecmp(c->directory.uri, "ldap://", 7) == 0 &&
 	    !is_bad(ld, "directory", "uri") && !is_bad(ld, "directory", "starttls"))
 		key_error(ld, find_key("directory", "uri"),
 		    "a simple bind to Active Directory over ldap:// would send the "
-		    "password in clear (and be refused); use ldaps://, "
+		    "password in clear; use ldaps://, "
 		    "starttls = yes, or sasl_mech = GSSAPI");
 	if (is_bad(ld, "certificates", "renew_before_days") ||
 	    is_bad(ld, "certificates", "validity_days"))
