@@ -573,6 +573,9 @@ done:
 	return rc;
 }
 
+/* Seconds a signature is left to the process that made it (see below). */
+#define RECENT_SIGN 300
+
 /* Every unrecorded certificate of uuid (NULL: of anyone).  hand holds the
  * n certificates of an attempt that failed, for those it still has. */
 static int
@@ -587,6 +590,11 @@ recover_unrecorded(struct job_ctx *ctx, const char *uuid, const struct fresh *ha
 	for (size_t i = 0; i < un.n; i++) {
 		const struct fresh *h = NULL;
 
+		/* The scan of everyone (at start) leaves recent signatures to
+		 * their own job: a certsyncctl issue may be between signing
+		 * and recording right now.  Its KEYS job finds them if not. */
+		if (uuid == NULL && un.v[i].signed_at > (int64_t)time(NULL) - RECENT_SIGN)
+			continue;
 		for (size_t j = 0; j < n; j++)
 			if (hand[j].row.serial != NULL &&
 			    strcmp(hand[j].row.serial, un.v[i].serial) == 0)
