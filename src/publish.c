@@ -32,6 +32,10 @@ struct present {
 	size_t n;
 };
 
+/* How often a replace of the S/MIME attribute is tried again when the
+ * entry changed between our read and our write. */
+#define RACE_TRIES 3
+
 void
 blobs_add(struct blobs *b, const void *data, size_t len)
 {
@@ -139,17 +143,22 @@ has_value(const struct present *p, const void *data, size_t len)
 /* Reads the two attributes of dn.  Returns PUBLISH_* . */
 static enum publish_rc
 read_entry(struct publisher *p, const char *dn, struct present *cert,
-    struct present *smime)
+    struct present *smime, char **csn)
 {
 	const struct conf *c = p->conf;
-	char *attrs[] = { c->publish.certificate_attribute,
-	    c->publish.smime_attribute, NULL };
+	char *attrs[4] = { c->publish.certificate_attribute, NULL, NULL, NULL };
+	int k = 1;
 	struct timeval tv = { c->directory.network_timeout, 0 };
 	LDAPMessage *res = NULL, *e;
 	BerElement *ber = NULL;
 	char *a;
 	int rc;
 
+	if (c->publish.smime_attribute != NULL)
+		attrs[k++] = c->publish.smime_attribute;
+	/* OpenLDAP: what a replace asserts is unchanged (publish_apply). */
+	if (c->directory.flavor != DIR_FLAVOR_AD)
+		attrs[k] = "entryCSN";
 	rc = ldap_search_ext_s(p->ld, dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0,
 	    NULL, NULL, &tv, 0, &res);
 	if (rc == LDAP_NO_SUCH_OBJECT) {
@@ -174,6 +183,13 @@ read_entry(struct publisher *p, const char *dn, struct present *cert,
 		if (into != NULL && into->v == NULL) {
 			into->v = ldap_get_values_len(p->ld, e, a);
 			into->n = (size_t)ldap_count_values_len(into->v);
+		} else if (strcasecmp(a, "entryCSN") == 0 && *csn == NULL) {
+			struct berval **v = ldap_get_values_len(p->ld, e, a);
+
+			if (v != NULL && v[0] != NULL && v[0]->bv_len < 128 &&
+			    (*csn = strndup(v[0]->bv_val, v[0]->bv_len)) == NULL)
+				fatal("out of memory");
+			ldap_value_free_len(v);
 		}
 		ldap_memfree(a);
 	}
@@ -235,11 +251,15 @@ in_blobs(const struct blobs *b, const void *data, size_t len)
 /*
  * userSMIMECertificate has no equality rule in OpenLDAP's schema, so a
  * single value cannot be deleted: the attribute is replaced with the values
- * present that are not ours, plus our new one.  Changed only if needed.
+ * present that are not ours, plus our new one (publish_apply guards it
+ * with an assertion).  Active Directory matches octet strings: there it is
+ * written value by value, like the certificate attribute.  Changed only if
+ * needed.  Returns 1 when the plan replaces the attribute.
  */
-static void
+static int
 plan_smime(struct mods *mods, const char *sattr, const struct present *smime,
-    const struct blobs *old_smime, const unsigned char *new_smime, size_t new_len)
+    const struct blobs *old_smime, const unsigned char *new_smime, size_t new_len,
+    int by_value)
 {
 	int changed = new_smime != NULL && !has_value(smime, new_smime, new_len);
 
@@ -249,7 +269,18 @@ plan_smime(struct mods *mods, const char *sattr, const struct present *smime,
 		    memcmp(smime->v[i]->bv_val, new_smime, new_len) != 0))
 			changed = 1;
 	if (!changed)
-		return;
+		return 0;
+	if (by_value) {
+		for (size_t i = 0; i < smime->n; i++)
+			if (in_blobs(old_smime, smime->v[i]->bv_val, smime->v[i]->bv_len) &&
+			    (new_smime == NULL || smime->v[i]->bv_len != new_len ||
+			    memcmp(smime->v[i]->bv_val, new_smime, new_len) != 0))
+				mod_value(mods, LDAP_MOD_DELETE, sattr,
+				    smime->v[i]->bv_val, smime->v[i]->bv_len);
+		if (new_smime != NULL && !has_value(smime, new_smime, new_len))
+			mod_value(mods, LDAP_MOD_ADD, sattr, new_smime, new_len);
+		return 0;
+	}
 	mod_slot(mods, LDAP_MOD_REPLACE, sattr);
 	for (size_t i = 0; i < smime->n; i++)
 		if (!in_blobs(old_smime, smime->v[i]->bv_val, smime->v[i]->bv_len))
@@ -257,9 +288,11 @@ plan_smime(struct mods *mods, const char *sattr, const struct present *smime,
 			    smime->v[i]->bv_len);
 	if (new_smime != NULL)
 		mod_value(mods, LDAP_MOD_REPLACE, sattr, new_smime, new_len);
+	return 1;
 }
 
-static void
+/* Returns 1 when the plan replaces the S/MIME attribute. */
+static int
 plan_mods(const struct conf *c, struct mods *mods, const struct present *cert,
     const struct present *smime, const struct cert_rows *add,
     const struct cert_rows *remove, const struct blobs *old_smime,
@@ -280,8 +313,10 @@ plan_mods(const struct conf *c, struct mods *mods, const struct present *cert,
 			mod_value(mods, LDAP_MOD_ADD, cattr, add->v[i].der, add->v[i].der_len);
 			(*after)++;
 		}
-	if (sattr != NULL)
-		plan_smime(mods, sattr, smime, old_smime, new_smime, new_len);
+	if (sattr == NULL)
+		return 0;
+	return plan_smime(mods, sattr, smime, old_smime, new_smime, new_len,
+	    c->directory.flavor == DIR_FLAVOR_AD);
 }
 
 static enum publish_rc
@@ -298,52 +333,98 @@ connect_writer(struct publisher *p)
 	return PUBLISH_OK;
 }
 
+/* Test builds only: CERTSYNC_PUBLISH_RACE is a command run once between
+ * the read and the write, as another writer would. */
+static void
+race_hook(void)
+{
+#ifdef CS_FAILPOINTS
+	const char *cmd = getenv("CERTSYNC_PUBLISH_RACE");
+
+	if (cmd != NULL && *cmd != '\0') {
+		char *copy = strdup(cmd);
+
+		unsetenv("CERTSYNC_PUBLISH_RACE");
+		if (copy == NULL || system(copy) != 0)
+			log_warn("failpoint: CERTSYNC_PUBLISH_RACE failed");
+		free(copy);
+	}
+#endif
+}
+
 enum publish_rc
 publish_apply(struct publisher *p, const char *dn, const struct cert_rows *add,
     const struct cert_rows *remove, const struct blobs *old_smime, X509 *ca,
     unsigned char **smime, size_t *smime_len)
 {
 	const struct conf *c = p->conf;
-	struct present cert = { 0 }, sm = { 0 };
-	struct mods mods;
 	enum publish_rc prc;
-	long after = 0;
-	int rc;
+	int tries = 0;
 
 	*smime = NULL;
 	*smime_len = 0;
-	memset(&mods, 0, sizeof(mods));
-	if ((prc = connect_writer(p)) != PUBLISH_OK ||
-	    (prc = read_entry(p, dn, &cert, &sm)) != PUBLISH_OK)
-		goto done;
+	if ((prc = connect_writer(p)) != PUBLISH_OK)
+		return prc;
 	if (c->publish.smime_attribute != NULL && add->n > 0 &&
-	    publish_smime_value(add, ca, smime, smime_len) == -1) {
-		prc = PUBLISH_RETRY;
-		goto done;
+	    publish_smime_value(add, ca, smime, smime_len) == -1)
+		return PUBLISH_RETRY;
+	for (;;) {
+		struct present cert = { 0 }, sm = { 0 };
+		LDAPControl *assert_ctrl = NULL, *ctrls[2] = { NULL, NULL };
+		struct mods mods;
+		char *csn = NULL, filter[160];
+		long after = 0;
+		int rc, replaces, again = 0;
+
+		memset(&mods, 0, sizeof(mods));
+		if ((prc = read_entry(p, dn, &cert, &sm, &csn)) != PUBLISH_OK)
+			goto next;
+		replaces = plan_mods(c, &mods, &cert, &sm, add, remove, old_smime,
+		    *smime, *smime_len, &after);
+		if (after > c->publish.max_values) {
+			log_error("publish %s: %s would hold %ld values, more than [publish] "
+			    "max_values %d; remove stale values by hand", dn,
+			    c->publish.certificate_attribute, after, c->publish.max_values);
+			prc = PUBLISH_RETRY;
+			goto next;
+		}
+		if (mods.count == 0)
+			goto next;
+		/* A replace writes back what was read: only if nobody wrote the
+		 * entry since (a server without entryCSN gets no guard). */
+		if (replaces && csn != NULL) {
+			snprintf(filter, sizeof(filter), "(entryCSN=%s)", csn);
+			if (ldap_create_assertion_control(p->ld, filter, 1, &assert_ctrl) !=
+			    LDAP_SUCCESS) {
+				log_error("publish %s: cannot encode the assertion control", dn);
+				prc = PUBLISH_RETRY;
+				goto next;
+			}
+			ctrls[0] = assert_ctrl;
+		}
+		race_hook();
+		rc = ldap_modify_ext_s(p->ld, dn, mods.list, assert_ctrl ? ctrls : NULL,
+		    NULL);
+		if (rc == LDAP_NO_SUCH_OBJECT)
+			prc = PUBLISH_GONE;
+		else if (rc == LDAP_ASSERTION_FAILED && ++tries < RACE_TRIES) {
+			log_notice("publish %s: the entry changed between our read and our "
+			    "write; reading it again", dn);
+			again = 1;
+		} else if (rc != LDAP_SUCCESS) {
+			log_error("publish %s: modify failed: %s", dn, ldap_err2string(rc));
+			if (ldapconn_lost(rc))
+				drop_connection(p);
+			prc = PUBLISH_RETRY;
+		}
+next:
+		ldap_control_free(assert_ctrl);
+		ldap_value_free_len(cert.v);
+		ldap_value_free_len(sm.v);
+		free(csn);
+		if (!again)
+			break;
 	}
-	plan_mods(c, &mods, &cert, &sm, add, remove, old_smime, *smime, *smime_len,
-	    &after);
-	if (after > c->publish.max_values) {
-		log_error("publish %s: %s would hold %ld values, more than [publish] "
-		    "max_values %d; remove stale values by hand", dn,
-		    c->publish.certificate_attribute, after, c->publish.max_values);
-		prc = PUBLISH_RETRY;
-		goto done;
-	}
-	if (mods.count == 0)
-		goto done;
-	rc = ldap_modify_ext_s(p->ld, dn, mods.list, NULL, NULL);
-	if (rc == LDAP_NO_SUCH_OBJECT)
-		prc = PUBLISH_GONE;
-	else if (rc != LDAP_SUCCESS) {
-		log_error("publish %s: modify failed: %s", dn, ldap_err2string(rc));
-		if (ldapconn_lost(rc))
-			drop_connection(p);
-		prc = PUBLISH_RETRY;
-	}
-done:
-	ldap_value_free_len(cert.v);
-	ldap_value_free_len(sm.v);
 	if (prc != PUBLISH_OK) {
 		free(*smime);
 		*smime = NULL;
