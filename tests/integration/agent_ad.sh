@@ -42,8 +42,10 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 FOREIGN=$(openssl x509 -in "$T/foreign.pem" -outform DER | base64 -w0)
 
 ad_add_user alice alice@certsync.test "displayName: Alice Smith" >/dev/null
+# And an S/MIME value of someone else's in his userSMIMECertificate.
+SMIME_FOREIGN=$(openssl rand 40 | base64 -w0)
 ad_add_user bob bob@certsync.test "displayName: Bob Jones" \
-    "userCertificate:: $FOREIGN" >/dev/null
+    "userCertificate:: $FOREIGN" "userSMIMECertificate:: $SMIME_FOREIGN" >/dev/null
 ad_add_user carol carol@certsync.test "displayName: Carol King" >/dev/null
 
 # The subjects and addresses of DN's certificates in ATTR, one line each.
@@ -131,6 +133,12 @@ check "after a restart, a change made while down is seen" \
 check "from the stored cookie: no full pass" log_lacks "full pass"
 check "and only bob was reissued (two certificates)" test "$(n_issued)" -eq 2
 check "bob's foreign certificate survived his reissue" foreign_there
+smime_pair() {
+	ad_get_attr "$B" userSMIMECertificate > "$T/smime.b" &&
+	    grep -qx "$SMIME_FOREIGN" "$T/smime.b" && [ "$(grep -c . "$T/smime.b")" -eq 2 ]
+}
+check "and his foreign S/MIME value too, next to our one new value" smime_pair
+
 
 # ---- the DC restarted under the agent ----------------------------------------------------
 samba_restart
