@@ -447,8 +447,7 @@ int
 ad_scope_check(LDAP *ld, const struct conf *conf, struct ad_round *r)
 {
 	char *attrs[] = { "objectGUID", NULL };
-	int scope = strcmp(conf->directory.scope, "one") == 0 ? LDAP_SCOPE_ONELEVEL :
-	    LDAP_SCOPE_SUBTREE;
+	int scope = syncrepl_scope(conf);
 	size_t flen = strlen(conf->directory.filter);
 	int rc = LDAP_SUCCESS;
 

@@ -470,13 +470,11 @@ static int
 read_paged(struct plan_ctx *ctx, LDAP *ld, struct dir_read *r)
 {
 	const struct conf *c = ctx->conf;
-	int scope = strcmp(c->directory.scope, "one") == 0 ? LDAP_SCOPE_ONELEVEL :
-	    LDAP_SCOPE_SUBTREE;
 	char err[512];
 
-	if (ad_paged_search(ld, c, c->directory.base, scope, c->directory.filter,
-	    syncrepl_wanted_attrs(c, 1), NULL, plan_read_entry, r, err,
-	    sizeof(err)) != LDAP_SUCCESS) {
+	if (ad_paged_search(ld, c, c->directory.base, syncrepl_scope(c),
+	    c->directory.filter, syncrepl_wanted_attrs(c, 1), NULL,
+	    plan_read_entry, r, err, sizeof(err)) != LDAP_SUCCESS) {
 		log_error("directory %s: %s", c->directory.uri, err);
 		return -1;
 	}

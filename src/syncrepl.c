@@ -41,8 +41,8 @@ syncrepl_wanted_attrs(const struct conf *c, int with_uuid)
 	return attrs;
 }
 
-static int
-scope_of(const struct conf *c)
+int
+syncrepl_scope(const struct conf *c)
 {
 	return strcmp(c->directory.scope, "one") == 0 ? LDAP_SCOPE_ONELEVEL :
 	    LDAP_SCOPE_SUBTREE;
@@ -71,7 +71,7 @@ syncrepl_search(LDAP *ld, const struct conf *conf, int mode,
 	if (rc != LDAP_SUCCESS)
 		return rc;
 	ctrls[0] = ctrl;
-	rc = ldap_search_ext(ld, conf->directory.base, scope_of(conf),
+	rc = ldap_search_ext(ld, conf->directory.base, syncrepl_scope(conf),
 	    conf->directory.filter, syncrepl_wanted_attrs(conf, 0), 0, ctrls, NULL, NULL, 0,
 	    msgid);
 	ldap_control_free(ctrl);
@@ -81,7 +81,7 @@ syncrepl_search(LDAP *ld, const struct conf *conf, int mode,
 int
 syncrepl_poll_search(LDAP *ld, const struct conf *conf, int *msgid)
 {
-	return ldap_search_ext(ld, conf->directory.base, scope_of(conf),
+	return ldap_search_ext(ld, conf->directory.base, syncrepl_scope(conf),
 	    conf->directory.filter, syncrepl_wanted_attrs(conf, 1), 0, NULL, NULL, NULL, 0,
 	    msgid);
 }

@@ -61,6 +61,8 @@ void sync_event_free(struct sync_event *ev);
  * AD, and with with_uuid the id (entryUUID; AD: objectGUID, isDeleted).
  * Never a certificate attribute: our own writes must not look like news. */
 char **syncrepl_wanted_attrs(const struct conf *conf, int with_uuid);
+/* [directory] scope as an LDAP search scope. */
+int syncrepl_scope(const struct conf *conf);
 
 /* DN and attributes of msg into e, uuid left NULL.  0, or -1. */
 int syncrepl_read_entry(LDAP *ld, LDAPMessage *msg, struct dir_entry *e);
