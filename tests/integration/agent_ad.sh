@@ -14,19 +14,10 @@ CS_KEY_TYPE=${CS_KEY_TYPE:-ec:P-256}
 cs_setup
 samba_start
 
-cat >> "$CONF" <<CONF
-[directory]
-flavor = ad
-uri = $SAMBA_URI
-tls_ca_file = $SAMBA_TLS_CA
-base = $SAMBA_USERS
-bind_dn = $SAMBA_SVC_DN
-bind_password_file = $SAMBA_SVC_PW_FILE
-network_timeout = 5
-reconnect_max = 2
 # Samba sends no change notification for a deletion: the round every
 # poll_interval finds those.
-poll_interval = 10
+samba_agent_conf "poll_interval = 10"
+cat >> "$CONF" <<CONF
 [log]
 level = info
 CONF
@@ -48,14 +39,7 @@ ad_add_user bob bob@certsync.test "displayName: Bob Jones" \
     "userCertificate:: $FOREIGN" "userSMIMECertificate:: $SMIME_FOREIGN" >/dev/null
 ad_add_user carol carol@certsync.test "displayName: Carol King" >/dev/null
 
-# The subjects and addresses of DN's certificates in ATTR, one line each.
-certs_of() {
-	ad_get_attr "$1" userCertificate | while read -r b; do
-		printf '%s' "$b" | base64 -d | openssl x509 -inform DER -noout \
-		    -subject -ext subjectAltName 2>/dev/null | tr '\n' ' '
-		echo
-	done
-}
+certs_of() { ad_certs_of "$1"; }
 ncerts() { ad_get_attr "$1" userCertificate | grep -c . ; }
 has_cert_for() { certs_of "$1" | grep -q "email:$2\\b"; }
 lacks_cert_for() { ! certs_of "$1" | grep -q "email:$2\\b"; }

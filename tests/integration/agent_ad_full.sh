@@ -14,17 +14,8 @@ CS_KEY_TYPE=ec:P-256
 cs_setup
 samba_start
 
+samba_agent_conf "poll_interval = 3600" "full_reconcile_hours = 24"
 cat >> "$CONF" <<CONF
-[directory]
-flavor = ad
-uri = $SAMBA_URI
-tls_ca_file = $SAMBA_TLS_CA
-base = $SAMBA_USERS
-bind_dn = $SAMBA_SVC_DN
-bind_password_file = $SAMBA_SVC_PW_FILE
-network_timeout = 5
-poll_interval = 3600
-full_reconcile_hours = 24
 [log]
 level = info
 CONF

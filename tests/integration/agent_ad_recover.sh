@@ -19,20 +19,10 @@ cs_setup
 cs_need sqlite3
 samba_start
 
-cat >> "$CONF" <<CONF
-[directory]
-flavor = ad
-source = auto
-uri = $SAMBA_URI
-tls_ca_file = $SAMBA_TLS_CA
-base = $SAMBA_USERS
-bind_dn = $SAMBA_SVC_DN
-bind_password_file = $SAMBA_SVC_PW_FILE
-network_timeout = 5
-reconnect_max = 2
 # Samba sends no change notification for a deletion: the round every
 # poll_interval finds those.
-poll_interval = 5
+samba_agent_conf "source = auto" "poll_interval = 5"
+cat >> "$CONF" <<CONF
 [log]
 level = info
 CONF
@@ -46,14 +36,7 @@ ad_add_user alice alice@certsync.test "displayName: Alice Smith" >/dev/null
 ad_add_user bob bob@certsync.test "displayName: Bob Jones" >/dev/null
 ad_add_user carol carol@certsync.test "displayName: Carol King" >/dev/null
 
-# The subjects and addresses of DN's certificates in userCertificate.
-certs_of() {
-	ad_get_attr "$1" userCertificate | while read -r b; do
-		printf '%s' "$b" | base64 -d | openssl x509 -inform DER -noout \
-		    -subject -ext subjectAltName 2>/dev/null | tr '\n' ' '
-		echo
-	done
-}
+certs_of() { ad_certs_of "$1"; }
 ncerts() { ad_get_attr "$1" userCertificate | grep -c . ; }
 has_cert_for() { certs_of "$1" | grep -q "email:$2\\b"; }
 lacks_cert_for() { ! certs_of "$1" | grep -q "email:$2\\b"; }

@@ -21,17 +21,8 @@ cs_setup
 samba_start
 
 # No periodic round: each round is rung by a change the test makes.
+samba_agent_conf "poll_interval = 3600"
 cat >> "$CONF" <<CONF
-[directory]
-flavor = ad
-uri = $SAMBA_URI
-tls_ca_file = $SAMBA_TLS_CA
-base = $SAMBA_USERS
-bind_dn = $SAMBA_SVC_DN
-bind_password_file = $SAMBA_SVC_PW_FILE
-network_timeout = 5
-reconnect_max = 2
-poll_interval = 3600
 [reconcile]
 on_disable = unpublish
 [log]

@@ -7,20 +7,10 @@
 CS_KEY_TYPE=ec:P-256
 cs_setup
 samba_start
-cat >> "$CONF" <<C
-[directory]
-flavor = ad
-source = usn
-uri = $SAMBA_URI
-tls_ca_file = $SAMBA_TLS_CA
-base = $SAMBA_USERS
-bind_dn = $SAMBA_SVC_DN
-bind_password_file = $SAMBA_SVC_PW_FILE
-poll_interval = 5
-C
+samba_agent_conf "source = usn" "poll_interval = 5"
 ad_add_user erin erin@certsync.test >/dev/null
 cs_agent_start
-has() { ad_get_attr "CN=erin,$SAMBA_USERS" userCertificate | while read -r b; do printf '%s' "$b" | base64 -d | openssl x509 -inform DER -noout -ext subjectAltName; done | grep -q "email:$1"; }
+has() { ad_certs_of "CN=erin,$SAMBA_USERS" | grep -q "email:$1"; }
 check "usn: enrolled" cs_wait_for 60 has erin@certsync.test
 printf 'dn: CN=erin,%s\nchangetype: modify\nreplace: mail\nmail: erin2@certsync.test\n-\nreplace: proxyAddresses\nproxyAddresses: SMTP:erin2@certsync.test\n' "$SAMBA_USERS" | ad_modify >/dev/null
 check "usn: reissued" cs_wait_for 60 has erin2@certsync.test

@@ -121,22 +121,12 @@ last_count() {
 	fi
 }
 
-has_cert_for() {
-	ad_get_attr "$1" userCertificate | while read -r b; do
-		printf '%s' "$b" | base64 -d | openssl x509 -inform DER -noout \
-		    -ext subjectAltName 2>/dev/null | tr '\n' ' '
-		echo
-	done | grep -q "email:$2\\b"
-}
+has_cert_for() { ad_certs_of "$1" | grep -q "email:$2\\b"; }
 nothing_issued() {
 	[ -z "$(ctl list --active | sed 1d)" ] &&
 	    [ -z "$(ad_get_attr "CN=alice,$SAMBA_USERS" userCertificate)" ]
 }
-subject_has() {
-	ad_get_attr "$1" userCertificate | while read -r b; do
-		printf '%s' "$b" | base64 -d | openssl x509 -inform DER -noout -subject
-	done | grep -q "$2"
-}
+subject_has() { ad_certs_of "$1" | grep -q "$2"; }
 log_has() { grep -q -- "$1" "$T/agent.log"; }
 user() { ad_add_user "$1" "$1@certsync.test" "displayName: $1 Test" >/dev/null; }
 

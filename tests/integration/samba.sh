@@ -27,7 +27,8 @@
 #     cs_setup; samba_start
 # samba_start once per test, after cs_setup; then samba_stop, samba_restart
 # (same address, data and certificates), samba_kill (SIGKILL), ad_modify,
-# ad_add_user, ad_get_attr, ad_guid, ad_search, ad_svc_search, ad_tool.
+# ad_add_user, ad_get_attr, ad_guid, ad_search, ad_svc_search, ad_tool,
+# samba_agent_conf (certsyncd's [directory] for this DC), ad_certs_of.
 # Runs as root only (a loopback address, ports 88, 389, 636).
 #
 # Sets and exports: SAMBA_IP, SAMBA_URI (ldaps://IP), SAMBA_LDAP_URI
@@ -492,4 +493,29 @@ ad_guid() {
 	g_b64=$(ad_get_attr "$1" objectGUID) || return
 	[ -n "$g_b64" ] || { echo "ad_guid: $1 has no objectGUID" >&2; return 1; }
 	ad_guid_text "$g_b64"
+}
+
+# samba_agent_conf [LINE...]: appends to $CONF the [directory] section for
+# certsyncd against this DC: flavor = ad, over ldaps as the delegated service
+# account, network_timeout 5 and reconnect_max 2; each LINE (such as
+# "poll_interval = 10" or "source = usn") goes into the section too.
+samba_agent_conf() {
+	{
+		printf '[directory]\nflavor = ad\nuri = %s\ntls_ca_file = %s\n' \
+		    "$SAMBA_URI" "$SAMBA_TLS_CA"
+		printf 'base = %s\nbind_dn = %s\nbind_password_file = %s\n' \
+		    "$SAMBA_USERS" "$SAMBA_SVC_DN" "$SAMBA_SVC_PW_FILE"
+		printf 'network_timeout = 5\nreconnect_max = 2\n'
+		for l in "$@"; do printf '%s\n' "$l"; done
+	} >> "$CONF"
+}
+
+# ad_certs_of DN: the subject and subjectAltName of each certificate in the
+# entry's userCertificate, one line each.
+ad_certs_of() {
+	ad_get_attr "$1" userCertificate | while read -r c_b64; do
+		printf '%s' "$c_b64" | base64 -d | openssl x509 -inform DER -noout \
+		    -subject -ext subjectAltName 2>/dev/null | tr '\n' ' '
+		echo
+	done
 }
