@@ -139,6 +139,11 @@ last_says() {
 
 cs_done() {
 	echo "# $CS_CHECKS checks, $CS_FAILS failed"
+	# A failed run keeps what explains it in the test's log.
+	if [ "$CS_FAILS" -gt 0 ] && [ -s "$T/agent.log" ]; then
+		echo "# the agent's log (last 60 lines):"
+		tail -n 60 "$T/agent.log" | sed 's/^/#   /'
+	fi
 	[ "$CS_CHECKS" -gt 0 ] || { echo "FATAL: no checks ran" >&2; exit 99; }
 	[ "$CS_FAILS" -eq 0 ]
 }
