@@ -267,6 +267,30 @@ fail:
 	return -1;
 }
 
+/*
+ * WAL mode, set on every open.  On a new database the first switch takes
+ * an exclusive lock, and SQLite answers a second process doing the same at
+ * that moment with SQLITE_BUSY at once, without its busy handler (the
+ * daemon starting while certsyncctl status runs, say): try again, for up
+ * to the same 5 s the busy timeout allows.
+ */
+static int
+set_wal(struct store *st)
+{
+	struct timespec pause = { 0, 50 * 1000 * 1000 };
+
+	for (int i = 0; i < 100; i++) {
+		int rc = sqlite3_exec(st->db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL);
+
+		if (rc == SQLITE_OK)
+			return 0;
+		if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
+			break;
+		nanosleep(&pause, NULL);
+	}
+	return exec(st, "PRAGMA journal_mode = WAL");	/* says why */
+}
+
 int
 store_open(const char *path, struct store **out)
 {
@@ -286,7 +310,7 @@ store_open(const char *path, struct store **out)
 		goto fail;
 	}
 	sqlite3_busy_timeout(st->db, 5000);
-	if (exec(st, "PRAGMA journal_mode = WAL") == -1 ||
+	if (set_wal(st) == -1 ||
 	    exec(st, "PRAGMA synchronous = FULL") == -1 ||
 	    exec(st, "PRAGMA foreign_keys = ON") == -1 ||
 	    migrate(st) == -1)

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/wait.h>
 
 #include <sqlite3.h>
 
@@ -126,6 +127,39 @@ START_TEST(schema_and_wal)
 	ck_assert_int_eq(store_open(path, &st), 0);
 	ck_assert_int_eq(store_schema_version(st), 2);
 	ck_assert_uint_eq(count(CQ_ALL, NULL), 1);
+}
+END_TEST
+
+/* Processes opening a new store at the same moment (certsyncd starting
+ * while certsyncctl runs) all get it: none is refused as "locked". */
+START_TEST(new_store_opened_at_once)
+{
+	enum { ROUNDS = 40, PROCS = 6 };
+
+	for (int r = 0; r < ROUNDS; r++) {
+		char p2[600];
+		pid_t pids[PROCS];
+
+		snprintf(p2, sizeof(p2), "%s/race-%d.db", dir, r);
+		for (int k = 0; k < PROCS; k++) {
+			ck_assert_int_ne(pids[k] = fork(), -1);
+			if (pids[k] == 0) {
+				struct store *s2;
+				int ok = store_open(p2, &s2) == 0 &&
+				    store_schema_version(s2) == 2;
+
+				store_close(s2);
+				_exit(ok ? 0 : 1);
+			}
+		}
+		for (int k = 0; k < PROCS; k++) {
+			int status;
+
+			ck_assert_int_eq(waitpid(pids[k], &status, 0), pids[k]);
+			ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+			    "round %d: a process could not open the new store", r);
+		}
+	}
 }
 END_TEST
 
@@ -625,6 +659,7 @@ main(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, schema_and_wal);
+	tcase_add_test(tc, new_store_opened_at_once);
 	tcase_add_test(tc, newer_schema_refused);
 	tcase_add_test(tc, certificate_queries);
 	tcase_add_test(tc, duplicate_serial_refused);
