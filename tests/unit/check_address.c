@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "address.h"
+#include "pki/address.h"
 #include "check_main.h"
 
 static void

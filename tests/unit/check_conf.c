@@ -21,8 +21,8 @@
 #include <check.h>
 #include <iniparser.h>
 
-#include "conf.h"
-#include "log.h"
+#include "lib/conf.h"
+#include "lib/log.h"
 #include "check_main.h"
 
 #ifndef CS_LOCALSTATEDIR
@@ -887,7 +887,7 @@ table_keys(const char *src, struct doc_key *keys)
 	const char *sec = NULL, *key = NULL;
 	size_t n = 0, slen, klen;
 
-	ck_assert_msg(p != NULL, "no conf_keys[] table in src/conf.c");
+	ck_assert_msg(p != NULL, "no conf_keys[] table in src/lib/conf.c");
 	ck_assert_ptr_nonnull(end = strstr(p, "\n};"));
 	while ((p = strstr(p, "K_")) != NULL && p < end) {
 		p += 2;
@@ -983,7 +983,7 @@ START_TEST(test_keys_documented)
 	char *src = NULL, *ex = NULL, *page = NULL;
 	size_t ntable, nex, nman, i;
 
-	if ((src = read_source("src/conf.c")) == NULL)
+	if ((src = read_source("src/lib/conf.c")) == NULL)
 		return;
 	ck_assert_ptr_nonnull(ex = read_example());
 	ck_assert_ptr_nonnull(page = read_source("man/certsync.conf.5"));

@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dirsync.h"
-#include "identity.h"
-#include "syncrepl.h"
+#include "directory/dirsync.h"
+#include "directory/syncrepl.h"
+#include "pipeline/identity.h"
 #include "check_main.h"
 
 static const struct identity_map map = {

@@ -11,8 +11,8 @@
 #include <openssl/bn.h>
 #include <openssl/x509v3.h>
 
-#include "certinfo.h"
-#include "issue.h"
+#include "pki/certinfo.h"
+#include "pki/issue.h"
 #include "testca.h"
 #include "check_main.h"
 

@@ -11,9 +11,9 @@
 
 #include <openssl/x509v3.h>
 
-#include "certinfo.h"
-#include "crl.h"
-#include "reconcile.h"
+#include "pipeline/reconcile.h"
+#include "pki/certinfo.h"
+#include "pki/crl.h"
 #include "check_main.h"
 
 #define DAY 86400

@@ -16,11 +16,11 @@
 
 #include <sqlite3.h>
 
-#include "conf.h"
-#include "crl.h"
-#include "job.h"
-#include "plan.h"
-#include "store.h"
+#include "lib/conf.h"
+#include "pipeline/job.h"
+#include "pipeline/plan.h"
+#include "pki/crl.h"
+#include "store/store.h"
 #include "check_main.h"
 
 static char dir[] = "/tmp/check_store.XXXXXX";

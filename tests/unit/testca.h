@@ -9,7 +9,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
-#include "conf.h"
+#include "lib/conf.h"
 
 /* A self-signed EC P-256 CA valid from nb to na; NULL on failure. */
 X509 *testca_make(EVP_PKEY **key, time_t nb, time_t na);

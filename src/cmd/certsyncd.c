@@ -1,0 +1,344 @@
+/*
+ * certsyncd.c - the agent: watches the directory, keeps certificates true.
+ *
+ * Owns: the process: options, the event loop (one explicit event_base),
+ * signals (SIGTERM/SIGINT stop after the job in hand; SIGHUP reloads the
+ * configuration, keeping the old one if the new one is bad), the pid file,
+ * the periodic full reconcile, and the order of start and stop.
+ * Never: does directory, crypto or job work itself; the watcher, planner
+ * and runner do.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "directory/ldapconn.h"
+#include "directory/watch.h"
+#include "lib/conf.h"
+#include "lib/fsutil.h"
+#include "lib/log.h"
+#include "pipeline/plan.h"
+#include "pipeline/runner.h"
+#include "store/store.h"
+
+#ifndef CS_SYSCONFDIR
+#define CS_SYSCONFDIR "/etc"
+#endif
+#define DEFAULT_CONF CS_SYSCONFDIR "/certsync/certsync.conf"
+
+struct daemon {
+	const char *conf_path;
+	int foreground, once, dry_run, verbose;
+	int unfinished;		/* --once: jobs left for a later run */
+	struct conf *conf;
+	struct conf *next_conf;     /* a validated reload, waiting to be swapped in */
+	struct event_base *base;
+	struct store *st;
+	struct plan_ctx plan;
+	struct runner *runner;
+	struct watch *watch;
+	int stopping;
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: certsyncd [-c CONF] [-f] [--once] [--dry-run] [-v]\n\n"
+	    "  -c CONF     configuration file (default %s)\n"
+	    "  -f          stay in the foreground\n"
+	    "  --once      one full pass over the directory, finish its jobs, exit\n"
+	    "  --dry-run   print what would be done for each user; change nothing\n"
+	    "  -v          log decisions in detail\n\nSee certsyncd(8).\n",
+	    DEFAULT_CONF);
+}
+
+static void
+apply_logging(struct daemon *d)
+{
+	log_set_level(d->verbose ? LOG_LVL_DEBUG : (enum log_level)d->conf->log.level);
+	if (d->conf->log.destination == LOG_DEST_SYSLOG)
+		log_to_syslog(d->conf->log.facility);
+}
+
+/* ---- signals and timers ------------------------------------------------ */
+
+static void
+on_stop_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	log_notice("signal %d: finishing the job in hand, then stopping", (int)sig);
+	d->stopping = 1;
+	event_base_loopbreak(d->base);
+}
+
+static void
+on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+	struct conf *fresh = NULL;
+
+	if (conf_load(d->conf_path, &fresh) != 0) {
+		log_error("%s: not reloaded; the running configuration stays in force",
+		    d->conf_path);
+		return;
+	}
+	log_notice("%s: reloading the configuration", d->conf_path);
+	conf_free(d->next_conf);
+	d->next_conf = fresh;
+	event_base_loopbreak(d->base);
+}
+
+static void
+on_full_reconcile(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	log_info("periodic full reconcile");
+	if (store_begin(d->st) == 0) {
+		plan_recheck_all(&d->plan);
+		store_commit(d->st);
+		plan_flush(&d->plan);
+	}
+	watch_full_pass(d->watch);
+}
+
+static void
+on_refreshed(void *arg)
+{
+	struct daemon *d = arg;
+
+	event_base_loopbreak(d->base);
+}
+
+/* ---- one run of the loop, with one configuration ----------------------- */
+
+static int
+write_pid(const struct conf *conf)
+{
+	char buf[32];
+	int n;
+
+	if (conf->daemon.pid_file == NULL)
+		return 0;
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (fs_write_atomic(conf->daemon.pid_file, buf, (size_t)n, 0644, 0) == -1) {
+		log_error("[daemon] pid_file %s: %s", conf->daemon.pid_file, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+start(struct daemon *d)
+{
+	if (d->conf->directory.base == NULL) {
+		log_error("%s: [directory] base: is required to watch the directory",
+		    d->conf->path);
+		return EX_CONFIG;
+	}
+	if (store_open(d->conf->state.database, &d->st) == -1)
+		return EX_UNAVAILABLE;
+	if (plan_init(&d->plan, d->conf, d->st, 0, NULL) == -1 ||
+	    runner_start(d->conf, &d->runner) == -1)
+		return EX_CONFIG;
+	d->plan.kick = runner_kick;
+	d->plan.kick_arg = d->runner;
+	/* Jobs a crash left in flight are due now; the runner resumes them. */
+	runner_kick(d->runner);
+	if (watch_start(d->base, d->conf, d->st, &d->plan, d->once, on_refreshed, d,
+	    &d->watch) == -1)
+		return EX_CONFIG;
+	store_state_set(d->st, "daemon", d->once ? "running once" : "running");
+	return 0;
+}
+
+static void
+add_jobs(void *arg, const char *state, int n)
+{
+	(void)state;
+	*(int *)arg += n;
+}
+
+static void
+stop(struct daemon *d)
+{
+	watch_stop(d->watch);
+	d->watch = NULL;
+	if (d->runner != NULL) {
+		if (d->once && !d->stopping) {
+			runner_drain(d->runner);
+			/* Finished jobs are deleted: what is left waits for a
+			 * retry (a failed write, the directory) or its time. */
+			d->unfinished = 0;
+			if (d->st != NULL &&
+			    store_job_counts(d->st, add_jobs, &d->unfinished) == -1)
+				d->unfinished = 1;
+		} else
+			runner_stop(d->runner);
+	}
+	d->runner = NULL;
+	if (d->st != NULL)
+		store_state_set(d->st, "daemon", "stopped");
+	plan_free(&d->plan);
+	store_close(d->st);
+	d->st = NULL;
+}
+
+static int
+run_loop(struct daemon *d)
+{
+	struct event *ev_term, *ev_int, *ev_hup, *ev_full = NULL;
+	int rc;
+
+	if ((d->base = event_base_new()) == NULL)
+		fatal("cannot create the event loop");
+	ev_term = evsignal_new(d->base, SIGTERM, on_stop_signal, d);
+	ev_int = evsignal_new(d->base, SIGINT, on_stop_signal, d);
+	ev_hup = evsignal_new(d->base, SIGHUP, on_hup, d);
+	event_add(ev_term, NULL);
+	event_add(ev_int, NULL);
+	event_add(ev_hup, NULL);
+	if (d->conf->directory.full_reconcile_hours > 0 && !d->once) {
+		struct timeval tv = { d->conf->directory.full_reconcile_hours * 3600L, 0 };
+#ifdef CS_FAILPOINTS
+		/* Test builds only: the period in seconds, for the AD tests. */
+		const char *secs = getenv("CERTSYNC_FULL_RECONCILE_SECONDS");
+
+		if (secs != NULL && atoi(secs) > 0)
+			tv.tv_sec = atoi(secs);
+#endif
+
+		ev_full = event_new(d->base, -1, EV_PERSIST, on_full_reconcile, d);
+		event_add(ev_full, &tv);
+	}
+	if ((rc = start(d)) == 0) {
+		event_base_dispatch(d->base);
+		if (watch_failed(d->watch))
+			rc = EX_UNAVAILABLE;
+	}
+	stop(d);
+	if (rc == 0 && d->once && d->unfinished > 0) {
+		log_warn("--once: %d job(s) not finished: retries after a failure "
+		    "(see the lines above, and certsyncctl status), or reissues "
+		    "spread out by [reconcile] ca_change_per_minute; run again, or "
+		    "let certsyncd run", d->unfinished);
+		rc = EX_TEMPFAIL;
+	}
+	if (ev_full != NULL)
+		event_free(ev_full);
+	event_free(ev_term);
+	event_free(ev_int);
+	event_free(ev_hup);
+	event_base_free(d->base);
+	d->base = NULL;
+	return rc;
+}
+
+static int
+dry_run(struct daemon *d)
+{
+	struct store *st = NULL;
+	int rc;
+
+	if (store_open(d->conf->state.database, &st) == -1)
+		return EX_UNAVAILABLE;
+	rc = plan_report(d->conf, st, stdout);
+	store_close(st);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "once", no_argument, NULL, 'o' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct daemon d = { .conf_path = DEFAULT_CONF };
+	char *pid_file = NULL;
+	int c, rc;
+
+	log_init("certsyncd");
+	opterr = 0;	/* one line of our own for a bad option */
+	while ((c = getopt_long(argc, argv, "c:fvhV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': d.conf_path = optarg; break;
+		case 'f': d.foreground = 1; break;
+		case 'o': d.once = 1; break;
+		case 'n': d.dry_run = 1; break;
+		case 'v': d.verbose = 1; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("certsyncd %s\n", PACKAGE_VERSION); return 0;
+		default:
+			log_error("unknown option \"%s\" (try certsyncd --help)",
+			    argv[optind - 1]);
+			return EX_USAGE;
+		}
+	}
+	if (optind != argc) {
+		log_error("unexpected argument \"%s\" (try certsyncd --help)",
+		    argv[optind]);
+		return EX_USAGE;
+	}
+	if ((rc = conf_load(d.conf_path, &d.conf)) != 0)
+		return rc;
+	apply_logging(&d);
+	/* Before any thread: setenv() is not thread-safe.  So a reload does
+	 * not re-read [directory] keytab; a restart does. */
+	ldapconn_init_env(d.conf);
+	if (d.dry_run) {
+		rc = dry_run(&d);
+		conf_free(d.conf);
+		return rc;
+	}
+	/* A peer that resets a connection must cost an error, not the process. */
+	signal(SIGPIPE, SIG_IGN);
+	/* The watcher's connect thread wakes the loop: libevent must lock. */
+	if (evthread_use_pthreads() == -1)
+		fatal("libevent without thread support");
+	if (!d.foreground && !d.once && daemon(0, 0) == -1) {
+		log_error("cannot become a daemon: %s", strerror(errno));
+		return EX_OSERR;
+	}
+	if (write_pid(d.conf) == -1)
+		return EX_CANTCREAT;
+	/* The file written now is the one to remove, whatever a reload says. */
+	if (d.conf->daemon.pid_file != NULL &&
+	    (pid_file = strdup(d.conf->daemon.pid_file)) == NULL)
+		fatal("out of memory");
+	for (;;) {
+		rc = run_loop(&d);
+		if (rc != 0 || d.stopping || d.once || d.next_conf == NULL)
+			break;
+		conf_free(d.conf);
+		d.conf = d.next_conf;
+		d.next_conf = NULL;
+		apply_logging(&d);
+		log_notice("%s: configuration reloaded", d.conf_path);
+	}
+	if (pid_file != NULL)
+		unlink(pid_file);
+	free(pid_file);
+	conf_free(d.conf);
+	conf_free(d.next_conf);
+	log_notice("stopped");
+	return rc;
+}

@@ -1,0 +1,433 @@
+/*
+ * publish.c - makes users' entries show our current certificates.
+ *
+ * Owns: the writer connection and the value-level modify.  It reads the
+ * entry first and sends only what differs: deletes of our own superseded
+ * values that are present, adds of our new values that are missing.  The
+ * S/MIME attribute, which has no equality rule to delete one value by, is
+ * replaced with exactly the values read minus ours plus our new one.
+ * Never: drops a value it was not handed as ours, or lets an entry grow
+ * past [publish] max_values.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/pkcs7.h>
+
+#include "directory/ldapconn.h"
+#include "directory/publish.h"
+#include "lib/log.h"
+
+struct publisher {
+	const struct conf *conf;
+	LDAP *ld;
+};
+
+/* Values present in the entry for one attribute. */
+struct present {
+	struct berval **v;
+	size_t n;
+};
+
+/* How often a replace of the S/MIME attribute is tried again when the
+ * entry changed between our read and our write. */
+#define RACE_TRIES 3
+
+void
+blobs_add(struct blobs *b, const void *data, size_t len)
+{
+	if ((b->v = realloc(b->v, (b->n + 1) * sizeof(*b->v))) == NULL ||
+	    (b->len = realloc(b->len, (b->n + 1) * sizeof(*b->len))) == NULL ||
+	    (b->v[b->n] = malloc(len ? len : 1)) == NULL)
+		fatal("out of memory");
+	memcpy(b->v[b->n], data, len);
+	b->len[b->n++] = len;
+}
+
+void
+blobs_free(struct blobs *b)
+{
+	for (size_t i = 0; i < b->n; i++)
+		free(b->v[i]);
+	free(b->v);
+	free(b->len);
+	memset(b, 0, sizeof(*b));
+}
+
+int
+publish_open(const struct conf *conf, struct publisher **out)
+{
+	if ((*out = calloc(1, sizeof(**out))) == NULL)
+		fatal("out of memory");
+	(*out)->conf = conf;
+	return 0;
+}
+
+void
+publish_close(struct publisher *p)
+{
+	if (p == NULL)
+		return;
+	if (p->ld != NULL)
+		ldap_unbind_ext_s(p->ld, NULL, NULL);
+	free(p);
+}
+
+static void
+drop_connection(struct publisher *p)
+{
+	if (p->ld != NULL)
+		ldap_unbind_ext_s(p->ld, NULL, NULL);
+	p->ld = NULL;
+}
+
+int
+publish_smime_value(const struct cert_rows *rows, X509 *ca, unsigned char **der,
+    size_t *len)
+{
+	PKCS7 *p7 = PKCS7_new();
+	unsigned char *buf = NULL;
+	int n, rc = -1;
+
+	/* A degenerate SignedData ("certs-only", RFC 8551 3.6). */
+	if (p7 == NULL || !PKCS7_set_type(p7, NID_pkcs7_signed) ||
+	    !PKCS7_content_new(p7, NID_pkcs7_data))
+		goto done;
+	for (size_t i = 0; i < rows->n; i++) {
+		const unsigned char *q = rows->v[i].der;
+		X509 *x = d2i_X509(NULL, &q, (long)rows->v[i].der_len);
+
+		if (x == NULL || !PKCS7_add_certificate(p7, x)) {
+			X509_free(x);
+			goto done;
+		}
+		X509_free(x);
+	}
+	if ((ca != NULL && !PKCS7_add_certificate(p7, ca)) ||
+	    (n = i2d_PKCS7(p7, &buf)) <= 0)
+		goto done;
+	if ((*der = malloc((size_t)n)) == NULL)
+		fatal("out of memory");
+	memcpy(*der, buf, (size_t)n);
+	*len = (size_t)n;
+	rc = 0;
+done:
+	if (rc == -1)
+		log_ssl("cannot build the S/MIME certificate value");
+	OPENSSL_free(buf);
+	PKCS7_free(p7);
+	return rc;
+}
+
+/* "userCertificate;binary" and "userCertificate" name the same attribute. */
+static int
+same_attr(const char *a, const char *b)
+{
+	size_t la = strcspn(a, ";"), lb = strcspn(b, ";");
+
+	return la == lb && strncasecmp(a, b, la) == 0;
+}
+
+static int
+has_value(const struct present *p, const void *data, size_t len)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (p->v[i]->bv_len == len && memcmp(p->v[i]->bv_val, data, len) == 0)
+			return 1;
+	return 0;
+}
+
+/* Reads the two attributes of dn.  Returns PUBLISH_* . */
+static enum publish_rc
+read_entry(struct publisher *p, const char *dn, struct present *cert,
+    struct present *smime, char **csn)
+{
+	const struct conf *c = p->conf;
+	char *attrs[4] = { c->publish.certificate_attribute, NULL, NULL, NULL };
+	int k = 1;
+	struct timeval tv = { c->directory.network_timeout, 0 };
+	LDAPMessage *res = NULL, *e;
+	BerElement *ber = NULL;
+	char *a;
+	int rc;
+
+	if (c->publish.smime_attribute != NULL)
+		attrs[k++] = c->publish.smime_attribute;
+	/* OpenLDAP: what a replace asserts is unchanged (publish_apply). */
+	if (c->directory.flavor != DIR_FLAVOR_AD)
+		attrs[k] = "entryCSN";
+	rc = ldap_search_ext_s(p->ld, dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0,
+	    NULL, NULL, &tv, 0, &res);
+	if (rc == LDAP_NO_SUCH_OBJECT) {
+		ldap_msgfree(res);
+		return PUBLISH_GONE;
+	}
+	if (rc != LDAP_SUCCESS || (e = ldap_first_entry(p->ld, res)) == NULL) {
+		/* A lost server is retried: a warning, not an error. */
+		(ldapconn_lost(rc) ? log_warn : log_error)("publish %s: cannot read "
+		    "the entry: %s; will retry", dn, ldap_err2string(rc));
+		if (ldapconn_lost(rc))
+			drop_connection(p);
+		ldap_msgfree(res);
+		return PUBLISH_RETRY;
+	}
+	for (a = ldap_first_attribute(p->ld, e, &ber); a != NULL;
+	    a = ldap_next_attribute(p->ld, e, ber)) {
+		struct present *into = same_attr(a, c->publish.certificate_attribute) ?
+		    cert : (c->publish.smime_attribute != NULL &&
+		    same_attr(a, c->publish.smime_attribute)) ? smime : NULL;
+
+		if (into != NULL && into->v == NULL) {
+			into->v = ldap_get_values_len(p->ld, e, a);
+			into->n = (size_t)ldap_count_values_len(into->v);
+		} else if (strcasecmp(a, "entryCSN") == 0 && *csn == NULL) {
+			struct berval **v = ldap_get_values_len(p->ld, e, a);
+
+			if (v != NULL && v[0] != NULL && v[0]->bv_len < 128 &&
+			    (*csn = strndup(v[0]->bv_val, v[0]->bv_len)) == NULL)
+				fatal("out of memory");
+			ldap_value_free_len(v);
+		}
+		ldap_memfree(a);
+	}
+	ber_free(ber, 0);
+	ldap_msgfree(res);
+	return PUBLISH_OK;
+}
+
+/* The modifications, built over borrowed buffers. */
+struct mods {
+	LDAPMod m[4];
+	LDAPMod *list[5];
+	struct berval *bv[4][32];
+	struct berval store[4][32];
+	int count;
+};
+
+/* The modification for (op, attr), created empty if new. */
+static int
+mod_slot(struct mods *mods, int op, const char *attr)
+{
+	int i;
+
+	for (i = 0; i < mods->count; i++)
+		if (mods->m[i].mod_op == (op | LDAP_MOD_BVALUES) &&
+		    strcmp(mods->m[i].mod_type, attr) == 0)
+			return i;
+	mods->m[i].mod_op = op | LDAP_MOD_BVALUES;
+	mods->m[i].mod_type = (char *)attr;
+	mods->m[i].mod_bvalues = mods->bv[i];
+	mods->list[i] = &mods->m[i];
+	mods->count++;
+	return i;
+}
+
+static void
+mod_value(struct mods *mods, int op, const char *attr, const void *data, size_t len)
+{
+	int i = mod_slot(mods, op, attr), k;
+
+	for (k = 0; mods->bv[i][k] != NULL; k++)
+		;
+	if (k >= 31)
+		fatal("publish: too many values in one modification");
+	mods->store[i][k].bv_val = (char *)data;
+	mods->store[i][k].bv_len = len;
+	mods->bv[i][k] = &mods->store[i][k];
+}
+
+static int
+in_blobs(const struct blobs *b, const void *data, size_t len)
+{
+	for (size_t i = 0; i < b->n; i++)
+		if (b->len[i] == len && memcmp(b->v[i], data, len) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * userSMIMECertificate has no equality rule in OpenLDAP's schema, so a
+ * single value cannot be deleted: the attribute is replaced with the values
+ * present that are not ours, plus our new one (publish_apply guards it
+ * with an assertion).  Active Directory matches octet strings: there it is
+ * written value by value, like the certificate attribute.  Changed only if
+ * needed.  Returns 1 when the plan replaces the attribute.
+ */
+static int
+plan_smime(struct mods *mods, const char *sattr, const struct present *smime,
+    const struct blobs *old_smime, const unsigned char *new_smime, size_t new_len,
+    int by_value)
+{
+	int changed = new_smime != NULL && !has_value(smime, new_smime, new_len);
+
+	for (size_t i = 0; i < smime->n && !changed; i++)
+		if (in_blobs(old_smime, smime->v[i]->bv_val, smime->v[i]->bv_len) &&
+		    (new_smime == NULL || smime->v[i]->bv_len != new_len ||
+		    memcmp(smime->v[i]->bv_val, new_smime, new_len) != 0))
+			changed = 1;
+	if (!changed)
+		return 0;
+	if (by_value) {
+		for (size_t i = 0; i < smime->n; i++)
+			if (in_blobs(old_smime, smime->v[i]->bv_val, smime->v[i]->bv_len) &&
+			    (new_smime == NULL || smime->v[i]->bv_len != new_len ||
+			    memcmp(smime->v[i]->bv_val, new_smime, new_len) != 0))
+				mod_value(mods, LDAP_MOD_DELETE, sattr,
+				    smime->v[i]->bv_val, smime->v[i]->bv_len);
+		if (new_smime != NULL && !has_value(smime, new_smime, new_len))
+			mod_value(mods, LDAP_MOD_ADD, sattr, new_smime, new_len);
+		return 0;
+	}
+	mod_slot(mods, LDAP_MOD_REPLACE, sattr);
+	for (size_t i = 0; i < smime->n; i++)
+		if (!in_blobs(old_smime, smime->v[i]->bv_val, smime->v[i]->bv_len))
+			mod_value(mods, LDAP_MOD_REPLACE, sattr, smime->v[i]->bv_val,
+			    smime->v[i]->bv_len);
+	if (new_smime != NULL)
+		mod_value(mods, LDAP_MOD_REPLACE, sattr, new_smime, new_len);
+	return 1;
+}
+
+/* Returns 1 when the plan replaces the S/MIME attribute. */
+static int
+plan_mods(const struct conf *c, struct mods *mods, const struct present *cert,
+    const struct present *smime, const struct cert_rows *add,
+    const struct cert_rows *remove, const struct blobs *old_smime,
+    const unsigned char *new_smime, size_t new_len, long *after)
+{
+	const char *cattr = c->publish.certificate_attribute;
+	const char *sattr = c->publish.smime_attribute;
+
+	*after = (long)cert->n;
+	for (size_t i = 0; i < remove->n; i++)
+		if (has_value(cert, remove->v[i].der, remove->v[i].der_len)) {
+			mod_value(mods, LDAP_MOD_DELETE, cattr, remove->v[i].der,
+			    remove->v[i].der_len);
+			(*after)--;
+		}
+	for (size_t i = 0; i < add->n; i++)
+		if (!has_value(cert, add->v[i].der, add->v[i].der_len)) {
+			mod_value(mods, LDAP_MOD_ADD, cattr, add->v[i].der, add->v[i].der_len);
+			(*after)++;
+		}
+	if (sattr == NULL)
+		return 0;
+	return plan_smime(mods, sattr, smime, old_smime, new_smime, new_len,
+	    c->directory.flavor == DIR_FLAVOR_AD);
+}
+
+static enum publish_rc
+connect_writer(struct publisher *p)
+{
+	char err[512];
+
+	if (p->ld != NULL)
+		return PUBLISH_OK;
+	if ((p->ld = ldapconn_open(p->conf, err, sizeof(err))) == NULL) {
+		log_error("publish: %s", err);
+		return PUBLISH_RETRY;
+	}
+	return PUBLISH_OK;
+}
+
+/* Test builds only: CERTSYNC_PUBLISH_RACE is a command run once between
+ * the read and the write, as another writer would. */
+static void
+race_hook(void)
+{
+#ifdef CS_FAILPOINTS
+	const char *cmd = getenv("CERTSYNC_PUBLISH_RACE");
+
+	if (cmd != NULL && *cmd != '\0') {
+		char *copy = strdup(cmd);
+
+		unsetenv("CERTSYNC_PUBLISH_RACE");
+		if (copy == NULL || system(copy) != 0)
+			log_warn("failpoint: CERTSYNC_PUBLISH_RACE failed");
+		free(copy);
+	}
+#endif
+}
+
+enum publish_rc
+publish_apply(struct publisher *p, const char *dn, const struct cert_rows *add,
+    const struct cert_rows *remove, const struct blobs *old_smime, X509 *ca,
+    unsigned char **smime, size_t *smime_len)
+{
+	const struct conf *c = p->conf;
+	enum publish_rc prc;
+	int tries = 0;
+
+	*smime = NULL;
+	*smime_len = 0;
+	if ((prc = connect_writer(p)) != PUBLISH_OK)
+		return prc;
+	if (c->publish.smime_attribute != NULL && add->n > 0 &&
+	    publish_smime_value(add, ca, smime, smime_len) == -1)
+		return PUBLISH_RETRY;
+	for (;;) {
+		struct present cert = { 0 }, sm = { 0 };
+		LDAPControl *assert_ctrl = NULL, *ctrls[2] = { NULL, NULL };
+		struct mods mods;
+		char *csn = NULL, filter[160];
+		long after = 0;
+		int rc, replaces, again = 0;
+
+		memset(&mods, 0, sizeof(mods));
+		if ((prc = read_entry(p, dn, &cert, &sm, &csn)) != PUBLISH_OK)
+			goto next;
+		replaces = plan_mods(c, &mods, &cert, &sm, add, remove, old_smime,
+		    *smime, *smime_len, &after);
+		if (after > c->publish.max_values) {
+			log_error("publish %s: %s would hold %ld values, more than [publish] "
+			    "max_values %d; remove stale values by hand", dn,
+			    c->publish.certificate_attribute, after, c->publish.max_values);
+			prc = PUBLISH_RETRY;
+			goto next;
+		}
+		if (mods.count == 0)
+			goto next;
+		/* A replace writes back what was read: only if nobody wrote the
+		 * entry since (a server without entryCSN gets no guard). */
+		if (replaces && csn != NULL) {
+			snprintf(filter, sizeof(filter), "(entryCSN=%s)", csn);
+			if (ldap_create_assertion_control(p->ld, filter, 1, &assert_ctrl) !=
+			    LDAP_SUCCESS) {
+				log_error("publish %s: cannot encode the assertion control", dn);
+				prc = PUBLISH_RETRY;
+				goto next;
+			}
+			ctrls[0] = assert_ctrl;
+		}
+		race_hook();
+		rc = ldap_modify_ext_s(p->ld, dn, mods.list, assert_ctrl ? ctrls : NULL,
+		    NULL);
+		if (rc == LDAP_NO_SUCH_OBJECT)
+			prc = PUBLISH_GONE;
+		else if (rc == LDAP_ASSERTION_FAILED && ++tries < RACE_TRIES) {
+			log_notice("publish %s: the entry changed between our read and our "
+			    "write; reading it again", dn);
+			again = 1;
+		} else if (rc != LDAP_SUCCESS) {
+			log_error("publish %s: modify failed: %s", dn, ldap_err2string(rc));
+			if (ldapconn_lost(rc))
+				drop_connection(p);
+			prc = PUBLISH_RETRY;
+		}
+next:
+		ldap_control_free(assert_ctrl);
+		ldap_value_free_len(cert.v);
+		ldap_value_free_len(sm.v);
+		free(csn);
+		if (!again)
+			break;
+	}
+	if (prc != PUBLISH_OK) {
+		free(*smime);
+		*smime = NULL;
+	}
+	return prc;
+}

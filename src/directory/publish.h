@@ -1,0 +1,56 @@
+/*
+ * publish.h - writing certificates to users' directory entries.
+ *
+ * Owns: the writer's LDAP connection and the modify that makes an entry
+ * show our new certificates and no longer show our superseded ones:
+ * DER values in the certificate attribute (userCertificate;binary on
+ * OpenLDAP, userCertificate on AD) and one PKCS#7 certs-only value in the
+ * S/MIME attribute (userSMIMECertificate), at most [publish] max_values.
+ * Never: deletes a value it was not told is ours, or replaces an attribute
+ * wholesale (other issuers' certificates live there too).
+ */
+#ifndef CERTSYNC_PUBLISH_H
+#define CERTSYNC_PUBLISH_H
+
+#include <stddef.h>
+
+#include "lib/conf.h"
+#include "store/store.h"
+
+struct publisher;
+
+enum publish_rc { PUBLISH_OK = 0, PUBLISH_GONE = 1, PUBLISH_RETRY = -1 };
+
+/* A list of binary values. */
+struct blobs {
+	unsigned char **v;
+	size_t *len;
+	size_t n;
+};
+void blobs_add(struct blobs *b, const void *data, size_t len);
+void blobs_free(struct blobs *b);
+
+/* Prepares a publisher; it connects on first use and after errors. */
+int publish_open(const struct conf *conf, struct publisher **out);
+void publish_close(struct publisher *p);
+
+/*
+ * Makes the entry at dn hold the certificates in add and not those in
+ * remove.  The S/MIME attribute gets one new PKCS#7 of add (with the CA
+ * certificate ca) in place of the values in old_smime; *smime is set to the
+ * value written (caller frees; NULL when add is empty or the attribute is
+ * off).  Reads the entry first, so values already there or already gone
+ * are fine: the step can run again after a crash.
+ * Returns PUBLISH_OK, PUBLISH_GONE (no such entry), or PUBLISH_RETRY after
+ * logging one line naming the DN.
+ */
+enum publish_rc publish_apply(struct publisher *p, const char *dn,
+    const struct cert_rows *add, const struct cert_rows *remove,
+    const struct blobs *old_smime, X509 *ca, unsigned char **smime,
+    size_t *smime_len);
+
+/* The PKCS#7 certs-only encoding of rows (+ ca); caller frees (free()). */
+int publish_smime_value(const struct cert_rows *rows, X509 *ca,
+    unsigned char **der, size_t *len);
+
+#endif

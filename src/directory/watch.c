@@ -1,0 +1,948 @@
+/*
+ * watch.c - the directory connection and the change source, on the loop.
+ *
+ * Owns: connecting (on a helper thread, so a slow server never blocks the
+ * loop), picking the source (syncrepl, poll, or on Active Directory
+ * DirSync or uSNChanged rounds), the backoff with jitter between attempts,
+ * logging each connection state change once, draining ldap_result with a
+ * zero timeout until it returns 0, and feeding plan.c.  Each drain, and
+ * each AD round, is one transaction with the cookie written last in it:
+ * the cookie is never ahead of the changes.
+ * AD rounds run on a helper thread with a connection of their own; the
+ * loop's connection carries the change notification search, which only
+ * rings the bell for the next round.
+ * Never: holds a message across drains, or retries in a busy loop.
+ */
+#include "config.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/rand.h>
+
+#include "directory/dirsync.h"
+#include "directory/ldapconn.h"
+#include "directory/syncrepl.h"
+#include "directory/watch.h"
+#include "lib/log.h"
+
+#define CHECKPOINT "syncrepl"
+#define DRAIN_MAX 500          /* messages per callback before yielding */
+
+enum mode { M_SYNCREPL, M_POLL, M_DIRSYNC, M_USN };
+static const char *const mode_names[] = { "syncrepl", "poll", "dirsync", "usn" };
+
+struct watch {
+	struct event_base *base;
+	const struct conf *conf;
+	struct store *st;
+	struct plan_ctx *plan;
+	int once, poll;
+	enum mode mode;
+	void (*on_refreshed)(void *);
+	void *arg;
+
+	LDAP *ld;
+	int msgid;
+	struct event *ev_read, *ev_retry, *ev_connected, *ev_poll;
+
+	pthread_t thread;
+	int thread_running;
+	LDAP *new_ld;              /* handed over by the connect thread */
+	LDAP *new_round_ld;
+	enum mode new_mode;
+	struct ad_server new_server;
+	char new_err[512];
+
+	/* Active Directory rounds */
+	LDAP *round_ld;            /* used by the round thread only */
+	struct ad_server server;
+	pthread_t round_thread;
+	int round_running, round_again, round_orphan, force_full, round_full;
+	int usn_fallback;          /* auto: DirSync was refused, use uSNChanged */
+	struct berval round_cookie;
+	uint64_t round_since;
+	char *round_nc;		/* the round thread's own copy: drop() frees w->server */
+	struct ad_round round;
+	struct event *ev_round_done;
+
+	int backoff;               /* seconds before the next attempt */
+	int failed;                /* --once: gave up after a failure */
+	int in_refresh;
+	struct uuid_set seen;
+	char state[600];           /* last logged connection state */
+};
+
+static void connect_async(struct watch *w);
+
+static void
+set_state(struct watch *w, int error, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+set_state(struct watch *w, int error, const char *fmt, ...)
+{
+	char buf[sizeof(w->state)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (strcmp(buf, w->state) == 0)
+		return;	/* one line per change, not per attempt */
+	snprintf(w->state, sizeof(w->state), "%s", buf);
+	if (error)
+		log_warn("directory %s: %s", w->conf->directory.uri, buf);
+	else
+		log_notice("directory %s: %s", w->conf->directory.uri, buf);
+	store_state_set(w->st, "connection", buf);
+}
+
+/* ---- connecting ----------------------------------------------------------- */
+
+/* Which source to run against this server (on the connect thread). */
+static int
+pick_mode(struct watch *w, const struct ad_server *s, enum mode *out)
+{
+	const char *src = w->conf->directory.source;
+
+	if (strcmp(src, "syncrepl") == 0)
+		*out = M_SYNCREPL;
+	else if (strcmp(src, "poll") == 0)
+		*out = M_POLL;
+	else if (strcmp(src, "dirsync") == 0)
+		*out = M_DIRSYNC;
+	else if (strcmp(src, "usn") == 0)
+		*out = M_USN;
+	else if (s->syncrepl)
+		*out = M_SYNCREPL;
+	else if (s->dirsync && !w->usn_fallback)
+		*out = M_DIRSYNC;
+	else if (s->show_deleted && s->naming_context != NULL)
+		*out = M_USN;
+	else
+		*out = M_POLL;
+	if ((*out == M_DIRSYNC || *out == M_USN) && s->naming_context == NULL) {
+		snprintf(w->new_err, sizeof(w->new_err), "source = %s: the rootDSE names "
+		    "no defaultNamingContext; is this Active Directory?", src);
+		return -1;
+	}
+	if (*out == M_DIRSYNC && !s->dirsync) {
+		snprintf(w->new_err, sizeof(w->new_err), "source = dirsync: the server "
+		    "does not offer the DirSync control (%s)", AD_OID_DIRSYNC);
+		return -1;
+	}
+	if (*out == M_USN && !s->show_deleted) {
+		snprintf(w->new_err, sizeof(w->new_err), "source = usn: the server "
+		    "does not offer the show-deleted control (%s)", AD_OID_SHOW_DELETED);
+		return -1;
+	}
+	return 0;
+}
+
+static void *
+connect_main(void *arg)
+{
+	struct watch *w = arg;
+	int ad = w->conf->directory.flavor == DIR_FLAVOR_AD ||
+	    strcmp(w->conf->directory.source, "auto") == 0;
+
+	w->new_mode = w->poll ? M_POLL : M_SYNCREPL;
+	if ((w->new_ld = ldapconn_open(w->conf, w->new_err, sizeof(w->new_err))) == NULL ||
+	    !ad)
+		goto out;
+	if (ad_rootdse(w->new_ld, &w->new_server, w->new_err, sizeof(w->new_err)) == -1 ||
+	    ad_server_identity(w->new_ld, w->conf, &w->new_server, w->new_err,
+	    sizeof(w->new_err)) == -1 ||
+	    pick_mode(w, &w->new_server, &w->new_mode) == -1)
+		goto fail;
+	/* Rounds block: they get a connection of their own. */
+	if ((w->new_mode == M_DIRSYNC || w->new_mode == M_USN) &&
+	    (w->new_round_ld = ldapconn_open(w->conf, w->new_err,
+	    sizeof(w->new_err))) == NULL)
+		goto fail;
+	goto out;
+fail:
+	ldap_unbind_ext_s(w->new_ld, NULL, NULL);
+	w->new_ld = NULL;
+	ad_server_free(&w->new_server);
+out:
+	event_active(w->ev_connected, 0, 0);
+	return NULL;
+}
+
+static void
+schedule_retry(struct watch *w)
+{
+	unsigned char r;
+	struct timeval tv;
+	int ms = w->backoff * 1000;
+
+	/* +-20% jitter, so many agents do not reconnect in step. */
+	RAND_bytes(&r, 1);
+	ms += (ms / 5) * ((int)r - 128) / 128;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(w->ev_retry, &tv);
+	if (w->backoff < w->conf->directory.reconnect_max)
+		w->backoff = w->backoff * 2 > w->conf->directory.reconnect_max ?
+		    w->conf->directory.reconnect_max : w->backoff * 2;
+}
+
+static void
+drop(struct watch *w, const char *why)
+{
+	if (w->ev_read != NULL) {
+		event_free(w->ev_read);
+		w->ev_read = NULL;
+	}
+	if (w->ld != NULL)
+		ldap_unbind_ext_s(w->ld, NULL, NULL);
+	w->ld = NULL;
+	if (w->round_running)
+		w->round_orphan = 1;	/* on_round_done unbinds it */
+	else if (w->round_ld != NULL) {
+		ldap_unbind_ext_s(w->round_ld, NULL, NULL);
+		w->round_ld = NULL;
+	}
+	ad_server_free(&w->server);
+	evtimer_del(w->ev_poll);
+	uuid_set_clear(&w->seen);
+	if (w->once) {
+		/* One pass was asked for: say why it cannot be done, and stop. */
+		set_state(w, 1, "cannot complete the pass: %s", why);
+		w->failed = 1;
+		event_base_loopbreak(w->base);
+		return;
+	}
+	set_state(w, 1, "disconnected: %s; retrying with backoff up to %ds", why,
+	    w->conf->directory.reconnect_max);
+	schedule_retry(w);
+}
+
+int
+watch_failed(const struct watch *w)
+{
+	return w != NULL && w->failed;
+}
+
+static void
+on_retry(evutil_socket_t fd, short what, void *arg)
+{
+	connect_async(arg);
+}
+
+static int start_search(struct watch *w);
+static void on_read(evutil_socket_t fd, short what, void *arg);
+
+static void
+on_connected(evutil_socket_t fd, short what, void *arg)
+{
+	struct watch *w = arg;
+	int sock = -1;
+
+	pthread_join(w->thread, NULL);
+	w->thread_running = 0;
+	if (w->new_ld == NULL) {
+		drop(w, w->new_err);
+		return;
+	}
+	w->ld = w->new_ld;
+	w->new_ld = NULL;
+	w->round_ld = w->new_round_ld;
+	w->new_round_ld = NULL;
+	w->server = w->new_server;
+	memset(&w->new_server, 0, sizeof(w->new_server));
+	w->mode = w->new_mode;
+	w->poll = w->mode == M_POLL;
+	if (ldap_get_option(w->ld, LDAP_OPT_DESC, &sock) != LDAP_OPT_SUCCESS || sock < 0) {
+		drop(w, "no socket after bind");
+		return;
+	}
+	w->ev_read = event_new(w->base, sock, EV_READ | EV_PERSIST, on_read, w);
+	if (w->ev_read == NULL || event_add(w->ev_read, NULL) == -1 ||
+	    start_search(w) == -1)
+		return;
+	w->backoff = 1;
+}
+
+static void
+connect_async(struct watch *w)
+{
+	if (w->thread_running || w->ld != NULL)
+		return;
+	if (w->round_running) {
+		/* A round of the lost connection is still unwinding. */
+		struct timeval tv = { 1, 0 };
+
+		evtimer_add(w->ev_retry, &tv);
+		return;
+	}
+	w->thread_running = 1;
+	if (pthread_create(&w->thread, NULL, connect_main, w) != 0) {
+		w->thread_running = 0;
+		drop(w, "cannot start a connect thread");
+	}
+}
+
+/* ---- searching ---------------------------------------------------------------- */
+
+static int start_ad(struct watch *w);
+
+static int
+start_search(struct watch *w)
+{
+	struct berval cookie = { 0, NULL };
+	void *blob = NULL;
+	size_t len = 0;
+	int rc, resumed = 0;
+
+	if (w->mode == M_DIRSYNC || w->mode == M_USN)
+		return start_ad(w);
+
+	w->in_refresh = 1;
+	uuid_set_clear(&w->seen);
+	/* The refresh summary counts this pass only. */
+	w->plan->planned = w->plan->skipped = w->plan->unchanged = 0;
+	if (w->poll)
+		rc = syncrepl_poll_search(w->ld, w->conf, &w->msgid);
+	else {
+		if (store_checkpoint_get(w->st, CHECKPOINT, &blob, &len, NULL) == 1) {
+			cookie.bv_val = blob;
+			cookie.bv_len = len;
+			resumed = blob != NULL;
+		}
+		rc = syncrepl_search(w->ld, w->conf, w->once ? LDAP_SYNC_REFRESH_ONLY :
+		    LDAP_SYNC_REFRESH_AND_PERSIST, &cookie, &w->msgid);
+	}
+	free(blob);
+	if (rc != LDAP_SUCCESS) {
+		drop(w, ldap_err2string(rc));
+		return -1;
+	}
+	if (w->poll)
+		set_state(w, 0, "connected; polling every %ds",
+		    w->conf->directory.poll_interval);
+	else
+		set_state(w, 0, "connected; syncrepl %s", resumed ?
+		    "resuming from the stored cookie" : "full refresh (no cookie)");
+	store_state_set(w->st, "source", w->poll ? "poll" : "syncrepl");
+	return 0;
+}
+
+static void
+save_cookie(struct watch *w, const struct berval *cookie)
+{
+	if (cookie->bv_val != NULL && !w->plan->dry_run)
+		store_checkpoint_put(w->st, CHECKPOINT, cookie->bv_val, cookie->bv_len, NULL);
+}
+
+static void
+refresh_complete(struct watch *w)
+{
+	if (!w->in_refresh)
+		return;
+	w->in_refresh = 0;
+	log_notice("directory %s: refresh complete: %zu planned, %zu skipped, "
+	    "%zu up to date", w->conf->directory.uri, w->plan->planned,
+	    w->plan->skipped, w->plan->unchanged);
+	store_state_set(w->st, "refreshed", "yes");
+	if (w->once && w->on_refreshed != NULL)
+		w->on_refreshed(w->arg);
+}
+
+static void
+handle_done(struct watch *w, struct sync_event *ev)
+{
+	if (ev->result == LDAP_SYNC_REFRESH_REQUIRED) {
+		/* The server cannot resume from our cookie: reload in full.
+		 * Reconcile makes that cheap: unchanged users need no work. */
+		log_notice("directory %s: the server asks for a full refresh",
+		    w->conf->directory.uri);
+		store_checkpoint_put(w->st, CHECKPOINT, NULL, 0, NULL);
+		uuid_set_clear(&w->seen);
+		start_search(w);
+		return;
+	}
+	if (ev->result != LDAP_SUCCESS) {
+		drop(w, ldap_err2string(ev->result));
+		return;
+	}
+	if (!w->once && !w->poll) {
+		/* A persist search should never end; if the server ends it,
+		 * sweeping now would judge every user by the few seen since
+		 * the refresh.  Start over from the cookie instead. */
+		drop(w, "the server ended the persistent search");
+		return;
+	}
+	/* refreshOnly, or a poll: a present phase unless told otherwise. */
+	if (!ev->refresh_deletes && w->in_refresh)
+		plan_sweep(w->plan, &w->seen);
+	uuid_set_clear(&w->seen);
+	save_cookie(w, &ev->cookie);
+	refresh_complete(w);
+	if (w->poll && !w->once) {
+		struct timeval tv = { w->conf->directory.poll_interval, 0 };
+
+		evtimer_add(w->ev_poll, &tv);
+		w->in_refresh = 0;
+	}
+}
+
+static void
+handle_idset(struct watch *w, struct sync_event *ev)
+{
+	for (size_t i = 0; i < ev->nuuids; i++) {
+		if (ev->refresh_deletes)
+			plan_gone(w->plan, ev->uuids[i]);
+		else
+			uuid_set_add(&w->seen, ev->uuids[i]);
+	}
+}
+
+static void
+handle_event(struct watch *w, struct sync_event *ev)
+{
+	switch (ev->type) {
+	case SE_ENTRY:
+		if (w->in_refresh)	/* the persist stage needs no sweep */
+			uuid_set_add(&w->seen, ev->uuid);
+		plan_entry(w->plan, &ev->entry);
+		break;
+	case SE_PRESENT:
+		if (w->in_refresh)
+			uuid_set_add(&w->seen, ev->uuid);
+		break;
+	case SE_DELETE:
+		plan_gone(w->plan, ev->uuid);
+		break;
+	case SE_IDSET:
+		handle_idset(w, ev);
+		break;
+	case SE_PRESENT_END:
+		if (w->in_refresh)
+			plan_sweep(w->plan, &w->seen);
+		uuid_set_clear(&w->seen);
+		break;
+	case SE_DELETE_END:
+		uuid_set_clear(&w->seen);
+		break;
+	case SE_DONE:
+		handle_done(w, ev);
+		return;
+	default:
+		break;
+	}
+	save_cookie(w, &ev->cookie);
+	if ((ev->type == SE_PRESENT_END || ev->type == SE_DELETE_END) &&
+	    ev->refresh_done)
+		refresh_complete(w);
+}
+
+static void
+handle_poll_message(struct watch *w, LDAPMessage *msg)
+{
+	struct sync_event ev;
+	struct dir_entry e;
+
+	if (ldap_msgtype(msg) == LDAP_RES_SEARCH_ENTRY) {
+		if (syncrepl_entry(w->ld, msg, &e) == 0) {
+			if (e.uuid != NULL)
+				uuid_set_add(&w->seen, e.uuid);
+			plan_entry(w->plan, &e);
+			dir_entry_free(&e);
+		}
+		return;
+	}
+	if (syncrepl_parse(w->ld, msg, &ev) == 0 && ev.type == SE_DONE)
+		handle_done(w, &ev);
+	sync_event_free(&ev);
+}
+
+static void start_round(struct watch *w);
+static void on_notify_read(struct watch *w);
+
+static void
+on_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct watch *w = arg;
+	struct timeval zero = { 0, 0 };
+	int i, rc = 0;
+
+	if (w->mode == M_DIRSYNC || w->mode == M_USN) {
+		on_notify_read(w);
+		return;
+	}
+	if (store_begin(w->st) == -1)
+		return;
+	for (i = 0; i < DRAIN_MAX && w->ld != NULL; i++) {
+		LDAPMessage *msg = NULL;
+		struct sync_event ev;
+
+		if ((rc = ldap_result(w->ld, w->msgid, LDAP_MSG_ONE, &zero, &msg)) == 0)
+			break;
+		if (rc == -1) {
+			int err = LDAP_SERVER_DOWN;
+
+			ldap_get_option(w->ld, LDAP_OPT_RESULT_CODE, &err);
+			ldap_msgfree(msg);
+			store_commit(w->st);
+			plan_flush(w->plan);
+			drop(w, ldap_err2string(err));
+			return;
+		}
+		store_state_set(w->st, "last_event", "");
+		if (w->poll)
+			handle_poll_message(w, msg);
+		else if (syncrepl_parse(w->ld, msg, &ev) == 0) {
+			handle_event(w, &ev);
+			sync_event_free(&ev);
+		} else {
+			sync_event_free(&ev);	/* what was decoded before the fault */
+			log_warn("directory %s: a malformed sync message was ignored",
+			    w->conf->directory.uri);
+		}
+		ldap_msgfree(msg);
+	}
+	if (store_commit(w->st) == -1) {
+		/* The messages are consumed but their effects are not stored:
+		 * search again from the last committed cookie. */
+		drop(w, "the state store could not record the changes");
+		return;
+	}
+	plan_flush(w->plan);
+	/* libldap may hold parsed data the fd no longer signals: come back. */
+	if (i == DRAIN_MAX && w->ev_read != NULL)
+		event_active(w->ev_read, EV_READ, 0);
+}
+
+static void
+on_poll(evutil_socket_t fd, short what, void *arg)
+{
+	struct watch *w = arg;
+
+	if (w->ld == NULL)
+		return;	/* a reconnect will start the next pass */
+	if (w->mode == M_DIRSYNC || w->mode == M_USN)
+		start_round(w);
+	else
+		start_search(w);
+}
+
+/* ---- Active Directory rounds ---------------------------------------------------- */
+
+static const char *
+ad_checkpoint(const struct watch *w)
+{
+	return w->mode == M_USN ? "usn" : "dirsync";
+}
+
+/* The connection state and the source, as they are now (the mode can
+ * change after the first round: DirSync refused, uSNChanged instead). */
+static void
+announce_rounds(struct watch *w)
+{
+	set_state(w, 0, "connected to %s; %s rounds%s", w->server.service_name ?
+	    w->server.service_name : "the server", mode_names[w->mode],
+	    w->server.notification && !w->once ? ", started by change notification" :
+	    "");
+	store_state_set(w->st, "source", mode_names[w->mode]);
+}
+
+static int
+start_ad(struct watch *w)
+{
+	w->in_refresh = 1;
+	w->plan->planned = w->plan->skipped = w->plan->unchanged = 0;
+	if (!w->once && w->server.notification) {
+		/* On the naming context: a user moved out of base must ring
+		 * the bell too.  Samba sends no notification for a deletion
+		 * (tried on Deleted Objects with show-deleted as well): those
+		 * are found by the round every poll_interval seconds. */
+		int rc = ad_notify_search(w->ld, w->server.naming_context, 0, &w->msgid);
+
+		if (rc != LDAP_SUCCESS) {
+			drop(w, ldap_err2string(rc));
+			return -1;
+		}
+	}
+	announce_rounds(w);
+	start_round(w);
+	return 0;
+}
+
+static void *
+round_main(void *arg)
+{
+	struct watch *w = arg;
+	const char *nc = w->round_nc;
+
+	if (w->mode == M_DIRSYNC)
+		ad_dirsync_round(w->round_ld, w->conf, nc,
+		    w->round_cookie.bv_len ? &w->round_cookie : NULL, &w->round);
+	else {
+		/* The server's USN before the search: what changes after
+		 * it comes in the next round. */
+		struct ad_server now;
+
+		memset(&w->round, 0, sizeof(w->round));
+		if (ad_rootdse(w->round_ld, &now, w->round.err,
+		    sizeof(w->round.err)) == -1)
+			w->round.rc = LDAP_SERVER_DOWN;
+		else
+			ad_usn_round(w->round_ld, w->conf, nc, w->round_since,
+			    now.highest_usn, &w->round);
+		ad_server_free(&now);
+	}
+	if (w->round.rc == LDAP_SUCCESS)
+		ad_scope_check(w->round_ld, w->conf, &w->round);
+	event_active(w->ev_round_done, 0, 0);
+	return NULL;
+}
+
+/*
+ * Whether a checkpoint stored with server_id may be used on this DC: the
+ * same name and, when both say, the same database (invocationId; a DC
+ * restored from backup has a new one).  A checkpoint of an older certsync,
+ * or from a time the invocationId could not be read, has the name alone.
+ */
+static int
+same_server(const char *stored, const struct ad_server *now)
+{
+	static const char tag[] = " invocationId=";
+	const char *s_inv, *n_inv;
+	size_t s_name, n_name;
+
+	if (stored == NULL || now->server_id == NULL)
+		return 0;
+	s_inv = strstr(stored, tag);
+	n_inv = strstr(now->server_id, tag);
+	s_name = s_inv ? (size_t)(s_inv - stored) : strlen(stored);
+	n_name = n_inv ? (size_t)(n_inv - now->server_id) : strlen(now->server_id);
+	if (s_name != n_name || strncmp(stored, now->server_id, s_name) != 0)
+		return 0;
+	return s_inv == NULL || n_inv == NULL || strcmp(s_inv, n_inv) == 0;
+}
+
+static void
+start_round(struct watch *w)
+{
+	char *server_id = NULL;
+	void *blob = NULL;
+	size_t len = 0;
+	int have;
+
+	if (w->round_running) {
+		w->round_again = 1;	/* the bell rang during a round */
+		return;
+	}
+	if (w->ld == NULL || w->round_ld == NULL)
+		return;
+	evtimer_del(w->ev_poll);
+	w->round_again = 0;
+	free(w->round_cookie.bv_val);
+	memset(&w->round_cookie, 0, sizeof(w->round_cookie));
+	w->round_since = 0;
+	have = store_checkpoint_get(w->st, ad_checkpoint(w), &blob, &len, &server_id);
+	if (have == 1 && blob != NULL && !w->force_full) {
+		if (!same_server(server_id, &w->server)) {
+			log_notice("directory %s: the stored %s checkpoint is from "
+			    "another domain controller, or from before a restore "
+			    "(%s); a full pass follows, compared with what certsync "
+			    "knows", w->conf->directory.uri,
+			    mode_names[w->mode], server_id ? server_id : "unknown");
+			free(blob);
+		} else if (w->mode == M_USN) {
+			char text[24];
+
+			snprintf(text, sizeof(text), "%.*s", (int)(len < 23 ? len : 23),
+			    (char *)blob);
+			w->round_since = strtoull(text, NULL, 10);
+			free(blob);
+		} else {
+			w->round_cookie.bv_val = blob;
+			w->round_cookie.bv_len = len;
+		}
+	} else
+		free(blob);
+	free(server_id);
+	w->round_full = w->force_full;	/* cleared once the round is applied */
+	free(w->round_nc);
+	if ((w->round_nc = strdup(w->server.naming_context)) == NULL)
+		fatal("out of memory");
+	w->round_running = 1;
+	if (pthread_create(&w->round_thread, NULL, round_main, w) != 0) {
+		w->round_running = 0;
+		drop(w, "cannot start a round thread");
+	}
+}
+
+void
+watch_full_pass(struct watch *w)
+{
+	if (w == NULL || (w->mode != M_DIRSYNC && w->mode != M_USN))
+		return;
+	log_info("directory %s: a full %s pass, as [directory] "
+	    "full_reconcile_hours asks", w->conf->directory.uri, mode_names[w->mode]);
+	w->force_full = 1;
+	start_round(w);	/* or after the round in progress */
+}
+
+/* One object of a round into the plan, merged with its stored copy. */
+static int
+apply_object(struct watch *w, struct ad_object *o, int merge, struct uuid_set *seen)
+{
+	struct dir_entry merged;
+	unsigned char *packed = NULL;
+	void *blob = NULL;
+	char *dn = NULL, *uuid;
+	size_t len = 0;
+	int rc = 0, dry = w->plan->dry_run;
+
+	if (o->deleted) {
+		if (!dry && store_copy_delete(w->st, o->entry.uuid) == -1)
+			return -1;
+		return plan_gone(w->plan, o->entry.uuid);
+	}
+	if ((uuid = strdup(o->entry.uuid)) == NULL)
+		fatal("out of memory");
+	memset(&merged, 0, sizeof(merged));
+	if (merge && store_copy_get(w->st, uuid, &dn, &blob, &len) == 1 &&
+	    ad_unpack(blob, len, &merged) == 0) {
+		merged.dn = dn;
+		dn = NULL;
+		ad_merge(&merged, &o->entry);
+	} else {
+		/* No copy: the round sent the whole object (a full round,
+		 * a new object, or a uSNChanged round). */
+		merged = o->entry;
+		memset(&o->entry, 0, sizeof(o->entry));
+		free((char *)merged.uuid);
+	}
+	merged.uuid = uuid;
+	free(blob);
+	free(dn);
+	if (!dry) {
+		ad_pack(&merged, &packed, &len);
+		rc = store_copy_put(w->st, uuid, merged.dn, packed, len);
+		free(packed);
+	}
+	if (rc == 0) {
+		if (o->in_scope) {
+			uuid_set_add(seen, uuid);
+			rc = plan_entry(w->plan, &merged);
+		} else
+			rc = plan_gone(w->plan, uuid);
+	}
+	dir_entry_free(&merged);
+	return rc;
+}
+
+static void
+apply_round(struct watch *w, struct ad_round *r)
+{
+	struct uuid_set seen = { NULL, 0, 0, 0 };
+	int merge = w->mode == M_DIRSYNC && !r->full;
+
+	if (store_begin(w->st) == -1) {
+		drop(w, "the state store could not start a transaction");
+		return;
+	}
+	for (size_t i = 0; i < r->n; i++) {
+		if (apply_object(w, &r->v[i], merge, &seen) == -1) {
+			/* Nothing of the round is kept: the next one repeats it. */
+			store_rollback(w->st);
+			uuid_set_clear(&seen);
+			drop(w, "the state store could not record the changes");
+			return;
+		}
+	}
+	if (r->full)
+		plan_sweep(w->plan, &seen);
+	uuid_set_clear(&seen);
+	if (!w->plan->dry_run)
+		store_checkpoint_put(w->st, ad_checkpoint(w), r->cookie.bv_val,
+		    r->cookie.bv_len, w->server.server_id);
+	if (store_commit(w->st) == -1) {
+		drop(w, "the state store could not record the changes");
+		return;
+	}
+	if (w->round_full)	/* the full pass asked for is done */
+		w->force_full = w->round_full = 0;
+	plan_flush(w->plan);
+	log_info("directory %s: %s round: %zu object(s)%s", w->conf->directory.uri,
+	    mode_names[w->mode], r->n, r->full ? ", full pass" : "");
+	refresh_complete(w);
+}
+
+static void
+on_round_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct watch *w = arg;
+	struct ad_round *r = &w->round;
+
+	pthread_join(w->round_thread, NULL);
+	w->round_running = 0;
+	if (w->round_orphan) {
+		/* The connection was lost meanwhile; the reconnect starts over. */
+		w->round_orphan = 0;
+		if (w->round_ld != NULL)
+			ldap_unbind_ext_s(w->round_ld, NULL, NULL);
+		w->round_ld = NULL;
+		ad_round_free(r);
+		return;
+	}
+	if (r->rc != LDAP_SUCCESS) {
+		if (r->cookie_refused) {
+			log_notice("directory %s: the domain controller refused the "
+			    "stored DirSync cookie (%s); a full pass follows, compared "
+			    "with what certsync knows", w->conf->directory.uri, r->err);
+			w->force_full = 1;
+			ad_round_free(r);
+			start_round(w);
+			return;
+		}
+		if (w->mode == M_DIRSYNC && r->rc == LDAP_INSUFFICIENT_ACCESS &&
+		    strcmp(w->conf->directory.source, "auto") == 0 &&
+		    w->server.show_deleted) {
+			log_warn("directory %s: DirSync is refused to this account "
+			    "(it lacks \"Replicating Directory Changes\"); using "
+			    "uSNChanged rounds instead", w->conf->directory.uri);
+			w->usn_fallback = 1;
+			w->mode = M_USN;
+			announce_rounds(w);
+			ad_round_free(r);
+			start_round(w);
+			return;
+		}
+		drop(w, r->err);
+		ad_round_free(r);
+		return;
+	}
+	apply_round(w, r);
+	ad_round_free(r);
+	if (w->ld == NULL || (w->once && !w->in_refresh))
+		return;
+	if (w->round_again)
+		start_round(w);
+	else {
+		struct timeval tv = { w->conf->directory.poll_interval, 0 };
+
+		evtimer_add(w->ev_poll, &tv);
+	}
+}
+
+/* Change notifications: each one only starts a round. */
+static void
+on_notify_read(struct watch *w)
+{
+	struct timeval zero = { 0, 0 };
+	int i, kick = 0;
+
+	for (i = 0; i < DRAIN_MAX && w->ld != NULL; i++) {
+		LDAPMessage *msg = NULL;
+		/* Any of the notification searches (the rounds run on
+		 * a connection of their own). */
+		int rc = ldap_result(w->ld, LDAP_RES_ANY, LDAP_MSG_ONE, &zero, &msg);
+
+		if (rc == 0)
+			break;
+		if (rc == -1) {
+			int err = LDAP_SERVER_DOWN;
+
+			ldap_get_option(w->ld, LDAP_OPT_RESULT_CODE, &err);
+			drop(w, ldap_err2string(err));
+			return;
+		}
+		if (rc == LDAP_RES_SEARCH_ENTRY)
+			kick = 1;
+		else if (rc == LDAP_RES_SEARCH_RESULT) {
+			int err = LDAP_OTHER;
+			char why[300];
+
+			ldap_parse_result(w->ld, msg, &err, NULL, NULL, NULL, NULL, 0);
+			snprintf(why, sizeof(why), "the change notification search "
+			    "ended: %s", ldap_err2string(err));
+			ldap_msgfree(msg);
+			drop(w, why);
+			return;
+		}
+		ldap_msgfree(msg);
+	}
+	if (kick)
+		start_round(w);
+	if (i == DRAIN_MAX && w->ev_read != NULL)
+		event_active(w->ev_read, EV_READ, 0);
+}
+
+/* ---- lifetime ------------------------------------------------------------------ */
+
+int
+watch_start(struct event_base *base, const struct conf *conf, struct store *st,
+    struct plan_ctx *plan, int once, void (*on_refreshed)(void *), void *arg,
+    struct watch **out)
+{
+	struct watch *w;
+
+	if (conf->directory.base == NULL) {
+		log_error("%s: [directory] base: is required to watch the directory",
+		    conf->path);
+		return -1;
+	}
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		fatal("out of memory");
+	w->base = base;
+	w->conf = conf;
+	w->st = st;
+	w->plan = plan;
+	w->once = once;
+	w->poll = strcmp(conf->directory.source, "poll") == 0;
+	w->on_refreshed = on_refreshed;
+	w->arg = arg;
+	w->backoff = 1;
+	if ((w->ev_retry = evtimer_new(base, on_retry, w)) == NULL ||
+	    (w->ev_poll = evtimer_new(base, on_poll, w)) == NULL ||
+	    (w->ev_connected = event_new(base, -1, 0, on_connected, w)) == NULL ||
+	    (w->ev_round_done = event_new(base, -1, 0, on_round_done, w)) == NULL)
+		fatal("out of memory");
+	connect_async(w);
+	*out = w;
+	return 0;
+}
+
+void
+watch_stop(struct watch *w)
+{
+	if (w == NULL)
+		return;
+	if (w->thread_running) {
+		pthread_join(w->thread, NULL);
+		if (w->new_ld != NULL)
+			ldap_unbind_ext_s(w->new_ld, NULL, NULL);
+		if (w->new_round_ld != NULL)
+			ldap_unbind_ext_s(w->new_round_ld, NULL, NULL);
+		ad_server_free(&w->new_server);
+	}
+	if (w->round_running) {
+		pthread_join(w->round_thread, NULL);
+		ad_round_free(&w->round);
+	}
+	if (w->round_ld != NULL)
+		ldap_unbind_ext_s(w->round_ld, NULL, NULL);
+	ad_server_free(&w->server);
+	free(w->round_cookie.bv_val);
+	free(w->round_nc);
+	if (w->ev_read != NULL)
+		event_free(w->ev_read);
+	if (w->ld != NULL)
+		ldap_unbind_ext_s(w->ld, NULL, NULL);
+	event_free(w->ev_retry);
+	event_free(w->ev_poll);
+	event_free(w->ev_connected);
+	event_free(w->ev_round_done);
+	uuid_set_clear(&w->seen);
+	free(w);
+}

@@ -1,0 +1,1173 @@
+/*
+ * conf.c - reading and validating certsync.conf.
+ *
+ * Owns: the one table that lists every key (section, type, default, range,
+ * field), and turning the INI file into a struct conf in which every value
+ * has been checked and every path made absolute.
+ * Never: opens a file the configuration names (secret.c and the stages do
+ * that, when they need it), echoes a line it could not parse (a pasted key
+ * must not end up in a log), or stops at the first problem: the admin gets
+ * the whole list in one run.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <syslog.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include <iniparser.h>
+
+#include "lib/conf.h"
+#include "lib/log.h"
+
+#ifndef CS_LOCALSTATEDIR
+#define CS_LOCALSTATEDIR "/var/lib"
+#endif
+#define CS_STATEDIR CS_LOCALSTATEDIR "/certsync"
+
+/* Enum fields are written through an int *. */
+_Static_assert(sizeof(enum dir_flavor) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum cert_mode) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum disable_policy) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum p12_profile) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum log_dest) == sizeof(int), "enum size");
+
+enum conf_type {
+	CT_STRING,	/* any text */
+	CT_PATH,	/* made absolute against the file's directory */
+	CT_LDAP_URI,	/* ldap://, ldaps:// or ldapi:// */
+	CT_FILTER,	/* an LDAP search filter */
+	CT_ATTR,	/* an LDAP attribute description */
+	CT_EXT_URL,	/* a URL that goes into a certificate extension */
+	CT_SUBJECT,	/* the subject DN template */
+	CT_INT,		/* int field, between min and max */
+	CT_BOOL,	/* int field, 0 or 1 */
+	CT_ENUM,	/* int field, the value of one of choices */
+	CT_WORD,	/* string field, one of choices in its spelling there */
+	CT_KEY_SPEC,	/* struct key_spec field */
+	CT_LOG_LEVEL,	/* int field, log_level_parse() */
+};
+
+#define KF_REQUIRED	0x1	/* no default: the file must set it */
+#define KF_NONE_OFF	0x2	/* "none" leaves the field NULL */
+
+struct choice {
+	const char *name;
+	int value;
+};
+
+struct conf_key {
+	const char *section;
+	const char *key;
+	enum conf_type type;
+	const char *def;	/* as written in the file; NULL: unset */
+	const char *def_ad;	/* the default with flavor = ad, if different */
+	int min, max;		/* CT_INT */
+	const struct choice *choices;	/* CT_ENUM, CT_WORD; NULL name ends */
+	unsigned flags;
+	size_t offset;		/* of the field in struct conf */
+};
+
+static const struct choice bools[] = {
+	{ "yes", 1 }, { "no", 0 }, { "true", 1 }, { "false", 0 },
+	{ "on", 1 }, { "off", 0 }, { "1", 1 }, { "0", 0 }, { NULL, 0 },
+};
+static const struct choice scopes[] = {
+	{ "sub", 0 }, { "one", 0 }, { NULL, 0 },
+};
+static const struct choice sasl_mechs[] = {
+	{ "EXTERNAL", 0 }, { "GSSAPI", 0 }, { NULL, 0 },
+};
+static const struct choice sources[] = {
+	{ "auto", 0 }, { "syncrepl", 0 }, { "dirsync", 0 }, { "usn", 0 },
+	{ "poll", 0 }, { NULL, 0 },
+};
+static const struct choice flavors[] = {
+	{ "openldap", DIR_FLAVOR_OPENLDAP }, { "ad", DIR_FLAVOR_AD },
+	{ NULL, 0 },
+};
+static const struct choice disable_policies[] = {
+	{ "revoke", DISABLE_REVOKE }, { "unpublish", DISABLE_UNPUBLISH },
+	{ NULL, 0 },
+};
+static const struct choice cert_modes[] = {
+	{ "separate", CERT_MODE_SEPARATE }, { "dual", CERT_MODE_DUAL },
+	{ NULL, 0 },
+};
+static const struct choice digests[] = {
+	{ "sha256", 0 }, { "sha384", 0 }, { "sha512", 0 }, { NULL, 0 },
+};
+static const struct choice p12_profiles[] = {
+	{ "aes256", P12_PROFILE_AES256 }, { "legacy", P12_PROFILE_LEGACY },
+	{ NULL, 0 },
+};
+static const struct choice destinations[] = {
+	{ "stderr", LOG_DEST_STDERR }, { "syslog", LOG_DEST_SYSLOG },
+	{ NULL, 0 },
+};
+static const struct choice facilities[] = {
+	{ "daemon", LOG_DAEMON }, { "user", LOG_USER },
+	{ "auth", LOG_AUTH }, { "authpriv", LOG_AUTHPRIV },
+	{ "local0", LOG_LOCAL0 }, { "local1", LOG_LOCAL1 },
+	{ "local2", LOG_LOCAL2 }, { "local3", LOG_LOCAL3 },
+	{ "local4", LOG_LOCAL4 }, { "local5", LOG_LOCAL5 },
+	{ "local6", LOG_LOCAL6 }, { "local7", LOG_LOCAL7 },
+	{ NULL, 0 },
+};
+
+#define FIELD(f)	offsetof(struct conf, f)
+#define K_STR(s, k, t, def, fl, f) \
+	{ s, k, t, def, NULL, 0, 0, NULL, fl, FIELD(f) }
+#define K_INT(s, k, def, lo, hi, f) \
+	{ s, k, CT_INT, def, NULL, lo, hi, NULL, 0, FIELD(f) }
+#define K_ONE(s, k, t, def, ch, f) \
+	{ s, k, t, def, NULL, 0, 0, ch, 0, FIELD(f) }
+/* A key whose default depends on [directory] flavor (loaded before it). */
+#define K_FLV(s, k, t, def, def_ad, ch, fl, f) \
+	{ s, k, t, def, def_ad, 0, 0, ch, fl, FIELD(f) }
+
+/* Every key there is; a section is known when some key names it. */
+static const struct conf_key conf_keys[] = {
+	/* First: other [directory] defaults depend on it. */
+	K_ONE("directory", "flavor", CT_ENUM, "openldap", flavors,
+	    directory.flavor),
+	K_STR("directory", "uri", CT_LDAP_URI, "ldapi:///", 0, directory.uri),
+	K_STR("directory", "base", CT_STRING, NULL, 0, directory.base),
+	K_ONE("directory", "scope", CT_WORD, "sub", scopes, directory.scope),
+	K_FLV("directory", "filter", CT_FILTER,
+	    "(&(objectClass=inetOrgPerson)(mail=*))",
+	    "(&(objectCategory=person)(objectClass=user)"
+	    "(|(mail=*)(proxyAddresses=smtp:*)))", NULL, 0, directory.filter),
+	K_STR("directory", "bind_dn", CT_STRING, NULL, 0, directory.bind_dn),
+	K_STR("directory", "bind_password_file", CT_PATH, NULL, 0,
+	    directory.bind_password_file),
+	K_STR("directory", "tls_ca_file", CT_PATH, NULL, 0,
+	    directory.tls_ca_file),
+	K_ONE("directory", "starttls", CT_BOOL, "no", NULL, directory.starttls),
+	K_ONE("directory", "tls_verify", CT_BOOL, "yes", NULL, directory.tls_verify),
+	K_STR("directory", "tls_cert_file", CT_PATH, NULL, 0, directory.tls_cert_file),
+	K_STR("directory", "tls_key_file", CT_PATH, NULL, 0, directory.tls_key_file),
+	K_ONE("directory", "sasl_mech", CT_WORD, NULL, sasl_mechs, directory.sasl_mech),
+	K_STR("directory", "keytab", CT_PATH, NULL, 0, directory.keytab),
+	K_STR("directory", "mail_attribute", CT_ATTR, "mail", 0,
+	    directory.mail_attribute),
+	K_FLV("directory", "alias_attribute", CT_ATTR, NULL, "proxyAddresses",
+	    NULL, KF_NONE_OFF, directory.alias_attribute),
+	K_STR("directory", "display_name_attribute", CT_ATTR, "displayName", 0,
+	    directory.display_name_attribute),
+	K_STR("directory", "given_name_attribute", CT_ATTR, "givenName", 0,
+	    directory.given_name_attribute),
+	K_STR("directory", "surname_attribute", CT_ATTR, "sn", 0,
+	    directory.surname_attribute),
+	K_FLV("directory", "uid_attribute", CT_ATTR, "uid", "sAMAccountName",
+	    NULL, 0, directory.uid_attribute),
+	K_FLV("directory", "source", CT_WORD, "syncrepl", "auto", sources, 0,
+	    directory.source),
+	K_INT("directory", "poll_interval", "60", 5, 86400, directory.poll_interval),
+	K_INT("directory", "full_reconcile_hours", "24", 0, 8760,
+	    directory.full_reconcile_hours),
+	K_INT("directory", "network_timeout", "10", 1, 300, directory.network_timeout),
+	K_INT("directory", "reconnect_max", "60", 1, 3600, directory.reconnect_max),
+
+	K_ONE("reconcile", "on_address_change", CT_BOOL, "yes", NULL,
+	    reconcile.on_address_change),
+	K_ONE("reconcile", "on_name_change", CT_BOOL, "yes", NULL,
+	    reconcile.on_name_change),
+	K_ONE("reconcile", "on_disable", CT_ENUM, "revoke", disable_policies,
+	    reconcile.on_disable),
+	/* Reissues are spaced in whole seconds: 60 a minute is the most. */
+	K_INT("reconcile", "ca_change_per_minute", "10", 1, 60,
+	    reconcile.ca_change_per_minute),
+
+	K_STR("daemon", "delivery_hook", CT_PATH, NULL, 0, daemon.delivery_hook),
+	K_INT("daemon", "delivery_timeout", "60", 1, 3600, daemon.delivery_timeout),
+	K_STR("daemon", "pid_file", CT_PATH, NULL, 0, daemon.pid_file),
+
+	K_STR("ca", "certificate", CT_PATH, NULL, KF_REQUIRED, ca.certificate),
+	K_STR("ca", "key", CT_PATH, NULL, KF_REQUIRED, ca.key),
+	K_STR("ca", "passphrase_file", CT_PATH, NULL, 0, ca.passphrase_file),
+
+	K_ONE("certificates", "key_type", CT_KEY_SPEC, "rsa:2048", NULL,
+	    certificates.key),
+	K_ONE("certificates", "mode", CT_ENUM, "separate", cert_modes,
+	    certificates.mode),
+	K_INT("certificates", "validity_days", "365", 1, 3650,
+	    certificates.validity_days),
+	K_INT("certificates", "backdate_minutes", "5", 0, 1440,
+	    certificates.backdate_minutes),
+	K_STR("certificates", "subject", CT_SUBJECT, "CN=%{name}", 0,
+	    certificates.subject),
+	K_ONE("certificates", "non_repudiation", CT_BOOL, "no", NULL,
+	    certificates.non_repudiation),
+	K_STR("certificates", "crl_url", CT_EXT_URL, NULL, 0,
+	    certificates.crl_url),
+	K_STR("certificates", "aia_url", CT_EXT_URL, NULL, 0,
+	    certificates.aia_url),
+	K_ONE("certificates", "digest", CT_WORD, "sha256", digests,
+	    certificates.digest),
+	/* The real limit, below validity_days, is checked in check_cross(). */
+	K_INT("certificates", "renew_before_days", "30", 0, 3649,
+	    certificates.renew_before_days),
+
+	K_STR("archive", "directory", CT_PATH, CS_STATEDIR "/archive", 0,
+	    archive.directory),
+	K_STR("archive", "password_file", CT_PATH, NULL, KF_REQUIRED,
+	    archive.password_file),
+	K_ONE("archive", "profile", CT_ENUM, "aes256", p12_profiles,
+	    archive.profile),
+	K_INT("archive", "iterations", "100000", 1000, 10000000,
+	    archive.iterations),
+
+	K_STR("keystore", "directory", CT_PATH, CS_STATEDIR "/keystore", 0,
+	    keystore.directory),
+	/* Unset: copied from [archive] password_file by set_derived(). */
+	K_STR("keystore", "password_file", CT_PATH, NULL, 0,
+	    keystore.password_file),
+
+	/* Unset: depends on [directory] flavor, see set_derived(). */
+	K_STR("publish", "certificate_attribute", CT_ATTR, NULL, 0,
+	    publish.certificate_attribute),
+	K_STR("publish", "smime_attribute", CT_ATTR, "userSMIMECertificate",
+	    KF_NONE_OFF, publish.smime_attribute),
+	K_INT("publish", "max_values", "15", 1, 15, publish.max_values),
+
+	K_STR("crl", "path", CT_PATH, CS_STATEDIR "/crl/ca.crl", 0, crl.path),
+	K_STR("crl", "pem_path", CT_PATH, NULL, 0, crl.pem_path),
+	K_INT("crl", "next_update_hours", "168", 1, 8760,
+	    crl.next_update_hours),
+
+	K_STR("state", "database", CT_PATH, CS_STATEDIR "/state.db", 0,
+	    state.database),
+
+	K_ONE("log", "destination", CT_ENUM, "stderr", destinations,
+	    log.destination),
+	K_ONE("log", "level", CT_LOG_LEVEL, "notice", NULL, log.level),
+	K_ONE("log", "facility", CT_ENUM, "daemon", facilities, log.facility),
+};
+#define NKEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))
+
+static const struct key_spec key_specs[] = {
+	{ KEY_ALG_RSA, 2048, NULL, "rsa:2048" },
+	{ KEY_ALG_RSA, 3072, NULL, "rsa:3072" },
+	{ KEY_ALG_RSA, 4096, NULL, "rsa:4096" },
+	{ KEY_ALG_EC, 0, "P-256", "ec:P-256" },
+	{ KEY_ALG_EC, 0, "P-384", "ec:P-384" },
+};
+
+static const char *const subject_attrs[] = {
+	"CN", "O", "OU", "C", "L", "ST", "serialNumber", "emailAddress", NULL,
+};
+static const char *const subject_vars[] = {
+	"name", "given", "sn", "mail", "uid", NULL,
+};
+
+struct loader {
+	const char *path;	/* as the caller spelled it, for messages */
+	char *dir;		/* absolute directory of the file */
+	dictionary *ini;
+	struct conf *conf;
+	unsigned char bad[NKEYS];	/* refused values: no cross checks */
+	int errors;
+};
+
+typedef int parse_fn(struct loader *, const struct conf_key *, const char *,
+    void *);
+
+static void conf_error(struct loader *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+static void key_error(struct loader *, const struct conf_key *,
+    const char *, ...) __attribute__((format(printf, 3, 4)));
+static int ini_error(const char *, ...) __attribute__((format(printf, 1, 2)));
+static void ini_error_other(const char *, va_list)
+    __attribute__((format(printf, 1, 0)));
+
+/* ---- messages ---------------------------------------------------------- */
+
+static void
+conf_error(struct loader *ld, const char *fmt, ...)
+{
+	char msg[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_error("%s: %s", ld->path, msg);
+	ld->errors++;
+}
+
+static void
+key_error(struct loader *ld, const struct conf_key *k, const char *fmt, ...)
+{
+	char msg[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_error("%s: [%s] %s: %s", ld->path, k->section, k->key, msg);
+	ld->errors++;
+}
+
+/*
+ * A name from the file is echoed only when it looks like a name: a line of a
+ * pasted PEM key parses as "key = value", and that key must not be logged.
+ */
+static const char *
+shown_name(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len == 0 || len > 32 ||
+	    strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_.:-") != len)
+		return "(a name that is not shown)";
+	return name;
+}
+
+static void
+list_choices(const struct choice *c, char *buf, size_t len)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (; c->name != NULL && used < len; c++) {
+		used += (size_t)snprintf(buf + used, len - used, "%s%s",
+		    used > 0 ? ", " : "", c->name);
+	}
+}
+
+static void
+list_names(const char *const *names, const char *before, const char *after,
+    char *buf, size_t len)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (; *names != NULL && used < len; names++) {
+		used += (size_t)snprintf(buf + used, len - used, "%s%s%s%s",
+		    used > 0 ? ", " : "", before, *names, after);
+	}
+}
+
+/* ---- iniparser's messages ---------------------------------------------- */
+
+/*
+ * iniparser's callback takes no context argument: the file it is reading.
+ * So conf_load() is not reentrant; it runs at start-up and on reload, in
+ * one thread.
+ */
+static const char *ini_path;
+static int ini_messages;
+
+#define INI_FMT_SYNTAX		"iniparser: syntax error in %s (%d):\n-> %s\n"
+#define INI_FMT_TOO_LONG	"iniparser: input line too long in %s (%d)\n"
+
+static void
+ini_error_other(const char *fmt, va_list ap)
+{
+	char msg[1024], *p = NULL;
+	const char *text = msg;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	for (p = msg; *p != '\0'; p++)
+		if (*p == '\n')
+			*p = ' ';
+	while (p > msg && p[-1] == ' ')
+		*--p = '\0';
+	if (strncmp(text, "iniparser: ", 11) == 0)
+		text += 11;
+	log_error("%s: %s", ini_path, text);
+}
+
+static int
+ini_error(const char *fmt, ...)
+{
+	va_list ap;
+	int lineno;
+
+	ini_messages++;
+	va_start(ap, fmt);
+	if (strcmp(fmt, INI_FMT_SYNTAX) == 0) {
+		/* The line itself is not shown: it may be a pasted secret. */
+		(void)va_arg(ap, const char *);
+		lineno = va_arg(ap, int);
+		log_error("%s: line %d: syntax error: not a [section], "
+		    "key = value or comment line", ini_path, lineno);
+	} else if (strcmp(fmt, INI_FMT_TOO_LONG) == 0) {
+		(void)va_arg(ap, const char *);
+		lineno = va_arg(ap, int);
+		log_error("%s: line %d: line too long", ini_path, lineno);
+	} else
+		ini_error_other(fmt, ap);
+	va_end(ap);
+	return 0;
+}
+
+static int
+ini_quiet(const char *fmt, ...)
+{
+	return 0;
+}
+
+/* ---- value parsers ----------------------------------------------------- */
+
+static void *
+field_of(struct conf *conf, const struct conf_key *k)
+{
+	return (char *)conf + k->offset;
+}
+
+/* Takes ownership of s; NULL means its allocation failed. */
+static int
+store_string(struct loader *ld, void *field, char *s)
+{
+	char **p = field;
+
+	if (s == NULL) {
+		conf_error(ld, "out of memory");
+		return -1;
+	}
+	free(*p);
+	*p = s;
+	return 0;
+}
+
+static const struct choice *
+find_choice(const struct choice *c, const char *name)
+{
+	for (; c->name != NULL; c++)
+		if (strcasecmp(c->name, name) == 0)
+			return c;
+	return NULL;
+}
+
+static int
+parse_string(struct loader *ld, const struct conf_key *k, const char *val,
+    void *field)
+{
+	return store_string(ld, field, strdup(val));
+}
+
+static int
+parse_path(struct loader *ld, const struct conf_key *k, const char *val,
+    void *field)
+{
+	char *abs = NULL;
+	size_t len;
+
+	if (val[0] == '/')
+		return store_string(ld, field, strdup(val));
+	len = strlen(ld->dir) + 1 + strlen(val) + 1;
+	if ((abs = malloc(len)) != NULL)
+		snprintf(abs, len, "%s/%s", ld->dir, val);
+	return store_string(ld, field, abs);
+}
+
+/* The length of the scheme s starts with, or 0 for none of them. */
+static size_t
+scheme_len(const char *s, const char *const *schemes)
+{
+	for (; *schemes != NULL; schemes++)
+		if (strncasecmp(s, *schemes, strlen(*schemes)) == 0)
+			return strlen(*schemes);
+	return 0;
+}
+
+static int
+parse_ldap_uri(struct loader *ld, const struct conf_key *k, const char *val,
+    void *field)
+{
+	static const char *const schemes[] = {
+		"ldap://", "ldaps://", "ldapi://", NULL,
+	};
+
+	if (scheme_len(val, schemes) == 0 || strpbrk(val, " \t,\"") != NULL) {
+		key_error(ld, k, "\"%s\" is not one URI starting with ldap://, "
+		    "ldaps:// or ldapi://", val);
+		return -1;
+	}
+	return parse_string(ld, k, val, field);
+}
+
+/* One parenthesized expression: enough to catch a typo before the search. */
+static int
+filter_ok(const char *s)
+{
+	int depth = 0;
+
+	if (*s != '(')
+		return 0;
+	for (; *s != '\0'; s++) {
+		if (*s == '(')
+			depth++;
+		else if (*s == ')' && --depth == 0)
+			return s[1] == '\0';
+	}
+	return 0;
+}
+
+static int
+parse_filter(struct loader *ld, const struct conf_key *k, const char *val,
+    void *field)
+{
+	if (!filter_ok(val)) {
+		key_error(ld, k, "\"%s\" is not an LDAP filter: it must be one "
+		    "expression in balanced parentheses, like (mail=*)", val);
+		return -1;
+	}
+	return parse_string(ld, k, val, field);
+}
+
+static int
+attr_ok(const char *s)
+{
+	size_t len = strlen(s);
+
+	return isalnum((unsigned char)s[0]) && s[len - 1] != ';' &&
+	    strstr(s, ";;") == NULL &&
+	    strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789-.;") == len;
+}
+
+static int
+parse_attr(struct loader *ld, const struct conf_key *k, const char *val,
+    void *field)
+{
+	if (!attr_ok(val)) {
+		key_error(ld, k, "\"%s\" is not an LDAP attribute name, like "
+		    "userCertificate;binary", val);
+		return -1;
+	}
+	return parse_string(ld, k, val, field);
+}
+
+/*
+ * The URL is pasted into an OpenSSL extension string, where a comma starts
+ * the next entry and a quote or space changes the parsing; the extension
+ * itself is an IA5String, so plain ASCII only.
+ */
+static int
+parse_ext_url(struct loader *ld, const struct conf_key *k, const char *val,
+    void *field)
+{
+	static const char *const schemes[] = {
+		"http://", "https://", "ldap://", NULL,
+	};
+	const unsigned char *p = NULL;
+	size_t n = scheme_len(val, schemes);
+
+	if (n == 0 || val[n] == '\0') {
+		key_error(ld, k, "\"%s\" is not a URL starting with http://, "
+		    "https:// or ldap://", val);
+		return -1;
+	}
+	for (p = (const unsigned char *)val; *p != '\0'; p++) {
+		if (*p <= ' ' || *p >= 0x7f || *p == ',' || *p == '"') {
+			key_error(ld, k, "\"%s\" must not contain spaces, "
+			    "commas, double quotes or non-ASCII characters "
+			    "(write a comma as %%2C)", val);
+			return -1;
+		}
+	}
+	return parse_string(ld, k, val, field);
+}
+
+/* Variables, like issue.c's expansion, are exact: %{Name} is not %{name}. */
+static int
+is_subject_var(const char *s, size_t len)
+{
+	const char *const *v = NULL;
+
+	for (v = subject_vars; *v != NULL; v++)
+		if (strlen(*v) == len && strncmp(*v, s, len) == 0)
+			return 1;
+	return 0;
+}
+
+/* The table's spelling of an attribute: OpenSSL only knows "CN", not "cn". */
+static const char *
+subject_attr(const char *name)
+{
+	const char *const *a = NULL;
+
+	for (a = subject_attrs; *a != NULL; a++)
+		if (strcasecmp(*a, name) == 0)
+			return *a;
+	return NULL;
+}
+
+static char *
+trim(char *s)
+{
+	char *end = NULL;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	return s;
+}
+
+/* Checks the %{var} references in one RDN value; 0 or -1 after logging. */
+static int
+check_subject_vars(struct loader *ld, const struct conf_key *k,
+    const char *value)
+{
+	char allowed[128];
+	const char *p = value, *end = NULL;
+	int rc = 0;
+
+	list_names(subject_vars, "%{", "}", allowed, sizeof(allowed));
+	while ((p = strstr(p, "%{")) != NULL) {
+		p += 2;
+		if ((end = strchr(p, '}')) == NULL) {
+			key_error(ld, k, "\"%s\": %%{ without a closing }",
+			    value);
+			return -1;
+		}
+		if (!is_subject_var(p, (size_t)(end - p))) {
+			key_error(ld, k, "unknown variable %%{%.*s} "
+			    "(known: %s)", (int)(end - p), p, allowed);
+			rc = -1;
+		}
+		p = end + 1;
+	}
+	return rc;
+}
+
+/*
+ * One "ATTR=VALUE" of the template.  Appends it to out as issue.c will split
+ * it and OpenSSL will take it: the table's attribute spelling, no spaces
+ * around the name or the value.  Returns 0, or -1 after logging.
+ */
+static int
+check_rdn(struct loader *ld, const struct conf_key *k, char *rdn, char *out,
+    size_t outlen)
+{
+	char allowed[128], *eq = NULL, *value = NULL;
+	const char *attr = NULL;
+	size_t used = strlen(out);
+
+	rdn = trim(rdn);
+	if ((eq = strchr(rdn, '=')) == NULL) {
+		key_error(ld, k, "\"%s\" is not ATTRIBUTE=VALUE", rdn);
+		return -1;
+	}
+	*eq = '\0';
+	value = trim(eq + 1);
+	if ((attr = subject_attr(trim(rdn))) == NULL) {
+		list_names(subject_attrs, "", "", allowed, sizeof(allowed));
+		key_error(ld, k, "unknown attribute \"%s\" (known: %s)",
+		    trim(rdn), allowed);
+		return -1;
+	}
+	if (*value == '\0') {
+		key_error(ld, k, "%s has an empty value", attr);
+		return -1;
+	}
+	/* OpenSSL refuses a countryName that is not two letters, at signing. */
+	if (strcmp(attr, "C") == 0 && strstr(value, "%{") == NULL &&
+	    strlen(value) != 2) {
+		key_error(ld, k, "C=%s is not a two-letter country code",
+		    value);
+		return -1;
+	}
+	snprintf(out + used, outlen - used, "%s%s=%s", used > 0 ? ", " : "",
+	    attr, value);
+	return check_subject_vars(ld, k, value);
+}
+
+static int
+parse_subject(struct loader *ld, const struct conf_key *k, const char *val,
+    void *field)
+{
+	char *copy = NULL, *out = NULL, *rdn = NULL, *next = NULL;
+	size_t outlen = 2 * strlen(val) + 1;	/* ", " for "," at worst */
+	int rc = -1;
+
+	if ((copy = strdup(val)) == NULL || (out = calloc(1, outlen)) == NULL) {
+		store_string(ld, field, NULL);
+		goto out;
+	}
+	rc = 0;
+	for (rdn = copy; rdn != NULL; rdn = next) {
+		if ((next = strchr(rdn, ',')) != NULL)
+			*next++ = '\0';
+		if (*trim(rdn) == '\0') {
+			key_error(ld, k, "\"%s\" has an empty part between "
+			    "commas", val);
+			rc = -1;
+		} else if (check_rdn(ld, k, rdn, out, outlen) == -1)
+			rc = -1;
+	}
+	if (rc == 0) {
+		rc = store_string(ld, field, out);
+		out = NULL;
+	}
+out:
+	free(copy);
+	free(out);
+	return rc;
+}
+
+/* strtol alone would accept spaces, a '+' and trailing junk. */
+static int
+whole_number(const char *s, long *n)
+{
+	char *end = NULL;
+
+	if (!isdigit((unsigned char)s[s[0] == '-']))
+		return 0;
+	errno = 0;
+	*n = strtol(s, &end, 10);
+	return errno == 0 && *end == '\0';
+}
+
+static int
+parse_int(struct loader *ld, const struct conf_key *k, const char *val,
+    void *field)
+{
+	long n = 0;
+
+	if (!whole_number(val, &n) || n < k->min || n > k->max) {
+		key_error(ld, k, "\"%s\" is not a whole number between %d "
+		    "and %d", val, k->min, k->max);
+		return -1;
+	}
+	*(int *)field = (int)n;
+	return 0;
+}
+
+static int
+parse_bool(struct loader *ld, const struct conf_key *k, const char *val,
+    void *field)
+{
+	const struct choice *c = NULL;
+	char allowed[128];
+
+	if ((c = find_choice(bools, val)) == NULL) {
+		list_choices(bools, allowed, sizeof(allowed));
+		key_error(ld, k, "\"%s\" is not a yes or no value (one of: %s)",
+		    val, allowed);
+		return -1;
+	}
+	*(int *)field = c->value;
+	return 0;
+}
+
+static const struct choice *
+find_choice_or_complain(struct loader *ld, const struct conf_key *k,
+    const char *val)
+{
+	const struct choice *c = NULL;
+	char allowed[256];
+
+	if ((c = find_choice(k->choices, val)) == NULL) {
+		list_choices(k->choices, allowed, sizeof(allowed));
+		key_error(ld, k, "\"%s\" is not one of: %s", val, allowed);
+	}
+	return c;
+}
+
+static int
+parse_enum(struct loader *ld, const struct conf_key *k, const char *val,
+    void *field)
+{
+	const struct choice *c = NULL;
+
+	if ((c = find_choice_or_complain(ld, k, val)) == NULL)
+		return -1;
+	*(int *)field = c->value;
+	return 0;
+}
+
+static int
+parse_word(struct loader *ld, const struct conf_key *k, const char *val,
+    void *field)
+{
+	const struct choice *c = NULL;
+
+	if ((c = find_choice_or_complain(ld, k, val)) == NULL)
+		return -1;
+	/* The table's spelling: the rest of the code compares it exactly. */
+	return store_string(ld, field, strdup(c->name));
+}
+
+static int
+parse_key_type(struct loader *ld, const struct conf_key *k, const char *val,
+    void *field)
+{
+	char allowed[128];
+	size_t i, used = 0;
+
+	if (conf_parse_key_spec(val, field) == 0)
+		return 0;
+	allowed[0] = '\0';
+	for (i = 0; i < sizeof(key_specs) / sizeof(key_specs[0]); i++)
+		used += (size_t)snprintf(allowed + used, sizeof(allowed) - used,
+		    "%s%s", i > 0 ? ", " : "", key_specs[i].name);
+	key_error(ld, k, "\"%s\" is not one of: %s", val, allowed);
+	return -1;
+}
+
+static int
+parse_log_level(struct loader *ld, const struct conf_key *k, const char *val,
+    void *field)
+{
+	char lower[16];
+	size_t i;
+	int level = -1;
+
+	/* log_level_parse() is exact; the file, like every word, is not. */
+	for (i = 0; val[i] != '\0' && i < sizeof(lower) - 1; i++)
+		lower[i] = (char)tolower((unsigned char)val[i]);
+	lower[i] = '\0';
+	if (val[i] == '\0')
+		level = log_level_parse(lower);
+	if (level == -1) {
+		key_error(ld, k, "\"%s\" is not one of: error, warning, "
+		    "notice, info, debug", val);
+		return -1;
+	}
+	*(int *)field = level;
+	return 0;
+}
+
+static const struct {
+	parse_fn *parse;
+	int is_string;		/* the field is a char * that conf_free frees */
+} types[] = {
+	[CT_STRING] = { parse_string, 1 },
+	[CT_PATH] = { parse_path, 1 },
+	[CT_LDAP_URI] = { parse_ldap_uri, 1 },
+	[CT_FILTER] = { parse_filter, 1 },
+	[CT_ATTR] = { parse_attr, 1 },
+	[CT_EXT_URL] = { parse_ext_url, 1 },
+	[CT_SUBJECT] = { parse_subject, 1 },
+	[CT_INT] = { parse_int, 0 },
+	[CT_BOOL] = { parse_bool, 0 },
+	[CT_ENUM] = { parse_enum, 0 },
+	[CT_WORD] = { parse_word, 1 },
+	[CT_KEY_SPEC] = { parse_key_type, 0 },
+	[CT_LOG_LEVEL] = { parse_log_level, 0 },
+};
+
+/* ---- the file's shape: sections and keys ------------------------------- */
+
+static const struct conf_key *
+find_key(const char *section, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < NKEYS; i++)
+		if (strcmp(conf_keys[i].section, section) == 0 &&
+		    (key == NULL || strcmp(conf_keys[i].key, key) == 0))
+			return &conf_keys[i];
+	return NULL;
+}
+
+static void
+check_section_keys(struct loader *ld, const char *section)
+{
+	const char **keys = NULL;
+	const char *key = NULL;
+	size_t skip = strlen(section) + 1;
+	int i, n;
+
+	if ((n = iniparser_getsecnkeys(ld->ini, section)) <= 0)
+		return;
+	if ((keys = calloc((size_t)n, sizeof(*keys))) == NULL) {
+		conf_error(ld, "out of memory");
+		return;
+	}
+	if (iniparser_getseckeys(ld->ini, section, keys) == NULL)
+		goto out;
+	for (i = 0; i < n; i++) {
+		/* No value: a "[section:x]" header, see check_stray(). */
+		if (iniparser_getstring(ld->ini, keys[i], NULL) == NULL)
+			continue;
+		key = keys[i] + skip;
+		if (find_key(section, key) == NULL)
+			conf_error(ld, "[%s] %s: unknown key", section,
+			    shown_name(key));
+	}
+out:
+	free(keys);
+}
+
+/*
+ * What the section API cannot see: iniparser files a key above the first
+ * header as ":key", in no section, and a "[a:b]" header as key b of [a].
+ */
+static void
+check_stray(struct loader *ld)
+{
+	const dictionary *d = ld->ini;
+	const char *key = NULL;
+	ssize_t i;
+
+	for (i = 0; i < d->size; i++) {
+		if ((key = d->key[i]) == NULL || strchr(key, ':') == NULL)
+			continue;
+		if (d->val[i] == NULL)
+			conf_error(ld, "[%s]: unknown section",
+			    shown_name(key));
+		else if (key[0] == ':')
+			conf_error(ld, "%s: key outside any section",
+			    shown_name(key + 1));
+	}
+}
+
+static void
+check_shape(struct loader *ld)
+{
+	const char *section = NULL;
+	int i, n;
+
+	n = iniparser_getnsec(ld->ini);
+	for (i = 0; i < n; i++) {
+		if ((section = iniparser_getsecname(ld->ini, i)) == NULL)
+			continue;
+		/* "[]": its keys went to ":key", reported by check_stray(). */
+		if (section[0] == '\0')
+			continue;
+		if (find_key(section, NULL) == NULL)
+			conf_error(ld, "[%s]: unknown section",
+			    shown_name(section));
+		else
+			check_section_keys(ld, section);
+	}
+	check_stray(ld);
+}
+
+/* ---- values ------------------------------------------------------------ */
+
+static void
+load_key(struct loader *ld, const struct conf_key *k)
+{
+	char name[64];
+	const char *val = NULL;
+	void *field = field_of(ld->conf, k);
+
+	snprintf(name, sizeof(name), "%s:%s", k->section, k->key);
+	val = iniparser_getstring(ld->ini, name, NULL);
+	if (val == NULL && k->def_ad != NULL &&
+	    ld->conf->directory.flavor == DIR_FLAVOR_AD)
+		val = k->def_ad;
+	if (val != NULL && *val == '\0') {
+		if (k->flags & KF_REQUIRED)
+			key_error(ld, k, "is required");
+		else if (k->def != NULL)
+			key_error(ld, k, "is empty; leave the line out to get "
+			    "the default, %s", k->def);
+		else
+			return;		/* empty optional: unset */
+		ld->bad[k - conf_keys] = 1;
+		return;
+	}
+	if (val == NULL && (k->flags & KF_REQUIRED)) {
+		key_error(ld, k, "is required");
+		ld->bad[k - conf_keys] = 1;
+		return;
+	}
+	if (val == NULL && (val = k->def) == NULL)
+		return;
+	if ((k->flags & KF_NONE_OFF) && strcasecmp(val, "none") == 0)
+		return;
+	if (types[k->type].parse(ld, k, val, field) == -1)
+		ld->bad[k - conf_keys] = 1;
+}
+
+/* Defaults that depend on other keys. */
+static void
+set_derived(struct loader *ld)
+{
+	struct conf *c = ld->conf;
+
+	if (c->keystore.password_file == NULL &&
+	    c->archive.password_file != NULL &&
+	    store_string(ld, &c->keystore.password_file,
+	    strdup(c->archive.password_file)) == -1)
+		return;
+	if (c->publish.certificate_attribute == NULL)
+		store_string(ld, &c->publish.certificate_attribute,
+		    strdup(c->directory.flavor == DIR_FLAVOR_AD ?
+		    "userCertificate" : "userCertificate;binary"));
+}
+
+static int
+is_bad(struct loader *ld, const char *section, const char *key)
+{
+	return ld->bad[find_key(section, key) - conf_keys];
+}
+
+static void
+check_cross(struct loader *ld)
+{
+	const struct conf *c = ld->conf;
+
+	if (c->directory.flavor != DIR_FLAVOR_AD && !is_bad(ld, "directory", "source") &&
+	    (strcmp(c->directory.source, "dirsync") == 0 ||
+	    strcmp(c->directory.source, "usn") == 0))
+		key_error(ld, find_key("directory", "source"),
+		    "%s works with Active Directory only; set [directory] flavor = ad",
+		    c->directory.source);
+	/* A simple bind in clear sends the password in clear; AD refuses it
+	 * (Samba; Windows when signing is required) only after that. */
+	if (c->directory.flavor == DIR_FLAVOR_AD && c->directory.sasl_mech == NULL &&
+	    c->directory.bind_dn != NULL && !c->directory.starttls &&
+	    c->directory.uri != NULL && strncasecmp(c->directory.uri, "ldap://", 7) == 0 &&
+	    !is_bad(ld, "directory", "uri") && !is_bad(ld, "directory", "starttls"))
+		key_error(ld, find_key("directory", "uri"),
+		    "a simple bind to Active Directory over ldap:// would send the "
+		    "password in clear; use ldaps://, "
+		    "starttls = yes, or sasl_mech = GSSAPI");
+	if (is_bad(ld, "certificates", "renew_before_days") ||
+	    is_bad(ld, "certificates", "validity_days"))
+		return;
+	if (c->certificates.renew_before_days >= c->certificates.validity_days)
+		key_error(ld, find_key("certificates", "renew_before_days"),
+		    "%d must be less than [certificates] validity_days (%d)",
+		    c->certificates.renew_before_days,
+		    c->certificates.validity_days);
+}
+
+/* ---- the file ---------------------------------------------------------- */
+
+/* iniparser would read a directory as an empty file, and block on a FIFO. */
+static int
+check_readable(const char *path)
+{
+	struct stat st;
+	int fd = -1, err = 0;
+
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1)
+		err = errno;
+	else if (fstat(fd, &st) == -1)
+		err = errno;
+	else if (S_ISDIR(st.st_mode))
+		err = EISDIR;
+	else if (!S_ISREG(st.st_mode))
+		err = EINVAL;
+	if (fd != -1)
+		close(fd);
+	if (err == EINVAL)
+		log_error("%s: cannot read: not a regular file", path);
+	else if (err != 0)
+		log_error("%s: cannot read: %s", path, strerror(err));
+	return err == 0 ? 0 : -1;
+}
+
+static dictionary *
+parse_file(const char *path)
+{
+	dictionary *d = NULL;
+
+	ini_path = path;
+	ini_messages = 0;
+	iniparser_set_error_callback(ini_error);
+	d = iniparser_load(path);
+	iniparser_set_error_callback(ini_quiet);
+	ini_path = NULL;
+	/* It keeps a half-read file after an allocation failure: refuse it. */
+	if (d != NULL && ini_messages > 0) {
+		iniparser_freedict(d);
+		d = NULL;
+	}
+	if (d == NULL && ini_messages == 0)
+		log_error("%s: cannot parse the file", path);
+	return d;
+}
+
+int
+conf_load(const char *path, struct conf **out)
+{
+	struct loader ld = { 0 };
+	char *abs = NULL, *slash = NULL;
+	size_t i;
+
+	*out = NULL;
+	if (path == NULL) {
+		log_error("no configuration file given");
+		return EX_CONFIG;
+	}
+	ld.path = path;
+	if (check_readable(path) == -1)
+		return EX_CONFIG;
+	if ((abs = realpath(path, NULL)) == NULL) {
+		log_error("%s: cannot read: %s", path, strerror(errno));
+		return EX_CONFIG;
+	}
+	if ((ld.ini = parse_file(path)) == NULL) {
+		ld.errors++;
+		goto out;
+	}
+	if ((ld.conf = calloc(1, sizeof(*ld.conf))) == NULL ||
+	    (ld.dir = strdup(abs)) == NULL) {
+		conf_error(&ld, "out of memory");
+		goto out;
+	}
+	/* realpath gives at least "/x": the root directory becomes "". */
+	slash = strrchr(ld.dir, '/');
+	*slash = '\0';
+	ld.conf->path = abs;
+	abs = NULL;
+
+	check_shape(&ld);
+	for (i = 0; i < NKEYS; i++)
+		load_key(&ld, &conf_keys[i]);
+	set_derived(&ld);
+	check_cross(&ld);
+out:
+	if (ld.errors == 0) {
+		*out = ld.conf;
+		ld.conf = NULL;
+	}
+	conf_free(ld.conf);
+	if (ld.ini != NULL)
+		iniparser_freedict(ld.ini);
+	free(ld.dir);
+	free(abs);
+	return ld.errors == 0 ? 0 : EX_CONFIG;
+}
+
+void
+conf_free(struct conf *conf)
+{
+	size_t i;
+
+	if (conf == NULL)
+		return;
+	for (i = 0; i < NKEYS; i++)
+		if (types[conf_keys[i].type].is_string)
+			free(*(char **)field_of(conf, &conf_keys[i]));
+	free(conf->path);
+	free(conf);
+}
+
+int
+conf_parse_key_spec(const char *text, struct key_spec *spec)
+{
+	size_t i;
+
+	if (text == NULL)
+		return -1;
+	for (i = 0; i < sizeof(key_specs) / sizeof(key_specs[0]); i++) {
+		if (strcasecmp(text, key_specs[i].name) == 0) {
+			*spec = key_specs[i];
+			return 0;
+		}
+	}
+	return -1;
+}

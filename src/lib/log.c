@@ -1,0 +1,128 @@
+/*
+ * log.c - leveled logging to stderr or syslog.
+ *
+ * Owns: the log destination and level.  Never: decides what is a secret;
+ * it prints what it is given, so callers must not give it one.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <sysexits.h>
+
+#include <openssl/err.h>
+
+#include "lib/log.h"
+
+static const char *log_prog = "certsync";
+static enum log_level log_level = LOG_LVL_NOTICE;
+static int log_syslog;
+
+static const char *const level_names[] = {
+	"error", "warning", "notice", "info", "debug",
+};
+static const int level_prio[] = {
+	LOG_ERR, LOG_WARNING, LOG_NOTICE, LOG_INFO, LOG_DEBUG,
+};
+
+void
+log_init(const char *progname)
+{
+	log_prog = progname;
+}
+
+void
+log_to_syslog(int facility)
+{
+	openlog(log_prog, LOG_PID | LOG_NDELAY, facility);
+	log_syslog = 1;
+}
+
+void
+log_set_level(enum log_level level)
+{
+	log_level = level;
+}
+
+enum log_level
+log_get_level(void)
+{
+	return log_level;
+}
+
+int
+log_level_parse(const char *name)
+{
+	for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++)
+		if (strcmp(name, level_names[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+static void log_vemit(enum log_level, const char *, va_list)
+    __attribute__((format(printf, 2, 0)));
+
+static void
+log_vemit(enum log_level level, const char *fmt, va_list ap)
+{
+	char line[2048];
+
+	if (level > log_level)
+		return;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	if (log_syslog) {
+		syslog(level_prio[level], "%s", line);
+		return;
+	}
+	/* Errors and warnings say so; the rest is plain, like a tool's output. */
+	if (level <= LOG_LVL_WARNING)
+		fprintf(stderr, "%s: %s: %s\n", log_prog, level_names[level], line);
+	else
+		fprintf(stderr, "%s: %s\n", log_prog, line);
+}
+
+#define LOG_FN(name, level)                      \
+	void name(const char *fmt, ...)          \
+	{                                        \
+		va_list ap;                      \
+		va_start(ap, fmt);               \
+		log_vemit(level, fmt, ap);       \
+		va_end(ap);                      \
+	}
+
+LOG_FN(log_error, LOG_LVL_ERROR)
+LOG_FN(log_warn, LOG_LVL_WARNING)
+LOG_FN(log_notice, LOG_LVL_NOTICE)
+LOG_FN(log_info, LOG_LVL_INFO)
+LOG_FN(log_debug, LOG_LVL_DEBUG)
+
+void
+log_ssl(const char *fmt, ...)
+{
+	char msg[1024], reason[256] = "no detail from OpenSSL";
+	unsigned long e, last = 0;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	/* The newest entry is the most specific; older ones are context. */
+	while ((e = ERR_get_error()) != 0)
+		last = e;
+	if (last != 0)
+		ERR_error_string_n(last, reason, sizeof(reason));
+	log_error("%s (%s)", msg, reason);
+}
+
+void
+fatal(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vemit(LOG_LVL_ERROR, fmt, ap);
+	va_end(ap);
+	exit(EX_SOFTWARE);
+}

@@ -1,0 +1,90 @@
+/*
+ * identity.h - a directory entry, normalized into the person we certify.
+ *
+ * Owns: turning raw attribute values into an identity: uuid, DN, primary
+ * address and aliases (validated), names (UTF-8, bounded), enabled.
+ * Never: guesses around a bad value.  A value we cannot certify makes the
+ * whole user skipped, with one reason naming the attribute and the problem.
+ */
+#ifndef CERTSYNC_IDENTITY_H
+#define CERTSYNC_IDENTITY_H
+
+#include <stddef.h>
+
+#include "pki/address.h"
+#include "pki/issue.h"
+
+/* One attribute of a directory entry; values are not NUL-terminated. */
+struct dir_value {
+	const char *val;
+	size_t len;
+};
+
+struct dir_attr {
+	const char *name;
+	struct dir_value *values;
+	size_t nvalues;
+};
+
+/* A directory entry as the change sources hand it over. */
+struct dir_entry {
+	const char *dn;
+	const char *uuid;             /* textual uuid, e.g. 8-4-4-4-12 hex */
+	struct dir_attr *attrs;
+	size_t nattrs;
+};
+
+/* Which attributes carry what; from [directory]. */
+struct identity_map {
+	const char *mail;             /* primary address (first value) */
+	const char *aliases;          /* more addresses; NULL: none */
+	const char *display_name;
+	const char *given_name;
+	const char *surname;
+	const char *uid;
+	int ad;                       /* Active Directory: aliases are proxyAddresses
+	                                 (SMTP:/smtp:), userAccountControl says enabled */
+};
+
+/* userAccountControl's ACCOUNTDISABLE bit. */
+#define IDENTITY_UAC_DISABLED 0x2
+
+struct identity {
+	char *uuid;
+	char *dn;
+	struct address_list addresses;   /* v[0] primary */
+	char *display_name;
+	char *given_name;
+	char *surname;
+	char *uid;
+	int enabled;
+};
+
+/* Longest name we accept, in bytes; a longer one is refused, not cut. */
+#define IDENTITY_NAME_MAX 256
+
+/*
+ * Normalizes entry.  With map->ad the primary address is the proxyAddresses
+ * value marked SMTP: (else the first mail value), then mail, then smtp:
+ * aliases; other proxyAddresses types are ignored; a user is disabled when
+ * userAccountControl has IDENTITY_UAC_DISABLED.  Returns 0 and fills *out (free with identity_free), or
+ * -1 with a reason written into why (a full sentence naming the attribute)
+ * and *out left empty.
+ */
+int identity_from_entry(const struct identity_map *map, const struct dir_entry *entry,
+    struct identity *out, char *why, size_t whylen);
+void identity_free(struct identity *id);
+
+/*
+ * The subject template's variables for id.  %{name} is the display name,
+ * else "given surname", else the surname, else the primary address; buf
+ * holds it when it has to be composed.  Pointers stay valid while id and
+ * buf do.
+ */
+void identity_subject_vars(const struct identity *id, struct subject_vars *vars,
+    char *buf, size_t len);
+
+/* The aliases joined with '\n' (primary excluded), for the store; caller frees. */
+char *identity_aliases_text(const struct identity *id);
+
+#endif

@@ -1,0 +1,91 @@
+/*
+ * job.h - a user's work as a durable state machine.
+ *
+ * Owns: the job states and the steps between them:
+ *   PLANNED -> KEYS -> ISSUED -> ARCHIVED -> PUBLISHED -> REVOKED -> DONE
+ * Unpublish and republish touch only the directory (no keys, no issuing,
+ * no archive, nothing revoked):
+ *   PLANNED -> PUBLISHED -> REVOKED -> DONE
+ * the first step withdrawing (unpublish) or adding again (republish) the
+ * user's active certificates, and recording that in the store's published
+ * values, which is what reconcile's "published" count is read from.
+ * Each step is idempotent and commits its new state together with its
+ * effects, so a restart resumes a job exactly where it stood.
+ * Never: drops a key (a superseded key is archived, and the archive copy
+ * recorded, before the keystore copy goes), revokes a certificate before
+ * its successor is published, or removes a directory value it did not write.
+ */
+#ifndef CERTSYNC_JOB_H
+#define CERTSYNC_JOB_H
+
+#include "ca/signer.h"
+#include "lib/conf.h"
+#include "pipeline/identity.h"
+#include "store/store.h"
+
+struct publisher;
+
+enum job_action { JOB_ENROLL, JOB_REISSUE, JOB_RENEW, JOB_REVOKE, JOB_UNPUBLISH,
+    JOB_REPUBLISH };
+
+struct job_ctx {
+	const struct conf *conf;
+	struct store *st;
+	struct signer *signer;
+	struct publisher *pub;     /* NULL: no directory to publish to */
+	int revoked;               /* revocations since the last CRL */
+	int dry_run;               /* never set for a runner; see plan.c */
+};
+
+const char *job_action_name(enum job_action action);
+int job_action_parse(const char *name);
+
+/*
+ * Records a job for uuid in state PLANNED, with the CRL reason its
+ * superseded certificates will get, due at not_before (0: now).  A job in
+ * KEYS is replanned in KEYS (an attempt may have signed certificates it did
+ * not record; see job_recover_unrecorded).  A job further on is left to
+ * finish (the runner reconciles the user again afterwards); returns 0.
+ */
+int job_plan(struct store *st, const char *uuid, enum job_action action,
+    int reason, const char *why, int64_t not_before);
+
+/*
+ * Runs uuid's job from its current state to REVOKED.  Returns 0; -2 when
+ * the user's data cannot be certified (a name too long for the subject, the
+ * CA expired: the admin must act); -1 after any other failure.  A failed
+ * job stays in its state, its next attempt put off (exponential backoff),
+ * and is resumed later.
+ */
+int job_run(struct job_ctx *ctx, const char *uuid);
+
+struct uuid_set;
+
+/* After a batch: rewrites the CRL if a revocation is not in one yet, then
+ * closes the REVOKED jobs (DONE: the row goes; the audit trail keeps the
+ * history), adding their uuids to closed (may be NULL). */
+int job_finish_batch(struct job_ctx *ctx, struct uuid_set *closed);
+
+/*
+ * Every certificate the CA signed (its "sign" audit record) that the store
+ * does not know, left by a crash or a failure between signing and
+ * recording: each is recorded and revoked as superseded in one
+ * transaction, its key archived first (and then taken out of the
+ * keystore), or with only what the sign record says if its key file was
+ * never written.  One log line and audit record each.  For the runner's
+ * start; job_run() does the same for its user when it resumes a job in
+ * KEYS.  Returns 0, or -1 after logging (the others are still done).
+ */
+int job_recover_unrecorded(struct job_ctx *ctx);
+
+/* Revokes one certificate (archiving its key first); for certsyncctl. */
+int job_revoke_cert(struct job_ctx *ctx, const struct cert_row *row, int reason);
+
+/* The identity the store holds for uuid: 1 found, 0 none (or skipped), -1. */
+int job_load_identity(struct store *st, const char *uuid, struct identity *out);
+
+/* Test-only crash points: with --enable-failpoints, CERTSYNC_FAILPOINT=NAME
+ * makes the process _exit(137) at that point, as kill -9 would. */
+void failpoint(const char *name);
+
+#endif

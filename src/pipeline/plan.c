@@ -1,0 +1,527 @@
+/*
+ * plan.c - turns directory changes into planned jobs.
+ *
+ * Owns: the per-entry pipeline identity -> duplicates -> store -> reconcile
+ * -> job, its log lines (one per decision, naming the DN), and the sweep.
+ * Never: writes anything in dry-run mode; never plans over a job in flight.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "directory/dirsync.h"
+#include "directory/ldapconn.h"
+#include "directory/syncrepl.h"
+#include "lib/log.h"
+#include "pipeline/job.h"
+#include "pipeline/plan.h"
+#include "pipeline/reconcile.h"
+#include "pki/crl.h"
+
+/* ---- uuid sets ------------------------------------------------------------ */
+
+void
+uuid_set_add(struct uuid_set *s, const char *uuid)
+{
+	if (s->n == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 64;
+		if ((s->v = realloc(s->v, s->cap * sizeof(*s->v))) == NULL)
+			fatal("out of memory");
+	}
+	if ((s->v[s->n++] = strdup(uuid)) == NULL)
+		fatal("out of memory");
+	s->sorted = 0;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int
+uuid_set_has(struct uuid_set *s, const char *uuid)
+{
+	if (s->n == 0)
+		return 0;	/* and qsort() must not see a NULL base */
+	if (!s->sorted) {
+		qsort(s->v, s->n, sizeof(*s->v), cmp_str);
+		s->sorted = 1;
+	}
+	return s->n > 0 && bsearch(&uuid, s->v, s->n, sizeof(*s->v), cmp_str) != NULL;
+}
+
+void
+uuid_set_clear(struct uuid_set *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i]);
+	free(s->v);
+	memset(s, 0, sizeof(*s));
+}
+
+/* ---- set-up --------------------------------------------------------------- */
+
+int
+plan_init(struct plan_ctx *ctx, const struct conf *conf, struct store *st,
+    int dry_run, FILE *out)
+{
+	X509 *ca = NULL;
+	BIO *bio;
+
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->conf = conf;
+	ctx->st = st;
+	ctx->dry_run = dry_run;
+	ctx->out = out;
+	if ((bio = BIO_new_file(conf->ca.certificate, "r")) != NULL)
+		ca = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+	BIO_free(bio);
+	if (ca == NULL) {
+		log_ssl("[ca] certificate %s: cannot read", conf->ca.certificate);
+		return -1;
+	}
+	ctx->ca_key_id = reconcile_key_id(X509_get0_subject_key_id(ca));
+	X509_free(ca);
+	return 0;
+}
+
+void
+plan_free(struct plan_ctx *ctx)
+{
+	free(ctx->ca_key_id);
+	ctx->ca_key_id = NULL;
+}
+
+/* ---- deciding --------------------------------------------------------------- */
+
+/* Counts the published values (of one attribute) that are active certificates. */
+struct published_count {
+	const struct cert_rows *active;
+	size_t n;
+};
+
+static int
+count_published(void *arg, const void *value, size_t len)
+{
+	struct published_count *pc = arg;
+
+	for (size_t i = 0; i < pc->active->n; i++)
+		if (pc->active->v[i].der_len == len &&
+		    memcmp(pc->active->v[i].der, value, len) == 0) {
+			pc->n++;
+			break;
+		}
+	return 0;
+}
+
+static void
+decide(struct plan_ctx *ctx, const struct identity *id, const char *uuid,
+    struct verdict *v)
+{
+	const struct conf *c = ctx->conf;
+	struct reconcile_policy policy = {
+		.on_address_change = c->reconcile.on_address_change,
+		.on_name_change = c->reconcile.on_name_change,
+		.renew_before_days = c->certificates.renew_before_days,
+		.mode = c->certificates.mode,
+		.subject_template = c->certificates.subject,
+		.ca_key_id = ctx->ca_key_id,
+		.on_disable = c->reconcile.on_disable,
+	};
+	struct cert_rows active = { 0 };
+	struct published_count pc = { &active, 0 };
+
+	/* On a store failure active stays empty; the job's own steps
+	 * re-read everything, so the worst case is a redundant plan. */
+	store_cert_query(ctx->st, CQ_UUID_ACTIVE, uuid, &active);
+	/* What the store records as in the directory: every active
+	 * certificate, unless withdrawn while the user was disabled.  On a
+	 * failure, all of them (at worst a redundant withdrawal). */
+	if (active.n > 0 && store_published_each(ctx->st, uuid,
+	    c->publish.certificate_attribute, count_published, &pc) == -1)
+		pc.n = active.n;
+	reconcile(&policy, id, &active, pc.n, time(NULL), v);
+	cert_rows_free(&active);
+}
+
+static enum job_action
+action_of(enum decision d)
+{
+	switch (d) {
+	case DECIDE_ENROLL: return JOB_ENROLL;
+	case DECIDE_RENEW: return JOB_RENEW;
+	case DECIDE_REVOKE: return JOB_REVOKE;
+	case DECIDE_UNPUBLISH: return JOB_UNPUBLISH;
+	case DECIDE_REPUBLISH: return JOB_REPUBLISH;
+	default: return JOB_REISSUE;
+	}
+}
+
+/*
+ * A new CA key makes every user due at once; [reconcile] ca_change_per_minute
+ * spreads those reissues out instead, each job due a little after the last.
+ */
+static int64_t
+not_before(struct plan_ctx *ctx, const struct verdict *v)
+{
+	int64_t now = time(NULL), at;
+	int per_min = ctx->conf->reconcile.ca_change_per_minute;
+
+	if (!v->ca_changed)
+		return 0;
+	at = ctx->ca_next > now ? ctx->ca_next : now;
+	ctx->ca_next = at + (60 + per_min - 1) / per_min;
+	return at;
+}
+
+static int
+act(struct plan_ctx *ctx, const char *uuid, const char *dn, const struct verdict *v)
+{
+	if (v->decision == DECIDE_NOTHING) {
+		ctx->unchanged++;
+		log_debug("%s: nothing to do (%s)", dn, v->why);
+		return 0;
+	}
+	if (ctx->dry_run) {
+		fprintf(ctx->out, "%-8s %s (%s): %s\n", decision_name(v->decision), dn,
+		    uuid, v->why);
+		ctx->planned++;
+		return 0;
+	}
+	log_notice("%s: %s: %s", dn, decision_name(v->decision), v->why);
+	if (job_plan(ctx->st, uuid, action_of(v->decision), v->reason, v->why,
+	    not_before(ctx, v)) == -1)
+		return -1;
+	ctx->planned++;
+	ctx->kick_pending = 1;
+	return 0;
+}
+
+void
+plan_flush(struct plan_ctx *ctx)
+{
+	if (ctx->kick_pending && ctx->kick != NULL)
+		ctx->kick(ctx->kick_arg);
+	ctx->kick_pending = 0;
+}
+
+static int
+skip(struct plan_ctx *ctx, const struct dir_entry *e, const char *why)
+{
+	ctx->skipped++;
+	log_warn("%s: skipped: %s", e->dn, why);
+	if (ctx->dry_run) {
+		fprintf(ctx->out, "%-8s %s (%s): %s\n", "skip", e->dn,
+		    e->uuid ? e->uuid : "?", why);
+		return 0;
+	}
+	return e->uuid ? store_identity_skip(ctx->st, e->uuid, e->dn, why) : 0;
+}
+
+/* Another user holding one of id's addresses makes both ambiguous: the
+ * newcomer is refused; the one who had it keeps it. */
+static int
+duplicate(struct plan_ctx *ctx, const struct identity *id, char *why, size_t len)
+{
+	for (size_t i = 0; i < id->addresses.n; i++) {
+		char *owner = NULL;
+
+		if (store_address_owner(ctx->st, id->addresses.v[i], id->uuid, &owner) == 1) {
+			snprintf(why, len, "address %s is also used by %s",
+			    id->addresses.v[i], owner);
+			free(owner);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static int
+remember(struct plan_ctx *ctx, const struct identity *id)
+{
+	struct identity_row row = {
+		.uuid = id->uuid, .dn = id->dn, .mail = id->addresses.v[0],
+		.display_name = id->display_name, .given_name = id->given_name,
+		.surname = id->surname, .enabled = id->enabled,
+	};
+	int rc;
+
+	row.aliases = identity_aliases_text(id);
+	rc = store_identity_put(ctx->st, &row);
+	free(row.aliases);
+	return rc;
+}
+
+static int
+in_flight(struct plan_ctx *ctx, const char *uuid)
+{
+	struct job_row job;
+	int found;
+
+	if (ctx->dry_run || (found = store_job_get(ctx->st, uuid, &job)) != 1)
+		return 0;
+	job_row_free(&job);
+	return 1;
+}
+
+static struct identity_map
+identity_map(const struct conf *c)
+{
+	struct identity_map m = {
+		.mail = c->directory.mail_attribute,
+		.aliases = c->directory.alias_attribute,
+		.display_name = c->directory.display_name_attribute,
+		.given_name = c->directory.given_name_attribute,
+		.surname = c->directory.surname_attribute,
+		.uid = c->directory.uid_attribute,
+		.ad = c->directory.flavor == DIR_FLAVOR_AD,
+	};
+
+	return m;
+}
+
+int
+plan_entry(struct plan_ctx *ctx, const struct dir_entry *e)
+{
+	struct identity_map map = identity_map(ctx->conf);
+	struct identity id;
+	struct verdict v;
+	char why[512];
+	int rc = 0;
+
+	if (identity_from_entry(&map, e, &id, why, sizeof(why)) == -1)
+		return skip(ctx, e, why);
+	if (duplicate(ctx, &id, why, sizeof(why))) {
+		rc = skip(ctx, e, why);
+		goto done;
+	}
+	if (!ctx->dry_run && remember(ctx, &id) == -1) {
+		rc = -1;
+		goto done;
+	}
+	/* Our own certificate writes come back as modifications too: with a
+	 * job in flight the runner decides again when it ends. */
+	if (in_flight(ctx, id.uuid))
+		goto done;
+	decide(ctx, &id, id.uuid, &v);
+	rc = act(ctx, id.uuid, e->dn, &v);
+done:
+	identity_free(&id);
+	return rc;
+}
+
+static int
+gone_or_recheck(struct plan_ctx *ctx, const char *uuid, int gone)
+{
+	struct identity id;
+	struct identity_row row;
+	struct verdict v;
+	int have, known, rc;
+
+	if (in_flight(ctx, uuid)) {
+		/* Decided when the job ends; but the departure must not be
+		 * lost meanwhile: the runner's recheck then sees a gone user. */
+		return gone ? store_identity_gone(ctx->st, uuid) : 0;
+	}
+	if ((have = job_load_identity(ctx->st, uuid, &id)) == -1)
+		return -1;
+	if ((known = store_identity_get(ctx->st, uuid, &row)) == -1) {
+		if (have)
+			identity_free(&id);
+		return -1;
+	}
+	decide(ctx, gone || !have ? NULL : &id, uuid, &v);
+	/* Out of scope and never ours (an AD full round reports every user,
+	 * Administrator and Guest too): not "up to date", just not counted. */
+	if (gone && !known && !have && v.decision == DECIDE_NOTHING) {
+		identity_row_free(&row);
+		return 0;
+	}
+	/* Gone (now, or marked gone during a job) and nothing left to revoke. */
+	if ((gone || (!have && row.dn != NULL && row.mail == NULL &&
+	    row.skipped == NULL)) &&
+	    v.decision == DECIDE_NOTHING && !ctx->dry_run)
+		store_identity_delete(ctx->st, uuid);
+	rc = act(ctx, uuid, row.dn ? row.dn : uuid, &v);
+	identity_row_free(&row);
+	if (have)
+		identity_free(&id);
+	return rc;
+}
+
+int
+plan_gone(struct plan_ctx *ctx, const char *uuid)
+{
+	return gone_or_recheck(ctx, uuid, 1);
+}
+
+int
+plan_recheck(struct plan_ctx *ctx, const char *uuid)
+{
+	return gone_or_recheck(ctx, uuid, 0);
+}
+
+/* Collected first: planning writes to the table being walked. */
+struct uuid_walk {
+	struct uuid_set all;
+};
+
+static void
+collect(void *arg, const char *uuid, const char *dn, const char *skipped)
+{
+	struct uuid_walk *w = arg;
+
+	if (dn != NULL)	/* manual identities (certsyncctl issue) have no DN */
+		uuid_set_add(&w->all, uuid);
+}
+
+static int
+for_each_directory_identity(struct plan_ctx *ctx, struct uuid_set *except, int gone)
+{
+	struct uuid_walk w = { { 0 } };
+	int rc = 0;
+
+	if (store_identity_each(ctx->st, 0, collect, &w) == -1)
+		return -1;
+	for (size_t i = 0; i < w.all.n && rc == 0; i++) {
+		if (except != NULL && uuid_set_has(except, w.all.v[i]))
+			continue;
+		rc = gone_or_recheck(ctx, w.all.v[i], gone);
+	}
+	uuid_set_clear(&w.all);
+	return rc;
+}
+
+int
+plan_sweep(struct plan_ctx *ctx, struct uuid_set *seen)
+{
+	return for_each_directory_identity(ctx, seen, 1);
+}
+
+int
+plan_recheck_all(struct plan_ctx *ctx)
+{
+	return for_each_directory_identity(ctx, NULL, 0);
+}
+
+/* One entry of the directory read: planned, and remembered for the sweep. */
+struct dir_read {
+	struct plan_ctx *ctx;
+	struct uuid_set seen;
+};
+
+static void
+plan_read_entry(LDAP *ld, LDAPMessage *msg, void *arg)
+{
+	struct dir_read *r = arg;
+	struct dir_entry e;
+
+	if (syncrepl_entry(ld, msg, &e) != 0)
+		return;
+	if (e.uuid != NULL)
+		uuid_set_add(&r->seen, e.uuid);
+	plan_entry(r->ctx, &e);
+	dir_entry_free(&e);
+}
+
+/* OpenLDAP: one search, its entries as they come. */
+static int
+read_plain(struct plan_ctx *ctx, LDAP *ld, struct dir_read *r)
+{
+	struct timeval tv = { ctx->conf->directory.network_timeout * 6, 0 };
+	LDAPMessage *msg = NULL;
+	int msgid, rc = -1, done = 0, n;
+
+	if ((n = syncrepl_poll_search(ld, ctx->conf, &msgid)) != LDAP_SUCCESS) {
+		log_error("directory %s: search failed: %s", ctx->conf->directory.uri,
+		    ldap_err2string(n));
+		return -1;
+	}
+	while (!done && (n = ldap_result(ld, msgid, LDAP_MSG_ONE, &tv, &msg)) > 0) {
+		int err_code = LDAP_OTHER;
+
+		if (n == LDAP_RES_SEARCH_ENTRY)
+			plan_read_entry(ld, msg, r);
+		else if (n == LDAP_RES_SEARCH_RESULT) {
+			ldap_parse_result(ld, msg, &err_code, NULL, NULL, NULL, NULL, 0);
+			done = 1;
+			if (err_code != LDAP_SUCCESS)
+				log_error("directory %s: search failed: %s",
+				    ctx->conf->directory.uri, ldap_err2string(err_code));
+			else
+				rc = 0;
+		}
+		ldap_msgfree(msg);
+		msg = NULL;
+	}
+	if (!done)
+		log_error("directory %s: the search did not finish", ctx->conf->directory.uri);
+	return rc;
+}
+
+/* Active Directory: in pages, or it stops at MaxPageSize (1000) users. */
+static int
+read_paged(struct plan_ctx *ctx, LDAP *ld, struct dir_read *r)
+{
+	const struct conf *c = ctx->conf;
+	char err[512];
+
+	if (ad_paged_search(ld, c, c->directory.base, syncrepl_scope(c),
+	    c->directory.filter, syncrepl_wanted_attrs(c, 1), NULL,
+	    plan_read_entry, r, err, sizeof(err)) != LDAP_SUCCESS) {
+		log_error("directory %s: %s", c->directory.uri, err);
+		return -1;
+	}
+	return 0;
+}
+
+int
+plan_directory(struct plan_ctx *ctx)
+{
+	struct dir_read r = { ctx, { 0 } };
+	char err[512];
+	LDAP *ld;
+	int rc;
+
+	if (ctx->conf->directory.base == NULL) {
+		log_error("%s: [directory] base: is required to read the directory",
+		    ctx->conf->path);
+		return -1;
+	}
+	if ((ld = ldapconn_open(ctx->conf, err, sizeof(err))) == NULL) {
+		log_error("directory %s: %s", ctx->conf->directory.uri, err);
+		return -1;
+	}
+	rc = ctx->conf->directory.flavor == DIR_FLAVOR_AD ? read_paged(ctx, ld, &r) :
+	    read_plain(ctx, ld, &r);
+	/* Only a complete read may sweep: a missing user is a departed one. */
+	if (rc == 0)
+		rc = plan_sweep(ctx, &r.seen);
+	uuid_set_clear(&r.seen);
+	ldap_unbind_ext_s(ld, NULL, NULL);
+	return rc;
+}
+
+int
+plan_report(const struct conf *conf, struct store *st, FILE *out)
+{
+	struct plan_ctx plan;
+	int rc;
+
+	if (plan_init(&plan, conf, st, 1, out) == -1)
+		return EX_CONFIG;
+	rc = plan_directory(&plan) == 0 ? 0 : EX_UNAVAILABLE;
+	/* A directory read that failed plans nothing: no summary that would
+	 * read like an empty plan (the error is on stderr). */
+	if (rc == 0)
+		fprintf(out, "%zu to do, %zu skipped, %zu up to date\n", plan.planned,
+		    plan.skipped, plan.unchanged);
+	plan_free(&plan);
+	return rc;
+}

@@ -1,0 +1,80 @@
+/*
+ * plan.h - from directory changes to planned jobs.
+ *
+ * Owns: what the change sources do with an entry or a disappearance:
+ * normalize, refuse duplicates, record the identity, reconcile, plan a job;
+ * and the sweep after a full refresh.  With dry_run it prints each decision
+ * and writes nothing (certsyncd --dry-run, certsyncctl plan).
+ * Never: runs a job (the runner does), or plans work for a user whose job is
+ * in flight (the runner reconciles them again when it ends).
+ */
+#ifndef CERTSYNC_PLAN_H
+#define CERTSYNC_PLAN_H
+
+#include <stdio.h>
+
+#include "lib/conf.h"
+#include "pipeline/identity.h"
+#include "store/store.h"
+
+struct plan_ctx {
+	const struct conf *conf;
+	struct store *st;
+	int dry_run;
+	FILE *out;                 /* dry-run report */
+	char *ca_key_id;           /* hex SKI of the current CA */
+	size_t planned, skipped, unchanged;
+	void (*kick)(void *arg);   /* wakes the runner; see plan_flush() */
+	void *kick_arg;
+	int kick_pending;          /* a job was planned since the last flush */
+	int64_t ca_next;           /* when the next CA-change reissue may start */
+};
+
+/* A set of uuids seen during a refresh. */
+struct uuid_set {
+	char **v;
+	size_t n, cap;
+	int sorted;
+};
+void uuid_set_add(struct uuid_set *s, const char *uuid);
+int uuid_set_has(struct uuid_set *s, const char *uuid);
+void uuid_set_clear(struct uuid_set *s);
+
+/*
+ * Wakes the runner if a job was planned.  Call it after the transaction that
+ * planned the jobs commits: the runner reads through its own connection and
+ * would not see them before.
+ */
+void plan_flush(struct plan_ctx *ctx);
+
+/* Reads the CA certificate for its key id.  0, or -1 after logging. */
+int plan_init(struct plan_ctx *ctx, const struct conf *conf, struct store *st,
+    int dry_run, FILE *out);
+void plan_free(struct plan_ctx *ctx);
+
+/* An entry added or changed.  0, or -1 on a store failure. */
+int plan_entry(struct plan_ctx *ctx, const struct dir_entry *entry);
+/* A user deleted or out of scope. */
+int plan_gone(struct plan_ctx *ctx, const char *uuid);
+/* Decides again from what the store holds (after a job, on the daily pass). */
+int plan_recheck(struct plan_ctx *ctx, const char *uuid);
+/* After a complete refresh: every directory identity not in seen is gone. */
+int plan_sweep(struct plan_ctx *ctx, struct uuid_set *seen);
+/* plan_recheck for every directory identity (the periodic safety net). */
+int plan_recheck_all(struct plan_ctx *ctx);
+
+/*
+ * One complete pass over the directory with a plain search, blocking:
+ * for certsyncd --dry-run and certsyncctl plan (with ctx->dry_run set, it
+ * prints and writes nothing).  Returns 0, or -1 after logging.
+ */
+int plan_directory(struct plan_ctx *ctx);
+
+/*
+ * The whole dry run for certsyncd --dry-run and certsyncctl plan: one pass
+ * over the directory, a line per decision and a summary on out, nothing
+ * written.  Returns 0, or a sysexits code after logging.
+ */
+int plan_report(const struct conf *conf, struct store *st, FILE *out);
+
+#endif

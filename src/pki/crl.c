@@ -1,0 +1,214 @@
+/*
+ * crl.c - builds and writes the CRL.
+ *
+ * Owns: the CRL's content and its files.  The CRL number comes from the
+ * store before signing, so a number is never reused even if a write fails.
+ * Never: touches the CA key (the signer signs), or writes the CRL in place.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <openssl/bn.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "lib/fsutil.h"
+#include "lib/log.h"
+#include "pki/certinfo.h"
+#include "pki/crl.h"
+
+static const struct {
+	int code;
+	const char *name;
+} reasons[] = {
+	{ CRL_REASON_UNSPECIFIED, "unspecified" },
+	{ CRL_REASON_KEY_COMPROMISE, "keyCompromise" },
+	{ CRL_REASON_AFFILIATION_CHANGED, "affiliationChanged" },
+	{ CRL_REASON_SUPERSEDED, "superseded" },
+	{ CRL_REASON_CESSATION_OF_OPERATION, "cessationOfOperation" },
+	{ CRL_REASON_PRIVILEGE_WITHDRAWN, "privilegeWithdrawn" },
+};
+#define NREASONS (sizeof(reasons) / sizeof(reasons[0]))
+
+int
+crl_reason_parse(const char *name)
+{
+	for (size_t i = 0; i < NREASONS; i++)
+		if (strcasecmp(name, reasons[i].name) == 0)
+			return reasons[i].code;
+	return -1;
+}
+
+const char *
+crl_reason_name(int code)
+{
+	for (size_t i = 0; i < NREASONS; i++)
+		if (reasons[i].code == code)
+			return reasons[i].name;
+	return "unknown";
+}
+
+const char *
+crl_reason_list(void)
+{
+	return "unspecified, keyCompromise, affiliationChanged, superseded, "
+	    "cessationOfOperation, privilegeWithdrawn";
+}
+
+static int
+add_entry(X509_CRL *crl, const struct cert_row *row)
+{
+	X509_REVOKED *rev = X509_REVOKED_new();
+	ASN1_ENUMERATED *reason = NULL;
+	ASN1_INTEGER *serial = NULL;
+	ASN1_TIME *when = NULL;
+	BIGNUM *bn = NULL;
+	int rc = -1;
+
+	if (rev == NULL || !BN_hex2bn(&bn, row->serial) ||
+	    (serial = BN_to_ASN1_INTEGER(bn, NULL)) == NULL ||
+	    (when = ASN1_TIME_set(NULL, (time_t)row->revoked_at)) == NULL ||
+	    !X509_REVOKED_set_serialNumber(rev, serial) ||
+	    !X509_REVOKED_set_revocationDate(rev, when))
+		goto done;
+	/* RFC 5280 5.3.1: "unspecified" is expressed by leaving the reason out. */
+	if (row->reason > CRL_REASON_UNSPECIFIED) {
+		if ((reason = ASN1_ENUMERATED_new()) == NULL ||
+		    !ASN1_ENUMERATED_set(reason, row->reason) ||
+		    !X509_REVOKED_add1_ext_i2d(rev, NID_crl_reason, reason, 0, 0))
+			goto done;
+	}
+	if (!X509_CRL_add0_revoked(crl, rev))
+		goto done;
+	rev = NULL;
+	rc = 0;
+done:
+	if (rc == -1)
+		log_ssl("cannot add serial %s to the CRL", row->serial);
+	X509_REVOKED_free(rev);
+	ASN1_ENUMERATED_free(reason);
+	ASN1_INTEGER_free(serial);
+	ASN1_TIME_free(when);
+	BN_free(bn);
+	return rc;
+}
+
+static int
+add_crl_exts(X509_CRL *crl, X509 *ca, int64_t number)
+{
+	ASN1_INTEGER *num = ASN1_INTEGER_new();
+	X509_EXTENSION *aki = NULL;
+	X509V3_CTX ctx;
+	int ok;
+
+	X509V3_set_ctx(&ctx, ca, NULL, NULL, crl, 0);
+	ok = num != NULL && ASN1_INTEGER_set_int64(num, number) &&
+	    X509_CRL_add1_ext_i2d(crl, NID_crl_number, num, 0, 0) == 1 &&
+	    (aki = X509V3_EXT_nconf_nid(NULL, &ctx, NID_authority_key_identifier,
+	    "keyid:always")) != NULL &&
+	    X509_CRL_add_ext(crl, aki, -1);
+	ASN1_INTEGER_free(num);
+	X509_EXTENSION_free(aki);
+	return ok ? 0 : -1;
+}
+
+static X509_CRL *
+crl_build(const struct conf *conf, const struct cert_rows *revoked, X509 *ca,
+    time_t now, time_t next, int64_t number)
+{
+	X509_CRL *crl = X509_CRL_new();
+	ASN1_TIME *last = ASN1_TIME_set(NULL, now), *nxt = ASN1_TIME_set(NULL, next);
+
+	if (crl == NULL || last == NULL || nxt == NULL ||
+	    !X509_CRL_set_version(crl, X509_CRL_VERSION_2) ||
+	    !X509_CRL_set_issuer_name(crl, X509_get_subject_name(ca)) ||
+	    !X509_CRL_set1_lastUpdate(crl, last) ||
+	    !X509_CRL_set1_nextUpdate(crl, nxt))
+		goto fail;
+	for (size_t i = 0; i < revoked->n; i++)
+		if (add_entry(crl, &revoked->v[i]) == -1)
+			goto fail;
+	if (!X509_CRL_sort(crl) || add_crl_exts(crl, ca, number) == -1)
+		goto fail;
+	ASN1_TIME_free(last);
+	ASN1_TIME_free(nxt);
+	return crl;
+fail:
+	log_ssl("cannot build CRL number %lld", (long long)number);
+	ASN1_TIME_free(last);
+	ASN1_TIME_free(nxt);
+	X509_CRL_free(crl);
+	return NULL;
+}
+
+static int
+write_crl(const char *path, X509_CRL *crl, int pem)
+{
+	unsigned char *der = NULL;
+	BIO *bio = NULL;
+	char *data;
+	long len;
+	int rc = -1;
+
+	if (pem) {
+		if ((bio = BIO_new(BIO_s_mem())) == NULL || !PEM_write_bio_X509_CRL(bio, crl))
+			goto encode_fail;
+		len = BIO_get_mem_data(bio, &data);
+	} else {
+		if ((len = i2d_X509_CRL(crl, &der)) <= 0)
+			goto encode_fail;
+		data = (char *)der;
+	}
+	if (fs_mkdir_p_parent(path, 0755) == -1 ||
+	    fs_write_atomic(path, data, (size_t)len, 0644, 0) == -1)
+		log_error("cannot write the CRL to %s: %s", path, strerror(errno));
+	else
+		rc = 0;
+	goto done;
+encode_fail:
+	log_ssl("cannot encode the CRL");
+done:
+	BIO_free(bio);
+	OPENSSL_free(der);
+	return rc;
+}
+
+int
+crl_publish(const struct conf *conf, struct store *st, struct signer *signer,
+    int64_t *number)
+{
+	struct cert_rows revoked = { 0 };
+	X509 *ca = signer_ca(signer);
+	X509_CRL *crl = NULL;
+	char *issuer = NULL;
+	time_t now = time(NULL);
+	time_t next = now + (time_t)conf->crl.next_update_hours * 3600;
+	int rc = -1;
+
+	if ((issuer = certinfo_name(X509_get_subject_name(ca))) == NULL ||
+	    store_cert_query(st, CQ_REVOKED, issuer, &revoked) == -1 ||
+	    store_crl_next(st, now, next, number) == -1)
+		goto done;
+	if ((crl = crl_build(conf, &revoked, ca, now, next, *number)) == NULL ||
+	    signer_sign_crl(signer, crl) == -1)
+		goto done;
+	if (write_crl(conf->crl.path, crl, 0) == -1 ||
+	    (conf->crl.pem_path != NULL && write_crl(conf->crl.pem_path, crl, 1) == -1))
+		goto done;
+	store_crl_written(st, *number);
+	store_audit(st, "crl", NULL, NULL, "CRL number %lld with %zu entries",
+	    (long long)*number, revoked.n);
+	log_info("CRL number %lld written to %s with %zu entries",
+	    (long long)*number, conf->crl.path, revoked.n);
+	rc = 0;
+done:
+	X509_CRL_free(crl);
+	cert_rows_free(&revoked);
+	free(issuer);
+	return rc;
+}

@@ -1,0 +1,252 @@
+/*
+ * store.h - the embedded state: SQLite in WAL mode.
+ *
+ * Owns: the schema (versioned, forward migrations only) and every read and
+ * write of identities, certificates, revocations, jobs, checkpoints, the
+ * CRL number and the append-only audit trail.
+ * Never: holds private keys (they live in PKCS#12 files the store only
+ * indexes), or lets anyone edit or delete an audit record.
+ *
+ * Return convention for this layer: 0 on success, -1 after logging; lookups
+ * return 1 when found and 0 when not.
+ */
+#ifndef CERTSYNC_STORE_H
+#define CERTSYNC_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pki/address.h"
+#include "pki/issue.h"
+
+struct store;
+
+/*
+ * pending: issued and recorded, not yet published; active: published (or,
+ * with no directory, current), or withdrawn from the directory but still
+ * valid while its user is disabled ([reconcile] on_disable = unpublish; the
+ * published values tell which); superseded: replaced, not yet revoked.
+ */
+enum cert_status { CERT_PENDING, CERT_ACTIVE, CERT_SUPERSEDED, CERT_REVOKED };
+
+struct cert_row {
+	int64_t id;
+	char *uuid;           /* the identity the certificate was issued to */
+	char *issuer;         /* RFC 2253 issuer name */
+	char *serial;         /* upper-case hex, no leading zeros */
+	char *fingerprint;    /* SHA-256, upper-case hex */
+	enum cert_kind kind;
+	enum cert_status status;
+	char *subject;
+	char *addresses;      /* rfc822Names joined with ", " */
+	char *key_type;       /* "rsa:2048", ... */
+	int64_t not_before, not_after, created_at;
+	unsigned char *der;
+	size_t der_len;
+	char *keystore_path;  /* current key for delivery; NULL once moved */
+	char *archive_path;   /* archived key; NULL until archived */
+	int reason;           /* CRL reason code when revoked, else -1 */
+	int64_t revoked_at;   /* 0 unless revoked */
+};
+
+struct cert_rows {
+	struct cert_row *v;
+	size_t n;
+};
+
+enum cert_query {
+	CQ_ALL,            /* arg unused */
+	CQ_UUID,           /* every certificate of identity arg */
+	CQ_UUID_ACTIVE,    /* the active ones of identity arg */
+	CQ_UUID_PENDING,   /* issued, not yet published, of identity arg */
+	CQ_UUID_SUPERSEDED,/* replaced, not yet revoked, of identity arg */
+	CQ_SERIAL,         /* arg: normalized hex serial */
+	CQ_ADDRESS,        /* arg: any address in the SAN, case-insensitive */
+	CQ_REVOKED,        /* arg: issuer name; for the CRL */
+};
+
+struct identity_row {
+	char *uuid;
+	char *dn;
+	char *mail;
+	char *aliases;        /* newline-separated */
+	char *display_name;
+	char *given_name;
+	char *surname;
+	int enabled;
+	char *skipped;        /* why the last directory values were refused */
+	int64_t updated_at;
+};
+
+struct job_row {
+	char *uuid;
+	char *state;          /* PLANNED KEYS ISSUED ARCHIVED PUBLISHED REVOKED DONE */
+	char *action;         /* enroll reissue renew revoke */
+	char *reason;
+	int attempts;
+	char *last_error;
+	int64_t updated_at;
+	int64_t next_attempt; /* not before this time (retry backoff) */
+};
+
+/* Opens or creates the database (and its directory, mode 0700), migrates
+ * it forward, refuses one from a newer certsync. */
+int store_open(const char *path, struct store **out);
+void store_close(struct store *st);
+int store_schema_version(struct store *st);
+
+/* Transactions nest: only the outermost begin/commit reaches SQLite. */
+int store_begin(struct store *st);
+int store_commit(struct store *st);
+void store_rollback(struct store *st);
+
+/* Inserts a certificate and its addresses; sets row->id. */
+int store_cert_insert(struct store *st, struct cert_row *row);
+int store_cert_query(struct store *st, enum cert_query q, const char *arg,
+    struct cert_rows *out);
+int store_cert_set_status(struct store *st, int64_t id, enum cert_status status);
+/* Sets both paths (NULL clears one). */
+int store_cert_set_paths(struct store *st, int64_t id, const char *keystore_path,
+    const char *archive_path);
+/* Records the revocation once; a second call for the same id is a no-op. */
+int store_revoke(struct store *st, int64_t cert_id, int reason, int64_t when);
+void cert_row_free(struct cert_row *row);
+void cert_rows_free(struct cert_rows *rows);
+const char *cert_status_name(enum cert_status status);
+
+/* The next CRL number (monotonic, starts at 1), recorded with its times. */
+int store_crl_next(struct store *st, int64_t this_update, int64_t next_update,
+    int64_t *number);
+/* 1 when a revocation is not yet in a written CRL, 0 if none, -1. */
+int store_crl_pending(struct store *st);
+/* The CRL with number is on disk: clears the pending mark (unless a
+ * revocation came in meanwhile and took a newer number). */
+int store_crl_written(struct store *st, int64_t number);
+/* The last CRL's number and time; 0 when no CRL was made yet. */
+int store_crl_last(struct store *st, int64_t *number, int64_t *issued_at);
+
+/* Stores the identity (clearing any skip reason) and indexes its addresses. */
+int store_identity_put(struct store *st, const struct identity_row *id);
+/* Records why the directory's values were refused; keeps the last good ones. */
+int store_identity_skip(struct store *st, const char *uuid, const char *dn,
+    const char *why);
+int store_identity_delete(struct store *st, const char *uuid);
+/* Another identity holding address: 1 and *owner "uuid (dn)" (caller frees). */
+int store_address_owner(struct store *st, const char *address, const char *not_uuid,
+    char **owner);
+/* Calls fn per identity (or per skipped one). */
+int store_identity_each(struct store *st, int skipped_only,
+    void (*fn)(void *arg, const char *uuid, const char *dn, const char *skipped),
+    void *arg);
+int store_identity_get(struct store *st, const char *uuid, struct identity_row *out);
+void identity_row_free(struct identity_row *id);
+
+int store_job_put(struct store *st, const struct job_row *job);
+int store_job_get(struct store *st, const char *uuid, struct job_row *out);
+int store_job_delete(struct store *st, const char *uuid);
+/* A failed attempt: only attempts, next_attempt and last_error change. */
+int store_job_postpone(struct store *st, const char *uuid, int attempts,
+    int64_t next_attempt, const char *error);
+/* The user left the directory while a job was in flight: addresses and
+ * names are forgotten (freeing the addresses for others), so the next
+ * decision for the uuid is "gone".  The row stays for the job's sake. */
+int store_identity_gone(struct store *st, const char *uuid);
+/* The job due first (next_attempt <= now): 1 found, 0 none. */
+int store_job_next(struct store *st, int64_t now, struct job_row *out);
+/* When the next job not yet REVOKED is due: 1 and *when, or 0 if none. */
+int store_job_next_due(struct store *st, int64_t *when);
+/* The oldest job in state, whatever its retry time: 1 found, 0 none. */
+int store_job_next_in(struct store *st, const char *state, struct job_row *out);
+/* Calls fn(arg, state, count) per job state. */
+int store_job_counts(struct store *st, void (*fn)(void *, const char *, int), void *arg);
+
+/* Values certsync wrote to a user's directory entry (add=1) or removed. */
+int store_published(struct store *st, int add, const char *uuid, const char *attr,
+    const void *value, size_t len);
+/* Whether the store records value in attr of uuid's entry: 1 yes, 0 no
+ * (never written, or withdrawn). */
+int store_published_has(struct store *st, const char *uuid, const char *attr,
+    const void *value, size_t len);
+/* Calls fn per recorded value; fn returning -1 stops (and returns -1). */
+int store_published_each(struct store *st, const char *uuid, const char *attr,
+    int (*fn)(void *arg, const void *value, size_t len), void *arg);
+
+/* A key waiting to be handed to the delivery hook. */
+struct delivery_row {
+	int64_t cert_id;
+	char *uuid, *dn, *serial, *kind, *addresses, *keystore_path;
+	int attempts;
+};
+/* Queues delivery of every active certificate of uuid that has a keystore
+ * file and was never queued. */
+int store_delivery_queue(struct store *st, const char *uuid);
+/* Up to max deliveries due at now, oldest first; *n rows (free each). */
+int store_delivery_due(struct store *st, int64_t now, size_t max,
+    struct delivery_row *rows, size_t *n);
+/* Marks one delivered (ok) or postpones it to next_attempt with err. */
+int store_delivery_result(struct store *st, int64_t cert_id, int ok, const char *err,
+    int64_t next_attempt);
+/* The earliest next_attempt of an undelivered key: 1 and *when, or 0. */
+int store_delivery_next(struct store *st, int64_t *when);
+void delivery_row_free(struct delivery_row *row);
+/* Undelivered keys, and how many of them have failed at least once. */
+int store_delivery_counts(struct store *st, int *pending, int *failing);
+
+/* Small facts the daemon reports for `certsyncctl status`. */
+int store_state_set(struct store *st, const char *key, const char *value);
+int store_state_get(struct store *st, const char *key, char **value,
+    int64_t *updated_at);
+void job_row_free(struct job_row *job);
+
+int store_checkpoint_put(struct store *st, const char *source, const void *cookie,
+    size_t len, const char *server_id);
+/* *cookie is malloc'd (caller frees); *server_id too, may be NULL. */
+int store_checkpoint_get(struct store *st, const char *source, void **cookie,
+    size_t *len, char **server_id);
+
+/*
+ * The last full copy of a directory entry (AD DirSync sends only what
+ * changed): dn and an opaque attribute blob (dirsync.c packs it).
+ * get: 1 found (caller frees *dn and *attrs), 0 none.  delete with uuid
+ * NULL forgets every copy.
+ */
+int store_copy_put(struct store *st, const char *uuid, const char *dn,
+    const void *attrs, size_t len);
+int store_copy_get(struct store *st, const char *uuid, char **dn, void **attrs,
+    size_t *len);
+int store_copy_delete(struct store *st, const char *uuid);
+
+/* When a cookie was last saved for source: 1 and *updated_at, 0 if none. */
+int store_checkpoint_age(struct store *st, const char *source, int64_t *updated_at);
+
+/*
+ * A certificate the CA signed (a "sign" audit record) that no certificate
+ * row records: a crash or a failure came between signing it and recording
+ * it.  detail is the sign record's text (job.c writes it and reads it).
+ */
+struct unrecorded_row {
+	char *uuid;
+	char *serial;
+	char *detail;
+	int64_t signed_at;
+};
+
+struct unrecorded_rows {
+	struct unrecorded_row *v;
+	size_t n;
+};
+
+/* The unrecorded certificates of uuid (NULL: of anyone), oldest first. */
+int store_unrecorded(struct store *st, const char *uuid, struct unrecorded_rows *out);
+void unrecorded_rows_free(struct unrecorded_rows *rows);
+
+/* Appends to the audit trail: what happened, to whom, which serial. */
+int store_audit(struct store *st, const char *action, const char *uuid,
+    const char *serial, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* Calls fn for each audit record, oldest first, at most limit (0: all). */
+int store_audit_each(struct store *st, int limit,
+    void (*fn)(void *arg, int64_t at, const char *action, const char *uuid,
+    const char *serial, const char *detail), void *arg);
+
+#endif
