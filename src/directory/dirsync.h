@@ -18,8 +18,8 @@
 
 #include <ldap.h>
 
+#include "directory/entry.h"
 #include "lib/conf.h"
-#include "pipeline/identity.h"
 
 #define AD_OID_DIRSYNC      "1.2.840.113556.1.4.841"
 #define AD_OID_NOTIFICATION "1.2.840.113556.1.4.528"

@@ -14,6 +14,8 @@
 
 #include <stddef.h>
 
+#include <openssl/x509.h>
+
 #include "lib/conf.h"
 #include "store/store.h"
 

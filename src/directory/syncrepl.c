@@ -162,21 +162,6 @@ syncrepl_read_entry(LDAP *ld, LDAPMessage *msg, struct dir_entry *e)
 	return 0;
 }
 
-void
-dir_entry_free(struct dir_entry *e)
-{
-	for (size_t i = 0; i < e->nattrs; i++) {
-		for (size_t j = 0; j < e->attrs[i].nvalues; j++)
-			free((char *)e->attrs[i].values[j].val);
-		free(e->attrs[i].values);
-		free((char *)e->attrs[i].name);
-	}
-	free(e->attrs);
-	free((char *)e->dn);
-	free((char *)e->uuid);
-	memset(e, 0, sizeof(*e));
-}
-
 int
 syncrepl_entry(LDAP *ld, LDAPMessage *msg, struct dir_entry *e)
 {

@@ -13,8 +13,8 @@
 
 #include <ldap.h>
 
+#include "directory/entry.h"
 #include "lib/conf.h"
-#include "pipeline/identity.h"
 
 enum sync_event_type {
 	SE_ENTRY,        /* added or changed: entry holds its attributes */
@@ -72,6 +72,5 @@ void syncrepl_guid_text(const unsigned char guid[16], char out[37]);
 
 /* An entry of a plain search: uuid from entryUUID (AD: objectGUID).  0, or -1. */
 int syncrepl_entry(LDAP *ld, LDAPMessage *msg, struct dir_entry *e);
-void dir_entry_free(struct dir_entry *e);
 
 #endif

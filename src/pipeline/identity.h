@@ -11,28 +11,9 @@
 
 #include <stddef.h>
 
+#include "directory/entry.h"
+#include "lib/vocab.h"
 #include "pki/address.h"
-#include "pki/issue.h"
-
-/* One attribute of a directory entry; values are not NUL-terminated. */
-struct dir_value {
-	const char *val;
-	size_t len;
-};
-
-struct dir_attr {
-	const char *name;
-	struct dir_value *values;
-	size_t nvalues;
-};
-
-/* A directory entry as the change sources hand it over. */
-struct dir_entry {
-	const char *dn;
-	const char *uuid;             /* textual uuid, e.g. 8-4-4-4-12 hex */
-	struct dir_attr *attrs;
-	size_t nattrs;
-};
 
 /* Which attributes carry what; from [directory]. */
 struct identity_map {

@@ -17,12 +17,14 @@
 #include <unistd.h>
 
 #include "directory/publish.h"
+#include "lib/failpoint.h"
 #include "lib/log.h"
 #include "lib/secret.h"
 #include "pipeline/job.h"
 #include "pipeline/plan.h"
 #include "pki/certinfo.h"
 #include "pki/crl.h"
+#include "pki/issue.h"
 #include "pki/keys.h"
 #include "pki/keystore.h"
 
@@ -47,21 +49,6 @@ job_action_parse(const char *name)
 		if (strcmp(name, action_names[i]) == 0)
 			return i;
 	return -1;
-}
-
-void
-failpoint(const char *name)
-{
-#ifdef CS_FAILPOINTS
-	const char *want = getenv("CERTSYNC_FAILPOINT");
-
-	if (want != NULL && strcmp(want, name) == 0) {
-		log_warn("failpoint %s: exiting as if killed", name);
-		_exit(137);
-	}
-#else
-	(void)name;
-#endif
 }
 
 /* ---- job rows ------------------------------------------------------------ */

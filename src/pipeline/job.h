@@ -20,6 +20,7 @@
 
 #include "ca/signer.h"
 #include "lib/conf.h"
+#include "lib/uuid_set.h"
 #include "pipeline/identity.h"
 #include "store/store.h"
 
@@ -59,8 +60,6 @@ int job_plan(struct store *st, const char *uuid, enum job_action action,
  */
 int job_run(struct job_ctx *ctx, const char *uuid);
 
-struct uuid_set;
-
 /* After a batch: rewrites the CRL if a revocation is not in one yet, then
  * closes the REVOKED jobs (DONE: the row goes; the audit trail keeps the
  * history), adding their uuids to closed (may be NULL). */
@@ -83,9 +82,5 @@ int job_revoke_cert(struct job_ctx *ctx, const struct cert_row *row, int reason)
 
 /* The identity the store holds for uuid: 1 found, 0 none (or skipped), -1. */
 int job_load_identity(struct store *st, const char *uuid, struct identity *out);
-
-/* Test-only crash points: with --enable-failpoints, CERTSYNC_FAILPOINT=NAME
- * makes the process _exit(137) at that point, as kill -9 would. */
-void failpoint(const char *name);
 
 #endif

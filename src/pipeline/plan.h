@@ -14,6 +14,7 @@
 #include <stdio.h>
 
 #include "lib/conf.h"
+#include "lib/uuid_set.h"
 #include "pipeline/identity.h"
 #include "store/store.h"
 
@@ -29,16 +30,6 @@ struct plan_ctx {
 	int kick_pending;          /* a job was planned since the last flush */
 	int64_t ca_next;           /* when the next CA-change reissue may start */
 };
-
-/* A set of uuids seen during a refresh. */
-struct uuid_set {
-	char **v;
-	size_t n, cap;
-	int sorted;
-};
-void uuid_set_add(struct uuid_set *s, const char *uuid);
-int uuid_set_has(struct uuid_set *s, const char *uuid);
-void uuid_set_clear(struct uuid_set *s);
 
 /*
  * Wakes the runner if a job was planned.  Call it after the transaction that

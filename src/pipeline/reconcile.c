@@ -22,6 +22,7 @@
 #include "pipeline/reconcile.h"
 #include "pki/certinfo.h"
 #include "pki/crl.h"
+#include "pki/issue.h"
 
 static const char *const decision_names[] = {
 	"nothing", "enroll", "reissue", "renew", "revoke", "unpublish", "republish",

@@ -14,6 +14,7 @@
 
 #include <time.h>
 
+#include "lib/conf.h"
 #include "pipeline/identity.h"
 #include "store/store.h"
 

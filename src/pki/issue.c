@@ -27,23 +27,6 @@
 #define RDN_VALUE_MAX 128     /* the largest upper bound for the others */
 #define TEMPLATE_MAX 1024
 
-static const char *const kind_names[] = { "signing", "encryption", "dual" };
-
-const char *
-cert_kind_name(enum cert_kind kind)
-{
-	return kind_names[kind];
-}
-
-int
-cert_kind_parse(const char *name)
-{
-	for (int i = 0; i < 3; i++)
-		if (strcmp(name, kind_names[i]) == 0)
-			return i;
-	return -1;
-}
-
 int
 issue_utf8_ok(const char *s)
 {

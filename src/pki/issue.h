@@ -15,22 +15,8 @@
 #include <openssl/x509.h>
 
 #include "lib/conf.h"
+#include "lib/vocab.h"
 #include "pki/address.h"
-
-enum cert_kind { CERT_KIND_SIGNING, CERT_KIND_ENCRYPTION, CERT_KIND_DUAL };
-
-/* "signing", "encryption", "dual"; and back (-1 if unknown). */
-const char *cert_kind_name(enum cert_kind kind);
-int cert_kind_parse(const char *name);
-
-/* Values for the subject template's %{...} variables; NULL means empty. */
-struct subject_vars {
-	const char *name;   /* display name */
-	const char *given;
-	const char *sn;
-	const char *mail;   /* primary address */
-	const char *uid;
-};
 
 struct issue_request {
 	EVP_PKEY *key;                          /* subject public key */

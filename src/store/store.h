@@ -16,8 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "pki/address.h"
-#include "pki/issue.h"
+#include "lib/vocab.h"
 
 struct store;
 

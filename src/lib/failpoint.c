@@ -1,0 +1,29 @@
+/*
+ * failpoint.c - test-only crash points.
+ *
+ * Owns: reading CERTSYNC_FAILPOINT.  Never: runs in a build without
+ * --enable-failpoints (the body compiles away).
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/failpoint.h"
+#include "lib/log.h"
+
+void
+failpoint(const char *name)
+{
+#ifdef CS_FAILPOINTS
+	const char *want = getenv("CERTSYNC_FAILPOINT");
+
+	if (want != NULL && strcmp(want, name) == 0) {
+		log_warn("failpoint %s: exiting as if killed", name);
+		_exit(137);
+	}
+#else
+	(void)name;
+#endif
+}
