@@ -3,7 +3,11 @@
  *
  * Owns: the schema (versioned, forward migrations only) and every read and
  * write of identities, certificates, revocations, jobs, checkpoints, the
- * CRL number and the append-only audit trail.
+ * CRL number and the append-only audit trail.  This is the one face of
+ * src/store/: schema.c opens and migrates the file, db.c holds the
+ * transactions, and one file per table family does the rest (certs.c,
+ * identities.c, jobs.c, published.c, checkpoints.c, deliveries.c, state.c,
+ * audit.c); internal.h is theirs alone.
  * Never: holds private keys (they live in PKCS#12 files the store only
  * indexes), or lets anyone edit or delete an audit record.
  *

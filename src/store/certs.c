@@ -1,0 +1,280 @@
+/*
+ * certs.c - certificates, the addresses they name, and their revocations.
+ *
+ * Owns: the certificates table (the DER, the status, where the key files
+ * are), the address index behind `certsyncctl show EMAIL`, and the
+ * revocations (each marks the CRL pending in the same transaction).
+ * Never: deletes a certificate row, or changes a revocation once made: a
+ * second revocation of the same certificate keeps the first's reason and
+ * time.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "lib/log.h"
+#include "store/internal.h"
+
+static const char *const status_names[] = { "pending", "active", "superseded", "revoked" };
+
+const char *
+cert_status_name(enum cert_status status)
+{
+	return status_names[status];
+}
+
+static int
+insert_addresses(struct store *st, int64_t id, const char *joined)
+{
+	char *copy, *save = NULL, *a;
+	int rc = 0;
+
+	if ((copy = strdup(joined)) == NULL)
+		fatal("out of memory");
+	for (a = strtok_r(copy, ", ", &save); a != NULL && rc == 0;
+	    a = strtok_r(NULL, ", ", &save)) {
+		sqlite3_stmt *stmt = db_prepare(st, "INSERT OR IGNORE INTO "
+		    "certificate_addresses (cert_id, address) VALUES (?, ?)");
+
+		if (stmt == NULL) {
+			rc = -1;
+			break;
+		}
+		sqlite3_bind_int64(stmt, 1, id);
+		db_bind_text(stmt, 2, a);
+		rc = db_step_done(st, stmt, "insert certificate address");
+	}
+	free(copy);
+	return rc;
+}
+
+int
+store_cert_insert(struct store *st, struct cert_row *row)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (store_begin(st) == -1)
+		return -1;
+	stmt = db_prepare(st, "INSERT INTO certificates (uuid, issuer, serial, "
+	    "fingerprint, kind, status, subject, addresses, key_type, not_before, "
+	    "not_after, der, keystore_path, archive_path, created_at) VALUES "
+	    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+	if (stmt == NULL) {
+		store_rollback(st);
+		return -1;
+	}
+	db_bind_text(stmt, 1, row->uuid);
+	db_bind_text(stmt, 2, row->issuer);
+	db_bind_text(stmt, 3, row->serial);
+	db_bind_text(stmt, 4, row->fingerprint);
+	db_bind_text(stmt, 5, cert_kind_name(row->kind));
+	db_bind_text(stmt, 6, cert_status_name(row->status));
+	db_bind_text(stmt, 7, row->subject);
+	db_bind_text(stmt, 8, row->addresses);
+	db_bind_text(stmt, 9, row->key_type);
+	sqlite3_bind_int64(stmt, 10, row->not_before);
+	sqlite3_bind_int64(stmt, 11, row->not_after);
+	sqlite3_bind_blob(stmt, 12, row->der, (int)row->der_len, SQLITE_TRANSIENT);
+	db_bind_text(stmt, 13, row->keystore_path);
+	db_bind_text(stmt, 14, row->archive_path);
+	sqlite3_bind_int64(stmt, 15, row->created_at);
+	if (db_step_done(st, stmt, "insert certificate") == -1) {
+		store_rollback(st);
+		return -1;
+	}
+	row->id = sqlite3_last_insert_rowid(st->db);
+	rc = insert_addresses(st, row->id, row->addresses);
+	if (rc == -1) {
+		store_rollback(st);
+		return -1;
+	}
+	return store_commit(st);
+}
+
+#define CERT_COLUMNS \
+	"c.id, c.uuid, c.issuer, c.serial, c.fingerprint, c.kind, c.status, " \
+	"c.subject, c.addresses, c.key_type, c.not_before, c.not_after, c.der, " \
+	"c.keystore_path, c.archive_path, c.created_at, r.reason, r.revoked_at"
+
+#define CERT_FROM \
+	" FROM certificates c LEFT JOIN revocations r ON r.cert_id = c.id "
+
+static void
+read_cert_row(sqlite3_stmt *stmt, struct cert_row *row)
+{
+	const void *blob;
+	char *kind, *status;
+
+	memset(row, 0, sizeof(*row));
+	row->id = sqlite3_column_int64(stmt, 0);
+	row->uuid = db_col_text(stmt, 1);
+	row->issuer = db_col_text(stmt, 2);
+	row->serial = db_col_text(stmt, 3);
+	row->fingerprint = db_col_text(stmt, 4);
+	kind = db_col_text(stmt, 5);
+	status = db_col_text(stmt, 6);
+	row->kind = (enum cert_kind)cert_kind_parse(kind);
+	row->status = CERT_REVOKED;
+	for (int i = 0; i <= CERT_REVOKED; i++)
+		if (strcmp(status, status_names[i]) == 0)
+			row->status = (enum cert_status)i;
+	free(kind);
+	free(status);
+	row->subject = db_col_text(stmt, 7);
+	row->addresses = db_col_text(stmt, 8);
+	row->key_type = db_col_text(stmt, 9);
+	row->not_before = sqlite3_column_int64(stmt, 10);
+	row->not_after = sqlite3_column_int64(stmt, 11);
+	row->der_len = (size_t)sqlite3_column_bytes(stmt, 12);
+	blob = sqlite3_column_blob(stmt, 12);
+	if ((row->der = malloc(row->der_len ? row->der_len : 1)) == NULL)
+		fatal("out of memory");
+	if (row->der_len)
+		memcpy(row->der, blob, row->der_len);
+	row->keystore_path = db_col_text(stmt, 13);
+	row->archive_path = db_col_text(stmt, 14);
+	row->created_at = sqlite3_column_int64(stmt, 15);
+	row->reason = sqlite3_column_type(stmt, 16) == SQLITE_NULL ? -1 :
+	    sqlite3_column_int(stmt, 16);
+	row->revoked_at = sqlite3_column_int64(stmt, 17);
+}
+
+static const char *
+cert_query_sql(enum cert_query q)
+{
+	switch (q) {
+	case CQ_ALL:
+		return "SELECT " CERT_COLUMNS CERT_FROM "ORDER BY c.id";
+	case CQ_UUID:
+		return "SELECT " CERT_COLUMNS CERT_FROM "WHERE c.uuid = ?1 ORDER BY c.id";
+	case CQ_UUID_ACTIVE:
+		return "SELECT " CERT_COLUMNS CERT_FROM
+		    "WHERE c.uuid = ?1 AND c.status = 'active' ORDER BY c.id";
+	case CQ_UUID_PENDING:
+		return "SELECT " CERT_COLUMNS CERT_FROM
+		    "WHERE c.uuid = ?1 AND c.status = 'pending' ORDER BY c.id";
+	case CQ_UUID_SUPERSEDED:
+		return "SELECT " CERT_COLUMNS CERT_FROM
+		    "WHERE c.uuid = ?1 AND c.status = 'superseded' ORDER BY c.id";
+	case CQ_SERIAL:
+		return "SELECT " CERT_COLUMNS CERT_FROM "WHERE c.serial = ?1 ORDER BY c.id";
+	case CQ_ADDRESS:
+		return "SELECT " CERT_COLUMNS CERT_FROM "WHERE c.id IN (SELECT cert_id "
+		    "FROM certificate_addresses WHERE address = ?1) ORDER BY c.id";
+	case CQ_REVOKED:
+	default:
+		return "SELECT " CERT_COLUMNS CERT_FROM
+		    "WHERE r.cert_id IS NOT NULL AND c.issuer = ?1 ORDER BY r.revoked_at, c.id";
+	}
+}
+
+int
+store_cert_query(struct store *st, enum cert_query q, const char *arg,
+    struct cert_rows *out)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	out->v = NULL;
+	out->n = 0;
+	if ((stmt = db_prepare(st, cert_query_sql(q))) == NULL)
+		return -1;
+	if (q != CQ_ALL)
+		db_bind_text(stmt, 1, arg);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		struct cert_row *v = realloc(out->v, (out->n + 1) * sizeof(*v));
+
+		if (v == NULL)
+			fatal("out of memory");
+		out->v = v;
+		read_cert_row(stmt, &out->v[out->n++]);
+	}
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE) {
+		cert_rows_free(out);
+		return db_fail(st, "query certificates");
+	}
+	return 0;
+}
+
+int
+store_cert_set_status(struct store *st, int64_t id, enum cert_status status)
+{
+	sqlite3_stmt *stmt = db_prepare(st, "UPDATE certificates SET status = ? WHERE id = ?");
+
+	if (stmt == NULL)
+		return -1;
+	db_bind_text(stmt, 1, cert_status_name(status));
+	sqlite3_bind_int64(stmt, 2, id);
+	return db_step_done(st, stmt, "update certificate status");
+}
+
+int
+store_cert_set_paths(struct store *st, int64_t id, const char *keystore_path,
+    const char *archive_path)
+{
+	sqlite3_stmt *stmt = db_prepare(st, "UPDATE certificates SET keystore_path = ?, "
+	    "archive_path = ? WHERE id = ?");
+
+	if (stmt == NULL)
+		return -1;
+	db_bind_text(stmt, 1, keystore_path);
+	db_bind_text(stmt, 2, archive_path);
+	sqlite3_bind_int64(stmt, 3, id);
+	return db_step_done(st, stmt, "update certificate paths");
+}
+
+int
+store_revoke(struct store *st, int64_t cert_id, int reason, int64_t when)
+{
+	sqlite3_stmt *stmt;
+
+	if (store_begin(st) == -1)
+		return -1;
+	/* OR IGNORE: the first revocation's reason and time stand. */
+	if ((stmt = db_prepare(st, "INSERT OR IGNORE INTO revocations (cert_id, reason, "
+	    "revoked_at) VALUES (?, ?, ?)")) == NULL) {
+		store_rollback(st);
+		return -1;
+	}
+	sqlite3_bind_int64(stmt, 1, cert_id);
+	sqlite3_bind_int(stmt, 2, reason);
+	sqlite3_bind_int64(stmt, 3, when);
+	if (db_step_done(st, stmt, "insert revocation") == -1 ||
+	    store_cert_set_status(st, cert_id, CERT_REVOKED) == -1 ||
+	    db_crl_mark_pending(st) == -1) {
+		store_rollback(st);
+		return -1;
+	}
+	return store_commit(st);
+}
+
+void
+cert_row_free(struct cert_row *row)
+{
+	free(row->uuid);
+	free(row->issuer);
+	free(row->serial);
+	free(row->fingerprint);
+	free(row->subject);
+	free(row->addresses);
+	free(row->key_type);
+	free(row->der);
+	free(row->keystore_path);
+	free(row->archive_path);
+	memset(row, 0, sizeof(*row));
+}
+
+void
+cert_rows_free(struct cert_rows *rows)
+{
+	for (size_t i = 0; i < rows->n; i++)
+		cert_row_free(&rows->v[i]);
+	free(rows->v);
+	rows->v = NULL;
+	rows->n = 0;
+}

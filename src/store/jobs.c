@@ -1,0 +1,176 @@
+/*
+ * jobs.c - one row per user with work in flight.
+ *
+ * Owns: the jobs table: state, action, CRL reason, attempts, the retry
+ * time and the last error.
+ * Never: interprets a state or an action: they stay text here, as stored
+ * (the job driver holds them as enums and spells them at this edge); the
+ * schema refuses a state it does not know.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "store/internal.h"
+
+int
+store_job_put(struct store *st, const struct job_row *job)
+{
+	sqlite3_stmt *stmt = db_prepare(st, "INSERT OR REPLACE INTO jobs (uuid, state, "
+	    "action, reason, attempts, last_error, updated_at, next_attempt) VALUES "
+	    "(?, ?, ?, ?, ?, ?, ?, ?)");
+
+	if (stmt == NULL)
+		return -1;
+	db_bind_text(stmt, 1, job->uuid);
+	db_bind_text(stmt, 2, job->state);
+	db_bind_text(stmt, 3, job->action);
+	db_bind_text(stmt, 4, job->reason);
+	sqlite3_bind_int(stmt, 5, job->attempts);
+	db_bind_text(stmt, 6, job->last_error);
+	sqlite3_bind_int64(stmt, 7, job->updated_at ? job->updated_at : time(NULL));
+	sqlite3_bind_int64(stmt, 8, job->next_attempt);
+	return db_step_done(st, stmt, "store job");
+}
+
+#define JOB_COLUMNS \
+	"uuid, state, action, reason, attempts, last_error, updated_at, next_attempt"
+
+/* One row of JOB_COLUMNS into out; finalizes stmt.  1 found, 0 not, -1. */
+static int
+read_job(struct store *st, sqlite3_stmt *stmt, struct job_row *out)
+{
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		out->uuid = db_col_text(stmt, 0);
+		out->state = db_col_text(stmt, 1);
+		out->action = db_col_text(stmt, 2);
+		out->reason = db_col_text(stmt, 3);
+		out->attempts = sqlite3_column_int(stmt, 4);
+		out->last_error = db_col_text(stmt, 5);
+		out->updated_at = sqlite3_column_int64(stmt, 6);
+		out->next_attempt = sqlite3_column_int64(stmt, 7);
+	}
+	sqlite3_finalize(stmt);
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc == SQLITE_DONE)
+		return 0;
+	return db_fail(st, "read job");
+}
+
+int
+store_job_get(struct store *st, const char *uuid, struct job_row *out)
+{
+	sqlite3_stmt *stmt = db_prepare(st, "SELECT " JOB_COLUMNS " FROM jobs WHERE uuid = ?");
+
+	if (stmt == NULL)
+		return -1;
+	db_bind_text(stmt, 1, uuid);
+	return read_job(st, stmt, out);
+}
+
+int
+store_job_postpone(struct store *st, const char *uuid, int attempts,
+    int64_t next_attempt, const char *error)
+{
+	sqlite3_stmt *stmt = db_prepare(st, "UPDATE jobs SET attempts = ?, "
+	    "next_attempt = ?, last_error = ? WHERE uuid = ?");
+
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int(stmt, 1, attempts);
+	sqlite3_bind_int64(stmt, 2, next_attempt);
+	db_bind_text(stmt, 3, error);
+	db_bind_text(stmt, 4, uuid);
+	return db_step_done(st, stmt, "postpone job");
+}
+
+int
+store_job_next(struct store *st, int64_t now, struct job_row *out)
+{
+	/* REVOKED jobs wait for the batch's CRL, not for the runner. */
+	sqlite3_stmt *stmt = db_prepare(st, "SELECT " JOB_COLUMNS " FROM jobs WHERE "
+	    "state != 'REVOKED' AND next_attempt <= ? ORDER BY next_attempt, "
+	    "updated_at LIMIT 1");
+
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, now);
+	return read_job(st, stmt, out);
+}
+
+int
+store_job_next_in(struct store *st, const char *state, struct job_row *out)
+{
+	sqlite3_stmt *stmt = db_prepare(st, "SELECT " JOB_COLUMNS " FROM jobs WHERE "
+	    "state = ? ORDER BY updated_at LIMIT 1");
+
+	if (stmt == NULL)
+		return -1;
+	db_bind_text(stmt, 1, state);
+	return read_job(st, stmt, out);
+}
+
+int
+store_job_next_due(struct store *st, int64_t *when)
+{
+	sqlite3_stmt *stmt = db_prepare(st, "SELECT min(next_attempt) FROM jobs "
+	    "WHERE state != 'REVOKED'");
+	int rc;
+
+	*when = 0;
+	if (stmt == NULL)
+		return -1;
+	if ((rc = sqlite3_step(stmt)) == SQLITE_ROW &&
+	    sqlite3_column_type(stmt, 0) != SQLITE_NULL) {
+		*when = sqlite3_column_int64(stmt, 0);
+		sqlite3_finalize(stmt);
+		return 1;
+	}
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_fail(st, "read job times");
+}
+
+int
+store_job_counts(struct store *st, void (*fn)(void *, const char *, int), void *arg)
+{
+	sqlite3_stmt *stmt = db_prepare(st, "SELECT state, count(*) FROM jobs GROUP BY state");
+	int rc;
+
+	if (stmt == NULL)
+		return -1;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		fn(arg, (const char *)sqlite3_column_text(stmt, 0),
+		    sqlite3_column_int(stmt, 1));
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_DONE ? 0 : db_fail(st, "count jobs");
+}
+
+int
+store_job_delete(struct store *st, const char *uuid)
+{
+	sqlite3_stmt *stmt = db_prepare(st, "DELETE FROM jobs WHERE uuid = ?");
+
+	if (stmt == NULL)
+		return -1;
+	db_bind_text(stmt, 1, uuid);
+	return db_step_done(st, stmt, "delete job");
+}
+
+void
+job_row_free(struct job_row *job)
+{
+	free(job->uuid);
+	free(job->state);
+	free(job->action);
+	free(job->reason);
+	free(job->last_error);
+	memset(job, 0, sizeof(*job));
+}

@@ -1,0 +1,250 @@
+/*
+ * schema.c - opening the database, its schema and forward migrations.
+ *
+ * Owns: the file (its directory made mode 0700; WAL mode with
+ * synchronous=FULL: once a call returns 0 outside a transaction, or
+ * store_commit() returns 0, it survives a crash), the tables, the version
+ * in PRAGMA user_version, and taking an older database forward, one step
+ * per transaction.  The audit trail's triggers are here: SQLite itself
+ * refuses UPDATE and DELETE on it, so not even a bug elsewhere can edit it.
+ * Never: stores private keys or secrets (they live in PKCS#12 files the
+ * store only indexes), edits a released migration (a new one is
+ * appended), or touches a database written by a newer certsync.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "lib/fsutil.h"
+#include "lib/log.h"
+#include "store/internal.h"
+
+/*
+ * Forward migrations: entry i takes the schema from version i to i + 1.
+ * Never edit a released entry; append a new one.
+ */
+static const char *const migrations[] = {
+	/* 0 -> 1 */
+	"CREATE TABLE identities ("
+	"  uuid TEXT PRIMARY KEY,"
+	"  dn TEXT, mail TEXT, aliases TEXT,"
+	"  display_name TEXT, given_name TEXT, surname TEXT,"
+	"  enabled INTEGER NOT NULL DEFAULT 1,"
+	"  skipped TEXT,"
+	"  updated_at INTEGER NOT NULL);"
+	"CREATE TABLE certificates ("
+	"  id INTEGER PRIMARY KEY,"
+	"  uuid TEXT NOT NULL,"
+	"  issuer TEXT NOT NULL,"
+	"  serial TEXT NOT NULL,"
+	"  fingerprint TEXT NOT NULL UNIQUE,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('signing','encryption','dual')),"
+	"  status TEXT NOT NULL CHECK (status IN ('pending','active','superseded','revoked')),"
+	"  subject TEXT NOT NULL,"
+	"  addresses TEXT NOT NULL,"
+	"  key_type TEXT,"
+	"  not_before INTEGER NOT NULL,"
+	"  not_after INTEGER NOT NULL,"
+	"  der BLOB NOT NULL,"
+	"  keystore_path TEXT,"
+	"  archive_path TEXT,"
+	"  created_at INTEGER NOT NULL,"
+	"  UNIQUE (issuer, serial));"
+	"CREATE INDEX certificates_uuid ON certificates (uuid, status);"
+	"CREATE INDEX certificates_serial ON certificates (serial);"
+	"CREATE TABLE certificate_addresses ("
+	"  cert_id INTEGER NOT NULL REFERENCES certificates (id),"
+	"  address TEXT NOT NULL COLLATE NOCASE,"
+	"  PRIMARY KEY (cert_id, address));"
+	"CREATE INDEX certificate_addresses_address ON certificate_addresses (address);"
+	"CREATE TABLE revocations ("
+	"  cert_id INTEGER PRIMARY KEY REFERENCES certificates (id),"
+	"  reason INTEGER NOT NULL,"
+	"  revoked_at INTEGER NOT NULL);"
+	"CREATE TABLE jobs ("
+	"  uuid TEXT PRIMARY KEY,"
+	"  state TEXT NOT NULL CHECK (state IN ('PLANNED','KEYS','ISSUED',"
+	"    'ARCHIVED','PUBLISHED','REVOKED','DONE')),"
+	"  action TEXT NOT NULL,"
+	"  reason TEXT,"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  last_error TEXT,"
+	"  next_attempt INTEGER NOT NULL DEFAULT 0,"
+	"  updated_at INTEGER NOT NULL);"
+	"CREATE TABLE identity_addresses ("
+	"  uuid TEXT NOT NULL,"
+	"  address TEXT NOT NULL COLLATE NOCASE,"
+	"  PRIMARY KEY (uuid, address));"
+	"CREATE INDEX identity_addresses_address ON identity_addresses (address);"
+	"CREATE TABLE published ("
+	"  uuid TEXT NOT NULL,"
+	"  attribute TEXT NOT NULL,"
+	"  value BLOB NOT NULL,"
+	"  PRIMARY KEY (uuid, attribute, value));"
+	"CREATE TABLE deliveries ("
+	"  cert_id INTEGER PRIMARY KEY REFERENCES certificates (id),"
+	"  uuid TEXT NOT NULL,"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  next_attempt INTEGER NOT NULL DEFAULT 0,"
+	"  last_error TEXT,"
+	"  done INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE daemon_state ("
+	"  key TEXT PRIMARY KEY,"
+	"  value TEXT,"
+	"  updated_at INTEGER NOT NULL);"
+	"CREATE TABLE checkpoints ("
+	"  source TEXT PRIMARY KEY,"
+	"  cookie BLOB,"
+	"  server_id TEXT,"
+	"  updated_at INTEGER NOT NULL);"
+	"CREATE TABLE crl_state ("
+	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
+	"  number INTEGER NOT NULL,"
+	"  this_update INTEGER NOT NULL,"
+	"  next_update INTEGER NOT NULL,"
+	"  pending INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE audit ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  at INTEGER NOT NULL,"
+	"  action TEXT NOT NULL,"
+	"  uuid TEXT, serial TEXT, detail TEXT);"
+	"CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit"
+	"  BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;"
+	"CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
+	"  BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;",
+
+	/* 1: the last full copy of each Active Directory user, for merging
+	 * DirSync's partial attribute sets into. */
+	"CREATE TABLE directory_copies ("
+	"  uuid TEXT PRIMARY KEY,"
+	"  dn TEXT NOT NULL,"
+	"  attrs BLOB NOT NULL,"
+	"  updated_at INTEGER NOT NULL);",
+};
+
+#define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+/*
+ * Each step and its version bump commit together, so a crash mid-migration
+ * leaves the old version, never half a new one.  The version is read under
+ * the write lock: two processes opening a new store at once (the daemon's
+ * threads, certsyncctl) must not both run the same step.
+ */
+static int
+migrate(struct store *st)
+{
+	char pragma[64];
+	int version;
+
+	for (;;) {
+		if (db_exec(st, "BEGIN IMMEDIATE") == -1)
+			return -1;
+		if ((version = store_schema_version(st)) < 0)
+			goto fail;
+		if (version > SCHEMA_VERSION) {
+			log_error("state store %s: schema version %d was written by a "
+			    "newer certsync (this one knows up to %d); refusing to touch it",
+			    st->path, version, SCHEMA_VERSION);
+			goto fail;
+		}
+		if (version == SCHEMA_VERSION)
+			break;
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", version + 1);
+		if (db_exec(st, migrations[version]) == -1 || db_exec(st, pragma) == -1)
+			goto fail;
+		if (db_exec(st, "COMMIT") == -1)
+			return -1;
+		log_info("state store %s: migrated to schema version %d", st->path,
+		    version + 1);
+	}
+	if (db_exec(st, "COMMIT") == -1)
+		return -1;
+	st->failed = 0;
+	return 0;
+fail:
+	db_exec(st, "ROLLBACK");
+	return -1;
+}
+
+int
+store_schema_version(struct store *st)
+{
+	sqlite3_stmt *stmt = db_prepare(st, "PRAGMA user_version");
+	int v = -1;
+
+	if (stmt != NULL && sqlite3_step(stmt) == SQLITE_ROW)
+		v = sqlite3_column_int(stmt, 0);
+	sqlite3_finalize(stmt);
+	return v;
+}
+
+/*
+ * WAL mode, set on every open.  On a new database the first switch takes
+ * an exclusive lock, and SQLite answers a second process doing the same at
+ * that moment with SQLITE_BUSY at once, without its busy handler (the
+ * daemon starting while certsyncctl status runs, say): try again, for up
+ * to the same 5 s the busy timeout allows.
+ */
+static int
+set_wal(struct store *st)
+{
+	struct timespec pause = { 0, 50 * 1000 * 1000 };
+
+	for (int i = 0; i < 100; i++) {
+		int rc = sqlite3_exec(st->db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL);
+
+		if (rc == SQLITE_OK)
+			return 0;
+		if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
+			break;
+		nanosleep(&pause, NULL);
+	}
+	return db_exec(st, "PRAGMA journal_mode = WAL");	/* says why */
+}
+
+int
+store_open(const char *path, struct store **out)
+{
+	struct store *st;
+
+	*out = NULL;
+	if (fs_mkdir_p_parent(path, 0700) == -1) {
+		log_error("state store %s: cannot create its directory: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	if ((st = calloc(1, sizeof(*st))) == NULL || (st->path = strdup(path)) == NULL)
+		fatal("out of memory");
+	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
+		db_fail(st, "cannot open");
+		goto fail;
+	}
+	sqlite3_busy_timeout(st->db, 5000);
+	if (set_wal(st) == -1 ||
+	    db_exec(st, "PRAGMA synchronous = FULL") == -1 ||
+	    db_exec(st, "PRAGMA foreign_keys = ON") == -1 ||
+	    migrate(st) == -1)
+		goto fail;
+	*out = st;
+	return 0;
+fail:
+	store_close(st);
+	return -1;
+}
+
+void
+store_close(struct store *st)
+{
+	if (st == NULL)
+		return;
+	sqlite3_close_v2(st->db);
+	free(st->path);
+	free(st);
+}
