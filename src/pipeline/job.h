@@ -18,28 +18,10 @@
 #ifndef CERTSYNC_JOB_H
 #define CERTSYNC_JOB_H
 
-#include "ca/signer.h"
-#include "lib/conf.h"
 #include "lib/uuid_set.h"
 #include "pipeline/identity.h"
+#include "pipeline/job_state.h"
 #include "store/store.h"
-
-struct publisher;
-
-enum job_action { JOB_ENROLL, JOB_REISSUE, JOB_RENEW, JOB_REVOKE, JOB_UNPUBLISH,
-    JOB_REPUBLISH };
-
-struct job_ctx {
-	const struct conf *conf;
-	struct store *st;
-	struct signer *signer;
-	struct publisher *pub;     /* NULL: no directory to publish to */
-	int revoked;               /* revocations since the last CRL */
-	int dry_run;               /* never set for a runner; see plan.c */
-};
-
-const char *job_action_name(enum job_action action);
-int job_action_parse(const char *name);
 
 /*
  * Records a job for uuid in state PLANNED, with the CRL reason its
@@ -64,21 +46,6 @@ int job_run(struct job_ctx *ctx, const char *uuid);
  * closes the REVOKED jobs (DONE: the row goes; the audit trail keeps the
  * history), adding their uuids to closed (may be NULL). */
 int job_finish_batch(struct job_ctx *ctx, struct uuid_set *closed);
-
-/*
- * Every certificate the CA signed (its "sign" audit record) that the store
- * does not know, left by a crash or a failure between signing and
- * recording: each is recorded and revoked as superseded in one
- * transaction, its key archived first (and then taken out of the
- * keystore), or with only what the sign record says if its key file was
- * never written.  One log line and audit record each.  For the runner's
- * start; job_run() does the same for its user when it resumes a job in
- * KEYS.  Returns 0, or -1 after logging (the others are still done).
- */
-int job_recover_unrecorded(struct job_ctx *ctx);
-
-/* Revokes one certificate (archiving its key first); for certsyncctl. */
-int job_revoke_cert(struct job_ctx *ctx, const struct cert_row *row, int reason);
 
 /* The identity the store holds for uuid: 1 found, 0 none (or skipped), -1. */
 int job_load_identity(struct store *st, const char *uuid, struct identity *out);

@@ -21,6 +21,7 @@
 #include "lib/log.h"
 #include "pipeline/deliver.h"
 #include "pipeline/job.h"
+#include "pipeline/job_unrecorded.h"
 #include "pipeline/plan.h"
 #include "pipeline/runner.h"
 

@@ -1,14 +1,16 @@
 /*
  * certinfo.c - the textual facts of a certificate.
  *
- * Owns: one spelling for serials, fingerprints, names and times.  Never:
- * changes a certificate or decides anything about it.
+ * Owns: one spelling for serials, fingerprints, names and times, and the
+ * store's row of a certificate made of them.  Never: changes a certificate
+ * or decides anything about it.
  */
 #include "config.h"
 
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>
@@ -17,6 +19,8 @@
 
 #include "lib/log.h"
 #include "pki/certinfo.h"
+#include "pki/keys.h"
+#include "store/store.h"
 
 char *
 certinfo_serial(const X509 *cert)
@@ -178,4 +182,39 @@ certinfo_parse_serial(const char *text)
 	}
 	out[j] = '\0';
 	return out;
+}
+
+int
+certinfo_row(struct cert_row *r, const char *uuid, char *addresses,
+    enum cert_kind kind, EVP_PKEY *key, X509 *cert)
+{
+	unsigned char *der = NULL;
+	char kt[32];
+	time_t t = 0;
+
+	memset(r, 0, sizeof(*r));
+	r->kind = kind;
+	r->status = CERT_PENDING;
+	r->reason = -1;
+	r->created_at = time(NULL);
+	r->addresses = addresses;
+	if ((r->uuid = strdup(uuid)) == NULL ||
+	    (r->key_type = strdup(keys_describe(key, kt, sizeof(kt)))) == NULL)
+		fatal("out of memory");
+	if ((r->issuer = certinfo_name(X509_get_issuer_name(cert))) == NULL ||
+	    (r->subject = certinfo_name(X509_get_subject_name(cert))) == NULL ||
+	    (r->serial = certinfo_serial(cert)) == NULL ||
+	    (r->fingerprint = certinfo_fingerprint(cert)) == NULL ||
+	    certinfo_der(cert, &der, &r->der_len) == -1)
+		return -1;
+	/* The row's DER is freed with free(): copy it out of OpenSSL's heap. */
+	if ((r->der = malloc(r->der_len)) == NULL)
+		fatal("out of memory");
+	memcpy(r->der, der, r->der_len);
+	OPENSSL_free(der);
+	certinfo_time(X509_get0_notBefore(cert), &t);
+	r->not_before = t;
+	certinfo_time(X509_get0_notAfter(cert), &t);
+	r->not_after = t;
+	return 0;
 }

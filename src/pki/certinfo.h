@@ -3,7 +3,8 @@
  *
  * Owns: the textual forms certsync uses for a certificate everywhere (store,
  * logs, CLI): serial as upper-case hex, SHA-256 fingerprint as hex, subject
- * as an RFC 2253 string, the rfc822Name list.  Never: modifies a certificate.
+ * as an RFC 2253 string, the rfc822Name list; and a certificate's row for
+ * the store, made of those.  Never: modifies a certificate.
  */
 #ifndef CERTSYNC_CERTINFO_H
 #define CERTSYNC_CERTINFO_H
@@ -11,7 +12,12 @@
 #include <stddef.h>
 #include <time.h>
 
+#include <openssl/evp.h>
 #include <openssl/x509.h>
+
+#include "lib/vocab.h"
+
+struct cert_row;
 
 /* Each returns a string the caller frees, or NULL after logging. */
 char *certinfo_serial(const X509 *cert);
@@ -34,5 +40,15 @@ X509 *certinfo_from_der(const unsigned char *der, size_t len);
 /* Normalizes a serial typed by a person: strips ':' and leading zeros,
  * upper-cases; NULL if it is not hex.  Caller frees. */
 char *certinfo_parse_serial(const char *text);
+
+/*
+ * The store's row of a certificate just made, with key its keypair: the
+ * facts above, kind, status pending, not revoked.  addresses (taken, even
+ * on failure) are the rfc822Names it certifies, joined as
+ * address_list_join() does.  0, or -1 after logging (the row is then
+ * partly filled: free it with cert_row_free).
+ */
+int certinfo_row(struct cert_row *r, const char *uuid, char *addresses,
+    enum cert_kind kind, EVP_PKEY *key, X509 *cert);
 
 #endif

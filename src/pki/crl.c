@@ -1,9 +1,10 @@
 /*
  * crl.c - builds and writes the CRL.
  *
- * Owns: the CRL's content and its files.  The CRL number comes from the
- * store before signing, so a number is never reused even if a write fails.
- * Never: touches the CA key (the signer signs), or writes the CRL in place.
+ * Owns: the CRL's content (v2, one entry per revocation with its reason
+ * code, the CRL number and the CA's key identifier) and its files.
+ * Never: touches the CA key (the signer signs), reads the store (the
+ * caller hands the revocations over), or writes the CRL in place.
  */
 #include "config.h"
 
@@ -19,7 +20,6 @@
 
 #include "lib/fsutil.h"
 #include "lib/log.h"
-#include "pki/certinfo.h"
 #include "pki/crl.h"
 
 static const struct {
@@ -117,9 +117,9 @@ add_crl_exts(X509_CRL *crl, X509 *ca, int64_t number)
 	return ok ? 0 : -1;
 }
 
-static X509_CRL *
-crl_build(const struct conf *conf, const struct cert_rows *revoked, X509 *ca,
-    time_t now, time_t next, int64_t number)
+X509_CRL *
+crl_build(const struct cert_rows *revoked, X509 *ca, time_t now, time_t next,
+    int64_t number)
 {
 	X509_CRL *crl = X509_CRL_new();
 	ASN1_TIME *last = ASN1_TIME_set(NULL, now), *nxt = ASN1_TIME_set(NULL, next);
@@ -147,7 +147,7 @@ fail:
 }
 
 static int
-write_crl(const char *path, X509_CRL *crl, int pem)
+write_file(const char *path, X509_CRL *crl, int pem)
 {
 	unsigned char *der = NULL;
 	BIO *bio = NULL;
@@ -179,36 +179,10 @@ done:
 }
 
 int
-crl_publish(const struct conf *conf, struct store *st, struct signer *signer,
-    int64_t *number)
+crl_write(const struct conf *conf, X509_CRL *crl)
 {
-	struct cert_rows revoked = { 0 };
-	X509 *ca = signer_ca(signer);
-	X509_CRL *crl = NULL;
-	char *issuer = NULL;
-	time_t now = time(NULL);
-	time_t next = now + (time_t)conf->crl.next_update_hours * 3600;
-	int rc = -1;
-
-	if ((issuer = certinfo_name(X509_get_subject_name(ca))) == NULL ||
-	    store_cert_query(st, CQ_REVOKED, issuer, &revoked) == -1 ||
-	    store_crl_next(st, now, next, number) == -1)
-		goto done;
-	if ((crl = crl_build(conf, &revoked, ca, now, next, *number)) == NULL ||
-	    signer_sign_crl(signer, crl) == -1)
-		goto done;
-	if (write_crl(conf->crl.path, crl, 0) == -1 ||
-	    (conf->crl.pem_path != NULL && write_crl(conf->crl.pem_path, crl, 1) == -1))
-		goto done;
-	store_crl_written(st, *number);
-	store_audit(st, "crl", NULL, NULL, "CRL number %lld with %zu entries",
-	    (long long)*number, revoked.n);
-	log_info("CRL number %lld written to %s with %zu entries",
-	    (long long)*number, conf->crl.path, revoked.n);
-	rc = 0;
-done:
-	X509_CRL_free(crl);
-	cert_rows_free(&revoked);
-	free(issuer);
-	return rc;
+	if (write_file(conf->crl.path, crl, 0) == -1 ||
+	    (conf->crl.pem_path != NULL && write_file(conf->crl.pem_path, crl, 1) == -1))
+		return -1;
+	return 0;
 }

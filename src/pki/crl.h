@@ -1,19 +1,19 @@
 /*
  * crl.h - revocation reasons and the CRL.
  *
- * Owns: the v2 CRL: monotonic CRL number, one entry per revoked certificate
- * of the current CA with its reason code, written atomically as DER and
- * optionally PEM.  Never: decides what to revoke (callers do), or signs
- * itself (the signer does).
+ * Owns: the reason codes' names, and the v2 CRL: one entry per revoked
+ * certificate with its reason code, the CRL number, written atomically as
+ * DER and optionally PEM.  Never: decides what to revoke (callers do),
+ * signs (the signer does), or reads the store (crl_publish.c does).
  */
 #ifndef CERTSYNC_CRL_H
 #define CERTSYNC_CRL_H
 
 #include <stdint.h>
+#include <time.h>
 
 #include <openssl/x509v3.h>
 
-#include "ca/signer.h"
 #include "lib/conf.h"
 #include "store/store.h"
 
@@ -26,10 +26,15 @@ const char *crl_reason_name(int code);
 const char *crl_reason_list(void);
 
 /*
- * Builds, signs and writes a new CRL from the store's revocations.
- * Returns 0 and the CRL number in *number, or -1 after logging.
+ * The unsigned CRL of the certificates in revoked (their serials, reasons
+ * and revocation times), issued by ca, valid from now until next, with the
+ * CRL number.  Returns it (caller frees), or NULL after logging.
  */
-int crl_publish(const struct conf *conf, struct store *st, struct signer *signer,
-    int64_t *number);
+X509_CRL *crl_build(const struct cert_rows *revoked, X509 *ca, time_t now,
+    time_t next, int64_t number);
+
+/* Writes a signed CRL atomically to [crl] path (DER), and to pem_path as
+ * PEM when that is set.  0, or -1 after logging. */
+int crl_write(const struct conf *conf, X509_CRL *crl);
 
 #endif

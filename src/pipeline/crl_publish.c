@@ -1,0 +1,51 @@
+/*
+ * crl_publish.c - a new CRL, from the store's revocations to its files.
+ *
+ * Owns: the order of a CRL's making: the revocations of the current CA and
+ * the next CRL number from the store (the number is taken before signing,
+ * so it is never reused even if a write fails), the CRL built, signed and
+ * written, and only then the store's pending mark cleared.
+ * Never: signs itself (the signer does), or clears the pending mark of a
+ * CRL that did not reach its files.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <time.h>
+
+#include "lib/log.h"
+#include "pipeline/crl_publish.h"
+#include "pki/certinfo.h"
+#include "pki/crl.h"
+
+int
+crl_publish(const struct conf *conf, struct store *st, struct signer *signer,
+    int64_t *number)
+{
+	struct cert_rows revoked = { 0 };
+	X509 *ca = signer_ca(signer);
+	X509_CRL *crl = NULL;
+	char *issuer = NULL;
+	time_t now = time(NULL);
+	time_t next = now + (time_t)conf->crl.next_update_hours * 3600;
+	int rc = -1;
+
+	if ((issuer = certinfo_name(X509_get_subject_name(ca))) == NULL ||
+	    store_cert_query(st, CQ_REVOKED, issuer, &revoked) == -1 ||
+	    store_crl_next(st, now, next, number) == -1)
+		goto done;
+	if ((crl = crl_build(&revoked, ca, now, next, *number)) == NULL ||
+	    signer_sign_crl(signer, crl) == -1 || crl_write(conf, crl) == -1)
+		goto done;
+	store_crl_written(st, *number);
+	store_audit(st, "crl", NULL, NULL, "CRL number %lld with %zu entries",
+	    (long long)*number, revoked.n);
+	log_info("CRL number %lld written to %s with %zu entries",
+	    (long long)*number, conf->crl.path, revoked.n);
+	rc = 0;
+done:
+	X509_CRL_free(crl);
+	cert_rows_free(&revoked);
+	free(issuer);
+	return rc;
+}

@@ -1,0 +1,25 @@
+/*
+ * crl_publish.h - rewriting the CRL: the revoke stage's last step.
+ *
+ * Owns: turning what the store says is revoked into the signed CRL on
+ * disk.  Called once per batch of jobs (job_finish_batch) and by
+ * `certsyncctl revoke` and `certsyncctl crl`.
+ * Never: decides what to revoke (the jobs and the admin do).
+ */
+#ifndef CERTSYNC_CRL_PUBLISH_H
+#define CERTSYNC_CRL_PUBLISH_H
+
+#include <stdint.h>
+
+#include "ca/signer.h"
+#include "lib/conf.h"
+#include "store/store.h"
+
+/*
+ * Builds, signs and writes a new CRL from the store's revocations.
+ * Returns 0 and the CRL number in *number, or -1 after logging.
+ */
+int crl_publish(const struct conf *conf, struct store *st, struct signer *signer,
+    int64_t *number);
+
+#endif

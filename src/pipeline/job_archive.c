@@ -1,0 +1,92 @@
+/*
+ * job_archive.c - ISSUED -> ARCHIVED: every key about to be superseded is in
+ * the archive.
+ *
+ * Owns: copying a key from the keystore into the archive (a new PKCS#12
+ * under the archive's password) and recording where it went.  Each copy is
+ * written and recorded on its own, so a rerun skips the done ones.
+ * Never: removes the keystore copy (revoking does, once the archive copy
+ * is recorded), or overwrites an archive file.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "lib/log.h"
+#include "lib/secret.h"
+#include "pipeline/job_archive.h"
+#include "pki/keystore.h"
+
+/* The archive copy of a key still in the keystore; rerunning is harmless. */
+static int
+archive_key(struct job_ctx *ctx, const struct cert_row *row, char **path)
+{
+	EVP_PKEY *key = NULL;
+	X509 *cert = NULL;
+	char *pw = NULL, friendly[256];
+	int rc = -1;
+
+	*path = NULL;
+	if ((pw = secret_read_password(keystore_password_file(ctx->conf, AREA_KEYSTORE),
+	    "[keystore] password_file")) == NULL)
+		return -1;
+	if (keystore_load(row->keystore_path, pw, &key, &cert) == -1)
+		goto done;
+	snprintf(friendly, sizeof(friendly), "%s (%s, archived) %s",
+	    row->addresses, cert_kind_name(row->kind), row->serial);
+	if (keystore_save(ctx->conf, AREA_ARCHIVE, key, cert, signer_ca(ctx->signer),
+	    cert_kind_name(row->kind), friendly, path) == -1)
+		goto done;
+	rc = 0;
+done:
+	secret_free(pw);
+	EVP_PKEY_free(key);
+	X509_free(cert);
+	return rc;
+}
+
+/* Archives the key of row unless done already; records where it went. */
+int
+job_archive_key(struct job_ctx *ctx, struct cert_row *row)
+{
+	char *path = NULL;
+
+	if (row->archive_path != NULL || row->keystore_path == NULL)
+		return 0;
+	if (archive_key(ctx, row, &path) == -1) {
+		log_error("user %s: cannot archive the key of %s certificate %s; "
+		    "leaving it in place", row->uuid, cert_kind_name(row->kind),
+		    row->serial);
+		return -1;
+	}
+	if (store_cert_set_paths(ctx->st, row->id, row->keystore_path, path) == -1) {
+		free(path);
+		return -1;
+	}
+	store_audit(ctx->st, "archive", row->uuid, row->serial, "%s key archived to %s",
+	    cert_kind_name(row->kind), path);
+	log_info("user %s: archived the %s key of %s to %s", row->uuid,
+	    cert_kind_name(row->kind), row->serial, path);
+	row->archive_path = path;
+	return 0;
+}
+
+int
+job_step_archive(struct job_ctx *ctx, struct job_row *job)
+{
+	struct cert_rows old = { 0 };
+	int rc = -1;
+
+	/* No transaction around the PKCS#12 work: each archive copy is
+	 * written and recorded on its own, and a rerun skips the done ones. */
+	if (store_cert_query(ctx->st, CQ_UUID_ACTIVE, job->uuid, &old) == -1)
+		return -1;
+	for (size_t i = 0; i < old.n; i++)
+		if (job_archive_key(ctx, &old.v[i]) == -1)
+			goto done;
+	rc = job_set_state(ctx->st, job, "ARCHIVED");
+done:
+	cert_rows_free(&old);
+	return rc;
+}

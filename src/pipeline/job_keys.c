@@ -1,0 +1,121 @@
+/*
+ * job_keys.c - PLANNED -> KEYS -> ISSUED: new keys, certificates, keystore
+ * files, and their rows recorded as pending.
+ *
+ * Owns: making the user's new certificates (a keypair each, the profile
+ * filled in, the CA's signature, the sign record, the keystore file) and
+ * recording them all at once with the job's next state.  KEYS marks an
+ * attempt that may have signed: a resumed job looks for what it signed and
+ * did not record before it does anything else.
+ * Never: records a certificate without its key file, or lets a certificate
+ * it signed go unaccounted for (the sign record comes first).
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "lib/failpoint.h"
+#include "lib/log.h"
+#include "pipeline/job_keys.h"
+#include "pipeline/job_unrecorded.h"
+#include "pki/certinfo.h"
+#include "pki/issue.h"
+#include "pki/keys.h"
+#include "pki/keystore.h"
+
+#define MAX_KINDS 2
+
+static void
+fresh_free(struct fresh *f)
+{
+	EVP_PKEY_free(f->key);
+	X509_free(f->cert);
+	cert_row_free(&f->row);
+}
+
+static int
+make_cert(struct job_ctx *ctx, const struct identity *id, struct fresh *f,
+    const char **why)
+{
+	char namebuf[2 * IDENTITY_NAME_MAX + 2], friendly[256];
+	struct issue_request req = {
+		.kind = f->kind,
+		.addresses = &id->addresses,
+		.now = time(NULL),
+	};
+
+	identity_subject_vars(id, &req.vars, namebuf, sizeof(namebuf));
+	if ((f->key = keys_generate(&ctx->conf->certificates.key)) == NULL)
+		return -1;
+	req.key = f->key;
+	if (issue_build(ctx->conf, signer_ca(ctx->signer), &req, &f->cert, why) == -1 ||
+	    signer_sign_cert(ctx->signer, f->cert) == -1 ||
+	    certinfo_row(&f->row, id->uuid, address_list_join(&id->addresses), f->kind,
+	    f->key, f->cert) == -1)
+		return -1;
+	/* The CA's own record of what it signed, durable before anything else:
+	 * a crash before the row is written leaves the serial accounted for
+	 * (job_recover_unrecorded_of() finds it). */
+	if (job_sign_record(ctx->st, &f->row) == -1)
+		return -1;
+	failpoint("issue-before-keystore");
+	snprintf(friendly, sizeof(friendly), "%s (%s) %s", id->addresses.v[0],
+	    cert_kind_name(f->kind), f->row.serial);
+	return keystore_save(ctx->conf, AREA_KEYSTORE, f->key, f->cert,
+	    signer_ca(ctx->signer), cert_kind_name(f->kind), friendly,
+	    &f->row.keystore_path);
+}
+
+int
+job_step_issue(struct job_ctx *ctx, struct job_row *job, const struct identity *id,
+    const char **why)
+{
+	struct fresh fresh[MAX_KINDS];
+	size_t n = ctx->conf->certificates.mode == CERT_MODE_DUAL ? 1 : 2;
+	int rc = -1;
+
+	memset(fresh, 0, sizeof(fresh));
+	fresh[0].kind = n == 1 ? CERT_KIND_DUAL : CERT_KIND_SIGNING;
+	fresh[1].kind = CERT_KIND_ENCRYPTION;
+	if (job_set_state(ctx->st, job, "KEYS") == -1)
+		return -1;
+	failpoint("after-KEYS");
+	for (size_t i = 0; i < n; i++)
+		if (make_cert(ctx, id, &fresh[i], why) == -1) {
+			/* What it signed is revoked now, while the keys are in hand
+			 * (failing that, when the job is resumed in KEYS). */
+			for (size_t j = 0; j <= i; j++)
+				if (fresh[j].row.serial != NULL) {
+					job_recover_unrecorded_of(ctx, id->uuid, fresh, i + 1);
+					break;
+				}
+			goto done;
+		}
+	/* Rows without key files would be harmful: the files come first.  A
+	 * crash here leaves files and sign records without rows, which the
+	 * next start (or resumption in KEYS) records and revokes. */
+	failpoint("issue-before-record");
+	if (store_begin(ctx->st) == -1)
+		goto done;
+	for (size_t i = 0; i < n; i++) {
+		store_cert_insert(ctx->st, &fresh[i].row);
+		store_audit(ctx->st, "issue", id->uuid, fresh[i].row.serial,
+		    "%s certificate for %s, subject %s, key in %s",
+		    cert_kind_name(fresh[i].kind), fresh[i].row.addresses,
+		    fresh[i].row.subject, fresh[i].row.keystore_path);
+	}
+	job_set_state(ctx->st, job, "ISSUED");
+	if (store_commit(ctx->st) == -1)
+		goto done;
+	for (size_t i = 0; i < n; i++)
+		log_notice("user %s: issued %s certificate %s for %s", id->uuid,
+		    cert_kind_name(fresh[i].kind), fresh[i].row.serial,
+		    fresh[i].row.addresses);
+	rc = 0;
+done:
+	for (size_t i = 0; i < n; i++)
+		fresh_free(&fresh[i]);
+	return rc;
+}

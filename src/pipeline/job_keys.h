@@ -1,0 +1,20 @@
+/*
+ * job_keys.h - the keys and issue step of a job.
+ *
+ * Owns: PLANNED (or KEYS) -> KEYS -> ISSUED.  Never: publishes or revokes.
+ */
+#ifndef CERTSYNC_JOB_KEYS_H
+#define CERTSYNC_JOB_KEYS_H
+
+#include "pipeline/identity.h"
+#include "pipeline/job_state.h"
+
+/* New keys and certificates for id, in the kinds [certificates] mode asks
+ * for, recorded as pending; then ISSUED.  0, or -1 after logging, with
+ * *why set when id's data cannot be certified (the admin must act); what
+ * a failed attempt signed is revoked before it returns, or when the job is
+ * resumed in KEYS. */
+int job_step_issue(struct job_ctx *ctx, struct job_row *job, const struct identity *id,
+    const char **why);
+
+#endif

@@ -1,0 +1,80 @@
+/*
+ * job_revoke.c - PUBLISHED -> REVOKED: the superseded certificates are
+ * revoked.
+ *
+ * Owns: revoking one certificate (its key archived first, the revocation
+ * recorded, and only then the keystore copy removed) and the step that
+ * revokes every superseded certificate of a user, one transaction each, so
+ * a rerun finds the rest and revokes those.
+ * Never: writes the CRL (the batch does, once: crl_publish.c), or revokes
+ * before the successor is published (the driver's order sees to it).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/log.h"
+#include "pipeline/job_archive.h"
+#include "pipeline/job_revoke.h"
+#include "pki/crl.h"
+
+int
+job_revoke_cert(struct job_ctx *ctx, const struct cert_row *in, int reason)
+{
+	struct cert_row row = *in;	/* shallow: the paths are replaced below */
+	char *gone = NULL;
+	int rc = -1;
+
+	row.keystore_path = in->keystore_path ? strdup(in->keystore_path) : NULL;
+	row.archive_path = in->archive_path ? strdup(in->archive_path) : NULL;
+	/* The archive copy is written and recorded first, on its own. */
+	if (job_archive_key(ctx, &row) == -1 || store_begin(ctx->st) == -1)
+		goto done;
+	store_revoke(ctx->st, row.id, reason, time(NULL));
+	store_audit(ctx->st, "revoke", row.uuid, row.serial, "%s certificate revoked: %s",
+	    cert_kind_name(row.kind), crl_reason_name(reason));
+	/* The keystore copy goes only once the archive copy is recorded. */
+	if (row.keystore_path != NULL && row.archive_path != NULL) {
+		store_cert_set_paths(ctx->st, row.id, NULL, row.archive_path);
+		gone = row.keystore_path;
+	}
+	if (store_commit(ctx->st) == -1)
+		goto done;
+	/* Unlinked after the commit: never a row naming a file that is gone. */
+	if (gone != NULL && unlink(gone) == -1 && errno != ENOENT)
+		log_warn("cannot remove %s: %s", gone, strerror(errno));
+	log_notice("user %s: revoked %s certificate %s (%s)", row.uuid,
+	    cert_kind_name(row.kind), row.serial, crl_reason_name(reason));
+	ctx->revoked++;
+	rc = 0;
+done:
+	free(row.keystore_path);
+	free(row.archive_path);
+	return rc;
+}
+
+int
+job_step_revoke(struct job_ctx *ctx, struct job_row *job)
+{
+	struct cert_rows old = { 0 };
+	int reason = crl_reason_parse(job->reason ? job->reason : "superseded");
+	int rc = -1;
+
+	if (reason < 0)
+		reason = CRL_REASON_SUPERSEDED;
+	/* One transaction per certificate: a rerun finds the rest still
+	 * superseded and revokes those. */
+	if (store_cert_query(ctx->st, CQ_UUID_SUPERSEDED, job->uuid, &old) == -1)
+		return -1;
+	for (size_t i = 0; i < old.n; i++)
+		if (job_revoke_cert(ctx, &old.v[i], reason) == -1)
+			goto done;
+	rc = job_set_state(ctx->st, job, "REVOKED");
+done:
+	cert_rows_free(&old);
+	return rc;
+}

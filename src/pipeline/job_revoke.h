@@ -1,0 +1,20 @@
+/*
+ * job_revoke.h - the revoke step of a job, and revoking by hand.
+ *
+ * Owns: PUBLISHED -> REVOKED, and revoking one certificate for
+ * `certsyncctl revoke`.  Never: loses the key of what it revokes.
+ */
+#ifndef CERTSYNC_JOB_REVOKE_H
+#define CERTSYNC_JOB_REVOKE_H
+
+#include "pipeline/job_state.h"
+
+/* Revokes one certificate with reason (a CRL_REASON_*), archiving its key
+ * first; counts it in ctx->revoked.  0, or -1 after logging. */
+int job_revoke_cert(struct job_ctx *ctx, const struct cert_row *row, int reason);
+
+/* Every superseded certificate of the job's user revoked with the job's
+ * reason; then REVOKED.  0, or -1 after logging. */
+int job_step_revoke(struct job_ctx *ctx, struct job_row *job);
+
+#endif

@@ -1,0 +1,294 @@
+/*
+ * job_unrecorded.c - certificates the CA signed that the store does not know.
+ *
+ * Owns: the sign record (the CA's own account of each signature, written
+ * before anything else about the certificate) and the recovery it makes
+ * possible: every signature without its certificate row is recorded and
+ * revoked as superseded, its key archived first when there is one.
+ * Never: leaves a signed certificate off the CRL because its key file
+ * cannot be read, or drops a key it finds.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/log.h"
+#include "lib/secret.h"
+#include "pipeline/job_unrecorded.h"
+#include "pki/certinfo.h"
+#include "pki/crl.h"
+#include "pki/keystore.h"
+
+/*
+ * job_keys.c writes the sign record, then the key file, and records the
+ * certificates once all are made: a crash or a failure in between leaves
+ * a certificate the CA signed that the store does not know.
+ * Nobody has it (it was neither published nor delivered), yet it is valid.
+ * It is recorded and revoked as superseded (the job issues its successor)
+ * in one transaction, its key archived first like any superseded key, then
+ * taken out of the keystore.  Were the key file never written, the sign
+ * record is enough: the row keeps the serial, kind, addresses and
+ * fingerprint, without DER or key, and the CRL lists the serial.
+ */
+
+/* The text of a sign record; sign_detail_parse() reads it back. */
+#define SIGN_DETAIL "%s certificate signed for %s (fingerprint %s)"
+
+int
+job_sign_record(struct store *st, const struct cert_row *row)
+{
+	return store_audit(st, "sign", row->uuid, row->serial, SIGN_DETAIL,
+	    cert_kind_name(row->kind), row->addresses, row->fingerprint);
+}
+
+/* The kind, addresses and fingerprint a SIGN_DETAIL text names; 0, or -1
+ * if it is not one. */
+static int
+sign_detail_parse(const char *detail, enum cert_kind *kind, char **addresses,
+    char **fingerprint)
+{
+	static const char mid[] = " certificate signed for ", fp[] = " (fingerprint ";
+	const char *a, *f;
+	char name[16];
+	size_t len;
+	int k;
+
+	*addresses = *fingerprint = NULL;
+	if (detail == NULL || (a = strstr(detail, mid)) == NULL ||
+	    (size_t)(a - detail) >= sizeof(name))
+		return -1;
+	memcpy(name, detail, (size_t)(a - detail));
+	name[a - detail] = '\0';
+	if ((k = cert_kind_parse(name)) < 0)
+		return -1;
+	a += sizeof(mid) - 1;
+	if ((f = strstr(a, fp)) == NULL || f == a)
+		return -1;
+	len = strcspn(f + sizeof(fp) - 1, ")");
+	if (len == 0 || f[sizeof(fp) - 1 + len] != ')')
+		return -1;
+	if ((*addresses = strndup(a, (size_t)(f - a))) == NULL ||
+	    (*fingerprint = strndup(f + sizeof(fp) - 1, len)) == NULL)
+		fatal("out of memory");
+	*kind = (enum cert_kind)k;
+	return 0;
+}
+
+/* The keystore file of an unrecorded certificate: 1 with *key, *cert and
+ * *file (caller frees), 0 if it was never written, -1 after logging. */
+static int
+unrecorded_load(struct job_ctx *ctx, const struct unrecorded_row *u,
+    enum cert_kind kind, EVP_PKEY **key, X509 **cert, char **file)
+{
+	char *pw = NULL, *serial = NULL;
+	int rc = -1;
+
+	*key = NULL;
+	*cert = NULL;
+	*file = keystore_file(ctx->conf, AREA_KEYSTORE, cert_kind_name(kind), u->serial);
+	if (access(*file, F_OK) == -1 && errno == ENOENT) {
+		free(*file);
+		*file = NULL;
+		return 0;
+	}
+	if ((pw = secret_read_password(keystore_password_file(ctx->conf, AREA_KEYSTORE),
+	    "[keystore] password_file")) == NULL ||
+	    keystore_load(*file, pw, key, cert) == -1)
+		goto done;
+	if ((serial = certinfo_serial(*cert)) == NULL || strcmp(serial, u->serial) != 0) {
+		log_error("%s: holds certificate %s, not %s", *file, serial ? serial : "?",
+		    u->serial);
+		goto done;
+	}
+	rc = 1;
+done:
+	secret_free(pw);
+	free(serial);
+	if (rc == -1) {
+		EVP_PKEY_free(*key);
+		X509_free(*cert);
+		free(*file);
+		*key = NULL;
+		*cert = NULL;
+		*file = NULL;
+	}
+	return rc;
+}
+
+/*
+ * The row of a certificate whose key file was never written, from its sign
+ * record.  Its own times are gone with it: notBefore is put at the signing,
+ * notAfter at the CA's (no certificate of ours outlives its CA).
+ */
+static int
+fill_row_unwritten(struct job_ctx *ctx, struct cert_row *r,
+    const struct unrecorded_row *u, enum cert_kind kind, char *addresses,
+    char *fingerprint)
+{
+	X509 *ca = signer_ca(ctx->signer);
+	time_t t = 0;
+
+	memset(r, 0, sizeof(*r));
+	r->kind = kind;
+	r->status = CERT_SUPERSEDED;
+	r->reason = -1;
+	r->created_at = time(NULL);
+	r->addresses = addresses;
+	r->fingerprint = fingerprint;
+	if ((r->uuid = strdup(u->uuid)) == NULL || (r->serial = strdup(u->serial)) == NULL ||
+	    (r->subject = strdup("")) == NULL || (r->der = malloc(1)) == NULL)
+		fatal("out of memory");
+	r->der_len = 0;		/* an empty blob, not NULL: der is NOT NULL */
+	if ((r->issuer = certinfo_name(X509_get_subject_name(ca))) == NULL)
+		return -1;
+	r->not_before = u->signed_at;
+	certinfo_time(X509_get0_notAfter(ca), &t);
+	r->not_after = t;
+	return 0;
+}
+
+/* Records, archives and revokes one unrecorded certificate; hand is this
+ * process's own copy of it (key and certificate), if it still has one. */
+static int
+adopt_unrecorded(struct job_ctx *ctx, const struct unrecorded_row *u,
+    const struct fresh *hand)
+{
+	const char *when = hand != NULL ? "before this attempt failed" :
+	    "before a crash or failure";
+	const char *keyless = "its key was never written";
+	char *addresses = NULL, *fp = NULL, *file = NULL, *archived = NULL;
+	char friendly[256];
+	struct cert_row row;
+	enum cert_kind kind;
+	EVP_PKEY *key = NULL;
+	X509 *cert = NULL;
+	int rc = -1;
+
+	memset(&row, 0, sizeof(row));
+	if (sign_detail_parse(u->detail, &kind, &addresses, &fp) == -1) {
+		log_error("user %s: certificate %s was signed but not recorded, and its "
+		    "sign record does not say what it was (\"%s\"); not revoked",
+		    u->uuid, u->serial, u->detail ? u->detail : "");
+		return -1;
+	}
+	if (hand != NULL) {
+		key = hand->key;
+		cert = hand->cert;
+		EVP_PKEY_up_ref(key);
+		X509_up_ref(cert);
+		if (hand->row.keystore_path != NULL &&
+		    (file = strdup(hand->row.keystore_path)) == NULL)
+			fatal("out of memory");
+	} else if (unrecorded_load(ctx, u, kind, &key, &cert, &file) == -1) {
+		/* A key file that cannot be read (its password changed, say)
+		 * must not keep the certificate off the CRL, nor this user's
+		 * job waiting for ever: revoke by serial, leave the file. */
+		log_error("user %s: the key file of %s certificate %s (signed but not "
+		    "recorded) cannot be read; it stays in the keystore, and the "
+		    "certificate is revoked by its serial", u->uuid,
+		    cert_kind_name(kind), u->serial);
+		keyless = "its key file cannot be read and stays in the keystore";
+	}
+	/* The archive copy first, as for any superseded key; write-once, and
+	 * a rerun finds the same certificate there. */
+	if (key != NULL) {
+		snprintf(friendly, sizeof(friendly), "%s (%s, archived) %s", addresses,
+		    cert_kind_name(kind), u->serial);
+		if (keystore_save(ctx->conf, AREA_ARCHIVE, key, cert,
+		    signer_ca(ctx->signer), cert_kind_name(kind), friendly, &archived) == -1) {
+			log_error("user %s: cannot archive the key of %s certificate %s "
+			    "(signed but not recorded); it is revoked once its key is "
+			    "archived", u->uuid, cert_kind_name(kind), u->serial);
+			goto done;
+		}
+		rc = certinfo_row(&row, u->uuid, addresses, kind, key, cert);
+	} else {
+		rc = fill_row_unwritten(ctx, &row, u, kind, addresses, fp);
+		fp = NULL;
+	}
+	addresses = NULL;	/* the row's now */
+	if (rc == -1)
+		goto done;
+	rc = -1;
+	row.status = CERT_SUPERSEDED;
+	row.archive_path = archived;
+	archived = NULL;
+	if (store_begin(ctx->st) == -1)
+		goto done;
+	store_cert_insert(ctx->st, &row);
+	store_revoke(ctx->st, row.id, CRL_REASON_SUPERSEDED, time(NULL));
+	if (row.archive_path != NULL)
+		store_audit(ctx->st, "archive", row.uuid, row.serial, "%s key archived "
+		    "to %s", cert_kind_name(kind), row.archive_path);
+	store_audit(ctx->st, "revoke", row.uuid, row.serial, "%s certificate revoked: "
+	    "superseded; it was signed but not recorded %s%s%s%s", cert_kind_name(kind),
+	    when, row.archive_path != NULL ? "" : " (", row.archive_path != NULL ?
+	    "" : keyless, row.archive_path != NULL ? "" : ")");
+	if (store_commit(ctx->st) == -1)
+		goto done;
+	/* Unlinked after the commit: the archive copy is recorded by now. */
+	if (file != NULL && unlink(file) == -1 && errno != ENOENT)
+		log_warn("cannot remove %s: %s", file, strerror(errno));
+	if (row.archive_path != NULL)
+		log_warn("user %s: %s certificate %s was signed but not recorded %s; "
+		    "revoked (superseded), key archived to %s", row.uuid,
+		    cert_kind_name(kind), row.serial, when, row.archive_path);
+	else
+		log_warn("user %s: %s certificate %s was signed but not recorded %s; "
+		    "revoked (superseded); %s", row.uuid, cert_kind_name(kind),
+		    row.serial, when, keyless);
+	ctx->revoked++;
+	rc = 0;
+done:
+	EVP_PKEY_free(key);
+	X509_free(cert);
+	cert_row_free(&row);
+	free(addresses);
+	free(fp);
+	free(file);
+	free(archived);
+	return rc;
+}
+
+/* Seconds a signature is left to the process that made it (see below). */
+#define RECENT_SIGN 300
+
+int
+job_recover_unrecorded_of(struct job_ctx *ctx, const char *uuid, const struct fresh *hand,
+    size_t n)
+{
+	struct unrecorded_rows un = { 0 };
+	int rc = 0;
+
+	if (store_unrecorded(ctx->st, uuid, &un) == -1)
+		return -1;
+	for (size_t i = 0; i < un.n; i++) {
+		const struct fresh *h = NULL;
+
+		/* The scan of everyone (at start) leaves recent signatures to
+		 * their own job: a certsyncctl issue may be between signing
+		 * and recording right now.  Its KEYS job finds them if not. */
+		if (uuid == NULL && un.v[i].signed_at > (int64_t)time(NULL) - RECENT_SIGN)
+			continue;
+		for (size_t j = 0; j < n; j++)
+			if (hand[j].row.serial != NULL &&
+			    strcmp(hand[j].row.serial, un.v[i].serial) == 0)
+				h = &hand[j];
+		/* One failure does not keep the others from their CRL. */
+		if (adopt_unrecorded(ctx, &un.v[i], h) == -1)
+			rc = -1;
+	}
+	unrecorded_rows_free(&un);
+	return rc;
+}
+
+int
+job_recover_unrecorded(struct job_ctx *ctx)
+{
+	return job_recover_unrecorded_of(ctx, NULL, NULL, 0);
+}
