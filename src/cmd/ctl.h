@@ -1,0 +1,63 @@
+/*
+ * ctl.h - the admin's command line, shared by its files.
+ *
+ * Owns: what a command runs with (the configuration, the store, the
+ * signer when it signs), the table entry that describes a command, the
+ * helpers they share, and the commands, one family per file: ctl_issue.c
+ * (init-ca, issue), ctl_certs.c (list, show, revoke, crl), ctl_recover.c,
+ * ctl_status.c (plan, status, audit).
+ * Never: seen outside src/cmd/.
+ *
+ * Return convention: a command and a helper return 0 or a sysexits code
+ * (a helper's -1 means "go on"); the error is logged by then.
+ */
+#ifndef CERTSYNC_CTL_H
+#define CERTSYNC_CTL_H
+
+#include <getopt.h>
+
+#include "ca/signer.h"
+#include "lib/conf.h"
+#include "store/store.h"
+
+struct ctl {
+	const char *conf_path;
+	struct conf *conf;
+	struct store *st;
+	struct signer *signer;
+};
+
+struct command {
+	const char *name;
+	const char *usage;
+	const char *help;
+	int (*run)(struct ctl *, const struct command *, int, char **);
+	int needs_signer;
+};
+
+/* Logs "NAME: what (usage: ...)"; returns EX_USAGE. */
+int ctl_usage_error(const struct command *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* One getopt_long step that answers --help and refuses unknown options:
+ * -1 to go on (*opt holds the option, -1 at the end), else an exit code. */
+int ctl_getopt(const struct command *cmd, int argc, char **argv,
+    const char *shortopts, const struct option *longopts, int *opt);
+/* For commands that take nothing but --help: -1 to go on, else an exit code. */
+int ctl_no_arguments(const struct command *cmd, int argc, char **argv);
+/* EMAIL (any certificate naming it) or SERIAL; 0 with rows, else an exit
+ * code (none found: EX_NOINPUT). */
+int ctl_lookup(struct ctl *ctl, const struct command *cmd, const char *what,
+    struct cert_rows *rows);
+
+int cmd_init_ca(struct ctl *ctl, const struct command *cmd, int argc, char **argv);
+int cmd_issue(struct ctl *ctl, const struct command *cmd, int argc, char **argv);
+int cmd_list(struct ctl *ctl, const struct command *cmd, int argc, char **argv);
+int cmd_show(struct ctl *ctl, const struct command *cmd, int argc, char **argv);
+int cmd_revoke(struct ctl *ctl, const struct command *cmd, int argc, char **argv);
+int cmd_crl(struct ctl *ctl, const struct command *cmd, int argc, char **argv);
+int cmd_recover(struct ctl *ctl, const struct command *cmd, int argc, char **argv);
+int cmd_plan(struct ctl *ctl, const struct command *cmd, int argc, char **argv);
+int cmd_status(struct ctl *ctl, const struct command *cmd, int argc, char **argv);
+int cmd_audit(struct ctl *ctl, const struct command *cmd, int argc, char **argv);
+
+#endif

@@ -1,0 +1,223 @@
+/*
+ * ctl_certs.c - certsyncctl list, show, revoke and crl.
+ *
+ * Owns: the certificate listings (a withdrawn certificate shown as such)
+ * and revoking by serial, with the CRL rewritten at once.
+ * Never: revokes a certificate without archiving its key first (the
+ * revoke step does both).
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "cmd/ctl.h"
+#include "lib/log.h"
+#include "pipeline/crl_publish.h"
+#include "pipeline/job_revoke.h"
+#include "pki/certinfo.h"
+#include "pki/crl.h"
+
+#include <openssl/pem.h>
+
+/* The STATUS column: the store's status, except that an active certificate
+ * of a disabled directory user that the store does not record in the
+ * directory (withdrawn, [reconcile] on_disable = unpublish; valid, not
+ * revoked) is "withdrawn".  Manual identities have no entry: never
+ * withdrawn.  NULL when the store cannot say. */
+static const char *
+list_status(struct ctl *ctl, const struct cert_row *r)
+{
+	struct identity_row id;
+	int have, published;
+
+	if (r->status != CERT_ACTIVE)
+		return cert_status_name(r->status);
+	if ((have = store_identity_get(ctl->st, r->uuid, &id)) == -1)
+		return NULL;
+	if (!have || id.dn == NULL || id.enabled) {
+		identity_row_free(&id);
+		return cert_status_name(r->status);
+	}
+	identity_row_free(&id);
+	published = store_published_has(ctl->st, r->uuid,
+	    ctl->conf->publish.certificate_attribute, r->der, r->der_len);
+	if (published == -1)
+		return NULL;
+	return published ? cert_status_name(r->status) : "withdrawn";
+}
+
+int
+cmd_list(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "active", no_argument, NULL, 'a' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cert_rows rows = { 0 };
+	int c, rc, active_only = 0;
+
+	while ((rc = ctl_getopt(cmd, argc, argv, "ah", opts, &c)) == -1 && c != -1)
+		active_only = 1;
+	if (rc != -1)
+		return rc;
+	if (optind != argc)
+		return ctl_usage_error(cmd, "unexpected argument \"%s\"", argv[optind]);
+	if (store_cert_query(ctl->st, CQ_ALL, NULL, &rows) == -1)
+		return EX_SOFTWARE;
+	printf("%-10s %-10s %-40s %-10s %s\n", "STATUS", "KIND", "SERIAL", "EXPIRES",
+	    "ADDRESSES");
+	for (size_t i = 0; i < rows.n; i++) {
+		const struct cert_row *r = &rows.v[i];
+		const char *status;
+		char na[32];
+
+		if (active_only && r->status != CERT_ACTIVE)
+			continue;
+		if ((status = list_status(ctl, r)) == NULL) {
+			cert_rows_free(&rows);
+			return EX_SOFTWARE;
+		}
+		certinfo_fmt_time(r->not_after, na, sizeof(na));
+		na[10] = '\0';
+		printf("%-10s %-10s %-40s %-10s %s\n", status,
+		    cert_kind_name(r->kind), r->serial, na, r->addresses);
+	}
+	cert_rows_free(&rows);
+	return 0;
+}
+
+static void
+print_cert(const struct cert_row *r, const char *status)
+{
+	char nb[32], na[32], ra[32];
+
+	printf("Serial:        %s\nStatus:        %s\nKind:          %s\n"
+	    "User:          %s\nSubject:       %s\nAddresses:     %s\n"
+	    "Issuer:        %s\nNot before:    %s\nNot after:     %s\n"
+	    "SHA-256:       %s\nKey type:      %s\n",
+	    r->serial, status, cert_kind_name(r->kind), r->uuid,
+	    r->subject, r->addresses, r->issuer,
+	    certinfo_fmt_time(r->not_before, nb, sizeof(nb)),
+	    certinfo_fmt_time(r->not_after, na, sizeof(na)), r->fingerprint,
+	    r->key_type ? r->key_type : "?");
+	if (r->keystore_path)
+		printf("Keystore file: %s\n", r->keystore_path);
+	if (r->archive_path)
+		printf("Archive file:  %s\n", r->archive_path);
+	if (r->revoked_at)
+		printf("Revoked:       %s (%s)\n",
+		    certinfo_fmt_time(r->revoked_at, ra, sizeof(ra)),
+		    crl_reason_name(r->reason));
+}
+
+int
+cmd_show(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "pem", no_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cert_rows rows = { 0 };
+	int c, rc, pem = 0;
+
+	while ((rc = ctl_getopt(cmd, argc, argv, "ph", opts, &c)) == -1 && c != -1)
+		pem = 1;
+	if (rc != -1)
+		return rc;
+	if (optind + 1 != argc)
+		return ctl_usage_error(cmd, "%s", "one EMAIL or SERIAL is needed");
+	if ((rc = ctl_lookup(ctl, cmd, argv[optind], &rows)) != 0)
+		return rc;
+	for (size_t i = 0; i < rows.n; i++) {
+		const char *status = list_status(ctl, &rows.v[i]);
+
+		if (status == NULL) {
+			cert_rows_free(&rows);
+			return EX_SOFTWARE;
+		}
+		if (i > 0)
+			printf("\n");
+		print_cert(&rows.v[i], status);
+		if (pem) {
+			X509 *x = certinfo_from_der(rows.v[i].der, rows.v[i].der_len);
+
+			if (x != NULL)
+				PEM_write_X509(stdout, x);
+			X509_free(x);
+		}
+	}
+	cert_rows_free(&rows);
+	return 0;
+}
+
+static int
+regenerate_crl(struct ctl *ctl)
+{
+	int64_t number;
+
+	if (crl_publish(ctl->conf, ctl->st, ctl->signer, &number) == -1)
+		return EX_IOERR;
+	printf("CRL number %lld written to %s\n", (long long)number, ctl->conf->crl.path);
+	return 0;
+}
+
+int
+cmd_revoke(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "reason", required_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct job_ctx jctx = { ctl->conf, ctl->st, ctl->signer, NULL, 0, 0 };
+	struct cert_rows rows = { 0 };
+	int c, rc, reason = -2;
+
+	while ((rc = ctl_getopt(cmd, argc, argv, "r:h", opts, &c)) == -1 && c != -1) {
+		if ((reason = crl_reason_parse(optarg)) == -1) {
+			log_error("revoke: --reason \"%s\" is not one of %s", optarg,
+			    crl_reason_list());
+			return EX_USAGE;
+		}
+	}
+	if (rc != -1)
+		return rc;
+	if (reason == -2)
+		return ctl_usage_error(cmd, "%s", "--reason is required");
+	if (optind + 1 != argc)
+		return ctl_usage_error(cmd, "%s", "one SERIAL is needed");
+	if (strchr(argv[optind], '@') != NULL)
+		return ctl_usage_error(cmd, "\"%s\" is an address; revoke takes a serial "
+		    "(certsyncctl show %s lists them)", argv[optind], argv[optind]);
+	if ((rc = ctl_lookup(ctl, cmd, argv[optind], &rows)) != 0)
+		return rc;
+	if (rows.v[0].status == CERT_REVOKED) {
+		printf("certificate %s was already revoked (%s)\n", rows.v[0].serial,
+		    crl_reason_name(rows.v[0].reason));
+		rc = 0;
+	} else if (job_revoke_cert(&jctx, &rows.v[0], reason) == -1)
+		rc = EX_SOFTWARE;
+	else {
+		printf("revoked certificate %s (%s)\n", rows.v[0].serial,
+		    crl_reason_name(reason));
+		rc = regenerate_crl(ctl);
+	}
+	cert_rows_free(&rows);
+	return rc;
+}
+
+int
+cmd_crl(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
+{
+	int rc;
+
+	if ((rc = ctl_no_arguments(cmd, argc, argv)) != -1)
+		return rc;
+	return regenerate_crl(ctl);
+}

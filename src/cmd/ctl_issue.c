@@ -1,0 +1,249 @@
+/*
+ * ctl_issue.c - certsyncctl init-ca and issue: a CA, and certificates by
+ * hand.
+ *
+ * Owns: their options and their output.  issue runs the same job the
+ * daemon's runner would, without a directory.
+ * Never: certifies an address another identity holds.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+
+#include "cmd/ctl.h"
+#include "lib/log.h"
+#include "pipeline/job.h"
+#include "pipeline/reconcile.h"
+#include "pki/address.h"
+#include "pki/certinfo.h"
+#include "pki/crl.h"
+
+int
+cmd_init_ca(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "subject", required_argument, NULL, 's' },
+		{ "days", required_argument, NULL, 'd' },
+		{ "key-type", required_argument, NULL, 'k' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *subject = "CN=certsync CA";
+	struct key_spec spec;
+	char *end;
+	long days = 3650;
+	int c, rc;
+
+	conf_parse_key_spec("rsa:3072", &spec);
+	while ((rc = ctl_getopt(cmd, argc, argv, "s:d:k:h", opts, &c)) == -1 && c != -1) {
+		if (c == 's')
+			subject = optarg;
+		else if (c == 'd') {
+			errno = 0;
+			days = strtol(optarg, &end, 10);
+			if (errno || *end || days < 1 || days > 36500)
+				return ctl_usage_error(cmd, "--days \"%s\" is not a whole "
+				    "number of days between 1 and 36500", optarg);
+		} else if (c == 'k' && conf_parse_key_spec(optarg, &spec) == -1)
+			return ctl_usage_error(cmd, "--key-type \"%s\" is not one of rsa:2048, "
+			    "rsa:3072, rsa:4096, ec:P-256, ec:P-384", optarg);
+	}
+	if (rc != -1)
+		return rc;
+	if (optind != argc)
+		return ctl_usage_error(cmd, "unexpected argument \"%s\"", argv[optind]);
+	if ((rc = signer_init_ca(ctl->conf, subject, (int)days, &spec)) != 0)
+		return rc;
+	printf("CA key:         %s (mode 0600%s)\nCA certificate: %s\n",
+	    ctl->conf->ca.key, ctl->conf->ca.passphrase_file ? ", encrypted" : "",
+	    ctl->conf->ca.certificate);
+	return 0;
+}
+
+static int
+add_address(const struct command *cmd, struct address_list *list, const char *text)
+{
+	const char *why = NULL;
+	char *addr = address_normalize(text, &why);
+
+	if (addr == NULL) {
+		log_error("%s: address \"%s\" %s", cmd->name, text, why);
+		return EX_DATAERR;
+	}
+	address_list_add(list, addr);
+	return 0;
+}
+
+static void
+print_active(struct ctl *ctl, const char *uuid)
+{
+	struct cert_rows rows = { 0 };
+	char nb[32], na[32];
+
+	if (store_cert_query(ctl->st, CQ_UUID_ACTIVE, uuid, &rows) == -1)
+		return;
+	for (size_t i = 0; i < rows.n; i++) {
+		const struct cert_row *r = &rows.v[i];
+
+		printf("%s certificate %s\n  subject:   %s\n  addresses: %s\n"
+		    "  valid:     %s .. %s\n  key:       %s in %s\n",
+		    cert_kind_name(r->kind), r->serial, r->subject, r->addresses,
+		    certinfo_fmt_time(r->not_before, nb, sizeof(nb)),
+		    certinfo_fmt_time(r->not_after, na, sizeof(na)),
+		    r->key_type, r->keystore_path);
+	}
+	cert_rows_free(&rows);
+}
+
+/* What to do for an explicit `issue`: reconcile says why; "nothing" still
+ * renews, because the admin asked for new certificates. */
+static void
+decide_manual(struct ctl *ctl, const struct identity *id, enum job_action *action,
+    struct verdict *v)
+{
+	const struct conf *c = ctl->conf;
+	struct reconcile_policy policy = {
+		.on_address_change = 1, .on_name_change = 1,
+		.renew_before_days = c->certificates.renew_before_days,
+		.mode = c->certificates.mode,
+		.subject_template = c->certificates.subject,
+	};
+	struct cert_rows active = { 0 };
+
+	store_cert_query(ctl->st, CQ_UUID_ACTIVE, id->uuid, &active);
+	/* An admin's issue: publication is not the question (the job
+	 * publishes its new certificates), so all count as published. */
+	reconcile(&policy, id, &active, active.n, time(NULL), v);
+	cert_rows_free(&active);
+	switch (v->decision) {
+	case DECIDE_ENROLL: *action = JOB_ENROLL; break;
+	case DECIDE_REISSUE: *action = JOB_REISSUE; break;
+	default:
+		*action = JOB_RENEW;
+		v->reason = CRL_REASON_SUPERSEDED;
+		snprintf(v->why, sizeof(v->why), "renewal asked for by the admin");
+	}
+}
+
+/* Runs the job by hand, as the daemon's runner would, without a directory. */
+static int
+run_manual_job(struct ctl *ctl, const struct identity *id)
+{
+	struct job_ctx jctx = { ctl->conf, ctl->st, ctl->signer, NULL, 0, 0 };
+	struct identity_row row = {
+		.uuid = id->uuid, .mail = id->addresses.v[0],
+		.display_name = id->display_name, .given_name = id->given_name,
+		.surname = id->surname, .enabled = 1,
+	};
+	enum job_action action;
+	struct verdict v;
+	int rc;
+
+	/* One mailbox, one person: mail to it must not reach another's key. */
+	for (size_t i = 0; i < id->addresses.n; i++) {
+		char *owner = NULL;
+
+		if (store_address_owner(ctl->st, id->addresses.v[i], id->uuid, &owner) == 1) {
+			log_error("issue: address %s is already used by %s; refusing to "
+			    "certify it for %s", id->addresses.v[i], owner, id->uuid);
+			free(owner);
+			return EX_DATAERR;
+		}
+	}
+	row.aliases = identity_aliases_text(id);
+	rc = store_identity_put(ctl->st, &row);
+	free(row.aliases);
+	if (rc == -1)
+		return EX_SOFTWARE;
+	decide_manual(ctl, id, &action, &v);
+	if (job_plan(ctl->st, id->uuid, action, v.reason, v.why, 0) == -1)
+		return EX_SOFTWARE;
+	if ((rc = job_run(&jctx, id->uuid)) != 0) {
+		struct unrecorded_rows un = { 0 };
+
+		/* What this attempt revoked (certificates it signed but could
+		 * not record) goes on the CRL now. */
+		if (jctx.revoked > 0 && job_finish_batch(&jctx, NULL) == -1)
+			log_error("issue: the CRL could not be rewritten; certsyncd or "
+			    "the next certsyncctl command does it");
+		/* The admin sees the reason now: no retry is left behind, unless
+		 * a certificate it signed is still to be revoked: the job's KEYS
+		 * state is what makes certsyncd look for it. */
+		if (store_unrecorded(ctl->st, id->uuid, &un) == 0 && un.n == 0)
+			store_job_delete(ctl->st, id->uuid);
+		else
+			log_error("issue: %zu certificate(s) signed for %s could not be "
+			    "recorded nor revoked yet; the job is kept, and certsyncd "
+			    "(or the next issue for this user) revokes them",
+			    un.n, id->uuid);
+		unrecorded_rows_free(&un);
+		return rc == -2 ? EX_DATAERR : EX_SOFTWARE;
+	}
+	printf("%s user %s (%s):\n", action == JOB_ENROLL ? "enrolled" : "reissued",
+	    id->uuid, v.why);
+	print_active(ctl, id->uuid);
+	if (jctx.revoked > 0)
+		printf("previous certificates: %d revoked (%s), keys archived\n",
+		    jctx.revoked, crl_reason_name(v.reason));
+	return job_finish_batch(&jctx, NULL) == -1 ? EX_IOERR : 0;
+}
+
+int
+cmd_issue(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "name", required_argument, NULL, 'n' },
+		{ "given", required_argument, NULL, 'g' },
+		{ "surname", required_argument, NULL, 's' },
+		{ "alias", required_argument, NULL, 'a' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct identity id;
+	const char *user = NULL;
+	char **aliases = NULL;
+	size_t naliases = 0;
+	int c, rc;
+
+	memset(&id, 0, sizeof(id));
+	while ((rc = ctl_getopt(cmd, argc, argv, "n:g:s:a:u:h", opts, &c)) == -1 && c != -1) {
+		switch (c) {
+		case 'n': id.display_name = optarg; break;
+		case 'g': id.given_name = optarg; break;
+		case 's': id.surname = optarg; break;
+		case 'u': user = optarg; break;
+		case 'a':
+			if ((aliases = realloc(aliases, (naliases + 1) * sizeof(*aliases))) == NULL)
+				fatal("out of memory");
+			aliases[naliases++] = optarg;
+			break;
+		}
+	}
+	if (rc != -1)
+		goto done;
+	if (optind + 1 != argc) {
+		rc = ctl_usage_error(cmd, "%s", optind == argc ? "an EMAIL address is needed"
+		    : "only one EMAIL address may be given (use --alias for more)");
+		goto done;
+	}
+	if ((rc = add_address(cmd, &id.addresses, argv[optind])) != 0)
+		goto done;
+	for (size_t i = 0; i < naliases; i++)
+		if ((rc = add_address(cmd, &id.addresses, aliases[i])) != 0)
+			goto done;
+	/* Without --user the primary address names the identity. */
+	id.uuid = (char *)(user ? user : id.addresses.v[0]);
+	id.enabled = 1;
+	rc = run_manual_job(ctl, &id);
+done:
+	free(aliases);
+	address_list_free(&id.addresses);
+	return rc;
+}
