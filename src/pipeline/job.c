@@ -35,27 +35,28 @@ int
 job_plan(struct store *st, const char *uuid, enum job_action action, int reason,
     const char *why, int64_t not_before)
 {
-	struct job_row job = { 0 };
+	struct job job;
 	int found, keys, rc;
 
-	if ((found = store_job_get(st, uuid, &job)) == -1)
+	if ((found = job_get(st, uuid, &job)) == -1)
 		return -1;
-	if (found && strcmp(job.state, "PLANNED") != 0 && strcmp(job.state, "KEYS") != 0) {
-		job_row_free(&job);
+	if (found && job.state != JOB_PLANNED && job.state != JOB_KEYS) {
+		job_free(&job);
 		return 0;
 	}
 	/* KEYS stays: an attempt may have signed certificates it did not
 	 * record, and job_run() looks for them when it finds that state. */
-	keys = found && strcmp(job.state, "KEYS") == 0;
-	job_row_free(&job);
-	job.uuid = (char *)uuid;
-	job.state = (char *)(keys ? "KEYS" : "PLANNED");
-	job.action = (char *)job_action_name(action);
-	job.reason = (char *)crl_reason_name(reason);
-	job.last_error = NULL;
-	job.updated_at = time(NULL);
-	job.next_attempt = not_before;
-	if ((rc = store_job_put(st, &job)) == 0 &&
+	keys = found && job.state == JOB_KEYS;
+	job_free(&job);
+	job = (struct job){
+		.uuid = (char *)uuid,
+		.state = keys ? JOB_KEYS : JOB_PLANNED,
+		.action = action,
+		.reason = reason,
+		.updated_at = time(NULL),
+		.next_attempt = not_before,
+	};
+	if ((rc = job_put(st, &job)) == 0 &&
 	    (action == JOB_UNPUBLISH || action == JOB_REPUBLISH))	/* nothing revoked */
 		store_audit(st, "plan", uuid, NULL, "%s: %s", job_action_name(action), why);
 	else if (rc == 0)
@@ -66,7 +67,7 @@ job_plan(struct store *st, const char *uuid, enum job_action action, int reason,
 
 /* A failed step: the job stays where it is and is tried again later. */
 static void
-postpone(struct store *st, struct job_row *job, const char *what)
+postpone(struct store *st, struct job *job, const char *what)
 {
 	int64_t delay = BACKOFF_FIRST;
 
@@ -80,7 +81,7 @@ postpone(struct store *st, struct job_row *job, const char *what)
 	 * commit failed, and must not be written now. */
 	store_job_postpone(st, job->uuid, job->attempts, job->next_attempt, what);
 	log_warn("user %s: %s; %s job retried in %llds (attempt %d)", job->uuid, what,
-	    job->action, (long long)delay, job->attempts);
+	    job_action_name(job->action), (long long)delay, job->attempts);
 }
 
 int
@@ -122,15 +123,15 @@ job_load_identity(struct store *st, const char *uuid, struct identity *out)
 /* PLANNED -> PUBLISHED -> REVOKED: nothing is issued, archived or revoked,
  * so the REVOKED step has nothing to do but close. */
 static int
-run_flip(struct job_ctx *ctx, struct job_row *job, const char *dn, int publish)
+run_flip(struct job_ctx *ctx, struct job *job, const char *dn)
 {
-	if (strcmp(job->state, "PLANNED") == 0 || strcmp(job->state, "KEYS") == 0) {
-		if (job_step_flip(ctx, job, dn, publish) == -1)
+	if (job->state == JOB_PLANNED || job->state == JOB_KEYS) {
+		if (job_step_flip(ctx, job, dn, job->action == JOB_REPUBLISH) == -1)
 			return -1;
 		failpoint("after-PUBLISHED");
 	}
-	if (strcmp(job->state, "PUBLISHED") == 0) {
-		if (job_set_state(ctx->st, job, "REVOKED") == -1)
+	if (job->state == JOB_PUBLISHED) {
+		if (job_set_state(ctx->st, job, JOB_REVOKED) == -1)
 			return -1;
 		failpoint("after-REVOKED");
 	}
@@ -138,40 +139,32 @@ run_flip(struct job_ctx *ctx, struct job_row *job, const char *dn, int publish)
 }
 
 static int
-state_is(const struct job_row *job, const char *state)
-{
-	return strcmp(job->state, state) == 0;
-}
-
-static int
-run_steps(struct job_ctx *ctx, struct job_row *job, const struct identity *id,
+run_steps(struct job_ctx *ctx, struct job *job, const struct identity *id,
     int have_id, const char **why)
 {
-	int action = job_action_parse(job->action);
-	int revoke = action == JOB_REVOKE;
+	const char *dn = have_id ? id->dn : NULL;
 
-	if (action == JOB_UNPUBLISH || action == JOB_REPUBLISH)
-		return run_flip(ctx, job, have_id ? id->dn : NULL,
-		    action == JOB_REPUBLISH);
-	if (state_is(job, "PLANNED") || state_is(job, "KEYS")) {
-		if (revoke) {
-			if (job_set_state(ctx->st, job, "ISSUED") == -1)
+	if (job->action == JOB_UNPUBLISH || job->action == JOB_REPUBLISH)
+		return run_flip(ctx, job, dn);
+	if (job->state == JOB_PLANNED || job->state == JOB_KEYS) {
+		if (job->action == JOB_REVOKE) {
+			if (job_set_state(ctx->st, job, JOB_ISSUED) == -1)
 				return -1;
 		} else if (job_step_issue(ctx, job, id, why) == -1)
 			return -1;
 		failpoint("after-ISSUED");
 	}
-	if (state_is(job, "ISSUED")) {
+	if (job->state == JOB_ISSUED) {
 		if (job_step_archive(ctx, job) == -1)
 			return -1;
 		failpoint("after-ARCHIVED");
 	}
-	if (state_is(job, "ARCHIVED")) {
-		if (job_step_publish(ctx, job, have_id ? id->dn : NULL) == -1)
+	if (job->state == JOB_ARCHIVED) {
+		if (job_step_publish(ctx, job, dn) == -1)
 			return -1;
 		failpoint("after-PUBLISHED");
 	}
-	if (state_is(job, "PUBLISHED")) {
+	if (job->state == JOB_PUBLISHED) {
 		if (job_step_revoke(ctx, job) == -1)
 			return -1;
 		failpoint("after-REVOKED");
@@ -183,28 +176,28 @@ int
 job_run(struct job_ctx *ctx, const char *uuid)
 {
 	struct identity id;
-	struct job_row job;
+	struct job job;
 	const char *why = NULL;
 	int found, have_id = 0, rc = -1;
 
-	if ((found = store_job_get(ctx->st, uuid, &job)) != 1)
+	if ((found = job_get(ctx->st, uuid, &job)) != 1)
 		return found == 0 ? 0 : -1;
 	/* KEYS: an attempt got as far as signing.  What it signed and did not
 	 * record is revoked first, whatever the job does next. */
-	if (state_is(&job, "KEYS") && job_recover_unrecorded_of(ctx, uuid, NULL, 0) == -1) {
+	if (job.state == JOB_KEYS && job_recover_unrecorded_of(ctx, uuid, NULL, 0) == -1) {
 		postpone(ctx->st, &job, "certificates signed but not recorded are "
 		    "not revoked yet");
 		goto done;
 	}
 	if ((have_id = job_load_identity(ctx->st, uuid, &id)) == -1)
 		goto done;
-	if (!have_id && job_action_parse(job.action) != JOB_REVOKE &&
-	    job_action_parse(job.action) != JOB_UNPUBLISH &&
-	    (state_is(&job, "PLANNED") || state_is(&job, "KEYS"))) {
+	if (!have_id && job.action != JOB_REVOKE && job.action != JOB_UNPUBLISH &&
+	    (job.state == JOB_PLANNED || job.state == JOB_KEYS)) {
 		/* Nothing certifiable any more: the plan is void.  (A withdrawal
 		 * still runs: closing it makes the runner decide again, and a
 		 * gone user's certificates are then revoked.) */
-		log_info("user %s: %s job dropped; no certifiable identity", uuid, job.action);
+		log_info("user %s: %s job dropped; no certifiable identity", uuid,
+		    job_action_name(job.action));
 		rc = store_job_delete(ctx->st, uuid);
 		goto done;
 	}
@@ -217,22 +210,23 @@ job_run(struct job_ctx *ctx, const char *uuid)
 done:
 	if (have_id == 1)
 		identity_free(&id);
-	job_row_free(&job);
+	job_free(&job);
 	return rc;
 }
 
 /* Closes one REVOKED job; a revoke job also forgets the identity. */
 static int
-close_job(struct job_ctx *ctx, struct job_row *job)
+close_job(struct job_ctx *ctx, struct job *job)
 {
 	int rc;
 
 	if (store_begin(ctx->st) == -1)
 		return -1;
 	store_job_delete(ctx->st, job->uuid);
-	if (job_action_parse(job->action) == JOB_REVOKE)
+	if (job->action == JOB_REVOKE)
 		store_identity_delete(ctx->st, job->uuid);
-	store_audit(ctx->st, "done", job->uuid, NULL, "%s job done", job->action);
+	store_audit(ctx->st, "done", job->uuid, NULL, "%s job done",
+	    job_action_name(job->action));
 	rc = store_commit(ctx->st);
 	failpoint("after-DONE");
 	return rc;
@@ -241,7 +235,7 @@ close_job(struct job_ctx *ctx, struct job_row *job)
 int
 job_finish_batch(struct job_ctx *ctx, struct uuid_set *closed)
 {
-	struct job_row job;
+	struct job job;
 	int64_t number;
 	int found;
 
@@ -255,15 +249,15 @@ job_finish_batch(struct job_ctx *ctx, struct uuid_set *closed)
 	/* Only REVOKED jobs are due now (others wait for their retry time, or
 	 * are not REVOKED); the bound keeps a store error from spinning. */
 	for (int i = 0; i < 100000; i++) {
-		if ((found = store_job_next_in(ctx->st, "REVOKED", &job)) != 1)
+		if ((found = job_next_in(ctx->st, JOB_REVOKED, &job)) != 1)
 			return found;
 		if (close_job(ctx, &job) == -1) {
-			job_row_free(&job);
+			job_free(&job);
 			return -1;
 		}
 		if (closed != NULL)
 			uuid_set_add(closed, job.uuid);
-		job_row_free(&job);
+		job_free(&job);
 	}
 	return 0;
 }

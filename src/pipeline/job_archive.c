@@ -73,7 +73,7 @@ job_archive_key(struct job_ctx *ctx, struct cert_row *row)
 }
 
 int
-job_step_archive(struct job_ctx *ctx, struct job_row *job)
+job_step_archive(struct job_ctx *ctx, struct job *job)
 {
 	struct cert_rows old = { 0 };
 	int rc = -1;
@@ -85,7 +85,7 @@ job_step_archive(struct job_ctx *ctx, struct job_row *job)
 	for (size_t i = 0; i < old.n; i++)
 		if (job_archive_key(ctx, &old.v[i]) == -1)
 			goto done;
-	rc = job_set_state(ctx->st, job, "ARCHIVED");
+	rc = job_set_state(ctx->st, job, JOB_ARCHIVED);
 done:
 	cert_rows_free(&old);
 	return rc;

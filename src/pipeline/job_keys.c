@@ -69,7 +69,7 @@ make_cert(struct job_ctx *ctx, const struct identity *id, struct fresh *f,
 }
 
 int
-job_step_issue(struct job_ctx *ctx, struct job_row *job, const struct identity *id,
+job_step_issue(struct job_ctx *ctx, struct job *job, const struct identity *id,
     const char **why)
 {
 	struct fresh fresh[MAX_KINDS];
@@ -79,7 +79,7 @@ job_step_issue(struct job_ctx *ctx, struct job_row *job, const struct identity *
 	memset(fresh, 0, sizeof(fresh));
 	fresh[0].kind = n == 1 ? CERT_KIND_DUAL : CERT_KIND_SIGNING;
 	fresh[1].kind = CERT_KIND_ENCRYPTION;
-	if (job_set_state(ctx->st, job, "KEYS") == -1)
+	if (job_set_state(ctx->st, job, JOB_KEYS) == -1)
 		return -1;
 	failpoint("after-KEYS");
 	for (size_t i = 0; i < n; i++)
@@ -106,7 +106,7 @@ job_step_issue(struct job_ctx *ctx, struct job_row *job, const struct identity *
 		    cert_kind_name(fresh[i].kind), fresh[i].row.addresses,
 		    fresh[i].row.subject, fresh[i].row.keystore_path);
 	}
-	job_set_state(ctx->st, job, "ISSUED");
+	job_set_state(ctx->st, job, JOB_ISSUED);
 	if (store_commit(ctx->st) == -1)
 		goto done;
 	for (size_t i = 0; i < n; i++)

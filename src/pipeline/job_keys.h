@@ -14,7 +14,7 @@
  * *why set when id's data cannot be certified (the admin must act); what
  * a failed attempt signed is revoked before it returns, or when the job is
  * resumed in KEYS. */
-int job_step_issue(struct job_ctx *ctx, struct job_row *job, const struct identity *id,
+int job_step_issue(struct job_ctx *ctx, struct job *job, const struct identity *id,
     const char **why);
 
 #endif

@@ -26,7 +26,7 @@ collect_blob(void *arg, const void *value, size_t len)
 }
 
 static int
-record_publication(struct job_ctx *ctx, struct job_row *job,
+record_publication(struct job_ctx *ctx, struct job *job,
     const struct cert_rows *add, const struct cert_rows *old,
     const struct blobs *old_smime, const unsigned char *smime, size_t smime_len)
 {
@@ -52,7 +52,7 @@ record_publication(struct job_ctx *ctx, struct job_row *job,
 		store_delivery_queue(ctx->st, job->uuid);
 	store_audit(ctx->st, "publish", job->uuid, NULL, "%zu certificate(s) published, "
 	    "%zu withdrawn%s", add->n, old->n, ctx->pub ? "" : " (no directory)");
-	job_set_state(ctx->st, job, "PUBLISHED");
+	job_set_state(ctx->st, job, JOB_PUBLISHED);
 	return store_commit(ctx->st);
 }
 
@@ -71,7 +71,7 @@ not_pending(const struct cert_rows *all, struct cert_rows *out)
 }
 
 int
-job_step_publish(struct job_ctx *ctx, struct job_row *job, const char *dn)
+job_step_publish(struct job_ctx *ctx, struct job *job, const char *dn)
 {
 	struct cert_rows add = { 0 }, old = { 0 }, all = { 0 }, remove = { 0 };
 	struct blobs old_smime = { 0 };
@@ -94,7 +94,7 @@ job_step_publish(struct job_ctx *ctx, struct job_row *job, const char *dn)
 		    signer_ca(ctx->signer), &smime, &smime_len);
 	if (prc == PUBLISH_RETRY)
 		goto done;
-	if (prc == PUBLISH_GONE && job_action_parse(job->action) != JOB_REVOKE) {
+	if (prc == PUBLISH_GONE && job->action != JOB_REVOKE) {
 		/* Renamed or deleted since the job began: recording it as
 		 * published would leave the entry without its certificates.
 		 * The watcher updates the DN, or marks the user gone, and the
@@ -122,7 +122,7 @@ done:
 
 /* The withdrawal (or the return) recorded with the next state. */
 static int
-record_flip(struct job_ctx *ctx, struct job_row *job, int publish,
+record_flip(struct job_ctx *ctx, struct job *job, int publish,
     const char *where, const struct cert_rows *active, const struct blobs *old_smime,
     const unsigned char *smime, size_t smime_len)
 {
@@ -148,7 +148,7 @@ record_flip(struct job_ctx *ctx, struct job_row *job, int publish,
 		store_published(ctx->st, 0, job->uuid, sattr, old_smime->v[i], old_smime->len[i]);
 	if (smime != NULL)
 		store_published(ctx->st, 1, job->uuid, sattr, smime, smime_len);
-	job_set_state(ctx->st, job, "PUBLISHED");
+	job_set_state(ctx->st, job, JOB_PUBLISHED);
 	return store_commit(ctx->st);
 }
 
@@ -159,7 +159,7 @@ record_flip(struct job_ctx *ctx, struct job_row *job, int publish,
  * a rerun after a crash finds the work done and only records it.
  */
 int
-job_step_flip(struct job_ctx *ctx, struct job_row *job, const char *dn, int publish)
+job_step_flip(struct job_ctx *ctx, struct job *job, const char *dn, int publish)
 {
 	struct cert_rows active = { 0 }, none = { 0 };
 	struct blobs old_smime = { 0 };

@@ -58,22 +58,19 @@ done:
 }
 
 int
-job_step_revoke(struct job_ctx *ctx, struct job_row *job)
+job_step_revoke(struct job_ctx *ctx, struct job *job)
 {
 	struct cert_rows old = { 0 };
-	int reason = crl_reason_parse(job->reason ? job->reason : "superseded");
 	int rc = -1;
 
-	if (reason < 0)
-		reason = CRL_REASON_SUPERSEDED;
 	/* One transaction per certificate: a rerun finds the rest still
 	 * superseded and revokes those. */
 	if (store_cert_query(ctx->st, CQ_UUID_SUPERSEDED, job->uuid, &old) == -1)
 		return -1;
 	for (size_t i = 0; i < old.n; i++)
-		if (job_revoke_cert(ctx, &old.v[i], reason) == -1)
+		if (job_revoke_cert(ctx, &old.v[i], job->reason) == -1)
 			goto done;
-	rc = job_set_state(ctx->st, job, "REVOKED");
+	rc = job_set_state(ctx->st, job, JOB_REVOKED);
 done:
 	cert_rows_free(&old);
 	return rc;

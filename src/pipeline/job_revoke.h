@@ -15,6 +15,6 @@ int job_revoke_cert(struct job_ctx *ctx, const struct cert_row *row, int reason)
 
 /* Every superseded certificate of the job's user revoked with the job's
  * reason; then REVOKED.  0, or -1 after logging. */
-int job_step_revoke(struct job_ctx *ctx, struct job_row *job);
+int job_step_revoke(struct job_ctx *ctx, struct job *job);
 
 #endif

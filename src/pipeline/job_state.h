@@ -1,13 +1,17 @@
 /*
  * job_state.h - what the driver and every step of a job share.
  *
- * Owns: the context a job runs in, the actions a job is planned for with
- * their names in the store, and the one way a step moves its job on
- * (job_set_state), so each step commits its new state with its effects.
+ * Owns: a job in hand (struct job: its state and action as enums), the
+ * context it runs in, and the storage edge: the one name table of the
+ * states and of the actions, turned into text only where a job is read
+ * from or written to the store.  A step moves its job on with
+ * job_set_state(), inside the transaction that commits its effects.
  * Never: runs a step; job.c orders them, one file per step does the work.
  */
 #ifndef CERTSYNC_JOB_STATE_H
 #define CERTSYNC_JOB_STATE_H
+
+#include <stdint.h>
 
 #include "ca/signer.h"
 #include "lib/conf.h"
@@ -15,8 +19,25 @@
 
 struct publisher;
 
+/* In this order; unpublish and republish go PLANNED -> PUBLISHED. */
+enum job_state { JOB_PLANNED, JOB_KEYS, JOB_ISSUED, JOB_ARCHIVED, JOB_PUBLISHED,
+    JOB_REVOKED, JOB_DONE };
+
+/* Enroll, reissue and renew run the same steps; the action says why. */
 enum job_action { JOB_ENROLL, JOB_REISSUE, JOB_RENEW, JOB_REVOKE, JOB_UNPUBLISH,
     JOB_REPUBLISH };
+
+/* A job as the driver and the steps hold it. */
+struct job {
+	char *uuid;
+	enum job_state state;
+	enum job_action action;
+	int reason;                /* CRL reason for what it supersedes */
+	int attempts;
+	char *last_error;
+	int64_t updated_at;
+	int64_t next_attempt;      /* not before this time (retry backoff) */
+};
 
 struct job_ctx {
 	const struct conf *conf;
@@ -27,11 +48,21 @@ struct job_ctx {
 	int dry_run;               /* never set for a runner; see plan.c */
 };
 
+/* "PLANNED" .. "DONE", as the store keeps them; and back (-1 if unknown). */
+const char *job_state_name(enum job_state state);
+int job_state_parse(const char *name);
+/* "enroll" .. "republish"; and back (-1 if unknown). */
 const char *job_action_name(enum job_action action);
 int job_action_parse(const char *name);
 
-/* Writes job in state, its retry time cleared; inside the caller's
- * transaction when there is one.  0, or -1 after logging. */
-int job_set_state(struct store *st, struct job_row *job, const char *state);
+/* uuid's job: 1 and *out (free with job_free), 0 none, -1 after logging. */
+int job_get(struct store *st, const char *uuid, struct job *out);
+/* The oldest job in state, whatever its retry time: 1, 0 none, -1. */
+int job_next_in(struct store *st, enum job_state state, struct job *out);
+/* Writes the whole job.  0, or -1 after logging. */
+int job_put(struct store *st, const struct job *job);
+/* Moves job to state, its retry time cleared, and writes it.  0, or -1. */
+int job_set_state(struct store *st, struct job *job, enum job_state state);
+void job_free(struct job *job);
 
 #endif
