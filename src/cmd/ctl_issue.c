@@ -2,7 +2,8 @@
  * ctl_issue.c - certsyncctl init-ca and issue: a CA, and certificates by
  * hand.
  *
- * Owns: their options and their output.  issue runs the same job the
+ * Owns: their options and their output.  issue goes through the planner
+ * (its duplicate check and its decision) and runs the same job the
  * daemon's runner would, without a directory.
  * Never: certifies an address another identity holds.
  */
@@ -14,12 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
-#include <time.h>
 
 #include "cmd/ctl.h"
 #include "lib/log.h"
 #include "pipeline/job.h"
-#include "pipeline/reconcile.h"
+#include "pipeline/identity_row.h"
+#include "pipeline/plan.h"
 #include "pki/address.h"
 #include "pki/certinfo.h"
 #include "pki/crl.h"
@@ -101,90 +102,57 @@ print_active(struct ctl *ctl, const char *uuid)
 	cert_rows_free(&rows);
 }
 
-/* What to do for an explicit `issue`: reconcile says why; "nothing" still
- * renews, because the admin asked for new certificates. */
-static void
-decide_manual(struct ctl *ctl, const struct identity *id, enum job_action *action,
-    struct verdict *v)
+/* A job by hand that failed: what this attempt revoked (certificates it
+ * signed but could not record) goes on the CRL now, and the admin sees the
+ * reason now: no retry is left behind, unless a certificate it signed is
+ * still to be revoked: the job's KEYS state is what makes certsyncd look
+ * for it.  rc is job_run()'s; returns the exit code. */
+static int
+manual_job_failed(struct ctl *ctl, struct job_ctx *jctx, const struct identity *id,
+    int rc)
 {
-	const struct conf *c = ctl->conf;
-	struct reconcile_policy policy = {
-		.on_address_change = 1, .on_name_change = 1,
-		.renew_before_days = c->certificates.renew_before_days,
-		.mode = c->certificates.mode,
-		.subject_template = c->certificates.subject,
-	};
-	struct cert_rows active = { 0 };
+	struct unrecorded_rows un = { 0 };
 
-	store_cert_query(ctl->st, CQ_UUID_ACTIVE, id->uuid, &active);
-	/* An admin's issue: publication is not the question (the job
-	 * publishes its new certificates), so all count as published. */
-	reconcile(&policy, id, &active, active.n, time(NULL), v);
-	cert_rows_free(&active);
-	switch (v->decision) {
-	case DECIDE_ENROLL: *action = JOB_ENROLL; break;
-	case DECIDE_REISSUE: *action = JOB_REISSUE; break;
-	default:
-		*action = JOB_RENEW;
-		v->reason = CRL_REASON_SUPERSEDED;
-		snprintf(v->why, sizeof(v->why), "renewal asked for by the admin");
-	}
+	if (jctx->revoked > 0 && job_finish_batch(jctx, NULL) == -1)
+		log_error("issue: the CRL could not be rewritten; certsyncd or "
+		    "the next certsyncctl command does it");
+	if (store_unrecorded(ctl->st, id->uuid, &un) == 0 && un.n == 0)
+		store_job_delete(ctl->st, id->uuid);
+	else
+		log_error("issue: %zu certificate(s) signed for %s could not be "
+		    "recorded nor revoked yet; the job is kept, and certsyncd "
+		    "(or the next issue for this user) revokes them",
+		    un.n, id->uuid);
+	unrecorded_rows_free(&un);
+	return rc == -2 ? EX_DATAERR : EX_SOFTWARE;
 }
 
-/* Runs the job by hand, as the daemon's runner would, without a directory. */
+/* Plans and runs the job by hand, through the planner's duplicate check
+ * and decision, as the daemon's runner would, without a directory. */
 static int
 run_manual_job(struct ctl *ctl, const struct identity *id)
 {
 	struct job_ctx jctx = { ctl->conf, ctl->st, ctl->signer, NULL, 0, 0 };
-	struct identity_row row = {
-		.uuid = id->uuid, .mail = id->addresses.v[0],
-		.display_name = id->display_name, .given_name = id->given_name,
-		.surname = id->surname, .enabled = 1,
-	};
+	const char *taken = NULL;
+	char *owner = NULL;
 	enum job_action action;
 	struct verdict v;
 	int rc;
 
 	/* One mailbox, one person: mail to it must not reach another's key. */
-	for (size_t i = 0; i < id->addresses.n; i++) {
-		char *owner = NULL;
-
-		if (store_address_owner(ctl->st, id->addresses.v[i], id->uuid, &owner) == 1) {
-			log_error("issue: address %s is already used by %s; refusing to "
-			    "certify it for %s", id->addresses.v[i], owner, id->uuid);
-			free(owner);
-			return EX_DATAERR;
-		}
+	if (plan_address_taken(ctl->st, id, &taken, &owner) == 1) {
+		log_error("issue: address %s is already used by %s; refusing to "
+		    "certify it for %s", taken, owner, id->uuid);
+		free(owner);
+		return EX_DATAERR;
 	}
-	row.aliases = identity_aliases_text(id);
-	rc = store_identity_put(ctl->st, &row);
-	free(row.aliases);
-	if (rc == -1)
+	if (identity_save(ctl->st, id) == -1)
 		return EX_SOFTWARE;
-	decide_manual(ctl, id, &action, &v);
+	action = plan_manual(ctl->conf, ctl->st, id, &v);
 	if (job_plan(ctl->st, id->uuid, action, v.reason, v.why, 0) == -1)
 		return EX_SOFTWARE;
-	if ((rc = job_run(&jctx, id->uuid)) != 0) {
-		struct unrecorded_rows un = { 0 };
-
-		/* What this attempt revoked (certificates it signed but could
-		 * not record) goes on the CRL now. */
-		if (jctx.revoked > 0 && job_finish_batch(&jctx, NULL) == -1)
-			log_error("issue: the CRL could not be rewritten; certsyncd or "
-			    "the next certsyncctl command does it");
-		/* The admin sees the reason now: no retry is left behind, unless
-		 * a certificate it signed is still to be revoked: the job's KEYS
-		 * state is what makes certsyncd look for it. */
-		if (store_unrecorded(ctl->st, id->uuid, &un) == 0 && un.n == 0)
-			store_job_delete(ctl->st, id->uuid);
-		else
-			log_error("issue: %zu certificate(s) signed for %s could not be "
-			    "recorded nor revoked yet; the job is kept, and certsyncd "
-			    "(or the next issue for this user) revokes them",
-			    un.n, id->uuid);
-		unrecorded_rows_free(&un);
-		return rc == -2 ? EX_DATAERR : EX_SOFTWARE;
-	}
+	if ((rc = job_run(&jctx, id->uuid)) != 0)
+		return manual_job_failed(ctl, &jctx, id, rc);
 	printf("%s user %s (%s):\n", action == JOB_ENROLL ? "enrolled" : "reissued",
 	    id->uuid, v.why);
 	print_active(ctl, id->uuid);

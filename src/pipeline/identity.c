@@ -212,24 +212,6 @@ identity_free(struct identity *id)
 	memset(id, 0, sizeof(*id));
 }
 
-char *
-identity_aliases_text(const struct identity *id)
-{
-	size_t len = 1;
-	char *out;
-
-	for (size_t i = 1; i < id->addresses.n; i++)
-		len += strlen(id->addresses.v[i]) + 1;
-	if ((out = calloc(1, len)) == NULL)
-		fatal("out of memory");
-	for (size_t i = 1; i < id->addresses.n; i++) {
-		if (i > 1)
-			strcat(out, "\n");
-		strcat(out, id->addresses.v[i]);
-	}
-	return out;
-}
-
 static int
 set(const char *s)
 {

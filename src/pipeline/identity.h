@@ -65,7 +65,4 @@ void identity_free(struct identity *id);
 void identity_subject_vars(const struct identity *id, struct subject_vars *vars,
     char *buf, size_t len);
 
-/* The aliases joined with '\n' (primary excluded), for the store; caller frees. */
-char *identity_aliases_text(const struct identity *id);
-
 #endif

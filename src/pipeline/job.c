@@ -12,7 +12,6 @@
  */
 #include "config.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -20,6 +19,7 @@
 #include "lib/failpoint.h"
 #include "lib/log.h"
 #include "pipeline/crl_publish.h"
+#include "pipeline/identity_row.h"
 #include "pipeline/job.h"
 #include "pipeline/job_archive.h"
 #include "pipeline/job_keys.h"
@@ -82,42 +82,6 @@ postpone(struct store *st, struct job *job, const char *what)
 	store_job_postpone(st, job->uuid, job->attempts, job->next_attempt, what);
 	log_warn("user %s: %s; %s job retried in %llds (attempt %d)", job->uuid, what,
 	    job_action_name(job->action), (long long)delay, job->attempts);
-}
-
-int
-job_load_identity(struct store *st, const char *uuid, struct identity *out)
-{
-	struct identity_row row;
-	char *all = NULL, *save = NULL, *a;
-	int found;
-
-	memset(out, 0, sizeof(*out));
-	if ((found = store_identity_get(st, uuid, &row)) != 1)
-		return found;
-	if (row.mail == NULL) {	/* only ever seen with bad values */
-		identity_row_free(&row);
-		return 0;
-	}
-	out->uuid = row.uuid;
-	out->dn = row.dn;
-	out->display_name = row.display_name;
-	out->given_name = row.given_name;
-	out->surname = row.surname;
-	out->enabled = row.enabled;
-	if (asprintf(&all, "%s\n%s", row.mail, row.aliases ? row.aliases : "") == -1)
-		fatal("out of memory");
-	for (a = strtok_r(all, "\n", &save); a != NULL; a = strtok_r(NULL, "\n", &save)) {
-		const char *why;
-		char *norm = address_normalize(a, &why);
-
-		if (norm != NULL)
-			address_list_add(&out->addresses, norm);
-	}
-	free(all);
-	free(row.mail);
-	free(row.aliases);
-	free(row.skipped);
-	return out->addresses.n > 0 ? 1 : 0;
 }
 
 /* PLANNED -> PUBLISHED -> REVOKED: nothing is issued, archived or revoked,
@@ -189,7 +153,7 @@ job_run(struct job_ctx *ctx, const char *uuid)
 		    "not revoked yet");
 		goto done;
 	}
-	if ((have_id = job_load_identity(ctx->st, uuid, &id)) == -1)
+	if ((have_id = identity_load(ctx->st, uuid, &id)) == -1)
 		goto done;
 	if (!have_id && job.action != JOB_REVOKE && job.action != JOB_UNPUBLISH &&
 	    (job.state == JOB_PLANNED || job.state == JOB_KEYS)) {

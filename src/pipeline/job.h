@@ -47,7 +47,4 @@ int job_run(struct job_ctx *ctx, const char *uuid);
  * history), adding their uuids to closed (may be NULL). */
 int job_finish_batch(struct job_ctx *ctx, struct uuid_set *closed);
 
-/* The identity the store holds for uuid: 1 found, 0 none (or skipped), -1. */
-int job_load_identity(struct store *st, const char *uuid, struct identity *out);
-
 #endif

@@ -18,6 +18,7 @@
 #include "directory/ldapconn.h"
 #include "directory/syncrepl.h"
 #include "lib/log.h"
+#include "pipeline/identity_row.h"
 #include "pipeline/job.h"
 #include "pipeline/plan.h"
 #include "pipeline/reconcile.h"
@@ -78,34 +79,74 @@ count_published(void *arg, const void *value, size_t len)
 	return 0;
 }
 
+/* The policy of [reconcile] and [certificates]; ca_key_id NULL: the CA key
+ * is not compared. */
 static void
-decide(struct plan_ctx *ctx, const struct identity *id, const char *uuid,
-    struct verdict *v)
+policy_of(const struct conf *c, const char *ca_key_id, struct reconcile_policy *p)
 {
-	const struct conf *c = ctx->conf;
-	struct reconcile_policy policy = {
+	*p = (struct reconcile_policy){
 		.on_address_change = c->reconcile.on_address_change,
 		.on_name_change = c->reconcile.on_name_change,
 		.renew_before_days = c->certificates.renew_before_days,
 		.mode = c->certificates.mode,
 		.subject_template = c->certificates.subject,
-		.ca_key_id = ctx->ca_key_id,
+		.ca_key_id = ca_key_id,
 		.on_disable = c->reconcile.on_disable,
 	};
+}
+
+/* reconcile() for uuid (id NULL: gone) against what the store holds: its
+ * active certificates and, unless all_published, how many of them the
+ * store records as published. */
+static void
+decide_with(const struct conf *c, struct store *st, const struct reconcile_policy *p,
+    const struct identity *id, const char *uuid, int all_published, struct verdict *v)
+{
 	struct cert_rows active = { 0 };
 	struct published_count pc = { &active, 0 };
 
 	/* On a store failure active stays empty; the job's own steps
 	 * re-read everything, so the worst case is a redundant plan. */
-	store_cert_query(ctx->st, CQ_UUID_ACTIVE, uuid, &active);
+	store_cert_query(st, CQ_UUID_ACTIVE, uuid, &active);
 	/* What the store records as in the directory: every active
 	 * certificate, unless withdrawn while the user was disabled.  On a
 	 * failure, all of them (at worst a redundant withdrawal). */
-	if (active.n > 0 && store_published_each(ctx->st, uuid,
-	    c->publish.certificate_attribute, count_published, &pc) == -1)
+	if (all_published || (active.n > 0 && store_published_each(st, uuid,
+	    c->publish.certificate_attribute, count_published, &pc) == -1))
 		pc.n = active.n;
-	reconcile(&policy, id, &active, pc.n, time(NULL), v);
+	reconcile(p, id, &active, pc.n, time(NULL), v);
 	cert_rows_free(&active);
+}
+
+static void
+decide(struct plan_ctx *ctx, const struct identity *id, const char *uuid,
+    struct verdict *v)
+{
+	struct reconcile_policy policy;
+
+	policy_of(ctx->conf, ctx->ca_key_id, &policy);
+	decide_with(ctx->conf, ctx->st, &policy, id, uuid, 0, v);
+}
+
+enum job_action
+plan_manual(const struct conf *conf, struct store *st, const struct identity *id,
+    struct verdict *v)
+{
+	struct reconcile_policy policy;
+
+	policy_of(conf, NULL, &policy);
+	/* The admin asks for certificates: every change counts.  Publication
+	 * is not the question (the job publishes its new certificates), so
+	 * all count as published. */
+	policy.on_address_change = policy.on_name_change = 1;
+	decide_with(conf, st, &policy, id, id->uuid, 1, v);
+	if (v->decision == DECIDE_ENROLL)
+		return JOB_ENROLL;
+	if (v->decision == DECIDE_REISSUE)
+		return JOB_REISSUE;
+	v->reason = CRL_REASON_SUPERSEDED;
+	snprintf(v->why, sizeof(v->why), "renewal asked for by the admin");
+	return JOB_RENEW;
 }
 
 static enum job_action
@@ -182,38 +223,33 @@ skip(struct plan_ctx *ctx, const struct dir_entry *e, const char *why)
 	return e->uuid ? store_identity_skip(ctx->st, e->uuid, e->dn, why) : 0;
 }
 
+int
+plan_address_taken(struct store *st, const struct identity *id, const char **address,
+    char **owner)
+{
+	for (size_t i = 0; i < id->addresses.n; i++) {
+		if (store_address_owner(st, id->addresses.v[i], id->uuid, owner) == 1) {
+			*address = id->addresses.v[i];
+			return 1;
+		}
+	}
+	*address = NULL;
+	return 0;
+}
+
 /* Another user holding one of id's addresses makes both ambiguous: the
  * newcomer is refused; the one who had it keeps it. */
 static int
 duplicate(struct plan_ctx *ctx, const struct identity *id, char *why, size_t len)
 {
-	for (size_t i = 0; i < id->addresses.n; i++) {
-		char *owner = NULL;
+	const char *address;
+	char *owner = NULL;
 
-		if (store_address_owner(ctx->st, id->addresses.v[i], id->uuid, &owner) == 1) {
-			snprintf(why, len, "address %s is also used by %s",
-			    id->addresses.v[i], owner);
-			free(owner);
-			return 1;
-		}
-	}
-	return 0;
-}
-
-static int
-remember(struct plan_ctx *ctx, const struct identity *id)
-{
-	struct identity_row row = {
-		.uuid = id->uuid, .dn = id->dn, .mail = id->addresses.v[0],
-		.display_name = id->display_name, .given_name = id->given_name,
-		.surname = id->surname, .enabled = id->enabled,
-	};
-	int rc;
-
-	row.aliases = identity_aliases_text(id);
-	rc = store_identity_put(ctx->st, &row);
-	free(row.aliases);
-	return rc;
+	if (plan_address_taken(ctx->st, id, &address, &owner) != 1)
+		return 0;
+	snprintf(why, len, "address %s is also used by %s", address, owner);
+	free(owner);
+	return 1;
 }
 
 static int
@@ -259,7 +295,7 @@ plan_entry(struct plan_ctx *ctx, const struct dir_entry *e)
 		rc = skip(ctx, e, why);
 		goto done;
 	}
-	if (!ctx->dry_run && remember(ctx, &id) == -1) {
+	if (!ctx->dry_run && identity_save(ctx->st, &id) == -1) {
 		rc = -1;
 		goto done;
 	}
@@ -287,7 +323,7 @@ gone_or_recheck(struct plan_ctx *ctx, const char *uuid, int gone)
 		 * lost meanwhile: the runner's recheck then sees a gone user. */
 		return gone ? store_identity_gone(ctx->st, uuid) : 0;
 	}
-	if ((have = job_load_identity(ctx->st, uuid, &id)) == -1)
+	if ((have = identity_load(ctx->st, uuid, &id)) == -1)
 		return -1;
 	if ((known = store_identity_get(ctx->st, uuid, &row)) == -1) {
 		if (have)

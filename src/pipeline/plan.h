@@ -16,6 +16,8 @@
 #include "lib/conf.h"
 #include "lib/uuid_set.h"
 #include "pipeline/identity.h"
+#include "pipeline/job_state.h"
+#include "pipeline/reconcile.h"
 #include "store/store.h"
 
 struct plan_ctx {
@@ -53,6 +55,24 @@ int plan_recheck(struct plan_ctx *ctx, const char *uuid);
 int plan_sweep(struct plan_ctx *ctx, struct uuid_set *seen);
 /* plan_recheck for every directory identity (the periodic safety net). */
 int plan_recheck_all(struct plan_ctx *ctx);
+
+/*
+ * The first of id's addresses that another identity holds (one mailbox,
+ * one person): 1 with *address (id's own string) and *owner, "uuid (dn)",
+ * which the caller frees; 0 when none does (or the store cannot say).
+ */
+int plan_address_taken(struct store *st, const struct identity *id,
+    const char **address, char **owner);
+
+/*
+ * The decision for the admin's `certsyncctl issue` of id (a manual
+ * identity, no directory entry): reconcile() under [reconcile] and
+ * [certificates], with every change counting and the CA key not compared.
+ * What would be nothing, or a renewal, is a renewal the admin asked for.
+ * Returns the job's action; *v says why, and with which CRL reason.
+ */
+enum job_action plan_manual(const struct conf *conf, struct store *st,
+    const struct identity *id, struct verdict *v);
 
 /*
  * One complete pass over the directory with a plain search, blocking:
