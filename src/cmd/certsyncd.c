@@ -143,6 +143,8 @@ write_pid(const struct conf *conf)
 static int
 start(struct daemon *d)
 {
+	struct watch_sink sink;
+
 	if (d->conf->directory.base == NULL) {
 		log_error("%s: [directory] base: is required to watch the directory",
 		    d->conf->path);
@@ -157,7 +159,9 @@ start(struct daemon *d)
 	d->plan.kick_arg = d->runner;
 	/* Jobs a crash left in flight are due now; the runner resumes them. */
 	runner_kick(d->runner);
-	if (watch_start(d->base, d->conf, d->st, &d->plan, d->once, on_refreshed, d,
+	/* The watcher hands what it reads to the planner. */
+	plan_watch_sink(&d->plan, &sink);
+	if (watch_start(d->base, d->conf, d->st, &sink, d->once, on_refreshed, d,
 	    &d->watch) == -1)
 		return EX_CONFIG;
 	store_state_set(d->st, "daemon", d->once ? "running once" : "running");

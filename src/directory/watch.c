@@ -5,13 +5,15 @@
  * loop), picking the source (syncrepl, poll, or on Active Directory
  * DirSync or uSNChanged rounds), the backoff with jitter between attempts,
  * logging each connection state change once, draining ldap_result with a
- * zero timeout until it returns 0, and feeding plan.c.  Each drain, and
- * each AD round, is one transaction with the cookie written last in it:
- * the cookie is never ahead of the changes.
+ * zero timeout until it returns 0, and handing entries and departures to
+ * the sink (the planner, wired in by certsyncd).  Each drain, and each AD
+ * round, is one transaction with the cookie written last in it: the
+ * cookie is never ahead of the changes.
  * AD rounds run on a helper thread with a connection of their own; the
  * loop's connection carries the change notification search, which only
  * rings the bell for the next round.
- * Never: holds a message across drains, or retries in a busy loop.
+ * Never: holds a message across drains, retries in a busy loop, or decides
+ * what an entry means (the sink does).
  */
 #include "config.h"
 
@@ -39,7 +41,7 @@ struct watch {
 	struct event_base *base;
 	const struct conf *conf;
 	struct store *st;
-	struct plan_ctx *plan;
+	struct watch_sink sink;    /* the planner, wired in by certsyncd */
 	int once, poll;
 	enum mode mode;
 	void (*on_refreshed)(void *);
@@ -306,7 +308,7 @@ start_search(struct watch *w)
 	w->in_refresh = 1;
 	uuid_set_clear(&w->seen);
 	/* The refresh summary counts this pass only. */
-	w->plan->planned = w->plan->skipped = w->plan->unchanged = 0;
+	w->sink.pass_begin(w->sink.arg);
 	if (w->poll)
 		rc = syncrepl_poll_search(w->ld, w->conf, &w->msgid);
 	else {
@@ -336,19 +338,21 @@ start_search(struct watch *w)
 static void
 save_cookie(struct watch *w, const struct berval *cookie)
 {
-	if (cookie->bv_val != NULL && !w->plan->dry_run)
+	if (cookie->bv_val != NULL && !w->sink.dry_run)
 		store_checkpoint_put(w->st, CHECKPOINT, cookie->bv_val, cookie->bv_len, NULL);
 }
 
 static void
 refresh_complete(struct watch *w)
 {
+	char summary[128];
+
 	if (!w->in_refresh)
 		return;
 	w->in_refresh = 0;
-	log_notice("directory %s: refresh complete: %zu planned, %zu skipped, "
-	    "%zu up to date", w->conf->directory.uri, w->plan->planned,
-	    w->plan->skipped, w->plan->unchanged);
+	w->sink.pass_summary(w->sink.arg, summary, sizeof(summary));
+	log_notice("directory %s: refresh complete: %s", w->conf->directory.uri,
+	    summary);
 	store_state_set(w->st, "refreshed", "yes");
 	if (w->once && w->on_refreshed != NULL)
 		w->on_refreshed(w->arg);
@@ -380,7 +384,7 @@ handle_done(struct watch *w, struct sync_event *ev)
 	}
 	/* refreshOnly, or a poll: a present phase unless told otherwise. */
 	if (!ev->refresh_deletes && w->in_refresh)
-		plan_sweep(w->plan, &w->seen);
+		w->sink.sweep(w->sink.arg, &w->seen);
 	uuid_set_clear(&w->seen);
 	save_cookie(w, &ev->cookie);
 	refresh_complete(w);
@@ -397,7 +401,7 @@ handle_idset(struct watch *w, struct sync_event *ev)
 {
 	for (size_t i = 0; i < ev->nuuids; i++) {
 		if (ev->refresh_deletes)
-			plan_gone(w->plan, ev->uuids[i]);
+			w->sink.gone(w->sink.arg, ev->uuids[i]);
 		else
 			uuid_set_add(&w->seen, ev->uuids[i]);
 	}
@@ -410,21 +414,21 @@ handle_event(struct watch *w, struct sync_event *ev)
 	case SE_ENTRY:
 		if (w->in_refresh)	/* the persist stage needs no sweep */
 			uuid_set_add(&w->seen, ev->uuid);
-		plan_entry(w->plan, &ev->entry);
+		w->sink.entry(w->sink.arg, &ev->entry);
 		break;
 	case SE_PRESENT:
 		if (w->in_refresh)
 			uuid_set_add(&w->seen, ev->uuid);
 		break;
 	case SE_DELETE:
-		plan_gone(w->plan, ev->uuid);
+		w->sink.gone(w->sink.arg, ev->uuid);
 		break;
 	case SE_IDSET:
 		handle_idset(w, ev);
 		break;
 	case SE_PRESENT_END:
 		if (w->in_refresh)
-			plan_sweep(w->plan, &w->seen);
+			w->sink.sweep(w->sink.arg, &w->seen);
 		uuid_set_clear(&w->seen);
 		break;
 	case SE_DELETE_END:
@@ -452,7 +456,7 @@ handle_poll_message(struct watch *w, LDAPMessage *msg)
 		if (syncrepl_entry(w->ld, msg, &e) == 0) {
 			if (e.uuid != NULL)
 				uuid_set_add(&w->seen, e.uuid);
-			plan_entry(w->plan, &e);
+			w->sink.entry(w->sink.arg, &e);
 			dir_entry_free(&e);
 		}
 		return;
@@ -490,7 +494,7 @@ on_read(evutil_socket_t fd, short what, void *arg)
 			ldap_get_option(w->ld, LDAP_OPT_RESULT_CODE, &err);
 			ldap_msgfree(msg);
 			store_commit(w->st);
-			plan_flush(w->plan);
+			w->sink.flush(w->sink.arg);
 			drop(w, ldap_err2string(err));
 			return;
 		}
@@ -513,7 +517,7 @@ on_read(evutil_socket_t fd, short what, void *arg)
 		drop(w, "the state store could not record the changes");
 		return;
 	}
-	plan_flush(w->plan);
+	w->sink.flush(w->sink.arg);
 	/* libldap may hold parsed data the fd no longer signals: come back. */
 	if (i == DRAIN_MAX && w->ev_read != NULL)
 		event_active(w->ev_read, EV_READ, 0);
@@ -556,7 +560,7 @@ static int
 start_ad(struct watch *w)
 {
 	w->in_refresh = 1;
-	w->plan->planned = w->plan->skipped = w->plan->unchanged = 0;
+	w->sink.pass_begin(w->sink.arg);
 	if (!w->once && w->server.notification) {
 		/* On the naming context: a user moved out of base must ring
 		 * the bell too.  Samba sends no notification for a deletion
@@ -691,7 +695,7 @@ watch_full_pass(struct watch *w)
 	start_round(w);	/* or after the round in progress */
 }
 
-/* One object of a round into the plan, merged with its stored copy. */
+/* One object of a round to the sink, merged with its stored copy. */
 static int
 apply_object(struct watch *w, struct ad_object *o, int merge, struct uuid_set *seen)
 {
@@ -700,12 +704,12 @@ apply_object(struct watch *w, struct ad_object *o, int merge, struct uuid_set *s
 	void *blob = NULL;
 	char *dn = NULL, *uuid;
 	size_t len = 0;
-	int rc = 0, dry = w->plan->dry_run;
+	int rc = 0, dry = w->sink.dry_run;
 
 	if (o->deleted) {
 		if (!dry && store_copy_delete(w->st, o->entry.uuid) == -1)
 			return -1;
-		return plan_gone(w->plan, o->entry.uuid);
+		return w->sink.gone(w->sink.arg, o->entry.uuid);
 	}
 	if ((uuid = strdup(o->entry.uuid)) == NULL)
 		fatal("out of memory");
@@ -733,9 +737,9 @@ apply_object(struct watch *w, struct ad_object *o, int merge, struct uuid_set *s
 	if (rc == 0) {
 		if (o->in_scope) {
 			uuid_set_add(seen, uuid);
-			rc = plan_entry(w->plan, &merged);
+			rc = w->sink.entry(w->sink.arg, &merged);
 		} else
-			rc = plan_gone(w->plan, uuid);
+			rc = w->sink.gone(w->sink.arg, uuid);
 	}
 	dir_entry_free(&merged);
 	return rc;
@@ -761,9 +765,9 @@ apply_round(struct watch *w, struct ad_round *r)
 		}
 	}
 	if (r->full)
-		plan_sweep(w->plan, &seen);
+		w->sink.sweep(w->sink.arg, &seen);
 	uuid_set_clear(&seen);
-	if (!w->plan->dry_run)
+	if (!w->sink.dry_run)
 		store_checkpoint_put(w->st, ad_checkpoint(w), r->cookie.bv_val,
 		    r->cookie.bv_len, w->server.server_id);
 	if (store_commit(w->st) == -1) {
@@ -772,7 +776,7 @@ apply_round(struct watch *w, struct ad_round *r)
 	}
 	if (w->round_full)	/* the full pass asked for is done */
 		w->force_full = w->round_full = 0;
-	plan_flush(w->plan);
+	w->sink.flush(w->sink.arg);
 	log_info("directory %s: %s round: %zu object(s)%s", w->conf->directory.uri,
 	    mode_names[w->mode], r->n, r->full ? ", full pass" : "");
 	refresh_complete(w);
@@ -882,7 +886,7 @@ on_notify_read(struct watch *w)
 
 int
 watch_start(struct event_base *base, const struct conf *conf, struct store *st,
-    struct plan_ctx *plan, int once, void (*on_refreshed)(void *), void *arg,
+    const struct watch_sink *sink, int once, void (*on_refreshed)(void *), void *arg,
     struct watch **out)
 {
 	struct watch *w;
@@ -897,7 +901,7 @@ watch_start(struct event_base *base, const struct conf *conf, struct store *st,
 	w->base = base;
 	w->conf = conf;
 	w->st = st;
-	w->plan = plan;
+	w->sink = *sink;
 	w->once = once;
 	w->poll = strcmp(conf->directory.source, "poll") == 0;
 	w->on_refreshed = on_refreshed;

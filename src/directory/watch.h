@@ -13,19 +13,46 @@
 
 #include <event2/event.h>
 
+#include <stddef.h>
+
+#include "directory/entry.h"
 #include "lib/conf.h"
-#include "pipeline/plan.h"
+#include "lib/uuid_set.h"
 #include "store/store.h"
 
 struct watch;
 
 /*
- * Starts watching.  once: one refresh (refreshOnly), then on_refreshed is
- * called; otherwise refreshAndPersist for as long as the loop runs.
+ * Where the watcher hands what it reads: certsyncd wires the planner in
+ * (plan_watch_sink()), so the directory side knows nothing above it.  The
+ * calls come inside the watcher's transaction, which commits the cookie
+ * with them; a store failure in one (it returns -1) fails the
+ * transaction, and the watcher reads again from the last committed cookie.
+ */
+struct watch_sink {
+	void *arg;
+	int dry_run;               /* writes nothing: no cookie, no copies */
+	/* An entry added or changed; a user deleted or out of scope. */
+	int (*entry)(void *arg, const struct dir_entry *e);
+	int (*gone)(void *arg, const char *uuid);
+	/* After a complete refresh: every user not in seen is gone. */
+	int (*sweep)(void *arg, struct uuid_set *seen);
+	/* The transaction committed: the work it planned may start. */
+	void (*flush)(void *arg);
+	/* A pass (a refresh, an AD round) begins; and what it did, as a
+	 * phrase for the log line that ends it. */
+	void (*pass_begin)(void *arg);
+	void (*pass_summary)(void *arg, char *buf, size_t len);
+};
+
+/*
+ * Starts watching, handing what it reads to sink (copied).  once: one
+ * refresh (refreshOnly), then on_refreshed is called; otherwise
+ * refreshAndPersist for as long as the loop runs.
  * Returns 0, or -1 after logging.
  */
 int watch_start(struct event_base *base, const struct conf *conf,
-    struct store *st, struct plan_ctx *plan, int once,
+    struct store *st, const struct watch_sink *sink, int once,
     void (*on_refreshed)(void *arg), void *arg, struct watch **out);
 /* True when a --once watcher gave up (the directory could not be used). */
 int watch_failed(const struct watch *w);

@@ -17,6 +17,7 @@
 #include "directory/dirsync.h"
 #include "directory/ldapconn.h"
 #include "directory/syncrepl.h"
+#include "directory/watch.h"
 #include "lib/log.h"
 #include "pipeline/identity_row.h"
 #include "pipeline/job.h"
@@ -402,6 +403,65 @@ int
 plan_recheck_all(struct plan_ctx *ctx)
 {
 	return for_each_directory_identity(ctx, NULL, 0);
+}
+
+/* ---- the watcher's sink ------------------------------------------------- */
+
+static int
+sink_entry(void *arg, const struct dir_entry *e)
+{
+	return plan_entry(arg, e);
+}
+
+static int
+sink_gone(void *arg, const char *uuid)
+{
+	return plan_gone(arg, uuid);
+}
+
+static int
+sink_sweep(void *arg, struct uuid_set *seen)
+{
+	return plan_sweep(arg, seen);
+}
+
+static void
+sink_flush(void *arg)
+{
+	plan_flush(arg);
+}
+
+/* A pass's summary counts that pass only. */
+static void
+sink_pass_begin(void *arg)
+{
+	struct plan_ctx *ctx = arg;
+
+	ctx->planned = ctx->skipped = ctx->unchanged = 0;
+}
+
+static void
+sink_pass_summary(void *arg, char *buf, size_t len)
+{
+	struct plan_ctx *ctx = arg;
+
+	snprintf(buf, len, "%zu planned, %zu skipped, %zu up to date", ctx->planned,
+	    ctx->skipped, ctx->unchanged);
+}
+
+void
+plan_watch_sink(struct plan_ctx *ctx, struct watch_sink *sink)
+{
+	*sink = (struct watch_sink){
+		.arg = ctx,
+		.dry_run = ctx->dry_run,
+		.entry = sink_entry,
+		.gone = sink_gone,
+		.sweep = sink_sweep,
+		.flush = sink_flush,
+		.pass_begin = sink_pass_begin,
+		.pass_summary = sink_pass_summary,
+	};
 }
 
 /* One entry of the directory read: planned, and remembered for the sweep. */

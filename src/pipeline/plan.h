@@ -74,6 +74,11 @@ int plan_address_taken(struct store *st, const struct identity *id,
 enum job_action plan_manual(const struct conf *conf, struct store *st,
     const struct identity *id, struct verdict *v);
 
+/* The watcher's sink, feeding ctx: entries, departures and sweeps to
+ * plan_entry(), plan_gone() and plan_sweep(), its flush to plan_flush(). */
+struct watch_sink;
+void plan_watch_sink(struct plan_ctx *ctx, struct watch_sink *sink);
+
 /*
  * One complete pass over the directory with a plain search, blocking:
  * for certsyncd --dry-run and certsyncctl plan (with ctx->dry_run set, it
