@@ -32,9 +32,16 @@ struct present {
 	size_t n;
 };
 
-/* How often a replace of the S/MIME attribute is tried again when the
- * entry changed between our read and our write. */
+/* The entry as read: the values of our two attributes, and its entryCSN. */
+struct entry_now {
+	struct present cert, smime;
+	char *csn;
+};
+
+/* How often a replace of the S/MIME attribute is tried in all when the
+ * entry changed between our read and our write; RACED says "read again". */
 #define RACE_TRIES 3
+#define RACED 2
 
 void
 blobs_add(struct blobs *b, const void *data, size_t len)
@@ -140,10 +147,9 @@ has_value(const struct present *p, const void *data, size_t len)
 	return 0;
 }
 
-/* Reads the two attributes of dn.  Returns PUBLISH_* . */
+/* Reads the two attributes of dn, and its entryCSN.  Returns PUBLISH_*. */
 static enum publish_rc
-read_entry(struct publisher *p, const char *dn, struct present *cert,
-    struct present *smime, char **csn)
+read_entry(struct publisher *p, const char *dn, struct entry_now *now)
 {
 	const struct conf *c = p->conf;
 	char *attrs[4] = { c->publish.certificate_attribute, NULL, NULL, NULL };
@@ -177,17 +183,17 @@ read_entry(struct publisher *p, const char *dn, struct present *cert,
 	for (a = ldap_first_attribute(p->ld, e, &ber); a != NULL;
 	    a = ldap_next_attribute(p->ld, e, ber)) {
 		struct present *into = same_attr(a, c->publish.certificate_attribute) ?
-		    cert : (c->publish.smime_attribute != NULL &&
-		    same_attr(a, c->publish.smime_attribute)) ? smime : NULL;
+		    &now->cert : (c->publish.smime_attribute != NULL &&
+		    same_attr(a, c->publish.smime_attribute)) ? &now->smime : NULL;
 
 		if (into != NULL && into->v == NULL) {
 			into->v = ldap_get_values_len(p->ld, e, a);
 			into->n = (size_t)ldap_count_values_len(into->v);
-		} else if (strcasecmp(a, "entryCSN") == 0 && *csn == NULL) {
+		} else if (strcasecmp(a, "entryCSN") == 0 && now->csn == NULL) {
 			struct berval **v = ldap_get_values_len(p->ld, e, a);
 
 			if (v != NULL && v[0] != NULL && v[0]->bv_len < 128 &&
-			    (*csn = strndup(v[0]->bv_val, v[0]->bv_len)) == NULL)
+			    (now->csn = strndup(v[0]->bv_val, v[0]->bv_len)) == NULL)
 				fatal("out of memory");
 			ldap_value_free_len(v);
 		}
@@ -291,32 +297,34 @@ plan_smime(struct mods *mods, const char *sattr, const struct present *smime,
 	return 1;
 }
 
-/* Returns 1 when the plan replaces the S/MIME attribute. */
+/* The modifications that make the entry as read (now) show what change
+ * asks; *after is how many certificate values it will hold.  Returns 1
+ * when the plan replaces the S/MIME attribute. */
 static int
-plan_mods(const struct conf *c, struct mods *mods, const struct present *cert,
-    const struct present *smime, const struct cert_rows *add,
-    const struct cert_rows *remove, const struct blobs *old_smime,
-    const unsigned char *new_smime, size_t new_len, long *after)
+plan_mods(const struct conf *c, struct mods *mods, const struct entry_now *now,
+    const struct publish_change *change, const unsigned char *new_smime,
+    size_t new_len, long *after)
 {
 	const char *cattr = c->publish.certificate_attribute;
 	const char *sattr = c->publish.smime_attribute;
+	const struct cert_rows *add = change->add, *remove = change->remove;
 
-	*after = (long)cert->n;
+	*after = (long)now->cert.n;
 	for (size_t i = 0; i < remove->n; i++)
-		if (has_value(cert, remove->v[i].der, remove->v[i].der_len)) {
+		if (has_value(&now->cert, remove->v[i].der, remove->v[i].der_len)) {
 			mod_value(mods, LDAP_MOD_DELETE, cattr, remove->v[i].der,
 			    remove->v[i].der_len);
 			(*after)--;
 		}
 	for (size_t i = 0; i < add->n; i++)
-		if (!has_value(cert, add->v[i].der, add->v[i].der_len)) {
+		if (!has_value(&now->cert, add->v[i].der, add->v[i].der_len)) {
 			mod_value(mods, LDAP_MOD_ADD, cattr, add->v[i].der, add->v[i].der_len);
 			(*after)++;
 		}
 	if (sattr == NULL)
 		return 0;
-	return plan_smime(mods, sattr, smime, old_smime, new_smime, new_len,
-	    c->directory.flavor == DIR_FLAVOR_AD);
+	return plan_smime(mods, sattr, &now->smime, change->old_smime, new_smime,
+	    new_len, c->directory.flavor == DIR_FLAVOR_AD);
 }
 
 static enum publish_rc
@@ -352,82 +360,104 @@ race_hook(void)
 #endif
 }
 
-enum publish_rc
-publish_apply(struct publisher *p, const char *dn, const struct cert_rows *add,
-    const struct cert_rows *remove, const struct blobs *old_smime, X509 *ca,
-    unsigned char **smime, size_t *smime_len)
+/* A replace writes back what was read: only if nobody wrote the entry
+ * since, which the assertion on its entryCSN guarantees.  PUBLISH_OK with
+ * *ctrl, or PUBLISH_RETRY after logging. */
+static int
+assert_unchanged(struct publisher *p, const char *dn, const char *csn,
+    LDAPControl **ctrl)
+{
+	char filter[160];
+
+	snprintf(filter, sizeof(filter), "(entryCSN=%s)", csn);
+	if (ldap_create_assertion_control(p->ld, filter, 1, ctrl) != LDAP_SUCCESS) {
+		log_error("publish %s: cannot encode the assertion control", dn);
+		return PUBLISH_RETRY;
+	}
+	return PUBLISH_OK;
+}
+
+/* The modify's result: PUBLISH_*, or RACED when another writer changed the
+ * entry since our read and another try is allowed. */
+static int
+modify_result(struct publisher *p, const char *dn, int rc, int may_retry)
+{
+	if (rc == LDAP_SUCCESS)
+		return PUBLISH_OK;
+	if (rc == LDAP_NO_SUCH_OBJECT)
+		return PUBLISH_GONE;
+	if (rc == LDAP_ASSERTION_FAILED && may_retry) {
+		log_notice("publish %s: the entry changed between our read and our "
+		    "write; reading it again", dn);
+		return RACED;
+	}
+	log_error("publish %s: modify failed: %s", dn, ldap_err2string(rc));
+	if (ldapconn_lost(rc))
+		drop_connection(p);
+	return PUBLISH_RETRY;
+}
+
+/* One try: read the entry, plan what differs, write it (nothing when
+ * nothing differs).  PUBLISH_*, or RACED (only when may_retry). */
+static int
+publish_once(struct publisher *p, const char *dn, const struct publish_change *change,
+    const unsigned char *smime, size_t smime_len, int may_retry)
 {
 	const struct conf *c = p->conf;
-	enum publish_rc prc;
-	int tries = 0;
+	struct entry_now now = { { NULL, 0 }, { NULL, 0 }, NULL };
+	LDAPControl *assert_ctrl = NULL, *ctrls[2] = { NULL, NULL };
+	struct mods mods;
+	long after = 0;
+	int rc, replaces;
+
+	memset(&mods, 0, sizeof(mods));
+	if ((rc = read_entry(p, dn, &now)) != PUBLISH_OK)
+		goto done;
+	replaces = plan_mods(c, &mods, &now, change, smime, smime_len, &after);
+	if (after > c->publish.max_values) {
+		log_error("publish %s: %s would hold %ld values, more than [publish] "
+		    "max_values %d; remove stale values by hand", dn,
+		    c->publish.certificate_attribute, after, c->publish.max_values);
+		rc = PUBLISH_RETRY;
+		goto done;
+	}
+	if (mods.count == 0)
+		goto done;	/* nothing differs */
+	/* A server without entryCSN gets no guard. */
+	if (replaces && now.csn != NULL &&
+	    (rc = assert_unchanged(p, dn, now.csn, &assert_ctrl)) != PUBLISH_OK)
+		goto done;
+	ctrls[0] = assert_ctrl;
+	race_hook();
+	rc = modify_result(p, dn, ldap_modify_ext_s(p->ld, dn, mods.list,
+	    assert_ctrl ? ctrls : NULL, NULL), may_retry);
+done:
+	ldap_control_free(assert_ctrl);
+	ldap_value_free_len(now.cert.v);
+	ldap_value_free_len(now.smime.v);
+	free(now.csn);
+	return rc;
+}
+
+enum publish_rc
+publish_apply(struct publisher *p, const char *dn, const struct publish_change *change,
+    unsigned char **smime, size_t *smime_len)
+{
+	int rc;
 
 	*smime = NULL;
 	*smime_len = 0;
-	if ((prc = connect_writer(p)) != PUBLISH_OK)
-		return prc;
-	if (c->publish.smime_attribute != NULL && add->n > 0 &&
-	    publish_smime_value(add, ca, smime, smime_len) == -1)
+	if ((rc = connect_writer(p)) != PUBLISH_OK)
+		return rc;
+	if (p->conf->publish.smime_attribute != NULL && change->add->n > 0 &&
+	    publish_smime_value(change->add, change->ca, smime, smime_len) == -1)
 		return PUBLISH_RETRY;
-	for (;;) {
-		struct present cert = { 0 }, sm = { 0 };
-		LDAPControl *assert_ctrl = NULL, *ctrls[2] = { NULL, NULL };
-		struct mods mods;
-		char *csn = NULL, filter[160];
-		long after = 0;
-		int rc, replaces, again = 0;
-
-		memset(&mods, 0, sizeof(mods));
-		if ((prc = read_entry(p, dn, &cert, &sm, &csn)) != PUBLISH_OK)
-			goto next;
-		replaces = plan_mods(c, &mods, &cert, &sm, add, remove, old_smime,
-		    *smime, *smime_len, &after);
-		if (after > c->publish.max_values) {
-			log_error("publish %s: %s would hold %ld values, more than [publish] "
-			    "max_values %d; remove stale values by hand", dn,
-			    c->publish.certificate_attribute, after, c->publish.max_values);
-			prc = PUBLISH_RETRY;
-			goto next;
-		}
-		if (mods.count == 0)
-			goto next;
-		/* A replace writes back what was read: only if nobody wrote the
-		 * entry since (a server without entryCSN gets no guard). */
-		if (replaces && csn != NULL) {
-			snprintf(filter, sizeof(filter), "(entryCSN=%s)", csn);
-			if (ldap_create_assertion_control(p->ld, filter, 1, &assert_ctrl) !=
-			    LDAP_SUCCESS) {
-				log_error("publish %s: cannot encode the assertion control", dn);
-				prc = PUBLISH_RETRY;
-				goto next;
-			}
-			ctrls[0] = assert_ctrl;
-		}
-		race_hook();
-		rc = ldap_modify_ext_s(p->ld, dn, mods.list, assert_ctrl ? ctrls : NULL,
-		    NULL);
-		if (rc == LDAP_NO_SUCH_OBJECT)
-			prc = PUBLISH_GONE;
-		else if (rc == LDAP_ASSERTION_FAILED && ++tries < RACE_TRIES) {
-			log_notice("publish %s: the entry changed between our read and our "
-			    "write; reading it again", dn);
-			again = 1;
-		} else if (rc != LDAP_SUCCESS) {
-			log_error("publish %s: modify failed: %s", dn, ldap_err2string(rc));
-			if (ldapconn_lost(rc))
-				drop_connection(p);
-			prc = PUBLISH_RETRY;
-		}
-next:
-		ldap_control_free(assert_ctrl);
-		ldap_value_free_len(cert.v);
-		ldap_value_free_len(sm.v);
-		free(csn);
-		if (!again)
-			break;
-	}
-	if (prc != PUBLISH_OK) {
+	for (int i = 0; (rc = publish_once(p, dn, change, *smime, *smime_len,
+	    i + 1 < RACE_TRIES)) == RACED; i++)
+		;
+	if (rc != PUBLISH_OK) {
 		free(*smime);
 		*smime = NULL;
 	}
-	return prc;
+	return rc;
 }

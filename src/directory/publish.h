@@ -36,20 +36,28 @@ void blobs_free(struct blobs *b);
 int publish_open(const struct conf *conf, struct publisher **out);
 void publish_close(struct publisher *p);
 
+/* What one publication changes in an entry. */
+struct publish_change {
+	const struct cert_rows *add;     /* our certificates to show */
+	const struct cert_rows *remove;  /* ours to show no more */
+	const struct blobs *old_smime;   /* our S/MIME values, to be replaced */
+	X509 *ca;                        /* added to the new S/MIME value */
+};
+
 /*
- * Makes the entry at dn hold the certificates in add and not those in
- * remove.  The S/MIME attribute gets one new PKCS#7 of add (with the CA
- * certificate ca) in place of the values in old_smime; *smime is set to the
- * value written (caller frees; NULL when add is empty or the attribute is
- * off).  Reads the entry first, so values already there or already gone
- * are fine: the step can run again after a crash.
+ * Makes the entry at dn hold the certificates in change->add and not those
+ * in change->remove.  The S/MIME attribute gets one new PKCS#7 of add
+ * (with the CA certificate) in place of the values in old_smime; *smime is
+ * set to the value written (caller frees; NULL when add is empty or the
+ * attribute is off).  Reads the entry first, so values already there or
+ * already gone are fine: the step can run again after a crash.  A replace
+ * that loses a race with another writer is read and planned again, a few
+ * times at most.
  * Returns PUBLISH_OK, PUBLISH_GONE (no such entry), or PUBLISH_RETRY after
  * logging one line naming the DN.
  */
 enum publish_rc publish_apply(struct publisher *p, const char *dn,
-    const struct cert_rows *add, const struct cert_rows *remove,
-    const struct blobs *old_smime, X509 *ca, unsigned char **smime,
-    size_t *smime_len);
+    const struct publish_change *change, unsigned char **smime, size_t *smime_len);
 
 /* The PKCS#7 certs-only encoding of rows (+ ca); caller frees (free()). */
 int publish_smime_value(const struct cert_rows *rows, X509 *ca,

@@ -25,13 +25,76 @@ collect_blob(void *arg, const void *value, size_t len)
 	return 0;
 }
 
+/* What the directory now holds, for the store to record. */
+struct written {
+	enum publish_rc rc;        /* PUBLISH_GONE: nothing was written */
+	struct blobs old_smime;    /* our S/MIME values before */
+	unsigned char *smime;      /* the one written, or NULL */
+	size_t smime_len;
+};
+
+static void
+written_free(struct written *w)
+{
+	free(w->smime);
+	blobs_free(&w->old_smime);
+}
+
+/*
+ * The directory part of a step: the entry at dn (none without a publisher
+ * or a dn) made to show add and not remove, our S/MIME value replaced.
+ * 0 to record it; -1 when the step must wait: a failure (logged), or an
+ * entry gone or renamed while the step adds (recording that as published
+ * would leave the entry without its certificates; the watcher updates the
+ * DN, or marks the user gone, and the retry then does the right thing).
+ */
+static int
+write_entry(struct job_ctx *ctx, const struct job *job, const char *dn,
+    const struct cert_rows *add, const struct cert_rows *remove, int adds,
+    struct written *w)
+{
+	struct publish_change change = { add, remove, &w->old_smime, NULL };
+	const char *sattr = ctx->conf->publish.smime_attribute;
+
+	w->rc = PUBLISH_OK;
+	if (sattr != NULL && store_published_each(ctx->st, job->uuid, sattr,
+	    collect_blob, &w->old_smime) == -1)
+		return -1;
+	if (ctx->pub != NULL && dn != NULL) {
+		change.ca = signer_ca(ctx->signer);
+		w->rc = publish_apply(ctx->pub, dn, &change, &w->smime, &w->smime_len);
+	}
+	if (w->rc == PUBLISH_RETRY)
+		return -1;
+	if (w->rc == PUBLISH_GONE && adds) {
+		log_warn("user %s: entry %s is gone or was renamed; publishing "
+		    "waits for the directory", job->uuid, dn);
+		return -1;
+	}
+	if (w->rc == PUBLISH_GONE)
+		log_info("user %s: entry %s is gone; nothing to withdraw", job->uuid, dn);
+	failpoint("publish-before-record");
+	return 0;
+}
+
+/* Our S/MIME values: the old ones withdrawn, the new one (if any) added. */
+static void
+record_smime(struct job_ctx *ctx, const struct job *job, const struct written *w)
+{
+	const char *sattr = ctx->conf->publish.smime_attribute;
+
+	for (size_t i = 0; sattr != NULL && i < w->old_smime.n; i++)
+		store_published(ctx->st, 0, job->uuid, sattr, w->old_smime.v[i],
+		    w->old_smime.len[i]);
+	if (w->smime != NULL)
+		store_published(ctx->st, 1, job->uuid, sattr, w->smime, w->smime_len);
+}
+
 static int
 record_publication(struct job_ctx *ctx, struct job *job,
-    const struct cert_rows *add, const struct cert_rows *old,
-    const struct blobs *old_smime, const unsigned char *smime, size_t smime_len)
+    const struct cert_rows *add, const struct cert_rows *old, const struct written *w)
 {
 	const char *cattr = ctx->conf->publish.certificate_attribute;
-	const char *sattr = ctx->conf->publish.smime_attribute;
 
 	if (store_begin(ctx->st) == -1)
 		return -1;
@@ -43,10 +106,7 @@ record_publication(struct job_ctx *ctx, struct job *job,
 		store_cert_set_status(ctx->st, add->v[i].id, CERT_ACTIVE);
 		store_published(ctx->st, 1, job->uuid, cattr, add->v[i].der, add->v[i].der_len);
 	}
-	for (size_t i = 0; sattr != NULL && i < old_smime->n; i++)
-		store_published(ctx->st, 0, job->uuid, sattr, old_smime->v[i], old_smime->len[i]);
-	if (smime != NULL)
-		store_published(ctx->st, 1, job->uuid, sattr, smime, smime_len);
+	record_smime(ctx, job, w);
 	/* Queued here, not in memory: a crash must not skip a delivery. */
 	if (ctx->conf->daemon.delivery_hook != NULL && add->n > 0)
 		store_delivery_queue(ctx->st, job->uuid);
@@ -74,10 +134,7 @@ int
 job_step_publish(struct job_ctx *ctx, struct job *job, const char *dn)
 {
 	struct cert_rows add = { 0 }, old = { 0 }, all = { 0 }, remove = { 0 };
-	struct blobs old_smime = { 0 };
-	unsigned char *smime = NULL;
-	size_t smime_len = 0;
-	enum publish_rc prc = PUBLISH_OK;
+	struct written w = { PUBLISH_OK, { NULL, NULL, 0 }, NULL, 0 };
 	int rc = -1;
 
 	if (store_cert_query(ctx->st, CQ_UUID_PENDING, job->uuid, &add) == -1 ||
@@ -85,34 +142,14 @@ job_step_publish(struct job_ctx *ctx, struct job *job, const char *dn)
 	    store_cert_query(ctx->st, CQ_UUID, job->uuid, &all) == -1)
 		goto done;
 	not_pending(&all, &remove);
-	if (ctx->conf->publish.smime_attribute != NULL &&
-	    store_published_each(ctx->st, job->uuid, ctx->conf->publish.smime_attribute,
-	    collect_blob, &old_smime) == -1)
+	if (write_entry(ctx, job, dn, &add, &remove, job->action != JOB_REVOKE, &w) == -1)
 		goto done;
-	if (ctx->pub != NULL && dn != NULL)
-		prc = publish_apply(ctx->pub, dn, &add, &remove, &old_smime,
-		    signer_ca(ctx->signer), &smime, &smime_len);
-	if (prc == PUBLISH_RETRY)
-		goto done;
-	if (prc == PUBLISH_GONE && job->action != JOB_REVOKE) {
-		/* Renamed or deleted since the job began: recording it as
-		 * published would leave the entry without its certificates.
-		 * The watcher updates the DN, or marks the user gone, and the
-		 * retry then does the right thing. */
-		log_warn("user %s: entry %s is gone or was renamed; publishing "
-		    "waits for the directory", job->uuid, dn);
-		goto done;
-	}
-	if (prc == PUBLISH_GONE)
-		log_info("user %s: entry %s is gone; nothing to withdraw", job->uuid, dn);
-	failpoint("publish-before-record");
-	rc = record_publication(ctx, job, &add, &old, &old_smime, smime, smime_len);
-	if (rc == 0 && ctx->pub != NULL && dn != NULL && prc == PUBLISH_OK)
+	rc = record_publication(ctx, job, &add, &old, &w);
+	if (rc == 0 && ctx->pub != NULL && dn != NULL && w.rc == PUBLISH_OK)
 		log_notice("user %s: published %zu certificate(s) to %s, withdrew %zu",
 		    job->uuid, add.n, dn, old.n);
 done:
-	free(smime);
-	blobs_free(&old_smime);
+	written_free(&w);
 	free(remove.v);	/* its rows belong to all */
 	cert_rows_free(&all);
 	cert_rows_free(&add);
@@ -120,14 +157,13 @@ done:
 	return rc;
 }
 
-/* The withdrawal (or the return) recorded with the next state. */
+/* The withdrawal (or the return) recorded with the next state; where says
+ * where it happened, for the audit trail. */
 static int
-record_flip(struct job_ctx *ctx, struct job *job, int publish,
-    const char *where, const struct cert_rows *active, const struct blobs *old_smime,
-    const unsigned char *smime, size_t smime_len)
+record_flip(struct job_ctx *ctx, struct job *job, int publish, const char *where,
+    const struct cert_rows *active, const struct written *w)
 {
 	const char *cattr = ctx->conf->publish.certificate_attribute;
-	const char *sattr = ctx->conf->publish.smime_attribute;
 
 	if (store_begin(ctx->st) == -1)
 		return -1;
@@ -144,10 +180,7 @@ record_flip(struct job_ctx *ctx, struct job *job, int publish,
 			    "%s certificate withdrawn from the directory, kept "
 			    "valid (user disabled): %s", cert_kind_name(r->kind), where);
 	}
-	for (size_t i = 0; sattr != NULL && i < old_smime->n; i++)
-		store_published(ctx->st, 0, job->uuid, sattr, old_smime->v[i], old_smime->len[i]);
-	if (smime != NULL)
-		store_published(ctx->st, 1, job->uuid, sattr, smime, smime_len);
+	record_smime(ctx, job, w);
 	job_set_state(ctx->st, job, JOB_PUBLISHED);
 	return store_commit(ctx->st);
 }
@@ -162,36 +195,20 @@ int
 job_step_flip(struct job_ctx *ctx, struct job *job, const char *dn, int publish)
 {
 	struct cert_rows active = { 0 }, none = { 0 };
-	struct blobs old_smime = { 0 };
-	unsigned char *smime = NULL;
-	size_t smime_len = 0;
-	enum publish_rc prc = PUBLISH_OK;
+	struct written w = { PUBLISH_OK, { NULL, NULL, 0 }, NULL, 0 };
+	const char *where = dn;
 	int rc = -1;
 
-	if (store_cert_query(ctx->st, CQ_UUID_ACTIVE, job->uuid, &active) == -1)
+	if (store_cert_query(ctx->st, CQ_UUID_ACTIVE, job->uuid, &active) == -1 ||
+	    write_entry(ctx, job, dn, publish ? &active : &none,
+	    publish ? &none : &active, publish, &w) == -1)
 		goto done;
-	if (ctx->conf->publish.smime_attribute != NULL &&
-	    store_published_each(ctx->st, job->uuid, ctx->conf->publish.smime_attribute,
-	    collect_blob, &old_smime) == -1)
-		goto done;
-	if (ctx->pub != NULL && dn != NULL)
-		prc = publish_apply(ctx->pub, dn, publish ? &active : &none,
-		    publish ? &none : &active, &old_smime, signer_ca(ctx->signer),
-		    &smime, &smime_len);
-	if (prc == PUBLISH_RETRY)
-		goto done;
-	if (prc == PUBLISH_GONE && publish) {
-		log_warn("user %s: entry %s is gone or was renamed; publishing "
-		    "waits for the directory", job->uuid, dn);
-		goto done;
-	}
-	if (prc == PUBLISH_GONE)
-		log_info("user %s: entry %s is gone; nothing to withdraw", job->uuid, dn);
-	failpoint("publish-before-record");
-	rc = record_flip(ctx, job, publish, ctx->pub == NULL || dn == NULL ?
-	    "no directory" : prc == PUBLISH_GONE ? "entry gone" : dn, &active,
-	    &old_smime, smime, smime_len);
-	if (rc == 0 && ctx->pub != NULL && dn != NULL && prc == PUBLISH_OK) {
+	if (ctx->pub == NULL || dn == NULL)
+		where = "no directory";
+	else if (w.rc == PUBLISH_GONE)
+		where = "entry gone";
+	rc = record_flip(ctx, job, publish, where, &active, &w);
+	if (rc == 0 && ctx->pub != NULL && dn != NULL && w.rc == PUBLISH_OK) {
 		if (publish)
 			log_notice("user %s: published %zu certificate(s) again to %s "
 			    "(enabled; same keys)", job->uuid, active.n, dn);
@@ -200,8 +217,7 @@ job_step_flip(struct job_ctx *ctx, struct job *job, const char *dn, int publish)
 			    "(disabled; kept valid)", job->uuid, active.n, dn);
 	}
 done:
-	free(smime);
-	blobs_free(&old_smime);
+	written_free(&w);
 	cert_rows_free(&active);
 	return rc;
 }
