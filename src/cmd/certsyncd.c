@@ -263,8 +263,10 @@ dry_run(struct daemon *d)
 	return rc;
 }
 
-int
-main(int argc, char **argv)
+/* The command line into d: -1 to go on, else the exit code (after --help,
+ * --version, or a usage error, logged). */
+static int
+parse_options(struct daemon *d, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -276,19 +278,16 @@ main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct daemon d = { .conf_path = DEFAULT_CONF };
-	char *pid_file = NULL;
-	int c, rc;
+	int c;
 
-	log_init("certsyncd");
 	opterr = 0;	/* one line of our own for a bad option */
 	while ((c = getopt_long(argc, argv, "c:fvhV", opts, NULL)) != -1) {
 		switch (c) {
-		case 'c': d.conf_path = optarg; break;
-		case 'f': d.foreground = 1; break;
-		case 'o': d.once = 1; break;
-		case 'n': d.dry_run = 1; break;
-		case 'v': d.verbose = 1; break;
+		case 'c': d->conf_path = optarg; break;
+		case 'f': d->foreground = 1; break;
+		case 'o': d->once = 1; break;
+		case 'n': d->dry_run = 1; break;
+		case 'v': d->verbose = 1; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("certsyncd %s\n", PACKAGE_VERSION); return 0;
 		default:
@@ -302,47 +301,66 @@ main(int argc, char **argv)
 		    argv[optind]);
 		return EX_USAGE;
 	}
+	return -1;
+}
+
+/* The agent proper: in the background unless asked not to, with its pid
+ * file, one run of the loop per configuration (a reload starts the next). */
+static int
+serve(struct daemon *d)
+{
+	char *pid_file = NULL;
+	int rc;
+
+	/* A peer that resets a connection must cost an error, not the process. */
+	signal(SIGPIPE, SIG_IGN);
+	/* The watcher's connect thread wakes the loop: libevent must lock. */
+	if (evthread_use_pthreads() == -1)
+		fatal("libevent without thread support");
+	if (!d->foreground && !d->once && daemon(0, 0) == -1) {
+		log_error("cannot become a daemon: %s", strerror(errno));
+		return EX_OSERR;
+	}
+	if (write_pid(d->conf) == -1)
+		return EX_CANTCREAT;
+	/* The file written now is the one to remove, whatever a reload says. */
+	if (d->conf->daemon.pid_file != NULL &&
+	    (pid_file = strdup(d->conf->daemon.pid_file)) == NULL)
+		fatal("out of memory");
+	for (;;) {
+		rc = run_loop(d);
+		if (rc != 0 || d->stopping || d->once || d->next_conf == NULL)
+			break;
+		conf_free(d->conf);
+		d->conf = d->next_conf;
+		d->next_conf = NULL;
+		apply_logging(d);
+		log_notice("%s: configuration reloaded", d->conf_path);
+	}
+	if (pid_file != NULL)
+		unlink(pid_file);
+	free(pid_file);
+	log_notice("stopped");
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct daemon d = { .conf_path = DEFAULT_CONF };
+	int rc;
+
+	log_init("certsyncd");
+	if ((rc = parse_options(&d, argc, argv)) != -1)
+		return rc;
 	if ((rc = conf_load(d.conf_path, &d.conf)) != 0)
 		return rc;
 	apply_logging(&d);
 	/* Before any thread: setenv() is not thread-safe.  So a reload does
 	 * not re-read [directory] keytab; a restart does. */
 	ldapconn_init_env(d.conf);
-	if (d.dry_run) {
-		rc = dry_run(&d);
-		conf_free(d.conf);
-		return rc;
-	}
-	/* A peer that resets a connection must cost an error, not the process. */
-	signal(SIGPIPE, SIG_IGN);
-	/* The watcher's connect thread wakes the loop: libevent must lock. */
-	if (evthread_use_pthreads() == -1)
-		fatal("libevent without thread support");
-	if (!d.foreground && !d.once && daemon(0, 0) == -1) {
-		log_error("cannot become a daemon: %s", strerror(errno));
-		return EX_OSERR;
-	}
-	if (write_pid(d.conf) == -1)
-		return EX_CANTCREAT;
-	/* The file written now is the one to remove, whatever a reload says. */
-	if (d.conf->daemon.pid_file != NULL &&
-	    (pid_file = strdup(d.conf->daemon.pid_file)) == NULL)
-		fatal("out of memory");
-	for (;;) {
-		rc = run_loop(&d);
-		if (rc != 0 || d.stopping || d.once || d.next_conf == NULL)
-			break;
-		conf_free(d.conf);
-		d.conf = d.next_conf;
-		d.next_conf = NULL;
-		apply_logging(&d);
-		log_notice("%s: configuration reloaded", d.conf_path);
-	}
-	if (pid_file != NULL)
-		unlink(pid_file);
-	free(pid_file);
+	rc = d.dry_run ? dry_run(&d) : serve(&d);
 	conf_free(d.conf);
 	conf_free(d.next_conf);
-	log_notice("stopped");
 	return rc;
 }

@@ -115,45 +115,55 @@ print_skipped(void *arg, const char *uuid, const char *dn, const char *skipped)
 	(*n)++;
 }
 
-int
-cmd_status(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
+/* Where each change source stands: the age of its saved checkpoint. */
+static void
+print_checkpoints(struct ctl *ctl)
 {
+	static const char *const sources[][2] = {
+		{ "syncrepl", "syncrepl cookie" }, { "dirsync", "DirSync cookie" },
+		{ "usn", "uSNChanged watermark" },
+	};
 	char when[32];
-	int64_t crl_number = 0, crl_at = 0, cp_at = 0;
-	int rc, jobs = 0, skipped = 0, pending = 0, failing = 0;
+	int64_t cp_at = 0;
+	int found = 0;
 
-	if ((rc = ctl_no_arguments(cmd, argc, argv)) != -1)
-		return rc;
-	print_state(ctl, "daemon:", "daemon");
-	print_state(ctl, "connection:", "connection");
-	print_state(ctl, "source:", "source");
-	print_state(ctl, "last event:", "last_event");
-	{
-		static const char *const sources[][2] = {
-			{ "syncrepl", "syncrepl cookie" }, { "dirsync", "DirSync cookie" },
-			{ "usn", "uSNChanged watermark" },
-		};
-		int found = 0;
-
-		for (size_t i = 0; i < sizeof(sources) / sizeof(sources[0]); i++) {
-			if (store_checkpoint_age(ctl->st, sources[i][0], &cp_at) != 1)
-				continue;
-			printf("%-14s %s saved %s\n", found++ ? "" : "checkpoint:",
-			    sources[i][1], age(cp_at, when, sizeof(when)));
-		}
-		if (!found)
-			printf("%-14s none (the next start does a full refresh)\n",
-			    "checkpoint:");
+	for (size_t i = 0; i < sizeof(sources) / sizeof(sources[0]); i++) {
+		if (store_checkpoint_age(ctl->st, sources[i][0], &cp_at) != 1)
+			continue;
+		printf("%-14s %s saved %s\n", found++ ? "" : "checkpoint:",
+		    sources[i][1], age(cp_at, when, sizeof(when)));
 	}
+	if (!found)
+		printf("%-14s none (the next start does a full refresh)\n",
+		    "checkpoint:");
+}
+
+/* The queue: jobs by state, users skipped for bad data.  0, or -1. */
+static int
+print_queue(struct ctl *ctl)
+{
+	int jobs = 0, skipped = 0;
+
 	printf("jobs:\n");
 	if (store_job_counts(ctl->st, print_job_count, &jobs) == -1)
-		return EX_SOFTWARE;
+		return -1;
 	printf("  %-10s %d\n", "queued", jobs);
 	printf("skipped users:\n");
 	if (store_identity_each(ctl->st, 1, print_skipped, &skipped) == -1)
-		return EX_SOFTWARE;
+		return -1;
 	if (skipped == 0)
 		printf("  none\n");
+	return 0;
+}
+
+/* What came out: keys waiting for the delivery hook, the last CRL. */
+static void
+print_output(struct ctl *ctl)
+{
+	char when[32];
+	int64_t crl_number = 0, crl_at = 0;
+	int pending = 0, failing = 0;
+
 	if (ctl->conf->daemon.delivery_hook != NULL &&
 	    store_delivery_counts(ctl->st, &pending, &failing) == 0)
 		printf("%-14s %d key(s) waiting for the hook, %d of them failed at "
@@ -164,5 +174,22 @@ cmd_status(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 		    age(crl_at, when, sizeof(when)));
 	else
 		printf("%-14s none yet\n", "CRL:");
+}
+
+int
+cmd_status(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
+{
+	int rc;
+
+	if ((rc = ctl_no_arguments(cmd, argc, argv)) != -1)
+		return rc;
+	print_state(ctl, "daemon:", "daemon");
+	print_state(ctl, "connection:", "connection");
+	print_state(ctl, "source:", "source");
+	print_state(ctl, "last event:", "last_event");
+	print_checkpoints(ctl);
+	if (print_queue(ctl) == -1)
+		return EX_SOFTWARE;
+	print_output(ctl);
 	return 0;
 }

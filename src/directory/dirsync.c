@@ -228,12 +228,72 @@ ad_round_free(struct ad_round *r)
 
 /* ---- DirSync ------------------------------------------------------------------- */
 
+/*
+ * One page of a DirSync round, asked for from cookie cur (first: the
+ * round's first page, where a refused cookie shows): its objects into r,
+ * the next cookie into *next (allocated), *more set when the DC has more.
+ * 0, or -1 with r->rc and r->err set.
+ */
+static int
+dirsync_page(LDAP *ld, const struct conf *conf, const char *nc,
+    const struct berval *cur, int first, struct ad_round *r, struct berval *next,
+    int *more)
+{
+	LDAPControl *ctrl = NULL, *ctrls[2] = { NULL, NULL }, **rctrls = NULL, *c;
+	LDAPMessage *res = NULL, *m;
+	struct timeval tv = timeout(conf);
+	/* flags 0: the classic DirSync, which needs "Replicating Directory
+	 * Changes" and sees every attribute change.  libldap encodes an empty
+	 * cookie, never a missing one. */
+	struct berval none = { 0, (char *)"" };
+	char why[320];
+	int rc, err = LDAP_SUCCESS, cont = 0, ret = -1;
+
+	rc = ldap_create_dirsync_control(ld, 0, 0, cur->bv_val ? (struct berval *)cur :
+	    &none, &ctrl);
+	if (rc != LDAP_SUCCESS) {
+		set_err(r, rc, "cannot encode the DirSync control");
+		return -1;
+	}
+	ctrl->ldctl_iscritical = 1;
+	ctrls[0] = ctrl;
+	rc = ldap_search_ext_s(ld, nc, LDAP_SCOPE_SUBTREE, USERS_FILTER,
+	    syncrepl_wanted_attrs(conf, 1), 0, ctrls, NULL, &tv, 0, &res);
+	ldap_control_free(ctrl);
+	if (rc == LDAP_SUCCESS || res != NULL)
+		ldap_parse_result(ld, res, &err, NULL, NULL, NULL, &rctrls, 0);
+	if (rc == LDAP_SUCCESS)
+		rc = err;
+	if (rc != LDAP_SUCCESS) {
+		diagnostic(ld, res, why, sizeof(why));
+		/* A cookie the DC cannot use (another DC's, or from before a
+		 * restore) fails the request itself. */
+		r->cookie_refused = !r->full && first && !ldapconn_lost(rc) &&
+		    rc != LDAP_INSUFFICIENT_ACCESS;
+		set_err(r, rc, "DirSync on %s: %s%s", nc, ldap_err2string(rc), why);
+		goto done;
+	}
+	for (m = ldap_first_entry(ld, res); m != NULL; m = ldap_next_entry(ld, m))
+		add_object(ld, m, r);
+	if ((c = ldap_control_find(AD_OID_DIRSYNC, rctrls, NULL)) == NULL ||
+	    ldap_parse_dirsync_control(ld, c, &cont, next) != LDAP_SUCCESS) {
+		set_err(r, LDAP_PROTOCOL_ERROR, "DirSync on %s: the answer has "
+		    "no DirSync control", nc);
+		goto done;
+	}
+	*more = cont != 0;
+	ret = 0;
+done:
+	ldap_controls_free(rctrls);
+	ldap_msgfree(res);
+	return ret;
+}
+
 void
 ad_dirsync_round(LDAP *ld, const struct conf *conf, const char *nc,
     const struct berval *cookie, struct ad_round *r)
 {
 	struct berval cur = { 0, NULL };
-	struct timeval tv = timeout(conf);
 	int more = 1, pages = 0;
 
 	memset(r, 0, sizeof(*r));
@@ -241,57 +301,12 @@ ad_dirsync_round(LDAP *ld, const struct conf *conf, const char *nc,
 	if (!r->full && ber_dupbv(&cur, (struct berval *)cookie) == NULL)
 		fatal("out of memory");
 	while (more && pages++ < MAX_PAGES) {
-		LDAPControl *ctrl = NULL, *ctrls[2] = { NULL, NULL }, **rctrls = NULL, *c;
-		LDAPMessage *res = NULL, *m;
 		struct berval next = { 0, NULL };
-		char why[320];
-		int rc, err = LDAP_SUCCESS, cont = 0;
 
-		/* flags 0: the classic DirSync, which needs "Replicating
-		 * Directory Changes" and sees every attribute change. */
-		struct berval none = { 0, (char *)"" };
-
-		/* libldap encodes an empty cookie, never a missing one. */
-		rc = ldap_create_dirsync_control(ld, 0, 0, cur.bv_val ? &cur : &none, &ctrl);
-		if (rc != LDAP_SUCCESS) {
-			set_err(r, rc, "cannot encode the DirSync control");
+		if (dirsync_page(ld, conf, nc, &cur, pages == 1, r, &next, &more) == -1)
 			break;
-		}
-		ctrl->ldctl_iscritical = 1;
-		ctrls[0] = ctrl;
-		rc = ldap_search_ext_s(ld, nc, LDAP_SCOPE_SUBTREE, USERS_FILTER,
-		    syncrepl_wanted_attrs(conf, 1), 0, ctrls, NULL, &tv, 0, &res);
-		ldap_control_free(ctrl);
-		if (rc == LDAP_SUCCESS || res != NULL)
-			ldap_parse_result(ld, res, &err, NULL, NULL, NULL, &rctrls, 0);
-		if (rc == LDAP_SUCCESS)
-			rc = err;
-		if (rc != LDAP_SUCCESS) {
-			diagnostic(ld, res, why, sizeof(why));
-			/* A cookie the DC cannot use (another DC's, or from
-			 * before a restore) fails the request itself. */
-			r->cookie_refused = !r->full && pages == 1 && !ldapconn_lost(rc) &&
-			    rc != LDAP_INSUFFICIENT_ACCESS;
-			set_err(r, rc, "DirSync on %s: %s%s", nc, ldap_err2string(rc), why);
-			ldap_controls_free(rctrls);
-			ldap_msgfree(res);
-			break;
-		}
-		for (m = ldap_first_entry(ld, res); m != NULL; m = ldap_next_entry(ld, m))
-			add_object(ld, m, r);
-		if ((c = ldap_control_find(AD_OID_DIRSYNC, rctrls, NULL)) == NULL ||
-		    ldap_parse_dirsync_control(ld, c, &cont, &next) != LDAP_SUCCESS) {
-			set_err(r, LDAP_PROTOCOL_ERROR, "DirSync on %s: the answer has "
-			    "no DirSync control", nc);
-			ldap_controls_free(rctrls);
-			ldap_msgfree(res);
-			break;
-		}
 		free(cur.bv_val);
 		cur = next;		/* ldap_parse_dirsync_control allocated it */
-		more = cont != 0;
-		ldap_controls_free(rctrls);
-		ldap_msgfree(res);
 	}
 	if (r->rc == LDAP_SUCCESS && more)
 		set_err(r, LDAP_SIZELIMIT_EXCEEDED, "DirSync on %s: more than %d pages",

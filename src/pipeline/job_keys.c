@@ -68,6 +68,31 @@ make_cert(struct job_ctx *ctx, const struct identity *id, struct fresh *f,
 	    &f->row.keystore_path);
 }
 
+/* The new certificates recorded as pending, with ISSUED, in one
+ * transaction.  0, or -1 after logging. */
+static int
+record_issued(struct job_ctx *ctx, struct job *job, const struct identity *id,
+    struct fresh *fresh, size_t n)
+{
+	if (store_begin(ctx->st) == -1)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		store_cert_insert(ctx->st, &fresh[i].row);
+		store_audit(ctx->st, "issue", id->uuid, fresh[i].row.serial,
+		    "%s certificate for %s, subject %s, key in %s",
+		    cert_kind_name(fresh[i].kind), fresh[i].row.addresses,
+		    fresh[i].row.subject, fresh[i].row.keystore_path);
+	}
+	job_set_state(ctx->st, job, JOB_ISSUED);
+	if (store_commit(ctx->st) == -1)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		log_notice("user %s: issued %s certificate %s for %s", id->uuid,
+		    cert_kind_name(fresh[i].kind), fresh[i].row.serial,
+		    fresh[i].row.addresses);
+	return 0;
+}
+
 int
 job_step_issue(struct job_ctx *ctx, struct job *job, const struct identity *id,
     const char **why)
@@ -97,23 +122,7 @@ job_step_issue(struct job_ctx *ctx, struct job *job, const struct identity *id,
 	 * crash here leaves files and sign records without rows, which the
 	 * next start (or resumption in KEYS) records and revokes. */
 	failpoint("issue-before-record");
-	if (store_begin(ctx->st) == -1)
-		goto done;
-	for (size_t i = 0; i < n; i++) {
-		store_cert_insert(ctx->st, &fresh[i].row);
-		store_audit(ctx->st, "issue", id->uuid, fresh[i].row.serial,
-		    "%s certificate for %s, subject %s, key in %s",
-		    cert_kind_name(fresh[i].kind), fresh[i].row.addresses,
-		    fresh[i].row.subject, fresh[i].row.keystore_path);
-	}
-	job_set_state(ctx->st, job, JOB_ISSUED);
-	if (store_commit(ctx->st) == -1)
-		goto done;
-	for (size_t i = 0; i < n; i++)
-		log_notice("user %s: issued %s certificate %s for %s", id->uuid,
-		    cert_kind_name(fresh[i].kind), fresh[i].row.serial,
-		    fresh[i].row.addresses);
-	rc = 0;
+	rc = record_issued(ctx, job, id, fresh, n);
 done:
 	for (size_t i = 0; i < n; i++)
 		fresh_free(&fresh[i]);

@@ -152,106 +152,155 @@ fill_row_unwritten(struct job_ctx *ctx, struct cert_row *r,
 	return 0;
 }
 
-/* Records, archives and revokes one unrecorded certificate; hand is this
- * process's own copy of it (key and certificate), if it still has one. */
-static int
-adopt_unrecorded(struct job_ctx *ctx, const struct unrecorded_row *u,
-    const struct fresh *hand)
-{
-	const char *when = hand != NULL ? "before this attempt failed" :
-	    "before a crash or failure";
-	const char *keyless = "its key was never written";
-	char *addresses = NULL, *fp = NULL, *file = NULL, *archived = NULL;
-	char friendly[256];
-	struct cert_row row;
+/* One unrecorded certificate on its way to the CRL. */
+struct adoption {
+	const struct unrecorded_row *u;
 	enum cert_kind kind;
-	EVP_PKEY *key = NULL;
-	X509 *cert = NULL;
-	int rc = -1;
+	char *addresses, *fingerprint;  /* from the sign record */
+	EVP_PKEY *key;                  /* NULL: no key to archive */
+	X509 *cert;
+	char *file;                     /* its keystore file, if any */
+	const char *when;               /* "before ..." for the log */
+	const char *keyless;            /* why there is no key, if none */
+	struct cert_row row;            /* superseded, then revoked */
+};
 
-	memset(&row, 0, sizeof(row));
-	if (sign_detail_parse(u->detail, &kind, &addresses, &fp) == -1) {
-		log_error("user %s: certificate %s was signed but not recorded, and its "
-		    "sign record does not say what it was (\"%s\"); not revoked",
-		    u->uuid, u->serial, u->detail ? u->detail : "");
-		return -1;
-	}
+static void
+adoption_free(struct adoption *a)
+{
+	EVP_PKEY_free(a->key);
+	X509_free(a->cert);
+	cert_row_free(&a->row);
+	free(a->addresses);
+	free(a->fingerprint);
+	free(a->file);
+}
+
+/* The key and certificate: this process's own copy in hand, else the
+ * keystore file if it was written and can be read. */
+static void
+adoption_keys(struct job_ctx *ctx, struct adoption *a, const struct fresh *hand)
+{
+	const struct unrecorded_row *u = a->u;
+
+	a->keyless = "its key was never written";
 	if (hand != NULL) {
-		key = hand->key;
-		cert = hand->cert;
-		EVP_PKEY_up_ref(key);
-		X509_up_ref(cert);
+		a->key = hand->key;
+		a->cert = hand->cert;
+		EVP_PKEY_up_ref(a->key);
+		X509_up_ref(a->cert);
 		if (hand->row.keystore_path != NULL &&
-		    (file = strdup(hand->row.keystore_path)) == NULL)
+		    (a->file = strdup(hand->row.keystore_path)) == NULL)
 			fatal("out of memory");
-	} else if (unrecorded_load(ctx, u, kind, &key, &cert, &file) == -1) {
+	} else if (unrecorded_load(ctx, u, a->kind, &a->key, &a->cert, &a->file) == -1) {
 		/* A key file that cannot be read (its password changed, say)
 		 * must not keep the certificate off the CRL, nor this user's
 		 * job waiting for ever: revoke by serial, leave the file. */
 		log_error("user %s: the key file of %s certificate %s (signed but not "
 		    "recorded) cannot be read; it stays in the keystore, and the "
 		    "certificate is revoked by its serial", u->uuid,
-		    cert_kind_name(kind), u->serial);
-		keyless = "its key file cannot be read and stays in the keystore";
+		    cert_kind_name(a->kind), u->serial);
+		a->keyless = "its key file cannot be read and stays in the keystore";
 	}
-	/* The archive copy first, as for any superseded key; write-once, and
-	 * a rerun finds the same certificate there. */
-	if (key != NULL) {
-		snprintf(friendly, sizeof(friendly), "%s (%s, archived) %s", addresses,
-		    cert_kind_name(kind), u->serial);
-		if (keystore_save(ctx->conf, AREA_ARCHIVE, key, cert,
-		    signer_ca(ctx->signer), cert_kind_name(kind), friendly, &archived) == -1) {
-			log_error("user %s: cannot archive the key of %s certificate %s "
-			    "(signed but not recorded); it is revoked once its key is "
-			    "archived", u->uuid, cert_kind_name(kind), u->serial);
-			goto done;
-		}
-		rc = certinfo_row(&row, u->uuid, addresses, kind, key, cert);
-	} else {
-		rc = fill_row_unwritten(ctx, &row, u, kind, addresses, fp);
-		fp = NULL;
+}
+
+/* The superseded row: with its key archived first, as for any superseded
+ * key (write-once; a rerun finds the same certificate there), or with only
+ * what the sign record says.  0, or -1 after logging. */
+static int
+adoption_row(struct job_ctx *ctx, struct adoption *a)
+{
+	const char *kind = cert_kind_name(a->kind);
+	char friendly[256], *archived = NULL;
+	int rc;
+
+	if (a->key == NULL) {
+		rc = fill_row_unwritten(ctx, &a->row, a->u, a->kind, a->addresses,
+		    a->fingerprint);
+		a->addresses = a->fingerprint = NULL;	/* the row's now */
+		return rc;
 	}
-	addresses = NULL;	/* the row's now */
-	if (rc == -1)
-		goto done;
-	rc = -1;
-	row.status = CERT_SUPERSEDED;
-	row.archive_path = archived;
-	archived = NULL;
+	snprintf(friendly, sizeof(friendly), "%s (%s, archived) %s", a->addresses,
+	    kind, a->u->serial);
+	if (keystore_save(ctx->conf, AREA_ARCHIVE, a->key, a->cert,
+	    signer_ca(ctx->signer), kind, friendly, &archived) == -1) {
+		log_error("user %s: cannot archive the key of %s certificate %s "
+		    "(signed but not recorded); it is revoked once its key is "
+		    "archived", a->u->uuid, kind, a->u->serial);
+		return -1;
+	}
+	rc = certinfo_row(&a->row, a->u->uuid, a->addresses, a->kind, a->key, a->cert);
+	a->addresses = NULL;	/* the row's now */
+	a->row.archive_path = archived;
+	return rc;
+}
+
+/* Recorded and revoked in one transaction, with its audit records. */
+static int
+adoption_record(struct job_ctx *ctx, struct adoption *a)
+{
+	struct cert_row *row = &a->row;
+	const char *kind = cert_kind_name(a->kind);
+	char keyless[128] = "";
+
+	if (row->archive_path == NULL)
+		snprintf(keyless, sizeof(keyless), " (%s)", a->keyless);
+	row->status = CERT_SUPERSEDED;
 	if (store_begin(ctx->st) == -1)
-		goto done;
-	store_cert_insert(ctx->st, &row);
-	store_revoke(ctx->st, row.id, CRL_REASON_SUPERSEDED, time(NULL));
-	if (row.archive_path != NULL)
-		store_audit(ctx->st, "archive", row.uuid, row.serial, "%s key archived "
-		    "to %s", cert_kind_name(kind), row.archive_path);
-	store_audit(ctx->st, "revoke", row.uuid, row.serial, "%s certificate revoked: "
-	    "superseded; it was signed but not recorded %s%s%s%s", cert_kind_name(kind),
-	    when, row.archive_path != NULL ? "" : " (", row.archive_path != NULL ?
-	    "" : keyless, row.archive_path != NULL ? "" : ")");
-	if (store_commit(ctx->st) == -1)
-		goto done;
-	/* Unlinked after the commit: the archive copy is recorded by now. */
-	if (file != NULL && unlink(file) == -1 && errno != ENOENT)
-		log_warn("cannot remove %s: %s", file, strerror(errno));
-	if (row.archive_path != NULL)
+		return -1;
+	store_cert_insert(ctx->st, row);
+	store_revoke(ctx->st, row->id, CRL_REASON_SUPERSEDED, time(NULL));
+	if (row->archive_path != NULL)
+		store_audit(ctx->st, "archive", row->uuid, row->serial, "%s key archived "
+		    "to %s", kind, row->archive_path);
+	store_audit(ctx->st, "revoke", row->uuid, row->serial, "%s certificate revoked: "
+	    "superseded; it was signed but not recorded %s%s", kind, a->when, keyless);
+	return store_commit(ctx->st);
+}
+
+/* After the commit: the keystore copy goes (the archive copy is recorded
+ * by now), and the log says what happened. */
+static void
+adoption_done(struct job_ctx *ctx, struct adoption *a)
+{
+	const struct cert_row *row = &a->row;
+	const char *kind = cert_kind_name(a->kind);
+
+	if (a->file != NULL && unlink(a->file) == -1 && errno != ENOENT)
+		log_warn("cannot remove %s: %s", a->file, strerror(errno));
+	if (row->archive_path != NULL)
 		log_warn("user %s: %s certificate %s was signed but not recorded %s; "
-		    "revoked (superseded), key archived to %s", row.uuid,
-		    cert_kind_name(kind), row.serial, when, row.archive_path);
+		    "revoked (superseded), key archived to %s", row->uuid, kind,
+		    row->serial, a->when, row->archive_path);
 	else
 		log_warn("user %s: %s certificate %s was signed but not recorded %s; "
-		    "revoked (superseded); %s", row.uuid, cert_kind_name(kind),
-		    row.serial, when, keyless);
+		    "revoked (superseded); %s", row->uuid, kind, row->serial, a->when,
+		    a->keyless);
 	ctx->revoked++;
-	rc = 0;
-done:
-	EVP_PKEY_free(key);
-	X509_free(cert);
-	cert_row_free(&row);
-	free(addresses);
-	free(fp);
-	free(file);
-	free(archived);
+}
+
+/* Records, archives and revokes one unrecorded certificate; hand is this
+ * process's own copy of it (key and certificate), if it still has one. */
+static int
+adopt_unrecorded(struct job_ctx *ctx, const struct unrecorded_row *u,
+    const struct fresh *hand)
+{
+	struct adoption a = { .u = u };
+	int rc = -1;
+
+	a.when = hand != NULL ? "before this attempt failed" : "before a crash or failure";
+	if (sign_detail_parse(u->detail, &a.kind, &a.addresses, &a.fingerprint) == -1) {
+		log_error("user %s: certificate %s was signed but not recorded, and its "
+		    "sign record does not say what it was (\"%s\"); not revoked",
+		    u->uuid, u->serial, u->detail ? u->detail : "");
+		return -1;
+	}
+	adoption_keys(ctx, &a, hand);
+	if (adoption_row(ctx, &a) == 0 && adoption_record(ctx, &a) == 0) {
+		adoption_done(ctx, &a);
+		rc = 0;
+	}
+	adoption_free(&a);
 	return rc;
 }
 
