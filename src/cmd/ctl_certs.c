@@ -175,7 +175,7 @@ cmd_revoke(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct job_ctx jctx = { ctl->conf, ctl->st, ctl->signer, NULL, 0, 0 };
+	struct job_ctx jctx = { .conf = ctl->conf, .st = ctl->st, .signer = ctl->signer };
 	struct cert_rows rows = { 0 };
 	int c, rc, reason = -2;
 

@@ -45,7 +45,6 @@ struct job_ctx {
 	struct signer *signer;
 	struct publisher *pub;     /* NULL: no directory to publish to */
 	int revoked;               /* revocations since the last CRL */
-	int dry_run;               /* never set for a runner; see plan.c */
 };
 
 /* "PLANNED" .. "DONE", as the store keeps them; and back (-1 if unknown). */

@@ -225,7 +225,8 @@ int store_checkpoint_age(struct store *st, const char *source, int64_t *updated_
 /*
  * A certificate the CA signed (a "sign" audit record) that no certificate
  * row records: a crash or a failure came between signing it and recording
- * it.  detail is the sign record's text (job.c writes it and reads it).
+ * it.  detail is the sign record's text (job_unrecorded.c writes it and
+ * reads it).
  */
 struct unrecorded_row {
 	char *uuid;
