@@ -2,22 +2,19 @@
  * plan.c - turns directory changes into planned jobs.
  *
  * Owns: the per-entry pipeline identity -> duplicates -> store -> reconcile
- * -> job, its log lines (one per decision, naming the DN), and the sweep.
+ * -> job, its log lines (one per decision, naming the DN), and the sweep;
+ * and the same duplicate check and decision for an admin's `certsyncctl
+ * issue`.  What feeds it from the directory is in plan_read.c.
  * Never: writes anything in dry-run mode; never plans over a job in flight.
  */
 #include "config.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <sysexits.h>
 
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
-#include "directory/dirsync.h"
-#include "directory/ldapconn.h"
-#include "directory/syncrepl.h"
-#include "directory/watch.h"
 #include "lib/log.h"
 #include "pipeline/identity_row.h"
 #include "pipeline/job.h"
@@ -403,179 +400,4 @@ int
 plan_recheck_all(struct plan_ctx *ctx)
 {
 	return for_each_directory_identity(ctx, NULL, 0);
-}
-
-/* ---- the watcher's sink ------------------------------------------------- */
-
-static int
-sink_entry(void *arg, const struct dir_entry *e)
-{
-	return plan_entry(arg, e);
-}
-
-static int
-sink_gone(void *arg, const char *uuid)
-{
-	return plan_gone(arg, uuid);
-}
-
-static int
-sink_sweep(void *arg, struct uuid_set *seen)
-{
-	return plan_sweep(arg, seen);
-}
-
-static void
-sink_flush(void *arg)
-{
-	plan_flush(arg);
-}
-
-/* A pass's summary counts that pass only. */
-static void
-sink_pass_begin(void *arg)
-{
-	struct plan_ctx *ctx = arg;
-
-	ctx->planned = ctx->skipped = ctx->unchanged = 0;
-}
-
-static void
-sink_pass_summary(void *arg, char *buf, size_t len)
-{
-	struct plan_ctx *ctx = arg;
-
-	snprintf(buf, len, "%zu planned, %zu skipped, %zu up to date", ctx->planned,
-	    ctx->skipped, ctx->unchanged);
-}
-
-void
-plan_watch_sink(struct plan_ctx *ctx, struct watch_sink *sink)
-{
-	*sink = (struct watch_sink){
-		.arg = ctx,
-		.dry_run = ctx->dry_run,
-		.entry = sink_entry,
-		.gone = sink_gone,
-		.sweep = sink_sweep,
-		.flush = sink_flush,
-		.pass_begin = sink_pass_begin,
-		.pass_summary = sink_pass_summary,
-	};
-}
-
-/* One entry of the directory read: planned, and remembered for the sweep. */
-struct dir_read {
-	struct plan_ctx *ctx;
-	struct uuid_set seen;
-};
-
-static void
-plan_read_entry(LDAP *ld, LDAPMessage *msg, void *arg)
-{
-	struct dir_read *r = arg;
-	struct dir_entry e;
-
-	if (syncrepl_entry(ld, msg, &e) != 0)
-		return;
-	if (e.uuid != NULL)
-		uuid_set_add(&r->seen, e.uuid);
-	plan_entry(r->ctx, &e);
-	dir_entry_free(&e);
-}
-
-/* OpenLDAP: one search, its entries as they come. */
-static int
-read_plain(struct plan_ctx *ctx, LDAP *ld, struct dir_read *r)
-{
-	struct timeval tv = { ctx->conf->directory.network_timeout * 6, 0 };
-	LDAPMessage *msg = NULL;
-	int msgid, rc = -1, done = 0, n;
-
-	if ((n = syncrepl_poll_search(ld, ctx->conf, &msgid)) != LDAP_SUCCESS) {
-		log_error("directory %s: search failed: %s", ctx->conf->directory.uri,
-		    ldap_err2string(n));
-		return -1;
-	}
-	while (!done && (n = ldap_result(ld, msgid, LDAP_MSG_ONE, &tv, &msg)) > 0) {
-		int err_code = LDAP_OTHER;
-
-		if (n == LDAP_RES_SEARCH_ENTRY)
-			plan_read_entry(ld, msg, r);
-		else if (n == LDAP_RES_SEARCH_RESULT) {
-			ldap_parse_result(ld, msg, &err_code, NULL, NULL, NULL, NULL, 0);
-			done = 1;
-			if (err_code != LDAP_SUCCESS)
-				log_error("directory %s: search failed: %s",
-				    ctx->conf->directory.uri, ldap_err2string(err_code));
-			else
-				rc = 0;
-		}
-		ldap_msgfree(msg);
-		msg = NULL;
-	}
-	if (!done)
-		log_error("directory %s: the search did not finish", ctx->conf->directory.uri);
-	return rc;
-}
-
-/* Active Directory: in pages, or it stops at MaxPageSize (1000) users. */
-static int
-read_paged(struct plan_ctx *ctx, LDAP *ld, struct dir_read *r)
-{
-	const struct conf *c = ctx->conf;
-	char err[512];
-
-	if (ad_paged_search(ld, c, c->directory.base, syncrepl_scope(c),
-	    c->directory.filter, syncrepl_wanted_attrs(c, 1), NULL,
-	    plan_read_entry, r, err, sizeof(err)) != LDAP_SUCCESS) {
-		log_error("directory %s: %s", c->directory.uri, err);
-		return -1;
-	}
-	return 0;
-}
-
-int
-plan_directory(struct plan_ctx *ctx)
-{
-	struct dir_read r = { ctx, { 0 } };
-	char err[512];
-	LDAP *ld;
-	int rc;
-
-	if (ctx->conf->directory.base == NULL) {
-		log_error("%s: [directory] base: is required to read the directory",
-		    ctx->conf->path);
-		return -1;
-	}
-	if ((ld = ldapconn_open(ctx->conf, err, sizeof(err))) == NULL) {
-		log_error("directory %s: %s", ctx->conf->directory.uri, err);
-		return -1;
-	}
-	rc = ctx->conf->directory.flavor == DIR_FLAVOR_AD ? read_paged(ctx, ld, &r) :
-	    read_plain(ctx, ld, &r);
-	/* Only a complete read may sweep: a missing user is a departed one. */
-	if (rc == 0)
-		rc = plan_sweep(ctx, &r.seen);
-	uuid_set_clear(&r.seen);
-	ldap_unbind_ext_s(ld, NULL, NULL);
-	return rc;
-}
-
-int
-plan_report(const struct conf *conf, struct store *st, FILE *out)
-{
-	struct plan_ctx plan;
-	int rc;
-
-	if (plan_init(&plan, conf, st, 1, out) == -1)
-		return EX_CONFIG;
-	rc = plan_directory(&plan) == 0 ? 0 : EX_UNAVAILABLE;
-	/* A directory read that failed plans nothing: no summary that would
-	 * read like an empty plan (the error is on stderr). */
-	if (rc == 0)
-		fprintf(out, "%zu to do, %zu skipped, %zu up to date\n", plan.planned,
-		    plan.skipped, plan.unchanged);
-	plan_free(&plan);
-	return rc;
 }

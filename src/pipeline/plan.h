@@ -4,7 +4,10 @@
  * Owns: what the change sources do with an entry or a disappearance:
  * normalize, refuse duplicates, record the identity, reconcile, plan a job;
  * and the sweep after a full refresh.  With dry_run it prints each decision
- * and writes nothing (certsyncd --dry-run, certsyncctl plan).
+ * and writes nothing (certsyncd --dry-run, certsyncctl plan).  The same
+ * duplicate check and decision serve `certsyncctl issue`.  plan.c decides;
+ * plan_read.c feeds it from the directory (the watcher's sink, the
+ * one-pass read).
  * Never: runs a job (the runner does), or plans work for a user whose job is
  * in flight (the runner reconciles them again when it ends).
  */
