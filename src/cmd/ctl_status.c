@@ -3,8 +3,8 @@
  *
  * Owns: the dry run's command, the agent's state as the store has it, and
  * the audit trail's printout.
- * Never: writes to the store (plan reads the directory and writes
- * nothing).
+ * Never: records anything (plan reads the directory and writes nothing;
+ * status and audit only read the store).
  */
 #include "config.h"
 
