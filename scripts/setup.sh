@@ -11,7 +11,7 @@ libssl-dev libldap2-dev libevent-dev libiniparser-dev libsqlite3-dev check"
 CS_TEST_DEPS="openssl clang libnss3-tools gnutls-bin gpgsm gpg-agent groff-base
 sqlite3 procps slapd ldap-utils libsasl2-modules-gssapi-mit
 samba samba-ad-dc samba-ad-provision samba-common-bin winbind krb5-user ldb-tools
-iproute2"
+iproute2 softhsm2 libengine-pkcs11-openssl opensc"
 
 cs_top=$(cd "$(dirname "$0")/.." && pwd)
 
