@@ -7,11 +7,12 @@
 
 # Build tools and libraries, then the independent verifiers the tests use.
 CS_BUILD_DEPS="gcc make autoconf automake pkg-config libc6-dev
-libssl-dev libldap2-dev libevent-dev libiniparser-dev libsqlite3-dev check"
+libssl-dev libldap2-dev libevent-dev libiniparser-dev libsqlite3-dev check
+libp11-kit-dev"
 CS_TEST_DEPS="openssl clang libnss3-tools gnutls-bin gpgsm gpg-agent groff-base
 sqlite3 procps slapd ldap-utils libsasl2-modules-gssapi-mit
 samba samba-ad-dc samba-ad-provision samba-common-bin winbind krb5-user ldb-tools
-389-ds-base iproute2 python3"
+389-ds-base iproute2 python3 softhsm2 libengine-pkcs11-openssl opensc"
 
 cs_top=$(cd "$(dirname "$0")/.." && pwd)
 
