@@ -41,6 +41,7 @@ struct daemon {
 	const char *conf_path;
 	int foreground, once, dry_run, verbose;
 	int unfinished;		/* --once: jobs left for a later run */
+	int parked;		/* ... of which parked: someone must act */
 	struct conf *conf;
 	struct conf *next_conf;     /* a validated reload, waiting to be swapped in */
 	struct event_base *base;
@@ -168,11 +169,15 @@ start(struct daemon *d)
 	return 0;
 }
 
+/* --once: the jobs left, the parked ones among them counted apart. */
 static void
 add_jobs(void *arg, const char *state, int n)
 {
-	(void)state;
-	*(int *)arg += n;
+	struct daemon *d = arg;
+
+	d->unfinished += n;
+	if (strcmp(state, "parked") == 0)
+		d->parked += n;
 }
 
 static void
@@ -185,9 +190,9 @@ stop(struct daemon *d)
 			runner_drain(d->runner);
 			/* Finished jobs are deleted: what is left waits for a
 			 * retry (a failed write, the directory) or its time. */
-			d->unfinished = 0;
+			d->unfinished = d->parked = 0;
 			if (d->st != NULL &&
-			    store_job_counts(d->st, add_jobs, &d->unfinished) == -1)
+			    store_job_counts(d->st, add_jobs, d) == -1)
 				d->unfinished = 1;
 		} else
 			runner_stop(d->runner);
@@ -233,13 +238,18 @@ run_loop(struct daemon *d)
 			rc = EX_UNAVAILABLE;
 	}
 	stop(d);
-	if (rc == 0 && d->once && d->unfinished > 0) {
+	if (rc == 0 && d->once && d->parked > 0)
+		log_error("--once: %d job(s) failed and are parked: retrying cannot "
+		    "help until the cause is fixed (certsyncctl status says why)",
+		    d->parked);
+	if (rc == 0 && d->once && d->unfinished > d->parked) {
 		log_warn("--once: %d job(s) not finished: retries after a failure "
 		    "(see the lines above, and certsyncctl status), or reissues "
 		    "spread out by [reconcile] ca_change_per_minute; run again, or "
-		    "let certsyncd run", d->unfinished);
-		rc = EX_TEMPFAIL;
+		    "let certsyncd run", d->unfinished - d->parked);
 	}
+	if (rc == 0 && d->once && d->unfinished > 0)
+		rc = EX_TEMPFAIL;
 	if (ev_full != NULL)
 		event_free(ev_full);
 	event_free(ev_term);

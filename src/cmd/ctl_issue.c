@@ -17,6 +17,7 @@
 #include <sysexits.h>
 
 #include "cmd/ctl.h"
+#include "lib/escape.h"
 #include "lib/log.h"
 #include "pipeline/job.h"
 #include "pipeline/identity_row.h"
@@ -61,9 +62,9 @@ cmd_init_ca(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 		return ctl_usage_error(cmd, "unexpected argument \"%s\"", argv[optind]);
 	if ((rc = signer_init_ca(ctl->conf, subject, (int)days, &spec)) != 0)
 		return rc;
-	printf("CA key:         %s (mode 0600%s)\nCA certificate: %s\n",
-	    ctl->conf->ca.key, ctl->conf->ca.passphrase_file ? ", encrypted" : "",
-	    ctl->conf->ca.certificate);
+	escape_line(stdout, "CA key:         %s (mode 0600%s)", ctl->conf->ca.key,
+	    ctl->conf->ca.passphrase_file ? ", encrypted" : "");
+	escape_line(stdout, "CA certificate: %s", ctl->conf->ca.certificate);
 	return 0;
 }
 
@@ -92,12 +93,15 @@ print_active(struct ctl *ctl, const char *uuid)
 	for (size_t i = 0; i < rows.n; i++) {
 		const struct cert_row *r = &rows.v[i];
 
-		printf("%s certificate %s\n  subject:   %s\n  addresses: %s\n"
-		    "  valid:     %s .. %s\n  key:       %s in %s\n",
-		    cert_kind_name(r->kind), r->serial, r->subject, r->addresses,
+		escape_line(stdout, "%s certificate %s", cert_kind_name(r->kind),
+		    r->serial);
+		escape_line(stdout, "  subject:   %s", r->subject);
+		escape_line(stdout, "  addresses: %s", r->addresses);
+		escape_line(stdout, "  valid:     %s .. %s",
 		    certinfo_fmt_time(r->not_before, nb, sizeof(nb)),
-		    certinfo_fmt_time(r->not_after, na, sizeof(na)),
-		    r->key_type, r->keystore_path);
+		    certinfo_fmt_time(r->not_after, na, sizeof(na)));
+		escape_line(stdout, "  key:       %s in %s", r->key_type,
+		    r->keystore_path ? r->keystore_path : "-");
 	}
 	cert_rows_free(&rows);
 }
@@ -153,11 +157,11 @@ run_manual_job(struct ctl *ctl, const struct identity *id)
 		return EX_SOFTWARE;
 	if ((rc = job_run(&jctx, id->uuid)) != 0)
 		return manual_job_failed(ctl, &jctx, id, rc);
-	printf("%s user %s (%s):\n", action == JOB_ENROLL ? "enrolled" : "reissued",
-	    id->uuid, v.why);
+	escape_line(stdout, "%s user %s (%s):", action == JOB_ENROLL ? "enrolled" :
+	    "reissued", id->uuid, v.why);
 	print_active(ctl, id->uuid);
 	if (jctx.revoked > 0)
-		printf("previous certificates: %d revoked (%s), keys archived\n",
+		escape_line(stdout, "previous certificates: %d revoked (%s), keys archived",
 		    jctx.revoked, crl_reason_name(v.reason));
 	return job_finish_batch(&jctx, NULL) == -1 ? EX_IOERR : 0;
 }

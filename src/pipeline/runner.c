@@ -6,7 +6,8 @@
  * rewrites the CRL once for the batch, closes the jobs, and reconciles their
  * users again.  Between batches it sleeps until kicked or a retry is due.
  * Before the first batch it revokes what a crash left signed but not
- * recorded (job_recover_unrecorded).
+ * recorded (job_recover_unrecorded), and releases the parked jobs for one
+ * more attempt.
  * Never: touches the event loop or the watcher's connection.
  */
 #include "config.h"
@@ -61,6 +62,7 @@ static size_t
 run_batch(struct runner *r, struct uuid_set *ran, int *failed)
 {
 	size_t n = 0;
+	int rc;
 
 	*failed = 0;
 	while (n < BATCH_MAX) {
@@ -74,10 +76,10 @@ run_batch(struct runner *r, struct uuid_set *ran, int *failed)
 		pthread_mutex_unlock(&r->lock);
 		if (store_job_next(r->st, time(NULL), &job) != 1)
 			break;
-		if (job_run(&r->jctx, job.uuid) == 0)
+		if ((rc = job_run(&r->jctx, job.uuid)) == 0)
 			uuid_set_add(ran, job.uuid);
-		else
-			*failed = 1;
+		else if (rc == -1)
+			*failed = 1;	/* -2: parked; nothing is broken, go on */
 		job_row_free(&job);
 		n++;
 		if (*failed)
@@ -130,6 +132,17 @@ wait_for_work(struct runner *r, int64_t deliver_due, int failed)
 	pthread_mutex_unlock(&r->lock);
 }
 
+/* A start or a reload may be the admin's fix (a new CA, another profile):
+ * every parked job gets one more attempt. */
+static void
+release_parked(struct runner *r)
+{
+	int n = 0;
+
+	if (store_job_unpark(r->st, NULL, &n) == 0 && n > 0)
+		log_notice("%d parked job(s) released for another attempt", n);
+}
+
 static void *
 runner_main(void *arg)
 {
@@ -143,6 +156,7 @@ runner_main(void *arg)
 		log_error("some certificates signed but not recorded could not be "
 		    "revoked; a resumed job of their user, or the next start, "
 		    "tries again");
+	release_parked(r);
 	for (;;) {
 		int failed = 0;
 		size_t n = run_batch(r, &ran, &failed);

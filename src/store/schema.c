@@ -126,6 +126,13 @@ static const char *const migrations[] = {
 	"  dn TEXT NOT NULL,"
 	"  attrs BLOB NOT NULL,"
 	"  updated_at INTEGER NOT NULL);",
+
+	/* 2: a job whose failure retrying cannot mend is parked (with the time,
+	 * its reason in last_error) instead of retried; and the uid, which the
+	 * subject template may use, is kept so a job issues what the identity
+	 * stage checked. */
+	"ALTER TABLE jobs ADD COLUMN parked_at INTEGER;"
+	"ALTER TABLE identities ADD COLUMN uid TEXT;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
