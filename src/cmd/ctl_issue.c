@@ -24,6 +24,7 @@
 #include "pipeline/plan.h"
 #include "pki/address.h"
 #include "pki/certinfo.h"
+#include "pki/issue.h"
 #include "pki/crl.h"
 
 int
@@ -131,6 +132,30 @@ manual_job_failed(struct ctl *ctl, struct job_ctx *jctx, const struct identity *
 	return rc == -2 ? EX_DATAERR : EX_SOFTWARE;
 }
 
+/* The profile's verdict on the admin's values, before anything is stored
+ * or signed: the same check the identity stage makes of a directory entry.
+ * 0, or EX_DATAERR after logging. */
+static int
+check_profile(struct ctl *ctl, const struct command *cmd, const struct identity *id)
+{
+	const char *names[] = { id->display_name, id->given_name, id->surname };
+	char namebuf[2 * IDENTITY_NAME_MAX + 2], why[256];
+	struct subject_vars vars;
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (names[i] != NULL && strlen(names[i]) > IDENTITY_NAME_MAX) {
+			log_error("%s: a name of %zu bytes is too long (at most %d)",
+			    cmd->name, strlen(names[i]), IDENTITY_NAME_MAX);
+			return EX_DATAERR;
+		}
+	identity_subject_vars(id, &vars, namebuf, sizeof(namebuf));
+	if (issue_check(ctl->conf->certificates.subject, &vars, &id->addresses, why,
+	    sizeof(why)) == 0)
+		return 0;
+	log_error("%s: %s cannot be certified: %s", cmd->name, id->addresses.v[0], why);
+	return EX_DATAERR;
+}
+
 /* Plans and runs the job by hand, through the planner's duplicate check
  * and decision, as the daemon's runner would, without a directory. */
 static int
@@ -213,7 +238,8 @@ cmd_issue(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 	/* Without --user the primary address names the identity. */
 	id.uuid = (char *)(user ? user : id.addresses.v[0]);
 	id.enabled = 1;
-	rc = run_manual_job(ctl, &id);
+	if ((rc = check_profile(ctl, cmd, &id)) == 0)
+		rc = run_manual_job(ctl, &id);
 done:
 	free(aliases);
 	address_list_free(&id.addresses);
