@@ -368,7 +368,11 @@ gone_or_recheck(struct plan_ctx *ctx, const char *uuid, int gone)
 
 	if (in_flight(ctx, uuid)) {
 		/* Decided when the job ends; but the departure must not be
-		 * lost meanwhile: the runner's recheck then sees a gone user. */
+		 * lost meanwhile: the runner's recheck then sees a gone user.
+		 * A parked job would never end: it runs again, finds no
+		 * identity, and ends. */
+		if (gone && store_job_unpark(ctx->st, uuid, NULL) == 0)
+			ctx->kick_pending = 1;
 		return gone ? store_identity_gone(ctx->st, uuid) : 0;
 	}
 	if ((have = identity_load(ctx->st, uuid, &id)) == -1)

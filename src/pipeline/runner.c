@@ -88,8 +88,21 @@ run_batch(struct runner *r, struct uuid_set *ran, int *failed)
 	return n;
 }
 
+static void
+recheck(struct runner *r, const char *uuid)
+{
+	/* One transaction: the loop cannot plan between look and plan. */
+	if (store_begin(r->st) == 0) {
+		plan_recheck(&r->plan, uuid);
+		store_commit(r->st);
+	}
+}
+
 /* Closes the batch (CRL, DONE) and takes a fresh look at each closed user:
- * changes that came in while their job ran are planned now. */
+ * changes that came in while their job ran are planned now.  So at each
+ * user whose job was dropped (no certifiable identity left, a departure
+ * among them): what the user still holds is decided now, not at the next
+ * full pass.  A user whose job is still in flight is left to it. */
 static void
 finish_batch(struct runner *r, struct uuid_set *ran)
 {
@@ -98,13 +111,11 @@ finish_batch(struct runner *r, struct uuid_set *ran)
 	if (job_finish_batch(&r->jctx, &closed) == -1)
 		log_error("the CRL could not be rewritten; the batch's jobs stay "
 		    "REVOKED and are closed after the next successful CRL");
-	for (size_t i = 0; i < closed.n; i++) {
-		/* One transaction: the loop cannot plan between look and plan. */
-		if (store_begin(r->st) == 0) {
-			plan_recheck(&r->plan, closed.v[i]);
-			store_commit(r->st);
-		}
-	}
+	for (size_t i = 0; i < closed.n; i++)
+		recheck(r, closed.v[i]);
+	for (size_t i = 0; i < ran->n; i++)
+		if (!uuid_set_has(&closed, ran->v[i]))
+			recheck(r, ran->v[i]);
 	uuid_set_clear(&closed);
 	uuid_set_clear(ran);
 }

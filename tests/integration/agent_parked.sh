@@ -3,14 +3,16 @@
 # not retry forever.
 #
 # Proves that: with the CA certificate expired (the same key, an expired
-# certificate, made with the openssl CLI as an admin would), two users'
+# certificate, made with the openssl CLI as an admin would), three users'
 # address changes each fail once, and are parked: one error line per user
 # naming the DN, the reason (the CA has expired) and how it runs again;
 # "certsyncctl status" counts them as parked and lists both with the reason;
 # the store records one attempt each and no retry time, and past the first
 # retry delay there is still no second attempt and no "retried" line; the
-# daemon keeps running.  A change to one user's entry releases that job for
-# one more attempt (parked again: the CA is still expired).  "certsyncctl
+# daemon keeps running.  A user deleted while parked has the job end and
+# the certificates revoked (cessationOfOperation) at once.  A change to one
+# user's entry releases that job for one more attempt (parked again: the CA
+# is still expired).  "certsyncctl
 # retry UUID" releases a parked job (and says there is none the second
 # time); "retry" with no UUID is a usage error.  With a renewed CA
 # certificate and a reload (SIGHUP), both jobs run: the new addresses are
@@ -69,12 +71,14 @@ parked_is() { [ "$(park_lines)" -eq "$1" ]; }
 echo "# two users enrolled under a valid CA"
 ldap_add_user alice alice@example.test "Alice Example" >/dev/null
 ldap_add_user bob bob@example.test "Bob Example" >/dev/null
+ldap_add_user carol carol@example.test "Carol Example" >/dev/null
 cs_agent_start
 check "alice enrolled" cs_wait_for 30 active_for alice@example.test
 check "bob enrolled" cs_wait_for 30 active_for bob@example.test
+check "carol enrolled" cs_wait_for 30 active_for carol@example.test
 cs_agent_stop
 
-echo "# the CA certificate expires; both users' addresses change"
+echo "# the CA certificate expires; three users' addresses change"
 cp "$T/ca/ca.crt" "$T/ca.good"
 ca_cert 20200101000000Z 20210101000000Z >"$T/ca.expired"
 check "it is expired, and for the same key" sh -c "
@@ -86,35 +90,48 @@ cp "$T/ca.expired" "$T/ca/ca.crt"
 cs_agent_start
 set_mail alice alice.new@example.test
 set_mail bob bob.new@example.test
-check "both jobs fail once and are parked" cs_wait_for 30 parked_is 2
+set_mail carol carol.new@example.test
+check "the three jobs fail once and are parked" cs_wait_for 30 parked_is 3
 cp "$T/agent.log" "$T/parked.log"
-for u in alice bob; do
+for u in alice bob carol; do
 	check "$u: one error line naming the DN, the reason, and what runs it again" \
 	    sh -c "[ \"\$(grep -c '^certsyncd: error: $(dn $u) ([^)]*): reissue job failed and is parked: the CA certificate has expired; no certificate can be issued until it is replaced; it runs again when the entry changes, when certsyncd restarts or reloads, or after certsyncctl retry ' '$T/parked.log')\" -eq 1 ]"
 done
 ctl status >"$T/status"
-check "status counts 2 parked jobs" grep -Eq '^ +parked +2$' "$T/status"
-for u in alice bob; do
+check "status counts 3 parked jobs" grep -Eq '^ +parked +3$' "$T/status"
+for u in alice bob carol; do
 	check "status lists $u's parked job with the reason" grep -Eq \
 	    "^  $(dn $u) \(.*\): reissue job in KEYS, parked [0-9]+s ago: the CA certificate has expired" \
 	    "$T/status"
 done
 check "the store: one attempt each, parked" test "$(sqlite3 "$DB" \
-    "SELECT count(*) FROM jobs WHERE attempts = 1 AND parked_at IS NOT NULL")" -eq 2
+    "SELECT count(*) FROM jobs WHERE attempts = 1 AND parked_at IS NOT NULL")" -eq 3
 # No event marks "a retry did not happen": past the first retry delay (5 s)
 # the job is looked at again; it must still stand as it was.
 sleep 7
 check "7 s later: still one attempt each, no second error line" sh -c "
-    [ \"\$(sqlite3 '$DB' 'SELECT sum(attempts) FROM jobs')\" -eq 2 ] &&
-    [ \"\$(grep -c 'job failed and is parked' '$T/agent.log')\" -eq 2 ]"
+    [ \"\$(sqlite3 '$DB' 'SELECT sum(attempts) FROM jobs')\" -eq 3 ] &&
+    [ \"\$(grep -c 'job failed and is parked' '$T/agent.log')\" -eq 3 ]"
 check "nothing was retried" sh -c "! grep -q 'retried in' '$T/agent.log'"
 check "the agent still runs" kill -0 "$AGENT_PID"
+
+echo "# a user deleted while parked: the job ends, the certificates are revoked"
+printf 'dn: %s\nchangetype: delete\n' "$(dn carol)" | ldap_admin_modify >/dev/null
+carol_revoked() {
+	[ "$(ctl list | awk '$1 == "revoked" && $NF == "carol@example.test"' | wc -l)" -eq 2 ] &&
+	    [ -z "$(cs_serial signing carol@example.test)" ]
+}
+check "carol's certificates are revoked" cs_wait_for 30 carol_revoked
+check "... as cessationOfOperation" sh -c "'$CTL' -c '$CONF' show carol@example.test |
+    grep -c '(cessationOfOperation)' | grep -qx 2"
+carol_gone() { [ "$(sqlite3 "$DB" 'SELECT count(*) FROM jobs')" -eq 2 ]; }
+check "her job is gone; the other two stay parked" cs_wait_for 30 carol_gone
 
 echo "# the entry changes: one more attempt"
 printf 'dn: %s\nchangetype: modify\nreplace: displayName\ndisplayName: Alice New\n' \
     "$(dn alice)" | ldap_admin_modify >/dev/null
 check "alice's change releases her job, which runs and is parked again" \
-    cs_wait_for 30 parked_is 3
+    cs_wait_for 30 parked_is 4
 check "the log says why it ran again" grep -q \
     "^certsyncd: $(dn alice): its values changed: the parked reissue job runs again$" \
     "$T/agent.log"
@@ -135,7 +152,7 @@ check "alice's new address is certified" cs_wait_for 30 active_for alice.new@exa
 check "bob's new address is certified" cs_wait_for 30 active_for bob.new@example.test
 no_jobs() { [ "$(sqlite3 "$DB" 'SELECT count(*) FROM jobs')" -eq 0 ]; }
 check "no job is left" cs_wait_for 30 no_jobs
-check "the old certificates are revoked" test "$(ctl list | awk '$1 == "revoked"' | wc -l)" -eq 4
+check "the old certificates are revoked" test "$(ctl list | awk '$1 == "revoked"' | wc -l)" -eq 6
 ctl status >"$T/status"
 check "status: no failed job" sh -c "sed -n '/^failed jobs/,/^skipped users/p' '$T/status' | grep -qx '  none'"
 check "the agent still runs" kill -0 "$AGENT_PID"
