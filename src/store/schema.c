@@ -131,8 +131,8 @@ static const char *const migrations[] = {
 	 * its reason in last_error) instead of retried; and the uid, which the
 	 * subject template may use, is kept so a job issues what the identity
 	 * stage checked. */
-	"ALTER TABLE jobs ADD COLUMN parked_at INTEGER;"
-	"ALTER TABLE identities ADD COLUMN uid TEXT;",
+	("ALTER TABLE jobs ADD COLUMN parked_at INTEGER;"
+	"ALTER TABLE identities ADD COLUMN uid TEXT;"),
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
