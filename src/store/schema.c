@@ -127,7 +127,15 @@ static const char *const migrations[] = {
 	"  attrs BLOB NOT NULL,"
 	"  updated_at INTEGER NOT NULL);",
 
-	/* 2: a job whose failure retrying cannot mend is parked (with the time,
+	/* 2: the userSMIMECertificate value made when a user's certificates
+	 * were issued (signed by the new signing key while it was in hand),
+	 * kept with the signing (or dual) certificate, so that publishing and
+	 * republishing write it without opening the keystore. */
+	"CREATE TABLE smime_values ("
+	"  cert_id INTEGER PRIMARY KEY REFERENCES certificates (id),"
+	"  value BLOB NOT NULL);",
+
+	/* 3: a job whose failure retrying cannot mend is parked (with the time,
 	 * its reason in last_error) instead of retried; and the uid, which the
 	 * subject template may use, is kept so a job issues what the identity
 	 * stage checked. */
