@@ -132,7 +132,8 @@ manual_job_failed(struct ctl *ctl, struct job_ctx *jctx, const struct identity *
 static int
 run_manual_job(struct ctl *ctl, const struct identity *id)
 {
-	struct job_ctx jctx = { .conf = ctl->conf, .st = ctl->st, .signer = ctl->signer };
+	struct job_ctx jctx = { .conf = ctl->conf, .st = ctl->st, .signer = ctl->signer,
+	    .archive = ctl->archive };
 	const char *taken = NULL;
 	char *owner = NULL;
 	enum job_action action;
