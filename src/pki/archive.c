@@ -72,7 +72,7 @@ archive_open(const struct conf *conf, time_t now, struct archive **out)
 		fatal("out of memory");
 	for (size_t i = 0; i < ar->agents.n; i++)
 		ar->certs[i] = ar->agents.v[i].cert;
-	log_info("archive: each file's password goes to %zu recovery agent(s), "
+	log_notice("archive: each file's password goes to %zu recovery agent(s), "
 	    "any %d of whom can rebuild it", ar->agents.n, ar->quorum);
 	*out = ar;
 	return 0;
