@@ -200,12 +200,28 @@ packet_steps(FILE *f, const struct packet *p)
 	    "" : "s", r->serial);
 }
 
-/* The envelopes and the copy of the archive file, into p->dir. */
+/* name into p->dir, a new file (mode 0600).  0, or -1 after logging. */
+static int
+packet_put(const struct packet *p, const char *name, const void *data, size_t len)
+{
+	char *path = fs_join(p->dir, name);
+	int rc = 0;
+
+	if (path == NULL || fs_write_atomic(path, data, len, 0600, 1) == -1) {
+		log_error("recover: cannot write %s/%s: %s", p->dir, name, strerror(errno));
+		rc = -1;
+	}
+	free(path);
+	return rc;
+}
+
+/* The envelopes, named after their officers, and the copy of the archive
+ * file, into p->dir.  0, or -1 after logging. */
 static int
 packet_files(struct packet *p)
 {
-	char name[96], *path = NULL;
 	unsigned char *p12 = NULL;
+	char name[96];
 	size_t len = 0;
 	int rc = -1;
 
@@ -218,25 +234,15 @@ packet_files(struct packet *p)
 		    name, sizeof(name));
 		if (asprintf(&p->share_files[i], "share-%zu-%s.cms", i + 1, name) == -1)
 			fatal("out of memory");
-		path = fs_join(p->dir, p->share_files[i]);
-		if (path == NULL || fs_write_atomic(path, p->b.v[i].envelope,
-		    p->b.v[i].envelope_len, 0600, 1) == -1)
-			goto fail;
-		free(path);
+		if (packet_put(p, p->share_files[i], p->b.v[i].envelope,
+		    p->b.v[i].envelope_len) == -1)
+			goto done;
 	}
-	path = fs_join(p->dir, base_name(p->r->archive_path));
-	if (fs_read_file(p->r->archive_path, FILE_MAX, &p12, &len) == -1) {
+	if (fs_read_file(p->r->archive_path, FILE_MAX, &p12, &len) == -1)
 		log_error("recover: cannot read %s: %s", p->r->archive_path, strerror(errno));
-		goto done;
-	}
-	if (path == NULL || fs_write_atomic(path, p12, len, 0600, 1) == -1)
-		goto fail;
-	rc = 0;
-	goto done;
-fail:
-	log_error("recover: cannot write %s: %s", path ? path : p->dir, strerror(errno));
+	else if (packet_put(p, base_name(p->r->archive_path), p12, len) == 0)
+		rc = 0;
 done:
-	free(path);
 	free(p12);
 	return rc;
 }
@@ -245,7 +251,7 @@ done:
 static int
 packet_readme(const struct packet *p)
 {
-	char *text = NULL, *path = NULL;
+	char *text = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&text, &len);
 	int rc = -1;
@@ -254,14 +260,10 @@ packet_readme(const struct packet *p)
 		fatal("out of memory");
 	packet_steps(f, p);
 	fclose(f);
-	if ((path = fs_join(p->dir, "README.txt")) == NULL ||
-	    fs_write_atomic(path, text, len, 0600, 1) == -1)
-		log_error("recover: cannot write %s/README.txt: %s", p->dir, strerror(errno));
-	else {
+	if (packet_put(p, "README.txt", text, len) == 0) {
 		printf("wrote the recovery officers' shares into %s/:\n\n%s", p->dir, text);
 		rc = 0;
 	}
-	free(path);
 	free(text);
 	return rc;
 }

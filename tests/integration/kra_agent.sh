@@ -12,7 +12,9 @@
 #    the bundle with openssl asn1parse and cms -decrypt, certsyncctl recover
 #    --combine rebuilds the password, openssl pkcs12 opens the file with it,
 #    and mail sent to the superseded certificate before the change
-#    decrypts; one officer's share alone does not open it;
+#    decrypts; one officer's share alone does not open it; the password is
+#    nowhere on the host (the agent's log, the store and its dump, the
+#    archive and keystore: grep -i);
 #  - SIGHUP with an agent pattern that matches nothing, or a quorum of 4 for
 #    3 agents, is refused with a line naming the problem and "not
 #    reloaded", and the agent keeps running; SIGHUP with a fourth agent and
@@ -137,6 +139,17 @@ check "openssl pkcs12 opens dora's archive file with the password" \
 check "the key decrypts the mail sent before the move" sh -c \
     'openssl cms -decrypt -binary -in "$1" -inkey "$2" | cmp - "$3"' sh \
     "$OFF/m.p7m" "$OFF/k.pem" "$OFF/m.txt"
+
+# Outside the officers' directory, nothing on the host holds the password:
+# not the agent's log, the store (nor its dump), the archive or keystore.
+no_password_on_host() {
+	sqlite3 "$T/state/state.db" .dump > "$T/state.dump"
+	! grep -rilF -- "$(cat "$OFF/pw")" "$T" --exclude-dir=officers
+}
+check "the agent's log, the store and the files hold no archive password" \
+    no_password_on_host
+check "(the same grep finds it in the officers' directory)" \
+    grep -rqF -- "$(cat "$OFF/pw")" "$OFF"
 
 # ---- SIGHUP ----------------------------------------------------------------------
 log_mark
