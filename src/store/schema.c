@@ -127,7 +127,15 @@ static const char *const migrations[] = {
 	"  attrs BLOB NOT NULL,"
 	"  updated_at INTEGER NOT NULL);",
 
-	/* 2: how each archive file is protected, and for recovery agents the
+	/* 2: the userSMIMECertificate value made when a user's certificates
+	 * were issued (signed by the new signing key while it was in hand),
+	 * kept with the signing (or dual) certificate, so that publishing and
+	 * republishing write it without opening the keystore. */
+	"CREATE TABLE smime_values ("
+	"  cert_id INTEGER PRIMARY KEY REFERENCES certificates (id),"
+	"  value BLOB NOT NULL);",
+
+	/* 3: how each archive file is protected, and for recovery agents the
 	 * bundle that wraps its password (also beside the file).  Every file
 	 * archived before this was under the archive password file. */
 	"ALTER TABLE certificates ADD COLUMN archive_protection TEXT"
