@@ -141,6 +141,15 @@ static const char *const migrations[] = {
 	 * stage checked. */
 	("ALTER TABLE jobs ADD COLUMN parked_at INTEGER;"
 	"ALTER TABLE identities ADD COLUMN uid TEXT;"),
+
+	/* 4: how each archive file is protected, and for recovery agents the
+	 * bundle that wraps its password (also beside the file).  Every file
+	 * archived before this was under the archive password file. */
+	"ALTER TABLE certificates ADD COLUMN archive_protection TEXT"
+	"  CHECK (archive_protection IN ('password-file','recovery-agents'));"
+	"ALTER TABLE certificates ADD COLUMN archive_bundle BLOB;"
+	"UPDATE certificates SET archive_protection = 'password-file'"
+	"  WHERE archive_path IS NOT NULL;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

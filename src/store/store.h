@@ -48,6 +48,9 @@ struct cert_row {
 	size_t der_len;
 	char *keystore_path;  /* current key for delivery; NULL once moved */
 	char *archive_path;   /* archived key; NULL until archived */
+	enum archive_protection archive_protection; /* of archive_path */
+	unsigned char *archive_bundle; /* recovery agents: the KraBundle DER, else NULL */
+	size_t archive_bundle_len;
 	int reason;           /* CRL reason code when revoked, else -1 */
 	int64_t revoked_at;   /* 0 unless revoked */
 };
@@ -114,6 +117,10 @@ int store_cert_set_status(struct store *st, int64_t id, enum cert_status status)
 /* Sets both paths (NULL clears one). */
 int store_cert_set_paths(struct store *st, int64_t id, const char *keystore_path,
     const char *archive_path);
+/* Records the archive file of a certificate and how it is protected;
+ * bundle (recovery agents) may be NULL.  The keystore path stays. */
+int store_cert_set_archive(struct store *st, int64_t id, const char *archive_path,
+    enum archive_protection protection, const unsigned char *bundle, size_t bundle_len);
 /* Records the revocation once; a second call for the same id is a no-op. */
 int store_revoke(struct store *st, int64_t cert_id, int reason, int64_t when);
 /*
