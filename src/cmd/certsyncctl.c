@@ -23,6 +23,7 @@
 #include "lib/log.h"
 #include "lib/secret.h"
 #include "pki/archive.h"
+#include "pki/keystore.h"
 
 #ifndef CS_SYSCONFDIR
 #define CS_SYSCONFDIR "/etc"
@@ -142,6 +143,8 @@ ctl_open(struct ctl *ctl, const struct command *cmd)
 	if (cmd->needs_archive &&
 	    archive_open(ctl->conf, time(NULL), &ctl->archive) == -1)
 		return EX_CONFIG;
+	if (keystore_open(ctl->conf, ctl->st, &ctl->keystore) == -1)
+		return EX_CONFIG;
 	return 0;
 }
 
@@ -201,6 +204,7 @@ main(int argc, char **argv)
 		rc = cmd->run(&ctl, cmd, argc, argv);
 	else if ((rc = ctl_open(&ctl, cmd)) == 0)
 		rc = cmd->run(&ctl, cmd, argc, argv);
+	keystore_close(ctl.keystore);
 	archive_close(ctl.archive);
 	signer_close(ctl.signer);
 	store_close(ctl.st);

@@ -21,6 +21,7 @@
 #include "store/store.h"
 
 struct archive;
+struct keystore;
 
 struct ctl {
 	const char *conf_path;
@@ -28,6 +29,7 @@ struct ctl {
 	struct store *st;
 	struct signer *signer;
 	struct archive *archive;      /* for the commands that archive keys */
+	struct keystore *keystore;    /* for the commands that write or move keys */
 };
 
 struct command {

@@ -209,7 +209,7 @@ cmd_revoke(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct job_ctx jctx = { .conf = ctl->conf, .st = ctl->st, .signer = ctl->signer,
-	    .archive = ctl->archive };
+	    .archive = ctl->archive, .keystore = ctl->keystore };
 	struct cert_rows rows = { 0 };
 	int c, rc, reason = -2;
 

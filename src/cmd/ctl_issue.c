@@ -185,7 +185,7 @@ static int
 run_manual_job(struct ctl *ctl, const struct identity *id)
 {
 	struct job_ctx jctx = { .conf = ctl->conf, .st = ctl->st, .signer = ctl->signer,
-	    .archive = ctl->archive };
+	    .archive = ctl->archive, .keystore = ctl->keystore };
 	const char *taken = NULL;
 	char *owner = NULL;
 	enum job_action action;

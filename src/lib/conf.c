@@ -228,7 +228,7 @@ static const struct conf_key conf_keys[] = {
 	    archive.password_file),
 	K_ONE("archive", "profile", CT_ENUM, "aes256", p12_profiles,
 	    archive.profile),
-	K_INT("archive", "iterations", "100000", 1000, 10000000,
+	K_INT("archive", "iterations", "600000", 1000, 10000000,
 	    archive.iterations),
 	/* A glob(3) pattern: CT_PATH makes it absolute, leaving * ? [ ] be. */
 	K_STR("archive", "recovery_agents", CT_PATH, NULL, 0,

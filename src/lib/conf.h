@@ -103,7 +103,7 @@ struct conf {
 		char *directory;          /* default /var/lib/certsync/archive */
 		char *password_file;      /* secret file; required unless recovery_agents is set */
 		enum p12_profile profile; /* "aes256" (default) or "legacy" */
-		int iterations;           /* PBKDF2 and MAC iterations, default 100000, 1000..10000000 */
+		int iterations;           /* PBKDF2 and MAC iterations, default 600000, 1000..10000000 */
 		char *recovery_agents;    /* glob(3) of agent certificates; NULL: password-file mode */
 		int recovery_quorum;      /* M agents needed, default 1, 1..255; <= the number
 		                             of agents, checked when they load (pki/archive.c) */

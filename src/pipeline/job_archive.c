@@ -15,7 +15,6 @@
 #include <stdlib.h>
 
 #include "lib/log.h"
-#include "lib/secret.h"
 #include "pipeline/job_archive.h"
 #include "pki/archive.h"
 #include "pki/keystore.h"
@@ -27,15 +26,12 @@ archive_key(struct job_ctx *ctx, const struct cert_row *row,
 {
 	EVP_PKEY *key = NULL;
 	X509 *cert = NULL;
-	char *pw = NULL, friendly[256];
+	char friendly[256];
 	int rc = -1;
 
-	if (ctx->archive == NULL)
-		fatal("job_archive: no archive in the job's context");
-	if ((pw = secret_read_password(keystore_password_file(ctx->conf, AREA_KEYSTORE),
-	    "[keystore] password_file")) == NULL)
-		return -1;
-	if (keystore_load(row->keystore_path, pw, &key, &cert) == -1)
+	if (ctx->archive == NULL || ctx->keystore == NULL)
+		fatal("job_archive: no archive or keystore in the job's context");
+	if (keystore_read(ctx->keystore, row->keystore_path, &key, &cert) == -1)
 		goto done;
 	snprintf(friendly, sizeof(friendly), "%s (%s, archived) %s",
 	    row->addresses, cert_kind_name(row->kind), row->serial);
@@ -44,7 +40,6 @@ archive_key(struct job_ctx *ctx, const struct cert_row *row,
 		goto done;
 	rc = 0;
 done:
-	secret_free(pw);
 	EVP_PKEY_free(key);
 	X509_free(cert);
 	return rc;

@@ -71,9 +71,8 @@ make_cert(struct job_ctx *ctx, const struct identity *id, struct fresh *f,
 	failpoint("issue-before-keystore");
 	snprintf(friendly, sizeof(friendly), "%s (%s) %s", id->addresses.v[0],
 	    cert_kind_name(f->kind), f->row.serial);
-	return keystore_save(ctx->conf, AREA_KEYSTORE, f->key, f->cert,
-	    signer_ca(ctx->signer), cert_kind_name(f->kind), friendly,
-	    &f->row.keystore_path);
+	return keystore_save(ctx->keystore, f->key, f->cert, signer_ca(ctx->signer),
+	    cert_kind_name(f->kind), friendly, &f->row.keystore_path);
 }
 
 /*

@@ -19,6 +19,7 @@
 
 struct publisher;
 struct archive;
+struct keystore;
 
 /* In this order; unpublish and republish go PLANNED -> PUBLISHED. */
 enum job_state { JOB_PLANNED, JOB_KEYS, JOB_ISSUED, JOB_ARCHIVED, JOB_PUBLISHED,
@@ -46,6 +47,7 @@ struct job_ctx {
 	struct signer *signer;
 	struct publisher *pub;     /* NULL: no directory to publish to */
 	struct archive *archive;   /* where superseded keys go (pki/archive.h) */
+	struct keystore *keystore; /* where current keys wait (pki/keystore.h) */
 	int revoked;               /* revocations since the last CRL */
 };
 

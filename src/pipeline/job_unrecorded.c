@@ -18,7 +18,6 @@
 #include <unistd.h>
 
 #include "lib/log.h"
-#include "lib/secret.h"
 #include "pipeline/job_unrecorded.h"
 #include "pki/archive.h"
 #include "pki/certinfo.h"
@@ -86,7 +85,7 @@ static int
 unrecorded_load(struct job_ctx *ctx, const struct unrecorded_row *u,
     enum cert_kind kind, EVP_PKEY **key, X509 **cert, char **file)
 {
-	char *pw = NULL, *serial = NULL;
+	char *serial = NULL;
 	int rc = -1;
 
 	*key = NULL;
@@ -97,9 +96,7 @@ unrecorded_load(struct job_ctx *ctx, const struct unrecorded_row *u,
 		*file = NULL;
 		return 0;
 	}
-	if ((pw = secret_read_password(keystore_password_file(ctx->conf, AREA_KEYSTORE),
-	    "[keystore] password_file")) == NULL ||
-	    keystore_load(*file, pw, key, cert) == -1)
+	if (keystore_read(ctx->keystore, *file, key, cert) == -1)
 		goto done;
 	if ((serial = certinfo_serial(*cert)) == NULL || strcmp(serial, u->serial) != 0) {
 		log_error("%s: holds certificate %s, not %s", *file, serial ? serial : "?",
@@ -108,7 +105,6 @@ unrecorded_load(struct job_ctx *ctx, const struct unrecorded_row *u,
 	}
 	rc = 1;
 done:
-	secret_free(pw);
 	free(serial);
 	if (rc == -1) {
 		EVP_PKEY_free(*key);

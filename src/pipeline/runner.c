@@ -27,6 +27,7 @@
 #include "pipeline/plan.h"
 #include "pipeline/runner.h"
 #include "pki/archive.h"
+#include "pki/keystore.h"
 
 #define IDLE_WAIT 30           /* seconds between checks when nothing is due */
 #define BATCH_MAX 200          /* jobs per batch before the CRL is rewritten */
@@ -38,6 +39,7 @@ struct runner {
 	struct publisher *pub;
 	struct deliver *deliver;
 	struct archive *archive;
+	struct keystore *keystore;
 	struct job_ctx jctx;
 	struct plan_ctx plan;
 
@@ -211,6 +213,7 @@ runner_start(const struct conf *conf, struct runner **out)
 	if (store_open(conf->state.database, &r->st) == -1 ||
 	    signer_open(conf, &r->signer) == -1 ||
 	    archive_open(conf, time(NULL), &r->archive) == -1 ||
+	    keystore_open(conf, r->st, &r->keystore) == -1 ||
 	    publish_open(conf, &r->pub) == -1 ||
 	    plan_init(&r->plan, conf, r->st, 0, NULL) == -1 ||
 	    deliver_open(conf, r->st, &r->deliver) == -1)
@@ -220,6 +223,7 @@ runner_start(const struct conf *conf, struct runner **out)
 	r->jctx.signer = r->signer;
 	r->jctx.pub = r->pub;
 	r->jctx.archive = r->archive;
+	r->jctx.keystore = r->keystore;
 	if (pthread_create(&r->thread, NULL, runner_main, r) != 0) {
 		log_error("cannot start the job runner thread");
 		goto fail;
@@ -230,6 +234,7 @@ fail:
 	deliver_close(r->deliver);
 	plan_free(&r->plan);
 	publish_close(r->pub);
+	keystore_close(r->keystore);
 	archive_close(r->archive);
 	signer_close(r->signer);
 	store_close(r->st);
@@ -249,6 +254,7 @@ runner_join(struct runner *r, int draining)
 	deliver_close(r->deliver);
 	plan_free(&r->plan);
 	publish_close(r->pub);
+	keystore_close(r->keystore);
 	archive_close(r->archive);
 	signer_close(r->signer);
 	store_close(r->st);

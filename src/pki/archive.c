@@ -13,6 +13,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,14 +28,21 @@
 #include "pki/archive.h"
 #include "pki/certinfo.h"
 #include "pki/keystore.h"
+#include "pki/p12.h"
 
 #define BUNDLE_MAX (1024 * 1024)
+#define P12_MAX (1024 * 1024)
+#define PW_WHAT "[archive] password_file"
 
 struct archive {
 	const struct conf *conf;
 	struct kra_agents agents;	/* n == 0: password-file mode */
 	X509 **certs;			/* the agents' certificates, for kra_wrap */
 	int quorum;
+	/* Password-file mode: the password's keys, derived once for every
+	 * file (a salt of their own, fresh per archive).  Made on first use. */
+	struct p12_key *key;
+	pthread_mutex_t lock;
 };
 
 static int
@@ -55,6 +63,7 @@ archive_open(const struct conf *conf, time_t now, struct archive **out)
 		fatal("out of memory");
 	ar->conf = conf;
 	ar->quorum = conf->archive.recovery_quorum;
+	pthread_mutex_init(&ar->lock, NULL);
 	if (pattern == NULL) {
 		*out = ar;
 		return 0;
@@ -88,7 +97,62 @@ archive_close(struct archive *ar)
 		return;
 	kra_agents_free(&ar->agents);
 	free(ar->certs);
+	p12_key_free(ar->key);
+	pthread_mutex_destroy(&ar->lock);
 	free(ar);
+}
+
+/* ---- the password file --------------------------------------------------- */
+
+/* The key for the password file's password as it is now, made if needed:
+ * the caller holds ar->lock.  0, or -1 after logging. */
+static int
+password_key_locked(struct archive *ar)
+{
+	const struct conf *c = ar->conf;
+	char *pw = secret_read_password(c->archive.password_file, PW_WHAT);
+	struct p12_key *k = NULL;
+	int rc = 0;
+
+	if (pw == NULL)
+		return -1;
+	if (ar->key == NULL || !p12_key_is(ar->key, pw)) {
+		if ((rc = p12_key_new(pw, NULL, c->archive.iterations,
+		    c->archive.profile, &k)) == 0) {
+			p12_key_free(ar->key);
+			ar->key = k;
+		}
+	}
+	secret_free(pw);
+	return rc;
+}
+
+int
+archive_refresh(struct archive *ar)
+{
+	int rc;
+
+	if (recovery_mode(ar) || ar->conf->archive.password_file == NULL)
+		return 0;
+	pthread_mutex_lock(&ar->lock);
+	rc = password_key_locked(ar);
+	pthread_mutex_unlock(&ar->lock);
+	return rc;
+}
+
+/* The password's key (made on first use; archive_refresh() between batches
+ * picks up a new password).  NULL after logging. */
+static struct p12_key *
+password_key(struct archive *ar)
+{
+	struct p12_key *k;
+
+	pthread_mutex_lock(&ar->lock);
+	if (ar->key == NULL)
+		password_key_locked(ar);
+	k = ar->key;
+	pthread_mutex_unlock(&ar->lock);
+	return k;
 }
 
 const struct kra_agents *
@@ -225,30 +289,34 @@ done:
 	return rc;
 }
 
-/* ---- the password file --------------------------------------------------- */
-
 /* A bundle beside the file could only be left by a recovery-agent attempt
  * that died before writing its file; it goes first, so it never passes for
  * the protection of the file written now. */
 static int
 write_with_password_file(struct archive *ar, EVP_PKEY *key, X509 *cert,
-    X509 *ca, const char *kind, const char *friendly, const char *file,
-    struct archive_copy *out)
+    X509 *ca, const char *friendly, const char *file, struct archive_copy *out)
 {
-	char *kra = archive_bundle_file(file), *path = NULL;
+	char *kra = archive_bundle_file(file);
+	struct p12_key *k;
+	unsigned char *der = NULL;
+	size_t len = 0;
 	int rc = -1;
 
 	if (fs_unlink_durable(kra) == -1) {
 		log_error("cannot remove %s: %s", kra, strerror(errno));
 		goto done;
 	}
-	if (keystore_save(ar->conf, AREA_ARCHIVE, key, cert, ca, kind, friendly,
-	    &path) == -1)
+	if ((k = password_key(ar)) == NULL ||
+	    p12_encode(k, key, cert, ca, friendly, &der, &len) == -1)
 		goto done;
-	free(path);	/* the same name as file */
+	if (fs_write_atomic(file, der, len, 0600, 1) == -1) {
+		log_error("cannot write %s: %s", file, strerror(errno));
+		goto done;
+	}
 	out->protection = ARCHIVE_PASSWORD_FILE;
 	rc = 0;
 done:
+	OPENSSL_free(der);
 	free(kra);
 	return rc;
 }
@@ -282,6 +350,29 @@ done:
 	return rc;
 }
 
+/* Whether the password file opens the archive file at path and it holds
+ * cert: 1 yes, 0 no (for whatever reason).  Logs nothing. */
+static int
+password_opens(struct archive *ar, const char *path, X509 *cert)
+{
+	struct p12_key *k = password_key(ar);
+	unsigned char *buf = NULL;
+	EVP_PKEY *key = NULL;
+	X509 *old = NULL;
+	size_t len;
+	int same = 0;
+
+	if (k == NULL || fs_read_file(path, P12_MAX, &buf, &len) == -1)
+		goto done;
+	if (p12_decode(k, buf, len, path, 1, &key, &old) == 0)
+		same = X509_cmp(old, cert) == 0;
+done:
+	EVP_PKEY_free(key);
+	X509_free(old);
+	free(buf);
+	return same;
+}
+
 /*
  * file exists: an attempt wrote it and died before it was recorded.  Its
  * name carries the certificate's serial (random, 158 bits), so it is this
@@ -293,16 +384,8 @@ static int
 adopt(struct archive *ar, X509 *cert, const char *file, struct archive_copy *out)
 {
 	const char *pwfile = ar->conf->archive.password_file;
-	char *pw = NULL;
-	int opens = 0;
 
-	if (pwfile != NULL) {
-		if ((pw = secret_read_password(pwfile, "[archive] password_file")) == NULL)
-			return -1;
-		opens = keystore_holds(file, pw, cert);
-		secret_free(pw);
-	}
-	if (opens)
+	if (pwfile != NULL && password_opens(ar, file, cert))
 		out->protection = ARCHIVE_PASSWORD_FILE;
 	else if (bundle_beside(file, &out->bundle, &out->bundle_len) == 0)
 		out->protection = ARCHIVE_RECOVERY_AGENTS;
@@ -338,8 +421,8 @@ archive_write(struct archive *ar, EVP_PKEY *key, X509 *cert, X509 *ca,
 	else if (recovery_mode(ar))
 		rc = write_wrapped(ar, key, cert, ca, out->path, friendly, out);
 	else
-		rc = write_with_password_file(ar, key, cert, ca, kind, friendly,
-		    out->path, out);
+		rc = write_with_password_file(ar, key, cert, ca, friendly, out->path,
+		    out);
 	if (rc == 0)
 		failpoint("archive-after-file");
 	else

@@ -5,7 +5,10 @@
  * Owns: writing the archive copy of a key (a write-once PKCS#12 in
  * [archive] directory, in keystore.h's format) under the configured
  * protection, and the recovery agents that protection names:
- *   password file    the password in [archive] password_file;
+ *   password file    the password in [archive] password_file, worked
+ *                    (PBKDF2, the MAC's KDF) once for every file the
+ *                    archive writes (pki/p12.h), read on first use and
+ *                    again by archive_refresh();
  *   recovery agents  a random 256-bit password of the file's own (kra.h),
  *                    split M-of-N and wrapped to the agents.  The bundle is
  *                    written durably beside the file ("<file>.kra") before
@@ -68,6 +71,11 @@ struct archive_copy {
  */
 int archive_open(const struct conf *conf, time_t now, struct archive **out);
 void archive_close(struct archive *ar);
+
+/* Password-file mode: reads the password file again, so a new password is
+ * used from the next file on (its keys derived once more).  Call between
+ * batches.  0, or -1 after logging (the old password stays). */
+int archive_refresh(struct archive *ar);
 
 /* The recovery agents; NULL in password-file mode. */
 const struct kra_agents *archive_agents(const struct archive *ar);

@@ -1,74 +1,45 @@
 /*
- * keystore.c - PKCS#12 files for current and archived keys.
+ * keystore.c - the keystore's PKCS#12 files, and PKCS#12 under a password
+ * of its own.
  *
- * Owns: encoding keys as PKCS#12 (PBES2 AES-256-CBC, PBKDF2-SHA256 and a
- * SHA-256 MAC by default; 3DES and a SHA-1 MAC in the "legacy" profile for
- * old Windows), and writing them atomically, mode 0600.
- * Never: logs a password, or replaces an existing archive file.
+ * Owns: the keystore's password and its derived keys (one struct p12_key,
+ * replaced when keystore_refresh() finds another password), the store's
+ * PKCS#12 salt (random, made once, kept in daemon_state so that files
+ * written before a restart open without a derivation), and writing
+ * keystore files atomically, mode 0600.
+ * Never: logs a password, or writes into the archive's directory.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/err.h>
-#include <openssl/pkcs12.h>
+#include <openssl/rand.h>
 
 #include "lib/fsutil.h"
 #include "lib/log.h"
 #include "lib/secret.h"
 #include "pki/certinfo.h"
 #include "pki/keystore.h"
+#include "pki/p12.h"
 
 #define P12_MAX (1024 * 1024)
+#define SALT_KEY "pkcs12_salt"
+#define PW_WHAT "[keystore] password_file"
+
+struct keystore {
+	const struct conf *conf;
+	unsigned char salt[P12_SALT_LEN];
+	struct p12_key *key;
+};
 
 const char *
 keystore_password_file(const struct conf *conf, enum key_area area)
 {
 	return area == AREA_ARCHIVE ? conf->archive.password_file :
 	    conf->keystore.password_file;
-}
-
-int
-keystore_p12_encode(EVP_PKEY *key, X509 *cert, X509 *ca, const char *friendly,
-    const char *password, const struct p12_params *params,
-    unsigned char **der, size_t *len)
-{
-	STACK_OF(X509) *chain = NULL;
-	PKCS12 *p12 = NULL;
-	const EVP_MD *mac_md;
-	int nid, n, rc = -1;
-
-	*der = NULL;
-	if (params->profile == P12_PROFILE_LEGACY) {
-		nid = NID_pbe_WithSHA1And3_Key_TripleDES_CBC;
-		mac_md = EVP_sha1();
-	} else {
-		nid = NID_aes_256_cbc;	/* PBES2; OpenSSL 3 pairs it with PBKDF2-SHA256 */
-		mac_md = EVP_sha256();
-	}
-	if ((chain = sk_X509_new_null()) == NULL ||
-	    (ca != NULL && !sk_X509_push(chain, ca)))
-		fatal("out of memory");
-	/* mac_iter -1: no MAC here, so the one below can use our digest
-	 * (PKCS12_create would add a SHA-1 MAC). */
-	if ((p12 = PKCS12_create(password, friendly, key, cert, chain, nid, nid,
-	    params->iterations, -1, 0)) == NULL ||
-	    !PKCS12_set_mac(p12, password, -1, NULL, 0, params->iterations, mac_md)) {
-		log_ssl("cannot build a PKCS#12 for %s", friendly);
-		goto done;
-	}
-	if ((n = i2d_PKCS12(p12, der)) <= 0) {
-		log_ssl("cannot encode a PKCS#12 for %s", friendly);
-		goto done;
-	}
-	*len = (size_t)n;
-	rc = 0;
-done:
-	sk_X509_free(chain);	/* the stack only: ca belongs to the caller */
-	PKCS12_free(p12);
-	return rc;
 }
 
 char *
@@ -85,88 +56,167 @@ keystore_file(const struct conf *conf, enum key_area area, const char *kind,
 	return file;
 }
 
-int
-keystore_holds(const char *path, const char *password, X509 *cert)
-{
-	unsigned char *buf = NULL;
-	const unsigned char *p;
-	PKCS12 *p12 = NULL;
-	EVP_PKEY *key = NULL;
-	X509 *old = NULL;
-	size_t len;
-	int same = 0;
+/* ---- the store's salt -------------------------------------------------------- */
 
-	if (fs_read_file(path, P12_MAX, &buf, &len) == -1)
-		return 0;
-	p = buf;
-	if ((p12 = d2i_PKCS12(NULL, &p, (long)len)) != NULL &&
-	    PKCS12_verify_mac(p12, password, -1) &&
-	    PKCS12_parse(p12, password, &key, &old, NULL) && key != NULL &&
-	    old != NULL)
-		same = X509_cmp(old, cert) == 0;
-	ERR_clear_error();
-	EVP_PKEY_free(key);
-	X509_free(old);
-	PKCS12_free(p12);
-	free(buf);
-	return same;
+static int
+salt_parse(const char *hex, unsigned char *salt)
+{
+	if (strlen(hex) != 2 * P12_SALT_LEN)
+		return -1;
+	for (size_t i = 0; i < P12_SALT_LEN; i++) {
+		unsigned int b;
+
+		if (sscanf(hex + 2 * i, "%2x", &b) != 1)
+			return -1;
+		salt[i] = (unsigned char)b;
+	}
+	return 0;
+}
+
+/* The store's salt, made (and kept) by the first open: under the write
+ * lock, so two processes opening a new store agree on it. */
+static int
+store_salt(struct store *st, unsigned char *salt)
+{
+	char *hex = NULL, fresh[2 * P12_SALT_LEN + 1];
+	int found, rc = -1;
+
+	if (store_begin(st) == -1)
+		return -1;
+	if ((found = store_state_get(st, SALT_KEY, &hex, NULL)) == 1) {
+		if ((rc = salt_parse(hex, salt)) == -1)
+			log_error("state store: its %s is damaged", SALT_KEY);
+	} else if (found == 0) {
+		if (RAND_bytes(salt, P12_SALT_LEN) != 1)
+			log_ssl("cannot make the PKCS#12 salt");
+		else {
+			for (size_t i = 0; i < P12_SALT_LEN; i++)
+				snprintf(fresh + 2 * i, 3, "%02X", salt[i]);
+			rc = store_state_set(st, SALT_KEY, fresh);
+		}
+	}
+	if (rc == -1)
+		store_rollback(st);
+	else
+		rc = store_commit(st);
+	free(hex);
+	return rc;
+}
+
+/* ---- the keystore -------------------------------------------------------------- */
+
+/* A key for the password in the file now: *out, or -1. */
+static int
+key_from_file(const struct keystore *ks, struct p12_key **out)
+{
+	const struct conf *c = ks->conf;
+	char *pw = secret_read_password(c->keystore.password_file, PW_WHAT);
+	int rc;
+
+	if (pw == NULL)
+		return -1;
+	rc = p12_key_new(pw, ks->salt, c->archive.iterations, c->archive.profile, out);
+	secret_free(pw);
+	return rc;
 }
 
 int
-keystore_save(const struct conf *conf, enum key_area area, EVP_PKEY *key,
-    X509 *cert, X509 *ca, const char *kind, const char *friendly, char **path)
+keystore_open(const struct conf *conf, struct store *st, struct keystore **out)
 {
-	const char *dir = area == AREA_ARCHIVE ? conf->archive.directory :
-	    conf->keystore.directory;
-	const char *pwfile = keystore_password_file(conf, area);
-	struct p12_params params = { conf->archive.profile, conf->archive.iterations };
+	struct keystore *ks;
+
+	*out = NULL;
+	if ((ks = calloc(1, sizeof(*ks))) == NULL)
+		fatal("out of memory");
+	ks->conf = conf;
+	if (store_salt(st, ks->salt) == -1 || key_from_file(ks, &ks->key) == -1) {
+		free(ks);
+		return -1;
+	}
+	*out = ks;
+	return 0;
+}
+
+void
+keystore_close(struct keystore *ks)
+{
+	if (ks == NULL)
+		return;
+	p12_key_free(ks->key);
+	free(ks);
+}
+
+int
+keystore_refresh(struct keystore *ks)
+{
+	char *pw = secret_read_password(ks->conf->keystore.password_file, PW_WHAT);
+	struct p12_key *k = NULL;
+	int same;
+
+	if (pw == NULL)
+		return -1;
+	same = p12_key_is(ks->key, pw);
+	secret_free(pw);
+	if (same || key_from_file(ks, &k) == -1)
+		return same ? 0 : -1;
+	log_notice("%s: the keystore's password changed; new files use it",
+	    ks->conf->keystore.password_file);
+	p12_key_free(ks->key);
+	ks->key = k;
+	return 0;
+}
+
+int
+keystore_prepare(struct keystore *ks)
+{
+	return p12_key_prepare(ks->key);
+}
+
+int
+keystore_encode(struct keystore *ks, EVP_PKEY *key, X509 *cert, X509 *ca,
+    const char *friendly, unsigned char **der, size_t *len)
+{
+	return p12_encode(ks->key, key, cert, ca, friendly, der, len);
+}
+
+int
+keystore_save(struct keystore *ks, EVP_PKEY *key, X509 *cert, X509 *ca,
+    const char *kind, const char *friendly, char **path)
+{
+	const char *dir = ks->conf->keystore.directory;
 	unsigned char *der = NULL;
-	char *serial = NULL, *file = NULL, *password = NULL;
+	char *serial = NULL, *file = NULL;
 	size_t len = 0;
 	int rc = -1;
 
 	*path = NULL;
-	if ((password = secret_read_password(pwfile,
-	    area == AREA_ARCHIVE ? "[archive] password_file" :
-	    "[keystore] password_file")) == NULL)
-		return -1;
 	if ((serial = certinfo_serial(cert)) == NULL)
-		goto done;
-	file = keystore_file(conf, area, kind, serial);
-	if (fs_mkdir_p(dir, 0700) == -1) {
+		return -1;
+	file = keystore_file(ks->conf, AREA_KEYSTORE, kind, serial);
+	if (fs_mkdir_p(dir, 0700) == -1)
 		log_error("cannot create %s: %s", dir, strerror(errno));
-		goto done;
+	else if (keystore_encode(ks, key, cert, ca, friendly, &der, &len) == -1)
+		;	/* logged */
+	else if (fs_write_atomic(file, der, len, 0600, 0) == -1)
+		log_error("cannot write %s: %s", file, strerror(errno));
+	else {
+		*path = file;
+		file = NULL;
+		rc = 0;
 	}
-	if (keystore_p12_encode(key, cert, ca, friendly, password, &params,
-	    &der, &len) == -1)
-		goto done;
-	if (fs_write_atomic(file, der, len, 0600, area == AREA_ARCHIVE) == -1) {
-		/* An archive file is write-once: a rerun of the step may
-		 * find it there. */
-		if (errno != EEXIST || !keystore_holds(file, password, cert)) {
-			log_error("cannot write %s: %s", file, strerror(errno));
-			goto done;
-		}
-	}
-	*path = file;
-	file = NULL;
-	rc = 0;
-done:
-	secret_free(password);
 	OPENSSL_free(der);
 	free(serial);
 	free(file);
 	return rc;
 }
 
-int
-keystore_load(const char *path, const char *password, EVP_PKEY **key, X509 **cert)
+/* The file at path opened with k: 0, or -1 after logging. */
+static int
+read_with(struct p12_key *k, const char *path, EVP_PKEY **key, X509 **cert)
 {
 	unsigned char *buf = NULL;
-	const unsigned char *p;
-	PKCS12 *p12 = NULL;
 	size_t len;
-	int rc = -1;
+	int rc;
 
 	*key = NULL;
 	*cert = NULL;
@@ -174,27 +224,43 @@ keystore_load(const char *path, const char *password, EVP_PKEY **key, X509 **cer
 		log_error("cannot read %s: %s", path, strerror(errno));
 		return -1;
 	}
-	p = buf;
-	if ((p12 = d2i_PKCS12(NULL, &p, (long)len)) == NULL) {
-		log_ssl("%s: not a PKCS#12 file", path);
-		goto done;
-	}
-	if (!PKCS12_verify_mac(p12, password, -1)) {
-		log_error("%s: wrong password (the MAC does not verify)", path);
-		goto done;
-	}
-	if (!PKCS12_parse(p12, password, key, cert, NULL) || *key == NULL ||
-	    *cert == NULL) {
-		log_ssl("%s: cannot open the PKCS#12", path);
-		EVP_PKEY_free(*key);
-		X509_free(*cert);
-		*key = NULL;
-		*cert = NULL;
-		goto done;
-	}
-	rc = 0;
-done:
-	PKCS12_free(p12);
+	rc = p12_decode(k, buf, len, path, 0, key, cert);
 	free(buf);
+	return rc;
+}
+
+int
+keystore_read(struct keystore *ks, const char *path, EVP_PKEY **key, X509 **cert)
+{
+	return read_with(ks->key, path, key, cert);
+}
+
+int
+keystore_load(const char *path, const char *password, EVP_PKEY **key, X509 **cert)
+{
+	struct p12_key *k = NULL;
+	int rc;
+
+	/* The profile and iterations are the file's own: only the password
+	 * matters for opening it. */
+	if (p12_key_new(password, NULL, 1, P12_PROFILE_AES256, &k) == -1)
+		return -1;
+	rc = read_with(k, path, key, cert);
+	p12_key_free(k);
+	return rc;
+}
+
+int
+keystore_p12_encode(EVP_PKEY *key, X509 *cert, X509 *ca, const char *friendly,
+    const char *password, const struct p12_params *params,
+    unsigned char **der, size_t *len)
+{
+	struct p12_key *k = NULL;
+	int rc;
+
+	if (p12_key_new(password, NULL, params->iterations, params->profile, &k) == -1)
+		return -1;
+	rc = p12_encode(k, key, cert, ca, friendly, der, len);
+	p12_key_free(k);
 	return rc;
 }

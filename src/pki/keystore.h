@@ -1,11 +1,18 @@
 /*
  * keystore.h - private keys at rest, as password-protected PKCS#12 files.
  *
- * Owns: the two key directories and the PKCS#12 format.  The keystore holds
- * the current keys, for delivery to their users; the archive holds every
- * superseded key, so mail encrypted to an old certificate stays readable.
- * Never: overwrites an archive file, writes a key outside these files, or
- * leaves a key file readable by anybody but its owner (mode 0600).
+ * Owns: the keystore (the current keys, waiting there for delivery to
+ * their users): its directory, its password (read from [keystore]
+ * password_file when opened, and again by keystore_refresh()), that
+ * password's keys derived once (pki/p12.h) under a salt kept in the state
+ * store, and the one writer of its files.  Also the PKCS#12 of one file
+ * under a password of its own (certsyncctl recover, the recovery agents'
+ * archive files), and where each area's files are named.
+ * Never: writes an archive file (pki/archive.h is their one writer),
+ * writes a key outside these files, or leaves a key file readable by
+ * anybody but its owner (mode 0600).
+ *
+ * Return convention: 0, or -1 after logging one line.
  */
 #ifndef CERTSYNC_KEYSTORE_H
 #define CERTSYNC_KEYSTORE_H
@@ -14,6 +21,7 @@
 #include <openssl/x509.h>
 
 #include "lib/conf.h"
+#include "store/store.h"
 
 enum key_area { AREA_KEYSTORE, AREA_ARCHIVE };
 
@@ -23,37 +31,53 @@ struct p12_params {
 	int iterations;
 };
 
+struct keystore;
+
 /*
- * Encodes key + cert + CA as PKCS#12 under password.  Returns 0 and a
- * buffer the caller frees with OPENSSL_free(), or -1 after logging.
+ * The keystore of conf (which must outlive it): reads the password file
+ * now, and the store's PKCS#12 salt (made at the first open, random, kept
+ * in st).  Nothing is derived until a file is written or read.  0 and
+ * *out (free with keystore_close), or -1.
+ */
+int keystore_open(const struct conf *conf, struct store *st, struct keystore **out);
+void keystore_close(struct keystore *ks);
+
+/* Reads the password file again: a new password is used (and derived)
+ * from the next file on.  Call it between batches, when no worker holds
+ * the keystore.  0, or -1 (the old password stays). */
+int keystore_refresh(struct keystore *ks);
+
+/* Derives the password's keys now, if not yet (start-up, not a job). */
+int keystore_prepare(struct keystore *ks);
+
+/*
+ * key + cert + CA as the keystore's PKCS#12: encoded (thread-safe), and
+ * written as "<kind>-<SERIAL>.p12" durably (keystore_save: temporary file,
+ * fsync, rename, directory fsync).  *path for the caller to free.
+ */
+int keystore_encode(struct keystore *ks, EVP_PKEY *key, X509 *cert, X509 *ca,
+    const char *friendly, unsigned char **der, size_t *len);
+int keystore_save(struct keystore *ks, EVP_PKEY *key, X509 *cert, X509 *ca,
+    const char *kind, const char *friendly, char **path);
+
+/* Opens a keystore file: *key and *cert (caller frees).  Files written
+ * under this store's salt open without a derivation. */
+int keystore_read(struct keystore *ks, const char *path, EVP_PKEY **key, X509 **cert);
+
+/*
+ * Encodes key + cert + CA as PKCS#12 under a password of its own (a fresh
+ * salt; one derivation of each kind).  Returns 0 and a buffer the caller
+ * frees with OPENSSL_free(), or -1.
  */
 int keystore_p12_encode(EVP_PKEY *key, X509 *cert, X509 *ca, const char *friendly,
     const char *password, const struct p12_params *params,
     unsigned char **der, size_t *len);
 
-/*
- * Writes key + cert + CA into area as "<kind>-<SERIAL>.p12", with the
- * area's password file.  The archive's files are written through
- * archive.h, which calls this in password-file mode.  An archive file that already exists with the same
- * certificate is accepted (the step is idempotent).  Returns 0 and *path
- * (caller frees), or -1 after logging.
- */
-int keystore_save(const struct conf *conf, enum key_area area, EVP_PKEY *key,
-    X509 *cert, X509 *ca, const char *kind, const char *friendly, char **path);
-
-/*
- * Opens a PKCS#12 file.  Returns 0 with *key and *cert (caller frees), or
- * -1 after logging (wrong password, unreadable, not PKCS#12).
- */
+/* Opens any PKCS#12 file with password: *key and *cert (caller frees). */
 int keystore_load(const char *path, const char *password, EVP_PKEY **key,
     X509 **cert);
 
-/* Whether the PKCS#12 file at path opens with password and holds cert:
- * 1 yes, 0 no (for whatever reason: unreadable, another password, another
- * certificate).  Logs nothing: asking is not an error. */
-int keystore_holds(const char *path, const char *password, X509 *cert);
-
-/* Where keystore_save() puts kind's key for serial in area (caller frees). */
+/* Where kind's key for serial goes in area (caller frees). */
 char *keystore_file(const struct conf *conf, enum key_area area, const char *kind,
     const char *serial);
 

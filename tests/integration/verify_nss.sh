@@ -10,8 +10,11 @@
 # ec:P-384, for a dual certificate (valid for both R and S), and for the
 # legacy PKCS#12 profile.  It also proves the profiles' algorithms with
 # openssl pkcs12 -info: the default one is PBES2/PBKDF2 with AES-256-CBC and
-# an HMAC-SHA256 MAC, legacy is 3DES with a SHA-1 MAC, both with the
-# configured iteration count, in the keystore and in the archive.
+# an HMAC-SHA256 MAC, its certificates in plain data (they are public),
+# legacy is 3DES with a SHA-1 MAC, both with the configured iteration count,
+# in the keystore and in the archive; and, with a DER reader of our own
+# (p12_params.py), that the default profile's keystore files share the
+# store's salt (the password is worked once) and each has its own IV.
 #
 # Each PKCS#12 goes into its own NSS database: the signing and encryption
 # certificates share a subject DN, and NSS files all certificates of one
@@ -69,7 +72,8 @@ p12_info_lacks() {
 }
 
 AES_INFO='MAC: sha256, Iteration 2048
-PKCS7 Encrypted data: PBES2, PBKDF2, AES-256-CBC, Iteration 2048, PRF hmacWithSHA256
+PKCS7 Data
+Certificate bag
 Shrouded Keybag: PBES2, PBKDF2, AES-256-CBC, Iteration 2048, PRF hmacWithSHA256'
 LEGACY_INFO='MAC: sha1, Iteration 2048
 PKCS7 Encrypted data: pbeWithSHA1And3-KeyTripleDES-CBC, Iteration 2048
@@ -126,9 +130,24 @@ done
 for f in "$T/keystore/encryption-$es.p12" "$T/keystore/signing-$ss.p12"; do
 	check "aes256 profile: $(basename "$f") is AES-256-CBC/PBKDF2, sha256 MAC" \
 	    profile_is "$f" aes256
-	check "aes256 profile: $(basename "$f") has no 3DES or RC2" \
-	    p12_info_lacks "$f" 'TripleDES|RC2|MAC: sha1'
+	check "aes256 profile: $(basename "$f") has no 3DES or RC2, and its certificates are not encrypted" \
+	    p12_info_lacks "$f" 'TripleDES|RC2|MAC: sha1|PKCS7 Encrypted data'
 done
+# The password is worked once per store: both files carry the store's salt
+# (key bag and MAC alike) and the configured count, each its own IV.
+params() { python3 "$CS_SRCDIR/tests/integration/p12_params.py" "$1"; }
+one_salt() {
+	params "$1" > "$T/p1"; params "$2" > "$T/p2"; cat "$T/p1" "$T/p2"
+	s1=$(awk '$1 == "keybag-salt" { print $2 }' "$T/p1")
+	[ -n "$s1" ] &&
+	[ "$(awk '$1 ~ /salt$/ { print $2 }' "$T/p1" "$T/p2" | sort -u)" = "$s1" ] &&
+	[ "$(awk '$1 ~ /iter$/ { print $2 }' "$T/p1" "$T/p2" | sort -u)" = 2048 ] &&
+	i1=$(awk '$1 == "keybag-iv" { print $2 }' "$T/p1") &&
+	i2=$(awk '$1 == "keybag-iv" { print $2 }' "$T/p2") &&
+	[ ${#i1} -eq 32 ] && [ ${#i2} -eq 32 ] && [ "$i1" != "$i2" ]
+}
+check "aes256 profile: the keystore files share one salt, each has an IV of its own" \
+    one_salt "$T/keystore/encryption-$es.p12" "$T/keystore/signing-$ss.p12"
 check "reissue (archives the old keys)" ctl issue carol@example.test --name "Carol C" \
     --user carol@example.test
 check "aes256 profile: the archived encryption key is AES-256/sha256 too" \

@@ -274,7 +274,7 @@ START_TEST(test_minimal_defaults)
 	    CS_LOCALSTATEDIR "/certsync/archive");
 	ck_assert_str_eq(c->archive.password_file, "/etc/certsync/archive.pw");
 	ck_assert_int_eq(c->archive.profile, P12_PROFILE_AES256);
-	ck_assert_int_eq(c->archive.iterations, 100000);
+	ck_assert_int_eq(c->archive.iterations, 600000);
 
 	ck_assert_str_eq(c->keystore.directory,
 	    CS_LOCALSTATEDIR "/certsync/keystore");

@@ -1,0 +1,638 @@
+/*
+ * p12.c - PKCS#12 with a password's keys derived once (see p12.h).
+ *
+ * Owns: the derived keys, on a locked page of their own, and the PKCS#12
+ * built from OpenSSL's ASN.1 types: the certificates in a plain data
+ * SafeContents, the key in a pkcs8ShroudedKeyBag (an X509_SIG with a PBES2
+ * X509_ALGOR), both in the AuthenticatedSafe, and the MacData (HMAC-SHA256
+ * under the PKCS#12 KDF's MAC key, RFC 7292 appendix B) over it: the same
+ * structure PKCS12_create() makes, without its three derivations per file.
+ * Never: lets a password or a derived key reach the heap, a core dump or
+ * swap (as far as mlock allows), or uses an IV twice (a fresh one per file).
+ */
+#include "config.h"
+
+#include <sys/mman.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/pkcs12.h>
+#include <openssl/rand.h>
+
+#include "lib/log.h"
+#include "pki/p12.h"
+
+#define PW_MAX 4096
+#define KEY_LEN 32     /* AES-256, and HMAC-SHA256's key */
+#define IV_LEN 16
+
+/* The secrets, on their own locked page(s). */
+struct p12_secret {
+	char password[PW_MAX + 1];
+	unsigned char enc[KEY_LEN];
+	unsigned char mac[KEY_LEN];
+};
+
+struct p12_key {
+	pthread_mutex_t lock;
+	int derived;                 /* 0 not yet, 1 done, -1 failed */
+	unsigned char salt[P12_SALT_LEN];
+	int iterations;
+	enum p12_profile profile;
+	size_t pwlen;
+	struct p12_secret *s;
+};
+
+/* ---- the key ---------------------------------------------------------------- */
+
+static struct p12_secret *
+locked_alloc(void)
+{
+	static int warned;
+	void *p = mmap(NULL, sizeof(struct p12_secret), PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		fatal("out of memory");
+	/* Best effort: an unprivileged daemon may have no locking allowance. */
+	if (mlock(p, sizeof(struct p12_secret)) == -1 && !warned) {
+		warned = 1;
+		log_warn("cannot lock the PKCS#12 keys in memory (%s); they may be "
+		    "swapped out", strerror(errno));
+	}
+#ifdef MADV_DONTDUMP
+	madvise(p, sizeof(struct p12_secret), MADV_DONTDUMP);
+#endif
+	return p;
+}
+
+int
+p12_key_new(const char *password, const unsigned char *salt, int iterations,
+    enum p12_profile profile, struct p12_key **out)
+{
+	struct p12_key *k;
+	size_t len = strlen(password);
+
+	*out = NULL;
+	if (len > PW_MAX) {
+		log_error("a PKCS#12 password longer than %d bytes is refused", PW_MAX);
+		return -1;
+	}
+	if ((k = calloc(1, sizeof(*k))) == NULL)
+		fatal("out of memory");
+	pthread_mutex_init(&k->lock, NULL);
+	k->s = locked_alloc();
+	memcpy(k->s->password, password, len + 1);
+	k->pwlen = len;
+	k->iterations = iterations;
+	k->profile = profile;
+	if (salt != NULL)
+		memcpy(k->salt, salt, P12_SALT_LEN);
+	else if (RAND_bytes(k->salt, P12_SALT_LEN) != 1) {
+		log_ssl("cannot make a PKCS#12 salt");
+		p12_key_free(k);
+		return -1;
+	}
+	*out = k;
+	return 0;
+}
+
+void
+p12_key_free(struct p12_key *k)
+{
+	if (k == NULL)
+		return;
+	OPENSSL_cleanse(k->s, sizeof(*k->s));
+	munlock(k->s, sizeof(*k->s));
+	munmap(k->s, sizeof(*k->s));
+	pthread_mutex_destroy(&k->lock);
+	free(k);
+}
+
+int
+p12_key_is(const struct p12_key *k, const char *password)
+{
+	size_t len = strlen(password);
+
+	return len == k->pwlen && CRYPTO_memcmp(k->s->password, password, len) == 0;
+}
+
+int
+p12_key_prepare(struct p12_key *k)
+{
+	int rc;
+
+	pthread_mutex_lock(&k->lock);
+	if (k->derived == 0 && k->profile == P12_PROFILE_AES256) {
+		/* PBKDF2 as PBES2 uses it (the password's bytes), and the MAC
+		 * key as PKCS12_set_mac() makes it (the password as BMPString). */
+		k->derived = PKCS5_PBKDF2_HMAC(k->s->password, (int)k->pwlen, k->salt,
+		    P12_SALT_LEN, k->iterations, EVP_sha256(), KEY_LEN, k->s->enc) == 1 &&
+		    PKCS12_key_gen_utf8_ex(k->s->password, (int)k->pwlen, k->salt,
+		    P12_SALT_LEN, PKCS12_MAC_ID, k->iterations, KEY_LEN, k->s->mac,
+		    EVP_sha256(), NULL, NULL) == 1 ? 1 : -1;
+		if (k->derived == -1)
+			log_ssl("cannot derive the PKCS#12 keys");
+	}
+	rc = k->profile != P12_PROFILE_AES256 || k->derived == 1 ? 0 : -1;
+	pthread_mutex_unlock(&k->lock);
+	return rc;
+}
+
+/* ---- the DER the MAC covers ------------------------------------------------- */
+
+/* The next TLV at *q (definite length, of tag/class/constructedness as
+ * asked): *q moved to its contents, *l their length.  0, or -1. */
+static int
+der_next(const unsigned char **q, const unsigned char *end, int want_tag,
+    int want_class, int constructed, long *l)
+{
+	int tag, class, r = ASN1_get_object(q, l, &tag, &class, (long)(end - *q));
+
+	if ((r & 0x80) || (r & 1) || tag != want_tag || class != want_class ||
+	    ((r & V_ASN1_CONSTRUCTED) != 0) != constructed || *l > end - *q)
+		return -1;
+	return 0;
+}
+
+/* The AuthenticatedSafe's octets in a PFX (RFC 7292 4: the content of the
+ * authSafe ContentInfo), which the MAC covers.  0, or -1 (not DER). */
+static int
+authsafe_octets(const unsigned char *der, size_t len, const unsigned char **p,
+    long *plen)
+{
+	const unsigned char *q = der, *end = der + len;
+	long l;
+
+	if (der_next(&q, end, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, 1, &l) == -1 ||
+	    der_next(&q, end, V_ASN1_INTEGER, V_ASN1_UNIVERSAL, 0, &l) == -1)
+		return -1;
+	q += l;
+	if (der_next(&q, end, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, 1, &l) == -1 ||
+	    der_next(&q, end, V_ASN1_OBJECT, V_ASN1_UNIVERSAL, 0, &l) == -1)
+		return -1;
+	q += l;
+	if (der_next(&q, end, 0, V_ASN1_CONTEXT_SPECIFIC, 1, &l) == -1 ||
+	    der_next(&q, end, V_ASN1_OCTET_STRING, V_ASN1_UNIVERSAL, 0, &l) == -1)
+		return -1;
+	*p = q;
+	*plen = l;
+	return 0;
+}
+
+static int
+hmac(const struct p12_key *k, const unsigned char *data, size_t len,
+    unsigned char out[KEY_LEN])
+{
+	size_t n = 0;
+
+	return EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, k->s->mac, KEY_LEN, data,
+	    len, out, KEY_LEN, &n) != NULL && n == KEY_LEN ? 0 : -1;
+}
+
+/* ---- encoding ------------------------------------------------------------------ */
+
+/* The key, encrypted under k with a fresh IV, in a shrouded key bag. */
+static PKCS12_SAFEBAG *
+key_bag(struct p12_key *k, EVP_PKEY *key)
+{
+	PKCS8_PRIV_KEY_INFO *p8 = NULL;
+	unsigned char *plain = NULL, *ct = NULL, iv[IV_LEN];
+	X509_ALGOR *alg = NULL, *into;
+	ASN1_OCTET_STRING *digest;
+	X509_SIG *sig = NULL;
+	EVP_CIPHER_CTX *cctx = NULL;
+	PKCS12_SAFEBAG *bag = NULL;
+	int plen = 0, n1 = 0, n2 = 0;
+
+	if ((p8 = EVP_PKEY2PKCS8(key)) == NULL ||
+	    (plen = i2d_PKCS8_PRIV_KEY_INFO(p8, &plain)) <= 0 ||
+	    RAND_bytes(iv, IV_LEN) != 1 ||
+	    (alg = PKCS5_pbe2_set_iv_ex(EVP_aes_256_cbc(), k->iterations, k->salt,
+	    P12_SALT_LEN, iv, NID_hmacWithSHA256, NULL)) == NULL ||
+	    (ct = OPENSSL_malloc((size_t)plen + IV_LEN)) == NULL ||
+	    (cctx = EVP_CIPHER_CTX_new()) == NULL ||
+	    !EVP_EncryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k->s->enc, iv) ||
+	    !EVP_EncryptUpdate(cctx, ct, &n1, plain, plen) ||
+	    !EVP_EncryptFinal_ex(cctx, ct + n1, &n2) ||
+	    (sig = X509_SIG_new()) == NULL)
+		goto done;
+	X509_SIG_getm(sig, &into, &digest);
+	if (!X509_ALGOR_copy(into, alg) || !ASN1_OCTET_STRING_set(digest, ct, n1 + n2))
+		goto done;
+	if ((bag = PKCS12_SAFEBAG_create0_pkcs8(sig)) != NULL)
+		sig = NULL;
+done:
+	if (plain != NULL)
+		OPENSSL_clear_free(plain, (size_t)plen);
+	OPENSSL_free(ct);
+	EVP_CIPHER_CTX_free(cctx);
+	X509_ALGOR_free(alg);
+	X509_SIG_free(sig);
+	PKCS8_PRIV_KEY_INFO_free(p8);
+	return bag;
+}
+
+/* A SafeContents of bags in a plain data ContentInfo, pushed on safes. */
+static int
+push_safe(STACK_OF(PKCS7) *safes, STACK_OF(PKCS12_SAFEBAG) *bags)
+{
+	PKCS7 *p7 = PKCS12_pack_p7data(bags);
+
+	if (p7 == NULL || !sk_PKCS7_push(safes, p7)) {
+		PKCS7_free(p7);
+		return -1;
+	}
+	return 0;
+}
+
+/* A certificate bag pushed on bags, or NULL.  Made here, not by
+ * PKCS12_add_cert(), which copies an alias or key id the certificate
+ * carries from the file it was read from (and then ours would be a
+ * duplicate attribute). */
+static PKCS12_SAFEBAG *
+push_cert(STACK_OF(PKCS12_SAFEBAG) *bags, X509 *cert)
+{
+	PKCS12_SAFEBAG *bag = PKCS12_SAFEBAG_create_cert(cert);
+
+	if (bag == NULL || !sk_PKCS12_SAFEBAG_push(bags, bag)) {
+		PKCS12_SAFEBAG_free(bag);
+		return NULL;
+	}
+	return bag;
+}
+
+/* The two SafeContents: the certificates (public: not encrypted), then the
+ * key; the user's certificate and key tied by localKeyID as PKCS12_create
+ * ties them (the certificate's SHA-1). */
+static STACK_OF(PKCS7) *
+make_safes(struct p12_key *k, EVP_PKEY *key, X509 *cert, X509 *ca,
+    const char *friendly)
+{
+	STACK_OF(PKCS12_SAFEBAG) *certs = sk_PKCS12_SAFEBAG_new_null();
+	STACK_OF(PKCS12_SAFEBAG) *keys = sk_PKCS12_SAFEBAG_new_null();
+	STACK_OF(PKCS7) *safes = sk_PKCS7_new_null();
+	PKCS12_SAFEBAG *bag, *kbag = NULL;
+	unsigned char id[EVP_MAX_MD_SIZE];
+	unsigned int idlen = 0;
+	int ok = 0;
+
+	if (certs == NULL || keys == NULL || safes == NULL)
+		fatal("out of memory");
+	if (!X509_digest(cert, EVP_sha1(), id, &idlen) ||
+	    (bag = push_cert(certs, cert)) == NULL ||
+	    !PKCS12_add_friendlyname_utf8(bag, friendly, -1) ||
+	    !PKCS12_add_localkeyid(bag, id, (int)idlen) ||
+	    (ca != NULL && push_cert(certs, ca) == NULL) ||
+	    (kbag = key_bag(k, key)) == NULL ||
+	    !PKCS12_add_friendlyname_utf8(kbag, friendly, -1) ||
+	    !PKCS12_add_localkeyid(kbag, id, (int)idlen) ||
+	    !sk_PKCS12_SAFEBAG_push(keys, kbag))
+		goto done;
+	kbag = NULL;
+	ok = push_safe(safes, certs) == 0 && push_safe(safes, keys) == 0;
+done:
+	PKCS12_SAFEBAG_free(kbag);
+	sk_PKCS12_SAFEBAG_pop_free(certs, PKCS12_SAFEBAG_free);
+	sk_PKCS12_SAFEBAG_pop_free(keys, PKCS12_SAFEBAG_free);
+	if (!ok) {
+		sk_PKCS7_pop_free(safes, PKCS7_free);
+		safes = NULL;
+	}
+	return safes;
+}
+
+/* The MacData: set up with k's salt and iterations, its digest the HMAC
+ * of the AuthenticatedSafe as encoded.  0, or -1. */
+static int
+set_mac(struct p12_key *k, PKCS12 *p12)
+{
+	const ASN1_OCTET_STRING *mac = NULL;
+	const unsigned char *content;
+	unsigned char *der = NULL, md[KEY_LEN];
+	long clen;
+	int len, rc = -1;
+
+	if (!PKCS12_setup_mac(p12, k->iterations, k->salt, P12_SALT_LEN, EVP_sha256()) ||
+	    (len = i2d_PKCS12(p12, &der)) <= 0 ||
+	    authsafe_octets(der, (size_t)len, &content, &clen) == -1 ||
+	    hmac(k, content, (size_t)clen, md) == -1)
+		goto done;
+	PKCS12_get0_mac(&mac, NULL, NULL, NULL, p12);
+	/* The digest is p12's own, set up empty just above. */
+	if (mac != NULL && ASN1_OCTET_STRING_set((ASN1_OCTET_STRING *)mac, md, KEY_LEN))
+		rc = 0;
+done:
+	OPENSSL_free(der);
+	return rc;
+}
+
+/* The legacy profile: PKCS12_create's own way, a salt and work per file. */
+static PKCS12 *
+legacy_p12(struct p12_key *k, EVP_PKEY *key, X509 *cert, X509 *ca,
+    const char *friendly)
+{
+	int nid = NID_pbe_WithSHA1And3_Key_TripleDES_CBC;
+	STACK_OF(X509) *chain = sk_X509_new_null();
+	PKCS12 *p12 = NULL;
+
+	if (chain == NULL || (ca != NULL && !sk_X509_push(chain, ca)))
+		fatal("out of memory");
+	if ((p12 = PKCS12_create(k->s->password, friendly, key, cert, chain, nid, nid,
+	    k->iterations, -1, 0)) != NULL &&
+	    !PKCS12_set_mac(p12, k->s->password, -1, NULL, 0, k->iterations,
+	    EVP_sha1())) {
+		PKCS12_free(p12);
+		p12 = NULL;
+	}
+	sk_X509_free(chain);	/* the stack only: ca is the caller's */
+	return p12;
+}
+
+int
+p12_encode(struct p12_key *k, EVP_PKEY *key, X509 *cert, X509 *ca,
+    const char *friendly, unsigned char **der, size_t *len)
+{
+	STACK_OF(PKCS7) *safes = NULL;
+	PKCS12 *p12 = NULL;
+	int n, rc = -1;
+
+	*der = NULL;
+	if (p12_key_prepare(k) == -1)
+		return -1;
+	if (k->profile == P12_PROFILE_LEGACY)
+		p12 = legacy_p12(k, key, cert, ca, friendly);
+	else if ((safes = make_safes(k, key, cert, ca, friendly)) != NULL &&
+	    (p12 = PKCS12_init(NID_pkcs7_data)) != NULL &&
+	    (!PKCS12_pack_authsafes(p12, safes) || set_mac(k, p12) == -1)) {
+		PKCS12_free(p12);
+		p12 = NULL;
+	}
+	if (p12 == NULL || (n = i2d_PKCS12(p12, der)) <= 0) {
+		log_ssl("cannot build a PKCS#12 for %s", friendly);
+		goto done;
+	}
+	*len = (size_t)n;
+	rc = 0;
+done:
+	sk_PKCS7_pop_free(safes, PKCS7_free);
+	PKCS12_free(p12);
+	return rc;
+}
+
+/* ---- decoding ------------------------------------------------------------------- */
+
+/* Whether p12's MacData is k's (SHA-256, k's salt and iterations): 1, or 0
+ * (made some other way). */
+static int
+mac_is_ours(const struct p12_key *k, const PKCS12 *p12)
+{
+	const ASN1_OCTET_STRING *mac = NULL, *salt = NULL;
+	const X509_ALGOR *alg = NULL;
+	const ASN1_INTEGER *iter = NULL;
+	const ASN1_OBJECT *obj = NULL;
+
+	PKCS12_get0_mac(&mac, &alg, &salt, &iter, p12);
+	if (mac == NULL || alg == NULL || salt == NULL)
+		return 0;
+	X509_ALGOR_get0(&obj, NULL, NULL, alg);
+	return OBJ_obj2nid(obj) == NID_sha256 &&
+	    ASN1_STRING_length(salt) == P12_SALT_LEN &&
+	    memcmp(ASN1_STRING_get0_data(salt), k->salt, P12_SALT_LEN) == 0 &&
+	    (iter != NULL ? ASN1_INTEGER_get(iter) : 1) == k->iterations;
+}
+
+/* The MAC of der checked under k: 1 it holds, 0 it does not. */
+static int
+mac_holds(const struct p12_key *k, const PKCS12 *p12, const unsigned char *der,
+    size_t len)
+{
+	const ASN1_OCTET_STRING *mac = NULL;
+	const unsigned char *content;
+	unsigned char md[KEY_LEN];
+	long clen;
+
+	PKCS12_get0_mac(&mac, NULL, NULL, NULL, p12);
+	return authsafe_octets(der, len, &content, &clen) == 0 &&
+	    hmac(k, content, (size_t)clen, md) == 0 &&
+	    ASN1_STRING_length(mac) == KEY_LEN &&
+	    CRYPTO_memcmp(ASN1_STRING_get0_data(mac), md, KEY_LEN) == 0;
+}
+
+/* A key bag's PBES2 parameters, if they are k's: 1 and its IV, else 0. */
+static int
+pbes2_is_ours(const struct p12_key *k, const X509_ALGOR *alg, unsigned char *iv)
+{
+	PBE2PARAM *pbe2 = NULL;
+	PBKDF2PARAM *kdf = NULL;
+	const ASN1_OCTET_STRING *salt, *ivs;
+	int ours = 0;
+
+	if (OBJ_obj2nid(alg->algorithm) != NID_pbes2 ||
+	    (pbe2 = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBE2PARAM),
+	    alg->parameter)) == NULL ||
+	    OBJ_obj2nid(pbe2->keyfunc->algorithm) != NID_id_pbkdf2 ||
+	    OBJ_obj2nid(pbe2->encryption->algorithm) != NID_aes_256_cbc ||
+	    (kdf = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBKDF2PARAM),
+	    pbe2->keyfunc->parameter)) == NULL ||
+	    kdf->prf == NULL || OBJ_obj2nid(kdf->prf->algorithm) != NID_hmacWithSHA256 ||
+	    kdf->salt->type != V_ASN1_OCTET_STRING ||
+	    pbe2->encryption->parameter == NULL ||
+	    pbe2->encryption->parameter->type != V_ASN1_OCTET_STRING)
+		goto done;
+	salt = kdf->salt->value.octet_string;
+	ivs = pbe2->encryption->parameter->value.octet_string;
+	if (ASN1_STRING_length(salt) == P12_SALT_LEN &&
+	    memcmp(ASN1_STRING_get0_data(salt), k->salt, P12_SALT_LEN) == 0 &&
+	    ASN1_INTEGER_get(kdf->iter) == k->iterations &&
+	    ASN1_STRING_length(ivs) == IV_LEN) {
+		memcpy(iv, ASN1_STRING_get0_data(ivs), IV_LEN);
+		ours = 1;
+	}
+done:
+	PBKDF2PARAM_free(kdf);
+	PBE2PARAM_free(pbe2);
+	return ours;
+}
+
+/* A shrouded key bag opened with k's key: 1 and *key, 0 not k's, -1. */
+static int
+open_key_bag(const struct p12_key *k, const PKCS12_SAFEBAG *bag, EVP_PKEY **key)
+{
+	const X509_ALGOR *alg;
+	const ASN1_OCTET_STRING *ct;
+	PKCS8_PRIV_KEY_INFO *p8 = NULL;
+	EVP_CIPHER_CTX *cctx = NULL;
+	unsigned char iv[IV_LEN], *plain = NULL;
+	const unsigned char *pp;
+	int n1 = 0, n2 = 0, clen, rc = -1;
+
+	X509_SIG_get0(PKCS12_SAFEBAG_get0_pkcs8(bag), &alg, &ct);
+	if (!pbes2_is_ours(k, alg, iv))
+		return 0;
+	clen = ASN1_STRING_length(ct);
+	if ((plain = OPENSSL_malloc((size_t)clen + IV_LEN)) == NULL ||
+	    (cctx = EVP_CIPHER_CTX_new()) == NULL ||
+	    !EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k->s->enc, iv) ||
+	    !EVP_DecryptUpdate(cctx, plain, &n1, ASN1_STRING_get0_data(ct), clen) ||
+	    !EVP_DecryptFinal_ex(cctx, plain + n1, &n2))
+		goto done;
+	pp = plain;
+	if ((p8 = d2i_PKCS8_PRIV_KEY_INFO(NULL, &pp, n1 + n2)) != NULL &&
+	    (*key = EVP_PKCS82PKEY(p8)) != NULL)
+		rc = 1;
+done:
+	if (plain != NULL)
+		OPENSSL_clear_free(plain, (size_t)clen + IV_LEN);
+	EVP_CIPHER_CTX_free(cctx);
+	PKCS8_PRIV_KEY_INFO_free(p8);
+	return rc;
+}
+
+/* What the bags hold: the key, and the certificates. */
+struct opened {
+	EVP_PKEY *key;
+	STACK_OF(X509) *certs;
+};
+
+/* One bag into o: 1 taken or skipped, 0 a bag only the slow way opens. */
+static int
+take_bag(const struct p12_key *k, const PKCS12_SAFEBAG *bag, struct opened *o)
+{
+	X509 *x;
+
+	switch (PKCS12_SAFEBAG_get_nid(bag)) {
+	case NID_pkcs8ShroudedKeyBag:
+		return o->key == NULL && open_key_bag(k, bag, &o->key) == 1;
+	case NID_certBag:
+		if ((x = PKCS12_SAFEBAG_get1_cert(bag)) != NULL &&
+		    !sk_X509_push(o->certs, x))
+			fatal("out of memory");
+		return 1;
+	default:
+		return 1;
+	}
+}
+
+/* Every bag, if every SafeContents is plain data: 1, or 0 (an encrypted
+ * one: an older certsync's certificate bag, say). */
+static int
+take_safes(const struct p12_key *k, const PKCS12 *p12, struct opened *o)
+{
+	STACK_OF(PKCS7) *safes = PKCS12_unpack_authsafes(p12);
+	int ok = safes != NULL;
+
+	for (int i = 0; ok && i < sk_PKCS7_num(safes); i++) {
+		PKCS7 *p7 = sk_PKCS7_value(safes, i);
+		STACK_OF(PKCS12_SAFEBAG) *bags;
+
+		if (OBJ_obj2nid(p7->type) != NID_pkcs7_data ||
+		    (bags = PKCS12_unpack_p7data(p7)) == NULL) {
+			ok = 0;
+			break;
+		}
+		for (int j = 0; ok && j < sk_PKCS12_SAFEBAG_num(bags); j++)
+			ok = take_bag(k, sk_PKCS12_SAFEBAG_value(bags, j), o);
+		sk_PKCS12_SAFEBAG_pop_free(bags, PKCS12_SAFEBAG_free);
+	}
+	sk_PKCS7_pop_free(safes, PKCS7_free);
+	return ok && o->key != NULL;
+}
+
+/* The certificate of o's key, taken out of o. */
+static X509 *
+cert_of_key(struct opened *o)
+{
+	for (int i = 0; i < sk_X509_num(o->certs); i++) {
+		X509 *x = sk_X509_value(o->certs, i);
+
+		if (X509_check_private_key(x, o->key) == 1)
+			return sk_X509_delete(o->certs, i);
+	}
+	ERR_clear_error();
+	return NULL;
+}
+
+/* The fast way: 1 opened, 0 not a file made under k (try the slow way),
+ * -1 made under k's salt but the MAC does not hold (wrong password), -2
+ * no certificate for its key. */
+static int
+decode_fast(struct p12_key *k, const PKCS12 *p12, const unsigned char *der,
+    size_t len, EVP_PKEY **key, X509 **cert)
+{
+	struct opened o = { NULL, sk_X509_new_null() };
+	int rc = 0;
+
+	if (o.certs == NULL)
+		fatal("out of memory");
+	if (k->profile != P12_PROFILE_AES256 || !mac_is_ours(k, p12))
+		goto done;
+	if (p12_key_prepare(k) == -1 || !mac_holds(k, p12, der, len)) {
+		rc = -1;
+		goto done;
+	}
+	if (!take_safes(k, p12, &o))
+		goto done;	/* not all ours: the slow way */
+	if ((*cert = cert_of_key(&o)) == NULL)
+		rc = -2;
+	else {
+		*key = o.key;
+		o.key = NULL;
+		rc = 1;
+	}
+done:
+	EVP_PKEY_free(o.key);
+	sk_X509_pop_free(o.certs, X509_free);
+	return rc;
+}
+
+/* The slow way, OpenSSL's own (the derivations run again).  0, -1 the MAC
+ * does not hold, -2 no key or certificate. */
+static int
+decode_slow(struct p12_key *k, PKCS12 *p12, EVP_PKEY **key, X509 **cert)
+{
+	if (!PKCS12_verify_mac(p12, k->s->password, (int)k->pwlen))
+		return -1;
+	if (!PKCS12_parse(p12, k->s->password, key, cert, NULL) || *key == NULL ||
+	    *cert == NULL) {
+		EVP_PKEY_free(*key);
+		X509_free(*cert);
+		*key = NULL;
+		*cert = NULL;
+		return -2;
+	}
+	return 0;
+}
+
+int
+p12_decode(struct p12_key *k, const unsigned char *der, size_t len,
+    const char *what, int quiet, EVP_PKEY **key, X509 **cert)
+{
+	const unsigned char *p = der;
+	PKCS12 *p12 = NULL;
+	int rc;
+
+	*key = NULL;
+	*cert = NULL;
+	if ((p12 = d2i_PKCS12(NULL, &p, (long)len)) == NULL) {
+		if (!quiet)
+			log_ssl("%s: not a PKCS#12 file", what);
+		ERR_clear_error();
+		return -1;
+	}
+	/* 1 opened; -1 the MAC does not hold; -2 no key or certificate. */
+	if ((rc = decode_fast(k, p12, der, len, key, cert)) == 0)
+		rc = decode_slow(k, p12, key, cert);
+	if (rc == 0)
+		rc = 1;
+	if (rc == -1 && !quiet)
+		log_error("%s: wrong password (the MAC does not verify)", what);
+	else if (rc == -2 && !quiet)
+		log_ssl("%s: cannot open the PKCS#12", what);
+	ERR_clear_error();
+	PKCS12_free(p12);
+	return rc == 1 ? 0 : -1;
+}
