@@ -109,37 +109,37 @@ has_value(const struct present *p, const void *data, size_t len)
 	return 0;
 }
 
-/* Reads the two attributes of dn, and its entryCSN.  Returns PUBLISH_*. */
-static enum publish_rc
-read_entry(struct publisher *p, const char *dn, struct entry_now *now)
+/* The attributes a read asks for: ours, and (OpenLDAP) entryCSN, which
+ * a replace asserts is unchanged (publish_apply). */
+static void
+read_attrs(const struct conf *c, char *attrs[4])
 {
-	const struct conf *c = p->conf;
-	char *attrs[4] = { c->publish.certificate_attribute, NULL, NULL, NULL };
 	int k = 1;
-	struct timeval tv = { c->directory.network_timeout, 0 };
-	LDAPMessage *res = NULL, *e;
-	BerElement *ber = NULL;
-	char *a;
-	int rc;
 
+	attrs[0] = c->publish.certificate_attribute;
+	attrs[1] = attrs[2] = attrs[3] = NULL;
 	if (c->publish.smime_attribute != NULL)
 		attrs[k++] = c->publish.smime_attribute;
-	/* OpenLDAP: what a replace asserts is unchanged (publish_apply). */
 	if (c->directory.flavor != DIR_FLAVOR_AD)
 		attrs[k] = "entryCSN";
-	rc = ldap_search_ext_s(p->ld, dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0,
-	    NULL, NULL, &tv, 0, &res);
-	if (rc == LDAP_NO_SUCH_OBJECT) {
-		ldap_msgfree(res);
+}
+
+/* What a read found (search rc, its messages) into now.  PUBLISH_*. */
+static enum publish_rc
+parse_read(struct publisher *p, const char *dn, int rc, LDAPMessage *res,
+    struct entry_now *now)
+{
+	const struct conf *c = p->conf;
+	LDAPMessage *e;
+	BerElement *ber = NULL;
+	char *a;
+
+	if (rc == LDAP_NO_SUCH_OBJECT)
 		return PUBLISH_GONE;
-	}
 	if (rc != LDAP_SUCCESS || (e = ldap_first_entry(p->ld, res)) == NULL) {
 		/* A lost server is retried: a warning, not an error. */
 		(ldapconn_lost(rc) ? log_warn : log_error)("publish %s: cannot read "
 		    "the entry: %s; will retry", dn, ldap_err2string(rc));
-		if (ldapconn_lost(rc))
-			drop_connection(p);
-		ldap_msgfree(res);
 		return PUBLISH_RETRY;
 	}
 	for (a = ldap_first_attribute(p->ld, e, &ber); a != NULL;
@@ -162,8 +162,27 @@ read_entry(struct publisher *p, const char *dn, struct entry_now *now)
 		ldap_memfree(a);
 	}
 	ber_free(ber, 0);
-	ldap_msgfree(res);
 	return PUBLISH_OK;
+}
+
+/* Reads the two attributes of dn, and its entryCSN.  Returns PUBLISH_*. */
+static enum publish_rc
+read_entry(struct publisher *p, const char *dn, struct entry_now *now)
+{
+	struct timeval tv = { p->conf->directory.network_timeout, 0 };
+	LDAPMessage *res = NULL;
+	enum publish_rc out;
+	char *attrs[4];
+	int rc;
+
+	read_attrs(p->conf, attrs);
+	rc = ldap_search_ext_s(p->ld, dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0,
+	    NULL, NULL, &tv, 0, &res);
+	out = parse_read(p, dn, rc, res, now);
+	if (out == PUBLISH_RETRY && ldapconn_lost(rc))
+		drop_connection(p);
+	ldap_msgfree(res);
+	return out;
 }
 
 /* The modifications, built over borrowed buffers. */
@@ -340,9 +359,10 @@ assert_unchanged(struct publisher *p, const char *dn, const char *csn,
 }
 
 /* The modify's result: PUBLISH_*, or RACED when another writer changed the
- * entry since our read and another try is allowed. */
+ * entry since our read and another try is allowed.  The caller drops a
+ * lost connection (ldapconn_lost(rc)) once nothing else is in flight. */
 static int
-modify_result(struct publisher *p, const char *dn, int rc, int may_retry)
+modify_result(const char *dn, int rc, int may_retry)
 {
 	if (rc == LDAP_SUCCESS)
 		return PUBLISH_OK;
@@ -354,64 +374,272 @@ modify_result(struct publisher *p, const char *dn, int rc, int may_retry)
 		return RACED;
 	}
 	log_error("publish %s: modify failed: %s", dn, ldap_err2string(rc));
-	if (ldapconn_lost(rc))
-		drop_connection(p);
 	return PUBLISH_RETRY;
+}
+
+/*
+ * What the entry as read (now) needs: the modifications into mods (none
+ * when nothing differs) and, for a replace on a server with entryCSN, the
+ * assertion that guards it into *ctrl (the caller frees it).  PUBLISH_OK,
+ * or PUBLISH_RETRY after logging.
+ */
+static int
+plan_write(struct publisher *p, const char *dn, const struct publish_change *change,
+    const struct entry_now *now, struct mods *mods, LDAPControl **ctrl)
+{
+	const struct conf *c = p->conf;
+	const unsigned char *smime = c->publish.smime_attribute != NULL ?
+	    change->smime : NULL;
+	long after = 0;
+	int replaces;
+
+	*ctrl = NULL;
+	memset(mods, 0, sizeof(*mods));
+	replaces = plan_mods(c, mods, now, change, smime, change->smime_len, &after);
+	if (after > c->publish.max_values) {
+		log_error("publish %s: %s would hold %ld values, more than [publish] "
+		    "max_values %d; remove stale values by hand", dn,
+		    c->publish.certificate_attribute, after, c->publish.max_values);
+		return PUBLISH_RETRY;
+	}
+	/* A server without entryCSN gets no guard. */
+	if (mods->count > 0 && replaces && now->csn != NULL)
+		return assert_unchanged(p, dn, now->csn, ctrl);
+	return PUBLISH_OK;
+}
+
+static void
+entry_now_free(struct entry_now *now)
+{
+	ldap_value_free_len(now->cert.v);
+	ldap_value_free_len(now->smime.v);
+	free(now->csn);
+	memset(now, 0, sizeof(*now));
 }
 
 /* One try: read the entry, plan what differs, write it (nothing when
  * nothing differs).  PUBLISH_*, or RACED (only when may_retry). */
 static int
 publish_once(struct publisher *p, const char *dn, const struct publish_change *change,
-    const unsigned char *smime, size_t smime_len, int may_retry)
+    int may_retry)
 {
-	const struct conf *c = p->conf;
 	struct entry_now now = { { NULL, 0 }, { NULL, 0 }, NULL };
 	LDAPControl *assert_ctrl = NULL, *ctrls[2] = { NULL, NULL };
-	struct mods mods;
-	long after = 0;
-	int rc, replaces;
+	struct mods *mods = calloc(1, sizeof(*mods));
+	int rc, lrc;
 
-	memset(&mods, 0, sizeof(mods));
-	if ((rc = read_entry(p, dn, &now)) != PUBLISH_OK)
-		goto done;
-	replaces = plan_mods(c, &mods, &now, change, smime, smime_len, &after);
-	if (after > c->publish.max_values) {
-		log_error("publish %s: %s would hold %ld values, more than [publish] "
-		    "max_values %d; remove stale values by hand", dn,
-		    c->publish.certificate_attribute, after, c->publish.max_values);
-		rc = PUBLISH_RETRY;
-		goto done;
-	}
-	if (mods.count == 0)
-		goto done;	/* nothing differs */
-	/* A server without entryCSN gets no guard. */
-	if (replaces && now.csn != NULL &&
-	    (rc = assert_unchanged(p, dn, now.csn, &assert_ctrl)) != PUBLISH_OK)
-		goto done;
+	if (mods == NULL)
+		fatal("out of memory");
+	if ((rc = read_entry(p, dn, &now)) != PUBLISH_OK ||
+	    (rc = plan_write(p, dn, change, &now, mods, &assert_ctrl)) != PUBLISH_OK ||
+	    mods->count == 0)
+		goto done;	/* a failure, or nothing differs */
 	ctrls[0] = assert_ctrl;
 	race_hook();
-	rc = modify_result(p, dn, ldap_modify_ext_s(p->ld, dn, mods.list,
-	    assert_ctrl ? ctrls : NULL, NULL), may_retry);
+	lrc = ldap_modify_ext_s(p->ld, dn, mods->list, assert_ctrl ? ctrls : NULL, NULL);
+	rc = modify_result(dn, lrc, may_retry);
+	if (ldapconn_lost(lrc))
+		drop_connection(p);
 done:
 	ldap_control_free(assert_ctrl);
-	ldap_value_free_len(now.cert.v);
-	ldap_value_free_len(now.smime.v);
-	free(now.csn);
+	entry_now_free(&now);
+	free(mods);
 	return rc;
 }
 
 enum publish_rc
 publish_apply(struct publisher *p, const char *dn, const struct publish_change *change)
 {
-	const unsigned char *smime = p->conf->publish.smime_attribute != NULL ?
-	    change->smime : NULL;
 	int rc;
 
 	if ((rc = connect_writer(p)) != PUBLISH_OK)
 		return rc;
-	for (int i = 0; (rc = publish_once(p, dn, change, smime, change->smime_len,
-	    i + 1 < RACE_TRIES)) == RACED; i++)
+	for (int i = 0; (rc = publish_once(p, dn, change, i + 1 < RACE_TRIES)) == RACED &&
+	    p->ld != NULL; i++)
 		;
 	return rc;
+}
+
+/* ---- many entries at once ---------------------------------------------------- */
+
+/* Operations in flight at once on the writer connection: enough to keep
+ * the server busy, few enough that one slow entry holds up little. */
+#define WINDOW 64
+
+/* One entry's way through publish_apply_many(). */
+struct pending {
+	struct publish_req *req;
+	struct entry_now now;
+	struct mods mods;
+	LDAPControl *ctrl;
+	int msgid;
+	int lrc;                   /* the LDAP error of a send that failed */
+	int rc;                    /* PUBLISH_*, or RACED */
+	int write;                 /* read and planned: a modify to send */
+};
+
+typedef int (*send_fn)(struct publisher *, struct pending *);
+typedef void (*recv_fn)(struct publisher *, struct pending *, int, LDAPMessage *);
+
+/* The search for e's entry sent: its msgid, or -1 (e->rc set). */
+static int
+send_read(struct publisher *p, struct pending *e)
+{
+	char *attrs[4];
+	int msgid = -1, rc;
+
+	read_attrs(p->conf, attrs);
+	if ((rc = ldap_search_ext(p->ld, e->req->dn, LDAP_SCOPE_BASE, "(objectClass=*)",
+	    attrs, 0, NULL, NULL, NULL, 0, &msgid)) != LDAP_SUCCESS) {
+		e->lrc = rc;
+		e->rc = parse_read(p, e->req->dn, rc, NULL, &e->now);
+		return -1;
+	}
+	return msgid;
+}
+
+static void
+recv_read(struct publisher *p, struct pending *e, int rc, LDAPMessage *res)
+{
+	e->rc = parse_read(p, e->req->dn, rc, res, &e->now);
+}
+
+/* The modify planned for e sent: its msgid, or -1 (nothing to send, or a
+ * failure: e->rc says which). */
+static int
+send_write(struct publisher *p, struct pending *e)
+{
+	LDAPControl *ctrls[2] = { e->ctrl, NULL };
+	int msgid = -1, rc;
+
+	if (!e->write)
+		return -1;
+	if ((rc = ldap_modify_ext(p->ld, e->req->dn, e->mods.list, e->ctrl ? ctrls : NULL,
+	    NULL, &msgid)) != LDAP_SUCCESS) {
+		e->lrc = rc;
+		e->rc = modify_result(e->req->dn, rc, 1);
+		return -1;
+	}
+	return msgid;
+}
+
+static void
+recv_write(struct publisher *p, struct pending *e, int rc, LDAPMessage *res)
+{
+	(void)p;
+	(void)res;
+	e->rc = modify_result(e->req->dn, rc, 1);
+}
+
+/* The reply res's operation in v (by msgid), or NULL. */
+static struct pending *
+owner(struct pending *v, size_t n, LDAPMessage *res)
+{
+	int id = ldap_msgid(res);
+
+	for (size_t i = 0; i < n; i++)
+		if (v[i].msgid == id && id >= 0)
+			return &v[i];
+	return NULL;
+}
+
+/*
+ * send for each of v, at most WINDOW in flight, recv with each reply.  A
+ * connection that breaks (or a server that stops answering within
+ * network_timeout) fails what is in flight and what is left (PUBLISH_RETRY)
+ * and is dropped once nothing is in flight.  Returns 0, or -1 when the
+ * connection was lost.
+ */
+static int
+pipelined(struct publisher *p, struct pending *v, size_t n, send_fn send, recv_fn recv)
+{
+	struct timeval tv = { p->conf->directory.network_timeout, 0 };
+	size_t next = 0, inflight = 0;
+	int lost = 0;
+
+	while ((next < n && !lost) || inflight > 0) {
+		LDAPMessage *res = NULL;
+		struct pending *e;
+		int code = LDAP_OTHER;
+
+		for (; next < n && !lost && inflight < WINDOW; next++)
+			if ((v[next].msgid = send(p, &v[next])) >= 0)
+				inflight++;
+			else if (ldapconn_lost(v[next].lrc))
+				lost = 1;
+		if (inflight == 0)
+			continue;
+		if (ldap_result(p->ld, LDAP_RES_ANY, LDAP_MSG_ALL, &tv, &res) <= 0) {
+			lost = 1;
+			for (size_t i = 0; i < n; i++)
+				if (v[i].msgid >= 0) {
+					recv(p, &v[i], LDAP_SERVER_DOWN, NULL);
+					v[i].msgid = -1;
+				}
+			inflight = 0;
+			ldap_msgfree(res);
+			continue;
+		}
+		if ((e = owner(v, n, res)) != NULL) {
+			ldap_parse_result(p->ld, res, &code, NULL, NULL, NULL, NULL, 0);
+			recv(p, e, code, res);
+			e->msgid = -1;
+			inflight--;
+			lost |= ldapconn_lost(code);
+		}
+		ldap_msgfree(res);
+	}
+	for (; next < n; next++)
+		v[next].rc = PUBLISH_RETRY;
+	if (lost)
+		drop_connection(p);
+	return lost ? -1 : 0;
+}
+
+/* Each entry read: its modifications planned (e->write when there are). */
+static void
+plan_writes(struct publisher *p, struct pending *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct pending *e = &v[i];
+
+		if (e->rc != PUBLISH_OK)
+			continue;
+		e->rc = plan_write(p, e->req->dn, e->req->change, &e->now, &e->mods, &e->ctrl);
+		e->write = e->rc == PUBLISH_OK && e->mods.count > 0;
+	}
+}
+
+void
+publish_apply_many(struct publisher *p, struct publish_req *v, size_t n)
+{
+	struct pending *e = calloc(n ? n : 1, sizeof(*e));
+
+	if (e == NULL)
+		fatal("out of memory");
+	for (size_t i = 0; i < n; i++) {
+		e[i].req = &v[i];
+		e[i].rc = PUBLISH_RETRY;
+		e[i].msgid = -1;
+	}
+	if (n > 0 && connect_writer(p) == PUBLISH_OK) {
+		if (pipelined(p, e, n, send_read, recv_read) == 0) {
+			plan_writes(p, e, n);
+			race_hook();
+			pipelined(p, e, n, send_write, recv_write);
+		} else
+			for (size_t i = 0; i < n; i++)	/* read, not written */
+				if (e[i].rc == PUBLISH_OK)
+					e[i].rc = PUBLISH_RETRY;
+	}
+	for (size_t i = 0; i < n; i++) {
+		/* Another writer came between our read and our write: that entry
+		 * is read and written again, on its own. */
+		if (e[i].rc == RACED)
+			e[i].rc = publish_apply(p, v[i].dn, v[i].change);
+		*v[i].rc = e[i].rc;
+		ldap_control_free(e[i].ctrl);
+		entry_now_free(&e[i].now);
+	}
+	free(e);
 }

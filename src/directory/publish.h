@@ -57,4 +57,22 @@ struct publish_change {
 enum publish_rc publish_apply(struct publisher *p, const char *dn,
     const struct publish_change *change);
 
+/* One entry of publish_apply_many(). */
+struct publish_req {
+	const char *dn;
+	const struct publish_change *change;
+	enum publish_rc *rc;             /* out: as publish_apply() returns */
+};
+
+/*
+ * publish_apply() for n entries at once: the reads of all of them in
+ * flight together on the writer connection, then the modifies, with the
+ * same guards (exact values; on OpenLDAP an RFC 4528 assertion on
+ * entryCSN for a replace of the S/MIME attribute; on AD value by value).
+ * An entry that lost a race with another writer is read and written again
+ * on its own.  Each request's rc says how it went (a line logged for each
+ * failure, naming the DN).
+ */
+void publish_apply_many(struct publisher *p, struct publish_req *v, size_t n);
+
 #endif

@@ -194,6 +194,8 @@ static const struct conf_key conf_keys[] = {
 	K_STR("daemon", "delivery_hook", CT_PATH, NULL, 0, daemon.delivery_hook),
 	K_INT("daemon", "delivery_timeout", "60", 1, 3600, daemon.delivery_timeout),
 	K_STR("daemon", "pid_file", CT_PATH, NULL, 0, daemon.pid_file),
+	/* 0: as many as the CPUs online (workers.c). */
+	K_INT("daemon", "workers", "0", 0, 64, daemon.workers),
 
 	K_STR("ca", "certificate", CT_PATH, NULL, KF_REQUIRED, ca.certificate),
 	K_STR("ca", "key", CT_PATH, NULL, KF_REQUIRED, ca.key),
@@ -201,6 +203,7 @@ static const struct conf_key conf_keys[] = {
 
 	K_ONE("certificates", "key_type", CT_KEY_SPEC, "rsa:2048", NULL,
 	    certificates.key),
+	K_INT("certificates", "key_pool", "256", 0, 10000, certificates.key_pool),
 	K_ONE("certificates", "mode", CT_ENUM, "separate", cert_modes,
 	    certificates.mode),
 	K_INT("certificates", "validity_days", "365", 1, 3650,

@@ -78,6 +78,7 @@ struct conf {
 		char *delivery_hook;      /* command run when new keys are ready */
 		int delivery_timeout;     /* seconds, default 60 */
 		char *pid_file;           /* optional */
+		int workers;              /* threads for CPU work; default 0: one per CPU */
 	} daemon;
 
 	struct {
@@ -88,6 +89,7 @@ struct conf {
 
 	struct {
 		struct key_spec key;      /* key_type, default rsa:2048 */
+		int key_pool;             /* keys made ahead, default 256, 0..10000 (0: none) */
 		enum cert_mode mode;      /* "separate" (default) or "dual" */
 		int validity_days;        /* default 365, 1..3650 */
 		int backdate_minutes;     /* default 5, 0..1440 */

@@ -112,6 +112,16 @@ LOG_FN(log_info, LOG_LVL_INFO)
 LOG_FN(log_debug, LOG_LVL_DEBUG)
 
 void
+log_at(enum log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vemit(level, fmt, ap);
+	va_end(ap);
+}
+
+void
 log_ssl(const char *fmt, ...)
 {
 	char msg[1024], reason[256] = "no detail from OpenSSL";

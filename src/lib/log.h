@@ -32,6 +32,10 @@ void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* At a level chosen at run time (a line per user is notice for one user,
+ * info in a mass event, where progress lines speak for them). */
+void log_at(enum log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* Logs the newest OpenSSL error queue entries after the message. */
 void log_ssl(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -1,13 +1,17 @@
 /*
- * job.c - the durable per-user state machine: which step comes next.
+ * job.c - the durable per-user state machine: which step comes next, for a
+ * batch of jobs at once.
  *
- * Owns: the order of a user's steps and their crash safety: a job is
+ * Owns: the order of the users' steps and their crash safety: a job is
  * planned, resumed in whatever state it stood, run step by step (one file
  * per step: job_keys.c, job_archive.c, job_publish.c, job_revoke.c), put
  * off with backoff when a step fails, parked when retrying cannot help, and
- * closed after its batch's CRL.
+ * closed after its batch's CRL.  A batch goes through one step at a time:
+ * every job in that step's state does it, and its durable effects (one
+ * transaction, one flush of files) are shared by all of them; a job that
+ * fails drops out of the batch and is put off alone.
  * Every step reads what the store says, does work that is harmless to
- * repeat, and commits its effects with the next state in one transaction.
+ * repeat, and commits its effects with the next state.
  * Never: loses a key, revokes before the successor is published, writes a
  * CRL per user (the batch does), or touches the CA key (the signer does).
  */
@@ -31,6 +35,7 @@
 
 #define BACKOFF_FIRST 5        /* seconds before the first retry */
 #define BACKOFF_MAX 3600
+#define LOUD_MAX 20            /* a batch larger than this logs per user at info */
 
 int
 job_plan(struct store *st, const char *uuid, enum job_action action, int reason,
@@ -121,106 +126,244 @@ run_flip(struct job_ctx *ctx, struct job *job, const char *dn)
 	return 0;
 }
 
-/* 0, or the failed step's -1 or -2 (see job_step_issue()). */
-static int
-run_steps(struct job_ctx *ctx, struct job *job, const struct identity *id,
-    int have_id, char *why, size_t whylen)
-{
-	const char *dn = have_id ? id->dn : NULL;
-	int rc;
+/* ---- a batch's items ----------------------------------------------------------- */
 
-	if (job->action == JOB_UNPUBLISH || job->action == JOB_REPUBLISH)
-		return run_flip(ctx, job, dn);
-	if (job->state == JOB_PLANNED || job->state == JOB_KEYS) {
-		if (job->action == JOB_REVOKE) {
-			if (job_set_state(ctx->st, job, JOB_ISSUED) == -1)
-				return -1;
-		} else if ((rc = job_step_issue(ctx, job, id, why, whylen)) != 0)
-			return rc;
-		failpoint("after-ISSUED");
+/*
+ * uuid's job into it: rc 0 to run it; 1 when there is nothing to run (no
+ * job, or one dropped: no certifiable identity left); -1 after a failure
+ * (it->why says what, when it is more than a logged store error).
+ */
+static int
+load_item(struct job_ctx *ctx, const char *uuid, struct job_item *it)
+{
+	int found;
+
+	if ((found = job_get(ctx->st, uuid, &it->job)) != 1)
+		return it->rc = found == 0 ? 1 : -1;
+	/* KEYS: an attempt got as far as signing.  What it signed and did not
+	 * record is revoked first, whatever the job does next. */
+	if (it->job.state == JOB_KEYS &&
+	    job_recover_unrecorded_of(ctx, uuid, NULL, 0) == -1) {
+		job_item_fail(it, -1, "certificates signed but not recorded are not "
+		    "revoked yet");
+		return -1;
 	}
-	if (job->state == JOB_ISSUED) {
-		if (job_step_archive(ctx, job) == -1)
-			return -1;
-		failpoint("after-ARCHIVED");
+	if ((it->have_id = identity_load(ctx->st, uuid, &it->id)) == -1) {
+		it->have_id = 0;
+		return it->rc = -1;
 	}
-	if (job->state == JOB_ARCHIVED) {
-		if (job_step_publish(ctx, job, dn) == -1)
-			return -1;
-		failpoint("after-PUBLISHED");
-	}
-	if (job->state == JOB_PUBLISHED) {
-		if (job_step_revoke(ctx, job) == -1)
-			return -1;
-		failpoint("after-REVOKED");
+	if (!it->have_id && it->job.action != JOB_REVOKE &&
+	    it->job.action != JOB_UNPUBLISH &&
+	    (it->job.state == JOB_PLANNED || it->job.state == JOB_KEYS)) {
+		/* Nothing certifiable any more: the plan is void.  (A withdrawal
+		 * still runs: closing it makes the runner decide again, and a
+		 * gone user's certificates are then revoked.) */
+		log_info("user %s: %s job dropped; no certifiable identity", uuid,
+		    job_action_name(it->job.action));
+		return it->rc = store_job_delete(ctx->st, uuid) == 0 ? 1 : -1;
 	}
 	return 0;
+}
+
+static void
+item_free(struct job_item *it)
+{
+	if (it->have_id)
+		identity_free(&it->id);
+	job_free(&it->job);
+}
+
+/* Which actions select_items() takes. */
+enum pick { PICK_ANY, PICK_REVOKE, PICK_ISSUE };
+
+/* The items still going whose job is in state (KEYS counting as PLANNED)
+ * and whose action pick takes (no flips: they run on their own), into sel;
+ * returns how many. */
+static size_t
+select_items(struct job_item *v, size_t n, enum job_state state, enum pick pick,
+    struct job_item **sel)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int flip = v[i].job.action == JOB_UNPUBLISH ||
+		    v[i].job.action == JOB_REPUBLISH;
+		enum job_state s = v[i].job.state == JOB_KEYS ? JOB_PLANNED : v[i].job.state;
+
+		if (v[i].rc != 0 || flip || s != state)
+			continue;
+		if ((pick == PICK_ISSUE && v[i].job.action == JOB_REVOKE) ||
+		    (pick == PICK_REVOKE && v[i].job.action != JOB_REVOKE))
+			continue;
+		sel[k++] = &v[i];
+	}
+	return k;
+}
+
+/* ---- the steps, each for the whole batch ------------------------------------------ */
+
+/* A revoke job issues nothing: PLANNED -> ISSUED, one transaction. */
+static void
+skip_issue(struct job_ctx *ctx, struct job_item **sel, size_t k)
+{
+	int ok = store_begin(ctx->st) == 0;
+
+	for (size_t i = 0; ok && i < k; i++)
+		job_set_state(ctx->st, &sel[i]->job, JOB_ISSUED);
+	if (!ok || store_commit(ctx->st) == -1)
+		for (size_t i = 0; i < k; i++)
+			job_item_fail(sel[i], -1, NULL);
+}
+
+/* Unpublish and republish, one by one (they come one user at a time). */
+static void
+run_flips(struct job_ctx *ctx, struct job_item *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].rc == 0 && (v[i].job.action == JOB_UNPUBLISH ||
+		    v[i].job.action == JOB_REPUBLISH) &&
+		    run_flip(ctx, &v[i].job, v[i].have_id ? v[i].id.dn : NULL) == -1)
+			job_item_fail(&v[i], -1, NULL);
+}
+
+static int
+stopping(const struct job_ctx *ctx)
+{
+	return ctx->should_stop != NULL && ctx->should_stop(ctx->stop_arg);
+}
+
+/* Every item of v through the steps, each step for all of them at once:
+ * PLANNED/KEYS -> ISSUED -> ARCHIVED -> PUBLISHED -> REVOKED.  Between
+ * steps it stops if asked: each job waits, durable, where it stands. */
+static void
+run_steps(struct job_ctx *ctx, struct job_item *v, size_t n, struct job_item **sel)
+{
+	enum log_level level = n > LOUD_MAX ? LOG_LVL_INFO : LOG_LVL_NOTICE;
+	size_t k;
+
+	run_flips(ctx, v, n);
+	if ((k = select_items(v, n, JOB_PLANNED, PICK_ISSUE, sel)) > 0) {
+		job_step_issue_many(ctx, sel, k, level);
+		failpoint("after-ISSUED");
+	}
+	if ((k = select_items(v, n, JOB_PLANNED, PICK_REVOKE, sel)) > 0) {
+		skip_issue(ctx, sel, k);
+		failpoint("after-ISSUED");
+	}
+	if (stopping(ctx))
+		return;
+	if ((k = select_items(v, n, JOB_ISSUED, PICK_ANY, sel)) > 0) {
+		job_step_archive_many(ctx, sel, k);
+		failpoint("after-ARCHIVED");
+	}
+	if ((k = select_items(v, n, JOB_ARCHIVED, PICK_ANY, sel)) > 0) {
+		job_step_publish_many(ctx, sel, k, level);
+		failpoint("after-PUBLISHED");
+	}
+	if (stopping(ctx))
+		return;
+	if ((k = select_items(v, n, JOB_PUBLISHED, PICK_ANY, sel)) > 0) {
+		job_step_revoke_many(ctx, sel, k, level);
+		failpoint("after-REVOKED");
+	}
+}
+
+/* The outcome of each item: a failure put off or parked; rcs[i] 0, -1 or -2
+ * as job_run() returns. */
+static void
+conclude(struct job_ctx *ctx, struct job_item *v, size_t n, int *rcs)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct job_item *it = &v[i];
+		const char *dn = it->have_id ? it->id.dn : NULL;
+
+		if (it->rc == -2)
+			rcs[i] = park(ctx->st, &it->job, dn, it->why);
+		else if (it->rc == -1 && it->job.uuid != NULL) {
+			postpone(ctx->st, &it->job, it->why[0] ? it->why : "a step failed");
+			rcs[i] = -1;
+		} else
+			rcs[i] = it->rc == -1 ? -1 : 0;
+	}
+}
+
+void
+job_run_many(struct job_ctx *ctx, char *const *uuids, size_t n, int *rcs)
+{
+	struct job_item *v = calloc(n ? n : 1, sizeof(*v));
+	struct job_item **sel = calloc(n ? n : 1, sizeof(*sel));
+
+	if (v == NULL || sel == NULL)
+		fatal("out of memory");
+	for (size_t i = 0; i < n; i++)
+		load_item(ctx, uuids[i], &v[i]);
+	run_steps(ctx, v, n, sel);
+	conclude(ctx, v, n, rcs);
+	for (size_t i = 0; i < n; i++)
+		item_free(&v[i]);
+	free(sel);
+	free(v);
 }
 
 int
 job_run(struct job_ctx *ctx, const char *uuid)
 {
-	struct identity id;
-	struct job job;
-	char why[256] = "";
-	int found, have_id = 0, rc = -1;
+	char *one = (char *)uuid;
+	int rc;
 
-	if ((found = job_get(ctx->st, uuid, &job)) != 1)
-		return found == 0 ? 0 : -1;
-	/* KEYS: an attempt got as far as signing.  What it signed and did not
-	 * record is revoked first, whatever the job does next. */
-	if (job.state == JOB_KEYS && job_recover_unrecorded_of(ctx, uuid, NULL, 0) == -1) {
-		postpone(ctx->st, &job, "certificates signed but not recorded are "
-		    "not revoked yet");
-		goto done;
-	}
-	if ((have_id = identity_load(ctx->st, uuid, &id)) == -1)
-		goto done;
-	if (!have_id && job.action != JOB_REVOKE && job.action != JOB_UNPUBLISH &&
-	    (job.state == JOB_PLANNED || job.state == JOB_KEYS)) {
-		/* Nothing certifiable any more: the plan is void.  (A withdrawal
-		 * still runs: closing it makes the runner decide again, and a
-		 * gone user's certificates are then revoked.) */
-		log_info("user %s: %s job dropped; no certifiable identity", uuid,
-		    job_action_name(job.action));
-		rc = store_job_delete(ctx->st, uuid);
-		goto done;
-	}
-	if ((rc = run_steps(ctx, &job, &id, have_id, why, sizeof(why))) == -2)
-		rc = park(ctx->st, &job, have_id ? id.dn : NULL, why);
-	else if (rc != 0)
-		postpone(ctx->st, &job, why[0] ? why : "a step failed");
-done:
-	if (have_id == 1)
-		identity_free(&id);
-	job_free(&job);
+	job_run_many(ctx, &one, 1, &rc);
 	return rc;
 }
 
-/* Closes one REVOKED job; a revoke job also forgets the identity. */
-static int
+/* ---- closing ---------------------------------------------------------------------- */
+
+/* Closes one REVOKED job, inside the caller's transaction; a revoke job
+ * also forgets the identity. */
+static void
 close_job(struct job_ctx *ctx, struct job *job)
 {
-	int rc;
-
-	if (store_begin(ctx->st) == -1)
-		return -1;
 	store_job_delete(ctx->st, job->uuid);
 	if (job->action == JOB_REVOKE)
 		store_identity_delete(ctx->st, job->uuid);
 	store_audit(ctx->st, "done", job->uuid, NULL, "%s job done",
 	    job_action_name(job->action));
-	rc = store_commit(ctx->st);
+}
+
+/* Up to 1000 REVOKED jobs closed in one transaction; their uuids into
+ * closed (may be NULL).  1 when some were, 0 when none was left, -1. */
+static int
+close_some(struct job_ctx *ctx, struct uuid_set *closed)
+{
+	struct uuid_set due = { 0 };
+	int rc = -1;
+
+	if (store_job_list(ctx->st, 0, job_state_name(JOB_REVOKED), 1000, &due) == -1)
+		return -1;
+	if (due.n == 0)
+		return 0;
+	if (store_begin(ctx->st) == 0) {
+		for (size_t i = 0; i < due.n; i++) {
+			struct job job;
+
+			if (job_get(ctx->st, due.v[i], &job) != 1)
+				continue;
+			close_job(ctx, &job);
+			job_free(&job);
+		}
+		rc = store_commit(ctx->st);
+	}
 	failpoint("after-DONE");
-	return rc;
+	for (size_t i = 0; rc == 0 && closed != NULL && i < due.n; i++)
+		uuid_set_add(closed, due.v[i]);
+	uuid_set_clear(&due);
+	return rc == 0 ? 1 : -1;
 }
 
 int
 job_finish_batch(struct job_ctx *ctx, struct uuid_set *closed)
 {
-	struct job job;
 	int64_t number;
-	int found;
+	int more;
 
 	/* The durable mark, not only this process's count: a crash between
 	 * a revocation and its CRL must still end in a CRL. */
@@ -231,16 +374,8 @@ job_finish_batch(struct job_ctx *ctx, struct uuid_set *closed)
 	}
 	/* Only REVOKED jobs are due now (others wait for their retry time, or
 	 * are not REVOKED); the bound keeps a store error from spinning. */
-	for (int i = 0; i < 100000; i++) {
-		if ((found = job_next_in(ctx->st, JOB_REVOKED, &job)) != 1)
-			return found;
-		if (close_job(ctx, &job) == -1) {
-			job_free(&job);
-			return -1;
-		}
-		if (closed != NULL)
-			uuid_set_add(closed, job.uuid);
-		job_free(&job);
-	}
+	for (int i = 0; i < 1000; i++)
+		if ((more = close_some(ctx, closed)) != 1)
+			return more;
 	return 0;
 }

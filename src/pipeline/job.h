@@ -44,6 +44,14 @@ int job_plan(struct store *st, const char *uuid, enum job_action action,
  */
 int job_run(struct job_ctx *ctx, const char *uuid);
 
+/*
+ * job_run() for the n jobs of uuids at once, each step for all of them
+ * together (one transaction, one flush of files per step); rcs[i] is what
+ * job_run() would have returned for uuids[i].  Between steps it stops
+ * when ctx->should_stop() says so: the jobs wait where they stand.
+ */
+void job_run_many(struct job_ctx *ctx, char *const *uuids, size_t n, int *rcs);
+
 /* After a batch: rewrites the CRL if a revocation is not in one yet, then
  * closes the REVOKED jobs (DONE: the row goes; the audit trail keeps the
  * history), adding their uuids to closed (may be NULL). */

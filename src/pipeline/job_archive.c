@@ -2,10 +2,12 @@
  * job_archive.c - ISSUED -> ARCHIVED: every key about to be superseded is in
  * the archive.
  *
- * Owns: copying a key from the keystore into the archive (pki/archive.h
- * writes the file, under the password file or to the recovery agents) and
- * recording where it went and how it is protected.  Each copy is written
- * and recorded on its own, so a rerun skips the done ones.
+ * Owns: copying keys from the keystore into the archive (pki/archive.h
+ * writes the files, under the password file or to the recovery agents) and
+ * recording where each went and how it is protected: one key on its own
+ * (revoking asks for that), or every key of a batch of jobs at once, read
+ * and sealed on the workers, written with shared flushes, recorded with
+ * the jobs' next state in one transaction.  A rerun skips the done ones.
  * Never: removes the keystore copy (revoking does, once the archive copy
  * is recorded), or overwrites an archive file.
  */
@@ -15,85 +17,174 @@
 #include <stdlib.h>
 
 #include "lib/log.h"
+#include "lib/workers.h"
 #include "pipeline/job_archive.h"
 #include "pki/archive.h"
 #include "pki/keystore.h"
 
-/* The archive copy of a key still in the keystore; rerunning is harmless. */
-static int
-archive_key(struct job_ctx *ctx, const struct cert_row *row,
-    struct archive_copy *copy)
-{
-	EVP_PKEY *key = NULL;
-	X509 *cert = NULL;
+/* One key to archive: whose, which row, and the key once read. */
+struct copy {
+	struct job_item *it;
+	struct cert_row *row;
+	EVP_PKEY *key;
+	X509 *cert;
 	char friendly[256];
-	int rc = -1;
+};
+
+struct copies {
+	struct job_ctx *ctx;
+	struct copy *v;
+	size_t n;
+};
+
+/* The store learns where the copy went and how it is protected. */
+static void
+record_copy(struct job_ctx *ctx, struct cert_row *row, struct archive_copy *copy)
+{
+	const char *how = archive_protection_name(copy->protection);
+
+	store_cert_set_archive(ctx->st, row->id, copy->path, copy->protection,
+	    copy->bundle, copy->bundle_len);
+	store_audit(ctx->st, "archive", row->uuid, row->serial, "%s key archived to %s (%s)",
+	    cert_kind_name(row->kind), copy->path, how);
+	/* The row learns the path and the protection; the bundle stays in
+	 * the store (and beside the file), where recover reads it. */
+	free(row->archive_path);
+	row->archive_path = copy->path;
+	row->archive_protection = copy->protection;
+	copy->path = NULL;
+}
+
+/* On a worker: copy i's key read from the keystore. */
+static void
+read_one(void *arg, size_t i)
+{
+	struct copies *c = arg;
+	struct copy *cp = &c->v[i];
+
+	if (keystore_read(c->ctx->keystore, cp->row->keystore_path, &cp->key,
+	    &cp->cert) == -1)
+		cp->key = NULL;
+	snprintf(cp->friendly, sizeof(cp->friendly), "%s (%s, archived) %s",
+	    cp->row->addresses, cert_kind_name(cp->row->kind), cp->row->serial);
+}
+
+/* The keys read, then written to the archive at once: items[i].rc 0 for
+ * each one archived (its copy in out[i]), else -1 after logging. */
+static void
+write_copies(struct copies *c, struct archive_item *out)
+{
+	struct job_ctx *ctx = c->ctx;
 
 	if (ctx->archive == NULL || ctx->keystore == NULL)
 		fatal("job_archive: no archive or keystore in the job's context");
-	if (keystore_read(ctx->keystore, row->keystore_path, &key, &cert) == -1)
-		goto done;
-	snprintf(friendly, sizeof(friendly), "%s (%s, archived) %s",
-	    row->addresses, cert_kind_name(row->kind), row->serial);
-	if (archive_write(ctx->archive, key, cert, signer_ca(ctx->signer),
-	    cert_kind_name(row->kind), friendly, copy) == -1)
-		goto done;
-	rc = 0;
-done:
-	EVP_PKEY_free(key);
-	X509_free(cert);
-	return rc;
+	workers_map(ctx->workers, c->n, read_one, c);
+	for (size_t i = 0; i < c->n; i++)
+		out[i] = (struct archive_item){ c->v[i].key, c->v[i].cert,
+		    cert_kind_name(c->v[i].row->kind), c->v[i].friendly, { 0 }, -1 };
+	archive_write_many(ctx->archive, ctx->workers, signer_ca(ctx->signer), out, c->n);
+	for (size_t i = 0; i < c->n; i++)
+		if (out[i].rc != 0)
+			log_error("user %s: cannot archive the key of %s certificate %s; "
+			    "leaving it in place", c->v[i].row->uuid,
+			    cert_kind_name(c->v[i].row->kind), c->v[i].row->serial);
 }
 
-/* Archives the key of row unless done already; records where it went. */
 int
 job_archive_key(struct job_ctx *ctx, struct cert_row *row)
 {
-	struct archive_copy copy = { 0 };
-	const char *how;
+	struct copy cp = { NULL, row, NULL, NULL, "" };
+	struct copies c = { ctx, &cp, 1 };
+	struct archive_item out;
+	int rc = -1;
 
 	if (row->archive_path != NULL || row->keystore_path == NULL)
 		return 0;
-	if (archive_key(ctx, row, &copy) == -1) {
-		log_error("user %s: cannot archive the key of %s certificate %s; "
-		    "leaving it in place", row->uuid, cert_kind_name(row->kind),
-		    row->serial);
-		return -1;
+	write_copies(&c, &out);
+	if (out.rc == 0 && (rc = store_begin(ctx->st)) == 0) {
+		record_copy(ctx, row, &out.out);
+		rc = store_commit(ctx->st);
 	}
-	if (store_cert_set_archive(ctx->st, row->id, copy.path, copy.protection,
-	    copy.bundle, copy.bundle_len) == -1) {
-		archive_copy_free(&copy);
-		return -1;
-	}
-	how = archive_protection_name(copy.protection);
-	store_audit(ctx->st, "archive", row->uuid, row->serial, "%s key archived to %s (%s)",
-	    cert_kind_name(row->kind), copy.path, how);
-	log_info("user %s: archived the %s key of %s to %s (%s)", row->uuid,
-	    cert_kind_name(row->kind), row->serial, copy.path, how);
-	/* The row learns the path and the protection; the bundle stays in
-	 * the store (and beside the file), where recover reads it. */
-	row->archive_path = copy.path;
-	row->archive_protection = copy.protection;
-	copy.path = NULL;
-	archive_copy_free(&copy);
-	return 0;
+	if (out.rc == 0)
+		archive_copy_free(&out.out);
+	EVP_PKEY_free(cp.key);
+	X509_free(cp.cert);
+	return rc;
 }
 
-int
-job_step_archive(struct job_ctx *ctx, struct job *job)
+/* The keys of the items' active certificates not archived yet, into c
+ * (their rows in rows[i]).  An item the store cannot answer for fails. */
+static void
+collect(struct job_ctx *ctx, struct job_item **items, size_t n,
+    struct cert_rows *rows, struct copies *c)
 {
-	struct cert_rows old = { 0 };
-	int rc = -1;
+	c->ctx = ctx;
+	c->n = 0;
+	c->v = NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (store_cert_query(ctx->st, CQ_UUID_ACTIVE, items[i]->job.uuid,
+		    &rows[i]) == -1) {
+			job_item_fail(items[i], -1, NULL);
+			continue;
+		}
+		for (size_t k = 0; k < rows[i].n; k++) {
+			struct cert_row *r = &rows[i].v[k];
 
-	/* No transaction around the PKCS#12 work: each archive copy is
-	 * written and recorded on its own, and a rerun skips the done ones. */
-	if (store_cert_query(ctx->st, CQ_UUID_ACTIVE, job->uuid, &old) == -1)
-		return -1;
-	for (size_t i = 0; i < old.n; i++)
-		if (job_archive_key(ctx, &old.v[i]) == -1)
-			goto done;
-	rc = job_set_state(ctx->st, job, JOB_ARCHIVED);
-done:
-	cert_rows_free(&old);
-	return rc;
+			if (r->archive_path != NULL || r->keystore_path == NULL)
+				continue;
+			if ((c->v = realloc(c->v, (c->n + 1) * sizeof(*c->v))) == NULL)
+				fatal("out of memory");
+			c->v[c->n++] = (struct copy){ items[i], r, NULL, NULL, "" };
+		}
+	}
+}
+
+/* Every copy made recorded, and ARCHIVED for each item all of whose keys
+ * are in the archive: one transaction. */
+static void
+record_all(struct job_ctx *ctx, struct job_item **items, size_t n,
+    struct copies *c, struct archive_item *out)
+{
+	int ok = store_begin(ctx->st) == 0;
+
+	for (size_t i = 0; i < c->n; i++) {
+		if (out[i].rc != 0)
+			job_item_fail(c->v[i].it, -1, "a key could not be archived");
+		else if (ok)
+			record_copy(ctx, c->v[i].row, &out[i].out);
+	}
+	for (size_t i = 0; ok && i < n; i++)
+		if (items[i]->rc == 0)
+			job_set_state(ctx->st, &items[i]->job, JOB_ARCHIVED);
+	if (!ok || store_commit(ctx->st) == -1)
+		for (size_t i = 0; i < n; i++)
+			if (items[i]->rc == 0)
+				job_item_fail(items[i], -1, NULL);
+}
+
+void
+job_step_archive_many(struct job_ctx *ctx, struct job_item **items, size_t n)
+{
+	struct cert_rows *rows = calloc(n ? n : 1, sizeof(*rows));
+	struct archive_item *out = NULL;
+	struct copies c;
+
+	if (rows == NULL)
+		fatal("out of memory");
+	collect(ctx, items, n, rows, &c);
+	if ((out = calloc(c.n ? c.n : 1, sizeof(*out))) == NULL)
+		fatal("out of memory");
+	write_copies(&c, out);
+	record_all(ctx, items, n, &c, out);
+	for (size_t i = 0; i < c.n; i++) {
+		if (out[i].rc == 0)
+			archive_copy_free(&out[i].out);
+		EVP_PKEY_free(c.v[i].key);
+		X509_free(c.v[i].cert);
+	}
+	for (size_t i = 0; i < n; i++)
+		cert_rows_free(&rows[i]);
+	free(c.v);
+	free(out);
+	free(rows);
 }

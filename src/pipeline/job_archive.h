@@ -7,6 +7,8 @@
 #ifndef CERTSYNC_JOB_ARCHIVE_H
 #define CERTSYNC_JOB_ARCHIVE_H
 
+#include <stddef.h>
+
 #include "pipeline/job_state.h"
 
 /* Archives the key of row unless done already (or it has none in the
@@ -14,8 +16,10 @@
  * after logging (the key stays where it was). */
 int job_archive_key(struct job_ctx *ctx, struct cert_row *row);
 
-/* The keys of the user's active certificates, which the new ones are about
- * to supersede, all archived; then ARCHIVED.  0, or -1 after logging. */
-int job_step_archive(struct job_ctx *ctx, struct job *job);
+/* The keys of each item's active certificates, which the new ones are
+ * about to supersede, all archived (read and sealed on the workers, written
+ * with shared flushes); then ARCHIVED, one transaction for the batch.  An
+ * item that fails gets rc -1. */
+void job_step_archive_many(struct job_ctx *ctx, struct job_item **items, size_t n);
 
 #endif

@@ -67,51 +67,50 @@ smime_of(struct job_ctx *ctx, const struct job *job, const struct cert_rows *row
 	return smime_value_certs_only(rows, signer_ca(ctx->signer), value, len);
 }
 
-/* The entry at dn made to show add (and its S/MIME value) and not remove;
- * the value written is kept in w.  0, or -1 after logging. */
+/*
+ * Before the directory is written: our S/MIME values as the store records
+ * them (to be replaced), and (when there is an entry to write to, dn) the
+ * value to show now, into w and change.  0, or -1 after logging.
+ */
 static int
-write_dn(struct job_ctx *ctx, const struct job *job, const char *dn,
+prepare_entry(struct job_ctx *ctx, const struct job *job, const char *dn,
     struct publish_change *change, struct written *w)
 {
-	unsigned char *smime = NULL;
-	size_t smime_len = 0;
+	const char *sattr = ctx->conf->publish.smime_attribute;
 
-	if (ctx->conf->publish.smime_attribute != NULL && change->add->n > 0 &&
-	    smime_of(ctx, job, change->add, &smime, &smime_len) == -1)
+	w->rc = PUBLISH_OK;
+	change->old_smime = &w->old_smime;
+	change->smime = NULL;
+	change->smime_len = 0;
+	if (sattr == NULL)
+		return 0;
+	if (store_published_each(ctx->st, job->uuid, sattr, collect_blob,
+	    &w->old_smime) == -1)
 		return -1;
-	change->smime = smime;
-	change->smime_len = smime_len;
-	if ((w->rc = publish_apply(ctx->pub, dn, change)) == PUBLISH_OK) {
-		w->smime = smime;
-		w->smime_len = smime_len;
-		smime = NULL;
-	}
-	free(smime);
+	if (ctx->pub != NULL && dn != NULL && change->add->n > 0 &&
+	    smime_of(ctx, job, change->add, &w->smime, &w->smime_len) == -1)
+		return -1;
+	change->smime = w->smime;
+	change->smime_len = w->smime_len;
 	return 0;
 }
 
 /*
- * The directory part of a step: the entry at dn (none without a publisher
- * or a dn) made to show add and not remove, our S/MIME value replaced.
- * 0 to record it; -1 when the step must wait: a failure (logged), or an
- * entry gone or renamed while the step adds (recording that as published
- * would leave the entry without its certificates; the watcher updates the
- * DN, or marks the user gone, and the retry then does the right thing).
+ * After the directory was written (w->rc says how): 0 to record it; -1
+ * when the step must wait: a failure (logged), or an entry gone or renamed
+ * while the step adds (recording that as published would leave the entry
+ * without its certificates; the watcher updates the DN, or marks the user
+ * gone, and the retry then does the right thing).
  */
 static int
-write_entry(struct job_ctx *ctx, const struct job *job, const char *dn,
-    const struct cert_rows *add, const struct cert_rows *remove, int adds,
-    struct written *w)
+conclude_entry(const struct job *job, const char *dn, int adds, struct written *w)
 {
-	struct publish_change change = { add, remove, &w->old_smime, NULL, 0 };
-	const char *sattr = ctx->conf->publish.smime_attribute;
-
-	w->rc = PUBLISH_OK;
-	if (sattr != NULL && store_published_each(ctx->st, job->uuid, sattr,
-	    collect_blob, &w->old_smime) == -1)
-		return -1;
-	if (ctx->pub != NULL && dn != NULL && write_dn(ctx, job, dn, &change, w) == -1)
-		return -1;
+	if (w->rc != PUBLISH_OK) {
+		/* Nothing was written: no new S/MIME value to record. */
+		free(w->smime);
+		w->smime = NULL;
+		w->smime_len = 0;
+	}
 	if (w->rc == PUBLISH_RETRY)
 		return -1;
 	if (w->rc == PUBLISH_GONE && adds) {
@@ -123,6 +122,26 @@ write_entry(struct job_ctx *ctx, const struct job *job, const char *dn,
 		log_info("user %s: entry %s is gone; nothing to withdraw", job->uuid, dn);
 	failpoint("publish-before-record");
 	return 0;
+}
+
+/* The whole directory part for one entry: prepare, write, conclude.  No
+ * publisher or no dn: nothing to write to, recorded as it stands. */
+static int
+write_entry(struct job_ctx *ctx, const struct job *job, const char *dn,
+    const struct cert_rows *add, const struct cert_rows *remove, int adds,
+    struct written *w)
+{
+	struct publish_change change = { add, remove, NULL, NULL, 0 };
+
+	if (prepare_entry(ctx, job, dn, &change, w) == -1)
+		return -1;
+	if (ctx->pub != NULL && dn != NULL)
+		w->rc = publish_apply(ctx->pub, dn, &change);
+	else {
+		free(w->smime);
+		w->smime = NULL;
+	}
+	return conclude_entry(job, dn, adds, w);
 }
 
 /* Our S/MIME values: the old ones withdrawn, the new one (if any) added. */
@@ -164,45 +183,132 @@ record_publication(struct job_ctx *ctx, struct job *job,
 	return store_commit(ctx->st);
 }
 
-/* Every certificate of ours for the user that is not the new set: the
- * active ones being superseded, and any revoked by hand earlier. */
+/* One job's publication in a batch: its rows (add, old and remove borrow
+ * from all), the change asked of the directory, and what it now holds. */
+struct pub {
+	struct job_item *it;
+	struct cert_rows all, add, old, remove;
+	struct publish_change change;
+	struct written w;
+};
+
+/* The user's certificates by status: the new set (pending), the ones it
+ * supersedes (active), and every one of ours that is not the new set (the
+ * superseded, and any revoked by hand earlier). */
 static void
-not_pending(const struct cert_rows *all, struct cert_rows *out)
+split_rows(struct pub *p)
 {
-	out->v = calloc(all->n ? all->n : 1, sizeof(*out->v));
-	out->n = 0;
-	if (out->v == NULL)
+	size_t n = p->all.n ? p->all.n : 1;
+
+	if ((p->add.v = calloc(n, sizeof(*p->add.v))) == NULL ||
+	    (p->old.v = calloc(n, sizeof(*p->old.v))) == NULL ||
+	    (p->remove.v = calloc(n, sizeof(*p->remove.v))) == NULL)
 		fatal("out of memory");
-	for (size_t i = 0; i < all->n; i++)
-		if (all->v[i].status != CERT_PENDING)
-			out->v[out->n++] = all->v[i];	/* borrowed */
+	for (size_t i = 0; i < p->all.n; i++) {
+		const struct cert_row *r = &p->all.v[i];	/* borrowed below */
+
+		if (r->status == CERT_PENDING)
+			p->add.v[p->add.n++] = *r;
+		else
+			p->remove.v[p->remove.n++] = *r;
+		if (r->status == CERT_ACTIVE)
+			p->old.v[p->old.n++] = *r;
+	}
 }
 
-int
-job_step_publish(struct job_ctx *ctx, struct job *job, const char *dn)
+static void
+pub_free(struct pub *p)
 {
-	struct cert_rows add = { 0 }, old = { 0 }, all = { 0 }, remove = { 0 };
-	struct written w = { PUBLISH_OK, { NULL, NULL, 0 }, NULL, 0 };
-	int rc = -1;
+	written_free(&p->w);
+	free(p->add.v);	/* the rows of these three belong to all */
+	free(p->old.v);
+	free(p->remove.v);
+	cert_rows_free(&p->all);
+}
 
-	if (store_cert_query(ctx->st, CQ_UUID_PENDING, job->uuid, &add) == -1 ||
-	    store_cert_query(ctx->st, CQ_UUID_ACTIVE, job->uuid, &old) == -1 ||
-	    store_cert_query(ctx->st, CQ_UUID, job->uuid, &all) == -1)
-		goto done;
-	not_pending(&all, &remove);
-	if (write_entry(ctx, job, dn, &add, &remove, job->action != JOB_REVOKE, &w) == -1)
-		goto done;
-	rc = record_publication(ctx, job, &add, &old, &w);
-	if (rc == 0 && ctx->pub != NULL && dn != NULL && w.rc == PUBLISH_OK)
-		log_notice("user %s: published %zu certificate(s) to %s, withdrew %zu",
-		    job->uuid, add.n, dn, old.n);
-done:
-	written_free(&w);
-	free(remove.v);	/* its rows belong to all */
-	cert_rows_free(&all);
-	cert_rows_free(&add);
-	cert_rows_free(&old);
-	return rc;
+/* The store's side of p before the directory is written.  0, or -1. */
+static int
+prepare_pub(struct job_ctx *ctx, struct pub *p)
+{
+	if (store_cert_query(ctx->st, CQ_UUID, p->it->job.uuid, &p->all) == -1)
+		return -1;
+	split_rows(p);
+	p->change.add = &p->add;
+	p->change.remove = &p->remove;
+	return prepare_entry(ctx, &p->it->job, p->it->have_id ? p->it->id.dn : NULL,
+	    &p->change, &p->w);
+}
+
+/* The directory's side: every entry of the batch written at once (many
+ * modifies in flight on the writer connection).  No publisher or no dn:
+ * nothing to write to, recorded as it stands. */
+static void
+write_entries(struct job_ctx *ctx, struct pub *v, size_t n)
+{
+	struct publish_req *reqs = calloc(n ? n : 1, sizeof(*reqs));
+	size_t k = 0;
+
+	if (reqs == NULL)
+		fatal("out of memory");
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].it->rc != 0)
+			continue;
+		if (ctx->pub == NULL || !v[i].it->have_id) {
+			free(v[i].w.smime);
+			v[i].w.smime = NULL;
+			continue;
+		}
+		reqs[k++] = (struct publish_req){ v[i].it->id.dn, &v[i].change,
+		    &v[i].w.rc };
+	}
+	publish_apply_many(ctx->pub, reqs, k);
+	free(reqs);
+}
+
+/* Every written entry recorded with PUBLISHED: one transaction. */
+static void
+record_all(struct job_ctx *ctx, struct pub *v, size_t n)
+{
+	int ok = store_begin(ctx->st) == 0;
+
+	for (size_t i = 0; ok && i < n; i++)
+		if (v[i].it->rc == 0)
+			record_publication(ctx, &v[i].it->job, &v[i].add, &v[i].old, &v[i].w);
+	if (!ok || store_commit(ctx->st) == -1)
+		for (size_t i = 0; i < n; i++)
+			if (v[i].it->rc == 0)
+				job_item_fail(v[i].it, -1, NULL);
+}
+
+void
+job_step_publish_many(struct job_ctx *ctx, struct job_item **items, size_t n,
+    enum log_level level)
+{
+	struct pub *v = calloc(n ? n : 1, sizeof(*v));
+
+	if (v == NULL)
+		fatal("out of memory");
+	for (size_t i = 0; i < n; i++) {
+		v[i].it = items[i];
+		if (prepare_pub(ctx, &v[i]) == -1)
+			job_item_fail(items[i], -1, NULL);
+	}
+	write_entries(ctx, v, n);
+	for (size_t i = 0; i < n; i++)
+		if (items[i]->rc == 0 && conclude_entry(&items[i]->job,
+		    items[i]->have_id ? items[i]->id.dn : NULL,
+		    items[i]->job.action != JOB_REVOKE, &v[i].w) == -1)
+			job_item_fail(items[i], -1, NULL);
+	record_all(ctx, v, n);
+	for (size_t i = 0; i < n; i++) {
+		if (items[i]->rc == 0 && ctx->pub != NULL && items[i]->have_id &&
+		    v[i].w.rc == PUBLISH_OK)
+			log_at(level, "user %s: published %zu certificate(s) to %s, "
+			    "withdrew %zu", items[i]->job.uuid, v[i].add.n,
+			    items[i]->id.dn, v[i].old.n);
+		pub_free(&v[i]);
+	}
+	free(v);
 }
 
 /* The withdrawal (or the return) recorded with the next state; where says

@@ -9,12 +9,18 @@
 #ifndef CERTSYNC_JOB_PUBLISH_H
 #define CERTSYNC_JOB_PUBLISH_H
 
+#include <stddef.h>
+
+#include "lib/log.h"
 #include "pipeline/job_state.h"
 
-/* The entry at dn (NULL, or no publisher: nothing to write to) shows the
- * user's pending certificates, now active, and none of the others, now
- * superseded; then PUBLISHED.  0, or -1 after logging. */
-int job_step_publish(struct job_ctx *ctx, struct job *job, const char *dn);
+/* Each item's entry (its identity's dn; none, or no publisher: nothing to
+ * write to) shows the user's pending certificates, now active, and none of
+ * the others, now superseded; then PUBLISHED.  The entries are written
+ * with many modifies in flight, and recorded in one transaction.  An item
+ * that fails gets rc -1.  A line per user at level. */
+void job_step_publish_many(struct job_ctx *ctx, struct job_item **items, size_t n,
+    enum log_level level);
 
 /* Unpublish (publish 0): the entry no longer shows the user's active
  * certificates (nor our S/MIME value); they stay active, their keys in

@@ -2,10 +2,10 @@
  * job_revoke.c - PUBLISHED -> REVOKED: the superseded certificates are
  * revoked.
  *
- * Owns: revoking one certificate (its key archived first, the revocation
- * recorded, and only then the keystore copy removed) and the step that
- * revokes every superseded certificate of a user, one transaction each, so
- * a rerun finds the rest and revokes those.
+ * Owns: revoking certificates (each key archived first, the revocation
+ * recorded, and only then the keystore copy removed): one by hand, or
+ * every superseded certificate of a batch of jobs, recorded with the jobs'
+ * next state in one transaction.
  * Never: writes the CRL (the batch does, once: crl_publish.c), or revokes
  * before the successor is published (the driver's order sees to it).
  */
@@ -22,6 +22,38 @@
 #include "pipeline/job_revoke.h"
 #include "pki/crl.h"
 
+/*
+ * Row's revocation, inside the caller's transaction: recorded, audited,
+ * and (its key being in the archive) its keystore copy let go of.  Returns
+ * the keystore file to remove once the transaction commits (the caller
+ * frees it), or NULL.  Never a row naming a file that is gone.
+ */
+static char *
+revoke_in_txn(struct job_ctx *ctx, const struct cert_row *row, int reason)
+{
+	store_revoke(ctx->st, row->id, reason, time(NULL));
+	store_audit(ctx->st, "revoke", row->uuid, row->serial, "%s certificate revoked: %s",
+	    cert_kind_name(row->kind), crl_reason_name(reason));
+	/* The keystore copy goes only once the archive copy is recorded. */
+	if (row->keystore_path == NULL || row->archive_path == NULL)
+		return NULL;
+	store_cert_set_paths(ctx->st, row->id, NULL, row->archive_path);
+	return strdup(row->keystore_path);
+}
+
+/* After the commit: the keystore file gone, the line logged. */
+static void
+revoked(struct job_ctx *ctx, const struct cert_row *row, int reason, char *gone,
+    enum log_level level)
+{
+	if (gone != NULL && unlink(gone) == -1 && errno != ENOENT)
+		log_warn("cannot remove %s: %s", gone, strerror(errno));
+	free(gone);
+	log_at(level, "user %s: revoked %s certificate %s (%s)", row->uuid,
+	    cert_kind_name(row->kind), row->serial, crl_reason_name(reason));
+	ctx->revoked++;
+}
+
 int
 job_revoke_cert(struct job_ctx *ctx, const struct cert_row *in, int reason)
 {
@@ -34,22 +66,12 @@ job_revoke_cert(struct job_ctx *ctx, const struct cert_row *in, int reason)
 	/* The archive copy is written and recorded first, on its own. */
 	if (job_archive_key(ctx, &row) == -1 || store_begin(ctx->st) == -1)
 		goto done;
-	store_revoke(ctx->st, row.id, reason, time(NULL));
-	store_audit(ctx->st, "revoke", row.uuid, row.serial, "%s certificate revoked: %s",
-	    cert_kind_name(row.kind), crl_reason_name(reason));
-	/* The keystore copy goes only once the archive copy is recorded. */
-	if (row.keystore_path != NULL && row.archive_path != NULL) {
-		store_cert_set_paths(ctx->st, row.id, NULL, row.archive_path);
-		gone = row.keystore_path;
-	}
-	if (store_commit(ctx->st) == -1)
+	gone = revoke_in_txn(ctx, &row, reason);
+	if (store_commit(ctx->st) == -1) {
+		free(gone);
 		goto done;
-	/* Unlinked after the commit: never a row naming a file that is gone. */
-	if (gone != NULL && unlink(gone) == -1 && errno != ENOENT)
-		log_warn("cannot remove %s: %s", gone, strerror(errno));
-	log_notice("user %s: revoked %s certificate %s (%s)", row.uuid,
-	    cert_kind_name(row.kind), row.serial, crl_reason_name(reason));
-	ctx->revoked++;
+	}
+	revoked(ctx, &row, reason, gone, LOG_LVL_NOTICE);
 	rc = 0;
 done:
 	free(row.keystore_path);
@@ -57,21 +79,58 @@ done:
 	return rc;
 }
 
-int
-job_step_revoke(struct job_ctx *ctx, struct job *job)
+/* Each item's superseded certificates, every key archived (normally the
+ * archive step did it; one revoked by hand earlier may not be). */
+static void
+collect(struct job_ctx *ctx, struct job_item **items, size_t n, struct cert_rows *old)
 {
-	struct cert_rows old = { 0 };
-	int rc = -1;
+	for (size_t i = 0; i < n; i++) {
+		if (store_cert_query(ctx->st, CQ_UUID_SUPERSEDED, items[i]->job.uuid,
+		    &old[i]) == -1) {
+			job_item_fail(items[i], -1, NULL);
+			continue;
+		}
+		for (size_t k = 0; k < old[i].n && items[i]->rc == 0; k++)
+			if (job_archive_key(ctx, &old[i].v[k]) == -1)
+				job_item_fail(items[i], -1, "a key could not be archived");
+	}
+}
 
-	/* One transaction per certificate: a rerun finds the rest still
-	 * superseded and revokes those. */
-	if (store_cert_query(ctx->st, CQ_UUID_SUPERSEDED, job->uuid, &old) == -1)
-		return -1;
-	for (size_t i = 0; i < old.n; i++)
-		if (job_revoke_cert(ctx, &old.v[i], job->reason) == -1)
-			goto done;
-	rc = job_set_state(ctx->st, job, JOB_REVOKED);
-done:
-	cert_rows_free(&old);
-	return rc;
+void
+job_step_revoke_many(struct job_ctx *ctx, struct job_item **items, size_t n,
+    enum log_level level)
+{
+	struct cert_rows *old = calloc(n ? n : 1, sizeof(*old));
+	char ***gone = calloc(n ? n : 1, sizeof(*gone));
+	int ok;
+
+	if (old == NULL || gone == NULL)
+		fatal("out of memory");
+	collect(ctx, items, n, old);
+	if ((ok = store_begin(ctx->st) == 0)) {
+		for (size_t i = 0; i < n; i++) {
+			if (items[i]->rc != 0)
+				continue;
+			if ((gone[i] = calloc(old[i].n + 1, sizeof(**gone))) == NULL)
+				fatal("out of memory");
+			for (size_t k = 0; k < old[i].n; k++)
+				gone[i][k] = revoke_in_txn(ctx, &old[i].v[k], items[i]->job.reason);
+			job_set_state(ctx->st, &items[i]->job, JOB_REVOKED);
+		}
+		ok = store_commit(ctx->st) == 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		for (size_t k = 0; gone[i] != NULL && k < old[i].n; k++) {
+			if (ok)
+				revoked(ctx, &old[i].v[k], items[i]->job.reason, gone[i][k], level);
+			else
+				free(gone[i][k]);
+		}
+		if (!ok && items[i]->rc == 0)
+			job_item_fail(items[i], -1, NULL);
+		free(gone[i]);
+		cert_rows_free(&old[i]);
+	}
+	free(gone);
+	free(old);
 }

@@ -7,14 +7,19 @@
 #ifndef CERTSYNC_JOB_REVOKE_H
 #define CERTSYNC_JOB_REVOKE_H
 
+#include <stddef.h>
+
+#include "lib/log.h"
 #include "pipeline/job_state.h"
 
 /* Revokes one certificate with reason (a CRL_REASON_*), archiving its key
  * first; counts it in ctx->revoked.  0, or -1 after logging. */
 int job_revoke_cert(struct job_ctx *ctx, const struct cert_row *row, int reason);
 
-/* Every superseded certificate of the job's user revoked with the job's
- * reason; then REVOKED.  0, or -1 after logging. */
-int job_step_revoke(struct job_ctx *ctx, struct job *job);
+/* Every superseded certificate of each item's user revoked with its job's
+ * reason, then REVOKED: one transaction for the batch.  An item that fails
+ * gets rc -1.  A line per certificate at level. */
+void job_step_revoke_many(struct job_ctx *ctx, struct job_item **items, size_t n,
+    enum log_level level);
 
 #endif

@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -151,4 +152,12 @@ job_free(struct job *job)
 	free(job->uuid);
 	free(job->last_error);
 	memset(job, 0, sizeof(*job));
+}
+
+void
+job_item_fail(struct job_item *it, int rc, const char *why)
+{
+	it->rc = rc;
+	if (why != NULL && it->why[0] == '\0')
+		snprintf(it->why, sizeof(it->why), "%s", why);
 }

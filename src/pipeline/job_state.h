@@ -15,11 +15,14 @@
 
 #include "ca/signer.h"
 #include "lib/conf.h"
+#include "pipeline/identity.h"
 #include "store/store.h"
 
 struct publisher;
 struct archive;
 struct keystore;
+struct keypool;
+struct workers;
 
 /* In this order; unpublish and republish go PLANNED -> PUBLISHED. */
 enum job_state { JOB_PLANNED, JOB_KEYS, JOB_ISSUED, JOB_ARCHIVED, JOB_PUBLISHED,
@@ -48,8 +51,30 @@ struct job_ctx {
 	struct publisher *pub;     /* NULL: no directory to publish to */
 	struct archive *archive;   /* where superseded keys go (pki/archive.h) */
 	struct keystore *keystore; /* where current keys wait (pki/keystore.h) */
+	struct keypool *keypool;   /* keys made ahead; NULL: made when needed */
+	struct workers *workers;   /* CPU work of a batch; NULL: this thread */
 	int revoked;               /* revocations since the last CRL */
+	/* Asked between the steps of a batch: 1 to stop there (NULL: never). */
+	int (*should_stop)(void *arg);
+	void *stop_arg;
 };
+
+/*
+ * One job of a batch, as the driver (job.c) and the steps hold it.  A
+ * step takes the items in its state whose rc is 0, and moves each on or
+ * sets its rc: -1 failed (why may say more; the driver puts it off), -2
+ * retrying cannot help (why says why; the driver parks it).
+ */
+struct job_item {
+	struct job job;
+	struct identity id;        /* when have_id */
+	int have_id;
+	int rc;
+	char why[256];
+};
+
+/* Marks it failed (rc -1, or -2 to park) with why (may be NULL). */
+void job_item_fail(struct job_item *it, int rc, const char *why);
 
 /* "PLANNED" .. "DONE", as the store keeps them; and back (-1 if unknown). */
 const char *job_state_name(enum job_state state);

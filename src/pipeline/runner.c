@@ -27,10 +27,14 @@
 #include "pipeline/plan.h"
 #include "pipeline/runner.h"
 #include "pki/archive.h"
+#include "pki/keypool.h"
 #include "pki/keystore.h"
+#include "lib/workers.h"
 
 #define IDLE_WAIT 30           /* seconds between checks when nothing is due */
-#define BATCH_MAX 200          /* jobs per batch before the CRL is rewritten */
+#define BATCH_MAX 500          /* jobs per batch before the CRL is rewritten */
+#define BATCH_SECONDS 1.0      /* what a batch should take: the next one's size
+                                  follows the last one's rate */
 
 struct runner {
 	const struct conf *conf;
@@ -40,8 +44,11 @@ struct runner {
 	struct deliver *deliver;
 	struct archive *archive;
 	struct keystore *keystore;
+	struct keypool *keypool;
+	struct workers *workers;
 	struct job_ctx jctx;
 	struct plan_ctx plan;
+	size_t batch;              /* the next batch's size */
 
 	pthread_t thread;
 	pthread_mutex_t lock;
@@ -60,54 +67,82 @@ runner_kick(void *arg)
 	pthread_mutex_unlock(&r->lock);
 }
 
-/* Runs up to BATCH_MAX due jobs; collects their uuids.  Returns how many
- * ran; *failed is set when one failed (the batch then ends early, so a
- * broken store cannot turn into a tight retry loop). */
+static int
+should_stop(void *arg)
+{
+	struct runner *r = arg;
+	int stop;
+
+	pthread_mutex_lock(&r->lock);
+	stop = r->stopping && !r->draining;
+	pthread_mutex_unlock(&r->lock);
+	return stop;
+}
+
+static double
+seconds_now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* The next batch sized after the last one's rate, so that it takes about
+ * BATCH_SECONDS: a burst of cheap jobs (EC keys, a warm key pool) goes in
+ * big batches, whose shared flushes pay most; RSA keys made on the spot in
+ * small ones, so the first users do not wait for the last. */
+static void
+resize(struct runner *r, size_t n, double took)
+{
+	size_t least = 2 * (size_t)workers_width(r->workers);
+	double next = took > 0 ? (double)n / took * BATCH_SECONDS : (double)BATCH_MAX;
+
+	if (n < r->batch)
+		return;	/* the backlog, not the rate, set this one's size */
+	r->batch = next < (double)least ? least : next > BATCH_MAX ? BATCH_MAX :
+	    (size_t)next;
+}
+
+/* Runs a batch of due jobs, at once; collects the uuids of those that ran.
+ * Returns how many were due; *failed is set when one failed (then the
+ * runner pauses, so a broken store cannot turn into a tight retry loop). */
 static size_t
 run_batch(struct runner *r, struct uuid_set *ran, int *failed)
 {
-	size_t n = 0;
-	int rc;
+	struct uuid_set due = { 0 };
+	double t0 = seconds_now();
+	size_t n;
+	int *rcs;
 
 	*failed = 0;
-	while (n < BATCH_MAX) {
-		struct job_row job;
-
-		pthread_mutex_lock(&r->lock);
-		if (r->stopping && !r->draining) {
-			pthread_mutex_unlock(&r->lock);
-			break;
-		}
-		pthread_mutex_unlock(&r->lock);
-		if (store_job_next(r->st, time(NULL), &job) != 1)
-			break;
-		if ((rc = job_run(&r->jctx, job.uuid)) == 0)
-			uuid_set_add(ran, job.uuid);
-		else if (rc == -1)
+	if (should_stop(r) ||
+	    store_job_list(r->st, time(NULL), NULL, r->batch, &due) == -1 || due.n == 0) {
+		uuid_set_clear(&due);
+		return 0;
+	}
+	if ((rcs = calloc(due.n, sizeof(*rcs))) == NULL)
+		fatal("out of memory");
+	job_run_many(&r->jctx, due.v, due.n, rcs);
+	for (size_t i = 0; i < due.n; i++) {
+		if (rcs[i] == 0)
+			uuid_set_add(ran, due.v[i]);
+		else if (rcs[i] == -1)
 			*failed = 1;	/* -2: parked; nothing is broken, go on */
-		job_row_free(&job);
-		n++;
-		if (*failed)
-			break;
 	}
+	resize(r, due.n, seconds_now() - t0);
+	n = due.n;
+	free(rcs);
+	uuid_set_clear(&due);
 	return n;
-}
-
-static void
-recheck(struct runner *r, const char *uuid)
-{
-	/* One transaction: the loop cannot plan between look and plan. */
-	if (store_begin(r->st) == 0) {
-		plan_recheck(&r->plan, uuid);
-		store_commit(r->st);
-	}
 }
 
 /* Closes the batch (CRL, DONE) and takes a fresh look at each closed user:
  * changes that came in while their job ran are planned now.  So at each
  * user whose job was dropped (no certifiable identity left, a departure
  * among them): what the user still holds is decided now, not at the next
- * full pass.  A user whose job is still in flight is left to it. */
+ * full pass.  A user whose job is still in flight is left to it.  One
+ * transaction: the loop cannot plan between look and plan. */
 static void
 finish_batch(struct runner *r, struct uuid_set *ran)
 {
@@ -116,11 +151,14 @@ finish_batch(struct runner *r, struct uuid_set *ran)
 	if (job_finish_batch(&r->jctx, &closed) == -1)
 		log_error("the CRL could not be rewritten; the batch's jobs stay "
 		    "REVOKED and are closed after the next successful CRL");
-	for (size_t i = 0; i < closed.n; i++)
-		recheck(r, closed.v[i]);
-	for (size_t i = 0; i < ran->n; i++)
-		if (!uuid_set_has(&closed, ran->v[i]))
-			recheck(r, ran->v[i]);
+	if (store_begin(r->st) == 0) {
+		for (size_t i = 0; i < closed.n; i++)
+			plan_recheck(&r->plan, closed.v[i]);
+		for (size_t i = 0; i < ran->n; i++)
+			if (!uuid_set_has(&closed, ran->v[i]))
+				plan_recheck(&r->plan, ran->v[i]);
+		store_commit(r->st);
+	}
 	uuid_set_clear(&closed);
 	uuid_set_clear(ran);
 }
@@ -224,6 +262,12 @@ runner_start(const struct conf *conf, struct runner **out)
 	r->jctx.pub = r->pub;
 	r->jctx.archive = r->archive;
 	r->jctx.keystore = r->keystore;
+	r->jctx.workers = r->workers = workers_start(conf->daemon.workers);
+	r->jctx.keypool = r->keypool = keypool_start(&conf->certificates.key,
+	    conf->certificates.key_pool, 0);
+	r->jctx.should_stop = should_stop;
+	r->jctx.stop_arg = r;
+	r->batch = 2 * (size_t)workers_width(r->workers);
 	if (pthread_create(&r->thread, NULL, runner_main, r) != 0) {
 		log_error("cannot start the job runner thread");
 		goto fail;
@@ -234,6 +278,8 @@ fail:
 	deliver_close(r->deliver);
 	plan_free(&r->plan);
 	publish_close(r->pub);
+	keypool_stop(r->keypool);
+	workers_stop(r->workers);
 	keystore_close(r->keystore);
 	archive_close(r->archive);
 	signer_close(r->signer);
@@ -254,6 +300,8 @@ runner_join(struct runner *r, int draining)
 	deliver_close(r->deliver);
 	plan_free(&r->plan);
 	publish_close(r->pub);
+	keypool_stop(r->keypool);
+	workers_stop(r->workers);
 	keystore_close(r->keystore);
 	archive_close(r->archive);
 	signer_close(r->signer);

@@ -22,9 +22,11 @@
 #include <openssl/crypto.h>
 
 #include "lib/failpoint.h"
+#include "lib/fs_batch.h"
 #include "lib/fsutil.h"
 #include "lib/log.h"
 #include "lib/secret.h"
+#include "lib/workers.h"
 #include "pki/archive.h"
 #include "pki/certinfo.h"
 #include "pki/keystore.h"
@@ -249,78 +251,6 @@ done:
 	return rc;
 }
 
-/*
- * The bundle first, then the file, each durable before the next: a crash
- * in between leaves a bundle without its file (harmless; the next attempt
- * replaces it), never a file whose password nobody holds.
- */
-static int
-write_wrapped(struct archive *ar, EVP_PKEY *key, X509 *cert, X509 *ca,
-    const char *file, const char *friendly, struct archive_copy *out)
-{
-	unsigned char *p12 = NULL, *bundle = NULL;
-	size_t p12_len = 0, bundle_len = 0;
-	char *kra = NULL;
-	int rc = -1;
-
-	if (agents_still_valid(ar) == -1 ||
-	    seal(ar, key, cert, ca, base_name(file), friendly, &p12, &p12_len,
-	    &bundle, &bundle_len) == -1)
-		return -1;
-	kra = archive_bundle_file(file);
-	if (fs_write_atomic(kra, bundle, bundle_len, 0600, 0) == -1) {
-		log_error("cannot write %s: %s", kra, strerror(errno));
-		goto done;
-	}
-	failpoint("archive-after-bundle");
-	if (fs_write_atomic(file, p12, p12_len, 0600, 1) == -1) {
-		log_error("cannot write %s: %s", file, strerror(errno));
-		goto done;
-	}
-	out->protection = ARCHIVE_RECOVERY_AGENTS;
-	out->bundle = bundle;
-	out->bundle_len = bundle_len;
-	bundle = NULL;
-	rc = 0;
-done:
-	OPENSSL_free(p12);
-	OPENSSL_free(bundle);
-	free(kra);
-	return rc;
-}
-
-/* A bundle beside the file could only be left by a recovery-agent attempt
- * that died before writing its file; it goes first, so it never passes for
- * the protection of the file written now. */
-static int
-write_with_password_file(struct archive *ar, EVP_PKEY *key, X509 *cert,
-    X509 *ca, const char *friendly, const char *file, struct archive_copy *out)
-{
-	char *kra = archive_bundle_file(file);
-	struct p12_key *k;
-	unsigned char *der = NULL;
-	size_t len = 0;
-	int rc = -1;
-
-	if (fs_unlink_durable(kra) == -1) {
-		log_error("cannot remove %s: %s", kra, strerror(errno));
-		goto done;
-	}
-	if ((k = password_key(ar)) == NULL ||
-	    p12_encode(k, key, cert, ca, friendly, &der, &len) == -1)
-		goto done;
-	if (fs_write_atomic(file, der, len, 0600, 1) == -1) {
-		log_error("cannot write %s: %s", file, strerror(errno));
-		goto done;
-	}
-	out->protection = ARCHIVE_PASSWORD_FILE;
-	rc = 0;
-done:
-	OPENSSL_free(der);
-	free(kra);
-	return rc;
-}
-
 /* ---- a file from an earlier attempt ---------------------------------------- */
 
 /* The bundle beside file, if it is one for file (its label names it).
@@ -402,31 +332,207 @@ adopt(struct archive *ar, X509 *cert, const char *file, struct archive_copy *out
 	return 0;
 }
 
+/* ---- writing many files at once ------------------------------------------- */
+
+/* What archive_write_many()'s steps share: per item, the file to write
+ * (todo) and its PKCS#12 and bundle once sealed. */
+struct batch {
+	struct archive *ar;
+	X509 *ca;
+	struct archive_item *v;
+	size_t n;
+	int *todo;
+	unsigned char **p12, **bundle;
+	size_t *p12_len, *bundle_len;
+};
+
+/* Each item named; one whose file an earlier attempt left is adopted now
+ * (done), the others are to be written (todo). */
+static void
+name_items(struct batch *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		struct archive_item *it = &b->v[i];
+		char *serial = certinfo_serial(it->cert);
+
+		memset(&it->out, 0, sizeof(it->out));
+		it->rc = -1;
+		if (serial == NULL)
+			continue;
+		it->out.path = keystore_file(b->ar->conf, AREA_ARCHIVE, it->kind, serial);
+		free(serial);
+		if (access(it->out.path, F_OK) == 0)
+			it->rc = adopt(b->ar, it->cert, it->out.path, &it->out);
+		else
+			b->todo[i] = 1;
+	}
+}
+
+/* On a worker: item i's PKCS#12, and with recovery agents its bundle. */
+static void
+seal_one(void *arg, size_t i)
+{
+	struct batch *b = arg;
+	struct archive_item *it = &b->v[i];
+	struct p12_key *k;
+
+	if (!b->todo[i])
+		return;
+	if (recovery_mode(b->ar))
+		b->todo[i] = seal(b->ar, it->key, it->cert, b->ca, base_name(it->out.path),
+		    it->friendly, &b->p12[i], &b->p12_len[i], &b->bundle[i],
+		    &b->bundle_len[i]) == 0;
+	else
+		b->todo[i] = (k = password_key(b->ar)) != NULL &&
+		    p12_encode(k, it->key, it->cert, b->ca, it->friendly, &b->p12[i],
+		    &b->p12_len[i]) == 0;
+}
+
+/* The bundles (what == 1) or the files (what == 0) of the items still to
+ * do, with shared flushes; an item whose write fails is done with. */
+static void
+write_stage(struct batch *b, int bundles)
+{
+	struct fs_file *f = calloc(b->n, sizeof(*f));
+	char **names = calloc(b->n, sizeof(*names));
+	size_t k = 0, *at = calloc(b->n, sizeof(*at));
+
+	if (f == NULL || names == NULL || at == NULL)
+		fatal("out of memory");
+	for (size_t i = 0; i < b->n; i++) {
+		if (!b->todo[i])
+			continue;
+		names[k] = bundles ? archive_bundle_file(b->v[i].out.path) : NULL;
+		f[k] = (struct fs_file){ .path = bundles ? names[k] : b->v[i].out.path,
+		    .data = bundles ? b->bundle[i] : b->p12[i],
+		    .len = bundles ? b->bundle_len[i] : b->p12_len[i], .mode = 0600,
+		    .no_replace = !bundles };
+		at[k++] = i;
+	}
+	fs_write_many(f, k);
+	for (size_t j = 0; j < k; j++) {
+		if (f[j].err != 0) {
+			log_error("cannot write %s: %s", f[j].path, strerror(f[j].err));
+			b->todo[at[j]] = 0;
+		}
+		free(names[j]);
+	}
+	free(f);
+	free(names);
+	free(at);
+}
+
+/* A bundle beside a file about to be written under the password file could
+ * only be left by a recovery-agent attempt that died before writing its
+ * file; it goes first, so it never passes for this file's protection. */
+static void
+drop_stale_bundles(struct batch *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		char *kra;
+
+		if (!b->todo[i])
+			continue;
+		kra = archive_bundle_file(b->v[i].out.path);
+		if (fs_unlink_durable(kra) == -1) {
+			log_error("cannot remove %s: %s", kra, strerror(errno));
+			b->todo[i] = 0;
+		}
+		free(kra);
+	}
+}
+
+/* Seals and writes the items to do: with recovery agents the bundles
+ * first, durable before any file, so no file is ever without its
+ * wrapped password. */
+static void
+write_todo(struct batch *b, struct workers *w)
+{
+	int recovery = recovery_mode(b->ar), any = 0;
+
+	if (recovery && agents_still_valid(b->ar) == -1)
+		memset(b->todo, 0, b->n * sizeof(*b->todo));
+	if (!recovery)
+		drop_stale_bundles(b);
+	workers_map(w, b->n, seal_one, b);
+	if (recovery) {
+		write_stage(b, 1);
+		failpoint("archive-after-bundle");
+	}
+	write_stage(b, 0);
+	for (size_t i = 0; i < b->n; i++) {
+		struct archive_item *it = &b->v[i];
+
+		if (!b->todo[i])
+			continue;
+		it->out.protection = recovery ? ARCHIVE_RECOVERY_AGENTS :
+		    ARCHIVE_PASSWORD_FILE;
+		it->out.bundle = b->bundle[i];
+		it->out.bundle_len = b->bundle_len[i];
+		b->bundle[i] = NULL;
+		it->rc = any = 1;
+	}
+	if (any)
+		failpoint("archive-after-file");
+}
+
+static void
+batch_free(struct batch *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		OPENSSL_free(b->p12[i]);
+		OPENSSL_free(b->bundle[i]);
+	}
+	free(b->todo);
+	free(b->p12);
+	free(b->bundle);
+	free(b->p12_len);
+	free(b->bundle_len);
+}
+
+size_t
+archive_write_many(struct archive *ar, struct workers *w, X509 *ca,
+    struct archive_item *v, size_t n)
+{
+	const char *dir = ar->conf->archive.directory;
+	struct batch b = { ar, ca, v, n, calloc(n + 1, sizeof(int)),
+	    calloc(n + 1, sizeof(char *)), calloc(n + 1, sizeof(char *)),
+	    calloc(n + 1, sizeof(size_t)), calloc(n + 1, sizeof(size_t)) };
+	size_t failed = 0;
+
+	if (b.todo == NULL || b.p12 == NULL || b.bundle == NULL || b.p12_len == NULL ||
+	    b.bundle_len == NULL)
+		fatal("out of memory");
+	if (fs_mkdir_p(dir, 0700) == -1) {
+		log_error("cannot create %s: %s", dir, strerror(errno));
+		for (size_t i = 0; i < n; i++) {
+			memset(&v[i].out, 0, sizeof(v[i].out));
+			v[i].rc = -1;
+		}
+		batch_free(&b);
+		return n;
+	}
+	name_items(&b);
+	write_todo(&b, w);
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].rc == 1)
+			v[i].rc = 0;
+		if (v[i].rc != 0) {
+			archive_copy_free(&v[i].out);
+			failed++;
+		}
+	}
+	batch_free(&b);
+	return failed;
+}
+
 int
 archive_write(struct archive *ar, EVP_PKEY *key, X509 *cert, X509 *ca,
     const char *kind, const char *friendly, struct archive_copy *out)
 {
-	const char *dir = ar->conf->archive.directory;
-	char *serial = NULL;
-	int rc = -1;
+	struct archive_item it = { key, cert, kind, friendly, { 0 }, -1 };
 
-	memset(out, 0, sizeof(*out));
-	if ((serial = certinfo_serial(cert)) == NULL)
-		return -1;
-	out->path = keystore_file(ar->conf, AREA_ARCHIVE, kind, serial);
-	if (fs_mkdir_p(dir, 0700) == -1)
-		log_error("cannot create %s: %s", dir, strerror(errno));
-	else if (access(out->path, F_OK) == 0)
-		rc = adopt(ar, cert, out->path, out);
-	else if (recovery_mode(ar))
-		rc = write_wrapped(ar, key, cert, ca, out->path, friendly, out);
-	else
-		rc = write_with_password_file(ar, key, cert, ca, friendly, out->path,
-		    out);
-	if (rc == 0)
-		failpoint("archive-after-file");
-	else
-		archive_copy_free(out);
-	free(serial);
-	return rc;
+	archive_write_many(ar, NULL, ca, &it, 1);
+	*out = it.out;
+	return it.rc;
 }

@@ -52,6 +52,7 @@
 
 /* The archive's configuration and, in recovery-agent mode, its agents. */
 struct archive;
+struct workers;
 
 /* One archive copy, as written (or found from an earlier attempt). */
 struct archive_copy {
@@ -90,6 +91,25 @@ const struct kra_agents *archive_agents(const struct archive *ar);
  */
 int archive_write(struct archive *ar, EVP_PKEY *key, X509 *cert, X509 *ca,
     const char *kind, const char *friendly, struct archive_copy *out);
+
+/* One key of archive_write_many(). */
+struct archive_item {
+	EVP_PKEY *key;                  /* in: the key and its certificate */
+	X509 *cert;
+	const char *kind;               /* in: "encryption", ... (the name) */
+	const char *friendly;           /* in: the PKCS#12 friendlyName */
+	struct archive_copy out;        /* out (free with archive_copy_free) */
+	int rc;                         /* out: 0, or -1 (logged) */
+};
+
+/*
+ * archive_write() for n keys at once: sealed on the workers (w may be
+ * NULL), and written with shared flushes (lib/fs_batch.h): with recovery
+ * agents every bundle durable before any file.  Each item's rc says how
+ * it went; returns how many failed.
+ */
+size_t archive_write_many(struct archive *ar, struct workers *w, X509 *ca,
+    struct archive_item *v, size_t n);
 
 void archive_copy_free(struct archive_copy *copy);
 

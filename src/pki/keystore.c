@@ -18,9 +18,11 @@
 
 #include <openssl/rand.h>
 
+#include "lib/fs_batch.h"
 #include "lib/fsutil.h"
 #include "lib/log.h"
 #include "lib/secret.h"
+#include "lib/workers.h"
 #include "pki/certinfo.h"
 #include "pki/keystore.h"
 #include "pki/p12.h"
@@ -208,6 +210,93 @@ keystore_save(struct keystore *ks, EVP_PKEY *key, X509 *cert, X509 *ca,
 	free(serial);
 	free(file);
 	return rc;
+}
+
+/* What keystore_save_many()'s workers share. */
+struct save_job {
+	struct keystore *ks;
+	X509 *ca;
+	struct keystore_item *v;
+	unsigned char **der;
+	size_t *len;
+};
+
+/* One item encoded, on a worker: its path and its DER. */
+static void
+encode_one(void *arg, size_t i)
+{
+	struct save_job *j = arg;
+	struct keystore_item *it = &j->v[i];
+	char *serial = certinfo_serial(it->cert);
+
+	it->rc = -1;
+	if (serial == NULL)
+		return;
+	it->path = keystore_file(j->ks->conf, AREA_KEYSTORE, it->kind, serial);
+	free(serial);
+	it->rc = keystore_encode(j->ks, it->key, it->cert, j->ca, it->friendly,
+	    &j->der[i], &j->len[i]);
+}
+
+/* The encoded items written with shared flushes; failures logged. */
+static void
+write_encoded(struct keystore_item *v, unsigned char **der, size_t *len, size_t n)
+{
+	struct fs_file *files = calloc(n ? n : 1, sizeof(*files));
+	size_t k = 0;
+
+	if (files == NULL)
+		fatal("out of memory");
+	for (size_t i = 0; i < n; i++)
+		if (v[i].rc == 0)
+			files[k++] = (struct fs_file){ .path = v[i].path, .data = der[i],
+			    .len = len[i], .mode = 0600 };
+	fs_write_many(files, k);
+	k = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].rc != 0)
+			continue;
+		if (files[k].err != 0) {
+			log_error("cannot write %s: %s", v[i].path, strerror(files[k].err));
+			v[i].rc = -1;
+		}
+		k++;
+	}
+	free(files);
+}
+
+size_t
+keystore_save_many(struct keystore *ks, struct workers *w, X509 *ca,
+    struct keystore_item *v, size_t n)
+{
+	const char *dir = ks->conf->keystore.directory;
+	struct save_job j = { ks, ca, v, calloc(n ? n : 1, sizeof(*j.der)),
+	    calloc(n ? n : 1, sizeof(*j.len)) };
+	size_t failed = 0;
+
+	if (j.der == NULL || j.len == NULL)
+		fatal("out of memory");
+	for (size_t i = 0; i < n; i++) {
+		v[i].path = NULL;
+		v[i].rc = -1;
+	}
+	if (fs_mkdir_p(dir, 0700) == -1)
+		log_error("cannot create %s: %s", dir, strerror(errno));
+	else {
+		workers_map(w, n, encode_one, &j);
+		write_encoded(v, j.der, j.len, n);
+	}
+	for (size_t i = 0; i < n; i++) {
+		OPENSSL_free(j.der[i]);
+		if (v[i].rc != 0) {
+			free(v[i].path);
+			v[i].path = NULL;
+			failed++;
+		}
+	}
+	free(j.der);
+	free(j.len);
+	return failed;
 }
 
 /* The file at path opened with k: 0, or -1 after logging. */

@@ -32,6 +32,7 @@ struct p12_params {
 };
 
 struct keystore;
+struct workers;
 
 /*
  * The keystore of conf (which must outlive it): reads the password file
@@ -59,6 +60,24 @@ int keystore_encode(struct keystore *ks, EVP_PKEY *key, X509 *cert, X509 *ca,
     const char *friendly, unsigned char **der, size_t *len);
 int keystore_save(struct keystore *ks, EVP_PKEY *key, X509 *cert, X509 *ca,
     const char *kind, const char *friendly, char **path);
+
+/* One file of keystore_save_many(). */
+struct keystore_item {
+	EVP_PKEY *key;             /* in: the key and its certificate */
+	X509 *cert;
+	const char *kind;          /* in: "signing", ... (the file's name) */
+	const char *friendly;      /* in: the PKCS#12 friendlyName */
+	char *path;                /* out: where it went (caller frees) */
+	int rc;                    /* out: 0, or -1 (logged) */
+};
+
+/*
+ * keystore_save() for n items at once: encoded on the workers (w may be
+ * NULL), written with one flush for all (lib/fs_batch.h).  Each item's rc
+ * says how it went.  Returns how many failed.
+ */
+size_t keystore_save_many(struct keystore *ks, struct workers *w, X509 *ca,
+    struct keystore_item *v, size_t n);
 
 /* Opens a keystore file: *key and *cert (caller frees).  Files written
  * under this store's salt open without a derivation. */

@@ -245,3 +245,26 @@ job_row_free(struct job_row *job)
 	free(job->last_error);
 	memset(job, 0, sizeof(*job));
 }
+
+int
+store_job_list(struct store *st, int64_t now, const char *state, size_t max,
+    struct uuid_set *out)
+{
+	/* Due: as store_job_next() picks them, oldest first.  In a state:
+	 * whatever their retry time. */
+	sqlite3_stmt *stmt = db_prepare(st, state == NULL ?
+	    "SELECT uuid FROM jobs WHERE state != 'REVOKED' AND parked_at IS NULL "
+	    "AND next_attempt <= ?1 ORDER BY next_attempt, updated_at LIMIT ?2" :
+	    "SELECT uuid FROM jobs WHERE state = ?3 ORDER BY updated_at LIMIT ?2");
+	int rc;
+
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, now);
+	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)max);
+	db_bind_text(stmt, 3, state);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		uuid_set_add(out, (const char *)sqlite3_column_text(stmt, 0));
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_DONE ? 0 : db_fail(st, "list jobs");
+}

@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/uuid_set.h"
 #include "lib/vocab.h"
 
 struct store;
@@ -191,6 +192,10 @@ int store_job_next(struct store *st, int64_t now, struct job_row *out);
 int store_job_next_due(struct store *st, int64_t *when);
 /* The oldest job in state, whatever its retry time: 1 found, 0 none. */
 int store_job_next_in(struct store *st, const char *state, struct job_row *out);
+/* Up to max uuids added to out: with state NULL the jobs due at now in the
+ * order store_job_next() takes them, else the jobs in state, oldest first. */
+int store_job_list(struct store *st, int64_t now, const char *state, size_t max,
+    struct uuid_set *out);
 /* Calls fn(arg, state, count) per job state; parked jobs are counted
  * apart, as state "parked". */
 int store_job_counts(struct store *st, void (*fn)(void *, const char *, int), void *arg);

@@ -13,8 +13,9 @@
 # store does not know (its "sign" audit records without a row): for
 # issue-before-record, 2 (signing, encryption), whose key files are the 2
 # key files the store does not know; for issue-before-keystore (after the
-# first sign record, before its key file), 1 signing certificate and no key
-# file; for the others, none.  For publish-before-record the directory
+# sign records, before the key files: a batch signs every certificate of
+# its jobs first), 2 (signing, encryption) and no key file; for the
+# others, none.  For publish-before-record the directory
 # already shows the pending certificates.  Then a plain "certsyncd --once"
 # must exit 0 and leave:
 #  - the entry's userCertificate values exactly the store's active
@@ -47,8 +48,8 @@
 # Last, "certsyncctl issue" (no directory): killed at issue-before-record,
 # the next "certsyncctl issue" for the user (resuming its job in KEYS)
 # revokes the 2 certificates it left and issues 2 new ones; and with a
-# keystore directory it cannot create, the failed issue revokes the one
-# certificate it signed at once, its key in the archive.
+# keystore directory it cannot create, the failed issue revokes the two
+# certificates it signed at once, their keys in the archive.
 # Needs a build configured with --enable-failpoints (skips, exit 77, else).
 . "$CS_SRCDIR/tests/integration/lib.sh"
 . "$CS_SRCDIR/tests/integration/slapd.sh"
@@ -389,8 +390,8 @@ for fp in $FAILPOINTS; do
 		check "[$fp] ... and their 2 key files, which the store does not know" \
 		    orphan_files ;;
 	issue-before-keystore)
-		check "[$fp] the crash left 1 certificate signed but not recorded" \
-		    orphans_are signing
+		check "[$fp] the crash left 2 certificates signed but not recorded" \
+		    orphans_are signing encryption
 		awk '{ print $1 }' "$T/orphans" >> "$T/orphans.nokey"
 		check "[$fp] ... and no key file" test ! -s "$T/unrecorded.new" ;;
 	publish-before-record)
@@ -491,11 +492,14 @@ check_exit 70 "[$fp] certsyncctl issue cannot write to its keystore directory" \
     --user manual2
 last_says "signing certificate [0-9A-F]+ was signed but not recorded before \
 this attempt failed; revoked \\(superseded\\), key archived" \
-    "[$fp] it revoked the certificate it had signed, and archived its key"
-sed -n 's/.*signing certificate \([0-9A-F]*\) was signed but not recorded.*/\1 signing/p' \
+    "[$fp] it revoked the signing certificate it had signed, and archived its key"
+last_says "encryption certificate [0-9A-F]+ was signed but not recorded before \
+this attempt failed; revoked \\(superseded\\), key archived" \
+    "[$fp] ... and the encryption certificate (both are signed before the key files)"
+sed -n 's/.* \(signing\|encryption\) certificate \([0-9A-F]*\) was signed but not recorded.*/\2 \1/p' \
     "$T/last.out" > "$T/orphans.crash"
 cp "$T/last.out" "$T/run.out"
-check "[$fp] it signed exactly 1 certificate" test "$(wc -l < "$T/orphans.crash")" -eq 1
+check "[$fp] it signed exactly 2 certificates" test "$(wc -l < "$T/orphans.crash")" -eq 2
 check "[$fp] nothing is left signed but not recorded" orphans_are
 check_exit 0 "[$fp] certsyncctl issue for the user, with its keystore" \
     ctl issue manual2@example.test --name "Manual Two" --user manual2
