@@ -9,10 +9,17 @@
 CS_BUILD_DEPS="gcc make autoconf automake pkg-config libc6-dev
 libssl-dev libldap2-dev libevent-dev libiniparser-dev libsqlite3-dev check
 libp11-kit-dev"
+# What scripts/package needs on top (debhelper 13.11 brings
+# dh-sequence-installsysusers).  No fakeroot: debian/control says
+# Rules-Requires-Root: no.  The package tests also need rpm (rpmbuild) and
+# systemd (systemd-analyze, systemd-sysusers, systemd-tmpfiles); installing
+# systemd where it is not PID 1, as in a container, only adds the tools.
+CS_PACKAGE_DEPS="debhelper dpkg-dev lintian"
 CS_TEST_DEPS="openssl clang libnss3-tools gnutls-bin gpgsm gpg-agent groff-base
 sqlite3 procps slapd ldap-utils libsasl2-modules-gssapi-mit
 samba samba-ad-dc samba-ad-provision samba-common-bin winbind krb5-user ldb-tools
-389-ds-base iproute2 python3 softhsm2 libengine-pkcs11-openssl opensc"
+389-ds-base iproute2 python3 softhsm2 libengine-pkcs11-openssl opensc
+$CS_PACKAGE_DEPS rpm systemd"
 
 cs_top=$(cd "$(dirname "$0")/.." && pwd)
 
