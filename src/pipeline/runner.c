@@ -6,7 +6,9 @@
  * rewrites the CRL once for the batch, closes the jobs, and reconciles their
  * users again.  Between batches it sleeps until kicked or a retry is due.
  * Before the first batch it revokes what a crash left signed but not
- * recorded (job_recover_unrecorded).
+ * recorded (job_recover_unrecorded).  A CRL due without revocations (the
+ * first one, or a fresh one before nextUpdate) is written in the same
+ * place, checked at least every IDLE_WAIT seconds.
  * Never: touches the event loop or the watcher's connection.
  */
 #include "config.h"
@@ -20,6 +22,7 @@
 #include "directory/publish.h"
 #include "lib/log.h"
 #include "pipeline/deliver.h"
+#include "pipeline/crl_publish.h"
 #include "pipeline/job.h"
 #include "pipeline/job_unrecorded.h"
 #include "pipeline/plan.h"
@@ -152,7 +155,8 @@ runner_main(void *arg)
 		/* The first time round it also closes a batch a crash left open;
 		 * a CRL that could not be written is tried again each round. */
 		if (first || n > 0 || r->jctx.revoked > 0 || ran.n > 0 ||
-		    store_crl_pending(r->st) == 1)
+		    store_crl_pending(r->st) == 1 ||
+		    crl_publish_due(r->conf, r->st, time(NULL)) == 1)
 			finish_batch(r, &ran);
 		first = 0;
 		deliver_due = deliver_poll(r->deliver);
