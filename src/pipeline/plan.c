@@ -16,6 +16,7 @@
 #include <openssl/x509v3.h>
 
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "pipeline/identity_row.h"
 #include "pipeline/job.h"
 #include "pipeline/plan.h"
@@ -285,6 +286,8 @@ plan_entry(struct plan_ctx *ctx, const struct dir_entry *e)
 	struct identity id;
 	struct verdict v;
 	char why[512];
+	double arrived = metrics_clock();
+	size_t planned = ctx->planned;
 	int rc = 0;
 
 	if (identity_from_entry(&map, e, &id, why, sizeof(why)) == -1)
@@ -303,6 +306,9 @@ plan_entry(struct plan_ctx *ctx, const struct dir_entry *e)
 		goto done;
 	decide(ctx, &id, id.uuid, &v);
 	rc = act(ctx, id.uuid, e->dn, &v);
+	/* Timed from here to its publication (H_CHANGE_TO_PUBLISHED). */
+	if (rc == 0 && ctx->planned > planned && !ctx->dry_run)
+		metrics_change_arrived(id.uuid, arrived);
 done:
 	identity_free(&id);
 	return rc;
@@ -350,7 +356,13 @@ gone_or_recheck(struct plan_ctx *ctx, const char *uuid, int gone)
 int
 plan_gone(struct plan_ctx *ctx, const char *uuid)
 {
-	return gone_or_recheck(ctx, uuid, 1);
+	double arrived = metrics_clock();
+	size_t planned = ctx->planned;
+	int rc = gone_or_recheck(ctx, uuid, 1);
+
+	if (rc == 0 && ctx->planned > planned && !ctx->dry_run)
+		metrics_change_arrived(uuid, arrived);
+	return rc;
 }
 
 int
