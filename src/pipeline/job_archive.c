@@ -10,8 +10,11 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "lib/log.h"
 #include "lib/secret.h"
@@ -46,6 +49,47 @@ done:
 	return rc;
 }
 
+/*
+ * The store names a keystore file that is gone, but the key's archive file
+ * (write-once, named by kind and serial) is there with the same
+ * certificate: a store restored from a snapshot taken while the agent ran,
+ * whose key moved to the archive after the snapshot (README: Backup and
+ * restore).  1 with *path, or 0.
+ */
+static int
+found_in_archive(struct job_ctx *ctx, const struct cert_row *row, char **path)
+{
+	char *file = NULL, *pw = NULL;
+	EVP_PKEY *key = NULL;
+	X509 *cert = NULL;
+	unsigned char *der = NULL;
+	int len, found = 0;
+
+	if (access(row->keystore_path, F_OK) == 0 || errno != ENOENT)
+		return 0;
+	file = keystore_file(ctx->conf, AREA_ARCHIVE, cert_kind_name(row->kind), row->serial);
+	if (access(file, F_OK) == 0 &&
+	    (pw = secret_read_password(keystore_password_file(ctx->conf, AREA_ARCHIVE),
+	    "[archive] password_file")) != NULL &&
+	    keystore_load(file, pw, &key, &cert) == 0 &&
+	    (len = i2d_X509(cert, &der)) > 0 && (size_t)len == row->der_len &&
+	    memcmp(der, row->der, row->der_len) == 0)
+		found = 1;
+	if (found) {
+		log_notice("user %s: the key of %s certificate %s is no longer in %s "
+		    "but in its archive file %s; recorded from there", row->uuid,
+		    cert_kind_name(row->kind), row->serial, row->keystore_path, file);
+		*path = file;
+		file = NULL;
+	}
+	OPENSSL_free(der);
+	EVP_PKEY_free(key);
+	X509_free(cert);
+	secret_free(pw);
+	free(file);
+	return found;
+}
+
 /* Archives the key of row unless done already; records where it went. */
 int
 job_archive_key(struct job_ctx *ctx, struct cert_row *row)
@@ -54,7 +98,7 @@ job_archive_key(struct job_ctx *ctx, struct cert_row *row)
 
 	if (row->archive_path != NULL || row->keystore_path == NULL)
 		return 0;
-	if (archive_key(ctx, row, &path) == -1) {
+	if (!found_in_archive(ctx, row, &path) && archive_key(ctx, row, &path) == -1) {
 		log_error("user %s: cannot archive the key of %s certificate %s; "
 		    "leaving it in place", row->uuid, cert_kind_name(row->kind),
 		    row->serial);
