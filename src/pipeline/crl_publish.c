@@ -5,8 +5,8 @@
  * the next CRL number from the store (the number is taken before signing,
  * so it is never reused even if a write fails), the CRL built, signed and
  * written, and only then the store's pending mark cleared.
- * Also when one is due with no revocation: the first, and a fresh one at
- * half of next_update_hours.
+ * Also when one is due with no revocation: the first, a fresh one at half
+ * of next_update_hours, and one whose file is gone.
  * Never: signs itself (the signer does), or clears the pending mark of a
  * CRL that did not reach its files.
  */
@@ -14,6 +14,7 @@
 
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "lib/log.h"
 #include "lib/metrics.h"
@@ -62,6 +63,7 @@ crl_publish_due(const struct conf *conf, struct store *st, time_t now)
 
 	if (store_crl_last(st, &number, &issued_at) == -1)
 		return -1;
-	return number == 0 ||
+	/* A file that is gone (a restore without crl/) is written again. */
+	return number == 0 || access(conf->crl.path, F_OK) == -1 ||
 	    now - issued_at >= (int64_t)conf->crl.next_update_hours * 3600 / 2;
 }
