@@ -17,7 +17,8 @@
 #  - /metrics is Prometheus text 0.0.4 that promtool accepts, with jobs by
 #    state, the counters (issued 4, revoked 2, published 4 after an
 #    enrollment and a reissue), directory connected, the CRL's age and
-#    next update, and the change-to-published histogram with samples;
+#    next update, and the change-to-published histogram with samples; and
+#    the alerting rules of conf/prometheus-alerts.yml pass promtool;
 #  - /healthz: 200 "ok" while connected with a fresh CRL; 503 naming the
 #    directory when slapd is stopped (and 200 again when it is back); 503
 #    naming the waiting revocation and the missing CRL when the CRL cannot
@@ -265,6 +266,8 @@ check "GET /metrics: 200" get GET /metrics
 cp "$BODY" "$T/metrics.txt"
 check "... text/plain; version=0.0.4" header_is content-type "text/plain; version=0.0.4; charset=utf-8"
 check "promtool check metrics accepts it" sh -c "promtool check metrics < '$T/metrics.txt'"
+check "promtool check rules accepts conf/prometheus-alerts.yml" \
+    promtool check rules "$CS_SRCDIR/conf/prometheus-alerts.yml"
 metric() { awk -v m="$1" '$1 == m { print $2 }' "$T/metrics.txt"; }
 metric_is() { echo "$1 = $(metric "$1"), wanted $2"; [ "$(metric "$1")" = "$2" ]; }
 check "certificates issued: 4" metric_is certsync_certificates_issued_total 4
