@@ -209,8 +209,8 @@ job_finish_batch(struct job_ctx *ctx, struct uuid_set *closed)
 
 	/* The durable mark, not only this process's count: a crash between
 	 * a revocation and its CRL must still end in a CRL. */
-	if (ctx->revoked > 0 || store_crl_pending(ctx->st) == 1 ||
-	    crl_publish_due(ctx->conf, ctx->st, time(NULL)) == 1) {
+	if (ctx->revoked > 0 || store_crl_pending(ctx->st) == 1 || (ctx->crl_refresh &&
+	    crl_publish_due(ctx->conf, ctx->st, time(NULL)) == 1)) {
 		if (crl_publish(ctx->conf, ctx->st, ctx->signer, &number) == -1) {
 			metrics_add(M_ERR_CRL, 1);
 			return -1;

@@ -133,6 +133,20 @@ wait_for_work(struct runner *r, int64_t deliver_due, int failed)
 	pthread_mutex_unlock(&r->lock);
 }
 
+/* Whether a stop was asked for, and whether as a drain. */
+static int
+stop_asked(struct runner *r, int *draining)
+{
+	int stop;
+
+	pthread_mutex_lock(&r->lock);
+	stop = r->stopping;
+	if (draining != NULL)
+		*draining = r->draining;
+	pthread_mutex_unlock(&r->lock);
+	return stop;
+}
+
 static void *
 runner_main(void *arg)
 {
@@ -147,7 +161,9 @@ runner_main(void *arg)
 		    "revoked; a resumed job of their user, or the next start, "
 		    "tries again");
 	for (;;) {
-		int failed = 0;
+		/* A drain ends with an empty round that began after it was
+		 * asked for: jobs planned during an earlier round still run. */
+		int failed = 0, asked_before = stop_asked(r, NULL);
 		size_t n = run_batch(r, &ran, &failed);
 		int64_t deliver_due;
 		int stop, draining;
@@ -160,11 +176,8 @@ runner_main(void *arg)
 			finish_batch(r, &ran);
 		first = 0;
 		deliver_due = deliver_poll(r->deliver);
-		pthread_mutex_lock(&r->lock);
-		stop = r->stopping;
-		draining = r->draining;
-		pthread_mutex_unlock(&r->lock);
-		if (stop && (!draining || n == 0 || failed))
+		stop = stop_asked(r, &draining);
+		if (stop && (!draining || (n == 0 && asked_before) || failed))
 			break;
 		if (n == 0 || failed)
 			wait_for_work(r, deliver_due, failed);
@@ -194,6 +207,7 @@ runner_start(const struct conf *conf, struct runner **out)
 	r->jctx.st = r->st;
 	r->jctx.signer = r->signer;
 	r->jctx.pub = r->pub;
+	r->jctx.crl_refresh = 1;
 	if (pthread_create(&r->thread, NULL, runner_main, r) != 0) {
 		log_error("cannot start the job runner thread");
 		goto fail;
