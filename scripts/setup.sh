@@ -22,7 +22,7 @@ CS_PACKAGE_DEPS="debhelper dpkg-dev lintian"
 CS_TEST_DEPS="openssl clang libnss3-tools gnutls-bin gpgsm gpg-agent groff-base
 sqlite3 procps slapd ldap-utils libsasl2-modules-gssapi-mit
 samba samba-ad-dc samba-ad-provision samba-common-bin winbind krb5-user ldb-tools
-389-ds-base iproute2 python3 softhsm2 libengine-pkcs11-openssl opensc prometheus
+389-ds-base iproute2 python3 python3-cryptography softhsm2 libengine-pkcs11-openssl opensc prometheus
 $CS_PACKAGE_DEPS rpm systemd"
 
 cs_top=$(cd "$(dirname "$0")/.." && pwd)
