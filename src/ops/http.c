@@ -140,7 +140,7 @@ bind_all(struct http_server *h)
 
 	for (int i = 0; conf_listen_item(h->conf->http.listen, i, host, &port, &why) == 1; i++) {
 		if (evhttp_bind_socket_with_handle(h->http, host, (ev_uint16_t)port) != NULL) {
-			log_info("http: listening on %s%s%s:%d", strchr(host, ':') ? "[" : "",
+			log_notice("http: listening on %s%s%s:%d", strchr(host, ':') ? "[" : "",
 			    host, strchr(host, ':') ? "]" : "", port);
 			continue;
 		}

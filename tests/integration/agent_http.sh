@@ -43,14 +43,19 @@ cp "$CONF" "$T/core.conf"
 cs_agent_conf
 ALICE="uid=alice,$SLAPD_PEOPLE"
 ldap_add_user alice alice@example.test "Alice Example" Alice Example
-PORT=$(_slapd_random_port)
-PORT6=$((PORT + 1))
-cat >> "$CONF" <<CONF
-[http]
-listen = 127.0.0.1:$PORT [::1]:$PORT6
-timeout = 2
-revocation_delay_max = 3
-CONF
+cp "$CONF" "$T/base.conf"
+# with_ports: the configuration with a fresh pair of random ports.
+with_ports() {
+	PORT=$(_slapd_random_port)
+	PORT6=$((PORT + 1))
+	{
+		cat "$T/base.conf"
+		printf '[http]\nlisten = 127.0.0.1:%s [::1]:%s\n' "$PORT" "$PORT6"
+		printf 'timeout = 2\nrevocation_delay_max = 3\n'
+	} > "$CONF"
+}
+# A failure that ends the test early still shows what the agent said.
+cs_on_exit '[ "$cs_rc" -eq 0 ] || { echo "# the agent log:"; tail -n 30 "$T/agent.log" | sed "s/^/#   /"; }'
 
 # ---- the client -----------------------------------------------------------------
 # http.py req HOST PORT METHOD PATH [HEADER: VALUE]...: one request; prints
@@ -200,7 +205,20 @@ healthy() { get GET /healthz && status_is 200 && [ "$(cat "$BODY")" = ok ]; }
 crl_file_is_served() { get GET /ca.crl && status_is 200 && cmp "$BODY" "$T/crl/ca.crl"; }
 
 echo "# start"
-cs_agent_start
+# A random port someone else holds makes the agent exit 69 at once: then
+# another pair (at most 5 tries).
+listening() { grep -q "http: listening on \\[::1\\]:$PORT6" "$T/agent.log"; }
+started() { listening || grep -q 'cannot listen' "$T/agent.log"; }
+for try in 1 2 3 4 5; do
+	with_ports
+	: > "$T/agent.log"
+	cs_agent_start
+	cs_wait_for 15 started || :
+	grep -q 'cannot listen: Address already in use' "$T/agent.log" || break
+	echo "# ports $PORT/$PORT6 taken (try $try)"
+	cs_agent_stop
+done
+check "the agent listens on 127.0.0.1:$PORT and [::1]:$PORT6" listening
 check "/healthz says ok once connected with a CRL" cs_wait_for 30 healthy
 check "... as text/plain, not cached" sh -c "grep -q '^content-type: text/plain' '$H' && grep -q '^cache-control: no-store' '$H'"
 check "alice is enrolled" cs_wait_for 30 sh -c "'$CTL' -c '$CONF' list --active | grep -q alice@"
