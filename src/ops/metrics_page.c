@@ -22,6 +22,7 @@
 
 struct job_counts {
 	int known[KNOWN_STATES];
+	int parked;	/* the store's pseudo-state: a failure retrying cannot mend */
 	char other[OTHER_MAX][32];
 	int other_n[OTHER_MAX];
 	size_t nother;
@@ -45,6 +46,8 @@ count_state(void *arg, const char *state, int n)
 
 	if (s >= 0 && s < KNOWN_STATES)
 		c->known[s] += n;
+	else if (state != NULL && strcmp(state, "parked") == 0)
+		c->parked += n;
 	else if (state != NULL && plain_word(state) && c->nother < OTHER_MAX) {
 		snprintf(c->other[c->nother], sizeof(c->other[0]), "%s", state);
 		c->other_n[c->nother++] = n;
@@ -66,10 +69,12 @@ write_jobs(FILE *out, struct store *st)
 	if (store_job_counts(st, count_state, &c) == -1)
 		return;		/* no family rather than wrong zeros */
 	family(out, "certsync_jobs", "gauge", "Jobs in the state store by state "
-	    "(a job per user with work in progress)");
+	    "(a job per user with work in progress; parked: held after a failure "
+	    "retrying cannot mend, until the entry changes or a restart)");
 	for (int s = 0; s < KNOWN_STATES; s++)
 		fprintf(out, "certsync_jobs{state=\"%s\"} %d\n",
 		    job_state_name((enum job_state)s), c.known[s]);
+	fprintf(out, "certsync_jobs{state=\"parked\"} %d\n", c.parked);
 	for (size_t i = 0; i < c.nother; i++)
 		fprintf(out, "certsync_jobs{state=\"%s\"} %d\n", c.other[i], c.other_n[i]);
 }

@@ -36,8 +36,11 @@ copy_printable(char *dst, size_t len, const char *src)
 static void
 add_jobs(void *arg, const char *state, int n)
 {
-	(void)state;
-	*(int *)arg += n;
+	struct ops_status *s = arg;
+
+	s->jobs += n;
+	if (state != NULL && strcmp(state, "parked") == 0)
+		s->parked += n;
 }
 
 static void
@@ -63,8 +66,8 @@ ops_status_read(struct store *st, struct ops_status *s)
 		return;
 	read_state(st, "connection", s->connection, sizeof(s->connection));
 	read_state(st, "source", s->source, sizeof(s->source));
-	if (store_job_counts(st, add_jobs, &s->jobs) == -1)
-		s->jobs = 0;
+	if (store_job_counts(st, add_jobs, s) == -1)
+		s->jobs = s->parked = 0;
 	s->crl_pending = store_crl_pending(st) == 1;
 	/* Pending from before this process started: waiting since then at
 	 * least (the runner writes that CRL first thing). */
@@ -75,10 +78,13 @@ ops_status_read(struct store *st, struct ops_status *s)
 void
 ops_status_line(const struct ops_status *s, char *buf, size_t len)
 {
-	char when[32], jobs[32];
+	char when[32], jobs[64];
 
 	if (s->jobs == 0)
 		snprintf(jobs, sizeof(jobs), "no jobs queued");
+	else if (s->parked > 0)
+		snprintf(jobs, sizeof(jobs), "%d job%s queued, %d parked (certsyncctl "
+		    "status)", s->jobs, s->jobs == 1 ? "" : "s", s->parked);
 	else
 		snprintf(jobs, sizeof(jobs), "%d job%s queued", s->jobs,
 		    s->jobs == 1 ? "" : "s");

@@ -26,6 +26,7 @@ struct ops_status {
 	char connection[256];       /* the watcher's state, as certsyncctl status shows it */
 	char source[24];            /* syncrepl, poll, dirsync, usn */
 	int jobs;                   /* jobs in the store, any state */
+	int parked;                 /* of those, parked (certsyncctl status lists them) */
 	int64_t last_published;     /* Unix time, 0: none since start */
 	int crl_pending;            /* a revocation is not in a written CRL */
 	int64_t pending_since;      /* since when (Unix time; 0: unknown) */

@@ -2,9 +2,10 @@
  * job_archive.c - ISSUED -> ARCHIVED: every key about to be superseded is in
  * the archive.
  *
- * Owns: copying a key from the keystore into the archive (a new PKCS#12
- * under the archive's password) and recording where it went.  Each copy is
- * written and recorded on its own, so a rerun skips the done ones.
+ * Owns: copying a key from the keystore into the archive (pki/archive.h
+ * writes the file, under the password file or to the recovery agents) and
+ * recording where it went and how it is protected.  Each copy is written
+ * and recorded on its own, so a rerun skips the done ones.
  * Never: removes the keystore copy (revoking does, once the archive copy
  * is recorded), or overwrites an archive file.
  */
@@ -19,18 +20,22 @@
 #include "lib/log.h"
 #include "lib/secret.h"
 #include "pipeline/job_archive.h"
+#include "pki/archive.h"
+#include "pki/certinfo.h"
 #include "pki/keystore.h"
 
 /* The archive copy of a key still in the keystore; rerunning is harmless. */
 static int
-archive_key(struct job_ctx *ctx, const struct cert_row *row, char **path)
+archive_key(struct job_ctx *ctx, const struct cert_row *row,
+    struct archive_copy *copy)
 {
 	EVP_PKEY *key = NULL;
 	X509 *cert = NULL;
 	char *pw = NULL, friendly[256];
 	int rc = -1;
 
-	*path = NULL;
+	if (ctx->archive == NULL)
+		fatal("job_archive: no archive in the job's context");
 	if ((pw = secret_read_password(keystore_password_file(ctx->conf, AREA_KEYSTORE),
 	    "[keystore] password_file")) == NULL)
 		return -1;
@@ -38,8 +43,8 @@ archive_key(struct job_ctx *ctx, const struct cert_row *row, char **path)
 		goto done;
 	snprintf(friendly, sizeof(friendly), "%s (%s, archived) %s",
 	    row->addresses, cert_kind_name(row->kind), row->serial);
-	if (keystore_save(ctx->conf, AREA_ARCHIVE, key, cert, signer_ca(ctx->signer),
-	    cert_kind_name(row->kind), friendly, path) == -1)
+	if (archive_write(ctx->archive, key, cert, signer_ca(ctx->signer),
+	    cert_kind_name(row->kind), friendly, copy) == -1)
 		goto done;
 	rc = 0;
 done:
@@ -51,41 +56,34 @@ done:
 
 /*
  * The store names a keystore file that is gone, but the key's archive file
- * (write-once, named by kind and serial) is there with the same
- * certificate: a store restored from a snapshot taken while the agent ran,
- * whose key moved to the archive after the snapshot (README: Backup and
- * restore).  1 with *path, or 0.
+ * (write-once, named by kind and serial) is there: a store restored from a
+ * snapshot taken while the agent ran, whose key moved to the archive after
+ * the snapshot (README: Backup and restore).  archive_write() adopts a
+ * file that is there, with the protection it really has (the password
+ * file opens it with this certificate in it, or its recovery-agent bundle
+ * lies beside it), and needs no key for that.  1 with *copy, or 0.
  */
 static int
-found_in_archive(struct job_ctx *ctx, const struct cert_row *row, char **path)
+found_in_archive(struct job_ctx *ctx, const struct cert_row *row,
+    struct archive_copy *copy)
 {
-	char *file = NULL, *pw = NULL;
-	EVP_PKEY *key = NULL;
+	char *file = NULL;
 	X509 *cert = NULL;
-	unsigned char *der = NULL;
-	int len, found = 0;
+	int found = 0;
 
-	if (access(row->keystore_path, F_OK) == 0 || errno != ENOENT)
+	if (ctx->archive == NULL || access(row->keystore_path, F_OK) == 0 || errno != ENOENT)
 		return 0;
 	file = keystore_file(ctx->conf, AREA_ARCHIVE, cert_kind_name(row->kind), row->serial);
 	if (access(file, F_OK) == 0 &&
-	    (pw = secret_read_password(keystore_password_file(ctx->conf, AREA_ARCHIVE),
-	    "[archive] password_file")) != NULL &&
-	    keystore_load(file, pw, &key, &cert) == 0 &&
-	    (len = i2d_X509(cert, &der)) > 0 && (size_t)len == row->der_len &&
-	    memcmp(der, row->der, row->der_len) == 0)
-		found = 1;
-	if (found) {
+	    (cert = certinfo_from_der(row->der, row->der_len)) != NULL &&
+	    archive_write(ctx->archive, NULL, cert, signer_ca(ctx->signer),
+	    cert_kind_name(row->kind), "", copy) == 0) {
 		log_notice("user %s: the key of %s certificate %s is no longer in %s "
 		    "but in its archive file %s; recorded from there", row->uuid,
 		    cert_kind_name(row->kind), row->serial, row->keystore_path, file);
-		*path = file;
-		file = NULL;
+		found = 1;
 	}
-	OPENSSL_free(der);
-	EVP_PKEY_free(key);
 	X509_free(cert);
-	secret_free(pw);
 	free(file);
 	return found;
 }
@@ -94,25 +92,33 @@ found_in_archive(struct job_ctx *ctx, const struct cert_row *row, char **path)
 int
 job_archive_key(struct job_ctx *ctx, struct cert_row *row)
 {
-	char *path = NULL;
+	struct archive_copy copy = { 0 };
+	const char *how;
 
 	if (row->archive_path != NULL || row->keystore_path == NULL)
 		return 0;
-	if (!found_in_archive(ctx, row, &path) && archive_key(ctx, row, &path) == -1) {
+	if (!found_in_archive(ctx, row, &copy) && archive_key(ctx, row, &copy) == -1) {
 		log_error("user %s: cannot archive the key of %s certificate %s; "
 		    "leaving it in place", row->uuid, cert_kind_name(row->kind),
 		    row->serial);
 		return -1;
 	}
-	if (store_cert_set_paths(ctx->st, row->id, row->keystore_path, path) == -1) {
-		free(path);
+	if (store_cert_set_archive(ctx->st, row->id, copy.path, copy.protection,
+	    copy.bundle, copy.bundle_len) == -1) {
+		archive_copy_free(&copy);
 		return -1;
 	}
-	store_audit(ctx->st, "archive", row->uuid, row->serial, "%s key archived to %s",
-	    cert_kind_name(row->kind), path);
-	log_info("user %s: archived the %s key of %s to %s", row->uuid,
-	    cert_kind_name(row->kind), row->serial, path);
-	row->archive_path = path;
+	how = archive_protection_name(copy.protection);
+	store_audit(ctx->st, "archive", row->uuid, row->serial, "%s key archived to %s (%s)",
+	    cert_kind_name(row->kind), copy.path, how);
+	log_info("user %s: archived the %s key of %s to %s (%s)", row->uuid,
+	    cert_kind_name(row->kind), row->serial, copy.path, how);
+	/* The row learns the path and the protection; the bundle stays in
+	 * the store (and beside the file), where recover reads it. */
+	row->archive_path = copy.path;
+	row->archive_protection = copy.protection;
+	copy.path = NULL;
+	archive_copy_free(&copy);
 	return 0;
 }
 

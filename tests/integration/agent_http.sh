@@ -293,6 +293,7 @@ check "certificates revoked: 2" metric_is certsync_certificates_revoked_total 2
 check "certificates published: 4" metric_is certsync_certificates_published_total 4
 check "directory connected" metric_is certsync_directory_connected 1
 check "jobs by state, PLANNED listed at 0" metric_is 'certsync_jobs{state="PLANNED"}' 0
+check "jobs parked: listed at 0" metric_is 'certsync_jobs{state="parked"}' 0
 check "jobs by state, REVOKED listed" sh -c "grep -q '^certsync_jobs{state=\"REVOKED\"} ' '$T/metrics.txt'"
 check "errors by kind: directory 0" metric_is 'certsync_errors_total{kind="directory"}' 0
 check "CRL age in seconds" sh -c "grep -Eq '^certsync_crl_age_seconds [0-9]+\$' '$T/metrics.txt'"
