@@ -23,6 +23,7 @@
 
 #include "lib/failpoint.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "pipeline/crl_publish.h"
 #include "pipeline/identity_row.h"
 #include "pipeline/job.h"
@@ -83,6 +84,7 @@ postpone(struct store *st, struct job *job, const char *what)
 		delay = BACKOFF_MAX;
 	job->attempts++;
 	job->next_attempt = time(NULL) + delay;
+	metrics_add(M_ERR_JOB, 1);
 	/* Only the retry columns: the in-memory state may be one whose
 	 * commit failed, and must not be written now. */
 	store_job_postpone(st, job->uuid, job->attempts, job->next_attempt, what);
@@ -160,6 +162,7 @@ load_item(struct job_ctx *ctx, const char *uuid, struct job_item *it)
 		 * gone user's certificates are then revoked.) */
 		log_info("user %s: %s job dropped; no certifiable identity", uuid,
 		    job_action_name(it->job.action));
+		metrics_change_forget(uuid);
 		return it->rc = store_job_delete(ctx->st, uuid) == 0 ? 1 : -1;
 	}
 	return 0;
@@ -353,8 +356,11 @@ close_some(struct job_ctx *ctx, struct uuid_set *closed)
 		rc = store_commit(ctx->st);
 	}
 	failpoint("after-DONE");
-	for (size_t i = 0; rc == 0 && closed != NULL && i < due.n; i++)
-		uuid_set_add(closed, due.v[i]);
+	for (size_t i = 0; rc == 0 && i < due.n; i++) {
+		metrics_change_forget(due.v[i]);	/* if it never published */
+		if (closed != NULL)
+			uuid_set_add(closed, due.v[i]);
+	}
 	uuid_set_clear(&due);
 	return rc == 0 ? 1 : -1;
 }
@@ -367,9 +373,12 @@ job_finish_batch(struct job_ctx *ctx, struct uuid_set *closed)
 
 	/* The durable mark, not only this process's count: a crash between
 	 * a revocation and its CRL must still end in a CRL. */
-	if (ctx->revoked > 0 || store_crl_pending(ctx->st) == 1) {
-		if (crl_publish(ctx->conf, ctx->st, ctx->signer, &number) == -1)
+	if (ctx->revoked > 0 || store_crl_pending(ctx->st) == 1 || (ctx->crl_refresh &&
+	    crl_publish_due(ctx->conf, ctx->st, time(NULL)) == 1)) {
+		if (crl_publish(ctx->conf, ctx->st, ctx->signer, &number) == -1) {
+			metrics_add(M_ERR_CRL, 1);
 			return -1;
+		}
 		ctx->revoked = 0;
 	}
 	/* Only REVOKED jobs are due now (others wait for their retry time, or

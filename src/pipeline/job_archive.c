@@ -13,13 +13,16 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "lib/log.h"
 #include "lib/workers.h"
 #include "pipeline/job_archive.h"
 #include "pki/archive.h"
+#include "pki/certinfo.h"
 #include "pki/keystore.h"
 
 /* One key to archive: whose, which row, and the key once read. */
@@ -55,18 +58,51 @@ record_copy(struct job_ctx *ctx, struct cert_row *row, struct archive_copy *copy
 	copy->path = NULL;
 }
 
-/* On a worker: copy i's key read from the keystore. */
+/*
+ * The store names a keystore file that is gone, but the key's archive file
+ * (write-once, named by kind and serial) is there: a store restored from a
+ * snapshot taken while the agent ran, whose key moved to the archive after
+ * the snapshot (README: Backup and restore).  archive_write_many() adopts
+ * a file that is there, with the protection it really has (the password
+ * file opens it with this certificate in it, or its recovery-agent bundle
+ * lies beside it), and needs no key for that.  1 with cp->cert, or 0.
+ */
+static int
+found_in_archive(struct job_ctx *ctx, struct copy *cp)
+{
+	const struct cert_row *row = cp->row;
+	char *file;
+	int found = 0;
+
+	if (access(row->keystore_path, F_OK) == 0 || errno != ENOENT)
+		return 0;
+	file = keystore_file(ctx->conf, AREA_ARCHIVE, cert_kind_name(row->kind), row->serial);
+	if (access(file, F_OK) == 0 &&
+	    (cp->cert = certinfo_from_der(row->der, row->der_len)) != NULL) {
+		log_notice("user %s: the key of %s certificate %s is no longer in %s "
+		    "but in its archive file %s; recorded from there", row->uuid,
+		    cert_kind_name(row->kind), row->serial, row->keystore_path, file);
+		found = 1;
+	}
+	free(file);
+	return found;
+}
+
+/* On a worker: copy i's key read from the keystore (unless the archive
+ * has it already: found_in_archive). */
 static void
 read_one(void *arg, size_t i)
 {
 	struct copies *c = arg;
 	struct copy *cp = &c->v[i];
 
+	snprintf(cp->friendly, sizeof(cp->friendly), "%s (%s, archived) %s",
+	    cp->row->addresses, cert_kind_name(cp->row->kind), cp->row->serial);
+	if (cp->cert != NULL)
+		return;
 	if (keystore_read(c->ctx->keystore, cp->row->keystore_path, &cp->key,
 	    &cp->cert) == -1)
 		cp->key = NULL;
-	snprintf(cp->friendly, sizeof(cp->friendly), "%s (%s, archived) %s",
-	    cp->row->addresses, cert_kind_name(cp->row->kind), cp->row->serial);
 }
 
 /* The keys read, then written to the archive at once: items[i].rc 0 for
@@ -78,6 +114,8 @@ write_copies(struct copies *c, struct archive_item *out)
 
 	if (ctx->archive == NULL || ctx->keystore == NULL)
 		fatal("job_archive: no archive or keystore in the job's context");
+	for (size_t i = 0; i < c->n; i++)
+		found_in_archive(ctx, &c->v[i]);
 	workers_map(ctx->workers, c->n, read_one, c);
 	for (size_t i = 0; i < c->n; i++)
 		out[i] = (struct archive_item){ c->v[i].key, c->v[i].cert,

@@ -24,6 +24,7 @@
 
 #include "lib/failpoint.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "lib/workers.h"
 #include "pipeline/job_keys.h"
 #include "pipeline/job_unrecorded.h"
@@ -330,6 +331,7 @@ record_issued(struct job_ctx *ctx, struct issues *b, enum log_level level)
 			continue;
 		}
 		is->signed_any = 0;	/* recorded: the job's own now */
+		metrics_add(M_ISSUED, (int64_t)is->n);
 		for (size_t c = 0; c < is->n; c++)
 			log_at(level, "user %s: issued %s certificate %s for %s", is->it->id.uuid,
 			    cert_kind_name(is->fresh[c].kind), is->fresh[c].row.serial,

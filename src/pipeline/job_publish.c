@@ -13,10 +13,12 @@
 #include "config.h"
 
 #include <stdlib.h>
+#include <time.h>
 
 #include "directory/publish.h"
 #include "lib/failpoint.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "pipeline/job_publish.h"
 #include "pki/smime_value.h"
 
@@ -111,8 +113,10 @@ conclude_entry(const struct job *job, const char *dn, int adds, struct written *
 		w->smime = NULL;
 		w->smime_len = 0;
 	}
-	if (w->rc == PUBLISH_RETRY)
+	if (w->rc == PUBLISH_RETRY) {
+		metrics_add(M_ERR_PUBLISH, 1);
 		return -1;
+	}
 	if (w->rc == PUBLISH_GONE && adds) {
 		log_warn("user %s: entry %s is gone or was renamed; publishing "
 		    "waits for the directory", job->uuid, dn);
@@ -181,6 +185,19 @@ record_publication(struct job_ctx *ctx, struct job *job,
 	    "%zu withdrawn%s", add->n, old->n, ctx->pub ? "" : " (no directory)");
 	job_set_state(ctx->st, job, JOB_PUBLISHED);
 	return store_commit(ctx->st);
+}
+
+/* The step is recorded: the counters, and the latency of the change that
+ * planned the job ends here, whether or not there was a directory. */
+static void
+published(struct job_ctx *ctx, const struct job *job, const char *dn,
+    const struct written *w, size_t n)
+{
+	metrics_change_published(job->uuid);
+	if (ctx->pub == NULL || dn == NULL || w->rc != PUBLISH_OK)
+		return;
+	metrics_add(M_PUBLISHED, (int64_t)n);
+	metrics_set(M_LAST_PUBLISHED, (int64_t)time(NULL));
 }
 
 /* One job's publication in a batch: its rows (add, old and remove borrow
@@ -301,6 +318,9 @@ job_step_publish_many(struct job_ctx *ctx, struct job_item **items, size_t n,
 			job_item_fail(items[i], -1, NULL);
 	record_all(ctx, v, n);
 	for (size_t i = 0; i < n; i++) {
+		if (items[i]->rc == 0)
+			published(ctx, &items[i]->job, items[i]->have_id ?
+			    items[i]->id.dn : NULL, &v[i].w, v[i].add.n);
 		if (items[i]->rc == 0 && ctx->pub != NULL && items[i]->have_id &&
 		    v[i].w.rc == PUBLISH_OK)
 			log_at(level, "user %s: published %zu certificate(s) to %s, "
@@ -362,6 +382,8 @@ job_step_flip(struct job_ctx *ctx, struct job *job, const char *dn, int publish)
 	else if (w.rc == PUBLISH_GONE)
 		where = "entry gone";
 	rc = record_flip(ctx, job, publish, where, &active, &w);
+	if (rc == 0)
+		published(ctx, job, dn, &w, publish ? active.n : 0);
 	if (rc == 0 && ctx->pub != NULL && dn != NULL && w.rc == PUBLISH_OK) {
 		if (publish)
 			log_notice("user %s: published %zu certificate(s) again to %s "

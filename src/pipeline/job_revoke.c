@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "pipeline/job_archive.h"
 #include "pipeline/job_revoke.h"
 #include "pki/crl.h"
@@ -46,6 +47,8 @@ static void
 revoked(struct job_ctx *ctx, const struct cert_row *row, int reason, char *gone,
     enum log_level level)
 {
+	metrics_add(M_REVOKED, 1);
+	metrics_set_once(M_REVOCATION_WAITING, (int64_t)time(NULL));	/* until its CRL */
 	if (gone != NULL && unlink(gone) == -1 && errno != ENOENT)
 		log_warn("cannot remove %s: %s", gone, strerror(errno));
 	free(gone);

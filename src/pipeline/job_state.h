@@ -54,6 +54,8 @@ struct job_ctx {
 	struct keypool *keypool;   /* keys made ahead; NULL: made when needed */
 	struct workers *workers;   /* CPU work of a batch; NULL: this thread */
 	int revoked;               /* revocations since the last CRL */
+	int crl_refresh;           /* the daemon's runner: a batch also writes a
+	                              CRL that is due (crl_publish_due) */
 	/* Asked between the steps of a batch: 1 to stop there (NULL: never). */
 	int (*should_stop)(void *arg);
 	void *stop_arg;

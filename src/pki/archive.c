@@ -353,18 +353,21 @@ name_items(struct batch *b)
 {
 	for (size_t i = 0; i < b->n; i++) {
 		struct archive_item *it = &b->v[i];
-		char *serial = certinfo_serial(it->cert);
+		char *serial;
 
 		memset(&it->out, 0, sizeof(it->out));
 		it->rc = -1;
-		if (serial == NULL)
-			continue;
+		if (it->cert == NULL || (serial = certinfo_serial(it->cert)) == NULL)
+			continue;	/* the key's file could not be read: logged */
 		it->out.path = keystore_file(b->ar->conf, AREA_ARCHIVE, it->kind, serial);
 		free(serial);
 		if (access(it->out.path, F_OK) == 0)
 			it->rc = adopt(b->ar, it->cert, it->out.path, &it->out);
-		else
+		else if (it->key != NULL)
 			b->todo[i] = 1;
+		else
+			log_error("%s: no archive file, and no key to write one with",
+			    it->out.path);
 	}
 }
 

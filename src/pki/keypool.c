@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "pki/keypool.h"
 #include "pki/keys.h"
 
@@ -64,6 +65,7 @@ filler_main(void *arg)
 		if (!p->stopping && p->level < p->size) {
 			p->keys[p->level++] = key;
 			key = NULL;
+			metrics_set(M_KEY_POOL, p->level);
 		}
 		pthread_mutex_unlock(&p->lock);
 		EVP_PKEY_free(key);
@@ -86,6 +88,7 @@ keypool_start(const struct key_spec *spec, int size, int threads)
 	pthread_cond_init(&p->room, NULL);
 	if (p->size == 0)
 		return p;
+	metrics_set(M_KEY_POOL, 0);
 	if (threads <= 0)
 		threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
 	if (threads > FILLERS_MAX)
@@ -132,6 +135,7 @@ keypool_take(struct keypool *p)
 	if (p->level > 0) {
 		key = p->keys[--p->level];
 		p->keys[p->level] = NULL;
+		metrics_set(M_KEY_POOL, p->level);
 		pthread_cond_signal(&p->room);
 	}
 	pthread_mutex_unlock(&p->lock);
