@@ -22,6 +22,7 @@
 #include "lib/fsutil.h"
 #include "lib/log.h"
 #include "lib/secret.h"
+#include "lib/workers.h"
 #include "pki/issue.h"
 #include "pki/keys.h"
 
@@ -147,6 +148,32 @@ signer_sign_cert(struct signer *s, X509 *cert)
 		return -1;
 	}
 	return 0;
+}
+
+/* What the workers of signer_sign_certs() share. */
+struct sign_batch {
+	struct signer *s;
+	X509 **certs;
+	int *rcs;
+};
+
+/* On a worker: OpenSSL 3 signs with one EVP_PKEY from many threads (each
+ * signature has a context of its own; RSA blinding is per thread). */
+static void
+sign_one(void *arg, size_t i)
+{
+	struct sign_batch *b = arg;
+
+	b->rcs[i] = b->certs[i] == NULL ? -1 : signer_sign_cert(b->s, b->certs[i]);
+}
+
+void
+signer_sign_certs(struct signer *s, struct workers *w, X509 **certs, size_t n,
+    int *rcs)
+{
+	struct sign_batch b = { s, certs, rcs };
+
+	workers_map(w, n, sign_one, &b);
 }
 
 int

@@ -16,6 +16,7 @@
 #include "lib/conf.h"
 
 struct signer;
+struct workers;
 
 /*
  * Loads [ca] certificate and key (refusing a key file group or others can
@@ -30,6 +31,14 @@ X509 *signer_ca(const struct signer *signer);
 
 /* Sign with the CA key and the configured digest.  0, or -1 after logging. */
 int signer_sign_cert(struct signer *signer, X509 *cert);
+/*
+ * signer_sign_cert() for the n certificates of a batch: rcs[i] is its
+ * result for certs[i].  The one door for a batch: the key in memory signs
+ * on the workers (w, may be NULL), all cores at once; a CA process will
+ * have every request in flight before the first reply is read.
+ */
+void signer_sign_certs(struct signer *signer, struct workers *w, X509 **certs,
+    size_t n, int *rcs);
 int signer_sign_crl(struct signer *signer, X509_CRL *crl);
 
 /*

@@ -229,6 +229,16 @@ run_flips(struct job_ctx *ctx, struct job_item *v, size_t n)
 			job_item_fail(&v[i], -1, NULL);
 }
 
+/* Milliseconds on the monotonic clock, for the batch's debug line. */
+static double
+ms_now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
 static int
 stopping(const struct job_ctx *ctx)
 {
@@ -237,11 +247,14 @@ stopping(const struct job_ctx *ctx)
 
 /* Every item of v through the steps, each step for all of them at once:
  * PLANNED/KEYS -> ISSUED -> ARCHIVED -> PUBLISHED -> REVOKED.  Between
- * steps it stops if asked: each job waits, durable, where it stands. */
+ * steps it stops if asked: each job waits, durable, where it stands.
+ * t[] gets the milliseconds each step took. */
 static void
-run_steps(struct job_ctx *ctx, struct job_item *v, size_t n, struct job_item **sel)
+run_steps(struct job_ctx *ctx, struct job_item *v, size_t n, struct job_item **sel,
+    double t[4])
 {
 	enum log_level level = n > LOUD_MAX ? LOG_LVL_INFO : LOG_LVL_NOTICE;
+	double t0 = ms_now();
 	size_t k;
 
 	run_flips(ctx, v, n);
@@ -253,22 +266,26 @@ run_steps(struct job_ctx *ctx, struct job_item *v, size_t n, struct job_item **s
 		skip_issue(ctx, sel, k);
 		failpoint("after-ISSUED");
 	}
+	t[0] = ms_now() - t0;
 	if (stopping(ctx))
 		return;
 	if ((k = select_items(v, n, JOB_ISSUED, PICK_ANY, sel)) > 0) {
 		job_step_archive_many(ctx, sel, k);
 		failpoint("after-ARCHIVED");
 	}
+	t[1] = ms_now() - t0 - t[0];
 	if ((k = select_items(v, n, JOB_ARCHIVED, PICK_ANY, sel)) > 0) {
 		job_step_publish_many(ctx, sel, k, level);
 		failpoint("after-PUBLISHED");
 	}
+	t[2] = ms_now() - t0 - t[0] - t[1];
 	if (stopping(ctx))
 		return;
 	if ((k = select_items(v, n, JOB_PUBLISHED, PICK_ANY, sel)) > 0) {
 		job_step_revoke_many(ctx, sel, k, level);
 		failpoint("after-REVOKED");
 	}
+	t[3] = ms_now() - t0 - t[0] - t[1] - t[2];
 }
 
 /* The outcome of each item: a failure put off or parked; rcs[i] 0, -1 or -2
@@ -295,13 +312,16 @@ job_run_many(struct job_ctx *ctx, char *const *uuids, size_t n, int *rcs)
 {
 	struct job_item *v = calloc(n ? n : 1, sizeof(*v));
 	struct job_item **sel = calloc(n ? n : 1, sizeof(*sel));
+	double t[4] = { 0, 0, 0, 0 };
 
 	if (v == NULL || sel == NULL)
 		fatal("out of memory");
 	for (size_t i = 0; i < n; i++)
 		load_item(ctx, uuids[i], &v[i]);
-	run_steps(ctx, v, n, sel);
+	run_steps(ctx, v, n, sel, t);
 	conclude(ctx, v, n, rcs);
+	log_debug("a batch of %zu job(s): issue %.0f ms, archive %.0f ms, publish "
+	    "%.0f ms, revoke %.0f ms", n, t[0], t[1], t[2], t[3]);
 	for (size_t i = 0; i < n; i++)
 		item_free(&v[i]);
 	free(sel);

@@ -24,13 +24,16 @@
 #include "pki/archive.h"
 #include "pki/certinfo.h"
 #include "pki/keystore.h"
+#include "pki/p12.h"
 
-/* One key to archive: whose, which row, and the key once read. */
+/* One key to archive: whose, which row, and the key once read (its
+ * PKCS#8 DER as the keystore holds it: moved, not parsed). */
 struct copy {
 	struct job_item *it;
 	struct cert_row *row;
-	EVP_PKEY *key;
-	X509 *cert;
+	struct p12_raw raw;
+	X509 *cert;        /* raw.cert, or the row's (found in the archive) */
+	int have_raw;
 	char friendly[256];
 };
 
@@ -39,6 +42,16 @@ struct copies {
 	struct copy *v;
 	size_t n;
 };
+
+static void
+copy_free(struct copy *cp)
+{
+	if (cp->have_raw)
+		p12_raw_free(&cp->raw);	/* its cert is cp->cert */
+	else
+		X509_free(cp->cert);
+	cp->cert = NULL;
+}
 
 /* The store learns where the copy went and how it is protected. */
 static void
@@ -100,9 +113,10 @@ read_one(void *arg, size_t i)
 	    cp->row->addresses, cert_kind_name(cp->row->kind), cp->row->serial);
 	if (cp->cert != NULL)
 		return;
-	if (keystore_read(c->ctx->keystore, cp->row->keystore_path, &cp->key,
-	    &cp->cert) == -1)
-		cp->key = NULL;
+	if (keystore_read_raw(c->ctx->keystore, cp->row->keystore_path, &cp->raw) == 0) {
+		cp->have_raw = 1;
+		cp->cert = cp->raw.cert;
+	}
 }
 
 /* The keys read, then written to the archive at once: items[i].rc 0 for
@@ -118,7 +132,8 @@ write_copies(struct copies *c, struct archive_item *out)
 		found_in_archive(ctx, &c->v[i]);
 	workers_map(ctx->workers, c->n, read_one, c);
 	for (size_t i = 0; i < c->n; i++)
-		out[i] = (struct archive_item){ c->v[i].key, c->v[i].cert,
+		out[i] = (struct archive_item){ NULL, c->v[i].cert,
+		    c->v[i].have_raw ? &c->v[i].raw : NULL,
 		    cert_kind_name(c->v[i].row->kind), c->v[i].friendly, { 0 }, -1 };
 	archive_write_many(ctx->archive, ctx->workers, signer_ca(ctx->signer), out, c->n);
 	for (size_t i = 0; i < c->n; i++)
@@ -131,7 +146,7 @@ write_copies(struct copies *c, struct archive_item *out)
 int
 job_archive_key(struct job_ctx *ctx, struct cert_row *row)
 {
-	struct copy cp = { NULL, row, NULL, NULL, "" };
+	struct copy cp = { NULL, row, { NULL, 0, 0, NULL }, NULL, 0, "" };
 	struct copies c = { ctx, &cp, 1 };
 	struct archive_item out;
 	int rc = -1;
@@ -145,8 +160,7 @@ job_archive_key(struct job_ctx *ctx, struct cert_row *row)
 	}
 	if (out.rc == 0)
 		archive_copy_free(&out.out);
-	EVP_PKEY_free(cp.key);
-	X509_free(cp.cert);
+	copy_free(&cp);
 	return rc;
 }
 
@@ -172,7 +186,8 @@ collect(struct job_ctx *ctx, struct job_item **items, size_t n,
 				continue;
 			if ((c->v = realloc(c->v, (c->n + 1) * sizeof(*c->v))) == NULL)
 				fatal("out of memory");
-			c->v[c->n++] = (struct copy){ items[i], r, NULL, NULL, "" };
+			c->v[c->n++] = (struct copy){ items[i], r, { NULL, 0, 0, NULL },
+			    NULL, 0, "" };
 		}
 	}
 }
@@ -217,8 +232,7 @@ job_step_archive_many(struct job_ctx *ctx, struct job_item **items, size_t n)
 	for (size_t i = 0; i < c.n; i++) {
 		if (out[i].rc == 0)
 			archive_copy_free(&out[i].out);
-		EVP_PKEY_free(c.v[i].key);
-		X509_free(c.v[i].cert);
+		copy_free(&c.v[i]);
 	}
 	for (size_t i = 0; i < n; i++)
 		cert_rows_free(&rows[i]);

@@ -43,6 +43,7 @@ struct issue {
 	struct fresh fresh[MAX_KINDS];
 	size_t n;                   /* certificates: 1 dual, 2 separate */
 	int signed_any;             /* the CA signed some: a failure revokes */
+	int is_signed[MAX_KINDS];   /* per certificate */
 	int build_rc[MAX_KINDS];    /* issue_build()'s, per certificate */
 	char build_why[MAX_KINDS][256];
 	unsigned char *smime;
@@ -154,7 +155,8 @@ build_certs(struct issues *b)
 				    b->v[i].build_why[c]);
 }
 
-/* On a worker: certificate k's row, from the signed certificate. */
+/* On a worker: certificate k's row, from the signed certificate (of a
+ * failed job too: what it signed is recorded, then revoked). */
 static void
 row_one(void *arg, size_t k)
 {
@@ -162,45 +164,58 @@ row_one(void *arg, size_t k)
 	struct issue *is = &b->v[k / MAX_KINDS];
 	struct fresh *f = &is->fresh[k % MAX_KINDS];
 
-	if (k % MAX_KINDS >= is->n || f->cert == NULL || !going(is) ||
-	    f->row.serial != NULL)
+	if (k % MAX_KINDS >= is->n || !is->is_signed[k % MAX_KINDS])
 		return;
 	if (certinfo_row(&f->row, is->it->id.uuid,
-	    address_list_join(&is->it->id.addresses), f->kind, f->key, f->cert) == -1)
-		f->row.serial = NULL;
+	    address_list_join(&is->it->id.addresses), f->kind, f->key, f->cert) == -1) {
+		cert_row_free(&f->row);
+		is->is_signed[k % MAX_KINDS] = 0;	/* cannot be recorded */
+	}
 }
 
 /*
- * The CA's signatures, asked for the whole batch at once (the one door:
- * today the signer in this thread, one after another; through the CA
- * process, every request in flight before the first reply is read), then
- * the rows made on the workers.
+ * The CA's signatures, asked for the whole batch at once through the one
+ * door (signer_sign_certs: the key in memory signs on every core; a CA
+ * process would have every request in flight), then the rows made on
+ * the workers.  A job with a certificate the CA did not sign fails (what
+ * it did sign is revoked once its sign record is written).
  */
 static void
 sign_certs(struct job_ctx *ctx, struct issues *b)
 {
-	for (size_t i = 0; i < b->n; i++) {
-		struct issue *is = &b->v[i];
+	X509 **certs = calloc(b->n * MAX_KINDS + 1, sizeof(*certs));
+	int *rcs = calloc(b->n * MAX_KINDS + 1, sizeof(*rcs));
 
-		for (size_t c = 0; c < is->n && going(is); c++) {
-			if (signer_sign_cert(ctx->signer, is->fresh[c].cert) == -1)
-				fail(ctx, is, -1, "the CA did not sign");
+	if (certs == NULL || rcs == NULL)
+		fatal("out of memory");
+	for (size_t i = 0; i < b->n; i++)
+		for (size_t c = 0; c < b->v[i].n && going(&b->v[i]); c++)
+			certs[i * MAX_KINDS + c] = b->v[i].fresh[c].cert;
+	signer_sign_certs(ctx->signer, ctx->workers, certs, b->n * MAX_KINDS, rcs);
+	for (size_t i = 0; i < b->n; i++)
+		for (size_t c = 0; c < b->v[i].n; c++) {
+			if (certs[i * MAX_KINDS + c] == NULL)
+				continue;
+			if (rcs[i * MAX_KINDS + c] == 0)
+				b->v[i].is_signed[c] = b->v[i].signed_any = 1;
 			else
-				is->signed_any = 1;
+				job_item_fail(b->v[i].it, -1, "the CA did not sign");
 		}
-	}
+	free(certs);
+	free(rcs);
 	workers_map(ctx->workers, b->n * MAX_KINDS, row_one, b);
 	for (size_t i = 0; i < b->n; i++)
 		for (size_t c = 0; c < b->v[i].n && going(&b->v[i]); c++)
-			if (b->v[i].fresh[c].row.serial == NULL)
-				fail(ctx, &b->v[i], -1, "cannot read a signed certificate");
+			if (!b->v[i].is_signed[c])
+				job_item_fail(b->v[i].it, -1, "cannot read a signed certificate");
 }
 
 /*
  * The CA's own record of what it signed, durable before anything else: a
  * crash before the rows are written leaves each serial accounted for
- * (job_recover_unrecorded_of() finds it).  One transaction for the batch;
- * when it fails, every job of it fails (and revokes what it signed).
+ * (job_recover_unrecorded_of() finds it).  One transaction for the batch,
+ * for every certificate signed, a failed job's too, which is then revoked
+ * at once.  When the transaction fails, every job of the batch fails.
  */
 static void
 record_signs(struct job_ctx *ctx, struct issues *b)
@@ -208,15 +223,18 @@ record_signs(struct job_ctx *ctx, struct issues *b)
 	int ok = store_begin(ctx->st) == 0;
 
 	for (size_t i = 0; ok && i < b->n; i++)
-		for (size_t c = 0; c < b->v[i].n && going(&b->v[i]); c++)
-			job_sign_record(ctx->st, &b->v[i].fresh[c].row);
-	if (ok && store_commit(ctx->st) == 0) {
-		failpoint("issue-before-keystore");
-		return;
+		for (size_t c = 0; c < b->v[i].n; c++)
+			if (b->v[i].is_signed[c])
+				job_sign_record(ctx->st, &b->v[i].fresh[c].row);
+	ok = ok && store_commit(ctx->st) == 0;
+	for (size_t i = 0; i < b->n; i++) {
+		if (!ok)
+			job_item_fail(b->v[i].it, -1, "the sign records could not be written");
+		if (!going(&b->v[i]) && b->v[i].signed_any)
+			fail(ctx, &b->v[i], -1, NULL);
 	}
-	for (size_t i = 0; i < b->n; i++)
-		if (going(&b->v[i]))
-			fail(ctx, &b->v[i], -1, "the sign records could not be written");
+	if (ok)
+		failpoint("issue-before-keystore");
 }
 
 /* ---- files and values -------------------------------------------------------------- */

@@ -189,6 +189,18 @@ base_name(const char *path)
 	return slash != NULL ? slash + 1 : path;
 }
 
+/* An item's PKCS#12 under k: from its key, or from its key's DER as it
+ * came out of the keystore (not parsed).  0, or -1 after logging. */
+static int
+encode_item(struct p12_key *k, const struct archive_item *it, X509 *ca,
+    unsigned char **der, size_t *len)
+{
+	if (it->raw != NULL)
+		return p12_encode_raw(k, it->raw->p8, it->raw->p8len, it->cert, ca,
+		    it->friendly, der, len);
+	return p12_encode(k, it->key, it->cert, ca, it->friendly, der, len);
+}
+
 /* ---- recovery agents ----------------------------------------------------- */
 
 /* Agents are checked at load; one that has expired since must not get a
@@ -218,13 +230,13 @@ agents_still_valid(const struct archive *ar)
  * (caller frees both with OPENSSL_free), or -1 after logging.
  */
 static int
-seal(const struct archive *ar, EVP_PKEY *key, X509 *cert, X509 *ca,
-    const char *label, const char *friendly, unsigned char **p12,
-    size_t *p12_len, unsigned char **bundle, size_t *bundle_len)
+seal(const struct archive *ar, const struct archive_item *it, X509 *ca,
+    const char *label, unsigned char **p12, size_t *p12_len, unsigned char **bundle,
+    size_t *bundle_len)
 {
-	struct p12_params params = { ar->conf->archive.profile, ARCHIVE_KRA_ITERATIONS };
 	unsigned char secret[KRA_SECRET_LEN];
 	char password[KRA_PASSWORD_LEN + 1], err[KRA_ERR_LEN];
+	struct p12_key *k = NULL;
 	int rc = -1;
 
 	*p12 = *bundle = NULL;
@@ -233,8 +245,9 @@ seal(const struct archive *ar, EVP_PKEY *key, X509 *cert, X509 *ca,
 		return -1;
 	}
 	kra_password_text(secret, password);
-	if (keystore_p12_encode(key, cert, ca, friendly, password, &params, p12,
-	    p12_len) == -1)
+	/* A password of its own: a fresh salt, one derivation of each kind. */
+	if (p12_key_new(password, NULL, ARCHIVE_KRA_ITERATIONS, ar->conf->archive.profile,
+	    &k) == -1 || encode_item(k, it, ca, p12, p12_len) == -1)
 		goto done;
 	if (kra_wrap(secret, label, ar->certs, ar->agents.n, ar->quorum, bundle,
 	    bundle_len, err, sizeof(err)) == -1) {
@@ -246,6 +259,7 @@ seal(const struct archive *ar, EVP_PKEY *key, X509 *cert, X509 *ca,
 	}
 	rc = 0;
 done:
+	p12_key_free(k);
 	OPENSSL_cleanse(secret, sizeof(secret));
 	OPENSSL_cleanse(password, sizeof(password));
 	return rc;
@@ -363,7 +377,7 @@ name_items(struct batch *b)
 		free(serial);
 		if (access(it->out.path, F_OK) == 0)
 			it->rc = adopt(b->ar, it->cert, it->out.path, &it->out);
-		else if (it->key != NULL)
+		else if (it->key != NULL || it->raw != NULL)
 			b->todo[i] = 1;
 		else
 			log_error("%s: no archive file, and no key to write one with",
@@ -382,13 +396,11 @@ seal_one(void *arg, size_t i)
 	if (!b->todo[i])
 		return;
 	if (recovery_mode(b->ar))
-		b->todo[i] = seal(b->ar, it->key, it->cert, b->ca, base_name(it->out.path),
-		    it->friendly, &b->p12[i], &b->p12_len[i], &b->bundle[i],
-		    &b->bundle_len[i]) == 0;
+		b->todo[i] = seal(b->ar, it, b->ca, base_name(it->out.path),
+		    &b->p12[i], &b->p12_len[i], &b->bundle[i], &b->bundle_len[i]) == 0;
 	else
 		b->todo[i] = (k = password_key(b->ar)) != NULL &&
-		    p12_encode(k, it->key, it->cert, b->ca, it->friendly, &b->p12[i],
-		    &b->p12_len[i]) == 0;
+		    encode_item(k, it, b->ca, &b->p12[i], &b->p12_len[i]) == 0;
 }
 
 /* The bundles (what == 1) or the files (what == 0) of the items still to
@@ -533,7 +545,7 @@ int
 archive_write(struct archive *ar, EVP_PKEY *key, X509 *cert, X509 *ca,
     const char *kind, const char *friendly, struct archive_copy *out)
 {
-	struct archive_item it = { key, cert, kind, friendly, { 0 }, -1 };
+	struct archive_item it = { key, cert, NULL, kind, friendly, { 0 }, -1 };
 
 	archive_write_many(ar, NULL, ca, &it, 1);
 	*out = it.out;

@@ -53,6 +53,7 @@
 /* The archive's configuration and, in recovery-agent mode, its agents. */
 struct archive;
 struct workers;
+struct p12_raw;
 
 /* One archive copy, as written (or found from an earlier attempt). */
 struct archive_copy {
@@ -96,6 +97,8 @@ int archive_write(struct archive *ar, EVP_PKEY *key, X509 *cert, X509 *ca,
 struct archive_item {
 	EVP_PKEY *key;                  /* in: the key and its certificate */
 	X509 *cert;
+	const struct p12_raw *raw;      /* in, instead of key: the key as PKCS#8
+	                                   DER, moved into the file unparsed */
 	const char *kind;               /* in: "encryption", ... (the name) */
 	const char *friendly;           /* in: the PKCS#12 friendlyName */
 	struct archive_copy out;        /* out (free with archive_copy_free) */

@@ -325,6 +325,23 @@ keystore_read(struct keystore *ks, const char *path, EVP_PKEY **key, X509 **cert
 }
 
 int
+keystore_read_raw(struct keystore *ks, const char *path, struct p12_raw *out)
+{
+	unsigned char *buf = NULL;
+	size_t len;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (fs_read_file(path, P12_MAX, &buf, &len) == -1) {
+		log_error("cannot read %s: %s", path, strerror(errno));
+		return -1;
+	}
+	rc = p12_decode_raw(ks->key, buf, len, path, 0, out);
+	free(buf);
+	return rc;
+}
+
+int
 keystore_load(const char *path, const char *password, EVP_PKEY **key, X509 **cert)
 {
 	struct p12_key *k = NULL;

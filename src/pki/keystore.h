@@ -33,6 +33,7 @@ struct p12_params {
 
 struct keystore;
 struct workers;
+struct p12_raw;
 
 /*
  * The keystore of conf (which must outlive it): reads the password file
@@ -82,6 +83,9 @@ size_t keystore_save_many(struct keystore *ks, struct workers *w, X509 *ca,
 /* Opens a keystore file: *key and *cert (caller frees).  Files written
  * under this store's salt open without a derivation. */
 int keystore_read(struct keystore *ks, const char *path, EVP_PKEY **key, X509 **cert);
+/* The same, the key left as PKCS#8 DER (p12.h: struct p12_raw), not
+ * parsed: for moving it into the archive.  Thread-safe. */
+int keystore_read_raw(struct keystore *ks, const char *path, struct p12_raw *out);
 
 /*
  * Encodes key + cert + CA as PKCS#12 under a password of its own (a fresh

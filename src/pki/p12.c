@@ -195,22 +195,20 @@ hmac(const struct p12_key *k, const unsigned char *data, size_t len,
 
 /* ---- encoding ------------------------------------------------------------------ */
 
-/* The key, encrypted under k with a fresh IV, in a shrouded key bag. */
+/* The key (PKCS#8 DER), encrypted under k with a fresh IV, in a shrouded
+ * key bag. */
 static PKCS12_SAFEBAG *
-key_bag(struct p12_key *k, EVP_PKEY *key)
+key_bag(struct p12_key *k, const unsigned char *plain, int plen)
 {
-	PKCS8_PRIV_KEY_INFO *p8 = NULL;
-	unsigned char *plain = NULL, *ct = NULL, iv[IV_LEN];
+	unsigned char *ct = NULL, iv[IV_LEN];
 	X509_ALGOR *alg = NULL, *into;
 	ASN1_OCTET_STRING *digest;
 	X509_SIG *sig = NULL;
 	EVP_CIPHER_CTX *cctx = NULL;
 	PKCS12_SAFEBAG *bag = NULL;
-	int plen = 0, n1 = 0, n2 = 0;
+	int n1 = 0, n2 = 0;
 
-	if ((p8 = EVP_PKEY2PKCS8(key)) == NULL ||
-	    (plen = i2d_PKCS8_PRIV_KEY_INFO(p8, &plain)) <= 0 ||
-	    RAND_bytes(iv, IV_LEN) != 1 ||
+	if (RAND_bytes(iv, IV_LEN) != 1 ||
 	    (alg = PKCS5_pbe2_set_iv_ex(EVP_aes_256_cbc(), k->iterations, k->salt,
 	    P12_SALT_LEN, iv, NID_hmacWithSHA256, NULL)) == NULL ||
 	    (ct = OPENSSL_malloc((size_t)plen + IV_LEN)) == NULL ||
@@ -226,13 +224,10 @@ key_bag(struct p12_key *k, EVP_PKEY *key)
 	if ((bag = PKCS12_SAFEBAG_create0_pkcs8(sig)) != NULL)
 		sig = NULL;
 done:
-	if (plain != NULL)
-		OPENSSL_clear_free(plain, (size_t)plen);
 	OPENSSL_free(ct);
 	EVP_CIPHER_CTX_free(cctx);
 	X509_ALGOR_free(alg);
 	X509_SIG_free(sig);
-	PKCS8_PRIV_KEY_INFO_free(p8);
 	return bag;
 }
 
@@ -269,8 +264,8 @@ push_cert(STACK_OF(PKCS12_SAFEBAG) *bags, X509 *cert)
  * key; the user's certificate and key tied by localKeyID as PKCS12_create
  * ties them (the certificate's SHA-1). */
 static STACK_OF(PKCS7) *
-make_safes(struct p12_key *k, EVP_PKEY *key, X509 *cert, X509 *ca,
-    const char *friendly)
+make_safes(struct p12_key *k, const unsigned char *p8, int p8len, X509 *cert,
+    X509 *ca, const char *friendly)
 {
 	STACK_OF(PKCS12_SAFEBAG) *certs = sk_PKCS12_SAFEBAG_new_null();
 	STACK_OF(PKCS12_SAFEBAG) *keys = sk_PKCS12_SAFEBAG_new_null();
@@ -287,7 +282,7 @@ make_safes(struct p12_key *k, EVP_PKEY *key, X509 *cert, X509 *ca,
 	    !PKCS12_add_friendlyname_utf8(bag, friendly, -1) ||
 	    !PKCS12_add_localkeyid(bag, id, (int)idlen) ||
 	    (ca != NULL && push_cert(certs, ca) == NULL) ||
-	    (kbag = key_bag(k, key)) == NULL ||
+	    (kbag = key_bag(k, p8, p8len)) == NULL ||
 	    !PKCS12_add_friendlyname_utf8(kbag, friendly, -1) ||
 	    !PKCS12_add_localkeyid(kbag, id, (int)idlen) ||
 	    !sk_PKCS12_SAFEBAG_push(keys, kbag))
@@ -332,29 +327,34 @@ done:
 
 /* The legacy profile: PKCS12_create's own way, a salt and work per file. */
 static PKCS12 *
-legacy_p12(struct p12_key *k, EVP_PKEY *key, X509 *cert, X509 *ca,
-    const char *friendly)
+legacy_p12(struct p12_key *k, const unsigned char *p8, int p8len, X509 *cert,
+    X509 *ca, const char *friendly)
 {
 	int nid = NID_pbe_WithSHA1And3_Key_TripleDES_CBC;
 	STACK_OF(X509) *chain = sk_X509_new_null();
+	const unsigned char *p = p8;
+	PKCS8_PRIV_KEY_INFO *info = d2i_PKCS8_PRIV_KEY_INFO(NULL, &p, p8len);
+	EVP_PKEY *key = info != NULL ? EVP_PKCS82PKEY(info) : NULL;
 	PKCS12 *p12 = NULL;
 
 	if (chain == NULL || (ca != NULL && !sk_X509_push(chain, ca)))
 		fatal("out of memory");
-	if ((p12 = PKCS12_create(k->s->password, friendly, key, cert, chain, nid, nid,
-	    k->iterations, -1, 0)) != NULL &&
+	if (key != NULL && (p12 = PKCS12_create(k->s->password, friendly, key, cert,
+	    chain, nid, nid, k->iterations, -1, 0)) != NULL &&
 	    !PKCS12_set_mac(p12, k->s->password, -1, NULL, 0, k->iterations,
 	    EVP_sha1())) {
 		PKCS12_free(p12);
 		p12 = NULL;
 	}
 	sk_X509_free(chain);	/* the stack only: ca is the caller's */
+	EVP_PKEY_free(key);
+	PKCS8_PRIV_KEY_INFO_free(info);
 	return p12;
 }
 
 int
-p12_encode(struct p12_key *k, EVP_PKEY *key, X509 *cert, X509 *ca,
-    const char *friendly, unsigned char **der, size_t *len)
+p12_encode_raw(struct p12_key *k, const unsigned char *p8, size_t p8len, X509 *cert,
+    X509 *ca, const char *friendly, unsigned char **der, size_t *len)
 {
 	STACK_OF(PKCS7) *safes = NULL;
 	PKCS12 *p12 = NULL;
@@ -364,8 +364,8 @@ p12_encode(struct p12_key *k, EVP_PKEY *key, X509 *cert, X509 *ca,
 	if (p12_key_prepare(k) == -1)
 		return -1;
 	if (k->profile == P12_PROFILE_LEGACY)
-		p12 = legacy_p12(k, key, cert, ca, friendly);
-	else if ((safes = make_safes(k, key, cert, ca, friendly)) != NULL &&
+		p12 = legacy_p12(k, p8, (int)p8len, cert, ca, friendly);
+	else if ((safes = make_safes(k, p8, (int)p8len, cert, ca, friendly)) != NULL &&
 	    (p12 = PKCS12_init(NID_pkcs7_data)) != NULL &&
 	    (!PKCS12_pack_authsafes(p12, safes) || set_mac(k, p12) == -1)) {
 		PKCS12_free(p12);
@@ -380,6 +380,39 @@ p12_encode(struct p12_key *k, EVP_PKEY *key, X509 *cert, X509 *ca,
 done:
 	sk_PKCS7_pop_free(safes, PKCS7_free);
 	PKCS12_free(p12);
+	return rc;
+}
+
+int
+p12_key_der(EVP_PKEY *key, unsigned char **p8, size_t *p8len)
+{
+	PKCS8_PRIV_KEY_INFO *info = EVP_PKEY2PKCS8(key);
+	int n;
+
+	*p8 = NULL;
+	if (info == NULL || (n = i2d_PKCS8_PRIV_KEY_INFO(info, p8)) <= 0) {
+		PKCS8_PRIV_KEY_INFO_free(info);
+		log_ssl("cannot encode a private key");
+		return -1;
+	}
+	PKCS8_PRIV_KEY_INFO_free(info);
+	*p8len = (size_t)n;
+	return 0;
+}
+
+int
+p12_encode(struct p12_key *k, EVP_PKEY *key, X509 *cert, X509 *ca,
+    const char *friendly, unsigned char **der, size_t *len)
+{
+	unsigned char *p8 = NULL;
+	size_t p8len = 0;
+	int rc;
+
+	*der = NULL;
+	if (p12_key_der(key, &p8, &p8len) == -1)
+		return -1;
+	rc = p12_encode_raw(k, p8, p8len, cert, ca, friendly, der, len);
+	OPENSSL_clear_free(p8, p8len);
 	return rc;
 }
 
@@ -458,16 +491,25 @@ done:
 	return ours;
 }
 
-/* A shrouded key bag opened with k's key: 1 and *key, 0 not k's, -1. */
+/* A bag's localKeyID, or NULL. */
+static const ASN1_OCTET_STRING *
+bag_keyid(const PKCS12_SAFEBAG *bag)
+{
+	const ASN1_TYPE *t = PKCS12_SAFEBAG_get0_attr(bag, NID_localKeyID);
+
+	return t != NULL && t->type == V_ASN1_OCTET_STRING ? t->value.octet_string : NULL;
+}
+
+/* A shrouded key bag opened with k's key: 1 and the PKCS#8 DER in *p8
+ * (caller frees with OPENSSL_clear_free), 0 not k's, -1. */
 static int
-open_key_bag(const struct p12_key *k, const PKCS12_SAFEBAG *bag, EVP_PKEY **key)
+open_key_bag(const struct p12_key *k, const PKCS12_SAFEBAG *bag, unsigned char **p8,
+    size_t *p8len)
 {
 	const X509_ALGOR *alg;
 	const ASN1_OCTET_STRING *ct;
-	PKCS8_PRIV_KEY_INFO *p8 = NULL;
 	EVP_CIPHER_CTX *cctx = NULL;
 	unsigned char iv[IV_LEN], *plain = NULL;
-	const unsigned char *pp;
 	int n1 = 0, n2 = 0, clen, rc = -1;
 
 	X509_SIG_get0(PKCS12_SAFEBAG_get0_pkcs8(bag), &alg, &ct);
@@ -480,21 +522,23 @@ open_key_bag(const struct p12_key *k, const PKCS12_SAFEBAG *bag, EVP_PKEY **key)
 	    !EVP_DecryptUpdate(cctx, plain, &n1, ASN1_STRING_get0_data(ct), clen) ||
 	    !EVP_DecryptFinal_ex(cctx, plain + n1, &n2))
 		goto done;
-	pp = plain;
-	if ((p8 = d2i_PKCS8_PRIV_KEY_INFO(NULL, &pp, n1 + n2)) != NULL &&
-	    (*key = EVP_PKCS82PKEY(p8)) != NULL)
-		rc = 1;
+	*p8 = plain;
+	*p8len = (size_t)(n1 + n2);
+	plain = NULL;
+	rc = 1;
 done:
 	if (plain != NULL)
 		OPENSSL_clear_free(plain, (size_t)clen + IV_LEN);
 	EVP_CIPHER_CTX_free(cctx);
-	PKCS8_PRIV_KEY_INFO_free(p8);
 	return rc;
 }
 
-/* What the bags hold: the key, and the certificates. */
+/* What the bags hold: the key (PKCS#8 DER) with its localKeyID, and the
+ * certificates, each with its own (X509_keyid_set1). */
 struct opened {
-	EVP_PKEY *key;
+	unsigned char *p8;
+	size_t p8len, cap;
+	ASN1_OCTET_STRING *keyid;
 	STACK_OF(X509) *certs;
 };
 
@@ -502,14 +546,22 @@ struct opened {
 static int
 take_bag(const struct p12_key *k, const PKCS12_SAFEBAG *bag, struct opened *o)
 {
+	const ASN1_OCTET_STRING *id = bag_keyid(bag);
 	X509 *x;
 
 	switch (PKCS12_SAFEBAG_get_nid(bag)) {
 	case NID_pkcs8ShroudedKeyBag:
-		return o->key == NULL && open_key_bag(k, bag, &o->key) == 1;
+		if (o->p8 != NULL || open_key_bag(k, bag, &o->p8, &o->p8len) != 1)
+			return 0;
+		o->cap = o->p8len;
+		if (id != NULL && (o->keyid = ASN1_OCTET_STRING_dup(id)) == NULL)
+			fatal("out of memory");
+		return 1;
 	case NID_certBag:
-		if ((x = PKCS12_SAFEBAG_get1_cert(bag)) != NULL &&
-		    !sk_X509_push(o->certs, x))
+		if ((x = PKCS12_SAFEBAG_get1_cert(bag)) == NULL)
+			return 1;
+		if ((id != NULL && !X509_keyid_set1(x, ASN1_STRING_get0_data(id),
+		    ASN1_STRING_length(id))) || !sk_X509_push(o->certs, x))
 			fatal("out of memory");
 		return 1;
 	default:
@@ -539,21 +591,35 @@ take_safes(const struct p12_key *k, const PKCS12 *p12, struct opened *o)
 		sk_PKCS12_SAFEBAG_pop_free(bags, PKCS12_SAFEBAG_free);
 	}
 	sk_PKCS7_pop_free(safes, PKCS7_free);
-	return ok && o->key != NULL;
+	return ok && o->p8 != NULL;
 }
 
-/* The certificate of o's key, taken out of o. */
+/* The certificate that shares the key's localKeyID (the one PKCS12_parse
+ * would pick), taken out of o; or NULL. */
 static X509 *
 cert_of_key(struct opened *o)
 {
-	for (int i = 0; i < sk_X509_num(o->certs); i++) {
+	for (int i = 0; o->keyid != NULL && i < sk_X509_num(o->certs); i++) {
 		X509 *x = sk_X509_value(o->certs, i);
+		int len = 0;
+		const unsigned char *id = X509_keyid_get0(x, &len);
 
-		if (X509_check_private_key(x, o->key) == 1)
+		if (id != NULL && len == ASN1_STRING_length(o->keyid) &&
+		    memcmp(id, ASN1_STRING_get0_data(o->keyid), (size_t)len) == 0) {
+			X509_keyid_set1(x, NULL, 0);
 			return sk_X509_delete(o->certs, i);
+		}
 	}
-	ERR_clear_error();
 	return NULL;
+}
+
+static void
+opened_free(struct opened *o)
+{
+	if (o->p8 != NULL)
+		OPENSSL_clear_free(o->p8, o->cap);
+	ASN1_OCTET_STRING_free(o->keyid);
+	sk_X509_pop_free(o->certs, X509_free);
 }
 
 /* The fast way: 1 opened, 0 not a file made under k (try the slow way),
@@ -561,9 +627,9 @@ cert_of_key(struct opened *o)
  * no certificate for its key. */
 static int
 decode_fast(struct p12_key *k, const PKCS12 *p12, const unsigned char *der,
-    size_t len, EVP_PKEY **key, X509 **cert)
+    size_t len, struct p12_raw *out)
 {
-	struct opened o = { NULL, sk_X509_new_null() };
+	struct opened o = { NULL, 0, 0, NULL, sk_X509_new_null() };
 	int rc = 0;
 
 	if (o.certs == NULL)
@@ -576,47 +642,61 @@ decode_fast(struct p12_key *k, const PKCS12 *p12, const unsigned char *der,
 	}
 	if (!take_safes(k, p12, &o))
 		goto done;	/* not all ours: the slow way */
-	if ((*cert = cert_of_key(&o)) == NULL)
+	if ((out->cert = cert_of_key(&o)) == NULL)
 		rc = -2;
 	else {
-		*key = o.key;
-		o.key = NULL;
+		out->p8 = o.p8;
+		out->p8len = o.p8len;
+		out->cap = o.cap;
+		o.p8 = NULL;
 		rc = 1;
 	}
 done:
-	EVP_PKEY_free(o.key);
-	sk_X509_pop_free(o.certs, X509_free);
+	opened_free(&o);
 	return rc;
 }
 
-/* The slow way, OpenSSL's own (the derivations run again).  0, -1 the MAC
+/* The slow way, OpenSSL's own (the derivations run again).  1, -1 the MAC
  * does not hold, -2 no key or certificate. */
 static int
-decode_slow(struct p12_key *k, PKCS12 *p12, EVP_PKEY **key, X509 **cert)
+decode_slow(struct p12_key *k, PKCS12 *p12, struct p12_raw *out)
 {
+	EVP_PKEY *key = NULL;
+	int rc = 1;
+
 	if (!PKCS12_verify_mac(p12, k->s->password, (int)k->pwlen))
 		return -1;
-	if (!PKCS12_parse(p12, k->s->password, key, cert, NULL) || *key == NULL ||
-	    *cert == NULL) {
-		EVP_PKEY_free(*key);
-		X509_free(*cert);
-		*key = NULL;
-		*cert = NULL;
-		return -2;
+	if (!PKCS12_parse(p12, k->s->password, &key, &out->cert, NULL) ||
+	    key == NULL || out->cert == NULL ||
+	    p12_key_der(key, &out->p8, &out->p8len) == -1)
+		rc = -2;
+	out->cap = out->p8len;
+	EVP_PKEY_free(key);
+	if (rc != 1) {
+		X509_free(out->cert);
+		out->cert = NULL;
 	}
-	return 0;
+	return rc;
+}
+
+void
+p12_raw_free(struct p12_raw *r)
+{
+	if (r->p8 != NULL)
+		OPENSSL_clear_free(r->p8, r->cap);
+	X509_free(r->cert);
+	memset(r, 0, sizeof(*r));
 }
 
 int
-p12_decode(struct p12_key *k, const unsigned char *der, size_t len,
-    const char *what, int quiet, EVP_PKEY **key, X509 **cert)
+p12_decode_raw(struct p12_key *k, const unsigned char *der, size_t len,
+    const char *what, int quiet, struct p12_raw *out)
 {
 	const unsigned char *p = der;
 	PKCS12 *p12 = NULL;
 	int rc;
 
-	*key = NULL;
-	*cert = NULL;
+	memset(out, 0, sizeof(*out));
 	if ((p12 = d2i_PKCS12(NULL, &p, (long)len)) == NULL) {
 		if (!quiet)
 			log_ssl("%s: not a PKCS#12 file", what);
@@ -624,15 +704,43 @@ p12_decode(struct p12_key *k, const unsigned char *der, size_t len,
 		return -1;
 	}
 	/* 1 opened; -1 the MAC does not hold; -2 no key or certificate. */
-	if ((rc = decode_fast(k, p12, der, len, key, cert)) == 0)
-		rc = decode_slow(k, p12, key, cert);
-	if (rc == 0)
-		rc = 1;
+	if ((rc = decode_fast(k, p12, der, len, out)) == 0)
+		rc = decode_slow(k, p12, out);
 	if (rc == -1 && !quiet)
 		log_error("%s: wrong password (the MAC does not verify)", what);
 	else if (rc == -2 && !quiet)
 		log_ssl("%s: cannot open the PKCS#12", what);
 	ERR_clear_error();
 	PKCS12_free(p12);
+	if (rc != 1)
+		p12_raw_free(out);
 	return rc == 1 ? 0 : -1;
+}
+
+int
+p12_decode(struct p12_key *k, const unsigned char *der, size_t len,
+    const char *what, int quiet, EVP_PKEY **key, X509 **cert)
+{
+	struct p12_raw r;
+	PKCS8_PRIV_KEY_INFO *info = NULL;
+	const unsigned char *p;
+
+	*key = NULL;
+	*cert = NULL;
+	if (p12_decode_raw(k, der, len, what, quiet, &r) == -1)
+		return -1;
+	p = r.p8;
+	if ((info = d2i_PKCS8_PRIV_KEY_INFO(NULL, &p, (long)r.p8len)) == NULL ||
+	    (*key = EVP_PKCS82PKEY(info)) == NULL) {
+		if (!quiet)
+			log_ssl("%s: cannot read its private key", what);
+		PKCS8_PRIV_KEY_INFO_free(info);
+		p12_raw_free(&r);
+		return -1;
+	}
+	PKCS8_PRIV_KEY_INFO_free(info);
+	*cert = r.cert;
+	r.cert = NULL;
+	p12_raw_free(&r);
+	return 0;
 }

@@ -58,6 +58,30 @@ int p12_encode(struct p12_key *k, EVP_PKEY *key, X509 *cert, X509 *ca,
     const char *friendly, unsigned char **der, size_t *len);
 
 /*
+ * A key as a key bag holds it once decrypted (PKCS#8 PrivateKeyInfo DER),
+ * and its certificate: how a key moves from one file to another without
+ * being parsed (OpenSSL 3.0's key decoders cost a millisecond a key).
+ * Free with p12_raw_free(), which wipes the key.
+ */
+struct p12_raw {
+	unsigned char *p8;
+	size_t p8len, cap;
+	X509 *cert;
+};
+void p12_raw_free(struct p12_raw *r);
+
+/* key's PKCS#8 DER into *p8 (caller frees with OPENSSL_clear_free). */
+int p12_key_der(EVP_PKEY *key, unsigned char **p8, size_t *p8len);
+
+/* p12_encode() of a key given as PKCS#8 DER. */
+int p12_encode_raw(struct p12_key *k, const unsigned char *p8, size_t p8len,
+    X509 *cert, X509 *ca, const char *friendly, unsigned char **der, size_t *len);
+
+/* p12_decode() into a p12_raw (the key not parsed). */
+int p12_decode_raw(struct p12_key *k, const unsigned char *der, size_t len,
+    const char *what, int quiet, struct p12_raw *out);
+
+/*
  * Opens PKCS#12 DER with k's password: the key and the certificate that
  * goes with it (caller frees both).  Files made by p12_encode() under k
  * open without any derivation; others (another salt, an older certsync,

@@ -104,6 +104,34 @@ START_TEST(openssl_file)
 }
 END_TEST
 
+/* A key moved from one file into another without being parsed (the
+ * archive step), under another password, opens there the same. */
+START_TEST(raw_move)
+{
+	struct p12_key *ks = NULL, *ar = NULL;
+	unsigned char *a = NULL, *b = NULL;
+	size_t alen = 0, blen = 0;
+	struct p12_raw raw;
+
+	ck_assert_int_eq(p12_key_new("keystore", salt, 2048, P12_PROFILE_AES256, &ks), 0);
+	ck_assert_int_eq(p12_key_new("archive", NULL, 2048, P12_PROFILE_AES256, &ar), 0);
+	ck_assert_int_eq(p12_encode(ks, key, cert, NULL, "alice", &a, &alen), 0);
+	ck_assert_int_eq(p12_decode_raw(ks, a, alen, "test", 1, &raw), 0);
+	ck_assert_int_eq(X509_cmp(raw.cert, cert), 0);
+	ck_assert_int_eq(p12_encode_raw(ar, raw.p8, raw.p8len, raw.cert, NULL,
+	    "alice (archived)", &b, &blen), 0);
+	p12_raw_free(&raw);
+	opens(ar, b, blen);
+	/* Under the archive's password only. */
+	ck_assert_int_eq(p12_decode_raw(ks, b, blen, "test", 1, &raw), -1);
+	ck_assert_ptr_null(raw.p8);
+	OPENSSL_free(a);
+	OPENSSL_free(b);
+	p12_key_free(ks);
+	p12_key_free(ar);
+}
+END_TEST
+
 START_TEST(legacy_profile)
 {
 	struct p12_key *k = NULL;
@@ -128,6 +156,7 @@ main(void)
 	tcase_add_test(tc, round_trip);
 	tcase_add_test(tc, openssl_file);
 	tcase_add_test(tc, legacy_profile);
+	tcase_add_test(tc, raw_move);
 	suite_add_tcase(s, tc);
 	return check_run(s, 0);
 }
