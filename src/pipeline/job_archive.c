@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "lib/log.h"
@@ -32,7 +33,7 @@ struct copy {
 	struct job_item *it;
 	struct cert_row *row;
 	struct p12_raw raw;
-	X509 *cert;        /* raw.cert, or the row's (found in the archive) */
+	X509 *cert;        /* the row's, when found in the archive */
 	int have_raw;
 	char friendly[256];
 };
@@ -46,10 +47,8 @@ struct copies {
 static void
 copy_free(struct copy *cp)
 {
-	if (cp->have_raw)
-		p12_raw_free(&cp->raw);	/* its cert is cp->cert */
-	else
-		X509_free(cp->cert);
+	p12_raw_free(&cp->raw);
+	X509_free(cp->cert);
 	cp->cert = NULL;
 }
 
@@ -113,10 +112,17 @@ read_one(void *arg, size_t i)
 	    cp->row->addresses, cert_kind_name(cp->row->kind), cp->row->serial);
 	if (cp->cert != NULL)
 		return;
-	if (keystore_read_raw(c->ctx->keystore, cp->row->keystore_path, &cp->raw) == 0) {
-		cp->have_raw = 1;
-		cp->cert = cp->raw.cert;
+	if (keystore_read_raw(c->ctx->keystore, cp->row->keystore_path, &cp->raw) == -1)
+		return;
+	/* The file names the serial; its certificate must be the row's. */
+	if (cp->raw.cert_len != cp->row->der_len ||
+	    memcmp(cp->raw.cert, cp->row->der, cp->row->der_len) != 0) {
+		log_error("%s: holds another certificate than %s", cp->row->keystore_path,
+		    cp->row->serial);
+		p12_raw_free(&cp->raw);
+		return;
 	}
+	cp->have_raw = 1;
 }
 
 /* The keys read, then written to the archive at once: items[i].rc 0 for
@@ -133,7 +139,7 @@ write_copies(struct copies *c, struct archive_item *out)
 	workers_map(ctx->workers, c->n, read_one, c);
 	for (size_t i = 0; i < c->n; i++)
 		out[i] = (struct archive_item){ NULL, c->v[i].cert,
-		    c->v[i].have_raw ? &c->v[i].raw : NULL,
+		    c->v[i].have_raw ? &c->v[i].raw : NULL, c->v[i].row->serial,
 		    cert_kind_name(c->v[i].row->kind), c->v[i].friendly, { 0 }, -1 };
 	archive_write_many(ctx->archive, ctx->workers, signer_ca(ctx->signer), out, c->n);
 	for (size_t i = 0; i < c->n; i++)
@@ -146,7 +152,7 @@ write_copies(struct copies *c, struct archive_item *out)
 int
 job_archive_key(struct job_ctx *ctx, struct cert_row *row)
 {
-	struct copy cp = { NULL, row, { NULL, 0, 0, NULL }, NULL, 0, "" };
+	struct copy cp = { NULL, row, { NULL, 0, 0, NULL, 0 }, NULL, 0, "" };
 	struct copies c = { ctx, &cp, 1 };
 	struct archive_item out;
 	int rc = -1;
@@ -186,7 +192,7 @@ collect(struct job_ctx *ctx, struct job_item **items, size_t n,
 				continue;
 			if ((c->v = realloc(c->v, (c->n + 1) * sizeof(*c->v))) == NULL)
 				fatal("out of memory");
-			c->v[c->n++] = (struct copy){ items[i], r, { NULL, 0, 0, NULL },
+			c->v[c->n++] = (struct copy){ items[i], r, { NULL, 0, 0, NULL, 0 },
 			    NULL, 0, "" };
 		}
 	}

@@ -189,16 +189,30 @@ base_name(const char *path)
 	return slash != NULL ? slash + 1 : path;
 }
 
-/* An item's PKCS#12 under k: from its key, or from its key's DER as it
- * came out of the keystore (not parsed).  0, or -1 after logging. */
+/* An item's PKCS#12 under k: from its key, or from its key's and
+ * certificate's DER as they came out of the keystore (not parsed).  0, or
+ * -1 after logging. */
 static int
 encode_item(struct p12_key *k, const struct archive_item *it, X509 *ca,
     unsigned char **der, size_t *len)
 {
-	if (it->raw != NULL)
-		return p12_encode_raw(k, it->raw->p8, it->raw->p8len, it->cert, ca,
-		    it->friendly, der, len);
-	return p12_encode(k, it->key, it->cert, ca, it->friendly, der, len);
+	struct p12_parts in = { .friendly = it->friendly };
+	unsigned char *a = NULL;
+	int n, rc;
+
+	if (it->raw == NULL)
+		return p12_encode(k, it->key, it->cert, ca, it->friendly, der, len);
+	if (ca != NULL && (n = i2d_X509(ca, &a)) > 0) {
+		in.ca = a;
+		in.ca_len = (size_t)n;
+	}
+	in.key = it->raw->p8;
+	in.key_len = it->raw->p8len;
+	in.cert = it->raw->cert;
+	in.cert_len = it->raw->cert_len;
+	rc = p12_encode_parts(k, &in, der, len);
+	OPENSSL_free(a);
+	return rc;
 }
 
 /* ---- recovery agents ----------------------------------------------------- */
@@ -348,6 +362,30 @@ adopt(struct archive *ar, X509 *cert, const char *file, struct archive_copy *out
 
 /* ---- writing many files at once ------------------------------------------- */
 
+/* adopt() for an item whose certificate may be DER only (parsed here: a
+ * file left by an interrupted attempt is rare). */
+static int
+adopt_item(struct archive *ar, struct archive_item *it)
+{
+	const unsigned char *p;
+	X509 *cert = it->cert;
+	int rc;
+
+	if (cert == NULL && it->raw != NULL) {
+		p = it->raw->cert;
+		cert = d2i_X509(NULL, &p, (long)it->raw->cert_len);
+	}
+	if (cert == NULL) {
+		log_error("%s: exists, and the certificate to compare it with cannot "
+		    "be read", it->out.path);
+		return -1;
+	}
+	rc = adopt(ar, cert, it->out.path, &it->out);
+	if (cert != it->cert)
+		X509_free(cert);
+	return rc;
+}
+
 /* What archive_write_many()'s steps share: per item, the file to write
  * (todo) and its PKCS#12 and bundle once sealed. */
 struct batch {
@@ -371,12 +409,16 @@ name_items(struct batch *b)
 
 		memset(&it->out, 0, sizeof(it->out));
 		it->rc = -1;
-		if (it->cert == NULL || (serial = certinfo_serial(it->cert)) == NULL)
+		if (it->serial != NULL)
+			serial = strdup(it->serial);
+		else if (it->cert == NULL || (serial = certinfo_serial(it->cert)) == NULL)
 			continue;	/* the key's file could not be read: logged */
+		if (serial == NULL)
+			fatal("out of memory");
 		it->out.path = keystore_file(b->ar->conf, AREA_ARCHIVE, it->kind, serial);
 		free(serial);
 		if (access(it->out.path, F_OK) == 0)
-			it->rc = adopt(b->ar, it->cert, it->out.path, &it->out);
+			it->rc = adopt_item(b->ar, it);
 		else if (it->key != NULL || it->raw != NULL)
 			b->todo[i] = 1;
 		else
@@ -545,7 +587,7 @@ int
 archive_write(struct archive *ar, EVP_PKEY *key, X509 *cert, X509 *ca,
     const char *kind, const char *friendly, struct archive_copy *out)
 {
-	struct archive_item it = { key, cert, NULL, kind, friendly, { 0 }, -1 };
+	struct archive_item it = { key, cert, NULL, NULL, kind, friendly, { 0 }, -1 };
 
 	archive_write_many(ar, NULL, ca, &it, 1);
 	*out = it.out;

@@ -97,8 +97,10 @@ int archive_write(struct archive *ar, EVP_PKEY *key, X509 *cert, X509 *ca,
 struct archive_item {
 	EVP_PKEY *key;                  /* in: the key and its certificate */
 	X509 *cert;
-	const struct p12_raw *raw;      /* in, instead of key: the key as PKCS#8
+	const struct p12_raw *raw;      /* in, instead of key and cert: both as
 	                                   DER, moved into the file unparsed */
+	const char *serial;             /* in: the certificate's (NULL: read
+	                                   from cert) */
 	const char *kind;               /* in: "encryption", ... (the name) */
 	const char *friendly;           /* in: the PKCS#12 friendlyName */
 	struct archive_copy out;        /* out (free with archive_copy_free) */

@@ -36,6 +36,10 @@ const char *certinfo_fmt_time(time_t t, char *buf, size_t len);
 int certinfo_der(X509 *cert, unsigned char **der, size_t *len);
 /* Decodes DER; returns a certificate or NULL. */
 X509 *certinfo_from_der(const unsigned char *der, size_t len);
+/* The authority key identifier of a certificate's DER as upper-case hex
+ * (caller frees), read without parsing the certificate (certinfo_der.c);
+ * NULL when it has none or the DER is not a certificate. */
+char *certinfo_aki_hex(const unsigned char *der, size_t len);
 
 /* Normalizes a serial typed by a person: strips ':' and leading zeros,
  * upper-cases; NULL if it is not hex.  Caller frees. */

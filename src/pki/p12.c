@@ -244,19 +244,29 @@ push_safe(STACK_OF(PKCS7) *safes, STACK_OF(PKCS12_SAFEBAG) *bags)
 	return 0;
 }
 
-/* A certificate bag pushed on bags, or NULL.  Made here, not by
- * PKCS12_add_cert(), which copies an alias or key id the certificate
- * carries from the file it was read from (and then ours would be a
- * duplicate attribute). */
+/*
+ * A certificate bag for a certificate's DER, pushed on bags; NULL on a
+ * failure.  Packed as the DER it is (an ASN1_ANY), not through an X509:
+ * OpenSSL 3.0 parses a certificate's public key with its slow decoders,
+ * and nothing here needs the key parsed.
+ */
 static PKCS12_SAFEBAG *
-push_cert(STACK_OF(PKCS12_SAFEBAG) *bags, X509 *cert)
+push_cert(STACK_OF(PKCS12_SAFEBAG) *bags, const unsigned char *der, size_t len)
 {
-	PKCS12_SAFEBAG *bag = PKCS12_SAFEBAG_create_cert(cert);
+	ASN1_STRING *seq = ASN1_STRING_type_new(V_ASN1_SEQUENCE);
+	ASN1_TYPE *any = ASN1_TYPE_new();
+	PKCS12_SAFEBAG *bag = NULL;
 
-	if (bag == NULL || !sk_PKCS12_SAFEBAG_push(bags, bag)) {
+	if (seq == NULL || any == NULL || !ASN1_STRING_set(seq, der, (int)len))
+		fatal("out of memory");
+	ASN1_TYPE_set(any, V_ASN1_SEQUENCE, seq);
+	if ((bag = PKCS12_item_pack_safebag(any, ASN1_ITEM_rptr(ASN1_ANY),
+	    NID_x509Certificate, NID_certBag)) != NULL &&
+	    !sk_PKCS12_SAFEBAG_push(bags, bag)) {
 		PKCS12_SAFEBAG_free(bag);
-		return NULL;
+		bag = NULL;
 	}
+	ASN1_TYPE_free(any);
 	return bag;
 }
 
@@ -264,8 +274,7 @@ push_cert(STACK_OF(PKCS12_SAFEBAG) *bags, X509 *cert)
  * key; the user's certificate and key tied by localKeyID as PKCS12_create
  * ties them (the certificate's SHA-1). */
 static STACK_OF(PKCS7) *
-make_safes(struct p12_key *k, const unsigned char *p8, int p8len, X509 *cert,
-    X509 *ca, const char *friendly)
+make_safes(struct p12_key *k, const struct p12_parts *in)
 {
 	STACK_OF(PKCS12_SAFEBAG) *certs = sk_PKCS12_SAFEBAG_new_null();
 	STACK_OF(PKCS12_SAFEBAG) *keys = sk_PKCS12_SAFEBAG_new_null();
@@ -277,13 +286,13 @@ make_safes(struct p12_key *k, const unsigned char *p8, int p8len, X509 *cert,
 
 	if (certs == NULL || keys == NULL || safes == NULL)
 		fatal("out of memory");
-	if (!X509_digest(cert, EVP_sha1(), id, &idlen) ||
-	    (bag = push_cert(certs, cert)) == NULL ||
-	    !PKCS12_add_friendlyname_utf8(bag, friendly, -1) ||
+	if (!EVP_Digest(in->cert, in->cert_len, id, &idlen, EVP_sha1(), NULL) ||
+	    (bag = push_cert(certs, in->cert, in->cert_len)) == NULL ||
+	    !PKCS12_add_friendlyname_utf8(bag, in->friendly, -1) ||
 	    !PKCS12_add_localkeyid(bag, id, (int)idlen) ||
-	    (ca != NULL && push_cert(certs, ca) == NULL) ||
-	    (kbag = key_bag(k, p8, p8len)) == NULL ||
-	    !PKCS12_add_friendlyname_utf8(kbag, friendly, -1) ||
+	    (in->ca != NULL && push_cert(certs, in->ca, in->ca_len) == NULL) ||
+	    (kbag = key_bag(k, in->key, (int)in->key_len)) == NULL ||
+	    !PKCS12_add_friendlyname_utf8(kbag, in->friendly, -1) ||
 	    !PKCS12_add_localkeyid(kbag, id, (int)idlen) ||
 	    !sk_PKCS12_SAFEBAG_push(keys, kbag))
 		goto done;
@@ -325,36 +334,39 @@ done:
 	return rc;
 }
 
-/* The legacy profile: PKCS12_create's own way, a salt and work per file. */
+/* The legacy profile: PKCS12_create's own way, a salt and work per file
+ * (the parts parsed: it wants them so). */
 static PKCS12 *
-legacy_p12(struct p12_key *k, const unsigned char *p8, int p8len, X509 *cert,
-    X509 *ca, const char *friendly)
+legacy_p12(struct p12_key *k, const struct p12_parts *in)
 {
 	int nid = NID_pbe_WithSHA1And3_Key_TripleDES_CBC;
 	STACK_OF(X509) *chain = sk_X509_new_null();
-	const unsigned char *p = p8;
-	PKCS8_PRIV_KEY_INFO *info = d2i_PKCS8_PRIV_KEY_INFO(NULL, &p, p8len);
+	const unsigned char *p = in->key, *c = in->cert, *a = in->ca;
+	PKCS8_PRIV_KEY_INFO *info = d2i_PKCS8_PRIV_KEY_INFO(NULL, &p, (long)in->key_len);
 	EVP_PKEY *key = info != NULL ? EVP_PKCS82PKEY(info) : NULL;
+	X509 *cert = d2i_X509(NULL, &c, (long)in->cert_len);
+	X509 *ca = a != NULL ? d2i_X509(NULL, &a, (long)in->ca_len) : NULL;
 	PKCS12 *p12 = NULL;
 
 	if (chain == NULL || (ca != NULL && !sk_X509_push(chain, ca)))
 		fatal("out of memory");
-	if (key != NULL && (p12 = PKCS12_create(k->s->password, friendly, key, cert,
-	    chain, nid, nid, k->iterations, -1, 0)) != NULL &&
+	if (key != NULL && cert != NULL && (p12 = PKCS12_create(k->s->password,
+	    in->friendly, key, cert, chain, nid, nid, k->iterations, -1, 0)) != NULL &&
 	    !PKCS12_set_mac(p12, k->s->password, -1, NULL, 0, k->iterations,
 	    EVP_sha1())) {
 		PKCS12_free(p12);
 		p12 = NULL;
 	}
-	sk_X509_free(chain);	/* the stack only: ca is the caller's */
+	sk_X509_pop_free(chain, X509_free);
+	X509_free(cert);
 	EVP_PKEY_free(key);
 	PKCS8_PRIV_KEY_INFO_free(info);
 	return p12;
 }
 
 int
-p12_encode_raw(struct p12_key *k, const unsigned char *p8, size_t p8len, X509 *cert,
-    X509 *ca, const char *friendly, unsigned char **der, size_t *len)
+p12_encode_parts(struct p12_key *k, const struct p12_parts *in, unsigned char **der,
+    size_t *len)
 {
 	STACK_OF(PKCS7) *safes = NULL;
 	PKCS12 *p12 = NULL;
@@ -364,15 +376,15 @@ p12_encode_raw(struct p12_key *k, const unsigned char *p8, size_t p8len, X509 *c
 	if (p12_key_prepare(k) == -1)
 		return -1;
 	if (k->profile == P12_PROFILE_LEGACY)
-		p12 = legacy_p12(k, p8, (int)p8len, cert, ca, friendly);
-	else if ((safes = make_safes(k, p8, (int)p8len, cert, ca, friendly)) != NULL &&
+		p12 = legacy_p12(k, in);
+	else if ((safes = make_safes(k, in)) != NULL &&
 	    (p12 = PKCS12_init(NID_pkcs7_data)) != NULL &&
 	    (!PKCS12_pack_authsafes(p12, safes) || set_mac(k, p12) == -1)) {
 		PKCS12_free(p12);
 		p12 = NULL;
 	}
 	if (p12 == NULL || (n = i2d_PKCS12(p12, der)) <= 0) {
-		log_ssl("cannot build a PKCS#12 for %s", friendly);
+		log_ssl("cannot build a PKCS#12 for %s", in->friendly);
 		goto done;
 	}
 	*len = (size_t)n;
@@ -404,15 +416,26 @@ int
 p12_encode(struct p12_key *k, EVP_PKEY *key, X509 *cert, X509 *ca,
     const char *friendly, unsigned char **der, size_t *len)
 {
-	unsigned char *p8 = NULL;
-	size_t p8len = 0;
-	int rc;
+	struct p12_parts in = { .friendly = friendly };
+	unsigned char *p8 = NULL, *c = NULL, *a = NULL;
+	int n, rc = -1;
 
 	*der = NULL;
-	if (p12_key_der(key, &p8, &p8len) == -1)
+	if (p12_key_der(key, &p8, &in.key_len) == -1)
 		return -1;
-	rc = p12_encode_raw(k, p8, p8len, cert, ca, friendly, der, len);
-	OPENSSL_clear_free(p8, p8len);
+	in.key = p8;
+	if ((n = i2d_X509(cert, &c)) <= 0 || (ca != NULL && i2d_X509(ca, &a) <= 0))
+		log_ssl("cannot encode a certificate for %s", friendly);
+	else {
+		in.cert = c;
+		in.cert_len = (size_t)n;
+		in.ca = a;
+		in.ca_len = a != NULL ? (size_t)i2d_X509(ca, NULL) : 0;
+		rc = p12_encode_parts(k, &in, der, len);
+	}
+	OPENSSL_clear_free(p8, in.key_len);
+	OPENSSL_free(c);
+	OPENSSL_free(a);
 	return rc;
 }
 
@@ -533,13 +556,50 @@ done:
 	return rc;
 }
 
+/* The certificate's DER in a certificate bag, found by walking the bag's
+ * own encoding (SafeBag: bagId, [0] CertBag: certId, [0] OCTET STRING),
+ * not by parsing the certificate.  0 and *out (caller frees with
+ * OPENSSL_free), or -1. */
+static int
+bag_cert_der(const PKCS12_SAFEBAG *bag, unsigned char **out, size_t *outlen)
+{
+	unsigned char *buf = NULL;
+	const unsigned char *q, *end;
+	long l;
+	int n, rc = -1;
+
+	if (PKCS12_SAFEBAG_get_bag_nid(bag) != NID_x509Certificate ||
+	    (n = i2d_PKCS12_SAFEBAG((PKCS12_SAFEBAG *)bag, &buf)) <= 0)
+		return -1;
+	q = buf;
+	end = buf + n;
+	if (der_next(&q, end, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, 1, &l) == 0 &&
+	    der_next(&q, end, V_ASN1_OBJECT, V_ASN1_UNIVERSAL, 0, &l) == 0 &&
+	    (q += l, der_next(&q, end, 0, V_ASN1_CONTEXT_SPECIFIC, 1, &l)) == 0 &&
+	    der_next(&q, end, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, 1, &l) == 0 &&
+	    der_next(&q, end, V_ASN1_OBJECT, V_ASN1_UNIVERSAL, 0, &l) == 0 &&
+	    (q += l, der_next(&q, end, 0, V_ASN1_CONTEXT_SPECIFIC, 1, &l)) == 0 &&
+	    der_next(&q, end, V_ASN1_OCTET_STRING, V_ASN1_UNIVERSAL, 0, &l) == 0 &&
+	    (*out = OPENSSL_memdup(q, (size_t)l)) != NULL) {
+		*outlen = (size_t)l;
+		rc = 0;
+	}
+	OPENSSL_free(buf);
+	return rc;
+}
+
+#define CERTS_MAX 8
+
 /* What the bags hold: the key (PKCS#8 DER) with its localKeyID, and the
- * certificates, each with its own (X509_keyid_set1). */
+ * certificates' DER, each with its localKeyID (or none). */
 struct opened {
 	unsigned char *p8;
 	size_t p8len, cap;
 	ASN1_OCTET_STRING *keyid;
-	STACK_OF(X509) *certs;
+	unsigned char *cert[CERTS_MAX];
+	size_t cert_len[CERTS_MAX];
+	ASN1_OCTET_STRING *cert_id[CERTS_MAX];
+	int ncerts;
 };
 
 /* One bag into o: 1 taken or skipped, 0 a bag only the slow way opens. */
@@ -547,7 +607,7 @@ static int
 take_bag(const struct p12_key *k, const PKCS12_SAFEBAG *bag, struct opened *o)
 {
 	const ASN1_OCTET_STRING *id = bag_keyid(bag);
-	X509 *x;
+	int i = o->ncerts;
 
 	switch (PKCS12_SAFEBAG_get_nid(bag)) {
 	case NID_pkcs8ShroudedKeyBag:
@@ -558,11 +618,11 @@ take_bag(const struct p12_key *k, const PKCS12_SAFEBAG *bag, struct opened *o)
 			fatal("out of memory");
 		return 1;
 	case NID_certBag:
-		if ((x = PKCS12_SAFEBAG_get1_cert(bag)) == NULL)
-			return 1;
-		if ((id != NULL && !X509_keyid_set1(x, ASN1_STRING_get0_data(id),
-		    ASN1_STRING_length(id))) || !sk_X509_push(o->certs, x))
+		if (i == CERTS_MAX || bag_cert_der(bag, &o->cert[i], &o->cert_len[i]) == -1)
+			return 0;
+		if (id != NULL && (o->cert_id[i] = ASN1_OCTET_STRING_dup(id)) == NULL)
 			fatal("out of memory");
+		o->ncerts++;
 		return 1;
 	default:
 		return 1;
@@ -595,22 +655,19 @@ take_safes(const struct p12_key *k, const PKCS12 *p12, struct opened *o)
 }
 
 /* The certificate that shares the key's localKeyID (the one PKCS12_parse
- * would pick), taken out of o; or NULL. */
-static X509 *
-cert_of_key(struct opened *o)
+ * would pick), moved into out; 0, or -1 when there is none. */
+static int
+cert_of_key(struct opened *o, struct p12_raw *out)
 {
-	for (int i = 0; o->keyid != NULL && i < sk_X509_num(o->certs); i++) {
-		X509 *x = sk_X509_value(o->certs, i);
-		int len = 0;
-		const unsigned char *id = X509_keyid_get0(x, &len);
-
-		if (id != NULL && len == ASN1_STRING_length(o->keyid) &&
-		    memcmp(id, ASN1_STRING_get0_data(o->keyid), (size_t)len) == 0) {
-			X509_keyid_set1(x, NULL, 0);
-			return sk_X509_delete(o->certs, i);
+	for (int i = 0; o->keyid != NULL && i < o->ncerts; i++)
+		if (o->cert_id[i] != NULL &&
+		    ASN1_OCTET_STRING_cmp(o->cert_id[i], o->keyid) == 0) {
+			out->cert = o->cert[i];
+			out->cert_len = o->cert_len[i];
+			o->cert[i] = NULL;
+			return 0;
 		}
-	}
-	return NULL;
+	return -1;
 }
 
 static void
@@ -619,7 +676,10 @@ opened_free(struct opened *o)
 	if (o->p8 != NULL)
 		OPENSSL_clear_free(o->p8, o->cap);
 	ASN1_OCTET_STRING_free(o->keyid);
-	sk_X509_pop_free(o->certs, X509_free);
+	for (int i = 0; i < o->ncerts; i++) {
+		OPENSSL_free(o->cert[i]);
+		ASN1_OCTET_STRING_free(o->cert_id[i]);
+	}
 }
 
 /* The fast way: 1 opened, 0 not a file made under k (try the slow way),
@@ -629,20 +689,17 @@ static int
 decode_fast(struct p12_key *k, const PKCS12 *p12, const unsigned char *der,
     size_t len, struct p12_raw *out)
 {
-	struct opened o = { NULL, 0, 0, NULL, sk_X509_new_null() };
+	struct opened o;
 	int rc = 0;
 
-	if (o.certs == NULL)
-		fatal("out of memory");
+	memset(&o, 0, sizeof(o));
 	if (k->profile != P12_PROFILE_AES256 || !mac_is_ours(k, p12))
-		goto done;
-	if (p12_key_prepare(k) == -1 || !mac_holds(k, p12, der, len)) {
-		rc = -1;
-		goto done;
-	}
+		return 0;
+	if (p12_key_prepare(k) == -1 || !mac_holds(k, p12, der, len))
+		return -1;
 	if (!take_safes(k, p12, &o))
 		goto done;	/* not all ours: the slow way */
-	if ((out->cert = cert_of_key(&o)) == NULL)
+	if (cert_of_key(&o, out) == -1)
 		rc = -2;
 	else {
 		out->p8 = o.p8;
@@ -662,20 +719,20 @@ static int
 decode_slow(struct p12_key *k, PKCS12 *p12, struct p12_raw *out)
 {
 	EVP_PKEY *key = NULL;
-	int rc = 1;
+	X509 *cert = NULL;
+	int n, rc = -2;
 
 	if (!PKCS12_verify_mac(p12, k->s->password, (int)k->pwlen))
 		return -1;
-	if (!PKCS12_parse(p12, k->s->password, &key, &out->cert, NULL) ||
-	    key == NULL || out->cert == NULL ||
-	    p12_key_der(key, &out->p8, &out->p8len) == -1)
-		rc = -2;
+	if (PKCS12_parse(p12, k->s->password, &key, &cert, NULL) && key != NULL &&
+	    cert != NULL && p12_key_der(key, &out->p8, &out->p8len) == 0 &&
+	    (n = i2d_X509(cert, &out->cert)) > 0) {
+		out->cert_len = (size_t)n;
+		rc = 1;
+	}
 	out->cap = out->p8len;
 	EVP_PKEY_free(key);
-	if (rc != 1) {
-		X509_free(out->cert);
-		out->cert = NULL;
-	}
+	X509_free(cert);
 	return rc;
 }
 
@@ -684,7 +741,7 @@ p12_raw_free(struct p12_raw *r)
 {
 	if (r->p8 != NULL)
 		OPENSSL_clear_free(r->p8, r->cap);
-	X509_free(r->cert);
+	OPENSSL_free(r->cert);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -723,24 +780,26 @@ p12_decode(struct p12_key *k, const unsigned char *der, size_t len,
 {
 	struct p12_raw r;
 	PKCS8_PRIV_KEY_INFO *info = NULL;
-	const unsigned char *p;
+	const unsigned char *p, *c;
 
 	*key = NULL;
 	*cert = NULL;
 	if (p12_decode_raw(k, der, len, what, quiet, &r) == -1)
 		return -1;
 	p = r.p8;
+	c = r.cert;
 	if ((info = d2i_PKCS8_PRIV_KEY_INFO(NULL, &p, (long)r.p8len)) == NULL ||
-	    (*key = EVP_PKCS82PKEY(info)) == NULL) {
+	    (*key = EVP_PKCS82PKEY(info)) == NULL ||
+	    (*cert = d2i_X509(NULL, &c, (long)r.cert_len)) == NULL) {
 		if (!quiet)
-			log_ssl("%s: cannot read its private key", what);
+			log_ssl("%s: cannot read its key or certificate", what);
+		EVP_PKEY_free(*key);
+		*key = NULL;
 		PKCS8_PRIV_KEY_INFO_free(info);
 		p12_raw_free(&r);
 		return -1;
 	}
 	PKCS8_PRIV_KEY_INFO_free(info);
-	*cert = r.cert;
-	r.cert = NULL;
 	p12_raw_free(&r);
 	return 0;
 }

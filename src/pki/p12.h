@@ -58,26 +58,39 @@ int p12_encode(struct p12_key *k, EVP_PKEY *key, X509 *cert, X509 *ca,
     const char *friendly, unsigned char **der, size_t *len);
 
 /*
- * A key as a key bag holds it once decrypted (PKCS#8 PrivateKeyInfo DER),
- * and its certificate: how a key moves from one file to another without
- * being parsed (OpenSSL 3.0's key decoders cost a millisecond a key).
- * Free with p12_raw_free(), which wipes the key.
+ * A file's contents as DER, none of it parsed: the key as a key bag holds
+ * it once decrypted (PKCS#8 PrivateKeyInfo) and its certificate.  How a
+ * key moves from one file to another: OpenSSL 3.0 parses a key, and the
+ * public key of a certificate, with decoders that cost a millisecond
+ * each.  Free with p12_raw_free(), which wipes the key.
  */
 struct p12_raw {
 	unsigned char *p8;
 	size_t p8len, cap;
-	X509 *cert;
+	unsigned char *cert;
+	size_t cert_len;
 };
 void p12_raw_free(struct p12_raw *r);
+
+/* What a file is made of, as DER. */
+struct p12_parts {
+	const unsigned char *key;        /* PKCS#8 PrivateKeyInfo */
+	size_t key_len;
+	const unsigned char *cert;       /* the key's certificate */
+	size_t cert_len;
+	const unsigned char *ca;         /* the CA's; NULL: none */
+	size_t ca_len;
+	const char *friendly;
+};
 
 /* key's PKCS#8 DER into *p8 (caller frees with OPENSSL_clear_free). */
 int p12_key_der(EVP_PKEY *key, unsigned char **p8, size_t *p8len);
 
-/* p12_encode() of a key given as PKCS#8 DER. */
-int p12_encode_raw(struct p12_key *k, const unsigned char *p8, size_t p8len,
-    X509 *cert, X509 *ca, const char *friendly, unsigned char **der, size_t *len);
+/* p12_encode() of parts given as DER. */
+int p12_encode_parts(struct p12_key *k, const struct p12_parts *in,
+    unsigned char **der, size_t *len);
 
-/* p12_decode() into a p12_raw (the key not parsed). */
+/* p12_decode() into DER (nothing parsed). */
 int p12_decode_raw(struct p12_key *k, const unsigned char *der, size_t len,
     const char *what, int quiet, struct p12_raw *out);
 

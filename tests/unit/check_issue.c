@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -484,6 +485,39 @@ START_TEST(check_caps_addresses)
 END_TEST
 
 /* What the profile refuses is permanent (-2); a CA not valid yet is not. */
+/* The AKI read from the DER (certinfo_der.c, what reconcile compares
+ * with the CA's key id) is the one OpenSSL parses; a certificate without
+ * one, and bytes that are no certificate, give none. */
+START_TEST(aki_from_der)
+{
+	const char *why;
+	X509 *cert = build(ec_key, CERT_KIND_SIGNING, addrs("a@example.org", NULL),
+	    "A", &why);
+	const ASN1_OCTET_STRING *id;
+	unsigned char *der = NULL;
+	char *hex, want[128] = "";
+	int n;
+
+	ck_assert_ptr_nonnull(cert);
+	ck_assert_ptr_nonnull(id = X509_get0_authority_key_id(cert));
+	for (int i = 0; i < ASN1_STRING_length(id); i++)
+		snprintf(want + 2 * i, 3, "%02X", ASN1_STRING_get0_data(id)[i]);
+	ck_assert_int_gt(n = i2d_X509(cert, &der), 0);
+	ck_assert_ptr_nonnull(hex = certinfo_aki_hex(der, (size_t)n));
+	ck_assert_str_eq(hex, want);
+	free(hex);
+	ck_assert_ptr_null(certinfo_aki_hex(der, (size_t)n / 2));
+	OPENSSL_free(der);
+	der = NULL;
+	/* The self-signed CA made by testca has no AKI of its own. */
+	ck_assert_int_gt(n = i2d_X509(ca, &der), 0);
+	if (X509_get0_authority_key_id(ca) == NULL)
+		ck_assert_ptr_null(certinfo_aki_hex(der, (size_t)n));
+	OPENSSL_free(der);
+	X509_free(cert);
+}
+END_TEST
+
 START_TEST(build_classifies_failures)
 {
 	struct issue_request req = { .kind = CERT_KIND_SIGNING, .now = now,
@@ -535,6 +569,7 @@ main(void)
 	tcase_add_test(tc, subject_text_reasons);
 	tcase_add_test(tc, check_caps_addresses);
 	tcase_add_test(tc, build_classifies_failures);
+	tcase_add_test(tc, aki_from_der);
 	suite_add_tcase(s, tc);
 	/* One process: the keys made once are shared across tests. */
 	rc = check_run(s, 1);
