@@ -64,7 +64,7 @@ store_audit_each(struct store *st, int limit,
 		    (const char *)sqlite3_column_text(stmt, 2),
 		    (const char *)sqlite3_column_text(stmt, 3),
 		    (const char *)sqlite3_column_text(stmt, 4));
-	sqlite3_finalize(stmt);
+	db_release(st, stmt);
 	if (rc != SQLITE_DONE)
 		return db_fail(st, "read the audit trail");
 	return 0;
@@ -98,7 +98,7 @@ store_unrecorded(struct store *st, const char *uuid, struct unrecorded_rows *out
 		v->detail = db_col_text(stmt, 2);
 		v->signed_at = sqlite3_column_int64(stmt, 3);
 	}
-	sqlite3_finalize(stmt);
+	db_release(st, stmt);
 	if (rc != SQLITE_DONE) {
 		unrecorded_rows_free(out);
 		return db_fail(st, "look for certificates signed but not recorded");

@@ -234,7 +234,7 @@ store_cert_query(struct store *st, enum cert_query q, const char *arg,
 		out->v = v;
 		read_cert_row(stmt, &out->v[out->n++]);
 	}
-	sqlite3_finalize(stmt);
+	db_release(st, stmt);
 	if (rc != SQLITE_DONE) {
 		cert_rows_free(out);
 		return db_fail(st, "query certificates");
@@ -342,7 +342,7 @@ store_cert_smime_get(struct store *st, int64_t cert_id, unsigned char **value,
 		if (*len)
 			memcpy(*value, sqlite3_column_blob(stmt, 0), *len);
 	}
-	sqlite3_finalize(stmt);
+	db_release(st, stmt);
 	if (rc == SQLITE_ROW)
 		return 1;
 	return rc == SQLITE_DONE ? 0 : db_fail(st, "read an S/MIME value");

@@ -64,7 +64,7 @@ store_checkpoint_get(struct store *st, const char *source, void **cookie,
 		if (server_id != NULL)
 			*server_id = db_col_text(stmt, 1);
 	}
-	sqlite3_finalize(stmt);
+	db_release(st, stmt);
 	if (rc == SQLITE_ROW)
 		return 1;
 	if (rc == SQLITE_DONE)
@@ -85,7 +85,7 @@ store_checkpoint_age(struct store *st, const char *source, int64_t *updated_at)
 	db_bind_text(stmt, 1, source);
 	if ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
 		*updated_at = sqlite3_column_int64(stmt, 0);
-	sqlite3_finalize(stmt);
+	db_release(st, stmt);
 	if (rc == SQLITE_ROW)
 		return 1;
 	return rc == SQLITE_DONE ? 0 : db_fail(st, "read checkpoint");
@@ -132,7 +132,7 @@ store_copy_get(struct store *st, const char *uuid, char **dn, void **attrs,
 			memcpy(*attrs, blob, (size_t)n);
 		*len = (size_t)n;
 	}
-	sqlite3_finalize(stmt);
+	db_release(st, stmt);
 	if (rc == SQLITE_ROW)
 		return 1;
 	if (rc == SQLITE_DONE)

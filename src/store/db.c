@@ -44,12 +44,47 @@ sqlite3_stmt *
 db_prepare(struct store *st, const char *sql)
 {
 	sqlite3_stmt *stmt = NULL;
+	int i, keep;
 
-	if (sqlite3_prepare_v2(st->db, sql, -1, &stmt, NULL) != SQLITE_OK) {
+	for (i = 0; i < st->ncache && st->cache[i].sql != sql; i++)
+		;
+	if (i < st->ncache && !st->cache[i].busy) {
+		st->cache[i].busy = 1;
+		return st->cache[i].stmt;
+	}
+	/* In use already (a nested query of the same text) or the cache is
+	 * full: one of its own, finalized when released. */
+	keep = i == st->ncache && st->ncache < STMT_CACHE;
+	if (sqlite3_prepare_v3(st->db, sql, -1, keep ? SQLITE_PREPARE_PERSISTENT : 0,
+	    &stmt, NULL) != SQLITE_OK) {
+		sqlite3_finalize(stmt);
 		db_fail(st, "prepare");
 		return NULL;
 	}
+	if (keep)
+		st->cache[st->ncache++] = (struct cached_stmt){ sql, stmt, 1 };
 	return stmt;
+}
+
+void
+db_release(struct store *st, sqlite3_stmt *stmt)
+{
+	for (int i = 0; i < st->ncache; i++)
+		if (st->cache[i].stmt == stmt) {
+			sqlite3_reset(stmt);
+			sqlite3_clear_bindings(stmt);
+			st->cache[i].busy = 0;
+			return;
+		}
+	sqlite3_finalize(stmt);
+}
+
+void
+db_cache_clear(struct store *st)
+{
+	for (int i = 0; i < st->ncache; i++)
+		sqlite3_finalize(st->cache[i].stmt);
+	st->ncache = 0;
 }
 
 /* Binds NULL for a NULL string, so optional columns stay NULL. */
@@ -83,10 +118,10 @@ db_step_done(struct store *st, sqlite3_stmt *stmt, const char *what)
 
 	if (rc != SQLITE_DONE) {
 		db_fail(st, what);
-		sqlite3_finalize(stmt);
+		db_release(st, stmt);
 		return -1;
 	}
-	sqlite3_finalize(stmt);
+	db_release(st, stmt);
 	return 0;
 }
 

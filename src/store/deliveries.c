@@ -56,7 +56,7 @@ store_delivery_due(struct store *st, int64_t now, size_t max,
 		r->keystore_path = db_col_text(stmt, 6);
 		r->attempts = sqlite3_column_int(stmt, 7);
 	}
-	sqlite3_finalize(stmt);
+	db_release(st, stmt);
 	return rc == SQLITE_DONE ? 0 : db_fail(st, "list deliveries");
 }
 
@@ -89,7 +89,7 @@ store_delivery_next(struct store *st, int64_t *when)
 	rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW && sqlite3_column_type(stmt, 0) != SQLITE_NULL)
 		*when = sqlite3_column_int64(stmt, 0);
-	sqlite3_finalize(stmt);
+	db_release(st, stmt);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return db_fail(st, "read delivery times");
 	return *when ? 1 : 0;
@@ -109,7 +109,7 @@ store_delivery_counts(struct store *st, int *pending, int *failing)
 		*pending = sqlite3_column_int(stmt, 0);
 		*failing = sqlite3_column_int(stmt, 1);
 	}
-	sqlite3_finalize(stmt);
+	db_release(st, stmt);
 	return rc == SQLITE_ROW ? 0 : db_fail(st, "count deliveries");
 }
 

@@ -70,7 +70,7 @@ store_identity_put(struct store *st, const struct identity_row *id)
 	sqlite3_bind_int64(stmt, 10, id->updated_at ? id->updated_at : time(NULL));
 	db_bind_text(stmt, 11, id->uid);
 	if (store_begin(st) == -1) {
-		sqlite3_finalize(stmt);
+		db_release(st, stmt);
 		return -1;
 	}
 	if (db_step_done(st, stmt, "store identity") == -1 ||
@@ -163,7 +163,7 @@ store_address_owner(struct store *st, const char *address, const char *not_uuid,
 	db_bind_text(stmt, 2, not_uuid);
 	if ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
 		*owner = db_col_text(stmt, 0);
-	sqlite3_finalize(stmt);
+	db_release(st, stmt);
 	if (rc == SQLITE_ROW)
 		return 1;
 	return rc == SQLITE_DONE ? 0 : db_fail(st, "look up an address owner");
@@ -185,7 +185,7 @@ store_identity_each(struct store *st, int skipped_only,
 		fn(arg, (const char *)sqlite3_column_text(stmt, 0),
 		    (const char *)sqlite3_column_text(stmt, 1),
 		    (const char *)sqlite3_column_text(stmt, 2));
-	sqlite3_finalize(stmt);
+	db_release(st, stmt);
 	return rc == SQLITE_DONE ? 0 : db_fail(st, "list identities");
 }
 
@@ -214,7 +214,7 @@ store_identity_get(struct store *st, const char *uuid, struct identity_row *out)
 		out->updated_at = sqlite3_column_int64(stmt, 9);
 		out->uid = db_col_text(stmt, 10);
 	}
-	sqlite3_finalize(stmt);
+	db_release(st, stmt);
 	if (rc == SQLITE_ROW)
 		return 1;
 	if (rc == SQLITE_DONE)

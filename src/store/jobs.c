@@ -61,7 +61,7 @@ read_job(struct store *st, sqlite3_stmt *stmt, struct job_row *out)
 		out->next_attempt = sqlite3_column_int64(stmt, 7);
 		out->parked_at = sqlite3_column_int64(stmt, 8);
 	}
-	sqlite3_finalize(stmt);
+	db_release(st, stmt);
 	if (rc == SQLITE_ROW)
 		return 1;
 	if (rc == SQLITE_DONE)
@@ -157,7 +157,7 @@ store_job_each_parked(struct store *st,
 
 		fn(arg, &job, (const char *)sqlite3_column_text(stmt, 9));
 	}
-	sqlite3_finalize(stmt);
+	db_release(st, stmt);
 	return rc == SQLITE_DONE ? 0 : db_fail(st, "list parked jobs");
 }
 
@@ -201,10 +201,10 @@ store_job_next_due(struct store *st, int64_t *when)
 	if ((rc = sqlite3_step(stmt)) == SQLITE_ROW &&
 	    sqlite3_column_type(stmt, 0) != SQLITE_NULL) {
 		*when = sqlite3_column_int64(stmt, 0);
-		sqlite3_finalize(stmt);
+		db_release(st, stmt);
 		return 1;
 	}
-	sqlite3_finalize(stmt);
+	db_release(st, stmt);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_fail(st, "read job times");
 }
 
@@ -220,7 +220,7 @@ store_job_counts(struct store *st, void (*fn)(void *, const char *, int), void *
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
 		fn(arg, (const char *)sqlite3_column_text(stmt, 0),
 		    sqlite3_column_int(stmt, 1));
-	sqlite3_finalize(stmt);
+	db_release(st, stmt);
 	return rc == SQLITE_DONE ? 0 : db_fail(st, "count jobs");
 }
 
@@ -265,6 +265,6 @@ store_job_list(struct store *st, int64_t now, const char *state, size_t max,
 	db_bind_text(stmt, 3, state);
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
 		uuid_set_add(out, (const char *)sqlite3_column_text(stmt, 0));
-	sqlite3_finalize(stmt);
+	db_release(st, stmt);
 	return rc == SQLITE_DONE ? 0 : db_fail(st, "list jobs");
 }

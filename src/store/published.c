@@ -44,7 +44,7 @@ store_published_has(struct store *st, const char *uuid, const char *attr,
 	db_bind_text(stmt, 2, attr);
 	sqlite3_bind_blob(stmt, 3, value, (int)len, SQLITE_TRANSIENT);
 	rc = sqlite3_step(stmt);
-	sqlite3_finalize(stmt);
+	db_release(st, stmt);
 	if (rc == SQLITE_ROW)
 		return 1;
 	return rc == SQLITE_DONE ? 0 : db_fail(st, "look up a published value");
@@ -66,7 +66,7 @@ store_published_each(struct store *st, const char *uuid, const char *attr,
 		if (fn(arg, sqlite3_column_blob(stmt, 0),
 		    (size_t)sqlite3_column_bytes(stmt, 0)) == -1)
 			break;
-	sqlite3_finalize(stmt);
+	db_release(st, stmt);
 	if (rc == SQLITE_ROW)
 		return -1;
 	return rc == SQLITE_DONE ? 0 : db_fail(st, "list published values");

@@ -204,7 +204,7 @@ store_schema_version(struct store *st)
 
 	if (stmt != NULL && sqlite3_step(stmt) == SQLITE_ROW)
 		v = sqlite3_column_int(stmt, 0);
-	sqlite3_finalize(stmt);
+	db_release(st, stmt);
 	return v;
 }
 
@@ -268,6 +268,7 @@ store_close(struct store *st)
 {
 	if (st == NULL)
 		return;
+	db_cache_clear(st);
 	sqlite3_close_v2(st->db);
 	free(st->path);
 	free(st);

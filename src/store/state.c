@@ -32,7 +32,7 @@ store_crl_pending(struct store *st)
 		return -1;
 	if ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
 		pending = sqlite3_column_int(stmt, 0);
-	sqlite3_finalize(stmt);
+	db_release(st, stmt);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return db_fail(st, "read the CRL state");
 	return pending != 0;
@@ -91,7 +91,7 @@ store_crl_last(struct store *st, int64_t *number, int64_t *issued_at)
 		if (issued_at != NULL)
 			*issued_at = sqlite3_column_int64(stmt, 1);
 	}
-	sqlite3_finalize(stmt);
+	db_release(st, stmt);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return db_fail(st, "read the CRL number");
 	return 0;
@@ -129,7 +129,7 @@ store_state_get(struct store *st, const char *key, char **value, int64_t *update
 		if (updated_at != NULL)
 			*updated_at = sqlite3_column_int64(stmt, 1);
 	}
-	sqlite3_finalize(stmt);
+	db_release(st, stmt);
 	if (rc == SQLITE_ROW)
 		return 1;
 	return rc == SQLITE_DONE ? 0 : db_fail(st, "read daemon state");
