@@ -19,6 +19,7 @@
 #include "cmd/ctl.h"
 #include "lib/escape.h"
 #include "pipeline/plan.h"
+#include "pipeline/progress.h"
 #include "pki/certinfo.h"
 
 static void
@@ -142,6 +143,16 @@ print_checkpoints(struct ctl *ctl)
 }
 
 static void
+count_parked(void *arg, const struct job_row *job, const char *dn)
+{
+	int *n = arg;
+
+	(void)job;
+	(void)dn;
+	(*n)++;
+}
+
+static void
 print_parked(void *arg, const struct job_row *job, const char *dn)
 {
 	char when[32];
@@ -164,6 +175,11 @@ print_queue(struct ctl *ctl)
 	if (store_job_counts(ctl->st, print_job_count, &jobs) == -1)
 		return -1;
 	printf("  %-10s %d\n", "queued", jobs);
+	if (store_job_each_parked(ctl->st, count_parked, &parked) == -1)
+		return -1;
+	/* The backlog (what is not parked), the rate, an ETA, the key pool. */
+	progress_print(ctl->st, jobs - parked, stdout);
+	parked = 0;
 	printf("failed jobs (parked until the entry changes, certsyncd restarts, or "
 	    "certsyncctl retry):\n");
 	if (store_job_each_parked(ctl->st, print_parked, &parked) == -1)

@@ -27,3 +27,21 @@ failpoint(const char *name)
 	(void)name;
 #endif
 }
+
+double
+failpoint_number(const char *name, double dflt)
+{
+#ifdef CS_FAILPOINTS
+	const char *v = getenv(name);
+	char *end;
+	double d;
+
+	if (v == NULL || *v == '\0')
+		return dflt;
+	d = strtod(v, &end);
+	return *end == '\0' && d >= 0 ? d : dflt;
+#else
+	(void)name;
+	return dflt;
+#endif
+}

@@ -14,4 +14,9 @@
  * _exit(137) at that point, as kill -9 would. */
 void failpoint(const char *name);
 
+/* With --enable-failpoints, the number in environment variable name (a
+ * test's knob: CERTSYNC_PROGRESS_EVERY, CERTSYNC_BATCH_DELAY_MS); else, or
+ * when it is unset or not a number, dflt. */
+double failpoint_number(const char *name, double dflt);
+
 #endif

@@ -55,6 +55,9 @@
 	    "When this certsyncd process started (Unix time)") \
 	X(M_KEY_POOL, GAUGE_OPT, "certsync_key_pool_keys", "", \
 	    "Pre-generated keypairs waiting in the key pool") \
+	X(M_JOBS_DONE, COUNTER, "certsync_jobs_done_total", "", \
+	    "Jobs closed (a user's change carried through to the CRL); its rate " \
+	    "is the runner's progress") \
 	/* In memory, for /healthz: since when a revocation waits for a CRL. */ \
 	X(M_REVOCATION_WAITING, AGE, "certsync_revocation_waiting_seconds", "", \
 	    "Seconds since the oldest revocation not yet in a written CRL was " \

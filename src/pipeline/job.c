@@ -253,7 +253,8 @@ static void
 run_steps(struct job_ctx *ctx, struct job_item *v, size_t n, struct job_item **sel,
     double t[4])
 {
-	enum log_level level = n > LOUD_MAX ? LOG_LVL_INFO : LOG_LVL_NOTICE;
+	enum log_level level = n > LOUD_MAX || ctx->quiet ? LOG_LVL_INFO :
+	    LOG_LVL_NOTICE;
 	double t0 = ms_now();
 	size_t k;
 

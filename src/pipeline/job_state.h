@@ -56,6 +56,8 @@ struct job_ctx {
 	int revoked;               /* revocations since the last CRL */
 	int crl_refresh;           /* the daemon's runner: a batch also writes a
 	                              CRL that is due (crl_publish_due) */
+	int quiet;                 /* a mass event: per-user lines at info (the
+	                              runner's progress lines speak for them) */
 	/* Asked between the steps of a batch: 1 to stop there (NULL: never). */
 	int (*should_stop)(void *arg);
 	void *stop_arg;

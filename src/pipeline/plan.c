@@ -179,6 +179,22 @@ not_before(struct plan_ctx *ctx, const struct verdict *v)
 	return at;
 }
 
+/* A window of PLAN_LOUD_WINDOW seconds that is over: the decisions it kept
+ * at info said in one line, and a new window. */
+static void
+quiet_window(struct plan_ctx *ctx)
+{
+	int64_t now = time(NULL);
+
+	if (now - ctx->loud_since < PLAN_LOUD_WINDOW)
+		return;
+	if (ctx->hushed > 0)
+		log_notice("... and %zu more user(s) planned (a line each at info); "
+		    "certsyncctl status shows the progress", ctx->hushed);
+	ctx->loud = ctx->hushed = 0;
+	ctx->loud_since = now;
+}
+
 static int
 act(struct plan_ctx *ctx, const char *uuid, const char *dn, const struct verdict *v)
 {
@@ -193,7 +209,14 @@ act(struct plan_ctx *ctx, const char *uuid, const char *dn, const struct verdict
 		ctx->planned++;
 		return 0;
 	}
-	log_notice("%s: %s: %s", dn, decision_name(v->decision), v->why);
+	/* One line per user, but not thousands at notice in a mass event. */
+	quiet_window(ctx);
+	if (ctx->loud < PLAN_LOUD_MAX)
+		ctx->loud++;
+	else
+		ctx->hushed++;
+	log_at(ctx->hushed == 0 ? LOG_LVL_NOTICE : LOG_LVL_INFO, "%s: %s: %s",
+	    dn, decision_name(v->decision), v->why);
 	if (job_plan(ctx->st, uuid, action_of(v->decision), v->reason, v->why,
 	    not_before(ctx, v)) == -1)
 		return -1;
@@ -205,6 +228,8 @@ act(struct plan_ctx *ctx, const char *uuid, const char *dn, const struct verdict
 void
 plan_flush(struct plan_ctx *ctx)
 {
+	if (ctx->hushed > 0)
+		quiet_window(ctx);
 	if (ctx->kick_pending && ctx->kick != NULL)
 		ctx->kick(ctx->kick_arg);
 	ctx->kick_pending = 0;

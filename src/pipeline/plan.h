@@ -33,8 +33,17 @@ struct plan_ctx {
 	void (*kick)(void *arg);   /* wakes the runner; see plan_flush() */
 	void *kick_arg;
 	int kick_pending;          /* a job was planned since the last flush */
+	size_t loud, hushed;       /* decisions logged at notice, and at info,
+	                              in the window that began at loud_since */
+	int64_t loud_since;
 	int64_t ca_next;           /* when the next CA-change reissue may start */
 };
+
+/* Decisions logged at notice, one line each, in any PLAN_LOUD_WINDOW
+ * seconds; in a mass event the rest go to info, and a line says how many
+ * there were when the window is over. */
+#define PLAN_LOUD_MAX 20
+#define PLAN_LOUD_WINDOW 10
 
 /*
  * Wakes the runner if a job was planned.  Call it after the transaction that

@@ -22,12 +22,14 @@
 #include <time.h>
 
 #include "directory/publish.h"
+#include "lib/failpoint.h"
 #include "lib/log.h"
 #include "pipeline/deliver.h"
 #include "pipeline/crl_publish.h"
 #include "pipeline/job.h"
 #include "pipeline/job_unrecorded.h"
 #include "pipeline/plan.h"
+#include "pipeline/progress.h"
 #include "pipeline/runner.h"
 #include "pki/archive.h"
 #include "pki/keypool.h"
@@ -35,7 +37,11 @@
 #include "lib/workers.h"
 
 #define IDLE_WAIT 30           /* seconds between checks when nothing is due */
+#define POOL_WAIT 2            /* ... while the key pool fills (its level is
+                                  written for certsyncctl status) */
 #define BATCH_MAX 500          /* jobs per batch before the CRL is rewritten */
+#define LOUD_MAX 20            /* more jobs due than this: a mass event, whose
+                                  per-user lines go to info until it is over */
 #define BATCH_SECONDS 1.0      /* what a batch should take: the next one's size
                                   follows the last one's rate */
 
@@ -52,6 +58,7 @@ struct runner {
 	struct job_ctx jctx;
 	struct plan_ctx plan;
 	size_t batch;              /* the next batch's size */
+	struct progress progress;
 
 	pthread_t thread;
 	pthread_mutex_t lock;
@@ -80,6 +87,19 @@ should_stop(void *arg)
 	stop = r->stopping && !r->draining;
 	pthread_mutex_unlock(&r->lock);
 	return stop;
+}
+
+/* Test builds only: CERTSYNC_BATCH_DELAY_MS slows every batch down, so a
+ * test can watch a backlog drain (agent_progress.sh). */
+static void
+batch_delay(void)
+{
+	double ms = failpoint_number("CERTSYNC_BATCH_DELAY_MS", 0);
+	struct timespec t = { (time_t)(ms / 1000), (long)((ms - (double)(long)(ms /
+	    1000) * 1000) * 1e6) };
+
+	if (ms > 0)
+		nanosleep(&t, NULL);
 }
 
 static double
@@ -119,11 +139,17 @@ run_batch(struct runner *r, struct uuid_set *ran, int *failed)
 	int *rcs;
 
 	*failed = 0;
-	if (should_stop(r) ||
-	    store_job_list(r->st, time(NULL), NULL, r->batch, &due) == -1 || due.n == 0) {
+	/* One more than a loud batch: enough to tell a mass event. */
+	if (should_stop(r) || store_job_list(r->st, time(NULL), NULL,
+	    r->batch > LOUD_MAX ? r->batch : LOUD_MAX + 1, &due) == -1 || due.n == 0) {
+		r->jctx.quiet = 0;	/* the backlog is gone */
 		uuid_set_clear(&due);
 		return 0;
 	}
+	if (due.n > LOUD_MAX)
+		r->jctx.quiet = 1;
+	while (due.n > r->batch)
+		free(due.v[--due.n]);
 	if ((rcs = calloc(due.n, sizeof(*rcs))) == NULL)
 		fatal("out of memory");
 	job_run_many(&r->jctx, due.v, due.n, rcs);
@@ -134,6 +160,7 @@ run_batch(struct runner *r, struct uuid_set *ran, int *failed)
 			*failed = 1;	/* -2: parked; nothing is broken, go on */
 	}
 	resize(r, due.n, seconds_now() - t0);
+	batch_delay();
 	n = due.n;
 	free(rcs);
 	uuid_set_clear(&due);
@@ -154,6 +181,7 @@ finish_batch(struct runner *r, struct uuid_set *ran)
 	if (job_finish_batch(&r->jctx, &closed) == -1)
 		log_error("the CRL could not be rewritten; the batch's jobs stay "
 		    "REVOKED and are closed after the next successful CRL");
+	progress_closed(&r->progress, r->st, closed.n, r->keypool);
 	if (store_begin(r->st) == 0) {
 		for (size_t i = 0; i < closed.n; i++)
 			plan_recheck(&r->plan, closed.v[i]);
@@ -172,9 +200,11 @@ static void
 wait_for_work(struct runner *r, int64_t deliver_due, int failed)
 {
 	struct timespec until;
-	int64_t due = 0, now = time(NULL), wake = now + IDLE_WAIT;
+	int filling = keypool_level(r->keypool) < keypool_size(r->keypool);
+	int64_t due = 0, now = time(NULL), wake = now + (filling ? POOL_WAIT : IDLE_WAIT);
 	int64_t soonest = failed ? now + 1 : now;
 
+	progress_pool(&r->progress, r->st, r->keypool);
 	if (store_job_next_due(r->st, &due) == 1 && due < wake)
 		wake = due > soonest ? due : soonest;
 	if (deliver_due > 0 && deliver_due < wake)
@@ -286,6 +316,7 @@ runner_start(const struct conf *conf, struct runner **out)
 	r->jctx.should_stop = should_stop;
 	r->jctx.stop_arg = r;
 	r->batch = 2 * (size_t)workers_width(r->workers);
+	progress_init(&r->progress);
 	if (pthread_create(&r->thread, NULL, runner_main, r) != 0) {
 		log_error("cannot start the job runner thread");
 		goto fail;
