@@ -32,45 +32,45 @@ static const struct command commands[] = {
 	  "Makes a CA key and self-signed certificate at [ca] key and [ca] certificate,\n"
 	  "for demos and tests.  Refuses to overwrite either file.  Defaults:\n"
 	  "--subject \"CN=certsync CA\", --days 3650, --key-type rsa:3072.\n",
-	  cmd_init_ca, 0 },
+	  cmd_init_ca, 0, 0 },
 	{ "issue", "issue EMAIL [--name NAME] [--given G] [--surname S] [--alias ADDR]... [--user ID]",
 	  "Issues signing and encryption certificates (or one dual-use certificate)\n"
 	  "for EMAIL and its aliases.  --user names the identity (default: EMAIL); if it\n"
 	  "already has certificates they are reissued: the old keys are archived, the\n"
 	  "old certificates revoked and the CRL rewritten.\n",
-	  cmd_issue, 1 },
+	  cmd_issue, 1, 0 },
 	{ "list", "list [--active]",
 	  "Lists every certificate in the state store (--active: only current ones).\n"
 	  "A current certificate withdrawn from the directory while its user is\n"
 	  "disabled ([reconcile] on_disable = unpublish) is listed as withdrawn: it\n"
 	  "is still valid, and is published again when the user is enabled.\n",
-	  cmd_list, 0 },
+	  cmd_list, 0, 1 },
 	{ "show", "show EMAIL|SERIAL [--pem]",
 	  "Shows the certificates naming EMAIL, or the one with SERIAL (hex).\n",
-	  cmd_show, 0 },
+	  cmd_show, 0, 1 },
 	{ "revoke", "revoke SERIAL --reason REASON",
 	  "Revokes a certificate and rewrites the CRL.  Its key is archived first.\n"
 	  "REASON: unspecified, keyCompromise, affiliationChanged, superseded,\n"
 	  "cessationOfOperation, privilegeWithdrawn.\n",
-	  cmd_revoke, 1 },
-	{ "crl", "crl", "Regenerates the CRL now.\n", cmd_crl, 1 },
+	  cmd_revoke, 1, 0 },
+	{ "crl", "crl", "Regenerates the CRL now.\n", cmd_crl, 1, 0 },
 	{ "recover", "recover EMAIL|SERIAL --out FILE --password-file FILE",
 	  "Hands an archived key back to its user: writes key, certificate and CA as a\n"
 	  "new PKCS#12 (mode 0600, never overwriting) protected by the password in\n"
 	  "--password-file (which must be mode 0600 or 0400).  By EMAIL it picks the\n"
 	  "archived encryption key; when there are several, name one by SERIAL.\n",
-	  cmd_recover, 1 },
+	  cmd_recover, 1, 0 },
 	{ "plan", "plan",
 	  "Reads the directory once and prints, per user, what certsyncd would do and\n"
 	  "why (enroll, reissue, renew, revoke, skip), writing nothing.\n",
-	  cmd_plan, 0 },
+	  cmd_plan, 0, 1 },
 	{ "status", "status",
 	  "Shows the agent's state: connection, change source, last event, checkpoint,\n"
 	  "queued jobs by state, users skipped for bad directory data, CRL age.\n",
-	  cmd_status, 0 },
+	  cmd_status, 0, 1 },
 	{ "audit", "audit [--last N]",
 	  "Prints the last N entries of the audit trail (default 50, 0 for all).\n",
-	  cmd_audit, 0 },
+	  cmd_audit, 0, 1 },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -106,7 +106,10 @@ ctl_open(struct ctl *ctl, const struct command *cmd)
 	ldapconn_init_env(ctl->conf);
 	if (strcmp(cmd->name, "init-ca") == 0)
 		return 0;
-	if (store_open(ctl->conf->state.database, &ctl->st) == -1)
+	/* A command that only looks must work while the agent holds a write
+	 * transaction, and must not migrate the store under it. */
+	if ((cmd->read_only ? store_open_ro : store_open)(ctl->conf->state.database,
+	    &ctl->st) == -1)
 		return EX_UNAVAILABLE;
 	if (!cmd->needs_signer)
 		return 0;

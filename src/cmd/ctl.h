@@ -33,6 +33,7 @@ struct command {
 	const char *help;
 	int (*run)(struct ctl *, const struct command *, int, char **);
 	int needs_signer;
+	int read_only;      /* only looks: the store is opened read-only */
 };
 
 /* Logs "NAME: what (usage: ...)"; returns EX_USAGE. */

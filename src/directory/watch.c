@@ -12,8 +12,14 @@
  * AD rounds run on a helper thread with a connection of their own; the
  * loop's connection carries the change notification search, which only
  * rings the bell for the next round.
- * Never: holds a message across drains, retries in a busy loop, or decides
- * what an entry means (the sink does).
+ * A silent watching connection is probed (idle_probe): a server that
+ * stopped answering (a frozen slapd still accepts TCP and acknowledges
+ * keepalives) is found within a probe's timeout and reconnected with
+ * backoff, and the state says "not answering since".  The backoff starts
+ * over only once a connection proved itself (its first changes recorded),
+ * so a server that accepts and then fails is not retried every second.
+ * Never: holds a message across drains, retries in a busy loop, blocks the
+ * loop on the directory, or decides what an entry means (the sink does).
  */
 #include "config.h"
 
@@ -22,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/rand.h>
 
@@ -72,6 +79,10 @@ struct watch {
 	struct event *ev_round_done;
 
 	int backoff;               /* seconds before the next attempt */
+	time_t down_since;         /* the first failure since the last healthy moment */
+	int probe_msgid;           /* a probe awaiting its answer, or 0 */
+	time_t last_heard;         /* the last message on the connection */
+	struct event *ev_probe;
 	int failed;                /* --once: gave up after a failure */
 	int in_refresh;
 	struct uuid_set seen;
@@ -194,9 +205,15 @@ schedule_retry(struct watch *w)
 		    w->conf->directory.reconnect_max : w->backoff * 2;
 }
 
+/* Drops the connection; hung: the server stopped answering (a timeout),
+ * rather than refused or closed it. */
 static void
-drop(struct watch *w, const char *why)
+drop_as(struct watch *w, const char *why, int hung)
 {
+	char since[40];
+
+	w->probe_msgid = 0;
+	evtimer_del(w->ev_probe);
 	if (w->ev_read != NULL) {
 		event_free(w->ev_read);
 		w->ev_read = NULL;
@@ -220,15 +237,137 @@ drop(struct watch *w, const char *why)
 		event_base_loopbreak(w->base);
 		return;
 	}
-	set_state(w, 1, "disconnected: %s; retrying with backoff up to %ds", why,
-	    w->conf->directory.reconnect_max);
+	if (w->down_since == 0)
+		w->down_since = time(NULL);
+	strftime(since, sizeof(since), "%Y-%m-%d %H:%M:%S UTC", gmtime(&w->down_since));
+	if (hung)
+		set_state(w, 1, "not answering since %s: %s; retrying with backoff up "
+		    "to %ds", since, why, w->conf->directory.reconnect_max);
+	else
+		set_state(w, 1, "disconnected: %s; retrying with backoff up to %ds "
+		    "(down since %s)", why, w->conf->directory.reconnect_max, since);
 	schedule_retry(w);
+}
+
+static void
+drop(struct watch *w, const char *why)
+{
+	/* A connect or bind that timed out: the server is there but silent. */
+	drop_as(w, why, strstr(why, ldap_err2string(LDAP_TIMEOUT)) != NULL);
+}
+
+/* The store failed under a drain: what was read is not kept, so the search
+ * starts again from the last cookie, after the backoff. */
+static void
+drop_store(struct watch *w, const char *what)
+{
+	char why[400];
+
+	snprintf(why, sizeof(why), "the state store could not %s (%s)", what,
+	    store_error(w->st));
+	drop_as(w, why, 0);
+}
+
+/* The connection proved itself: the next failure starts the backoff over. */
+static void
+healthy(struct watch *w)
+{
+	w->backoff = 1;
+	w->down_since = 0;
 }
 
 int
 watch_failed(const struct watch *w)
 {
 	return w != NULL && w->failed;
+}
+
+/* ---- probing a silent connection -------------------------------------------- */
+
+/*
+ * SSSD bounds each operation (ldap_opt_timeout) and renews its connections
+ * on a timer (ldap_connection_expire_timeout); a persistent search has no
+ * operation to bound, so it is the silence that is bounded here: after
+ * idle_probe seconds without a message, a base search of the rootDSE
+ * (asking for no attribute) goes over the same connection, and an answer
+ * must come within network_timeout.  Sent and read without blocking: the
+ * answer is picked up by the drains.
+ */
+static void
+probe_arm(struct watch *w, int seconds)
+{
+	struct timeval tv = { seconds, 0 };
+
+	if (w->conf->directory.idle_probe > 0 && w->ld != NULL)
+		evtimer_add(w->ev_probe, &tv);
+}
+
+static void
+probe_answered(struct watch *w)
+{
+	w->probe_msgid = 0;
+	w->last_heard = time(NULL);
+	evtimer_del(w->ev_probe);
+	probe_arm(w, w->conf->directory.idle_probe);
+}
+
+/* Whether msg is (part of) the probe's answer; its end settles the probe. */
+static int
+probe_message(struct watch *w, LDAPMessage *msg)
+{
+	if (w->probe_msgid == 0 || ldap_msgid(msg) != w->probe_msgid)
+		return 0;
+	if (ldap_msgtype(msg) == LDAP_RES_SEARCH_RESULT)
+		probe_answered(w);
+	return 1;
+}
+
+/* After a drain that asked for its own search's messages only: the
+ * probe's answer may have been read and queued meanwhile. */
+static void
+probe_check(struct watch *w)
+{
+	struct timeval zero = { 0, 0 };
+	LDAPMessage *msg = NULL;
+
+	if (w->probe_msgid != 0 && w->ld != NULL &&
+	    ldap_result(w->ld, w->probe_msgid, LDAP_MSG_ALL, &zero, &msg) > 0)
+		probe_answered(w);
+	ldap_msgfree(msg);
+}
+
+static void
+on_probe(evutil_socket_t fd, short what, void *arg)
+{
+	static char *const no_attrs[] = { LDAP_NO_ATTRS, NULL };
+	struct watch *w = arg;
+	time_t quiet = time(NULL) - w->last_heard;
+	char why[128];
+	int rc;
+
+	if (w->ld == NULL)
+		return;
+	if (w->probe_msgid != 0) {
+		probe_check(w);	/* the loop may have been busy, not the server */
+		if (w->probe_msgid == 0)
+			return;
+		snprintf(why, sizeof(why), "no answer to a probe within %ds",
+		    w->conf->directory.network_timeout);
+		drop_as(w, why, 1);
+		return;
+	}
+	if (quiet < w->conf->directory.idle_probe) {
+		probe_arm(w, w->conf->directory.idle_probe - (int)quiet);
+		return;
+	}
+	rc = ldap_search_ext(w->ld, "", LDAP_SCOPE_BASE, "(objectClass=*)",
+	    (char **)no_attrs, 0, NULL, NULL, NULL, 1, &w->probe_msgid);
+	if (rc != LDAP_SUCCESS) {
+		w->probe_msgid = 0;
+		drop(w, ldap_err2string(rc));
+		return;
+	}
+	probe_arm(w, w->conf->directory.network_timeout);
 }
 
 static void
@@ -239,6 +378,7 @@ on_retry(evutil_socket_t fd, short what, void *arg)
 
 static int start_search(struct watch *w);
 static void on_read(evutil_socket_t fd, short what, void *arg);
+static void probe_arm(struct watch *w, int seconds);
 
 static void
 on_connected(evutil_socket_t fd, short what, void *arg)
@@ -268,7 +408,10 @@ on_connected(evutil_socket_t fd, short what, void *arg)
 	if (w->ev_read == NULL || event_add(w->ev_read, NULL) == -1 ||
 	    start_search(w) == -1)
 		return;
-	w->backoff = 1;
+	/* Not healthy() yet: a server that accepts and then fails at once
+	 * (or whose changes cannot be recorded) keeps its backoff. */
+	w->last_heard = time(NULL);
+	probe_arm(w, w->conf->directory.idle_probe);
 }
 
 static void
@@ -480,8 +623,12 @@ on_read(evutil_socket_t fd, short what, void *arg)
 		on_notify_read(w);
 		return;
 	}
-	if (store_begin(w->st) == -1)
+	/* Reading on without a transaction would consume changes unrecorded;
+	 * not reading would bring the loop straight back here. */
+	if (store_begin(w->st) == -1) {
+		drop_store(w, "start a transaction");
 		return;
+	}
 	for (i = 0; i < DRAIN_MAX && w->ld != NULL; i++) {
 		LDAPMessage *msg = NULL;
 		struct sync_event ev;
@@ -498,6 +645,7 @@ on_read(evutil_socket_t fd, short what, void *arg)
 			drop(w, ldap_err2string(err));
 			return;
 		}
+		w->last_heard = time(NULL);
 		store_state_set(w->st, "last_event", "");
 		if (w->poll)
 			handle_poll_message(w, msg);
@@ -514,9 +662,12 @@ on_read(evutil_socket_t fd, short what, void *arg)
 	if (store_commit(w->st) == -1) {
 		/* The messages are consumed but their effects are not stored:
 		 * search again from the last committed cookie. */
-		drop(w, "the state store could not record the changes");
+		drop_store(w, "record the changes");
 		return;
 	}
+	if (i > 0)
+		healthy(w);
+	probe_check(w);
 	w->sink.flush(w->sink.arg);
 	/* libldap may hold parsed data the fd no longer signals: come back. */
 	if (i == DRAIN_MAX && w->ev_read != NULL)
@@ -752,7 +903,7 @@ apply_round(struct watch *w, struct ad_round *r)
 	int merge = w->mode == M_DIRSYNC && !r->full;
 
 	if (store_begin(w->st) == -1) {
-		drop(w, "the state store could not start a transaction");
+		drop_store(w, "start a transaction");
 		return;
 	}
 	for (size_t i = 0; i < r->n; i++) {
@@ -760,7 +911,7 @@ apply_round(struct watch *w, struct ad_round *r)
 			/* Nothing of the round is kept: the next one repeats it. */
 			store_rollback(w->st);
 			uuid_set_clear(&seen);
-			drop(w, "the state store could not record the changes");
+			drop_store(w, "record the changes");
 			return;
 		}
 	}
@@ -771,9 +922,10 @@ apply_round(struct watch *w, struct ad_round *r)
 		store_checkpoint_put(w->st, ad_checkpoint(w), r->cookie.bv_val,
 		    r->cookie.bv_len, w->server.server_id);
 	if (store_commit(w->st) == -1) {
-		drop(w, "the state store could not record the changes");
+		drop_store(w, "record the changes");
 		return;
 	}
+	healthy(w);
 	if (w->round_full)	/* the full pass asked for is done */
 		w->force_full = w->round_full = 0;
 	w->sink.flush(w->sink.arg);
@@ -861,7 +1013,10 @@ on_notify_read(struct watch *w)
 			drop(w, ldap_err2string(err));
 			return;
 		}
-		if (rc == LDAP_RES_SEARCH_ENTRY)
+		w->last_heard = time(NULL);
+		if (probe_message(w, msg))
+			;	/* the probe's answer, not a notification */
+		else if (rc == LDAP_RES_SEARCH_ENTRY)
 			kick = 1;
 		else if (rc == LDAP_RES_SEARCH_RESULT) {
 			int err = LDAP_OTHER;
@@ -910,7 +1065,8 @@ watch_start(struct event_base *base, const struct conf *conf, struct store *st,
 	if ((w->ev_retry = evtimer_new(base, on_retry, w)) == NULL ||
 	    (w->ev_poll = evtimer_new(base, on_poll, w)) == NULL ||
 	    (w->ev_connected = event_new(base, -1, 0, on_connected, w)) == NULL ||
-	    (w->ev_round_done = event_new(base, -1, 0, on_round_done, w)) == NULL)
+	    (w->ev_round_done = event_new(base, -1, 0, on_round_done, w)) == NULL ||
+	    (w->ev_probe = evtimer_new(base, on_probe, w)) == NULL)
 		fatal("out of memory");
 	connect_async(w);
 	*out = w;
@@ -947,6 +1103,7 @@ watch_stop(struct watch *w)
 	event_free(w->ev_poll);
 	event_free(w->ev_connected);
 	event_free(w->ev_round_done);
+	event_free(w->ev_probe);
 	uuid_set_clear(&w->seen);
 	free(w);
 }

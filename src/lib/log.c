@@ -15,6 +15,7 @@
 #include <openssl/err.h>
 
 #include "lib/log.h"
+#include "lib/log_guard.h"
 
 static const char *log_prog = "certsync";
 static enum log_level log_level = LOG_LVL_NOTICE;
@@ -72,6 +73,9 @@ log_vemit(enum log_level level, const char *fmt, va_list ap)
 	if (level > log_level)
 		return;
 	vsnprintf(line, sizeof(line), fmt, ap);
+	/* A repeat within its minute, or a quiet thread's line (log_guard.h). */
+	if (!log_guard((int)level, line))
+		return;
 	if (log_syslog) {
 		syslog(level_prio[level], "%s", line);
 		return;

@@ -18,6 +18,7 @@
 #include "store/store.h"
 
 struct publisher;
+struct held_certs;
 
 /* In this order; unpublish and republish go PLANNED -> PUBLISHED. */
 enum job_state { JOB_PLANNED, JOB_KEYS, JOB_ISSUED, JOB_ARCHIVED, JOB_PUBLISHED,
@@ -45,6 +46,11 @@ struct job_ctx {
 	struct signer *signer;
 	struct publisher *pub;     /* NULL: no directory to publish to */
 	int revoked;               /* revocations since the last CRL */
+	int64_t retry_unrecorded;  /* a retry time the store could not record:
+	                              the runner holds every job until then */
+	struct held_certs *held;   /* what failed attempts signed and could not
+	                              record, for their next attempt; NULL: such
+	                              certificates are revoked at once */
 };
 
 /* "PLANNED" .. "DONE", as the store keeps them; and back (-1 if unknown). */

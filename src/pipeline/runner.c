@@ -5,8 +5,13 @@
  * the publisher.  It takes due jobs oldest first, runs each to REVOKED,
  * rewrites the CRL once for the batch, closes the jobs, and reconciles their
  * users again.  Between batches it sleeps until kicked or a retry is due.
- * Before the first batch it revokes what a crash left signed but not
- * recorded (job_recover_unrecorded).
+ * Before the first batch it clears what a kill left in its directories
+ * (leftovers.c) and revokes what a crash left signed but not recorded
+ * (job_recover_unrecorded), but what a job in KEYS will record.  It keeps
+ * what a failed attempt signed and could not record, for the next attempt
+ * (job_held.c), and holds every job back for a while after failures in a
+ * row, in memory, so that a store that cannot be written costs a few
+ * attempts a minute.
  * Never: touches the event loop or the watcher's connection.
  */
 #include "config.h"
@@ -21,12 +26,15 @@
 #include "lib/log.h"
 #include "pipeline/deliver.h"
 #include "pipeline/job.h"
+#include "pipeline/job_held.h"
 #include "pipeline/job_unrecorded.h"
+#include "pipeline/leftovers.h"
 #include "pipeline/plan.h"
 #include "pipeline/runner.h"
 
 #define IDLE_WAIT 30           /* seconds between checks when nothing is due */
 #define BATCH_MAX 200          /* jobs per batch before the CRL is rewritten */
+#define HOLD_MAX 60            /* seconds, the longest hold after failures */
 
 struct runner {
 	const struct conf *conf;
@@ -39,8 +47,16 @@ struct runner {
 
 	pthread_t thread;
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
+	pthread_cond_t cond;       /* on CLOCK_MONOTONIC */
 	int kicked, stopping, draining;
+
+	/* In memory, so it holds whatever fails, the store included: after
+	 * jobs failed in a row no job runs before hold_until (1 s, 2 s, 4 s,
+	 * ... up to HOLD_MAX), on top of each job's own backoff.  A failure
+	 * that is everyone's (the directory, the store) then costs a few
+	 * attempts a minute, not one per user. */
+	int fails;
+	int64_t hold_until;
 };
 
 void
@@ -63,8 +79,11 @@ run_batch(struct runner *r, struct uuid_set *ran, int *failed)
 	size_t n = 0;
 
 	*failed = 0;
+	if (time(NULL) < r->hold_until)
+		return 0;
 	while (n < BATCH_MAX) {
 		struct job_row job;
+		int rc;
 
 		pthread_mutex_lock(&r->lock);
 		if (r->stopping && !r->draining) {
@@ -74,10 +93,11 @@ run_batch(struct runner *r, struct uuid_set *ran, int *failed)
 		pthread_mutex_unlock(&r->lock);
 		if (store_job_next(r->st, time(NULL), &job) != 1)
 			break;
-		if (job_run(&r->jctx, job.uuid) == 0)
+		if ((rc = job_run(&r->jctx, job.uuid)) == 0) {
 			uuid_set_add(ran, job.uuid);
-		else
-			*failed = 1;
+			r->fails = 0;
+		} else if (rc == -1)
+			*failed = 1;	/* -2: this user's data; nothing else is broken */
 		job_row_free(&job);
 		n++;
 		if (*failed)
@@ -107,21 +127,44 @@ finish_batch(struct runner *r, struct uuid_set *ran)
 	uuid_set_clear(ran);
 }
 
-/* Sleeps until kicked, stopped, or the next retry or delivery is due; at
- * least a second after a failure. */
+/* After a failed batch: the hold grows with the failures in a row, and
+ * lasts at least until a retry the store could not record. */
 static void
-wait_for_work(struct runner *r, int64_t deliver_due, int failed)
+hold(struct runner *r)
 {
-	struct timespec until;
-	int64_t due = 0, now = time(NULL), wake = now + IDLE_WAIT;
-	int64_t soonest = failed ? now + 1 : now;
+	int64_t delay = 1, max = r->conf->daemon.retry_max < HOLD_MAX ?
+	    r->conf->daemon.retry_max : HOLD_MAX;
 
+	for (int i = 0; i < r->fails && delay < max; i++)
+		delay *= 2;
+	r->fails++;
+	r->hold_until = time(NULL) + (delay < max ? delay : max);
+	if (r->hold_until < r->jctx.retry_unrecorded)
+		r->hold_until = r->jctx.retry_unrecorded;
+	r->jctx.retry_unrecorded = 0;
+}
+
+/*
+ * Sleeps until kicked, stopped, or the next retry (not before the hold
+ * ends) or delivery is due; never less than a second: what is due "now"
+ * right after a round tried it is a retry the store did not record, and
+ * must not be tried again in a tight loop.
+ */
+static void
+wait_for_work(struct runner *r, int64_t deliver_due)
+{
+	struct timespec now, until;
+	int64_t due = 0, wake, delta;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	wake = now.tv_sec + IDLE_WAIT;
 	if (store_job_next_due(r->st, &due) == 1 && due < wake)
-		wake = due > soonest ? due : soonest;
+		wake = due > r->hold_until ? due : r->hold_until;
 	if (deliver_due > 0 && deliver_due < wake)
-		wake = deliver_due > soonest ? deliver_due : soonest;
-	until.tv_sec = (time_t)wake;
-	until.tv_nsec = 0;
+		wake = deliver_due;
+	delta = wake - now.tv_sec;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += (time_t)(delta > 1 ? delta : 1);
 	pthread_mutex_lock(&r->lock);
 	while (!r->kicked && !r->stopping &&
 	    pthread_cond_timedwait(&r->cond, &r->lock, &until) != ETIMEDOUT)
@@ -137,6 +180,7 @@ runner_main(void *arg)
 	struct uuid_set ran = { 0 };
 	int first = 1;
 
+	leftovers_sweep(&r->jctx);
 	/* What a crash left signed but not recorded is revoked before any job
 	 * runs; the first round's CRL lists it. */
 	if (job_recover_unrecorded(&r->jctx) == -1)
@@ -162,8 +206,10 @@ runner_main(void *arg)
 		pthread_mutex_unlock(&r->lock);
 		if (stop && (!draining || n == 0 || failed))
 			break;
+		if (failed)
+			hold(r);
 		if (n == 0 || failed)
-			wait_for_work(r, deliver_due, failed);
+			wait_for_work(r, deliver_due);
 	}
 	deliver_finish(r->deliver);
 	uuid_set_clear(&ran);
@@ -173,13 +219,18 @@ runner_main(void *arg)
 int
 runner_start(const struct conf *conf, struct runner **out)
 {
+	pthread_condattr_t cattr;
 	struct runner *r;
 
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		fatal("out of memory");
 	r->conf = conf;
 	pthread_mutex_init(&r->lock, NULL);
-	pthread_cond_init(&r->cond, NULL);
+	pthread_condattr_init(&cattr);
+	/* The waits are durations: a clock set back must not stretch them. */
+	pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
+	pthread_cond_init(&r->cond, &cattr);
+	pthread_condattr_destroy(&cattr);
 	if (store_open(conf->state.database, &r->st) == -1 ||
 	    signer_open(conf, &r->signer) == -1 ||
 	    publish_open(conf, &r->pub) == -1 ||
@@ -190,6 +241,7 @@ runner_start(const struct conf *conf, struct runner **out)
 	r->jctx.st = r->st;
 	r->jctx.signer = r->signer;
 	r->jctx.pub = r->pub;
+	r->jctx.held = held_new();
 	if (pthread_create(&r->thread, NULL, runner_main, r) != 0) {
 		log_error("cannot start the job runner thread");
 		goto fail;
@@ -197,6 +249,7 @@ runner_start(const struct conf *conf, struct runner **out)
 	*out = r;
 	return 0;
 fail:
+	held_free(r->jctx.held);
 	deliver_close(r->deliver);
 	plan_free(&r->plan);
 	publish_close(r->pub);
@@ -218,6 +271,7 @@ runner_join(struct runner *r, int draining)
 	deliver_close(r->deliver);
 	plan_free(&r->plan);
 	publish_close(r->pub);
+	held_free(r->jctx.held);
 	signer_close(r->signer);
 	store_close(r->st);
 	pthread_mutex_destroy(&r->lock);

@@ -154,6 +154,37 @@ store_job_counts(struct store *st, void (*fn)(void *, const char *, int), void *
 }
 
 int
+store_job_each_failing(struct store *st,
+    void (*fn)(void *arg, const struct job_row *job, const char *dn), void *arg)
+{
+	sqlite3_stmt *stmt = db_prepare(st, "SELECT j.uuid, j.state, j.action, "
+	    "j.reason, j.attempts, j.last_error, j.updated_at, j.next_attempt, i.dn "
+	    "FROM jobs j LEFT JOIN identities i ON i.uuid = j.uuid "
+	    "WHERE j.attempts > 0 ORDER BY j.next_attempt, j.uuid");
+	int rc;
+
+	if (stmt == NULL)
+		return -1;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		/* Borrowed from the statement, for the call only. */
+		struct job_row job = {
+			.uuid = (char *)sqlite3_column_text(stmt, 0),
+			.state = (char *)sqlite3_column_text(stmt, 1),
+			.action = (char *)sqlite3_column_text(stmt, 2),
+			.reason = (char *)sqlite3_column_text(stmt, 3),
+			.attempts = sqlite3_column_int(stmt, 4),
+			.last_error = (char *)sqlite3_column_text(stmt, 5),
+			.updated_at = sqlite3_column_int64(stmt, 6),
+			.next_attempt = sqlite3_column_int64(stmt, 7),
+		};
+
+		fn(arg, &job, (const char *)sqlite3_column_text(stmt, 8));
+	}
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_DONE ? 0 : db_fail(st, "list failing jobs");
+}
+
+int
 store_job_delete(struct store *st, const char *uuid)
 {
 	sqlite3_stmt *stmt = db_prepare(st, "DELETE FROM jobs WHERE uuid = ?");
