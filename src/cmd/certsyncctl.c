@@ -65,8 +65,10 @@ static const struct command commands[] = {
 	  "why (enroll, reissue, renew, revoke, skip), writing nothing.\n",
 	  cmd_plan, 0, 1 },
 	{ "status", "status",
-	  "Shows the agent's state: connection, change source, last event, checkpoint,\n"
-	  "queued jobs by state, users skipped for bad directory data, CRL age.\n",
+	  "Shows the agent's state: whether it runs, a refused reload, the connection,\n"
+	  "change source, last event, checkpoint, queued jobs by state, failing jobs\n"
+	  "with their last error, users skipped for bad directory data, CRL age, and\n"
+	  "what stops all work (another process's write lock, a full file system).\n",
 	  cmd_status, 0, 1 },
 	{ "audit", "audit [--last N]",
 	  "Prints the last N entries of the audit trail (default 50, 0 for all).\n",

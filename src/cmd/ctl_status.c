@@ -1,10 +1,13 @@
 /*
  * ctl_status.c - certsyncctl plan, status and audit: looking, not touching.
  *
- * Owns: the dry run's command, the agent's state as the store has it, and
+ * Owns: the dry run's command, the agent's state as the store has it (and
+ * whether the process that recorded it still runs), the failing jobs, what
+ * stops every job (a write lock held elsewhere, a full file system), and
  * the audit trail's printout.
  * Never: records anything (plan reads the directory and writes nothing;
- * status and audit only read the store).
+ * status and audit only read the store, opened read-only), or takes a
+ * lock it could hold against the agent.
  */
 #include "config.h"
 

@@ -9,39 +9,41 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "lib/fsutil.h"
 #include "lib/proc.h"
 
 /* Field 22 of /proc/PID/stat: 1 and *start, 0 no such process, -1. */
 static int
 start_time(long pid, unsigned long long *start)
 {
-	char path[64], *p, *end;
-	unsigned char *buf = NULL;
-	size_t len = 0;
-	int field, rc = -1;
+	char path[64], buf[1024], *p, *end;
+	size_t len;
+	int field, fd;
+	ssize_t n;
 
 	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-	if (fs_read_file(path, 4096, &buf, &len) == -1)
+	/* A /proc file says its size is 0: read what it gives. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
 		return errno == ENOENT || errno == ESRCH ? 0 : -1;
+	for (len = 0; len < sizeof(buf) - 1; len += (size_t)n)
+		if ((n = read(fd, buf + len, sizeof(buf) - 1 - len)) <= 0)
+			break;
+	close(fd);
 	buf[len] = '\0';
 	/* The name (field 2) may hold spaces and parentheses: after the last ')'. */
-	if ((p = strrchr((char *)buf, ')')) == NULL)
-		goto done;
+	if ((p = strrchr(buf, ')')) == NULL)
+		return len == 0 ? 0 : -1;	/* empty: it exited as we read */
 	for (field = 2; field < 22 && p != NULL; field++)
 		p = strchr(p + 1, ' ');
 	if (p == NULL)
-		goto done;
+		return -1;
 	*start = strtoull(p + 1, &end, 10);
-	rc = end != p + 1 ? 1 : -1;
-done:
-	free(buf);
-	return rc;
+	return end != p + 1 ? 1 : -1;
 }
 
 int

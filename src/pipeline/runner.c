@@ -107,15 +107,20 @@ run_batch(struct runner *r, struct uuid_set *ran, int *failed)
 }
 
 /* Closes the batch (CRL, DONE) and takes a fresh look at each closed user:
- * changes that came in while their job ran are planned now. */
-static void
+ * changes that came in while their job ran are planned now.  0, or -1
+ * when the CRL could not be written (the runner then holds back, as after
+ * a failed job: each attempt signs a CRL and takes a CRL number). */
+static int
 finish_batch(struct runner *r, struct uuid_set *ran)
 {
 	struct uuid_set closed = { 0 };
+	int rc = 0;
 
-	if (job_finish_batch(&r->jctx, &closed) == -1)
+	if (job_finish_batch(&r->jctx, &closed) == -1) {
 		log_error("the CRL could not be rewritten; the batch's jobs stay "
 		    "REVOKED and are closed after the next successful CRL");
+		rc = -1;
+	}
 	for (size_t i = 0; i < closed.n; i++) {
 		/* One transaction: the loop cannot plan between look and plan. */
 		if (store_begin(r->st) == 0) {
@@ -125,6 +130,7 @@ finish_batch(struct runner *r, struct uuid_set *ran)
 	}
 	uuid_set_clear(&closed);
 	uuid_set_clear(ran);
+	return rc;
 }
 
 /* After a failed batch: the hold grows with the failures in a row, and
@@ -162,6 +168,9 @@ wait_for_work(struct runner *r, int64_t deliver_due)
 		wake = due > r->hold_until ? due : r->hold_until;
 	if (deliver_due > 0 && deliver_due < wake)
 		wake = deliver_due;
+	/* The end of a hold: a CRL still to write is tried again then. */
+	if (r->hold_until > now.tv_sec && r->hold_until < wake)
+		wake = r->hold_until;
 	delta = wake - now.tv_sec;
 	clock_gettime(CLOCK_MONOTONIC, &until);
 	until.tv_sec += (time_t)(delta > 1 ? delta : 1);
@@ -195,9 +204,10 @@ runner_main(void *arg)
 
 		/* The first time round it also closes a batch a crash left open;
 		 * a CRL that could not be written is tried again each round. */
-		if (first || n > 0 || r->jctx.revoked > 0 || ran.n > 0 ||
-		    store_crl_pending(r->st) == 1)
-			finish_batch(r, &ran);
+		if ((first || n > 0 || r->jctx.revoked > 0 || ran.n > 0 ||
+		    store_crl_pending(r->st) == 1) && time(NULL) >= r->hold_until &&
+		    finish_batch(r, &ran) == -1)
+			failed = 1;
 		first = 0;
 		deliver_due = deliver_poll(r->deliver);
 		pthread_mutex_lock(&r->lock);
