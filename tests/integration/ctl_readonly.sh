@@ -29,6 +29,8 @@ SERIAL=$(cs_serial encryption alice@example.test)
 
 echo "# another process holds a write transaction"
 {
+	echo ".timeout 10000"
+	echo ".bail on"
 	echo "BEGIN IMMEDIATE;"
 	echo "INSERT INTO daemon_state (key, value, updated_at) VALUES ('t', 'x', 0);"
 	echo "SELECT 'locked';"

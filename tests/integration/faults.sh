@@ -44,7 +44,7 @@ reconnect_max = 4
 idle_probe = 2
 $FAULT_DIR_CONF
 [daemon]
-retry_max = 20
+retry_max = 8
 pid_file = $T/certsyncd.pid
 $FAULT_CONF
 CONF
@@ -160,6 +160,14 @@ status_says() {
 	echo "certsyncctl status (exit $st_rc):"; cat "$T/status.out"
 	echo "the agent's last log lines:"; tail -n 5 "$T/agent.log"
 	return 1
+}
+
+# within SECONDS COMMAND...: cs_wait_for, and on a timeout the command
+# once more, so that the check shows what it saw.
+within() {
+	cs_wait_for "$@" && return 0
+	shift
+	"$@"
 }
 
 agent_alive() { [ -n "${AGENT_PID:-}" ] && ! _slapd_gone "$AGENT_PID"; }
