@@ -23,6 +23,7 @@
  */
 #include "config.h"
 
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -81,6 +82,7 @@ struct watch {
 	int backoff;               /* seconds before the next attempt */
 	time_t down_since;         /* the first failure since the last healthy moment */
 	int probe_msgid;           /* a probe awaiting its answer, or 0 */
+	int probe_grace;           /* its deadline was put off once already */
 	time_t last_heard;         /* the last message on the connection */
 	struct event *ev_probe;
 	int failed;                /* --once: gave up after a failure */
@@ -322,18 +324,17 @@ probe_message(struct watch *w, LDAPMessage *msg)
 	return 1;
 }
 
-/* After a drain that asked for its own search's messages only: the
- * probe's answer may have been read and queued meanwhile. */
-static void
-probe_check(struct watch *w)
+/* An answer may be waiting on the socket while the loop was busy (the
+ * store, say): then the deadline is the loop's, not the server's. */
+static int
+probe_waiting(struct watch *w)
 {
-	struct timeval zero = { 0, 0 };
-	LDAPMessage *msg = NULL;
+	struct pollfd pfd = { .fd = -1, .events = POLLIN };
 
-	if (w->probe_msgid != 0 && w->ld != NULL &&
-	    ldap_result(w->ld, w->probe_msgid, LDAP_MSG_ALL, &zero, &msg) > 0)
-		probe_answered(w);
-	ldap_msgfree(msg);
+	if (ldap_get_option(w->ld, LDAP_OPT_DESC, &pfd.fd) != LDAP_OPT_SUCCESS ||
+	    pfd.fd < 0)
+		return 0;
+	return poll(&pfd, 1, 0) == 1;
 }
 
 static void
@@ -348,9 +349,12 @@ on_probe(evutil_socket_t fd, short what, void *arg)
 	if (w->ld == NULL)
 		return;
 	if (w->probe_msgid != 0) {
-		probe_check(w);	/* the loop may have been busy, not the server */
-		if (w->probe_msgid == 0)
+		if (!w->probe_grace && probe_waiting(w)) {
+			w->probe_grace = 1;	/* a second to read it */
+			event_active(w->ev_read, EV_READ, 0);
+			probe_arm(w, 1);
 			return;
+		}
 		snprintf(why, sizeof(why), "no answer to a probe within %ds",
 		    w->conf->directory.network_timeout);
 		drop_as(w, why, 1);
@@ -360,6 +364,7 @@ on_probe(evutil_socket_t fd, short what, void *arg)
 		probe_arm(w, w->conf->directory.idle_probe - (int)quiet);
 		return;
 	}
+	w->probe_grace = 0;
 	rc = ldap_search_ext(w->ld, "", LDAP_SCOPE_BASE, "(objectClass=*)",
 	    (char **)no_attrs, 0, NULL, NULL, NULL, 1, &w->probe_msgid);
 	if (rc != LDAP_SUCCESS) {
@@ -378,7 +383,6 @@ on_retry(evutil_socket_t fd, short what, void *arg)
 
 static int start_search(struct watch *w);
 static void on_read(evutil_socket_t fd, short what, void *arg);
-static void probe_arm(struct watch *w, int seconds);
 
 static void
 on_connected(evutil_socket_t fd, short what, void *arg)
@@ -612,12 +616,37 @@ handle_poll_message(struct watch *w, LDAPMessage *msg)
 static void start_round(struct watch *w);
 static void on_notify_read(struct watch *w);
 
+/* One message of the watching connection, read with LDAP_RES_ANY (so
+ * that libldap keeps none back that the socket no longer signals): the
+ * probe's answer, or the search's.  1 for a message of the change source. */
+static int
+handle_message(struct watch *w, LDAPMessage *msg)
+{
+	struct sync_event ev;
+
+	w->last_heard = time(NULL);
+	if (probe_message(w, msg) || ldap_msgid(msg) != w->msgid)
+		return 0;	/* the probe's, or of a search that is over */
+	store_state_set(w->st, "last_event", "");
+	if (w->poll)
+		handle_poll_message(w, msg);
+	else if (syncrepl_parse(w->ld, msg, &ev) == 0) {
+		handle_event(w, &ev);
+		sync_event_free(&ev);
+	} else {
+		sync_event_free(&ev);	/* what was decoded before the fault */
+		log_warn("directory %s: a malformed sync message was ignored",
+		    w->conf->directory.uri);
+	}
+	return 1;
+}
+
 static void
 on_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct watch *w = arg;
 	struct timeval zero = { 0, 0 };
-	int i, rc = 0;
+	int i, rc = 0, changes = 0;
 
 	if (w->mode == M_DIRSYNC || w->mode == M_USN) {
 		on_notify_read(w);
@@ -631,9 +660,8 @@ on_read(evutil_socket_t fd, short what, void *arg)
 	}
 	for (i = 0; i < DRAIN_MAX && w->ld != NULL; i++) {
 		LDAPMessage *msg = NULL;
-		struct sync_event ev;
 
-		if ((rc = ldap_result(w->ld, w->msgid, LDAP_MSG_ONE, &zero, &msg)) == 0)
+		if ((rc = ldap_result(w->ld, LDAP_RES_ANY, LDAP_MSG_ONE, &zero, &msg)) == 0)
 			break;
 		if (rc == -1) {
 			int err = LDAP_SERVER_DOWN;
@@ -645,18 +673,7 @@ on_read(evutil_socket_t fd, short what, void *arg)
 			drop(w, ldap_err2string(err));
 			return;
 		}
-		w->last_heard = time(NULL);
-		store_state_set(w->st, "last_event", "");
-		if (w->poll)
-			handle_poll_message(w, msg);
-		else if (syncrepl_parse(w->ld, msg, &ev) == 0) {
-			handle_event(w, &ev);
-			sync_event_free(&ev);
-		} else {
-			sync_event_free(&ev);	/* what was decoded before the fault */
-			log_warn("directory %s: a malformed sync message was ignored",
-			    w->conf->directory.uri);
-		}
+		changes += handle_message(w, msg);
 		ldap_msgfree(msg);
 	}
 	if (store_commit(w->st) == -1) {
@@ -665,9 +682,8 @@ on_read(evutil_socket_t fd, short what, void *arg)
 		drop_store(w, "record the changes");
 		return;
 	}
-	if (i > 0)
+	if (changes > 0)
 		healthy(w);
-	probe_check(w);
 	w->sink.flush(w->sink.arg);
 	/* libldap may hold parsed data the fd no longer signals: come back. */
 	if (i == DRAIN_MAX && w->ev_read != NULL)
