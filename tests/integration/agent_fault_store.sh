@@ -41,7 +41,8 @@ cs_need unshare mount dd
 on_tmpfs() {
 	mkdir "$T/fs"
 	mount -t tmpfs -o size=64m,mode=0700 tmpfs "$T/fs"
-	cs_on_exit "umount '$T/fs'"
+	# Lazily: the killed agent may not have closed its files yet.
+	cs_on_exit "umount -l '$T/fs'"
 	for d in state keystore archive crl; do
 		mkdir -m 700 "$T/fs/$d"
 		ln -s "fs/$d" "$T/$d"
