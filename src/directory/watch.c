@@ -682,7 +682,8 @@ on_read(evutil_socket_t fd, short what, void *arg)
 		drop_store(w, "record the changes");
 		return;
 	}
-	if (changes > 0)
+	/* Recorded, and still up (an error result drops it): proven. */
+	if (changes > 0 && w->ld != NULL)
 		healthy(w);
 	w->sink.flush(w->sink.arg);
 	/* libldap may hold parsed data the fd no longer signals: come back. */

@@ -17,7 +17,11 @@
 #    line per user), no line repeats more than 5 times, and the connection
 #    state is logged a few times, not per attempt;
 #  - afterwards every user has its certificates for the new address and
-#    nothing is lost, stale, doubled or revoked twice (fault_verdict).
+#    nothing is lost, stale, doubled or revoked twice (fault_verdict);
+# and, last, that a server that accepts the connection and then fails the
+# search (a base that names no entry) is retried with a growing backoff:
+# the backoff starts over only once a connection has recorded changes,
+# not at every successful bind.
 . "$CS_SRCDIR/tests/integration/lib.sh"
 . "$CS_SRCDIR/tests/integration/slapd.sh"
 . "$CS_SRCDIR/tests/integration/faults.sh"
@@ -66,4 +70,20 @@ check "the connection state logged a few times, not per attempt" \
 check "no line repeated more than 5 times" log_no_storm 5
 check "nothing lost, stale or doubled; no revoke churn" fault_verdict three.test 2 0
 check "the agent ran throughout" agent_alive
+
+echo "# a server that accepts the connection and then fails the search"
+# base names no entry: the bind works, the search ends in noSuchObject.
+# The backoff must not start over at each successful bind.
+cs_agent_stop
+sed "s|^base = .*|base = ou=gone,$SLAPD_BASE|" "$CONF" > "$T/gone.conf"
+log_mark
+"$CS_BUILDDIR/certsyncd" -c "$T/gone.conf" -f >> "$T/agent.log" 2>&1 &
+AGENT_PID=$!
+cs_on_exit "kill -9 $AGENT_PID 2>/dev/null"
+check "the failure is logged" within 10 log_has 'disconnected: No such object'
+T0=$(date +%s)
+while [ $(($(date +%s) - T0)) -lt 15 ]; do sleep 1; done
+check "it reconnects with backoff (1, 2, 4, 4 s ...), not every second" \
+    log_at_most 'directory .*: connected; ' 7
+check "status says why" status_says '^connection: +disconnected: No such object'
 cs_done

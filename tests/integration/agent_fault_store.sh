@@ -115,6 +115,8 @@ check "a retry the store could not record says so" \
 check "status says the agent runs, with its pid" status_says "^daemon: +running, pid $AGENT_PID "
 wait "$LOCK_PID" || :
 fault_end
+check "the watcher reconnects with backoff, not every second" \
+    log_at_most 'directory .*: connected; ' 4
 check "after the lock every user is reissued" fault_wait_moved three.test 120
 check "the jobs' retries held back: at most 30 a minute" \
     fault_rate_at_most 'retried in|jobs wait' 30
