@@ -3,7 +3,8 @@
  *
  * Owns: the process: options, the event loop (one explicit event_base),
  * signals (SIGTERM/SIGINT stop after the job in hand; SIGHUP reloads the
- * configuration, keeping the old one if the new one is bad), the pid file,
+ * configuration and the recovery agents, keeping the old ones if the new
+ * ones are bad), the pid file,
  * the periodic full reconcile, and the order of start and stop.
  * Never: does directory, crypto or job work itself; the watcher, planner
  * and runner do.
@@ -18,6 +19,7 @@
 #include <string.h>
 #include <sysexits.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -44,6 +46,7 @@ struct daemon {
 	const char *conf_path;
 	int foreground, once, dry_run, verbose;
 	int unfinished;		/* --once: jobs left for a later run */
+	int parked;		/* ... of which parked: someone must act */
 	struct conf *conf;
 	struct conf *next_conf;     /* a validated reload, waiting to be swapped in */
 	struct conf *prev_conf;     /* the one before a reload, while the new one runs */
@@ -103,8 +106,9 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 		    "(see the log); the configuration before stays in force");
 		return;
 	}
-	/* Checked in full before anything running is stopped: a start that
-	 * would fail must not take the running agent down with it. */
+	/* Checked in full before anything running is stopped (the recovery
+	 * agents too): a start that would fail must not take the running
+	 * agent down with it. */
 	if (reload_check(fresh, why, sizeof(why)) == -1) {
 		log_error("%s: not reloaded: %s; the running configuration stays in "
 		    "force", d->conf_path, why);
@@ -197,11 +201,15 @@ start(struct daemon *d)
 	return 0;
 }
 
+/* --once: the jobs left, the parked ones among them counted apart. */
 static void
 add_jobs(void *arg, const char *state, int n)
 {
-	(void)state;
-	*(int *)arg += n;
+	struct daemon *d = arg;
+
+	d->unfinished += n;
+	if (strcmp(state, "parked") == 0)
+		d->parked += n;
 }
 
 static void
@@ -214,9 +222,9 @@ stop(struct daemon *d)
 			runner_drain(d->runner);
 			/* Finished jobs are deleted: what is left waits for a
 			 * retry (a failed write, the directory) or its time. */
-			d->unfinished = 0;
+			d->unfinished = d->parked = 0;
 			if (d->st != NULL &&
-			    store_job_counts(d->st, add_jobs, &d->unfinished) == -1)
+			    store_job_counts(d->st, add_jobs, d) == -1)
 				d->unfinished = 1;
 		} else
 			runner_stop(d->runner);
@@ -264,13 +272,18 @@ run_loop(struct daemon *d)
 			rc = EX_UNAVAILABLE;
 	}
 	stop(d);
-	if (rc == 0 && d->once && d->unfinished > 0) {
+	if (rc == 0 && d->once && d->parked > 0)
+		log_error("--once: %d job(s) failed and are parked: retrying cannot "
+		    "help until the cause is fixed (certsyncctl status says why)",
+		    d->parked);
+	if (rc == 0 && d->once && d->unfinished > d->parked) {
 		log_warn("--once: %d job(s) not finished: retries after a failure "
 		    "(see the lines above, and certsyncctl status), or reissues "
 		    "spread out by [reconcile] ca_change_per_minute; run again, or "
-		    "let certsyncd run", d->unfinished);
-		rc = EX_TEMPFAIL;
+		    "let certsyncd run", d->unfinished - d->parked);
 	}
+	if (rc == 0 && d->once && d->unfinished > 0)
+		rc = EX_TEMPFAIL;
 	if (ev_full != NULL)
 		event_free(ev_full);
 	event_free(ev_term);

@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "cmd/ctl.h"
+#include "lib/escape.h"
 #include "lib/proc.h"
 #include "pipeline/plan.h"
 #include "pki/certinfo.h"
@@ -31,8 +32,10 @@ print_audit(void *arg, int64_t at, const char *action, const char *uuid,
 {
 	char when[32];
 
-	printf("%s %-8s %s %s %s\n", certinfo_fmt_time((time_t)at, when, sizeof(when)),
-	    action, uuid ? uuid : "-", serial ? serial : "-", detail ? detail : "");
+	/* The trail keeps the raw value; only its printed form is escaped. */
+	escape_line(stdout, "%s %-8s %s %s %s",
+	    certinfo_fmt_time((time_t)at, when, sizeof(when)), action,
+	    uuid ? uuid : "-", serial ? serial : "-", detail ? detail : "");
 }
 
 int
@@ -95,7 +98,7 @@ print_state(struct ctl *ctl, const char *label, const char *key)
 	int64_t at = 0;
 
 	if (store_state_get(ctl->st, key, &value, &at) == 1)
-		printf("%-14s %s (%s)\n", label, value && *value ? value : "-",
+		escape_line(stdout, "%-14s %s (%s)", label, value && *value ? value : "-",
 		    age(at, when, sizeof(when)));
 	else
 		printf("%-14s unknown\n", label);
@@ -117,7 +120,7 @@ print_daemon(struct ctl *ctl)
 	int alive = -1;
 
 	if (store_state_get(ctl->st, "daemon", &value, &at) != 1 || value == NULL) {
-		printf("%-14s unknown (it never ran with this store)\n", "daemon:");
+		escape_line(stdout, "%-14s unknown (it never ran with this store)", "daemon:");
 		free(value);
 		return 0;
 	}
@@ -126,14 +129,14 @@ print_daemon(struct ctl *ctl)
 	else if (store_state_get(ctl->st, "pid", &tag, NULL) == 1)
 		alive = proc_tag_alive(tag, &pid);
 	if (alive == 1)
-		printf("%-14s %s, pid %ld (started %s)\n", "daemon:", value, pid,
+		escape_line(stdout, "%-14s %s, pid %ld (started %s)", "daemon:", value, pid,
 		    age(at, when, sizeof(when)));
 	else if (alive == 0 && strncmp(value, "running", 7) == 0)
-		printf("%-14s not running: pid %ld ended without stopping (killed, "
-		    "or it crashed; started %s)\n", "daemon:", pid,
+		escape_line(stdout, "%-14s not running: pid %ld ended without stopping (killed, "
+		    "or it crashed; started %s)", "daemon:", pid,
 		    age(at, when, sizeof(when)));
 	else
-		printf("%-14s %s (%s)\n", "daemon:", value, age(at, when, sizeof(when)));
+		escape_line(stdout, "%-14s %s (%s)", "daemon:", value, age(at, when, sizeof(when)));
 	free(value);
 	free(tag);
 	return alive;
@@ -151,11 +154,11 @@ print_connection(struct ctl *ctl, int alive)
 		return;
 	}
 	if (store_state_get(ctl->st, "connection", &value, &at) == 1)
-		printf("%-14s none: the agent is not running (it last said \"%s\", "
-		    "%s)\n", "connection:", value ? value : "-",
+		escape_line(stdout, "%-14s none: the agent is not running (it last said \"%s\", "
+		    "%s)", "connection:", value ? value : "-",
 		    age(at, when, sizeof(when)));
 	else
-		printf("%-14s none: the agent is not running\n", "connection:");
+		escape_line(stdout, "%-14s none: the agent is not running", "connection:");
 	free(value);
 }
 
@@ -168,7 +171,7 @@ print_reload(struct ctl *ctl, int alive)
 
 	if (alive != 0 && store_state_get(ctl->st, "reload", &value, &at) == 1 &&
 	    value != NULL && *value != '\0')
-		printf("%-14s %s (%s)\n", "reload:", value, age(at, when, sizeof(when)));
+		escape_line(stdout, "%-14s %s (%s)", "reload:", value, age(at, when, sizeof(when)));
 	free(value);
 }
 
@@ -177,7 +180,7 @@ print_job_count(void *arg, const char *state, int n)
 {
 	int *total = arg;
 
-	printf("  %-10s %d\n", state, n);
+	escape_line(stdout, "  %-10s %d", state, n);
 	*total += n;
 }
 
@@ -186,7 +189,7 @@ print_skipped(void *arg, const char *uuid, const char *dn, const char *skipped)
 {
 	int *n = arg;
 
-	printf("  %s (%s): %s\n", dn ? dn : "?", uuid, skipped);
+	escape_line(stdout, "  %s (%s): %s", dn ? dn : "?", uuid, skipped);
 	(*n)++;
 }
 
@@ -216,8 +219,8 @@ print_checkpoints(struct ctl *ctl)
 #define FAILING_SHOWN 10      /* failing jobs listed; the rest are counted */
 #define SPACE_LOW (1024 * 1024) /* bytes free below which a file system is full */
 
-/* One job that failed: what it is doing, how often it tried, when it tries
- * again, and why the last attempt failed. */
+/* One job that failed and is retried: what it is doing, how often it
+ * tried, when it tries again, and why the last attempt failed. */
 static void
 print_failing(void *arg, const struct job_row *job, const char *dn)
 {
@@ -231,22 +234,30 @@ print_failing(void *arg, const struct job_row *job, const char *dn)
 		snprintf(next, sizeof(next), "next retry in %llds", (long long)in);
 	else
 		snprintf(next, sizeof(next), "due now");
-	printf("  %s (%s): %s job in %s, %d failed attempt(s), %s: %s\n",
+	escape_line(stdout, "  %s (%s): %s job in %s, %d failed attempt(s), %s: %s",
 	    dn ? dn : "?", job->uuid, job->action, job->state, job->attempts, next,
 	    job->last_error ? job->last_error : "no error recorded");
 }
 
-/* The queue: jobs by state, the failing ones with their last error, users
- * skipped for bad data.  0, or -1. */
-static int
-print_queue(struct ctl *ctl)
+static void
+print_parked(void *arg, const struct job_row *job, const char *dn)
 {
-	int jobs = 0, skipped = 0, failing = 0;
+	char when[32];
+	int *n = arg;
 
-	printf("jobs:\n");
-	if (store_job_counts(ctl->st, print_job_count, &jobs) == -1)
-		return -1;
-	printf("  %-10s %d\n", "queued", jobs);
+	escape_line(stdout, "  %s (%s): %s job in %s, parked %s: %s", dn ? dn : "?",
+	    job->uuid, job->action, job->state, age(job->parked_at, when, sizeof(when)),
+	    job->last_error ? job->last_error : "?");
+	(*n)++;
+}
+
+/* The jobs that failed: those retried with backoff, then those parked
+ * after a failure retrying cannot mend.  0, or -1. */
+static int
+print_failed_jobs(struct ctl *ctl)
+{
+	int failing = 0, parked = 0;
+
 	printf("failing jobs:\n");
 	if (store_job_each_failing(ctl->st, print_failing, &failing) == -1)
 		return -1;
@@ -254,6 +265,28 @@ print_queue(struct ctl *ctl)
 		printf("  none\n");
 	else if (failing > FAILING_SHOWN)
 		printf("  ... and %d more\n", failing - FAILING_SHOWN);
+	printf("failed jobs (parked until the entry changes, certsyncd restarts, or "
+	    "certsyncctl retry):\n");
+	if (store_job_each_parked(ctl->st, print_parked, &parked) == -1)
+		return -1;
+	if (parked == 0)
+		printf("  none\n");
+	return 0;
+}
+
+/* The queue: jobs by state, the failed ones, users skipped for bad data.
+ * 0, or -1. */
+static int
+print_queue(struct ctl *ctl)
+{
+	int jobs = 0, skipped = 0;
+
+	printf("jobs:\n");
+	if (store_job_counts(ctl->st, print_job_count, &jobs) == -1)
+		return -1;
+	printf("  %-10s %d\n", "queued", jobs);
+	if (print_failed_jobs(ctl) == -1)
+		return -1;
 	printf("skipped users:\n");
 	if (store_identity_each(ctl->st, 1, print_skipped, &skipped) == -1)
 		return -1;
@@ -306,11 +339,11 @@ print_store_lock(struct ctl *ctl)
 	snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
 	if ((f = fopen(path, "r")) != NULL) {
 		if (fgets(comm, sizeof(comm), f) != NULL)
-			comm[strcspn(comm, "\n")] = '\0';
+			comm[strcspn(comm, "")] = '\0';
 		fclose(f);
 	}
-	printf("%-14s locked for writing by pid %ld (%s): nothing can be recorded "
-	    "until it lets go\n", "state store:", pid, comm);
+	escape_line(stdout, "%-14s locked for writing by pid %ld (%s): nothing can be recorded "
+	    "until it lets go", "state store:", pid, comm);
 }
 
 /* A full file system under the store, the keystore or the archive stops
@@ -335,7 +368,7 @@ print_space(struct ctl *ctl)
 		if (dir[0] == '\0' || statvfs(dir, &vfs) == -1)
 			continue;
 		if ((unsigned long long)vfs.f_bavail * vfs.f_frsize < SPACE_LOW)
-			printf("%-14s the file system of %s is full (%llu KiB free)\n",
+			escape_line(stdout, "%-14s the file system of %s is full (%llu KiB free)",
 			    dirs[i][0], dir, (unsigned long long)vfs.f_bavail *
 			    vfs.f_frsize / 1024);
 	}

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ca/signer.h"
@@ -21,6 +22,7 @@
 #include "lib/log.h"
 #include "lib/log_guard.h"
 #include "lib/secret.h"
+#include "pki/archive.h"
 #include "store/store.h"
 
 /*
@@ -60,6 +62,19 @@ check_secrets(const struct conf *conf)
 	return 0;
 }
 
+/* The archive opens: its recovery agents load (the runner loads them
+ * again when the new configuration starts). */
+static int
+check_archive(const struct conf *conf)
+{
+	struct archive *ar = NULL;
+
+	if (archive_open(conf, time(NULL), &ar) == -1)
+		return -1;
+	archive_close(ar);
+	return 0;
+}
+
 static int
 check_rest(const struct conf *conf)
 {
@@ -89,8 +104,8 @@ reload_check(const struct conf *conf, char *why, size_t len)
 
 	/* The checks log as the start would; those lines become one. */
 	log_quiet_begin();
-	rc = check_secrets(conf) == 0 && check_ca(conf) == 0 && check_rest(conf) == 0 ?
-	    0 : -1;
+	rc = check_secrets(conf) == 0 && check_ca(conf) == 0 &&
+	    check_archive(conf) == 0 && check_rest(conf) == 0 ? 0 : -1;
 	log_quiet_end(why, len);
 	if (rc == -1 && why[0] == '\0')
 		snprintf(why, len, "a check failed without saying why");

@@ -4,7 +4,8 @@
  *
  * Owns: the list of what a start of certsyncd needs besides a file that
  * parses (every secret file readable and private, the CA key opening with
- * its certificate, the state store opening, the delivery hook runnable).
+ * its certificate, the archive's recovery agents loading, the state store
+ * opening, the delivery hook runnable).
  * Never: stops or changes anything running; what it opens, it closes.
  */
 #ifndef CERTSYNC_RELOAD_CHECK_H

@@ -118,7 +118,7 @@ still_right(struct job_ctx *ctx, const struct identity *id, const struct fresh *
 		.now = time(NULL),
 		.key = f->key,
 	};
-	const char *why = NULL;
+	char why[256];
 	X509 *want = NULL;
 	time_t have_end = 0, want_end = 0;
 	int right;
@@ -127,7 +127,8 @@ still_right(struct job_ctx *ctx, const struct identity *id, const struct fresh *
 	    strcmp(f->row.key_type, ctx->conf->certificates.key.name) != 0)
 		return 0;
 	identity_subject_vars(id, &req.vars, namebuf, sizeof(namebuf));
-	if (issue_build(ctx->conf, signer_ca(ctx->signer), &req, &want, &why) == -1)
+	if (issue_build(ctx->conf, signer_ca(ctx->signer), &req, &want, why,
+	    sizeof(why)) != 0)
 		return 0;
 	right = X509_NAME_cmp(X509_get_subject_name(want),
 	    X509_get_subject_name(f->cert)) == 0 &&

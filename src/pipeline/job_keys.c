@@ -33,10 +33,11 @@
 #define MAX_KINDS 2
 
 /* A new keypair and its signed certificate, with its sign record.  f->cert
- * is set only once signed (a failed attempt keeps what it signed). */
+ * is set only once signed (a failed attempt keeps what it signed).  0, or
+ * issue_build()'s -2 or -1 (why set as it says), or -1 after logging. */
 static int
 make_cert(struct job_ctx *ctx, const struct identity *id, struct fresh *f,
-    const char **why)
+    char *why, size_t whylen)
 {
 	char namebuf[2 * IDENTITY_NAME_MAX + 2];
 	struct issue_request req = {
@@ -45,13 +46,15 @@ make_cert(struct job_ctx *ctx, const struct identity *id, struct fresh *f,
 		.now = time(NULL),
 	};
 	X509 *cert = NULL;
+	int rc;
 
 	identity_subject_vars(id, &req.vars, namebuf, sizeof(namebuf));
 	if ((f->key = keys_generate(&ctx->conf->certificates.key)) == NULL)
 		return -1;
 	req.key = f->key;
-	if (issue_build(ctx->conf, signer_ca(ctx->signer), &req, &cert, why) == -1)
-		return -1;
+	if ((rc = issue_build(ctx->conf, signer_ca(ctx->signer), &req, &cert, why,
+	    whylen)) != 0)
+		return rc;
 	if (signer_sign_cert(ctx->signer, cert) == -1) {
 		X509_free(cert);
 		return -1;
@@ -138,7 +141,7 @@ record_issued(struct job_ctx *ctx, struct job *job, const struct identity *id,
 
 int
 job_step_issue(struct job_ctx *ctx, struct job *job, const struct identity *id,
-    const char **why)
+    char *why, size_t whylen)
 {
 	struct fresh fresh[MAX_KINDS];
 	size_t n = ctx->conf->certificates.mode == CERT_MODE_DUAL ? 1 : 2;
@@ -157,12 +160,15 @@ job_step_issue(struct job_ctx *ctx, struct job *job, const struct identity *id,
 	 * now if still right, else revoked; then only the rest is signed. */
 	if (job_adopt_unrecorded(ctx, id, fresh, n) == -1)
 		goto done;
-	for (size_t i = 0; i < n; i++)
-		if ((fresh[i].cert == NULL && make_cert(ctx, id, &fresh[i], why) == -1) ||
-		    save_key(ctx, id, &fresh[i]) == -1)
+	for (size_t i = 0; i < n; i++) {
+		if (fresh[i].cert == NULL &&
+		    (rc = make_cert(ctx, id, &fresh[i], why, whylen)) != 0)
 			goto done;
+		if ((rc = save_key(ctx, id, &fresh[i])) != 0)
+			goto done;
+	}
 	/* Adopted or new, every key is in hand: the value can be signed. */
-	if (make_smime(ctx, fresh, n, &smime, &smime_len) == -1)
+	if ((rc = make_smime(ctx, fresh, n, &smime, &smime_len)) != 0)
 		goto done;
 	/* Rows without key files would be harmful: the files come first.  A
 	 * crash here leaves files and sign records without rows, which the
@@ -173,7 +179,7 @@ job_step_issue(struct job_ctx *ctx, struct job *job, const struct identity *id,
 done:
 	/* A failed attempt's certificates wait for the next one (in the
 	 * runner's hold), or are revoked now (certsyncctl). */
-	if (rc == -1)
+	if (rc != 0)
 		job_keep_unrecorded(ctx, id->uuid, fresh, n);
 	for (size_t i = 0; i < n; i++)
 		job_fresh_free(&fresh[i]);

@@ -18,6 +18,7 @@
 #include "store/store.h"
 
 struct publisher;
+struct archive;
 struct held_certs;
 
 /* In this order; unpublish and republish go PLANNED -> PUBLISHED. */
@@ -45,6 +46,7 @@ struct job_ctx {
 	struct store *st;
 	struct signer *signer;
 	struct publisher *pub;     /* NULL: no directory to publish to */
+	struct archive *archive;   /* where superseded keys go (pki/archive.h) */
 	int revoked;               /* revocations since the last CRL */
 	int64_t retry_unrecorded;  /* a retry time the store could not record:
 	                              the runner holds every job until then */
