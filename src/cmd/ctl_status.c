@@ -120,7 +120,7 @@ print_daemon(struct ctl *ctl)
 	int alive = -1;
 
 	if (store_state_get(ctl->st, "daemon", &value, &at) != 1 || value == NULL) {
-		escape_line(stdout, "%-14s unknown (it never ran with this store)", "daemon:");
+		printf("%-14s unknown (it never ran with this store)\n", "daemon:");
 		free(value);
 		return 0;
 	}
@@ -132,11 +132,12 @@ print_daemon(struct ctl *ctl)
 		escape_line(stdout, "%-14s %s, pid %ld (started %s)", "daemon:", value, pid,
 		    age(at, when, sizeof(when)));
 	else if (alive == 0 && strncmp(value, "running", 7) == 0)
-		escape_line(stdout, "%-14s not running: pid %ld ended without stopping (killed, "
-		    "or it crashed; started %s)", "daemon:", pid,
+		escape_line(stdout, "%-14s not running: pid %ld ended without "
+		    "stopping (killed, or it crashed; started %s)", "daemon:", pid,
 		    age(at, when, sizeof(when)));
 	else
-		escape_line(stdout, "%-14s %s (%s)", "daemon:", value, age(at, when, sizeof(when)));
+		escape_line(stdout, "%-14s %s (%s)", "daemon:", value,
+		    age(at, when, sizeof(when)));
 	free(value);
 	free(tag);
 	return alive;
@@ -154,15 +155,15 @@ print_connection(struct ctl *ctl, int alive)
 		return;
 	}
 	if (store_state_get(ctl->st, "connection", &value, &at) == 1)
-		escape_line(stdout, "%-14s none: the agent is not running (it last said \"%s\", "
-		    "%s)", "connection:", value ? value : "-",
+		escape_line(stdout, "%-14s none: the agent is not running (it last "
+		    "said \"%s\", %s)", "connection:", value ? value : "-",
 		    age(at, when, sizeof(when)));
 	else
-		escape_line(stdout, "%-14s none: the agent is not running", "connection:");
+		printf("%-14s none: the agent is not running\n", "connection:");
 	free(value);
 }
 
-/* A reload the running agent refused: it still runs the configuration before. */
+/* A reload the running agent refused: it runs the configuration before. */
 static void
 print_reload(struct ctl *ctl, int alive)
 {
@@ -171,7 +172,8 @@ print_reload(struct ctl *ctl, int alive)
 
 	if (alive != 0 && store_state_get(ctl->st, "reload", &value, &at) == 1 &&
 	    value != NULL && *value != '\0')
-		escape_line(stdout, "%-14s %s (%s)", "reload:", value, age(at, when, sizeof(when)));
+		escape_line(stdout, "%-14s %s (%s)", "reload:", value,
+		    age(at, when, sizeof(when)));
 	free(value);
 }
 
@@ -216,8 +218,8 @@ print_checkpoints(struct ctl *ctl)
 		    "checkpoint:");
 }
 
-#define FAILING_SHOWN 10      /* failing jobs listed; the rest are counted */
-#define SPACE_LOW (1024 * 1024) /* bytes free below which a file system is full */
+#define FAILING_SHOWN 10        /* failing jobs listed; the rest are counted */
+#define SPACE_LOW (1024 * 1024) /* bytes free: below, a file system is full */
 
 /* One job that failed and is retried: what it is doing, how often it
  * tried, when it tries again, and why the last attempt failed. */
@@ -339,11 +341,11 @@ print_store_lock(struct ctl *ctl)
 	snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
 	if ((f = fopen(path, "r")) != NULL) {
 		if (fgets(comm, sizeof(comm), f) != NULL)
-			comm[strcspn(comm, "")] = '\0';
+			comm[strcspn(comm, "\n")] = '\0';
 		fclose(f);
 	}
-	escape_line(stdout, "%-14s locked for writing by pid %ld (%s): nothing can be recorded "
-	    "until it lets go", "state store:", pid, comm);
+	escape_line(stdout, "%-14s locked for writing by pid %ld (%s): nothing can "
+	    "be recorded until it lets go", "state store:", pid, comm);
 }
 
 /* A full file system under the store, the keystore or the archive stops

@@ -2,8 +2,9 @@
  * log_guard.c - what keeps the log readable while something is broken.
  *
  * Owns: the table of recent warnings and errors (a line that comes again
- * word for word within its minute is counted, not printed: a store that
- * cannot be written must not write 300 lines a minute), each thread's first
+ * word for word within its minute is printed 3 times, then counted, not
+ * printed: a store that cannot be written must not write 300 lines a
+ * minute), each thread's first
  * problem since it asked, and a thread's quiet spell.
  * Never: holds back a notice or anything below, or forgets a count: a
  * held-back line's count is logged when its minute is over (with the next
@@ -23,11 +24,15 @@
 #define SLOTS 32               /* distinct lines tracked at once */
 #define TEXT_MAX 512           /* of a line, kept for its summary */
 #define SUMMARIES_MAX 4        /* summaries logged per call, at most */
+#define BURST 3                /* a line's copies printed in its minute before
+                                  the rest are counted: an event that happens
+                                  twice (a job parked again) is no storm */
 
 struct slot {
 	uint64_t hash;             /* of the whole line: 0 for a free slot */
 	int level;
 	time_t since;              /* the first one of its minute */
+	unsigned seen;             /* copies printed since */
 	unsigned held;             /* repeats not printed since */
 	char text[TEXT_MAX];
 };
@@ -81,6 +86,10 @@ track(int level, const char *line, time_t now, struct summary *out, size_t *n)
 		if (s->hash != 0 && now - s->since >= LOG_GUARD_WINDOW)
 			release(s, out, n);
 		if (s->hash == h && s->level == level) {
+			if (s->seen < BURST) {
+				s->seen++;
+				return 1;
+			}
 			s->held++;
 			return 0;
 		}
@@ -91,6 +100,7 @@ track(int level, const char *line, time_t now, struct summary *out, size_t *n)
 	oldest->hash = h;
 	oldest->level = level;
 	oldest->since = now;
+	oldest->seen = 1;
 	snprintf(oldest->text, sizeof(oldest->text), "%s", line);
 	return 1;
 }

@@ -2,7 +2,7 @@
  * log_guard.h - what keeps the log readable while something is broken.
  *
  * Owns: holding back a warning or error that repeats word for word (the
- * first goes out, the rest of its minute are counted and summed up in one
+ * first 3 go out, the rest of their minute are counted and summed up in one
  * line when the minute is over: "... (N more in the last minute)"), each
  * thread's first problem since it asked (so a caller that reports a failure elsewhere, a
  * job's last error in the store say, can say what it was), and a thread's

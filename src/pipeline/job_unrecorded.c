@@ -33,8 +33,8 @@
  * Nobody has it (it was neither published nor delivered), yet it is valid.
  * Its job's next attempt records it when it is still right for the user
  * (job_held.c).  Otherwise (and for a user whose job no longer issues) it
- * is recorded and revoked as superseded in one transaction, its key archived first like any superseded key, then
- * taken out of the keystore.  Were the key file never written, the sign
+ * is recorded and revoked as superseded in one transaction, its key
+ * archived first like any superseded key, then taken out of the keystore.  Were the key file never written, the sign
  * record is enough: the row keeps the serial, kind, addresses and
  * fingerprint, without DER or key, and the CRL lists the serial.
  */

@@ -3,9 +3,9 @@
  *
  * Owns: the runner thread and what it holds: a store connection, the signer,
  * the publisher, the archive (its recovery agents are loaded when the
- * runner starts: at start-up and on every reload).  It takes due jobs oldest first, runs each to REVOKED,
- * rewrites the CRL once for the batch, closes the jobs, and reconciles their
- * users again.  Between batches it sleeps until kicked or a retry is due.
+ * runner starts: at start-up and on every reload).  It takes due jobs
+ * oldest first, runs each to REVOKED, rewrites the CRL once for the batch,
+ * closes the jobs, and reconciles their users again.  Between batches it sleeps until kicked or a retry is due.
  * Before the first batch it clears what a kill left in its directories
  * (leftovers.c), revokes what a crash left signed but not recorded
  * (job_recover_unrecorded), but what a job in KEYS will record, and
