@@ -4,8 +4,9 @@
  * Owns: the process: options, the event loop (one explicit event_base),
  * signals (SIGTERM/SIGINT stop after the job in hand; SIGHUP reloads the
  * configuration and the recovery agents, keeping the old ones if the new
- * ones are bad), the pid file,
- * the periodic full reconcile, and the order of start and stop.
+ * ones are bad), the pid file, the periodic full reconcile, and the order
+ * of start and stop; the moments systemd is told about (ops/notify.c) and
+ * the HTTP listener's life, one per run of the loop (ops/http.c).
  * Never: does directory, crypto or job work itself; the watcher, planner
  * and runner do.
  */
@@ -33,6 +34,9 @@
 #include "lib/log.h"
 #include "lib/log_guard.h"
 #include "lib/proc.h"
+#include "lib/metrics.h"
+#include "ops/http.h"
+#include "ops/notify.h"
 #include "pipeline/plan.h"
 #include "pipeline/runner.h"
 #include "store/store.h"
@@ -57,6 +61,8 @@ struct daemon {
 	struct plan_ctx plan;
 	struct runner *runner;
 	struct watch *watch;
+	struct http_server *http;  /* NULL: no [http] listen */
+	struct notifier *notify;   /* NULL: not run by systemd */
 	int stopping;
 };
 
@@ -88,6 +94,7 @@ on_stop_signal(evutil_socket_t sig, short what, void *arg)
 	struct daemon *d = arg;
 
 	log_notice("signal %d: finishing the job in hand, then stopping", (int)sig);
+	notify_stopping(d->notify);
 	d->stopping = 1;
 	event_base_loopbreak(d->base);
 }
@@ -119,6 +126,7 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	log_notice("%s: reloading the configuration", d->conf_path);
+	notify_reloading(d->notify);
 	conf_free(d->next_conf);
 	d->next_conf = fresh;
 	event_base_loopbreak(d->base);
@@ -175,7 +183,8 @@ start(struct daemon *d)
 		    d->conf->path);
 		return EX_CONFIG;
 	}
-	if (store_open(d->conf->state.database, &d->st) == -1)
+	if (store_open(d->conf->state.database, &d->st) == -1 ||
+	    http_start(d->base, d->conf, d->st, &d->http) == -1)
 		return EX_UNAVAILABLE;
 	if (plan_init(&d->plan, d->conf, d->st, 0, NULL) == -1 ||
 	    runner_start(d->conf, &d->runner) == -1)
@@ -215,6 +224,9 @@ add_jobs(void *arg, const char *state, int n)
 static void
 stop(struct daemon *d)
 {
+	notify_detach(d->notify);
+	http_stop(d->http);
+	d->http = NULL;
 	watch_stop(d->watch);
 	d->watch = NULL;
 	if (d->runner != NULL) {
@@ -267,6 +279,7 @@ run_loop(struct daemon *d)
 	d->started = 0;
 	if ((rc = start(d)) == 0) {
 		d->started = 1;
+		notify_attach(d->notify, d->base, d->st);
 		event_base_dispatch(d->base);
 		if (watch_failed(d->watch))
 			rc = EX_UNAVAILABLE;
@@ -371,6 +384,9 @@ serve(struct daemon *d)
 	if (d->conf->daemon.pid_file != NULL &&
 	    (pid_file = strdup(d->conf->daemon.pid_file)) == NULL)
 		fatal("out of memory");
+	/* After daemon(): WATCHDOG_PID names the process that stays. */
+	d->notify = notify_open();
+	metrics_set(M_START_TIME, (int64_t)time(NULL));
 	for (;;) {
 		rc = run_loop(d);
 		if (rc != 0 && !d->started && d->prev_conf != NULL) {
@@ -395,6 +411,9 @@ serve(struct daemon *d)
 		apply_logging(d);
 		log_notice("%s: configuration reloaded", d->conf_path);
 	}
+	notify_stopping(d->notify);
+	notify_close(d->notify);
+	d->notify = NULL;
 	if (pid_file != NULL)
 		unlink(pid_file);
 	free(pid_file);

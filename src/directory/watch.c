@@ -38,6 +38,7 @@
 #include "directory/syncrepl.h"
 #include "directory/watch.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 
 #define CHECKPOINT "syncrepl"
 #define DRAIN_MAX 500          /* messages per callback before yielding */
@@ -109,6 +110,8 @@ set_state(struct watch *w, int error, const char *fmt, ...)
 	if (strcmp(buf, w->state) == 0)
 		return;	/* one line per change, not per attempt */
 	snprintf(w->state, sizeof(w->state), "%s", buf);
+	metrics_set(M_DIR_CONNECTED, !error);	/* every non-error state is connected */
+	metrics_add(M_DIR_STATE_CHANGES, 1);
 	if (error)
 		log_warn("directory %s: %s", w->conf->directory.uri, buf);
 	else
@@ -214,6 +217,7 @@ drop_as(struct watch *w, const char *why, int hung)
 {
 	char since[40];
 
+	metrics_add(M_ERR_DIRECTORY, 1);
 	w->probe_msgid = 0;
 	evtimer_del(w->ev_probe);
 	if (w->ev_read != NULL) {
@@ -628,6 +632,7 @@ handle_message(struct watch *w, LDAPMessage *msg)
 	if (probe_message(w, msg) || ldap_msgid(msg) != w->msgid)
 		return 0;	/* the probe's, or of a search that is over */
 	store_state_set(w->st, "last_event", "");
+	metrics_set(M_DIR_LAST_EVENT, (int64_t)time(NULL));
 	if (w->poll)
 		handle_poll_message(w, msg);
 	else if (syncrepl_parse(w->ld, msg, &ev) == 0) {
@@ -943,6 +948,7 @@ apply_round(struct watch *w, struct ad_round *r)
 		return;
 	}
 	healthy(w);
+	metrics_set(M_DIR_LAST_EVENT, (int64_t)time(NULL));
 	if (w->round_full)	/* the full pass asked for is done */
 		w->force_full = w->round_full = 0;
 	w->sink.flush(w->sink.arg);
@@ -1095,6 +1101,7 @@ watch_stop(struct watch *w)
 {
 	if (w == NULL)
 		return;
+	metrics_set(M_DIR_CONNECTED, 0);
 	if (w->thread_running) {
 		pthread_join(w->thread, NULL);
 		if (w->new_ld != NULL)

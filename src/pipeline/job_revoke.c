@@ -20,10 +20,11 @@
 
 #include "lib/failpoint.h"
 #include "lib/log.h"
-#include "pki/keystore.h"
+#include "lib/metrics.h"
 #include "pipeline/job_archive.h"
 #include "pipeline/job_revoke.h"
 #include "pki/crl.h"
+#include "pki/keystore.h"
 
 int
 job_revoke_cert(struct job_ctx *ctx, const struct cert_row *in, int reason)
@@ -47,6 +48,8 @@ job_revoke_cert(struct job_ctx *ctx, const struct cert_row *in, int reason)
 	}
 	if (store_commit(ctx->st) == -1)
 		goto done;
+	metrics_add(M_REVOKED, 1);
+	metrics_set_once(M_REVOCATION_WAITING, (int64_t)time(NULL));	/* until its CRL */
 	failpoint("revoke-before-unlink");
 	/* Unlinked after the commit: never a row naming a file that is gone.
 	 * A kill in between leaves the file; job_sweep_keystore() takes it. */

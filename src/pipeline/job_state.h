@@ -48,6 +48,8 @@ struct job_ctx {
 	struct publisher *pub;     /* NULL: no directory to publish to */
 	struct archive *archive;   /* where superseded keys go (pki/archive.h) */
 	int revoked;               /* revocations since the last CRL */
+	int crl_refresh;           /* the daemon's runner: a batch also writes a
+	                              CRL that is due (crl_publish_due) */
 	int64_t retry_unrecorded;  /* a retry time the store could not record:
 	                              the runner holds every job until then */
 	struct held_certs *held;   /* what failed attempts signed and could not

@@ -5,14 +5,18 @@
  * the publisher, the archive (its recovery agents are loaded when the
  * runner starts: at start-up and on every reload).  It takes due jobs
  * oldest first, runs each to REVOKED, rewrites the CRL once for the batch,
- * closes the jobs, and reconciles their users again.  Between batches it sleeps until kicked or a retry is due.
+ * closes the jobs, and reconciles their users again.  Between batches it
+ * sleeps until kicked or a retry is due.
  * Before the first batch it clears what a kill left in its directories
  * (leftovers.c), revokes what a crash left signed but not recorded
  * (job_recover_unrecorded), but what a job in KEYS will record, and
- * releases the parked jobs for one more attempt.  It keeps what a failed
- * attempt signed and could not record, for the next attempt (job_held.c),
- * and holds every job back for a while after failures in a row, in memory,
- * so that a store that cannot be written costs a few attempts a minute.
+ * releases the parked jobs for one more attempt.  A CRL due without
+ * revocations (the first one, or a fresh one before nextUpdate) is written
+ * with the batch, checked at least every IDLE_WAIT seconds.  It keeps what
+ * a failed attempt signed and could not record, for the next attempt
+ * (job_held.c), and holds every job back for a while after failures in a
+ * row, in memory, so that a store that cannot be written costs a few
+ * attempts a minute.
  * Never: touches the event loop or the watcher's connection.
  */
 #include "config.h"
@@ -25,6 +29,7 @@
 
 #include "directory/publish.h"
 #include "lib/log.h"
+#include "pipeline/crl_publish.h"
 #include "pipeline/deliver.h"
 #include "pipeline/job.h"
 #include "pipeline/job_held.h"
@@ -196,6 +201,20 @@ wait_for_work(struct runner *r, int64_t deliver_due)
 	pthread_mutex_unlock(&r->lock);
 }
 
+/* Whether a stop was asked for, and whether as a drain. */
+static int
+stop_asked(struct runner *r, int *draining)
+{
+	int stop;
+
+	pthread_mutex_lock(&r->lock);
+	stop = r->stopping;
+	if (draining != NULL)
+		*draining = r->draining;
+	pthread_mutex_unlock(&r->lock);
+	return stop;
+}
+
 /* A start or a reload may be the admin's fix (a new CA, another profile):
  * every parked job gets one more attempt. */
 static void
@@ -223,7 +242,9 @@ runner_main(void *arg)
 		    "tries again");
 	release_parked(r);
 	for (;;) {
-		int failed = 0;
+		/* A drain ends with an empty round that began after it was
+		 * asked for: jobs planned during an earlier round still run. */
+		int failed = 0, asked_before = stop_asked(r, NULL);
 		size_t n = run_batch(r, &ran, &failed);
 		int64_t deliver_due;
 		int stop, draining;
@@ -231,16 +252,14 @@ runner_main(void *arg)
 		/* The first time round it also closes a batch a crash left open;
 		 * a CRL that could not be written is tried again each round. */
 		if ((first || n > 0 || r->jctx.revoked > 0 || ran.n > 0 ||
-		    store_crl_pending(r->st) == 1) && time(NULL) >= r->hold_until &&
-		    finish_batch(r, &ran) == -1)
+		    store_crl_pending(r->st) == 1 ||
+		    crl_publish_due(r->conf, r->st, time(NULL)) == 1) &&
+		    time(NULL) >= r->hold_until && finish_batch(r, &ran) == -1)
 			failed = 1;
 		first = 0;
 		deliver_due = deliver_poll(r->deliver);
-		pthread_mutex_lock(&r->lock);
-		stop = r->stopping;
-		draining = r->draining;
-		pthread_mutex_unlock(&r->lock);
-		if (stop && (!draining || n == 0 || failed))
+		stop = stop_asked(r, &draining);
+		if (stop && (!draining || (n == 0 && asked_before) || failed))
 			break;
 		if (failed)
 			hold(r);
@@ -278,6 +297,7 @@ runner_start(const struct conf *conf, struct runner **out)
 	r->jctx.st = r->st;
 	r->jctx.signer = r->signer;
 	r->jctx.pub = r->pub;
+	r->jctx.crl_refresh = 1;
 	r->jctx.archive = r->archive;
 	r->jctx.held = held_new();
 	if (pthread_create(&r->thread, NULL, runner_main, r) != 0) {

@@ -14,6 +14,7 @@
 #include <sqlite3.h>
 
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "store/internal.h"
 
 int
@@ -21,6 +22,7 @@ db_fail(struct store *st, const char *what)
 {
 	snprintf(st->error, sizeof(st->error), "%s", sqlite3_errmsg(st->db));
 	log_error("state store %s: %s: %s", st->path, what, st->error);
+	metrics_add(M_ERR_STORE, 1);
 	st->failed = 1;
 	return -1;
 }
@@ -39,6 +41,7 @@ db_exec(struct store *st, const char *sql)
 	if (sqlite3_exec(st->db, sql, NULL, NULL, &err) != SQLITE_OK) {
 		snprintf(st->error, sizeof(st->error), "%s", err ? err : "unknown error");
 		log_error("state store %s: %s", st->path, st->error);
+		metrics_add(M_ERR_STORE, 1);
 		sqlite3_free(err);
 		st->failed = 1;
 		return -1;
