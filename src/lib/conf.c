@@ -184,6 +184,7 @@ static const struct conf_key conf_keys[] = {
 	    directory.full_reconcile_hours),
 	K_INT("directory", "network_timeout", "10", 1, 300, directory.network_timeout),
 	K_INT("directory", "reconnect_max", "60", 1, 3600, directory.reconnect_max),
+	K_INT("directory", "idle_probe", "60", 0, 3600, directory.idle_probe),
 
 	K_ONE("reconcile", "on_address_change", CT_BOOL, "yes", NULL,
 	    reconcile.on_address_change),
@@ -200,6 +201,7 @@ static const struct conf_key conf_keys[] = {
 	K_STR("daemon", "pid_file", CT_PATH, NULL, 0, daemon.pid_file),
 	/* 0: as many as the CPUs online (workers.c). */
 	K_INT("daemon", "workers", "0", 0, 64, daemon.workers),
+	K_INT("daemon", "retry_max", "3600", 5, 86400, daemon.retry_max),
 
 	K_STR("ca", "certificate", CT_PATH, NULL, KF_REQUIRED, ca.certificate),
 	K_STR("ca", "key", CT_PATH, NULL, KF_REQUIRED, ca.key),

@@ -23,6 +23,7 @@
 
 #include "lib/failpoint.h"
 #include "lib/log.h"
+#include "lib/log_guard.h"
 #include "lib/metrics.h"
 #include "pipeline/crl_publish.h"
 #include "pipeline/identity_row.h"
@@ -35,7 +36,6 @@
 #include "pki/crl.h"
 
 #define BACKOFF_FIRST 5        /* seconds before the first retry */
-#define BACKOFF_MAX 3600
 #define LOUD_MAX 20            /* a batch larger than this logs per user at info */
 
 int
@@ -72,24 +72,59 @@ job_plan(struct store *st, const char *uuid, enum job_action action, int reason,
 	return rc;
 }
 
-/* A failed step: the job stays where it is and is tried again later. */
-static void
-postpone(struct store *st, struct job *job, const char *what)
+/* A failed step: the job stays where it is and is tried again later, after
+ * a backoff that doubles with its attempts.  Returns the delay. */
+static int64_t
+retry_time(const struct job_ctx *ctx, struct job *job)
 {
-	int64_t delay = BACKOFF_FIRST;
+	int64_t delay = BACKOFF_FIRST, max = ctx->conf->daemon.retry_max;
 
-	for (int i = 0; i < job->attempts && delay < BACKOFF_MAX; i++)
+	for (int i = 0; i < job->attempts && delay < max; i++)
 		delay *= 2;
-	if (delay > BACKOFF_MAX)
-		delay = BACKOFF_MAX;
+	if (delay > max)
+		delay = max;
 	job->attempts++;
 	job->next_attempt = time(NULL) + delay;
 	metrics_add(M_ERR_JOB, 1);
-	/* Only the retry columns: the in-memory state may be one whose
-	 * commit failed, and must not be written now. */
-	store_job_postpone(st, job->uuid, job->attempts, job->next_attempt, what);
-	log_warn("user %s: %s; %s job retried in %llds (attempt %d)", job->uuid, what,
-	    job_action_name(job->action), (long long)delay, job->attempts);
+	return delay;
+}
+
+/* The retry's line, at level: recorded, or (the store cannot record even
+ * that: it is full, or locked) kept in ctx for the runner, which holds
+ * every job until then: the store would say the job is due at once. */
+static void
+retry_line(struct job_ctx *ctx, const struct job *job, const char *what,
+    int64_t delay, int recorded, enum log_level level)
+{
+	if (recorded) {
+		log_at(level, "user %s: %s; %s job retried in %llds (attempt %d)",
+		    job->uuid, what, job_action_name(job->action), (long long)delay,
+		    job->attempts);
+		return;
+	}
+	if (ctx->retry_unrecorded < job->next_attempt)
+		ctx->retry_unrecorded = job->next_attempt;
+	log_at(level, "user %s: %s; could not record the retry (%s); jobs wait %llds "
+	    "(attempt %d, not recorded)", job->uuid, what, store_error(ctx->st),
+	    (long long)delay, job->attempts);
+}
+
+/* What a failed attempt reports: the reason the step gave, else the first
+ * problem logged during the batch (the cause, not its echoes). */
+static const char *
+failure_text(const char *why)
+{
+	const char *first = log_first_problem();
+
+	return why[0] != '\0' ? why : first != NULL ? first : "a step failed";
+}
+
+/* Whether the job signs new certificates for its user. */
+static int
+issues(const struct job *job, int have_id)
+{
+	return have_id && (job->action == JOB_ENROLL || job->action == JOB_REISSUE ||
+	    job->action == JOB_RENEW);
 }
 
 /*
@@ -142,17 +177,21 @@ load_item(struct job_ctx *ctx, const char *uuid, struct job_item *it)
 
 	if ((found = job_get(ctx->st, uuid, &it->job)) != 1)
 		return it->rc = found == 0 ? 1 : -1;
-	/* KEYS: an attempt got as far as signing.  What it signed and did not
-	 * record is revoked first, whatever the job does next. */
-	if (it->job.state == JOB_KEYS &&
+	if ((it->have_id = identity_load(ctx->st, uuid, &it->id)) == -1) {
+		it->have_id = 0;
+		return it->rc = -1;
+	}
+	/* A resumed job: a kill may have left a revoked key in the keystore. */
+	if (it->job.state != JOB_PLANNED)
+		job_sweep_keystore(ctx, uuid);
+	/* KEYS: an attempt got as far as signing.  A job that issues again
+	 * records what it left that is still right, and revokes the rest
+	 * (job_held.c, in the keys step); any other job revokes it all first. */
+	if (it->job.state == JOB_KEYS && !issues(&it->job, it->have_id) &&
 	    job_recover_unrecorded_of(ctx, uuid, NULL, 0) == -1) {
 		job_item_fail(it, -1, "certificates signed but not recorded are not "
 		    "revoked yet");
 		return -1;
-	}
-	if ((it->have_id = identity_load(ctx->st, uuid, &it->id)) == -1) {
-		it->have_id = 0;
-		return it->rc = -1;
 	}
 	if (!it->have_id && it->job.action != JOB_REVOKE &&
 	    it->job.action != JOB_UNPUBLISH &&
@@ -289,23 +328,85 @@ run_steps(struct job_ctx *ctx, struct job_item *v, size_t n, struct job_item **s
 	t[3] = ms_now() - t0 - t[0] - t[1] - t[2];
 }
 
+/* Jobs of one batch failing together (the store, the keystore, the
+ * directory: one cause, everyone's) make one warning, not one each; more
+ * than this many, and the others' lines go to info. */
+#define FAILED_LOUD 3
+
+/* The failed items' retries recorded, only the retry columns (the
+ * in-memory state may be one whose commit failed, and must not be written
+ * now): one transaction, so a locked store costs one wait, not one per
+ * job.  1 recorded, 0 not. */
+static int
+record_retries(struct job_ctx *ctx, struct job_item *v, size_t n)
+{
+	int ok;
+
+	/* A store that just failed to take a write would make this wait its
+	 * busy timeout, and fail: the runner holds the jobs in memory. */
+	if (store_unwritable(ctx->st))
+		return 0;
+	ok = store_begin(ctx->st) == 0;
+
+	for (size_t i = 0; ok && i < n; i++)
+		if (v[i].rc == -1 && v[i].job.uuid != NULL &&
+		    store_job_postpone(ctx->st, v[i].job.uuid, v[i].job.attempts,
+		    v[i].job.next_attempt, failure_text(v[i].why)) == -1)
+			ok = 0;
+	if (ok)
+		return store_commit(ctx->st) == 0;
+	store_rollback(ctx->st);
+	return 0;
+}
+
+/* Many failed together: one line at warning for all of them (the others'
+ * at info, in retry_line()), saying what the first one's says. */
+static void
+retries_summary(struct job_ctx *ctx, const struct job_item *first, size_t failed,
+    int recorded)
+{
+	const char *what = failure_text(first->why);
+	long long delay = (long long)(first->job.next_attempt - time(NULL));
+
+	if (recorded)
+		log_warn("%zu jobs failed (user %s first): %s; retried in %llds or "
+		    "more (a line each at info)", failed, first->job.uuid, what, delay);
+	else
+		log_warn("%zu jobs failed (user %s first): %s; could not record the "
+		    "retry (%s); jobs wait %llds (not recorded; a line each at info)",
+		    failed, first->job.uuid, what, store_error(ctx->st), delay);
+}
+
 /* The outcome of each item: a failure put off or parked; rcs[i] 0, -1 or -2
  * as job_run() returns. */
 static void
 conclude(struct job_ctx *ctx, struct job_item *v, size_t n, int *rcs)
 {
-	for (size_t i = 0; i < n; i++) {
-		struct job_item *it = &v[i];
-		const char *dn = it->have_id ? it->id.dn : NULL;
+	const struct job_item *first = NULL;
+	size_t failed = 0;
+	int recorded;
 
-		if (it->rc == -2)
-			rcs[i] = park(ctx->st, &it->job, dn, it->why);
-		else if (it->rc == -1 && it->job.uuid != NULL) {
-			postpone(ctx->st, &it->job, it->why[0] ? it->why : "a step failed");
-			rcs[i] = -1;
-		} else
-			rcs[i] = it->rc == -1 ? -1 : 0;
+	for (size_t i = 0; i < n; i++) {
+		rcs[i] = v[i].rc == -1 || v[i].rc == -2 ? v[i].rc : 0;
+		if (v[i].rc == -2)
+			rcs[i] = park(ctx->st, &v[i].job, v[i].have_id ? v[i].id.dn : NULL,
+			    v[i].why);
+		else if (v[i].rc == -1 && v[i].job.uuid != NULL) {
+			retry_time(ctx, &v[i].job);
+			first = first != NULL ? first : &v[i];
+			failed++;
+		}
 	}
+	if (failed == 0)
+		return;
+	recorded = record_retries(ctx, v, n);
+	for (size_t i = 0; i < n; i++)
+		if (v[i].rc == -1 && v[i].job.uuid != NULL)
+			retry_line(ctx, &v[i].job, failure_text(v[i].why),
+			    v[i].job.next_attempt - time(NULL), recorded,
+			    failed > FAILED_LOUD ? LOG_LVL_INFO : LOG_LVL_WARNING);
+	if (failed > FAILED_LOUD)
+		retries_summary(ctx, first, failed, recorded);
 }
 
 void
@@ -317,6 +418,7 @@ job_run_many(struct job_ctx *ctx, char *const *uuids, size_t n, int *rcs)
 
 	if (v == NULL || sel == NULL)
 		fatal("out of memory");
+	log_problem_clear();
 	for (size_t i = 0; i < n; i++)
 		load_item(ctx, uuids[i], &v[i]);
 	run_steps(ctx, v, n, sel, t);

@@ -208,7 +208,7 @@ record_all(struct job_ctx *ctx, struct job_item **items, size_t n,
 
 	for (size_t i = 0; i < c->n; i++) {
 		if (out[i].rc != 0)
-			job_item_fail(c->v[i].it, -1, "a key could not be archived");
+			job_item_fail(c->v[i].it, -1, NULL);	/* logged */
 		else if (ok)
 			record_copy(ctx, c->v[i].row, &out[i].out);
 	}

@@ -10,8 +10,9 @@
  * Each phase does the whole batch, and each durable mark is one
  * transaction or one flush for all of it: KEYS, the sign records, the
  * files, the rows.  KEYS marks an attempt that may have signed: a resumed
- * job looks for what it signed and did not record before it does anything
- * else.
+ * job first records what an earlier attempt signed and left that is still
+ * right, instead of signing again (job_held.c), and a failed attempt's
+ * certificates wait in the runner's hold for the next one.
  * Never: records a certificate without its key file, or lets a certificate
  * it signed go unaccounted for (the sign records come first).
  */
@@ -26,6 +27,7 @@
 #include "lib/log.h"
 #include "lib/metrics.h"
 #include "lib/workers.h"
+#include "pipeline/job_held.h"
 #include "pipeline/job_keys.h"
 #include "pipeline/job_unrecorded.h"
 #include "pki/certinfo.h"
@@ -37,13 +39,15 @@
 
 #define MAX_KINDS 2
 
-/* One job's issue. */
+/* One job's issue.  A slot of fresh holds a certificate once it is signed
+ * (by this attempt, or adopted from an earlier one); tbs holds one built
+ * and not signed yet. */
 struct issue {
 	struct job_item *it;
 	struct fresh fresh[MAX_KINDS];
 	size_t n;                   /* certificates: 1 dual, 2 separate */
-	int signed_any;             /* the CA signed some: a failure revokes */
-	int is_signed[MAX_KINDS];   /* per certificate */
+	int resumed;                /* the job was in KEYS: an attempt signed */
+	X509 *tbs[MAX_KINDS];
 	int build_rc[MAX_KINDS];    /* issue_build()'s, per certificate */
 	char build_why[MAX_KINDS][256];
 	unsigned char *smime;
@@ -63,31 +67,57 @@ going(const struct issue *is)
 	return is->it->rc == 0;
 }
 
-/* A failure after the CA signed: what it signed is revoked now, while the
- * keys are in hand (failing that, when the job is resumed in KEYS). */
+/* A slot to fill in this attempt: not adopted, not yet signed. */
+static int
+to_make(const struct issue *is, size_t c)
+{
+	return c < is->n && is->fresh[c].cert == NULL;
+}
+
+/* A failure: what the attempt signed (or adopted) and did not record waits
+ * in the runner's hold for the next attempt, or is revoked now, with the
+ * keys in hand (job_keep_unrecorded). */
 static void
 fail(struct job_ctx *ctx, struct issue *is, int rc, const char *why)
 {
-	job_item_fail(is->it, rc, why);
-	if (is->signed_any)
-		job_recover_unrecorded_of(ctx, is->it->job.uuid, is->fresh, is->n);
-	is->signed_any = 0;
+	if (going(is))
+		job_item_fail(is->it, rc, why);
+	job_keep_unrecorded(ctx, is->it->id.uuid, is->fresh, is->n);
 }
 
-/* ---- KEYS ------------------------------------------------------------------------ */
+/* ---- KEYS, and what an earlier attempt left ------------------------------------ */
 
-/* Every job of the batch in KEYS, in one transaction.  0, or -1. */
+/* The jobs not in KEYS yet moved there, in one transaction (a retry in
+ * KEYS writes nothing: the store may be full).  0, or -1. */
 static int
 mark_keys(struct job_ctx *ctx, struct issues *b)
 {
-	if (store_begin(ctx->st) == -1)
-		return -1;
+	size_t marks = 0;
+
 	for (size_t i = 0; i < b->n; i++)
-		job_set_state(ctx->st, &b->v[i].it->job, JOB_KEYS);
-	if (store_commit(ctx->st) == -1)
-		return -1;
+		marks += !b->v[i].resumed;
+	if (marks > 0) {
+		if (store_begin(ctx->st) == -1)
+			return -1;
+		for (size_t i = 0; i < b->n; i++)
+			if (!b->v[i].resumed)
+				job_set_state(ctx->st, &b->v[i].it->job, JOB_KEYS);
+		if (store_commit(ctx->st) == -1)
+			return -1;
+	}
 	failpoint("after-KEYS");
 	return 0;
+}
+
+/* A resumed job's slots filled with what it signed and left, if still
+ * right for the user (the rest revoked): then only the rest is signed. */
+static void
+adopt(struct job_ctx *ctx, struct issues *b)
+{
+	for (size_t i = 0; i < b->n; i++)
+		if (b->v[i].resumed &&
+		    job_adopt_unrecorded(ctx, &b->v[i].it->id, b->v[i].fresh, b->v[i].n) == -1)
+			job_item_fail(b->v[i].it, -1, NULL);
 }
 
 /* ---- keypairs -------------------------------------------------------------------- */
@@ -99,23 +129,24 @@ keygen_one(void *arg, size_t k)
 	struct issue *is = &b->v[k / MAX_KINDS];
 	struct fresh *f = &is->fresh[k % MAX_KINDS];
 
-	if (k % MAX_KINDS < is->n && f->key == NULL)
+	if (to_make(is, k % MAX_KINDS) && going(is) && f->key == NULL)
 		f->key = keys_generate(&b->ctx->conf->certificates.key);
 }
 
-/* A keypair per certificate: the pool's first, the rest made on the
- * workers.  A job without its keys fails (nothing signed yet). */
+/* A keypair per certificate to make: the pool's first, the rest made on
+ * the workers.  A job without its keys fails (nothing signed yet). */
 static void
 make_keys(struct issues *b)
 {
 	for (size_t i = 0; i < b->n; i++)
-		for (size_t k = 0; k < b->v[i].n; k++)
-			b->v[i].fresh[k].key = keypool_take(b->ctx->keypool);
+		for (size_t c = 0; c < b->v[i].n; c++)
+			if (to_make(&b->v[i], c) && going(&b->v[i]))
+				b->v[i].fresh[c].key = keypool_take(b->ctx->keypool);
 	workers_map(b->ctx->workers, b->n * MAX_KINDS, keygen_one, b);
 	for (size_t i = 0; i < b->n; i++)
-		for (size_t k = 0; k < b->v[i].n; k++)
-			if (b->v[i].fresh[k].key == NULL)
-				job_item_fail(b->v[i].it, -1, "cannot generate a key");
+		for (size_t c = 0; c < b->v[i].n && going(&b->v[i]); c++)
+			if (b->v[i].fresh[c].key == NULL)
+				job_item_fail(b->v[i].it, -1, NULL);	/* logged */
 }
 
 /* ---- certificates ------------------------------------------------------------------ */
@@ -135,11 +166,11 @@ build_one(void *arg, size_t k)
 		.now = time(NULL),
 	};
 
-	if (c >= is->n || !going(is))
+	if (!to_make(is, c) || !going(is))
 		return;
 	identity_subject_vars(&is->it->id, &req.vars, namebuf, sizeof(namebuf));
 	is->build_rc[c] = issue_build(b->ctx->conf, signer_ca(b->ctx->signer), &req,
-	    &is->fresh[c].cert, is->build_why[c], sizeof(is->build_why[c]));
+	    &is->tbs[c], is->build_why[c], sizeof(is->build_why[c]));
 }
 
 /* Every certificate built; a job the profile refuses is parked (-2) or
@@ -155,8 +186,9 @@ build_certs(struct issues *b)
 				    b->v[i].build_why[c]);
 }
 
-/* On a worker: certificate k's row, from the signed certificate (of a
- * failed job too: what it signed is recorded, then revoked). */
+/* On a worker: certificate k's row, from the certificate this attempt
+ * signed (of a failed job too: what it signed is recorded, then held or
+ * revoked). */
 static void
 row_one(void *arg, size_t k)
 {
@@ -164,21 +196,19 @@ row_one(void *arg, size_t k)
 	struct issue *is = &b->v[k / MAX_KINDS];
 	struct fresh *f = &is->fresh[k % MAX_KINDS];
 
-	if (k % MAX_KINDS >= is->n || !is->is_signed[k % MAX_KINDS])
+	if (k % MAX_KINDS >= is->n || f->cert == NULL || f->adopted ||
+	    f->row.serial != NULL)
 		return;
 	if (certinfo_row(&f->row, is->it->id.uuid,
-	    address_list_join(&is->it->id.addresses), f->kind, f->key, f->cert) == -1) {
+	    address_list_join(&is->it->id.addresses), f->kind, f->key, f->cert) == -1)
 		cert_row_free(&f->row);
-		is->is_signed[k % MAX_KINDS] = 0;	/* cannot be recorded */
-	}
 }
 
 /*
  * The CA's signatures, asked for the whole batch at once through the one
  * door (signer_sign_certs: the key in memory signs on every core; a CA
  * process would have every request in flight), then the rows made on
- * the workers.  A job with a certificate the CA did not sign fails (what
- * it did sign is revoked once its sign record is written).
+ * the workers.  A job with a certificate the CA did not sign fails.
  */
 static void
 sign_certs(struct job_ctx *ctx, struct issues *b)
@@ -190,32 +220,34 @@ sign_certs(struct job_ctx *ctx, struct issues *b)
 		fatal("out of memory");
 	for (size_t i = 0; i < b->n; i++)
 		for (size_t c = 0; c < b->v[i].n && going(&b->v[i]); c++)
-			certs[i * MAX_KINDS + c] = b->v[i].fresh[c].cert;
+			certs[i * MAX_KINDS + c] = b->v[i].tbs[c];
 	signer_sign_certs(ctx->signer, ctx->workers, certs, b->n * MAX_KINDS, rcs);
 	for (size_t i = 0; i < b->n; i++)
 		for (size_t c = 0; c < b->v[i].n; c++) {
 			if (certs[i * MAX_KINDS + c] == NULL)
 				continue;
-			if (rcs[i * MAX_KINDS + c] == 0)
-				b->v[i].is_signed[c] = b->v[i].signed_any = 1;
-			else
-				job_item_fail(b->v[i].it, -1, "the CA did not sign");
+			if (rcs[i * MAX_KINDS + c] != 0) {
+				job_item_fail(b->v[i].it, -1, NULL);	/* logged */
+				continue;
+			}
+			b->v[i].fresh[c].cert = b->v[i].tbs[c];	/* signed now */
+			b->v[i].tbs[c] = NULL;
 		}
 	free(certs);
 	free(rcs);
 	workers_map(ctx->workers, b->n * MAX_KINDS, row_one, b);
 	for (size_t i = 0; i < b->n; i++)
 		for (size_t c = 0; c < b->v[i].n && going(&b->v[i]); c++)
-			if (!b->v[i].is_signed[c])
+			if (b->v[i].fresh[c].row.serial == NULL)
 				job_item_fail(b->v[i].it, -1, "cannot read a signed certificate");
 }
 
 /*
  * The CA's own record of what it signed, durable before anything else: a
  * crash before the rows are written leaves each serial accounted for
- * (job_recover_unrecorded_of() finds it).  One transaction for the batch,
- * for every certificate signed, a failed job's too, which is then revoked
- * at once.  When the transaction fails, every job of the batch fails.
+ * (job_recover_unrecorded_of() finds it).  One transaction for every
+ * certificate the batch signed, a failed job's too, which then waits in
+ * the hold (or is revoked).  When the transaction fails, every job fails.
  */
 static void
 record_signs(struct job_ctx *ctx, struct issues *b)
@@ -223,14 +255,20 @@ record_signs(struct job_ctx *ctx, struct issues *b)
 	int ok = store_begin(ctx->st) == 0;
 
 	for (size_t i = 0; ok && i < b->n; i++)
-		for (size_t c = 0; c < b->v[i].n; c++)
-			if (b->v[i].is_signed[c])
-				job_sign_record(ctx->st, &b->v[i].fresh[c].row);
+		for (size_t c = 0; c < b->v[i].n; c++) {
+			struct fresh *f = &b->v[i].fresh[c];
+
+			if (f->cert != NULL && !f->sign_logged && f->row.serial != NULL)
+				job_sign_record(ctx->st, &f->row);
+		}
 	ok = ok && store_commit(ctx->st) == 0;
 	for (size_t i = 0; i < b->n; i++) {
+		for (size_t c = 0; ok && c < b->v[i].n; c++)
+			if (b->v[i].fresh[c].cert != NULL && b->v[i].fresh[c].row.serial != NULL)
+				b->v[i].fresh[c].sign_logged = 1;
 		if (!ok)
-			job_item_fail(b->v[i].it, -1, "the sign records could not be written");
-		if (!going(&b->v[i]) && b->v[i].signed_any)
+			job_item_fail(b->v[i].it, -1, store_error(ctx->st));
+		if (!going(&b->v[i]))
 			fail(ctx, &b->v[i], -1, NULL);
 	}
 	if (ok)
@@ -239,44 +277,63 @@ record_signs(struct job_ctx *ctx, struct issues *b)
 
 /* ---- files and values -------------------------------------------------------------- */
 
-/* The keystore files of the batch, with one flush for all of them. */
+/* Why item v's key file is not there (into buf). */
+static const char *
+save_failure(const struct keystore_item *v, char *buf, size_t len)
+{
+	if (v->err != 0)
+		snprintf(buf, len, "cannot write its key file: %s", strerror(v->err));
+	else
+		snprintf(buf, len, "cannot encode its key file");
+	return buf;
+}
+
+/* The keystore files of the batch not written yet (an adopted certificate
+ * may have its own), with one flush for all of them. */
 static void
 save_files(struct job_ctx *ctx, struct issues *b)
 {
-	struct keystore_item *v = calloc(b->n * MAX_KINDS + 1, sizeof(*v));
-	char (*friendly)[256] = calloc(b->n * MAX_KINDS + 1, sizeof(*friendly));
-	size_t k = 0;
+	size_t max = b->n * MAX_KINDS + 1, k = 0;
+	struct keystore_item *v = calloc(max, sizeof(*v));
+	char (*friendly)[256] = calloc(max, sizeof(*friendly));
+	struct fresh **of = calloc(max, sizeof(*of));
+	struct issue **owner = calloc(max, sizeof(*owner));
 
-	if (v == NULL || friendly == NULL)
+	if (v == NULL || friendly == NULL || of == NULL || owner == NULL)
 		fatal("out of memory");
 	for (size_t i = 0; i < b->n; i++)
 		for (size_t c = 0; c < b->v[i].n && going(&b->v[i]); c++) {
 			struct fresh *f = &b->v[i].fresh[c];
 
+			if (f->row.keystore_path != NULL)
+				continue;
 			snprintf(friendly[k], sizeof(friendly[k]), "%s (%s) %s",
 			    b->v[i].it->id.addresses.v[0], cert_kind_name(f->kind),
 			    f->row.serial);
 			v[k] = (struct keystore_item){ f->key, f->cert,
-			    cert_kind_name(f->kind), friendly[k], NULL, -1 };
-			k++;
+			    cert_kind_name(f->kind), friendly[k], NULL, -1, 0 };
+			owner[k] = &b->v[i];
+			of[k++] = f;
 		}
 	keystore_save_many(ctx->keystore, ctx->workers, signer_ca(ctx->signer), v, k);
-	k = 0;
-	for (size_t i = 0; i < b->n; i++)
-		for (size_t c = 0; c < b->v[i].n && going(&b->v[i]); c++, k++) {
-			b->v[i].fresh[c].row.keystore_path = v[k].path;
-			if (v[k].rc != 0)
-				fail(ctx, &b->v[i], -1, "a key file could not be written");
-		}
+	for (size_t j = 0; j < k; j++)
+		of[j]->row.keystore_path = v[j].path;
+	for (size_t j = 0; j < k; j++)	/* the held copy has no file: written again */
+		if (v[j].path == NULL)
+			fail(ctx, owner[j], -1, save_failure(&v[j], friendly[j],
+			    sizeof(friendly[j])));
 	free(v);
 	free(friendly);
+	free(of);
+	free(owner);
 }
 
 /*
  * On a worker: job i's userSMIMECertificate value (the signing or dual
  * certificate first, the encryption one last), signed by the new signing
- * key now, while it is in memory: publishing, and republishing after a
- * restart or a hold, then writes it as recorded, without a PKCS#12 to open.
+ * key now, while it is in memory (adopted or new, every key is in hand):
+ * publishing, and republishing after a restart or a hold, then writes it
+ * as recorded, without a PKCS#12 to open.
  */
 static void
 smime_one(void *arg, size_t i)
@@ -301,7 +358,7 @@ make_smimes(struct job_ctx *ctx, struct issues *b)
 	workers_map(ctx->workers, b->n, smime_one, b);
 	for (size_t i = 0; i < b->n; i++)
 		if (going(&b->v[i]) && b->v[i].smime == NULL)
-			fail(ctx, &b->v[i], -1, "the S/MIME value could not be made");
+			fail(ctx, &b->v[i], -1, NULL);	/* logged */
 }
 
 /* ---- the rows ----------------------------------------------------------------------- */
@@ -318,15 +375,33 @@ record_one(struct job_ctx *ctx, struct issue *is)
 
 		store_cert_insert(ctx->st, r);
 		store_audit(ctx->st, "issue", uuid, r->serial, "%s certificate for %s, "
-		    "subject %s", cert_kind_name(r->kind), r->addresses, r->subject);
+		    "subject %s%s", cert_kind_name(r->kind), r->addresses, r->subject,
+		    is->fresh[c].adopted ? " (signed by an earlier attempt that could "
+		    "not record it)" : "");
 	}
 	store_cert_smime_put(ctx->st, is->fresh[0].row.id, is->smime, is->smime_len);
 	job_set_state(ctx->st, &is->it->job, JOB_ISSUED);
 }
 
+/* The recorded job's lines and counts; its certificates are its own now.
+ * One an earlier attempt signed is worth a line at notice even in a mass
+ * event: something went wrong before. */
+static void
+recorded(struct issue *is, enum log_level level)
+{
+	metrics_add(M_ISSUED, (int64_t)is->n);
+	for (size_t c = 0; c < is->n; c++)
+		log_at(is->fresh[c].adopted ? LOG_LVL_NOTICE : level,
+		    "user %s: issued %s certificate %s for %s%s", is->it->id.uuid,
+		    cert_kind_name(is->fresh[c].kind), is->fresh[c].row.serial,
+		    is->fresh[c].row.addresses, is->fresh[c].adopted ?
+		    " (signed by an earlier attempt, recorded now)" : "");
+}
+
 /* Rows without key files would be harmful: the files came first.  A crash
  * before this commit leaves files and sign records without rows, which
- * the next start (or resumption in KEYS) records and revokes. */
+ * the job's next attempt records (or the next start revokes, if the job
+ * no longer issues). */
 static void
 record_issued(struct job_ctx *ctx, struct issues *b, enum log_level level)
 {
@@ -340,20 +415,12 @@ record_issued(struct job_ctx *ctx, struct issues *b, enum log_level level)
 		ok = store_commit(ctx->st) == 0;
 	}
 	for (size_t i = 0; i < b->n; i++) {
-		struct issue *is = &b->v[i];
-
-		if (!going(is))
+		if (!going(&b->v[i]))
 			continue;
-		if (!ok) {
-			fail(ctx, is, -1, "the certificates could not be recorded");
-			continue;
-		}
-		is->signed_any = 0;	/* recorded: the job's own now */
-		metrics_add(M_ISSUED, (int64_t)is->n);
-		for (size_t c = 0; c < is->n; c++)
-			log_at(level, "user %s: issued %s certificate %s for %s", is->it->id.uuid,
-			    cert_kind_name(is->fresh[c].kind), is->fresh[c].row.serial,
-			    is->fresh[c].row.addresses);
+		if (ok)
+			recorded(&b->v[i], level);
+		else
+			fail(ctx, &b->v[i], -1, store_error(ctx->st));
 	}
 }
 
@@ -371,6 +438,7 @@ issues_init(struct job_ctx *ctx, struct issues *b, struct job_item **items, size
 	for (size_t i = 0; i < n; i++) {
 		b->v[i].it = items[i];
 		b->v[i].n = kinds;
+		b->v[i].resumed = items[i]->job.state == JOB_KEYS;
 		b->v[i].fresh[0].kind = kinds == 1 ? CERT_KIND_DUAL : CERT_KIND_SIGNING;
 		b->v[i].fresh[1].kind = CERT_KIND_ENCRYPTION;
 	}
@@ -381,9 +449,8 @@ issues_free(struct issues *b)
 {
 	for (size_t i = 0; i < b->n; i++) {
 		for (size_t c = 0; c < MAX_KINDS; c++) {
-			EVP_PKEY_free(b->v[i].fresh[c].key);
-			X509_free(b->v[i].fresh[c].cert);
-			cert_row_free(&b->v[i].fresh[c].row);
+			job_fresh_free(&b->v[i].fresh[c]);
+			X509_free(b->v[i].tbs[c]);
 		}
 		free(b->v[i].smime);
 	}
@@ -405,6 +472,7 @@ job_step_issue_many(struct job_ctx *ctx, struct job_item **items, size_t n,
 		issues_free(&b);
 		return;
 	}
+	adopt(ctx, &b);
 	make_keys(&b);
 	build_certs(&b);
 	sign_certs(ctx, &b);

@@ -23,6 +23,7 @@ struct archive;
 struct keystore;
 struct keypool;
 struct workers;
+struct held_certs;
 
 /* In this order; unpublish and republish go PLANNED -> PUBLISHED. */
 enum job_state { JOB_PLANNED, JOB_KEYS, JOB_ISSUED, JOB_ARCHIVED, JOB_PUBLISHED,
@@ -61,6 +62,11 @@ struct job_ctx {
 	/* Asked between the steps of a batch: 1 to stop there (NULL: never). */
 	int (*should_stop)(void *arg);
 	void *stop_arg;
+	int64_t retry_unrecorded;  /* a retry time the store could not record:
+	                              the runner holds every job until then */
+	struct held_certs *held;   /* what failed attempts signed and could not
+	                              record, for their next attempt; NULL: such
+	                              certificates are revoked at once */
 };
 
 /*

@@ -1,16 +1,24 @@
 /*
- * runner.c - runs planned jobs on a worker thread.
+ * runner.c - runs planned jobs on a worker thread, a batch at a time.
  *
  * Owns: the runner thread and what it holds: a store connection, the signer,
  * the publisher, the archive (its recovery agents are loaded when the
- * runner starts: at start-up and on every reload).  It takes due jobs oldest first, runs each to REVOKED,
- * rewrites the CRL once for the batch, closes the jobs, and reconciles their
- * users again.  Between batches it sleeps until kicked or a retry is due.
- * Before the first batch it revokes what a crash left signed but not
- * recorded (job_recover_unrecorded), and releases the parked jobs for one
- * more attempt.  A CRL due without revocations (the first one, or a fresh
- * one before nextUpdate) is written with the batch, checked at least every
- * IDLE_WAIT seconds.
+ * runner starts: at start-up and on every reload), the keystore, the key
+ * pool and the workers.  It takes the due jobs, oldest first, in batches
+ * sized to take about a second, runs each batch step by step to REVOKED
+ * (job_run_many), rewrites the CRL once for the batch, closes the jobs, and
+ * reconciles their users again.  Between batches it sleeps until kicked or
+ * a retry is due.  Before the first batch it clears what a kill left in its
+ * directories (leftovers.c), revokes what a crash left signed but not
+ * recorded (job_recover_unrecorded), but what a job in KEYS will record,
+ * and releases the parked jobs for one more attempt.  A CRL due without
+ * revocations (the first one, or a fresh one before nextUpdate) is written
+ * with the batch, checked at least every IDLE_WAIT seconds.  It keeps what
+ * a failed attempt signed and could not record, for the next attempt
+ * (job_held.c), and holds every job back for a while after failures in a
+ * row, in memory, so that a store that cannot be written costs a few
+ * attempts a minute.  It keeps the progress: the rate, the progress line,
+ * the key pool's level (progress.c).
  * Never: touches the event loop or the watcher's connection.
  */
 #include "config.h"
@@ -27,7 +35,9 @@
 #include "pipeline/deliver.h"
 #include "pipeline/crl_publish.h"
 #include "pipeline/job.h"
+#include "pipeline/job_held.h"
 #include "pipeline/job_unrecorded.h"
+#include "pipeline/leftovers.h"
 #include "pipeline/plan.h"
 #include "pipeline/progress.h"
 #include "pipeline/runner.h"
@@ -39,6 +49,7 @@
 #define IDLE_WAIT 30           /* seconds between checks when nothing is due */
 #define POOL_WAIT 2            /* ... while the key pool fills (its level is
                                   written for certsyncctl status) */
+#define HOLD_MAX 60            /* seconds, the longest hold after failures */
 #define BATCH_MAX 500          /* jobs per batch before the CRL is rewritten */
 #define LOUD_MAX 20            /* more jobs due than this: a mass event, whose
                                   per-user lines go to info until it is over */
@@ -62,8 +73,16 @@ struct runner {
 
 	pthread_t thread;
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
+	pthread_cond_t cond;       /* on CLOCK_MONOTONIC */
 	int kicked, stopping, draining;
+
+	/* In memory, so it holds whatever fails, the store included: after
+	 * jobs failed in a row no job runs before hold_until (1 s, 2 s, 4 s,
+	 * ... up to HOLD_MAX), on top of each job's own backoff.  A failure
+	 * that is everyone's (the directory, the store) then costs a few
+	 * attempts a minute, not one per user. */
+	int fails;
+	int64_t hold_until;
 };
 
 void
@@ -118,12 +137,16 @@ seconds_now(void)
 static void
 resize(struct runner *r, size_t n, double took)
 {
+	/* A test may cap it (CERTSYNC_BATCH_MAX), to see a reissue under way. */
+	double most = failpoint_number("CERTSYNC_BATCH_MAX", BATCH_MAX);
 	size_t least = 2 * (size_t)workers_width(r->workers);
-	double next = took > 0 ? (double)n / took * BATCH_SECONDS : (double)BATCH_MAX;
+	double next = took > 0 ? (double)n / took * BATCH_SECONDS : most;
 
-	if (n < r->batch)
+	if (least > most)
+		least = (size_t)most;
+	if (n < r->batch && r->batch <= most)
 		return;	/* the backlog, not the rate, set this one's size */
-	r->batch = next < (double)least ? least : next > BATCH_MAX ? BATCH_MAX :
+	r->batch = next < (double)least ? least : next > most ? (size_t)most :
 	    (size_t)next;
 }
 
@@ -139,6 +162,8 @@ run_batch(struct runner *r, struct uuid_set *ran, int *failed)
 	int *rcs;
 
 	*failed = 0;
+	if (time(NULL) < r->hold_until)
+		return 0;
 	/* One more than a loud batch: enough to tell a mass event. */
 	if (should_stop(r) || store_job_list(r->st, time(NULL), NULL,
 	    r->batch > LOUD_MAX ? r->batch : LOUD_MAX + 1, &due) == -1 || due.n == 0) {
@@ -154,9 +179,10 @@ run_batch(struct runner *r, struct uuid_set *ran, int *failed)
 		fatal("out of memory");
 	job_run_many(&r->jctx, due.v, due.n, rcs);
 	for (size_t i = 0; i < due.n; i++) {
-		if (rcs[i] == 0)
+		if (rcs[i] == 0) {
 			uuid_set_add(ran, due.v[i]);
-		else if (rcs[i] == -1)
+			r->fails = 0;
+		} else if (rcs[i] == -1)
 			*failed = 1;	/* -2: parked; nothing is broken, go on */
 	}
 	resize(r, due.n, seconds_now() - t0);
@@ -172,15 +198,23 @@ run_batch(struct runner *r, struct uuid_set *ran, int *failed)
  * user whose job was dropped (no certifiable identity left, a departure
  * among them): what the user still holds is decided now, not at the next
  * full pass.  A user whose job is still in flight is left to it.  One
- * transaction: the loop cannot plan between look and plan. */
-static void
+ * transaction: the loop cannot plan between look and plan.  0, or -1 when
+ * the CRL could not be written (the runner then holds back, as after a
+ * failed job: each attempt signs a CRL and takes a CRL number; ran is kept
+ * for the next round). */
+static int
 finish_batch(struct runner *r, struct uuid_set *ran)
 {
 	struct uuid_set closed = { 0 };
 
-	if (job_finish_batch(&r->jctx, &closed) == -1)
+	if (job_finish_batch(&r->jctx, &closed) == -1) {
 		log_error("the CRL could not be rewritten; the batch's jobs stay "
 		    "REVOKED and are closed after the next successful CRL");
+		/* The store may be what failed (full, locked): the users are
+		 * looked at after the next CRL, not now. */
+		uuid_set_clear(&closed);
+		return -1;
+	}
 	progress_closed(&r->progress, r->st, closed.n, r->keypool);
 	if (store_begin(r->st) == 0) {
 		for (size_t i = 0; i < closed.n; i++)
@@ -192,25 +226,53 @@ finish_batch(struct runner *r, struct uuid_set *ran)
 	}
 	uuid_set_clear(&closed);
 	uuid_set_clear(ran);
+	return 0;
 }
 
-/* Sleeps until kicked, stopped, or the next retry or delivery is due; at
- * least a second after a failure. */
+/* After a failed batch: the hold grows with the failures in a row, and
+ * lasts at least until a retry the store could not record. */
 static void
-wait_for_work(struct runner *r, int64_t deliver_due, int failed)
+hold(struct runner *r)
 {
-	struct timespec until;
+	int64_t delay = 1, max = r->conf->daemon.retry_max < HOLD_MAX ?
+	    r->conf->daemon.retry_max : HOLD_MAX;
+
+	for (int i = 0; i < r->fails && delay < max; i++)
+		delay *= 2;
+	r->fails++;
+	r->hold_until = time(NULL) + (delay < max ? delay : max);
+	if (r->hold_until < r->jctx.retry_unrecorded)
+		r->hold_until = r->jctx.retry_unrecorded;
+	r->jctx.retry_unrecorded = 0;
+}
+
+/*
+ * Sleeps until kicked, stopped, or the next retry (not before the hold
+ * ends) or delivery is due; never less than a second: what is due "now"
+ * right after a round tried it is a retry the store did not record, and
+ * must not be tried again in a tight loop.  While the key pool fills it
+ * wakes every POOL_WAIT seconds to write its level.
+ */
+static void
+wait_for_work(struct runner *r, int64_t deliver_due)
+{
 	int filling = keypool_level(r->keypool) < keypool_size(r->keypool);
-	int64_t due = 0, now = time(NULL), wake = now + (filling ? POOL_WAIT : IDLE_WAIT);
-	int64_t soonest = failed ? now + 1 : now;
+	struct timespec now, until;
+	int64_t due = 0, wake, delta;
 
 	progress_pool(&r->progress, r->st, r->keypool);
+	clock_gettime(CLOCK_REALTIME, &now);
+	wake = now.tv_sec + (filling ? POOL_WAIT : IDLE_WAIT);
 	if (store_job_next_due(r->st, &due) == 1 && due < wake)
-		wake = due > soonest ? due : soonest;
+		wake = due > r->hold_until ? due : r->hold_until;
 	if (deliver_due > 0 && deliver_due < wake)
-		wake = deliver_due > soonest ? deliver_due : soonest;
-	until.tv_sec = (time_t)wake;
-	until.tv_nsec = 0;
+		wake = deliver_due;
+	/* The end of a hold: a CRL still to write is tried again then. */
+	if (r->hold_until > now.tv_sec && r->hold_until < wake)
+		wake = r->hold_until;
+	delta = wake - now.tv_sec;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += (time_t)(delta > 1 ? delta : 1);
 	pthread_mutex_lock(&r->lock);
 	while (!r->kicked && !r->stopping &&
 	    pthread_cond_timedwait(&r->cond, &r->lock, &until) != ETIMEDOUT)
@@ -251,6 +313,7 @@ runner_main(void *arg)
 	struct uuid_set ran = { 0 };
 	int first = 1;
 
+	leftovers_sweep(&r->jctx);
 	/* What a crash left signed but not recorded is revoked before any job
 	 * runs; the first round's CRL lists it. */
 	if (job_recover_unrecorded(&r->jctx) == -1)
@@ -268,17 +331,20 @@ runner_main(void *arg)
 
 		/* The first time round it also closes a batch a crash left open;
 		 * a CRL that could not be written is tried again each round. */
-		if (first || n > 0 || r->jctx.revoked > 0 || ran.n > 0 ||
+		if ((first || n > 0 || r->jctx.revoked > 0 || ran.n > 0 ||
 		    store_crl_pending(r->st) == 1 ||
-		    crl_publish_due(r->conf, r->st, time(NULL)) == 1)
-			finish_batch(r, &ran);
+		    crl_publish_due(r->conf, r->st, time(NULL)) == 1) &&
+		    time(NULL) >= r->hold_until && finish_batch(r, &ran) == -1)
+			failed = 1;
 		first = 0;
 		deliver_due = deliver_poll(r->deliver);
 		stop = stop_asked(r, &draining);
 		if (stop && (!draining || (n == 0 && asked_before) || failed))
 			break;
+		if (failed)
+			hold(r);
 		if (n == 0 || failed)
-			wait_for_work(r, deliver_due, failed);
+			wait_for_work(r, deliver_due);
 	}
 	deliver_finish(r->deliver);
 	uuid_set_clear(&ran);
@@ -288,13 +354,18 @@ runner_main(void *arg)
 int
 runner_start(const struct conf *conf, struct runner **out)
 {
+	pthread_condattr_t cattr;
 	struct runner *r;
 
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		fatal("out of memory");
 	r->conf = conf;
 	pthread_mutex_init(&r->lock, NULL);
-	pthread_cond_init(&r->cond, NULL);
+	pthread_condattr_init(&cattr);
+	/* The waits are durations: a clock set back must not stretch them. */
+	pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
+	pthread_cond_init(&r->cond, &cattr);
+	pthread_condattr_destroy(&cattr);
 	if (store_open(conf->state.database, &r->st) == -1 ||
 	    signer_open(conf, &r->signer) == -1 ||
 	    archive_open(conf, time(NULL), &r->archive) == -1 ||
@@ -313,6 +384,7 @@ runner_start(const struct conf *conf, struct runner **out)
 	r->jctx.workers = r->workers = workers_start(conf->daemon.workers);
 	r->jctx.keypool = r->keypool = keypool_start(&conf->certificates.key,
 	    conf->certificates.key_pool, 0);
+	r->jctx.held = held_new();
 	r->jctx.should_stop = should_stop;
 	r->jctx.stop_arg = r;
 	r->batch = 2 * (size_t)workers_width(r->workers);
@@ -324,6 +396,7 @@ runner_start(const struct conf *conf, struct runner **out)
 	*out = r;
 	return 0;
 fail:
+	held_free(r->jctx.held);
 	deliver_close(r->deliver);
 	plan_free(&r->plan);
 	publish_close(r->pub);
@@ -353,6 +426,7 @@ runner_join(struct runner *r, int draining)
 	workers_stop(r->workers);
 	keystore_close(r->keystore);
 	archive_close(r->archive);
+	held_free(r->jctx.held);
 	signer_close(r->signer);
 	store_close(r->st);
 	pthread_mutex_destroy(&r->lock);

@@ -259,6 +259,7 @@ write_encoded(struct keystore_item *v, unsigned char **der, size_t *len, size_t 
 		if (files[k].err != 0) {
 			log_error("cannot write %s: %s", v[i].path, strerror(files[k].err));
 			v[i].rc = -1;
+			v[i].err = files[k].err;
 		}
 		k++;
 	}
@@ -279,10 +280,13 @@ keystore_save_many(struct keystore *ks, struct workers *w, X509 *ca,
 	for (size_t i = 0; i < n; i++) {
 		v[i].path = NULL;
 		v[i].rc = -1;
+		v[i].err = 0;
 	}
-	if (fs_mkdir_p(dir, 0700) == -1)
+	if (fs_mkdir_p(dir, 0700) == -1) {
 		log_error("cannot create %s: %s", dir, strerror(errno));
-	else {
+		for (size_t i = 0; i < n; i++)
+			v[i].err = errno;
+	} else {
 		workers_map(w, n, encode_one, &j);
 		write_encoded(v, j.der, j.len, n);
 	}

@@ -70,6 +70,7 @@ struct keystore_item {
 	const char *friendly;      /* in: the PKCS#12 friendlyName */
 	char *path;                /* out: where it went (caller frees) */
 	int rc;                    /* out: 0, or -1 (logged) */
+	int err;                   /* out: the errno of a write that failed */
 };
 
 /*

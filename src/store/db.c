@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include <sqlite3.h>
@@ -16,13 +17,32 @@
 #include "lib/metrics.h"
 #include "store/internal.h"
 
+/* Whether SQLite's last failure says the file cannot be written now (full,
+ * locked, an I/O error): another write would meet the same. */
+static void
+note_unwritable(struct store *st)
+{
+	int code = sqlite3_errcode(st->db);
+
+	st->unwritable = code == SQLITE_BUSY || code == SQLITE_LOCKED ||
+	    code == SQLITE_FULL || code == SQLITE_IOERR || code == SQLITE_READONLY;
+}
+
 int
 db_fail(struct store *st, const char *what)
 {
-	log_error("state store %s: %s: %s", st->path, what, sqlite3_errmsg(st->db));
+	note_unwritable(st);
+	snprintf(st->error, sizeof(st->error), "%s", sqlite3_errmsg(st->db));
+	log_error("state store %s: %s: %s", st->path, what, st->error);
 	metrics_add(M_ERR_STORE, 1);
 	st->failed = 1;
 	return -1;
+}
+
+const char *
+store_error(const struct store *st)
+{
+	return st->error[0] != '\0' ? st->error : "no error recorded";
 }
 
 int
@@ -31,7 +51,9 @@ db_exec(struct store *st, const char *sql)
 	char *err = NULL;
 
 	if (sqlite3_exec(st->db, sql, NULL, NULL, &err) != SQLITE_OK) {
-		log_error("state store %s: %s", st->path, err ? err : "unknown error");
+		note_unwritable(st);
+		snprintf(st->error, sizeof(st->error), "%s", err ? err : "unknown error");
+		log_error("state store %s: %s", st->path, st->error);
 		metrics_add(M_ERR_STORE, 1);
 		sqlite3_free(err);
 		st->failed = 1;
@@ -151,7 +173,16 @@ store_commit(struct store *st)
 		    st->path);
 		return -1;
 	}
-	return db_exec(st, "COMMIT");
+	if (db_exec(st, "COMMIT") == -1)
+		return -1;
+	st->unwritable = 0;
+	return 0;
+}
+
+int
+store_unwritable(const struct store *st)
+{
+	return st->unwritable;
 }
 
 void

@@ -31,6 +31,9 @@ struct store {
 	int failed;         /* an inner step failed: the outer commit rolls back */
 	struct cached_stmt cache[STMT_CACHE];
 	int ncache;
+	char error[256];    /* SQLite's word on the last failure, for store_error() */
+	int unwritable;     /* the last failure was the file's (full, locked),
+	                       and nothing was committed since */
 };
 
 /* Logs what failed with SQLite's message, marks the transaction failed;
