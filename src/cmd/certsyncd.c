@@ -3,8 +3,10 @@
  *
  * Owns: the process: options, the event loop (one explicit event_base),
  * signals (SIGTERM/SIGINT stop after the job in hand; SIGHUP reloads the
- * configuration, keeping the old one if the new one is bad), the pid file,
- * the periodic full reconcile, and the order of start and stop.
+ * configuration, keeping the old one if the new one is bad; SIGUSR1, from
+ * certsyncctl release, wakes the runner), the pid file, the periodic full
+ * reconcile, the timer that finds holds past [reconcile] hold_days, and
+ * the order of start and stop.
  * Never: does directory, crypto or job work itself; the watcher, planner
  * and runner do.
  */
@@ -100,6 +102,34 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(d->base);
 }
 
+/* Jobs were planned from outside (certsyncctl release): run them now. */
+static void
+on_usr1(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	log_info("signal %d: looking for planned jobs", (int)sig);
+	if (d->runner != NULL)
+		runner_kick(d->runner);
+}
+
+/* Holds past [reconcile] hold_days become final revocations. */
+static void
+check_holds(struct daemon *d)
+{
+	if (store_begin(d->st) == 0) {
+		plan_holds_due(&d->plan);
+		store_commit(d->st);
+		plan_flush(&d->plan);
+	}
+}
+
+static void
+on_holds(evutil_socket_t fd, short what, void *arg)
+{
+	check_holds(arg);
+}
+
 static void
 on_full_reconcile(evutil_socket_t fd, short what, void *arg)
 {
@@ -108,6 +138,7 @@ on_full_reconcile(evutil_socket_t fd, short what, void *arg)
 	log_info("periodic full reconcile");
 	if (store_begin(d->st) == 0) {
 		plan_recheck_all(&d->plan);
+		plan_holds_due(&d->plan);
 		store_commit(d->st);
 		plan_flush(&d->plan);
 	}
@@ -157,7 +188,10 @@ start(struct daemon *d)
 		return EX_CONFIG;
 	d->plan.kick = runner_kick;
 	d->plan.kick_arg = d->runner;
-	/* Jobs a crash left in flight are due now; the runner resumes them. */
+	/* Departures a crash left staged are judged, holds that came due
+	 * while stopped are ended, and jobs a crash left in flight are due
+	 * now: the runner resumes them. */
+	check_holds(d);
 	runner_kick(d->runner);
 	/* The watcher hands what it reads to the planner. */
 	plan_watch_sink(&d->plan, &sink);
@@ -200,10 +234,25 @@ stop(struct daemon *d)
 	d->st = NULL;
 }
 
+/* How often holds are looked at: hourly, or as often as they last when
+ * that is shorter (CERTSYNC_HOLD_SECONDS in the tests). */
+static struct event *
+holds_timer(struct daemon *d)
+{
+	int64_t hold = plan_hold_seconds(d->conf);
+	struct timeval tv = { hold > 0 && hold < 3600 ? (time_t)hold : 3600, 0 };
+	struct event *ev = event_new(d->base, -1, EV_PERSIST, on_holds, d);
+
+	if (ev == NULL || event_add(ev, &tv) == -1)
+		fatal("cannot set the timer for holds");
+	return ev;
+}
+
 static int
 run_loop(struct daemon *d)
 {
-	struct event *ev_term, *ev_int, *ev_hup, *ev_full = NULL;
+	struct event *ev_term, *ev_int, *ev_hup, *ev_usr1, *ev_full = NULL,
+	    *ev_holds = NULL;
 	int rc;
 
 	if ((d->base = event_base_new()) == NULL)
@@ -211,9 +260,13 @@ run_loop(struct daemon *d)
 	ev_term = evsignal_new(d->base, SIGTERM, on_stop_signal, d);
 	ev_int = evsignal_new(d->base, SIGINT, on_stop_signal, d);
 	ev_hup = evsignal_new(d->base, SIGHUP, on_hup, d);
+	ev_usr1 = evsignal_new(d->base, SIGUSR1, on_usr1, d);
 	event_add(ev_term, NULL);
 	event_add(ev_int, NULL);
 	event_add(ev_hup, NULL);
+	event_add(ev_usr1, NULL);
+	if (!d->once)
+		ev_holds = holds_timer(d);
 	if (d->conf->directory.full_reconcile_hours > 0 && !d->once) {
 		struct timeval tv = { d->conf->directory.full_reconcile_hours * 3600L, 0 };
 #ifdef CS_FAILPOINTS
@@ -242,9 +295,12 @@ run_loop(struct daemon *d)
 	}
 	if (ev_full != NULL)
 		event_free(ev_full);
+	if (ev_holds != NULL)
+		event_free(ev_holds);
 	event_free(ev_term);
 	event_free(ev_int);
 	event_free(ev_hup);
+	event_free(ev_usr1);
 	event_base_free(d->base);
 	d->base = NULL;
 	return rc;

@@ -1,8 +1,9 @@
 /*
  * ctl_status.c - certsyncctl plan, status and audit: looking, not touching.
  *
- * Owns: the dry run's command, the agent's state as the store has it, and
- * the audit trail's printout.
+ * Owns: the dry run's command, the agent's state as the store has it (the
+ * safety catch's held set and the certificates on hold among it), and the
+ * audit trail's printout.
  * Never: records anything (plan reads the directory and writes nothing;
  * status and audit only read the store).
  */
@@ -156,6 +157,67 @@ print_queue(struct ctl *ctl)
 	return 0;
 }
 
+/* The held set, one line per reason it was held for: how many, since
+ * when, why.  0, or -1. */
+static int
+print_held(struct ctl *ctl)
+{
+	struct held_rows held = { 0 };
+	char when[32];
+	int first = 1;
+
+	if (store_removals(ctl->st, 0, &held) == -1)
+		return -1;
+	for (size_t i = 0; i < held.n; i++) {
+		const char *pass = held.v[i].pass ? held.v[i].pass : "";
+		int64_t since = held.v[i].held_at;
+		size_t n = 0, seen_before = 0;
+
+		for (size_t j = 0; j < held.n; j++) {
+			const char *other = held.v[j].pass ? held.v[j].pass : "";
+
+			if (strcmp(other, pass) != 0)
+				continue;
+			seen_before += j < i;
+			n++;
+			if (held.v[j].held_at < since)
+				since = held.v[j].held_at;
+		}
+		if (seen_before > 0)
+			continue;
+		printf("%-14s %zu user(s) since %s: %s\n", first ? "held:" : "", n,
+		    certinfo_fmt_time((time_t)since, when, sizeof(when)), pass);
+		first = 0;
+	}
+	if (first)
+		printf("%-14s none\n", "held:");
+	else
+		printf("%-14s certsyncctl plan marks them; certsyncctl release lets them "
+		    "through\n", "");
+	held_rows_free(&held);
+	return 0;
+}
+
+/* Certificates on hold: how many, whose, since when. */
+static void
+print_holds(struct ctl *ctl)
+{
+	char when[32];
+	int64_t oldest = 0;
+	int certs = 0, users = 0;
+
+	if (store_hold_counts(ctl->st, &certs, &users, &oldest) == -1)
+		return;
+	if (certs == 0)
+		printf("%-14s none\n", "on hold:");
+	else
+		printf("%-14s %d certificate(s) of %d user(s), the first since %s; revoked "
+		    "for good after [reconcile] hold_days = %d unless their user is back\n",
+		    "on hold:", certs, users,
+		    certinfo_fmt_time((time_t)oldest, when, sizeof(when)),
+		    ctl->conf->reconcile.hold_days);
+}
+
 /* What came out: keys waiting for the delivery hook, the last CRL. */
 static void
 print_output(struct ctl *ctl)
@@ -188,8 +250,9 @@ cmd_status(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 	print_state(ctl, "source:", "source");
 	print_state(ctl, "last event:", "last_event");
 	print_checkpoints(ctl);
-	if (print_queue(ctl) == -1)
+	if (print_queue(ctl) == -1 || print_held(ctl) == -1)
 		return EX_SOFTWARE;
+	print_holds(ctl);
 	print_output(ctl);
 	return 0;
 }

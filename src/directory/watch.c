@@ -294,6 +294,43 @@ connect_async(struct watch *w)
 
 static int start_ad(struct watch *w);
 
+/*
+ * Whether [directory] base, scope or filter changed since the last pass
+ * completed (a reload, or an edit and a restart): a stored cookie then
+ * speaks of other users, so the pass starts from none, and its sweep
+ * compares the new scope with what certsync knows (the planner's safety
+ * catch judges what that sweep would remove).
+ */
+static int
+scope_changed(struct watch *w)
+{
+	char *was = NULL, *now = conf_scope_text(w->conf);
+	int changed;
+
+	changed = store_state_get(w->st, "scope", &was, NULL) == 1 && was != NULL &&
+	    strcmp(was, now) != 0;
+	if (changed)
+		log_notice("directory %s: [directory] base, scope or filter changed "
+		    "since the last pass (was %s, now %s); a full pass follows, "
+		    "compared with what certsync knows", w->conf->directory.uri, was, now);
+	free(was);
+	free(now);
+	return changed;
+}
+
+/* A pass completed with this scope: the next one compares with it. */
+static void
+scope_settled(struct watch *w)
+{
+	char *now;
+
+	if (w->sink.dry_run)
+		return;
+	now = conf_scope_text(w->conf);
+	store_state_set(w->st, "scope", now);
+	free(now);
+}
+
 static int
 start_search(struct watch *w)
 {
@@ -312,7 +349,8 @@ start_search(struct watch *w)
 	if (w->poll)
 		rc = syncrepl_poll_search(w->ld, w->conf, &w->msgid);
 	else {
-		if (store_checkpoint_get(w->st, CHECKPOINT, &blob, &len, NULL) == 1) {
+		if (!scope_changed(w) &&
+		    store_checkpoint_get(w->st, CHECKPOINT, &blob, &len, NULL) == 1) {
 			cookie.bv_val = blob;
 			cookie.bv_len = len;
 			resumed = blob != NULL;
@@ -354,6 +392,7 @@ refresh_complete(struct watch *w)
 	log_notice("directory %s: refresh complete: %s", w->conf->directory.uri,
 	    summary);
 	store_state_set(w->st, "refreshed", "yes");
+	scope_settled(w);
 	if (w->once && w->on_refreshed != NULL)
 		w->on_refreshed(w->arg);
 }
@@ -561,6 +600,8 @@ start_ad(struct watch *w)
 {
 	w->in_refresh = 1;
 	w->sink.pass_begin(w->sink.arg);
+	if (scope_changed(w))
+		w->force_full = 1;
 	if (!w->once && w->server.notification) {
 		/* On the naming context: a user moved out of base must ring
 		 * the bell too.  Samba sends no notification for a deletion

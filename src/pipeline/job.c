@@ -3,7 +3,8 @@
  *
  * Owns: the order of a user's steps and their crash safety: a job is
  * planned, resumed in whatever state it stood, run step by step (one file
- * per step: job_keys.c, job_archive.c, job_publish.c, job_revoke.c), put
+ * per step: job_keys.c, job_archive.c, job_publish.c, job_revoke.c,
+ * job_hold.c), put
  * off with backoff when a step fails, and closed after its batch's CRL.
  * Every step reads what the store says, does work that is harmless to
  * repeat, and commits its effects with the next state in one transaction.
@@ -22,6 +23,7 @@
 #include "pipeline/identity_row.h"
 #include "pipeline/job.h"
 #include "pipeline/job_archive.h"
+#include "pipeline/job_hold.h"
 #include "pipeline/job_keys.h"
 #include "pipeline/job_publish.h"
 #include "pipeline/job_revoke.h"
@@ -56,8 +58,8 @@ job_plan(struct store *st, const char *uuid, enum job_action action, int reason,
 		.updated_at = time(NULL),
 		.next_attempt = not_before,
 	};
-	if ((rc = job_put(st, &job)) == 0 &&
-	    (action == JOB_UNPUBLISH || action == JOB_REPUBLISH))	/* nothing revoked */
+	if ((rc = job_put(st, &job)) == 0 && (action == JOB_UNPUBLISH ||
+	    action == JOB_REPUBLISH || action == JOB_LIFT))	/* nothing revoked */
 		store_audit(st, "plan", uuid, NULL, "%s: %s", job_action_name(action), why);
 	else if (rc == 0)
 		store_audit(st, "plan", uuid, NULL, "%s (%s): %s", job_action_name(action),
@@ -102,6 +104,26 @@ run_flip(struct job_ctx *ctx, struct job *job, const char *dn)
 	return 0;
 }
 
+/* Hold: PLANNED -> PUBLISHED (withdrawn) -> REVOKED (on hold).  Lift:
+ * PLANNED -> PUBLISHED (the hold lifted) -> REVOKED (nothing more). */
+static int
+run_hold_or_lift(struct job_ctx *ctx, struct job *job, const char *dn)
+{
+	if (job->state == JOB_PLANNED || job->state == JOB_KEYS) {
+		if ((job->action == JOB_HOLD ? job_step_flip(ctx, job, dn, 0) :
+		    job_step_lift(ctx, job)) == -1)
+			return -1;
+		failpoint("after-PUBLISHED");
+	}
+	if (job->state == JOB_PUBLISHED) {
+		if ((job->action == JOB_HOLD ? job_step_hold(ctx, job) :
+		    job_set_state(ctx->st, job, JOB_REVOKED)) == -1)
+			return -1;
+		failpoint("after-REVOKED");
+	}
+	return 0;
+}
+
 static int
 run_steps(struct job_ctx *ctx, struct job *job, const struct identity *id,
     int have_id, const char **why)
@@ -110,6 +132,8 @@ run_steps(struct job_ctx *ctx, struct job *job, const struct identity *id,
 
 	if (job->action == JOB_UNPUBLISH || job->action == JOB_REPUBLISH)
 		return run_flip(ctx, job, dn);
+	if (job->action == JOB_HOLD || job->action == JOB_LIFT)
+		return run_hold_or_lift(ctx, job, dn);
 	if (job->state == JOB_PLANNED || job->state == JOB_KEYS) {
 		if (job->action == JOB_REVOKE) {
 			if (job_set_state(ctx->st, job, JOB_ISSUED) == -1)
@@ -156,10 +180,11 @@ job_run(struct job_ctx *ctx, const char *uuid)
 	if ((have_id = identity_load(ctx->st, uuid, &id)) == -1)
 		goto done;
 	if (!have_id && job.action != JOB_REVOKE && job.action != JOB_UNPUBLISH &&
-	    (job.state == JOB_PLANNED || job.state == JOB_KEYS)) {
+	    job.action != JOB_HOLD && (job.state == JOB_PLANNED || job.state == JOB_KEYS)) {
 		/* Nothing certifiable any more: the plan is void.  (A withdrawal
 		 * still runs: closing it makes the runner decide again, and a
-		 * gone user's certificates are then revoked.) */
+		 * gone user's certificates are then put on hold.  A lift for a
+		 * user gone again meanwhile leaves the hold as it is.) */
 		log_info("user %s: %s job dropped; no certifiable identity", uuid,
 		    job_action_name(job.action));
 		rc = store_job_delete(ctx->st, uuid);
@@ -178,7 +203,8 @@ done:
 	return rc;
 }
 
-/* Closes one REVOKED job; a revoke job also forgets the identity. */
+/* Closes one REVOKED job; a revoke or hold job also forgets the identity
+ * (its addresses are free; a user back from a hold is read anew). */
 static int
 close_job(struct job_ctx *ctx, struct job *job)
 {
@@ -187,7 +213,7 @@ close_job(struct job_ctx *ctx, struct job *job)
 	if (store_begin(ctx->st) == -1)
 		return -1;
 	store_job_delete(ctx->st, job->uuid);
-	if (job->action == JOB_REVOKE)
+	if (job->action == JOB_REVOKE || job->action == JOB_HOLD)
 		store_identity_delete(ctx->st, job->uuid);
 	store_audit(ctx->st, "done", job->uuid, NULL, "%s job done",
 	    job_action_name(job->action));

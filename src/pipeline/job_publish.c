@@ -138,7 +138,7 @@ job_step_publish(struct job_ctx *ctx, struct job *job, const char *dn)
 	int rc = -1;
 
 	if (store_cert_query(ctx->st, CQ_UUID_PENDING, job->uuid, &add) == -1 ||
-	    store_cert_query(ctx->st, CQ_UUID_ACTIVE, job->uuid, &old) == -1 ||
+	    store_cert_query(ctx->st, CQ_UUID_CURRENT, job->uuid, &old) == -1 ||
 	    store_cert_query(ctx->st, CQ_UUID, job->uuid, &all) == -1)
 		goto done;
 	not_pending(&all, &remove);

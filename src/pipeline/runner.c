@@ -103,6 +103,9 @@ finish_batch(struct runner *r, struct uuid_set *ran)
 			store_commit(r->st);
 		}
 	}
+	/* A user who left mid-job leaves now: judged by the safety catch. */
+	if (closed.n > 0)
+		plan_flush(&r->plan);
 	uuid_set_clear(&closed);
 	uuid_set_clear(ran);
 }

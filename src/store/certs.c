@@ -3,22 +3,28 @@
  *
  * Owns: the certificates table (the DER, the status, where the key files
  * are), the address index behind `certsyncctl show EMAIL`, and the
- * revocations (each marks the CRL pending in the same transaction).
- * Never: deletes a certificate row, or changes a revocation once made: a
- * second revocation of the same certificate keeps the first's reason and
- * time.
+ * revocations (each marks the CRL pending in the same transaction),
+ * holds among them: a certificateHold revocation is the one that can be
+ * lifted (the row goes) or made final (its reason changes, its date stays).
+ * Never: deletes a certificate row, or changes a final revocation once
+ * made: a second revocation of the same certificate keeps the first's
+ * reason and time.
  */
 #include "config.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/x509v3.h>
 #include <sqlite3.h>
 
 #include "lib/log.h"
 #include "store/internal.h"
 
-static const char *const status_names[] = { "pending", "active", "superseded", "revoked" };
+/* One word each: certsyncctl list prints them in a column scripts split. */
+static const char *const status_names[] = { "pending", "active", "superseded", "revoked",
+    "on-hold" };
+#define N_STATUSES ((int)(sizeof(status_names) / sizeof(status_names[0])))
 
 const char *
 cert_status_name(enum cert_status status)
@@ -119,7 +125,7 @@ read_cert_row(sqlite3_stmt *stmt, struct cert_row *row)
 	status = db_col_text(stmt, 6);
 	row->kind = (enum cert_kind)cert_kind_parse(kind);
 	row->status = CERT_REVOKED;
-	for (int i = 0; i <= CERT_REVOKED; i++)
+	for (int i = 0; i < N_STATUSES; i++)
 		if (strcmp(status, status_names[i]) == 0)
 			row->status = (enum cert_status)i;
 	free(kind);
@@ -160,6 +166,12 @@ cert_query_sql(enum cert_query q)
 	case CQ_UUID_SUPERSEDED:
 		return "SELECT " CERT_COLUMNS CERT_FROM
 		    "WHERE c.uuid = ?1 AND c.status = 'superseded' ORDER BY c.id";
+	case CQ_UUID_ON_HOLD:
+		return "SELECT " CERT_COLUMNS CERT_FROM
+		    "WHERE c.uuid = ?1 AND c.status = 'on-hold' ORDER BY c.id";
+	case CQ_UUID_CURRENT:
+		return "SELECT " CERT_COLUMNS CERT_FROM
+		    "WHERE c.uuid = ?1 AND c.status IN ('active', 'on-hold') ORDER BY c.id";
 	case CQ_SERIAL:
 		return "SELECT " CERT_COLUMNS CERT_FROM "WHERE c.serial = ?1 ORDER BY c.id";
 	case CQ_ADDRESS:
@@ -228,29 +240,139 @@ store_cert_set_paths(struct store *st, int64_t id, const char *keystore_path,
 	return db_step_done(st, stmt, "update certificate paths");
 }
 
-int
-store_revoke(struct store *st, int64_t cert_id, int reason, int64_t when)
+/* certificateHold (RFC 5280 CRLReason 6), as the SQL spells it. */
+#define HOLD_SQL "6"
+_Static_assert(CRL_REASON_CERTIFICATE_HOLD == 6, "certificateHold is reason 6");
+
+/* Runs sql (?1 the certificate; ?2 and ?3, if it has them, as given), sets the status and
+ * marks the CRL pending, all in one transaction.  0, or -1. */
+static int
+change_revocation(struct store *st, const char *sql, int64_t cert_id, int64_t a,
+    int64_t b, enum cert_status status, const char *what)
 {
 	sqlite3_stmt *stmt;
 
 	if (store_begin(st) == -1)
 		return -1;
-	/* OR IGNORE: the first revocation's reason and time stand. */
-	if ((stmt = db_prepare(st, "INSERT OR IGNORE INTO revocations (cert_id, reason, "
-	    "revoked_at) VALUES (?, ?, ?)")) == NULL) {
+	if ((stmt = db_prepare(st, sql)) == NULL) {
 		store_rollback(st);
 		return -1;
 	}
 	sqlite3_bind_int64(stmt, 1, cert_id);
-	sqlite3_bind_int(stmt, 2, reason);
-	sqlite3_bind_int64(stmt, 3, when);
-	if (db_step_done(st, stmt, "insert revocation") == -1 ||
-	    store_cert_set_status(st, cert_id, CERT_REVOKED) == -1 ||
+	if (sqlite3_bind_parameter_count(stmt) >= 3) {
+		sqlite3_bind_int64(stmt, 2, a);
+		sqlite3_bind_int64(stmt, 3, b);
+	}
+	if (db_step_done(st, stmt, what) == -1 ||
+	    store_cert_set_status(st, cert_id, status) == -1 ||
 	    db_crl_mark_pending(st) == -1) {
 		store_rollback(st);
 		return -1;
 	}
 	return store_commit(st);
+}
+
+int
+store_revoke(struct store *st, int64_t cert_id, int reason, int64_t when)
+{
+	/* The first revocation's reason and time stand, but a hold's reason
+	 * gives way to the final one: RFC 5280 lets a hold end in a
+	 * revocation, and its date is when the certificate stopped being
+	 * trusted, so a signature made on hold never looks older. */
+	return change_revocation(st, "INSERT INTO revocations (cert_id, reason, "
+	    "revoked_at) VALUES (?1, ?2, ?3) ON CONFLICT (cert_id) DO UPDATE SET "
+	    "reason = excluded.reason WHERE revocations.reason = " HOLD_SQL,
+	    cert_id, reason, when,
+	    CERT_REVOKED, "insert revocation");
+}
+
+/* The status of a certificate: 1 and *status, 0 if no such row, -1. */
+static int
+cert_status(struct store *st, int64_t cert_id, enum cert_status *status)
+{
+	sqlite3_stmt *stmt = db_prepare(st, "SELECT status FROM certificates WHERE id = ?");
+	int rc;
+
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, cert_id);
+	if ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		const char *s = (const char *)sqlite3_column_text(stmt, 0);
+
+		for (int i = 0; i < N_STATUSES; i++)
+			if (s != NULL && strcmp(s, status_names[i]) == 0)
+				*status = (enum cert_status)i;
+	}
+	sqlite3_finalize(stmt);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : db_fail(st, "read certificate status");
+}
+
+int
+store_hold(struct store *st, int64_t cert_id, int64_t when)
+{
+	enum cert_status now = CERT_REVOKED;
+	int found = cert_status(st, cert_id, &now);
+
+	if (found != 1 || now != CERT_ACTIVE)
+		return found == -1 ? -1 : 0;
+	return change_revocation(st, "INSERT INTO revocations (cert_id, reason, "
+	    "revoked_at) VALUES (?1, ?2, ?3)", cert_id, CRL_REASON_CERTIFICATE_HOLD,
+	    when, CERT_ON_HOLD, "put certificate on hold");
+}
+
+int
+store_lift(struct store *st, int64_t cert_id)
+{
+	enum cert_status now = CERT_REVOKED;
+	int found = cert_status(st, cert_id, &now);
+
+	if (found != 1 || now != CERT_ON_HOLD)
+		return found == -1 ? -1 : 0;
+	/* A full CRL leaves a lifted hold out (removeFromCRL is for delta
+	 * CRLs): the row goes, and the next CRL no longer lists it. */
+	return change_revocation(st, "DELETE FROM revocations WHERE cert_id = ?1 AND "
+	    "reason = " HOLD_SQL, cert_id, 0, 0, CERT_ACTIVE, "lift hold");
+}
+
+int
+store_holds_due(struct store *st, int64_t cutoff,
+    void (*fn)(void *arg, const char *uuid), void *arg)
+{
+	sqlite3_stmt *stmt = db_prepare(st, "SELECT DISTINCT c.uuid FROM certificates c "
+	    "JOIN revocations r ON r.cert_id = c.id WHERE c.status = 'on-hold' AND "
+	    "r.revoked_at <= ? ORDER BY c.uuid");
+	int rc;
+
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, cutoff);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		fn(arg, (const char *)sqlite3_column_text(stmt, 0));
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_DONE ? 0 : db_fail(st, "list holds due");
+}
+
+int
+store_hold_counts(struct store *st, int *certs, int *users, int64_t *oldest)
+{
+	sqlite3_stmt *stmt = db_prepare(st, "SELECT count(*), count(DISTINCT c.uuid), "
+	    "coalesce(min(r.revoked_at), 0) FROM certificates c JOIN revocations r "
+	    "ON r.cert_id = c.id WHERE c.status = 'on-hold'");
+	int rc;
+
+	*certs = *users = 0;
+	*oldest = 0;
+	if (stmt == NULL)
+		return -1;
+	if ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		*certs = sqlite3_column_int(stmt, 0);
+		*users = sqlite3_column_int(stmt, 1);
+		*oldest = sqlite3_column_int64(stmt, 2);
+	}
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_ROW ? 0 : db_fail(st, "count holds");
 }
 
 void

@@ -126,9 +126,80 @@ static const char *const migrations[] = {
 	"  dn TEXT NOT NULL,"
 	"  attrs BLOB NOT NULL,"
 	"  updated_at INTEGER NOT NULL);",
+
+	/* 2: a certificate can be on hold (certificateHold, the reversible
+	 * first step for a departed user).  SQLite cannot widen a CHECK in
+	 * place: the table is rebuilt with the same rows and ids (foreign
+	 * keys are off while migrating; migrate() checks them before the
+	 * commit).  And the safety catch: removals staged by a pass until it
+	 * is judged, or held until an admin releases them (held), and the
+	 * departures that went through, for the sliding window. */
+	"CREATE TABLE certificates_new ("
+	"  id INTEGER PRIMARY KEY,"
+	"  uuid TEXT NOT NULL,"
+	"  issuer TEXT NOT NULL,"
+	"  serial TEXT NOT NULL,"
+	"  fingerprint TEXT NOT NULL UNIQUE,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('signing','encryption','dual')),"
+	"  status TEXT NOT NULL CHECK (status IN ('pending','active','superseded',"
+	"    'revoked','on-hold')),"
+	"  subject TEXT NOT NULL,"
+	"  addresses TEXT NOT NULL,"
+	"  key_type TEXT,"
+	"  not_before INTEGER NOT NULL,"
+	"  not_after INTEGER NOT NULL,"
+	"  der BLOB NOT NULL,"
+	"  keystore_path TEXT,"
+	"  archive_path TEXT,"
+	"  created_at INTEGER NOT NULL,"
+	"  UNIQUE (issuer, serial));"
+	"INSERT INTO certificates_new (id, uuid, issuer, serial, fingerprint, kind,"
+	"  status, subject, addresses, key_type, not_before, not_after, der,"
+	"  keystore_path, archive_path, created_at)"
+	"  SELECT id, uuid, issuer, serial, fingerprint, kind, status, subject,"
+	"  addresses, key_type, not_before, not_after, der, keystore_path,"
+	"  archive_path, created_at FROM certificates;"
+	"DROP TABLE certificates;"
+	"ALTER TABLE certificates_new RENAME TO certificates;"
+	"CREATE INDEX certificates_uuid ON certificates (uuid, status);"
+	"CREATE INDEX certificates_serial ON certificates (serial);"
+	"CREATE TABLE held ("
+	"  uuid TEXT PRIMARY KEY,"
+	"  dn TEXT,"
+	"  action TEXT NOT NULL,"
+	"  reason TEXT,"
+	"  why TEXT NOT NULL,"
+	"  staged INTEGER NOT NULL DEFAULT 1,"
+	"  held_at INTEGER,"
+	"  pass TEXT);"
+	"CREATE TABLE departures ("
+	"  uuid TEXT NOT NULL,"
+	"  at INTEGER NOT NULL);"
+	"CREATE INDEX departures_at ON departures (at);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+/* A step that rebuilt a table must leave every reference whole. */
+static int
+foreign_keys_hold(struct store *st)
+{
+	sqlite3_stmt *stmt = db_prepare(st, "PRAGMA foreign_key_check");
+	int rc;
+
+	if (stmt == NULL)
+		return -1;
+	rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	if (rc == SQLITE_DONE)
+		return 0;
+	if (rc == SQLITE_ROW)
+		log_error("state store %s: a migration left a dangling reference; "
+		    "not committed", st->path);
+	else
+		db_fail(st, "check references");
+	return -1;
+}
 
 /*
  * Each step and its version bump commit together, so a crash mid-migration
@@ -156,7 +227,8 @@ migrate(struct store *st)
 		if (version == SCHEMA_VERSION)
 			break;
 		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", version + 1);
-		if (db_exec(st, migrations[version]) == -1 || db_exec(st, pragma) == -1)
+		if (db_exec(st, migrations[version]) == -1 || db_exec(st, pragma) == -1 ||
+		    foreign_keys_hold(st) == -1)
 			goto fail;
 		if (db_exec(st, "COMMIT") == -1)
 			return -1;
@@ -227,10 +299,13 @@ store_open(const char *path, struct store **out)
 		goto fail;
 	}
 	sqlite3_busy_timeout(st->db, 5000);
+	/* Foreign keys are off while migrating (SQLite's way to rebuild a
+	 * table: the pragma is a no-op inside a transaction) and on after. */
 	if (set_wal(st) == -1 ||
 	    db_exec(st, "PRAGMA synchronous = FULL") == -1 ||
-	    db_exec(st, "PRAGMA foreign_keys = ON") == -1 ||
-	    migrate(st) == -1)
+	    db_exec(st, "PRAGMA foreign_keys = OFF") == -1 ||
+	    migrate(st) == -1 ||
+	    db_exec(st, "PRAGMA foreign_keys = ON") == -1)
 		goto fail;
 	*out = st;
 	return 0;
