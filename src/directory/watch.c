@@ -74,6 +74,9 @@ struct watch {
 	int backoff;               /* seconds before the next attempt */
 	int failed;                /* --once: gave up after a failure */
 	int in_refresh;
+	int full;                  /* this refresh was asked without a cookie */
+	int swept;                 /* this refresh swept already */
+	int scope_noted;           /* the changed scope was logged */
 	struct uuid_set seen;
 	char state[600];           /* last logged connection state */
 };
@@ -309,7 +312,7 @@ scope_changed(struct watch *w)
 
 	changed = store_state_get(w->st, "scope", &was, NULL) == 1 && was != NULL &&
 	    strcmp(was, now) != 0;
-	if (changed)
+	if (changed && !w->scope_noted++)	/* once, not per reconnect */
 		log_notice("directory %s: [directory] base, scope or filter changed "
 		    "since the last pass (was %s, now %s); a full pass follows, "
 		    "compared with what certsync knows", w->conf->directory.uri, was, now);
@@ -343,6 +346,7 @@ start_search(struct watch *w)
 		return start_ad(w);
 
 	w->in_refresh = 1;
+	w->swept = 0;
 	uuid_set_clear(&w->seen);
 	/* The refresh summary counts this pass only. */
 	w->sink.pass_begin(w->sink.arg);
@@ -355,6 +359,8 @@ start_search(struct watch *w)
 			cookie.bv_len = len;
 			resumed = blob != NULL;
 		}
+		/* Only a refresh asked without a cookie sends every entry. */
+		w->full = !resumed;
 		rc = syncrepl_search(w->ld, w->conf, w->once ? LDAP_SYNC_REFRESH_ONLY :
 		    LDAP_SYNC_REFRESH_AND_PERSIST, &cookie, &w->msgid);
 	}
@@ -397,6 +403,17 @@ refresh_complete(struct watch *w)
 		w->on_refreshed(w->arg);
 }
 
+/* The sweep of a refresh, at most once: a second one, after seen was
+ * cleared, would take everyone for gone. */
+static void
+sweep_once(struct watch *w)
+{
+	if (w->swept)
+		return;
+	w->swept = 1;
+	w->sink.sweep(w->sink.arg, &w->seen);
+}
+
 static void
 handle_done(struct watch *w, struct sync_event *ev)
 {
@@ -421,9 +438,10 @@ handle_done(struct watch *w, struct sync_event *ev)
 		drop(w, "the server ended the persistent search");
 		return;
 	}
-	/* refreshOnly, or a poll: a present phase unless told otherwise. */
-	if (!ev->refresh_deletes && w->in_refresh)
-		w->sink.sweep(w->sink.arg, &w->seen);
+	/* refreshOnly, or a poll: a present phase unless told otherwise, and
+	 * a refresh asked without a cookie whatever it says. */
+	if ((!ev->refresh_deletes || w->full) && w->in_refresh)
+		sweep_once(w);
 	uuid_set_clear(&w->seen);
 	save_cookie(w, &ev->cookie);
 	refresh_complete(w);
@@ -466,11 +484,15 @@ handle_event(struct watch *w, struct sync_event *ev)
 		handle_idset(w, ev);
 		break;
 	case SE_PRESENT_END:
-		if (w->in_refresh)
-			w->sink.sweep(w->sink.arg, &w->seen);
-		uuid_set_clear(&w->seen);
-		break;
 	case SE_DELETE_END:
+		/* After a present phase, whoever it did not name is gone; and
+		 * after a refresh asked without a cookie, which sent every
+		 * entry in scope, whatever phase it ends with (OpenLDAP ends it
+		 * with a delete phase): a full refresh after a refused cookie
+		 * or a changed scope misses no departure. */
+		if (w->in_refresh && (ev->type == SE_PRESENT_END ||
+		    (w->full && ev->refresh_done)))
+			sweep_once(w);
 		uuid_set_clear(&w->seen);
 		break;
 	case SE_DONE:
