@@ -104,20 +104,46 @@ run_flip(struct job_ctx *ctx, struct job *job, const char *dn)
 	return 0;
 }
 
-/* Hold: PLANNED -> PUBLISHED (withdrawn) -> REVOKED (on hold).  Lift:
- * PLANNED -> PUBLISHED (the hold lifted) -> REVOKED (nothing more). */
+/* Hold: PLANNED -> PUBLISHED (withdrawn) -> REVOKED (on hold). */
 static int
-run_hold_or_lift(struct job_ctx *ctx, struct job *job, const char *dn)
+run_hold(struct job_ctx *ctx, struct job *job, const char *dn)
 {
 	if (job->state == JOB_PLANNED || job->state == JOB_KEYS) {
-		if ((job->action == JOB_HOLD ? job_step_flip(ctx, job, dn, 0) :
-		    job_step_lift(ctx, job)) == -1)
+		if (job_step_flip(ctx, job, dn, 0) == -1)
 			return -1;
 		failpoint("after-PUBLISHED");
 	}
 	if (job->state == JOB_PUBLISHED) {
-		if ((job->action == JOB_HOLD ? job_step_hold(ctx, job) :
-		    job_set_state(ctx->st, job, JOB_REVOKED)) == -1)
+		if (job_step_hold(ctx, job) == -1)
+			return -1;
+		failpoint("after-REVOKED");
+	}
+	return 0;
+}
+
+/*
+ * Lift: PLANNED -> ARCHIVED (the hold lifted; the keys were archived when
+ * it was put on) -> PUBLISHED (the same certificates in the directory
+ * again, unless the user is disabled) -> REVOKED (nothing more).  In one
+ * job, so a crash between lifting and publishing cannot lose the publish.
+ */
+static int
+run_lift(struct job_ctx *ctx, struct job *job, const struct identity *id, int have_id)
+{
+	if (job->state == JOB_PLANNED || job->state == JOB_KEYS) {
+		if (job_step_lift(ctx, job) == -1)
+			return -1;
+		failpoint("after-ARCHIVED");
+	}
+	if (job->state == JOB_ISSUED || job->state == JOB_ARCHIVED) {
+		if ((!have_id || id->enabled ? job_step_flip(ctx, job,
+		    have_id ? id->dn : NULL, 1) :
+		    job_set_state(ctx->st, job, JOB_PUBLISHED)) == -1)
+			return -1;
+		failpoint("after-PUBLISHED");
+	}
+	if (job->state == JOB_PUBLISHED) {
+		if (job_set_state(ctx->st, job, JOB_REVOKED) == -1)
 			return -1;
 		failpoint("after-REVOKED");
 	}
@@ -132,8 +158,10 @@ run_steps(struct job_ctx *ctx, struct job *job, const struct identity *id,
 
 	if (job->action == JOB_UNPUBLISH || job->action == JOB_REPUBLISH)
 		return run_flip(ctx, job, dn);
-	if (job->action == JOB_HOLD || job->action == JOB_LIFT)
-		return run_hold_or_lift(ctx, job, dn);
+	if (job->action == JOB_HOLD)
+		return run_hold(ctx, job, dn);
+	if (job->action == JOB_LIFT)
+		return run_lift(ctx, job, id, have_id);
 	if (job->state == JOB_PLANNED || job->state == JOB_KEYS) {
 		if (job->action == JOB_REVOKE) {
 			if (job_set_state(ctx->st, job, JOB_ISSUED) == -1)

@@ -10,8 +10,8 @@
  * Never: removes a keystore copy (the user may come back with the same
  * keys; the final revocation removes it, after the archive copy), writes
  * the CRL (the batch does), or touches the directory (the hold job's
- * first step, job_step_flip, withdraws; the republish after a lift puts
- * the certificates back).
+ * first step withdraws, and the lift job's second step publishes again:
+ * job_step_flip).
  */
 #include "config.h"
 
@@ -93,7 +93,7 @@ job_step_lift(struct job_ctx *ctx, struct job *job)
 			goto done;
 		failpoint("lift-one-done");
 	}
-	rc = job_set_state(ctx->st, job, JOB_PUBLISHED);
+	rc = job_set_state(ctx->st, job, JOB_ARCHIVED);
 done:
 	cert_rows_free(&held);
 	return rc;

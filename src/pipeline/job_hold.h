@@ -3,7 +3,8 @@
  * undoing.
  *
  * Owns: a hold job's second step (its first withdraws the certificates
- * from the directory: job_step_flip) and a lift job's only step.
+ * from the directory: job_step_flip) and a lift job's first (its second
+ * publishes them again, the same way).
  * Never: removes a key file or writes the CRL.
  */
 #ifndef CERTSYNC_JOB_HOLD_H
@@ -17,10 +18,10 @@
  * batch rewrites the CRL.  0, or -1 after logging. */
 int job_step_hold(struct job_ctx *ctx, struct job *job);
 
-/* PLANNED -> PUBLISHED: every certificate of the user on hold is active
+/* PLANNED -> ARCHIVED: every certificate of the user on hold is active
  * again and off the next CRL, one transaction each; counted in
- * ctx->revoked likewise.  Publishing them is the republish the user's next
- * decision plans.  0, or -1 after logging. */
+ * ctx->revoked likewise.  The job's next step publishes them (the keys
+ * were archived when they were put on hold).  0, or -1 after logging. */
 int job_step_lift(struct job_ctx *ctx, struct job *job);
 
 #endif

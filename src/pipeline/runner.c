@@ -87,11 +87,14 @@ run_batch(struct runner *r, struct uuid_set *ran, int *failed)
 }
 
 /* Closes the batch (CRL, DONE) and takes a fresh look at each closed user:
- * changes that came in while their job ran are planned now. */
-static void
+ * changes that came in while their job ran are planned now, and so is
+ * what a job leads to (a lift to its republish).  Returns how many jobs
+ * that planned: they are due at once. */
+static size_t
 finish_batch(struct runner *r, struct uuid_set *ran)
 {
 	struct uuid_set closed = { 0 };
+	size_t before = r->plan.planned;
 
 	if (job_finish_batch(&r->jctx, &closed) == -1)
 		log_error("the CRL could not be rewritten; the batch's jobs stay "
@@ -108,6 +111,7 @@ finish_batch(struct runner *r, struct uuid_set *ran)
 		plan_flush(&r->plan);
 	uuid_set_clear(&closed);
 	uuid_set_clear(ran);
+	return r->plan.planned - before;
 }
 
 /* Sleeps until kicked, stopped, or the next retry or delivery is due; at
@@ -148,7 +152,7 @@ runner_main(void *arg)
 		    "tries again");
 	for (;;) {
 		int failed = 0;
-		size_t n = run_batch(r, &ran, &failed);
+		size_t n = run_batch(r, &ran, &failed), next = 0;
 		int64_t deliver_due;
 		int stop, draining;
 
@@ -156,8 +160,11 @@ runner_main(void *arg)
 		 * a CRL that could not be written is tried again each round. */
 		if (first || n > 0 || r->jctx.revoked > 0 || ran.n > 0 ||
 		    store_crl_pending(r->st) == 1)
-			finish_batch(r, &ran);
+			next = finish_batch(r, &ran);
 		first = 0;
+		/* What closing the batch planned is work too: --once waits for
+		 * it, and nobody sleeps over it. */
+		n += next;
 		deliver_due = deliver_poll(r->deliver);
 		pthread_mutex_lock(&r->lock);
 		stop = r->stopping;
