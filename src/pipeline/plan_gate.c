@@ -301,12 +301,17 @@ plan_gate_report(struct plan_ctx *ctx)
 			    "hold it: %s]\n", "held", d->dn, d->uuid,
 			    decision_name(d->decision), d->why, why);
 		else
-			fprintf(ctx->out, "%-8s %s (%s): %s\n", decision_name(d->decision),
-			    d->dn, d->uuid, d->why);
+			fprintf(ctx->out, "%-8s %s (%s): %s%s\n", decision_name(d->decision),
+			    d->dn, d->uuid, d->why, store_removal_held(ctx->st, d->uuid) == 1 ?
+			    " [held by the safety catch now; this pass would let it go "
+			    "ahead]" : "");
 		free(d->uuid);
 		free(d->dn);
 		free(d->why);
 	}
+	if (ctx->back > 0)
+		fprintf(ctx->out, "%zu user(s) held by the safety catch are in the "
+		    "directory again: their departure would be dropped\n", ctx->back);
 	if (held)
 		ctx->held += ctx->ndry;
 	else
