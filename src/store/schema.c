@@ -127,11 +127,19 @@ static const char *const migrations[] = {
 	"  attrs BLOB NOT NULL,"
 	"  updated_at INTEGER NOT NULL);",
 
-	/* 2: a certificate can be on hold (certificateHold, the reversible
+	/* 2: the userSMIMECertificate value made when a user's certificates
+	 * were issued (signed by the new signing key while it was in hand),
+	 * kept with the signing (or dual) certificate, so that publishing and
+	 * republishing write it without opening the keystore. */
+	"CREATE TABLE smime_values ("
+	"  cert_id INTEGER PRIMARY KEY REFERENCES certificates (id),"
+	"  value BLOB NOT NULL);",
+
+	/* 3: a certificate can be on hold (certificateHold, the reversible
 	 * first step for a departed user).  SQLite cannot widen a CHECK in
 	 * place: the table is rebuilt with the same rows and ids (foreign
-	 * keys are off while migrating; migrate() checks them before the
-	 * commit).  And the safety catch: removals staged by a pass until it
+	 * keys, smime_values' among them, are off while migrating; migrate()
+	 * checks them before the commit).  And the safety catch: removals staged by a pass until it
 	 * is judged, or held until an admin releases them (held), and the
 	 * departures that went through, for the sliding window. */
 	"CREATE TABLE certificates_new ("

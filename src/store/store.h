@@ -135,6 +135,16 @@ int store_holds_due(struct store *st, int64_t cutoff,
 /* How many certificates, of how many users, are on hold, and the oldest
  * hold's date (0 if none). */
 int store_hold_counts(struct store *st, int *certs, int *users, int64_t *oldest);
+/*
+ * The userSMIMECertificate value made with the certificates of one issue,
+ * kept with their signing (or dual) certificate cert_id: put once, with
+ * the certificates' rows; get: 1 and *value (caller frees with free()),
+ * 0 when none was kept (certificates issued before certsync kept it).
+ */
+int store_cert_smime_put(struct store *st, int64_t cert_id, const void *value,
+    size_t len);
+int store_cert_smime_get(struct store *st, int64_t cert_id, unsigned char **value,
+    size_t *len);
 void cert_row_free(struct cert_row *row);
 void cert_rows_free(struct cert_rows *rows);
 const char *cert_status_name(enum cert_status status);
