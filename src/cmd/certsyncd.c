@@ -43,6 +43,7 @@ struct daemon {
 	const char *conf_path;
 	int foreground, once, dry_run, verbose;
 	int unfinished;		/* --once: jobs left for a later run */
+	size_t held;		/* --once: users the safety catch holds */
 	struct conf *conf;
 	struct conf *next_conf;     /* a validated reload, waiting to be swapped in */
 	struct event_base *base;
@@ -209,6 +210,17 @@ add_jobs(void *arg, const char *state, int n)
 	*(int *)arg += n;
 }
 
+/* --once: how many users the safety catch holds now. */
+static void
+count_held(struct daemon *d)
+{
+	struct held_rows held = { 0 };
+
+	if (d->st != NULL && store_removals(d->st, 0, &held) == 0)
+		d->held = held.n;
+	held_rows_free(&held);
+}
+
 static void
 stop(struct daemon *d)
 {
@@ -223,6 +235,7 @@ stop(struct daemon *d)
 			if (d->st != NULL &&
 			    store_job_counts(d->st, add_jobs, &d->unfinished) == -1)
 				d->unfinished = 1;
+			count_held(d);
 		} else
 			runner_stop(d->runner);
 	}
@@ -286,7 +299,13 @@ run_loop(struct daemon *d)
 			rc = EX_UNAVAILABLE;
 	}
 	stop(d);
-	if (rc == 0 && d->once && d->unfinished > 0) {
+	if (rc == 0 && d->once && d->held > 0) {
+		/* Not a success a cron job should stay quiet about. */
+		log_warn("--once: %zu user(s) held by the safety catch (see the HELD "
+		    "line, certsyncctl status and plan); certsyncctl release lets "
+		    "them through", d->held);
+		rc = EX_DATAERR;
+	} else if (rc == 0 && d->once && d->unfinished > 0) {
 		log_warn("--once: %d job(s) not finished: retries after a failure "
 		    "(see the lines above, and certsyncctl status), or reissues "
 		    "spread out by [reconcile] ca_change_per_minute; run again, or "

@@ -157,44 +157,30 @@ print_queue(struct ctl *ctl)
 	return 0;
 }
 
-/* The held set, one line per reason it was held for: how many, since
- * when, why.  0, or -1. */
+/* One reason the held set was held for: how many, since when, why. */
+static void
+print_held_group(void *arg, const char *pass, size_t n, int64_t since)
+{
+	int *groups = arg;
+	char when[32];
+
+	printf("%-14s %zu user(s) since %s: %s\n", (*groups)++ ? "" : "held:", n,
+	    certinfo_fmt_time((time_t)since, when, sizeof(when)), pass);
+}
+
+/* The users the safety catch holds.  0, or -1. */
 static int
 print_held(struct ctl *ctl)
 {
-	struct held_rows held = { 0 };
-	char when[32];
-	int first = 1;
+	int groups = 0;
 
-	if (store_removals(ctl->st, 0, &held) == -1)
+	if (store_held_groups(ctl->st, print_held_group, &groups) == -1)
 		return -1;
-	for (size_t i = 0; i < held.n; i++) {
-		const char *pass = held.v[i].pass ? held.v[i].pass : "";
-		int64_t since = held.v[i].held_at;
-		size_t n = 0, seen_before = 0;
-
-		for (size_t j = 0; j < held.n; j++) {
-			const char *other = held.v[j].pass ? held.v[j].pass : "";
-
-			if (strcmp(other, pass) != 0)
-				continue;
-			seen_before += j < i;
-			n++;
-			if (held.v[j].held_at < since)
-				since = held.v[j].held_at;
-		}
-		if (seen_before > 0)
-			continue;
-		printf("%-14s %zu user(s) since %s: %s\n", first ? "held:" : "", n,
-		    certinfo_fmt_time((time_t)since, when, sizeof(when)), pass);
-		first = 0;
-	}
-	if (first)
+	if (groups == 0)
 		printf("%-14s none\n", "held:");
 	else
 		printf("%-14s certsyncctl plan marks them; certsyncctl release lets them "
 		    "through\n", "");
-	held_rows_free(&held);
 	return 0;
 }
 

@@ -122,7 +122,8 @@ describe(const struct plan_ctx *ctx, size_t recent, char *buf, size_t len)
 		add(buf, len, "%zu gone or disabled when decided again",
 		    ctx->staged[ORIGIN_RECHECK]);
 	if (buf[0] == '\0')
-		add(buf, len, "staged by a run that stopped before judging them");
+		add(buf, len, "staged earlier (by a run that stopped before judging "
+		    "them, or by the other thread)");
 	if (recent > 0)
 		add(buf, len, "%zu more left within the last hour", recent);
 }

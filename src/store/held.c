@@ -81,6 +81,23 @@ store_removals(struct store *st, int staged, struct held_rows *out)
 }
 
 int
+store_held_groups(struct store *st,
+    void (*fn)(void *arg, const char *pass, size_t n, int64_t since), void *arg)
+{
+	sqlite3_stmt *stmt = db_prepare(st, "SELECT coalesce(pass, ''), count(*), "
+	    "min(held_at) FROM held WHERE staged = 0 GROUP BY pass ORDER BY 3");
+	int rc;
+
+	if (stmt == NULL)
+		return -1;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		fn(arg, (const char *)sqlite3_column_text(stmt, 0),
+		    (size_t)sqlite3_column_int64(stmt, 1), sqlite3_column_int64(stmt, 2));
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_DONE ? 0 : db_fail(st, "count the held set");
+}
+
+int
 store_removal_hold(struct store *st, const char *uuid, const char *pass, int64_t now)
 {
 	sqlite3_stmt *stmt = db_prepare(st, "UPDATE held SET staged = 0, "

@@ -251,6 +251,10 @@ int store_removal_stage(struct store *st, const char *uuid, const char *dn,
     const char *action, const char *reason, const char *why);
 /* The staged rows (staged = 1) or the held set (staged = 0). */
 int store_removals(struct store *st, int staged, struct held_rows *out);
+/* The held set by why it was held: fn per reason, with how many users and
+ * since when, the oldest first. */
+int store_held_groups(struct store *st,
+    void (*fn)(void *arg, const char *pass, size_t n, int64_t since), void *arg);
 /* A staged removal judged too many: held since now (or since it was first
  * held), for pass. */
 int store_removal_hold(struct store *st, const char *uuid, const char *pass,

@@ -20,7 +20,8 @@
 #    a full refresh with the new filter, whose sweep finds nobody); fixed:
 #    empties by itself;
 #  - source = syncrepl: a wrong base (ou=services, which exists and holds
-#    no users); fixed: empties by itself;
+#    no users); the held set survives a restart, and certsyncd --once exits
+#    65 while it holds anyone; fixed: empties by itself;
 #  - source = syncrepl, persistent: single deletions one after the other
 #    (each handled before the next): the first three go on hold, the
 #    fourth within the hour is held.
@@ -223,6 +224,13 @@ check "the pass is held, in one error line" cs_wait_for 30 log_has "$HELD"
 check "... one" log_count_is 'HELD by the safety catch' 1
 check "nothing was revoked, put on hold or withdrawn" nothing_happened
 check "certsyncctl status shows 10 held users" status_held 10 'found 0 of the 10'
+cs_agent_stop
+check_exit 65 "certsyncd --once while users are held: exit 65" \
+    "$CS_BUILDDIR/certsyncd" -c "$CONF" --once
+last_says '10 user\(s\) held by the safety catch' "... saying why"
+check "the held set survived the restarts" status_held 10 'found 0 of the 10'
+check "nothing was revoked, put on hold or withdrawn" nothing_happened
+cs_agent_start
 set_dir base "$SLAPD_PEOPLE"
 reload
 check "fixed: the held set empties by itself" \
