@@ -261,6 +261,48 @@ holds_timer(struct daemon *d)
 	return ev;
 }
 
+/* The periodic full reconcile, unless full_reconcile_hours is 0. */
+static struct event *
+full_reconcile_timer(struct daemon *d)
+{
+	struct timeval tv = { d->conf->directory.full_reconcile_hours * 3600L, 0 };
+	struct event *ev;
+#ifdef CS_FAILPOINTS
+	/* Test builds only: the period in seconds, for the AD tests. */
+	const char *secs = getenv("CERTSYNC_FULL_RECONCILE_SECONDS");
+
+	if (secs != NULL && atoi(secs) > 0)
+		tv.tv_sec = atoi(secs);
+#endif
+	if (d->conf->directory.full_reconcile_hours == 0)
+		return NULL;
+	if ((ev = event_new(d->base, -1, EV_PERSIST, on_full_reconcile, d)) == NULL ||
+	    event_add(ev, &tv) == -1)
+		fatal("cannot set the timer for the full reconcile");
+	return ev;
+}
+
+/* After a --once pass that did its part: 0, or why a cron job should hear
+ * of it (users held: 65; jobs left: 75). */
+static int
+once_status(struct daemon *d)
+{
+	if (d->held > 0) {
+		log_warn("--once: %zu user(s) held by the safety catch (see the HELD "
+		    "line, certsyncctl status and plan); certsyncctl release lets "
+		    "them through", d->held);
+		return EX_DATAERR;
+	}
+	if (d->unfinished > 0) {
+		log_warn("--once: %d job(s) not finished: retries after a failure "
+		    "(see the lines above, and certsyncctl status), or reissues "
+		    "spread out by [reconcile] ca_change_per_minute; run again, or "
+		    "let certsyncd run", d->unfinished);
+		return EX_TEMPFAIL;
+	}
+	return 0;
+}
+
 static int
 run_loop(struct daemon *d)
 {
@@ -278,20 +320,9 @@ run_loop(struct daemon *d)
 	event_add(ev_int, NULL);
 	event_add(ev_hup, NULL);
 	event_add(ev_usr1, NULL);
-	if (!d->once)
+	if (!d->once) {
 		ev_holds = holds_timer(d);
-	if (d->conf->directory.full_reconcile_hours > 0 && !d->once) {
-		struct timeval tv = { d->conf->directory.full_reconcile_hours * 3600L, 0 };
-#ifdef CS_FAILPOINTS
-		/* Test builds only: the period in seconds, for the AD tests. */
-		const char *secs = getenv("CERTSYNC_FULL_RECONCILE_SECONDS");
-
-		if (secs != NULL && atoi(secs) > 0)
-			tv.tv_sec = atoi(secs);
-#endif
-
-		ev_full = event_new(d->base, -1, EV_PERSIST, on_full_reconcile, d);
-		event_add(ev_full, &tv);
+		ev_full = full_reconcile_timer(d);
 	}
 	if ((rc = start(d)) == 0) {
 		event_base_dispatch(d->base);
@@ -299,19 +330,8 @@ run_loop(struct daemon *d)
 			rc = EX_UNAVAILABLE;
 	}
 	stop(d);
-	if (rc == 0 && d->once && d->held > 0) {
-		/* Not a success a cron job should stay quiet about. */
-		log_warn("--once: %zu user(s) held by the safety catch (see the HELD "
-		    "line, certsyncctl status and plan); certsyncctl release lets "
-		    "them through", d->held);
-		rc = EX_DATAERR;
-	} else if (rc == 0 && d->once && d->unfinished > 0) {
-		log_warn("--once: %d job(s) not finished: retries after a failure "
-		    "(see the lines above, and certsyncctl status), or reissues "
-		    "spread out by [reconcile] ca_change_per_minute; run again, or "
-		    "let certsyncd run", d->unfinished);
-		rc = EX_TEMPFAIL;
-	}
+	if (rc == 0 && d->once)
+		rc = once_status(d);
 	if (ev_full != NULL)
 		event_free(ev_full);
 	if (ev_holds != NULL)
