@@ -1,6 +1,6 @@
 /*
  * certsyncctl.c - the admin's command line: init-ca, issue, list, show,
- * revoke, crl, recover, plan, status, audit, release.
+ * revoke, crl, recover, plan, status, retry, audit, release.
  *
  * Owns: the table of commands, the global options, and opening what a
  * command needs (the configuration, the store, and the signer for those
@@ -80,6 +80,12 @@ static const struct command commands[] = {
 	  "and the running certsyncd, found through [daemon] pid_file, is woken to\n"
 	  "start them at once.\n",
 	  cmd_release, 0 },
+	{ "retry", "retry UUID|--all",
+	  "Gives a parked job another attempt.  A job is parked, not retried, after\n"
+	  "a failure retrying cannot mend (the profile refuses the user's values, the\n"
+	  "CA has expired); certsyncctl status lists them with the reason.  Fix the\n"
+	  "cause, then retry: certsyncd runs the job within 30 seconds.\n",
+	  cmd_retry, 0 },
 	{ "audit", "audit [--last N]",
 	  "Prints the last N entries of the audit trail (default 50, 0 for all).\n",
 	  cmd_audit, 0 },

@@ -43,6 +43,7 @@ struct daemon {
 	const char *conf_path;
 	int foreground, once, dry_run, verbose;
 	int unfinished;		/* --once: jobs left for a later run */
+	int parked;		/* ... of which parked: someone must act */
 	size_t held;		/* --once: users the safety catch holds */
 	struct conf *conf;
 	struct conf *next_conf;     /* a validated reload, waiting to be swapped in */
@@ -203,11 +204,15 @@ start(struct daemon *d)
 	return 0;
 }
 
+/* --once: the jobs left, the parked ones among them counted apart. */
 static void
 add_jobs(void *arg, const char *state, int n)
 {
-	(void)state;
-	*(int *)arg += n;
+	struct daemon *d = arg;
+
+	d->unfinished += n;
+	if (strcmp(state, "parked") == 0)
+		d->parked += n;
 }
 
 /* --once: how many users the safety catch holds now. */
@@ -231,9 +236,9 @@ stop(struct daemon *d)
 			runner_drain(d->runner);
 			/* Finished jobs are deleted: what is left waits for a
 			 * retry (a failed write, the directory) or its time. */
-			d->unfinished = 0;
+			d->unfinished = d->parked = 0;
 			if (d->st != NULL &&
-			    store_job_counts(d->st, add_jobs, &d->unfinished) == -1)
+			    store_job_counts(d->st, add_jobs, d) == -1)
 				d->unfinished = 1;
 			count_held(d);
 		} else
@@ -283,24 +288,26 @@ full_reconcile_timer(struct daemon *d)
 }
 
 /* After a --once pass that did its part: 0, or why a cron job should hear
- * of it (users held: 65; jobs left: 75). */
+ * of it (users held: 65; jobs left, parked or to retry: 75). */
 static int
 once_status(struct daemon *d)
 {
+	if (d->parked > 0)
+		log_error("--once: %d job(s) failed and are parked: retrying cannot "
+		    "help until the cause is fixed (certsyncctl status says why)",
+		    d->parked);
+	if (d->unfinished > d->parked)
+		log_warn("--once: %d job(s) not finished: retries after a failure "
+		    "(see the lines above, and certsyncctl status), or reissues "
+		    "spread out by [reconcile] ca_change_per_minute; run again, or "
+		    "let certsyncd run", d->unfinished - d->parked);
 	if (d->held > 0) {
 		log_warn("--once: %zu user(s) held by the safety catch (see the HELD "
 		    "line, certsyncctl status and plan); certsyncctl release lets "
 		    "them through", d->held);
 		return EX_DATAERR;
 	}
-	if (d->unfinished > 0) {
-		log_warn("--once: %d job(s) not finished: retries after a failure "
-		    "(see the lines above, and certsyncctl status), or reissues "
-		    "spread out by [reconcile] ca_change_per_minute; run again, or "
-		    "let certsyncd run", d->unfinished);
-		return EX_TEMPFAIL;
-	}
-	return 0;
+	return d->unfinished > 0 ? EX_TEMPFAIL : 0;
 }
 
 static int

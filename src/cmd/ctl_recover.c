@@ -16,6 +16,7 @@
 #include <sysexits.h>
 
 #include "cmd/ctl.h"
+#include "lib/escape.h"
 #include "lib/fsutil.h"
 #include "lib/log.h"
 #include "lib/secret.h"
@@ -95,7 +96,8 @@ recover_write(struct ctl *ctl, const struct cert_row *r, const char *out,
 	}
 	store_audit(ctl->st, "recover", r->uuid, r->serial, "key from %s handed out as %s",
 	    src, out);
-	printf("recovered the %s key of %s (%s) into %s\n", cert_kind_name(r->kind),
+	escape_line(stdout, "recovered the %s key of %s (%s) into %s",
+	    cert_kind_name(r->kind),
 	    r->serial, r->addresses, out);
 	rc = 0;
 done:

@@ -1,5 +1,6 @@
 /*
- * conf.h - the certsync configuration: one INI file, read with iniparser.
+ * conf.h - the certsync configuration: one INI file (conf_ini.c reads its
+ * lines).
  *
  * Owns: parsing and validating the file into a struct conf, with defaults.
  * Never: reads secrets.  Secret files (passwords, the CA key) are only named

@@ -6,7 +6,8 @@
  * rewrites the CRL once for the batch, closes the jobs, and reconciles their
  * users again.  Between batches it sleeps until kicked or a retry is due.
  * Before the first batch it revokes what a crash left signed but not
- * recorded (job_recover_unrecorded).
+ * recorded (job_recover_unrecorded), and releases the parked jobs for one
+ * more attempt.
  * Never: touches the event loop or the watcher's connection.
  */
 #include "config.h"
@@ -61,6 +62,7 @@ static size_t
 run_batch(struct runner *r, struct uuid_set *ran, int *failed)
 {
 	size_t n = 0;
+	int rc;
 
 	*failed = 0;
 	while (n < BATCH_MAX) {
@@ -74,10 +76,10 @@ run_batch(struct runner *r, struct uuid_set *ran, int *failed)
 		pthread_mutex_unlock(&r->lock);
 		if (store_job_next(r->st, time(NULL), &job) != 1)
 			break;
-		if (job_run(&r->jctx, job.uuid) == 0)
+		if ((rc = job_run(&r->jctx, job.uuid)) == 0)
 			uuid_set_add(ran, job.uuid);
-		else
-			*failed = 1;
+		else if (rc == -1)
+			*failed = 1;	/* -2: parked; nothing is broken, go on */
 		job_row_free(&job);
 		n++;
 		if (*failed)
@@ -86,10 +88,23 @@ run_batch(struct runner *r, struct uuid_set *ran, int *failed)
 	return n;
 }
 
+static void
+recheck(struct runner *r, const char *uuid)
+{
+	/* One transaction: the loop cannot plan between look and plan. */
+	if (store_begin(r->st) == 0) {
+		plan_recheck(&r->plan, uuid);
+		store_commit(r->st);
+	}
+}
+
 /* Closes the batch (CRL, DONE) and takes a fresh look at each closed user:
  * changes that came in while their job ran are planned now, and so is
- * what a job leads to (a lift to its republish).  Returns how many jobs
- * that planned: they are due at once. */
+ * what a job leads to.  So at each user whose job was dropped (no
+ * certifiable identity left, a departure among them): what the user still
+ * holds is decided now, not at the next full pass.  A user whose job is
+ * still in flight is left to it.  Returns how many jobs that planned: they
+ * are due at once. */
 static size_t
 finish_batch(struct runner *r, struct uuid_set *ran)
 {
@@ -99,15 +114,13 @@ finish_batch(struct runner *r, struct uuid_set *ran)
 	if (job_finish_batch(&r->jctx, &closed) == -1)
 		log_error("the CRL could not be rewritten; the batch's jobs stay "
 		    "REVOKED and are closed after the next successful CRL");
-	for (size_t i = 0; i < closed.n; i++) {
-		/* One transaction: the loop cannot plan between look and plan. */
-		if (store_begin(r->st) == 0) {
-			plan_recheck(&r->plan, closed.v[i]);
-			store_commit(r->st);
-		}
-	}
+	for (size_t i = 0; i < closed.n; i++)
+		recheck(r, closed.v[i]);
+	for (size_t i = 0; i < ran->n; i++)
+		if (!uuid_set_has(&closed, ran->v[i]))
+			recheck(r, ran->v[i]);
 	/* A user who left mid-job leaves now: judged by the safety catch. */
-	if (closed.n > 0)
+	if (closed.n > 0 || ran->n > 0)
 		plan_flush(&r->plan);
 	uuid_set_clear(&closed);
 	uuid_set_clear(ran);
@@ -137,6 +150,17 @@ wait_for_work(struct runner *r, int64_t deliver_due, int failed)
 	pthread_mutex_unlock(&r->lock);
 }
 
+/* A start or a reload may be the admin's fix (a new CA, another profile):
+ * every parked job gets one more attempt. */
+static void
+release_parked(struct runner *r)
+{
+	int n = 0;
+
+	if (store_job_unpark(r->st, NULL, &n) == 0 && n > 0)
+		log_notice("%d parked job(s) released for another attempt", n);
+}
+
 static void *
 runner_main(void *arg)
 {
@@ -150,6 +174,7 @@ runner_main(void *arg)
 		log_error("some certificates signed but not recorded could not be "
 		    "revoked; a resumed job of their user, or the next start, "
 		    "tries again");
+	release_parked(r);
 	for (;;) {
 		int failed = 0;
 		size_t n = run_batch(r, &ran, &failed), next = 0;

@@ -135,14 +135,22 @@ static const char *const migrations[] = {
 	"  cert_id INTEGER PRIMARY KEY REFERENCES certificates (id),"
 	"  value BLOB NOT NULL);",
 
-	/* 3: a certificate can be on hold (certificateHold, the reversible
+	/* 3: a job whose failure retrying cannot mend is parked (with the time,
+	 * its reason in last_error) instead of retried; and the uid, which the
+	 * subject template may use, is kept so a job issues what the identity
+	 * stage checked. */
+	("ALTER TABLE jobs ADD COLUMN parked_at INTEGER;"
+	"ALTER TABLE identities ADD COLUMN uid TEXT;"),
+
+	/* 4: a certificate can be on hold (certificateHold, the reversible
 	 * first step for a departed user).  SQLite cannot widen a CHECK in
 	 * place: the table is rebuilt with the same rows and ids (foreign
 	 * keys, smime_values' among them, are off while migrating; migrate()
-	 * checks them before the commit).  And the safety catch: removals staged by a pass until it
-	 * is judged, or held until an admin releases them (held), and the
-	 * departures that went through, for the sliding window. */
-	"CREATE TABLE certificates_new ("
+	 * checks them before the commit).  And the safety catch: removals
+	 * staged by a pass until it is judged, or held until an admin
+	 * releases them (held), and the departures that went through, for
+	 * the sliding window. */
+	("CREATE TABLE certificates_new ("
 	"  id INTEGER PRIMARY KEY,"
 	"  uuid TEXT NOT NULL,"
 	"  issuer TEXT NOT NULL,"
@@ -183,7 +191,7 @@ static const char *const migrations[] = {
 	"CREATE TABLE departures ("
 	"  uuid TEXT NOT NULL,"
 	"  at INTEGER NOT NULL);"
-	"CREATE INDEX departures_at ON departures (at);",
+	"CREATE INDEX departures_at ON departures (at);"),
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -370,7 +370,7 @@ bogus_key = 1"
 kill -HUP "$AGENT_PID"
 check "the refusal is logged" cs_wait_for 10 log_has 'not reloaded'
 check "one error line names the file and the unknown key" log_count_is \
-    "error: $AGENT_CONF: \\[daemon\\] bogus_key: unknown key" 1
+    "error: $AGENT_CONF: line [0-9]+: \\[daemon\\] bogus_key: unknown key" 1
 check "one error line says the file was not reloaded" log_count_is \
     "error: $AGENT_CONF: not reloaded" 1
 check "the agent keeps running" agent_alive

@@ -24,7 +24,7 @@
 #include "check_main.h"
 
 /* The schema version this certsync writes. */
-#define SCHEMA 4
+#define SCHEMA 5
 
 static char dir[] = "/tmp/check_store.XXXXXX";
 static char path[512];
@@ -196,8 +196,11 @@ START_TEST(smime_value_kept_and_migrated)
 	ck_assert_int_eq(store_cert_smime_put(st, sign, v, sizeof(v)), -1);
 	/* Version 2 as it was: no such table (nor those of later versions). */
 	store_close(st);
-	ck_assert_int_eq(raw_exec("DROP TABLE smime_values; DROP TABLE held; "
-	    "DROP TABLE departures; PRAGMA user_version = 2"), SQLITE_OK);
+	ck_assert_int_eq(raw_exec("DROP TABLE smime_values;"
+	    "ALTER TABLE jobs DROP COLUMN parked_at;"
+	    "ALTER TABLE identities DROP COLUMN uid;"
+	    "DROP TABLE held; DROP TABLE departures; PRAGMA user_version = 2"),
+	    SQLITE_OK);
 	ck_assert_int_eq(store_open(path, &st), 0);
 	ck_assert_int_eq(store_schema_version(st), SCHEMA);
 	ck_assert_uint_eq(count(CQ_ALL, NULL), 1);
@@ -484,6 +487,111 @@ START_TEST(replanning_keeps_keys)
 	ck_assert_int_eq(store_job_get(st, "u1", &got), 1);
 	ck_assert_str_eq(got.state, "PLANNED");
 	job_row_free(&got);
+}
+END_TEST
+
+static void
+count_state(void *arg, const char *state, int n)
+{
+	char *out = arg;
+
+	snprintf(out + strlen(out), 256 - strlen(out), "%s=%d;", state, n);
+}
+
+static void
+list_parked(void *arg, const struct job_row *job, const char *dn)
+{
+	char *out = arg;
+
+	snprintf(out + strlen(out), 256 - strlen(out), "%s %s %s: %s;", job->uuid,
+	    dn ? dn : "-", job->state, job->last_error);
+}
+
+/* A job retrying cannot help is parked: never due, listed with its reason,
+ * released by uuid, all at once, or by writing the job anew. */
+START_TEST(parked_jobs)
+{
+	struct identity_row id = { .uuid = (char *)"u1", .dn = (char *)"uid=a,dc=x",
+	    .mail = (char *)"a@example.org", .uid = (char *)"asmith", .enabled = 1 };
+	struct job_row job = { .uuid = (char *)"u1", .state = (char *)"KEYS",
+	    .action = (char *)"enroll", .reason = (char *)"superseded" }, got;
+	struct identity_row back;
+	char text[256] = "";
+	int64_t when;
+	int n;
+
+	ck_assert_int_eq(store_identity_put(st, &id), 0);
+	/* The uid is kept: the subject template may use it. */
+	ck_assert_int_eq(store_identity_get(st, "u1", &back), 1);
+	ck_assert_str_eq(back.uid, "asmith");
+	identity_row_free(&back);
+	ck_assert_int_eq(store_job_put(st, &job), 0);
+	job.uuid = (char *)"u2";
+	job.state = (char *)"PLANNED";
+	ck_assert_int_eq(store_job_put(st, &job), 0);
+	ck_assert_int_eq(store_job_park(st, "u1", 1, "the CA certificate has expired"), 0);
+	ck_assert_int_eq(store_job_park(st, "u2", 1, "subject CN too long"), 0);
+	ck_assert_int_eq(store_job_next(st, time(NULL) + 99999, &got), 0);
+	ck_assert_int_eq(store_job_next_due(st, &when), 0);
+	ck_assert_int_eq(store_job_counts(st, count_state, text), 0);
+	ck_assert_str_eq(text, "parked=2;");
+	text[0] = '\0';
+	ck_assert_int_eq(store_job_each_parked(st, list_parked, text), 0);
+	ck_assert_str_eq(text, "u1 uid=a,dc=x KEYS: the CA certificate has expired;"
+	    "u2 - PLANNED: subject CN too long;");
+	ck_assert_int_eq(store_job_get(st, "u1", &got), 1);
+	ck_assert_int_gt(got.parked_at, 0);
+	ck_assert_int_eq(got.attempts, 1);
+	job_row_free(&got);
+
+	ck_assert_int_eq(store_job_unpark(st, "u1", &n), 0);
+	ck_assert_int_eq(n, 1);
+	ck_assert_int_eq(store_job_unpark(st, "u1", &n), 0);
+	ck_assert_int_eq(n, 0);
+	ck_assert_int_eq(store_job_next(st, time(NULL), &got), 1);
+	ck_assert_str_eq(got.uuid, "u1");
+	ck_assert_int_eq(got.parked_at, 0);
+	ck_assert_int_eq(got.attempts, 0);
+	job_row_free(&got);
+	/* Writing the job (a step, a new plan) releases it too. */
+	ck_assert_int_eq(store_job_put(st, &job), 0);
+	ck_assert_int_eq(store_job_get(st, "u2", &got), 1);
+	ck_assert_int_eq(got.parked_at, 0);
+	job_row_free(&got);
+	ck_assert_int_eq(store_job_park(st, "u1", 1, "x"), 0);
+	ck_assert_int_eq(store_job_park(st, "u2", 1, "y"), 0);
+	ck_assert_int_eq(store_job_unpark(st, NULL, &n), 0);
+	ck_assert_int_eq(n, 2);
+}
+END_TEST
+
+/* A version 3 store (before parked jobs and stored uids) opens, migrates
+ * and keeps its rows. */
+START_TEST(migrates_from_version_3)
+{
+	struct identity_row got;
+	struct job_row job;
+
+	store_close(st);
+	st = NULL;
+	ck_assert_int_eq(raw_exec("ALTER TABLE jobs DROP COLUMN parked_at;"
+	    "ALTER TABLE identities DROP COLUMN uid;"
+	    "DROP TABLE held; DROP TABLE departures;"
+	    "INSERT INTO identities (uuid, dn, mail, enabled, updated_at) VALUES "
+	    "('u1', 'uid=a,dc=x', 'a@example.org', 1, 5);"
+	    "INSERT INTO jobs (uuid, state, action, updated_at) VALUES "
+	    "('u1', 'KEYS', 'enroll', 5);"
+	    "PRAGMA user_version = 3;"), SQLITE_OK);
+	ck_assert_int_eq(store_open(path, &st), 0);
+	ck_assert_int_eq(store_schema_version(st), SCHEMA);
+	ck_assert_int_eq(store_identity_get(st, "u1", &got), 1);
+	ck_assert_str_eq(got.mail, "a@example.org");
+	ck_assert_ptr_null(got.uid);
+	identity_row_free(&got);
+	ck_assert_int_eq(store_job_get(st, "u1", &job), 1);
+	ck_assert_str_eq(job.state, "KEYS");
+	ck_assert_int_eq(job.parked_at, 0);
+	job_row_free(&job);
 }
 END_TEST
 
@@ -1013,6 +1121,8 @@ main(void)
 	tcase_add_test(tc, gate_lets_a_few_through);
 	tcase_add_test(tc, gate_window_catches_a_stream);
 	tcase_add_test(tc, gate_holds_everyone);
+	tcase_add_test(tc, parked_jobs);
+	tcase_add_test(tc, migrates_from_version_3);
 	suite_add_tcase(s, tc);
 	return check_run(s, 0);
 }
