@@ -186,8 +186,8 @@ print_held_group(void *arg, const char *pass, size_t n, int64_t since)
 	int *groups = arg;
 	char when[32];
 
-	printf("%-14s %zu user(s) since %s: %s\n", (*groups)++ ? "" : "held:", n,
-	    certinfo_fmt_time((time_t)since, when, sizeof(when)), pass);
+	escape_line(stdout, "%-14s %zu user(s) since %s: %s", (*groups)++ ? "" : "held:",
+	    n, certinfo_fmt_time((time_t)since, when, sizeof(when)), pass);
 }
 
 /* The users the safety catch holds.  0, or -1. */

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/escape.h"
 #include "lib/log.h"
 #include "pipeline/gate.h"
 #include "pipeline/job.h"
@@ -297,15 +298,16 @@ plan_gate_report(struct plan_ctx *ctx)
 	for (size_t i = 0; i < ctx->ndry; i++) {
 		struct dry_departure *d = &ctx->dry[i];
 
+		/* The DN and the uuid come from the directory: escaped. */
 		if (held)
-			fprintf(ctx->out, "%-8s %s (%s): %s: %s [the safety catch would "
-			    "hold it: %s]\n", "held", d->dn, d->uuid,
+			escape_line(ctx->out, "%-8s %s (%s): %s: %s [the safety catch "
+			    "would hold it: %s]", "held", d->dn, d->uuid,
 			    decision_name(d->decision), d->why, why);
 		else
-			fprintf(ctx->out, "%-8s %s (%s): %s%s\n", decision_name(d->decision),
-			    d->dn, d->uuid, d->why, store_removal_held(ctx->st, d->uuid) == 1 ?
-			    " [held by the safety catch now; this pass would let it go "
-			    "ahead]" : "");
+			escape_line(ctx->out, "%-8s %s (%s): %s%s",
+			    decision_name(d->decision), d->dn, d->uuid, d->why,
+			    store_removal_held(ctx->st, d->uuid) == 1 ? " [held by the "
+			    "safety catch now; this pass would let it go ahead]" : "");
 		free(d->uuid);
 		free(d->dn);
 		free(d->why);
