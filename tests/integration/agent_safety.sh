@@ -230,7 +230,11 @@ check_exit 65 "certsyncd --once while users are held: exit 65" \
 last_says '10 user\(s\) held by the safety catch' "... saying why"
 check "the held set survived the restarts" status_held 10 'found 0 of the 10'
 check "nothing was revoked, put on hold or withdrawn" nothing_happened
+log_mark
 cs_agent_start
+# Its SIGHUP handler is in place once it runs its loop: wait for that.
+check "the agent is back, from its cookie" \
+    cs_wait_for 30 log_has 'refresh complete'
 set_dir base "$SLAPD_PEOPLE"
 reload
 check "fixed: the held set empties by itself" \
