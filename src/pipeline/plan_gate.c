@@ -65,14 +65,15 @@ plan_gate_stage(struct plan_ctx *ctx, const char *uuid, const char *dn,
 int
 plan_gate_seen(struct plan_ctx *ctx, const char *uuid)
 {
-	int held = store_removal_held(ctx->st, uuid);
+	int held;
 
-	if (held == -1)
+	/* A staged one goes too: gone and back within one pass is no
+	 * departure.  A dry run only counts. */
+	if ((held = ctx->dry_run ? store_removal_held(ctx->st, uuid) :
+	    store_removal_drop(ctx->st, uuid)) == -1)
 		return -1;
+	held = ctx->dry_run ? held : held == 2;
 	ctx->back += held;
-	/* A staged one too: gone and back within one pass is no departure. */
-	if (!ctx->dry_run && store_removal_drop(ctx->st, uuid) == -1)
-		return -1;
 	if (held && !ctx->dry_run)
 		store_audit(ctx->st, "unhold", uuid, NULL, "in the directory again; "
 		    "its held departure is dropped");

@@ -114,14 +114,23 @@ store_removal_hold(struct store *st, const char *uuid, const char *pass, int64_t
 int
 store_removal_drop(struct store *st, const char *uuid)
 {
-	sqlite3_stmt *stmt = db_prepare(st, "DELETE FROM held WHERE uuid = ?");
+	/* One statement, run for every user a pass sees: it says whether
+	 * there was a row, and whether that row was held. */
+	sqlite3_stmt *stmt = db_prepare(st, "DELETE FROM held WHERE uuid = ? "
+	    "RETURNING held_at IS NOT NULL");
+	int rc, held = 0, found = 0;
 
 	if (stmt == NULL)
 		return -1;
 	db_bind_text(stmt, 1, uuid);
-	if (db_step_done(st, stmt, "drop a removal") == -1)
-		return -1;
-	return sqlite3_changes(st->db) > 0;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		found = 1;
+		held = sqlite3_column_int(stmt, 0);
+	}
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE)
+		return db_fail(st, "drop a removal");
+	return held ? 2 : found;
 }
 
 void

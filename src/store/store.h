@@ -274,7 +274,8 @@ int store_held_groups(struct store *st,
  * held), for pass. */
 int store_removal_hold(struct store *st, const char *uuid, const char *pass,
     int64_t now);
-/* Forgets uuid's row, staged or held: 1 if there was one, 0 if not. */
+/* Forgets uuid's row, staged or held: 2 if it was held, 1 if only staged,
+ * 0 if there was none. */
 int store_removal_drop(struct store *st, const char *uuid);
 /* Whether uuid's departure is held (or was, and is staged again): 1, 0. */
 int store_removal_held(struct store *st, const char *uuid);
