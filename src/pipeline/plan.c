@@ -40,6 +40,7 @@ plan_init(struct plan_ctx *ctx, const struct conf *conf, struct store *st,
 	ctx->st = st;
 	ctx->dry_run = dry_run;
 	ctx->out = out;
+	ctx->settle_due = 1;	/* what a crash left staged, at the first flush */
 	if ((bio = BIO_new_file(conf->ca.certificate, "r")) != NULL)
 		ca = PEM_read_bio_X509(bio, NULL, NULL, NULL);
 	BIO_free(bio);

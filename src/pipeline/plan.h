@@ -53,6 +53,8 @@ struct plan_ctx {
 	size_t sweep_known, sweep_found; /* the last sweep: known, and seen */
 	int scope_changed;         /* ... after [directory] base/scope/filter changed */
 	size_t back;               /* held users the directory shows again */
+	int settle_due;            /* staged since the last settle, or not yet
+	                              settled since start (leftovers) */
 	struct dry_departure *dry; /* a dry run's departures */
 	size_t ndry;
 };

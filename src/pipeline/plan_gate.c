@@ -44,6 +44,7 @@ plan_gate_stage(struct plan_ctx *ctx, const char *uuid, const char *dn,
 	struct dry_departure *d;
 
 	ctx->staged[ctx->origin]++;
+	ctx->settle_due = 1;
 	if (!ctx->dry_run) {
 		log_debug("%s: %s, judged with its pass: %s", dn, decision_name(v->decision),
 		    v->why);
@@ -241,6 +242,7 @@ log_back(struct plan_ctx *ctx)
 static void
 reset(struct plan_ctx *ctx)
 {
+	ctx->settle_due = 0;
 	memset(ctx->staged, 0, sizeof(ctx->staged));
 	ctx->sweep_known = ctx->sweep_found = ctx->back = 0;
 	ctx->scope_changed = 0;
@@ -255,6 +257,12 @@ plan_gate_settle(struct plan_ctx *ctx)
 	char why[1024];
 	int rc = -1;
 
+	/* Most drains stage nothing: no transaction for them. */
+	if (!ctx->settle_due) {
+		log_back(ctx);
+		reset(ctx);
+		return 0;
+	}
 	if (store_begin(ctx->st) == -1)
 		return -1;
 	if (store_removals(ctx->st, 1, &staged) == -1 || counts(ctx, &known, &recent) == -1)
@@ -279,6 +287,7 @@ fail:
 done:
 	held_rows_free(&staged);
 	reset(ctx);
+	ctx->settle_due = rc == -1;	/* a failed one is tried again */
 	return rc;
 }
 
