@@ -3,10 +3,10 @@
  *
  * Owns: the process: options, the event loop (one explicit event_base),
  * signals (SIGTERM/SIGINT stop after the job in hand; SIGHUP reloads the
- * configuration, keeping the old one if the new one is bad; SIGUSR1, from
- * certsyncctl release, wakes the runner), the pid file, the periodic full
- * reconcile, the timer that finds holds past [reconcile] hold_days, and
- * the order of start and stop.
+ * configuration and the recovery agents, keeping the old ones if the new
+ * ones are bad; SIGUSR1, from certsyncctl release, wakes the runner), the
+ * pid file, the periodic full reconcile, the timer that finds holds past
+ * [reconcile] hold_days, and the order of start and stop.
  * Never: does directory, crypto or job work itself; the watcher, planner
  * and runner do.
  */
@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sysexits.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -32,6 +33,7 @@
 #include "lib/log.h"
 #include "pipeline/plan.h"
 #include "pipeline/runner.h"
+#include "pki/archive.h"
 #include "store/store.h"
 
 #ifndef CS_SYSCONFDIR
@@ -87,15 +89,31 @@ on_stop_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(d->base);
 }
 
+/* Whether conf's archive opens (its recovery agents load): 0, or -1 after
+ * logging. */
+static int
+archive_check(const struct conf *conf)
+{
+	struct archive *ar = NULL;
+
+	if (archive_open(conf, time(NULL), &ar) == -1)
+		return -1;
+	archive_close(ar);
+	return 0;
+}
+
 static void
 on_hup(evutil_socket_t sig, short what, void *arg)
 {
 	struct daemon *d = arg;
 	struct conf *fresh = NULL;
 
-	if (conf_load(d->conf_path, &fresh) != 0) {
+	/* The recovery agents too: the runner loads them again when the new
+	 * configuration starts, and a bad set must not stop the daemon. */
+	if (conf_load(d->conf_path, &fresh) != 0 || archive_check(fresh) == -1) {
 		log_error("%s: not reloaded; the running configuration stays in force",
 		    d->conf_path);
+		conf_free(fresh);
 		return;
 	}
 	log_notice("%s: reloading the configuration", d->conf_path);

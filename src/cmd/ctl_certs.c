@@ -23,6 +23,7 @@
 #include "pipeline/job_revoke.h"
 #include "pki/certinfo.h"
 #include "pki/crl.h"
+#include "pki/kra.h"
 
 #include <openssl/pem.h>
 
@@ -94,6 +95,29 @@ cmd_list(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 	return 0;
 }
 
+/* How the archive file opens: the password file, or which quorum of
+ * recovery agents (from the bundle the store keeps). */
+static void
+print_protection(const struct cert_row *r)
+{
+	struct kra_bundle b = { 0 };
+	char err[KRA_ERR_LEN];
+
+	if (r->archive_protection == ARCHIVE_PASSWORD_FILE) {
+		printf("Protected by:  the archive password file\n");
+		return;
+	}
+	if (r->archive_bundle == NULL || kra_bundle_decode(r->archive_bundle,
+	    r->archive_bundle_len, &b, err, sizeof(err)) == -1) {
+		printf("Protected by:  recovery agents (the store's bundle is %s)\n",
+		    r->archive_bundle == NULL ? "missing" : "unreadable");
+		return;
+	}
+	printf("Protected by:  recovery agents, any %d of %zu (certsyncctl recover "
+	    "%s --out DIR)\n", b.threshold, b.n, r->serial);
+	kra_bundle_free(&b);
+}
+
 static void
 print_cert(const struct cert_row *r, const char *status)
 {
@@ -115,8 +139,10 @@ print_cert(const struct cert_row *r, const char *status)
 	escape_line(stdout, "Key type:      %s", r->key_type ? r->key_type : "?");
 	if (r->keystore_path)
 		escape_line(stdout, "Keystore file: %s", r->keystore_path);
-	if (r->archive_path)
+	if (r->archive_path) {
 		escape_line(stdout, "Archive file:  %s", r->archive_path);
+		print_protection(r);
+	}
 	if (r->status == CERT_ON_HOLD)
 		printf("On hold:       since %s (certificateHold): active again if the "
 		    "user comes back, else revoked for good after [reconcile] hold_days\n",
@@ -188,7 +214,8 @@ cmd_revoke(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct job_ctx jctx = { .conf = ctl->conf, .st = ctl->st, .signer = ctl->signer };
+	struct job_ctx jctx = { .conf = ctl->conf, .st = ctl->st, .signer = ctl->signer,
+	    .archive = ctl->archive };
 	struct cert_rows rows = { 0 };
 	int c, rc, reason = -2;
 

@@ -107,11 +107,32 @@ print_active(struct ctl *ctl, const char *uuid)
 	cert_rows_free(&rows);
 }
 
+/* Whether uuid's job got as far as recording what it issued (ISSUED or
+ * later): then it must resume, not start again and issue a second pair. */
+static int
+job_past_issue(struct store *st, const char *uuid)
+{
+	struct job job;
+	int past = 0;
+
+	if (job_get(st, uuid, &job) == 1) {
+		past = job.state >= JOB_ISSUED;
+		if (past)
+			log_error("issue: the job of %s stopped at %s, with its new "
+			    "certificates recorded; it is kept, and the next issue for "
+			    "this user (or certsyncd) resumes it", uuid,
+			    job_state_name(job.state));
+		job_free(&job);
+	}
+	return past;
+}
+
 /* A job by hand that failed: what this attempt revoked (certificates it
  * signed but could not record) goes on the CRL now, and the admin sees the
  * reason now: no retry is left behind, unless a certificate it signed is
- * still to be revoked: the job's KEYS state is what makes certsyncd look
- * for it.  rc is job_run()'s; returns the exit code. */
+ * still to be revoked (the job's KEYS state is what makes certsyncd look
+ * for it), or it had recorded the certificates it issued (it resumes from
+ * there).  rc is job_run()'s; returns the exit code. */
 static int
 manual_job_failed(struct ctl *ctl, struct job_ctx *jctx, const struct identity *id,
     int rc)
@@ -121,7 +142,9 @@ manual_job_failed(struct ctl *ctl, struct job_ctx *jctx, const struct identity *
 	if (jctx->revoked > 0 && job_finish_batch(jctx, NULL) == -1)
 		log_error("issue: the CRL could not be rewritten; certsyncd or "
 		    "the next certsyncctl command does it");
-	if (store_unrecorded(ctl->st, id->uuid, &un) == 0 && un.n == 0)
+	if (job_past_issue(ctl->st, id->uuid))
+		;
+	else if (store_unrecorded(ctl->st, id->uuid, &un) == 0 && un.n == 0)
 		store_job_delete(ctl->st, id->uuid);
 	else
 		log_error("issue: %zu certificate(s) signed for %s could not be "
@@ -161,7 +184,8 @@ check_profile(struct ctl *ctl, const struct command *cmd, const struct identity 
 static int
 run_manual_job(struct ctl *ctl, const struct identity *id)
 {
-	struct job_ctx jctx = { .conf = ctl->conf, .st = ctl->st, .signer = ctl->signer };
+	struct job_ctx jctx = { .conf = ctl->conf, .st = ctl->st, .signer = ctl->signer,
+	    .archive = ctl->archive };
 	const char *taken = NULL;
 	char *owner = NULL;
 	enum job_action action;

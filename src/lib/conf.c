@@ -230,12 +230,18 @@ static const struct conf_key conf_keys[] = {
 
 	K_STR("archive", "directory", CT_PATH, CS_STATEDIR "/archive", 0,
 	    archive.directory),
-	K_STR("archive", "password_file", CT_PATH, NULL, KF_REQUIRED,
+	/* Required unless recovery_agents is set: see check_archive(). */
+	K_STR("archive", "password_file", CT_PATH, NULL, 0,
 	    archive.password_file),
 	K_ONE("archive", "profile", CT_ENUM, "aes256", p12_profiles,
 	    archive.profile),
 	K_INT("archive", "iterations", "100000", 1000, 10000000,
 	    archive.iterations),
+	/* A glob(3) pattern: CT_PATH makes it absolute, leaving * ? [ ] be. */
+	K_STR("archive", "recovery_agents", CT_PATH, NULL, 0,
+	    archive.recovery_agents),
+	/* At most the number of agents: checked when they load. */
+	K_INT("archive", "recovery_quorum", "1", 1, 255, archive.recovery_quorum),
 
 	K_STR("keystore", "directory", CT_PATH, CS_STATEDIR "/keystore", 0,
 	    keystore.directory),
@@ -1020,10 +1026,35 @@ is_bad(struct loader *ld, const char *section, const char *key)
 	return ld->bad[find_key(section, key) - conf_keys];
 }
 
+/* The archive's two modes: a password file, or recovery agents (and then
+ * the keystore needs a password file of its own). */
+static void
+check_archive(struct loader *ld)
+{
+	const struct conf *c = ld->conf;
+
+	if (c->archive.password_file == NULL && c->archive.recovery_agents == NULL &&
+	    !is_bad(ld, "archive", "password_file"))
+		key_error(ld, find_key("archive", "password_file"), "is required "
+		    "(unless [archive] recovery_agents is set)");
+	if (c->keystore.password_file == NULL && c->archive.recovery_agents != NULL)
+		key_error(ld, find_key("keystore", "password_file"), "is required "
+		    "when [archive] password_file is not set: the keystore's keys "
+		    "need a password, which recovery agents do not give");
+	if (c->archive.recovery_agents == NULL &&
+	    iniparser_getstring(ld->ini, "archive:recovery_quorum", NULL) != NULL &&
+	    !is_bad(ld, "archive", "recovery_quorum"))
+		key_error(ld, find_key("archive", "recovery_quorum"), "needs "
+		    "[archive] recovery_agents: without agents there is nobody "
+		    "to split the password among");
+}
+
 static void
 check_cross(struct loader *ld)
 {
 	const struct conf *c = ld->conf;
+
+	check_archive(ld);
 
 	if (c->directory.flavor != DIR_FLAVOR_AD && !is_bad(ld, "directory", "source") &&
 	    (strcmp(c->directory.source, "dirsync") == 0 ||

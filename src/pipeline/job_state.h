@@ -18,6 +18,7 @@
 #include "store/store.h"
 
 struct publisher;
+struct archive;
 
 /* In this order; unpublish, republish, hold and lift go PLANNED ->
  * PUBLISHED -> REVOKED. */
@@ -45,6 +46,7 @@ struct job_ctx {
 	struct store *st;
 	struct signer *signer;
 	struct publisher *pub;     /* NULL: no directory to publish to */
+	struct archive *archive;   /* where superseded keys go (pki/archive.h) */
 	int revoked;               /* CRL changes (revocations, holds put and
 	                              lifted) since the last CRL */
 };

@@ -2,7 +2,8 @@
  * runner.c - runs planned jobs on a worker thread.
  *
  * Owns: the runner thread and what it holds: a store connection, the signer,
- * the publisher.  It takes due jobs oldest first, runs each to REVOKED,
+ * the publisher, the archive (its recovery agents are loaded when the
+ * runner starts: at start-up and on every reload).  It takes due jobs oldest first, runs each to REVOKED,
  * rewrites the CRL once for the batch, closes the jobs, and reconciles their
  * users again.  Between batches it sleeps until kicked or a retry is due.
  * Before the first batch it revokes what a crash left signed but not
@@ -25,6 +26,7 @@
 #include "pipeline/job_unrecorded.h"
 #include "pipeline/plan.h"
 #include "pipeline/runner.h"
+#include "pki/archive.h"
 
 #define IDLE_WAIT 30           /* seconds between checks when nothing is due */
 #define BATCH_MAX 200          /* jobs per batch before the CRL is rewritten */
@@ -35,6 +37,7 @@ struct runner {
 	struct signer *signer;
 	struct publisher *pub;
 	struct deliver *deliver;
+	struct archive *archive;
 	struct job_ctx jctx;
 	struct plan_ctx plan;
 
@@ -217,6 +220,7 @@ runner_start(const struct conf *conf, struct runner **out)
 	pthread_cond_init(&r->cond, NULL);
 	if (store_open(conf->state.database, &r->st) == -1 ||
 	    signer_open(conf, &r->signer) == -1 ||
+	    archive_open(conf, time(NULL), &r->archive) == -1 ||
 	    publish_open(conf, &r->pub) == -1 ||
 	    plan_init(&r->plan, conf, r->st, 0, NULL) == -1 ||
 	    deliver_open(conf, r->st, &r->deliver) == -1)
@@ -225,6 +229,7 @@ runner_start(const struct conf *conf, struct runner **out)
 	r->jctx.st = r->st;
 	r->jctx.signer = r->signer;
 	r->jctx.pub = r->pub;
+	r->jctx.archive = r->archive;
 	if (pthread_create(&r->thread, NULL, runner_main, r) != 0) {
 		log_error("cannot start the job runner thread");
 		goto fail;
@@ -235,6 +240,7 @@ fail:
 	deliver_close(r->deliver);
 	plan_free(&r->plan);
 	publish_close(r->pub);
+	archive_close(r->archive);
 	signer_close(r->signer);
 	store_close(r->st);
 	free(r);
@@ -253,6 +259,7 @@ runner_join(struct runner *r, int draining)
 	deliver_close(r->deliver);
 	plan_free(&r->plan);
 	publish_close(r->pub);
+	archive_close(r->archive);
 	signer_close(r->signer);
 	store_close(r->st);
 	pthread_mutex_destroy(&r->lock);

@@ -2,11 +2,15 @@
  * certs.c - certificates, the addresses they name, and their revocations.
  *
  * Owns: the certificates table (the DER, the status, where the key files
- * are), the address index behind `certsyncctl show EMAIL`, the
- * userSMIMECertificate value kept with an issue's signing certificate, and
- * the revocations (each marks the CRL pending in the same transaction),
- * holds among them: a certificateHold revocation is the one that can be
- * lifted (the row goes) or made final (its reason changes, its date stays).
+ * are and how the archive file is protected), the address index behind
+ * `certsyncctl show EMAIL`, the userSMIMECertificate value kept with an
+ * issue's signing certificate, and the revocations (each marks the CRL
+ * pending in the same transaction).
+ * Holds among the revocations: a certificate on hold is stored as what
+ * the CRL says it is, a revocation with reason certificateHold (its status
+ * column says revoked; read back, CERT_ON_HOLD), the one revocation that
+ * can be lifted (the row goes) or made final (its reason changes, its date
+ * stays).
  * Never: deletes a certificate row, or changes a final revocation once
  * made: a second revocation of the same certificate keeps the first's
  * reason and time.
@@ -22,10 +26,16 @@
 #include "lib/log.h"
 #include "store/internal.h"
 
-/* One word each: certsyncctl list prints them in a column scripts split. */
+/* One word each: certsyncctl list prints them in a column scripts split.
+ * "on-hold" is never stored (see above). */
 static const char *const status_names[] = { "pending", "active", "superseded", "revoked",
     "on-hold" };
-#define N_STATUSES ((int)(sizeof(status_names) / sizeof(status_names[0])))
+
+/* certificateHold (RFC 5280 CRLReason 6), as the SQL spells it. */
+#define HOLD_SQL "6"
+_Static_assert(CRL_REASON_CERTIFICATE_HOLD == 6, "certificateHold is reason 6");
+/* A certificate on hold, and one that is current (active, or on hold). */
+#define ON_HOLD_SQL "(c.status = 'revoked' AND r.reason = " HOLD_SQL ")"
 
 const char *
 cert_status_name(enum cert_status status)
@@ -58,6 +68,19 @@ insert_addresses(struct store *st, int64_t id, const char *joined)
 	return rc;
 }
 
+/* Binds the protection (NULL without an archive file) at i, the bundle at
+ * i + 1. */
+static void
+bind_archive(sqlite3_stmt *stmt, int i, int archived, enum archive_protection p,
+    const unsigned char *bundle, size_t len)
+{
+	db_bind_text(stmt, i, archived ? archive_protection_name(p) : NULL);
+	if (bundle != NULL)
+		sqlite3_bind_blob(stmt, i + 1, bundle, (int)len, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(stmt, i + 1);
+}
+
 int
 store_cert_insert(struct store *st, struct cert_row *row)
 {
@@ -68,8 +91,9 @@ store_cert_insert(struct store *st, struct cert_row *row)
 		return -1;
 	stmt = db_prepare(st, "INSERT INTO certificates (uuid, issuer, serial, "
 	    "fingerprint, kind, status, subject, addresses, key_type, not_before, "
-	    "not_after, der, keystore_path, archive_path, created_at) VALUES "
-	    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+	    "not_after, der, keystore_path, archive_path, created_at, "
+	    "archive_protection, archive_bundle) VALUES "
+	    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
 	if (stmt == NULL) {
 		store_rollback(st);
 		return -1;
@@ -89,6 +113,8 @@ store_cert_insert(struct store *st, struct cert_row *row)
 	db_bind_text(stmt, 13, row->keystore_path);
 	db_bind_text(stmt, 14, row->archive_path);
 	sqlite3_bind_int64(stmt, 15, row->created_at);
+	bind_archive(stmt, 16, row->archive_path != NULL, row->archive_protection,
+	    row->archive_bundle, row->archive_bundle_len);
 	if (db_step_done(st, stmt, "insert certificate") == -1) {
 		store_rollback(st);
 		return -1;
@@ -105,10 +131,32 @@ store_cert_insert(struct store *st, struct cert_row *row)
 #define CERT_COLUMNS \
 	"c.id, c.uuid, c.issuer, c.serial, c.fingerprint, c.kind, c.status, " \
 	"c.subject, c.addresses, c.key_type, c.not_before, c.not_after, c.der, " \
-	"c.keystore_path, c.archive_path, c.created_at, r.reason, r.revoked_at"
+	"c.keystore_path, c.archive_path, c.created_at, r.reason, r.revoked_at, " \
+	"c.archive_protection, c.archive_bundle"
 
 #define CERT_FROM \
 	" FROM certificates c LEFT JOIN revocations r ON r.cert_id = c.id "
+
+/* The protection at i (a row from before it was recorded, or an unknown
+ * word, reads as the password file: all there was), the bundle at i + 1. */
+static void
+read_archive(sqlite3_stmt *stmt, int i, struct cert_row *row)
+{
+	const unsigned char *p = (const unsigned char *)sqlite3_column_text(stmt, i);
+	const void *blob = sqlite3_column_blob(stmt, i + 1);
+	int prot = p != NULL ? archive_protection_parse((const char *)p) : -1;
+
+	row->archive_protection = prot == -1 ? ARCHIVE_PASSWORD_FILE :
+	    (enum archive_protection)prot;
+	row->archive_bundle_len = (size_t)sqlite3_column_bytes(stmt, i + 1);
+	if (blob == NULL || row->archive_bundle_len == 0) {
+		row->archive_bundle_len = 0;
+		return;
+	}
+	if ((row->archive_bundle = malloc(row->archive_bundle_len)) == NULL)
+		fatal("out of memory");
+	memcpy(row->archive_bundle, blob, row->archive_bundle_len);
+}
 
 static void
 read_cert_row(sqlite3_stmt *stmt, struct cert_row *row)
@@ -126,7 +174,7 @@ read_cert_row(sqlite3_stmt *stmt, struct cert_row *row)
 	status = db_col_text(stmt, 6);
 	row->kind = (enum cert_kind)cert_kind_parse(kind);
 	row->status = CERT_REVOKED;
-	for (int i = 0; i < N_STATUSES; i++)
+	for (int i = 0; i <= CERT_REVOKED; i++)
 		if (strcmp(status, status_names[i]) == 0)
 			row->status = (enum cert_status)i;
 	free(kind);
@@ -148,6 +196,9 @@ read_cert_row(sqlite3_stmt *stmt, struct cert_row *row)
 	row->reason = sqlite3_column_type(stmt, 16) == SQLITE_NULL ? -1 :
 	    sqlite3_column_int(stmt, 16);
 	row->revoked_at = sqlite3_column_int64(stmt, 17);
+	if (row->status == CERT_REVOKED && row->reason == CRL_REASON_CERTIFICATE_HOLD)
+		row->status = CERT_ON_HOLD;
+	read_archive(stmt, 18, row);
 }
 
 static const char *
@@ -169,10 +220,11 @@ cert_query_sql(enum cert_query q)
 		    "WHERE c.uuid = ?1 AND c.status = 'superseded' ORDER BY c.id";
 	case CQ_UUID_ON_HOLD:
 		return "SELECT " CERT_COLUMNS CERT_FROM
-		    "WHERE c.uuid = ?1 AND c.status = 'on-hold' ORDER BY c.id";
+		    "WHERE c.uuid = ?1 AND " ON_HOLD_SQL " ORDER BY c.id";
 	case CQ_UUID_CURRENT:
 		return "SELECT " CERT_COLUMNS CERT_FROM
-		    "WHERE c.uuid = ?1 AND c.status IN ('active', 'on-hold') ORDER BY c.id";
+		    "WHERE c.uuid = ?1 AND (c.status = 'active' OR " ON_HOLD_SQL ") "
+		    "ORDER BY c.id";
 	case CQ_SERIAL:
 		return "SELECT " CERT_COLUMNS CERT_FROM "WHERE c.serial = ?1 ORDER BY c.id";
 	case CQ_ADDRESS:
@@ -241,12 +293,23 @@ store_cert_set_paths(struct store *st, int64_t id, const char *keystore_path,
 	return db_step_done(st, stmt, "update certificate paths");
 }
 
-/* certificateHold (RFC 5280 CRLReason 6), as the SQL spells it. */
-#define HOLD_SQL "6"
-_Static_assert(CRL_REASON_CERTIFICATE_HOLD == 6, "certificateHold is reason 6");
+int
+store_cert_set_archive(struct store *st, int64_t id, const char *archive_path,
+    enum archive_protection protection, const unsigned char *bundle, size_t bundle_len)
+{
+	sqlite3_stmt *stmt = db_prepare(st, "UPDATE certificates SET archive_path = ?, "
+	    "archive_protection = ?, archive_bundle = ? WHERE id = ?");
 
-/* Runs sql (?1 the certificate; ?2 and ?3, if it has them, as given), sets the status and
- * marks the CRL pending, all in one transaction.  0, or -1. */
+	if (stmt == NULL)
+		return -1;
+	db_bind_text(stmt, 1, archive_path);
+	bind_archive(stmt, 2, archive_path != NULL, protection, bundle, bundle_len);
+	sqlite3_bind_int64(stmt, 4, id);
+	return db_step_done(st, stmt, "record an archive file");
+}
+
+/* Runs sql (?1 the certificate; ?2 and ?3, if it has them, as given), sets
+ * the status and marks the CRL pending, all in one transaction.  0, or -1. */
 static int
 change_revocation(struct store *st, const char *sql, int64_t cert_id, int64_t a,
     int64_t b, enum cert_status status, const char *what)
@@ -271,6 +334,113 @@ change_revocation(struct store *st, const char *sql, int64_t cert_id, int64_t a,
 		return -1;
 	}
 	return store_commit(st);
+}
+
+int
+store_revoke(struct store *st, int64_t cert_id, int reason, int64_t when)
+{
+	/* The first revocation's reason and time stand, but a hold's reason
+	 * gives way to the final one: RFC 5280 lets a hold end in a
+	 * revocation, and its date is when the certificate stopped being
+	 * trusted, so a signature made on hold never looks older. */
+	return change_revocation(st, "INSERT INTO revocations (cert_id, reason, "
+	    "revoked_at) VALUES (?1, ?2, ?3) ON CONFLICT (cert_id) DO UPDATE SET "
+	    "reason = excluded.reason WHERE revocations.reason = " HOLD_SQL,
+	    cert_id, reason, when, CERT_REVOKED, "insert revocation");
+}
+
+/* The certificate's status as read back (CERT_ON_HOLD for a hold): 1 and
+ * *status, 0 if there is no such row, -1. */
+static int
+cert_status(struct store *st, int64_t cert_id, enum cert_status *status)
+{
+	sqlite3_stmt *stmt = db_prepare(st, "SELECT c.status, r.reason FROM certificates c "
+	    "LEFT JOIN revocations r ON r.cert_id = c.id WHERE c.id = ?");
+	int rc;
+
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, cert_id);
+	if ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		const char *s = (const char *)sqlite3_column_text(stmt, 0);
+
+		for (int i = 0; i <= CERT_REVOKED; i++)
+			if (s != NULL && strcmp(s, status_names[i]) == 0)
+				*status = (enum cert_status)i;
+		if (*status == CERT_REVOKED && sqlite3_column_type(stmt, 1) != SQLITE_NULL &&
+		    sqlite3_column_int(stmt, 1) == CRL_REASON_CERTIFICATE_HOLD)
+			*status = CERT_ON_HOLD;
+	}
+	sqlite3_finalize(stmt);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : db_fail(st, "read certificate status");
+}
+
+int
+store_hold(struct store *st, int64_t cert_id, int64_t when)
+{
+	enum cert_status now = CERT_REVOKED;
+	int found = cert_status(st, cert_id, &now);
+
+	if (found != 1 || now != CERT_ACTIVE)
+		return found == -1 ? -1 : 0;
+	return change_revocation(st, "INSERT INTO revocations (cert_id, reason, "
+	    "revoked_at) VALUES (?1, ?2, ?3)", cert_id, CRL_REASON_CERTIFICATE_HOLD,
+	    when, CERT_REVOKED, "put certificate on hold");
+}
+
+int
+store_lift(struct store *st, int64_t cert_id)
+{
+	enum cert_status now = CERT_REVOKED;
+	int found = cert_status(st, cert_id, &now);
+
+	if (found != 1 || now != CERT_ON_HOLD)
+		return found == -1 ? -1 : 0;
+	/* A full CRL leaves a lifted hold out (removeFromCRL is for delta
+	 * CRLs): the row goes, and the next CRL no longer lists it. */
+	return change_revocation(st, "DELETE FROM revocations WHERE cert_id = ?1 AND "
+	    "reason = " HOLD_SQL, cert_id, 0, 0, CERT_ACTIVE, "lift hold");
+}
+
+int
+store_holds_due(struct store *st, int64_t cutoff,
+    void (*fn)(void *arg, const char *uuid), void *arg)
+{
+	sqlite3_stmt *stmt = db_prepare(st, "SELECT DISTINCT c.uuid FROM certificates c "
+	    "JOIN revocations r ON r.cert_id = c.id WHERE " ON_HOLD_SQL " AND "
+	    "r.revoked_at <= ? ORDER BY c.uuid");
+	int rc;
+
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, cutoff);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		fn(arg, (const char *)sqlite3_column_text(stmt, 0));
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_DONE ? 0 : db_fail(st, "list holds due");
+}
+
+int
+store_hold_counts(struct store *st, int *certs, int *users, int64_t *oldest)
+{
+	sqlite3_stmt *stmt = db_prepare(st, "SELECT count(*), count(DISTINCT c.uuid), "
+	    "coalesce(min(r.revoked_at), 0) FROM certificates c JOIN revocations r "
+	    "ON r.cert_id = c.id WHERE " ON_HOLD_SQL);
+	int rc;
+
+	*certs = *users = 0;
+	*oldest = 0;
+	if (stmt == NULL)
+		return -1;
+	if ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		*certs = sqlite3_column_int(stmt, 0);
+		*users = sqlite3_column_int(stmt, 1);
+		*oldest = sqlite3_column_int64(stmt, 2);
+	}
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_ROW ? 0 : db_fail(st, "count holds");
 }
 
 int
@@ -312,109 +482,6 @@ store_cert_smime_get(struct store *st, int64_t cert_id, unsigned char **value,
 	return rc == SQLITE_DONE ? 0 : db_fail(st, "read an S/MIME value");
 }
 
-int
-store_revoke(struct store *st, int64_t cert_id, int reason, int64_t when)
-{
-	/* The first revocation's reason and time stand, but a hold's reason
-	 * gives way to the final one: RFC 5280 lets a hold end in a
-	 * revocation, and its date is when the certificate stopped being
-	 * trusted, so a signature made on hold never looks older. */
-	return change_revocation(st, "INSERT INTO revocations (cert_id, reason, "
-	    "revoked_at) VALUES (?1, ?2, ?3) ON CONFLICT (cert_id) DO UPDATE SET "
-	    "reason = excluded.reason WHERE revocations.reason = " HOLD_SQL,
-	    cert_id, reason, when,
-	    CERT_REVOKED, "insert revocation");
-}
-
-/* The status of a certificate: 1 and *status, 0 if no such row, -1. */
-static int
-cert_status(struct store *st, int64_t cert_id, enum cert_status *status)
-{
-	sqlite3_stmt *stmt = db_prepare(st, "SELECT status FROM certificates WHERE id = ?");
-	int rc;
-
-	if (stmt == NULL)
-		return -1;
-	sqlite3_bind_int64(stmt, 1, cert_id);
-	if ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		const char *s = (const char *)sqlite3_column_text(stmt, 0);
-
-		for (int i = 0; i < N_STATUSES; i++)
-			if (s != NULL && strcmp(s, status_names[i]) == 0)
-				*status = (enum cert_status)i;
-	}
-	sqlite3_finalize(stmt);
-	if (rc == SQLITE_ROW)
-		return 1;
-	return rc == SQLITE_DONE ? 0 : db_fail(st, "read certificate status");
-}
-
-int
-store_hold(struct store *st, int64_t cert_id, int64_t when)
-{
-	enum cert_status now = CERT_REVOKED;
-	int found = cert_status(st, cert_id, &now);
-
-	if (found != 1 || now != CERT_ACTIVE)
-		return found == -1 ? -1 : 0;
-	return change_revocation(st, "INSERT INTO revocations (cert_id, reason, "
-	    "revoked_at) VALUES (?1, ?2, ?3)", cert_id, CRL_REASON_CERTIFICATE_HOLD,
-	    when, CERT_ON_HOLD, "put certificate on hold");
-}
-
-int
-store_lift(struct store *st, int64_t cert_id)
-{
-	enum cert_status now = CERT_REVOKED;
-	int found = cert_status(st, cert_id, &now);
-
-	if (found != 1 || now != CERT_ON_HOLD)
-		return found == -1 ? -1 : 0;
-	/* A full CRL leaves a lifted hold out (removeFromCRL is for delta
-	 * CRLs): the row goes, and the next CRL no longer lists it. */
-	return change_revocation(st, "DELETE FROM revocations WHERE cert_id = ?1 AND "
-	    "reason = " HOLD_SQL, cert_id, 0, 0, CERT_ACTIVE, "lift hold");
-}
-
-int
-store_holds_due(struct store *st, int64_t cutoff,
-    void (*fn)(void *arg, const char *uuid), void *arg)
-{
-	sqlite3_stmt *stmt = db_prepare(st, "SELECT DISTINCT c.uuid FROM certificates c "
-	    "JOIN revocations r ON r.cert_id = c.id WHERE c.status = 'on-hold' AND "
-	    "r.revoked_at <= ? ORDER BY c.uuid");
-	int rc;
-
-	if (stmt == NULL)
-		return -1;
-	sqlite3_bind_int64(stmt, 1, cutoff);
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
-		fn(arg, (const char *)sqlite3_column_text(stmt, 0));
-	sqlite3_finalize(stmt);
-	return rc == SQLITE_DONE ? 0 : db_fail(st, "list holds due");
-}
-
-int
-store_hold_counts(struct store *st, int *certs, int *users, int64_t *oldest)
-{
-	sqlite3_stmt *stmt = db_prepare(st, "SELECT count(*), count(DISTINCT c.uuid), "
-	    "coalesce(min(r.revoked_at), 0) FROM certificates c JOIN revocations r "
-	    "ON r.cert_id = c.id WHERE c.status = 'on-hold'");
-	int rc;
-
-	*certs = *users = 0;
-	*oldest = 0;
-	if (stmt == NULL)
-		return -1;
-	if ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		*certs = sqlite3_column_int(stmt, 0);
-		*users = sqlite3_column_int(stmt, 1);
-		*oldest = sqlite3_column_int64(stmt, 2);
-	}
-	sqlite3_finalize(stmt);
-	return rc == SQLITE_ROW ? 0 : db_fail(st, "count holds");
-}
-
 void
 cert_row_free(struct cert_row *row)
 {
@@ -428,6 +495,7 @@ cert_row_free(struct cert_row *row)
 	free(row->der);
 	free(row->keystore_path);
 	free(row->archive_path);
+	free(row->archive_bundle);
 	memset(row, 0, sizeof(*row));
 }
 

@@ -142,44 +142,21 @@ static const char *const migrations[] = {
 	("ALTER TABLE jobs ADD COLUMN parked_at INTEGER;"
 	"ALTER TABLE identities ADD COLUMN uid TEXT;"),
 
-	/* 4: a certificate can be on hold (certificateHold, the reversible
-	 * first step for a departed user).  SQLite cannot widen a CHECK in
-	 * place: the table is rebuilt with the same rows and ids (foreign
-	 * keys, smime_values' among them, are off while migrating; migrate()
-	 * checks them before the commit).  And the safety catch: removals
-	 * staged by a pass until it is judged, or held until an admin
-	 * releases them (held), and the departures that went through, for
-	 * the sliding window. */
-	("CREATE TABLE certificates_new ("
-	"  id INTEGER PRIMARY KEY,"
-	"  uuid TEXT NOT NULL,"
-	"  issuer TEXT NOT NULL,"
-	"  serial TEXT NOT NULL,"
-	"  fingerprint TEXT NOT NULL UNIQUE,"
-	"  kind TEXT NOT NULL CHECK (kind IN ('signing','encryption','dual')),"
-	"  status TEXT NOT NULL CHECK (status IN ('pending','active','superseded',"
-	"    'revoked','on-hold')),"
-	"  subject TEXT NOT NULL,"
-	"  addresses TEXT NOT NULL,"
-	"  key_type TEXT,"
-	"  not_before INTEGER NOT NULL,"
-	"  not_after INTEGER NOT NULL,"
-	"  der BLOB NOT NULL,"
-	"  keystore_path TEXT,"
-	"  archive_path TEXT,"
-	"  created_at INTEGER NOT NULL,"
-	"  UNIQUE (issuer, serial));"
-	"INSERT INTO certificates_new (id, uuid, issuer, serial, fingerprint, kind,"
-	"  status, subject, addresses, key_type, not_before, not_after, der,"
-	"  keystore_path, archive_path, created_at)"
-	"  SELECT id, uuid, issuer, serial, fingerprint, kind, status, subject,"
-	"  addresses, key_type, not_before, not_after, der, keystore_path,"
-	"  archive_path, created_at FROM certificates;"
-	"DROP TABLE certificates;"
-	"ALTER TABLE certificates_new RENAME TO certificates;"
-	"CREATE INDEX certificates_uuid ON certificates (uuid, status);"
-	"CREATE INDEX certificates_serial ON certificates (serial);"
-	"CREATE TABLE held ("
+	/* 4: how each archive file is protected, and for recovery agents the
+	 * bundle that wraps its password (also beside the file).  Every file
+	 * archived before this was under the archive password file. */
+	"ALTER TABLE certificates ADD COLUMN archive_protection TEXT"
+	"  CHECK (archive_protection IN ('password-file','recovery-agents'));"
+	"ALTER TABLE certificates ADD COLUMN archive_bundle BLOB;"
+	"UPDATE certificates SET archive_protection = 'password-file'"
+	"  WHERE archive_path IS NOT NULL;",
+
+	/* 5: the safety catch: a pass's departures staged until the pass is
+	 * judged, or held until an admin releases them or the directory shows
+	 * the users again (held); and the departures that went through, for
+	 * the sliding window.  (A certificate on hold needs no column: it is
+	 * what the CRL says it is, a revocation with reason certificateHold.) */
+	("CREATE TABLE held ("
 	"  uuid TEXT PRIMARY KEY,"
 	"  dn TEXT,"
 	"  action TEXT NOT NULL,"
@@ -195,27 +172,6 @@ static const char *const migrations[] = {
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
-
-/* A step that rebuilt a table must leave every reference whole. */
-static int
-foreign_keys_hold(struct store *st)
-{
-	sqlite3_stmt *stmt = db_prepare(st, "PRAGMA foreign_key_check");
-	int rc;
-
-	if (stmt == NULL)
-		return -1;
-	rc = sqlite3_step(stmt);
-	sqlite3_finalize(stmt);
-	if (rc == SQLITE_DONE)
-		return 0;
-	if (rc == SQLITE_ROW)
-		log_error("state store %s: a migration left a dangling reference; "
-		    "not committed", st->path);
-	else
-		db_fail(st, "check references");
-	return -1;
-}
 
 /*
  * Each step and its version bump commit together, so a crash mid-migration
@@ -243,8 +199,7 @@ migrate(struct store *st)
 		if (version == SCHEMA_VERSION)
 			break;
 		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", version + 1);
-		if (db_exec(st, migrations[version]) == -1 || db_exec(st, pragma) == -1 ||
-		    foreign_keys_hold(st) == -1)
+		if (db_exec(st, migrations[version]) == -1 || db_exec(st, pragma) == -1)
 			goto fail;
 		if (db_exec(st, "COMMIT") == -1)
 			return -1;
@@ -315,13 +270,10 @@ store_open(const char *path, struct store **out)
 		goto fail;
 	}
 	sqlite3_busy_timeout(st->db, 5000);
-	/* Foreign keys are off while migrating (SQLite's way to rebuild a
-	 * table: the pragma is a no-op inside a transaction) and on after. */
 	if (set_wal(st) == -1 ||
 	    db_exec(st, "PRAGMA synchronous = FULL") == -1 ||
-	    db_exec(st, "PRAGMA foreign_keys = OFF") == -1 ||
-	    migrate(st) == -1 ||
-	    db_exec(st, "PRAGMA foreign_keys = ON") == -1)
+	    db_exec(st, "PRAGMA foreign_keys = ON") == -1 ||
+	    migrate(st) == -1)
 		goto fail;
 	*out = st;
 	return 0;

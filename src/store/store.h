@@ -31,7 +31,9 @@ struct store;
  * published values tell which); superseded: replaced, not yet revoked;
  * on hold ("on-hold"): its user left the directory, so it is withdrawn and
  * on the CRL as certificateHold, the one revocation that can be taken back
- * (the user returns) or made final ([reconcile] hold_days later).
+ * (the user returns) or made final ([reconcile] hold_days later).  It is
+ * stored as that revocation (status revoked, reason certificateHold) and
+ * read back as CERT_ON_HOLD; store_cert_set_status() never writes it.
  */
 enum cert_status { CERT_PENDING, CERT_ACTIVE, CERT_SUPERSEDED, CERT_REVOKED,
     CERT_ON_HOLD };
@@ -52,6 +54,9 @@ struct cert_row {
 	size_t der_len;
 	char *keystore_path;  /* current key for delivery; NULL once moved */
 	char *archive_path;   /* archived key; NULL until archived */
+	enum archive_protection archive_protection; /* of archive_path */
+	unsigned char *archive_bundle; /* recovery agents: the KraBundle DER, else NULL */
+	size_t archive_bundle_len;
 	int reason;           /* CRL reason code when revoked or on hold, else -1 */
 	int64_t revoked_at;   /* 0 unless revoked or on hold (then: since when) */
 };
@@ -120,6 +125,10 @@ int store_cert_set_status(struct store *st, int64_t id, enum cert_status status)
 /* Sets both paths (NULL clears one). */
 int store_cert_set_paths(struct store *st, int64_t id, const char *keystore_path,
     const char *archive_path);
+/* Records the archive file of a certificate and how it is protected;
+ * bundle (recovery agents) may be NULL.  The keystore path stays. */
+int store_cert_set_archive(struct store *st, int64_t id, const char *archive_path,
+    enum archive_protection protection, const unsigned char *bundle, size_t bundle_len);
 /*
  * Records the revocation once; a second call for the same id is a no-op,
  * but for a certificate on hold: its hold becomes final with reason, and

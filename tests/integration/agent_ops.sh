@@ -390,7 +390,7 @@ check "a mail change after the reload is handled" cs_wait_for 30 active_for alic
 check "exactly alice's two certificates were issued since the reload" \
     test "$(ctl audit --last 0 | grep -c ' issue ')" -eq $((ISSUED + 2))
 # At notice, the level until now, the agent logs no "CRL number N written".
-check "the new level is in force (info lines are logged)" log_has 'CRL number [0-9]+ written'
+check "the new level is in force (info lines are logged)" cs_wait_for 10 log_has 'CRL number [0-9]+ written'
 
 echo "# SIGTERM"
 check "the agent is still running" agent_alive

@@ -837,7 +837,7 @@ START_TEST(test_example_file)
 		if (*line == '\n')
 			*out++ = *line++;
 	}
-	ck_assert_int_eq(keys, 63);
+	ck_assert_int_eq(keys, 65);
 	c = load_ok(all);
 	ck_assert_str_eq(c->keystore.password_file, "/etc/certsync/keystore.pw");
 	ck_assert_ptr_nonnull(c->certificates.crl_url);
@@ -849,6 +849,8 @@ START_TEST(test_example_file)
 	ck_assert_str_eq(c->directory.sasl_mech, "EXTERNAL");
 	ck_assert_ptr_nonnull(c->daemon.delivery_hook);
 	ck_assert_ptr_nonnull(c->daemon.pid_file);
+	ck_assert_str_eq(c->archive.recovery_agents, "/etc/certsync/kra/*.pem");
+	ck_assert_int_eq(c->archive.recovery_quorum, 1);
 	/* "none" is the default spelled out: still unset. */
 	ck_assert_ptr_null(c->directory.alias_attribute);
 	/* The others show their default. */
@@ -1363,6 +1365,67 @@ START_TEST(test_missing_required)
 }
 END_TEST
 
+#define CA_ONLY \
+	"[ca]\n" \
+	"certificate = /etc/certsync/ca.pem\n" \
+	"key = /etc/certsync/ca.key\n"
+
+/* Recovery agents instead of the archive password file: the pattern made
+ * absolute (its glob characters kept), the quorum read, the keystore with
+ * a password file of its own. */
+START_TEST(test_recovery_agents)
+{
+	struct conf *c = load_ok(CA_ONLY "[archive]\nrecovery_agents = kra/*.pem\n"
+	    "recovery_quorum = 2\n[keystore]\npassword_file = ks.pw\n");
+	char want[DIR_MAX + 64];
+
+	snprintf(want, sizeof(want), "%s/kra/*.pem", realdir);
+	ck_assert_str_eq(c->archive.recovery_agents, want);
+	ck_assert_int_eq(c->archive.recovery_quorum, 2);
+	ck_assert_ptr_null(c->archive.password_file);
+	conf_free(c);
+	/* Both modes at once: old files under the password, new ones not. */
+	c = load_ok(MINIMAL "recovery_agents = /etc/certsync/kra/*.pem\n");
+	ck_assert_str_eq(c->archive.password_file, "/etc/certsync/archive.pw");
+	ck_assert_str_eq(c->keystore.password_file, "/etc/certsync/archive.pw");
+	ck_assert_int_eq(c->archive.recovery_quorum, 1);
+	conf_free(c);
+	c = load_ok(MINIMAL);
+	ck_assert_ptr_null(c->archive.recovery_agents);
+	conf_free(c);
+}
+END_TEST
+
+START_TEST(test_recovery_agents_refused)
+{
+	static const struct {
+		const char *text, *what;
+	} cases[] = {
+		{ CA_ONLY "[archive]\nrecovery_agents = /k/*.pem\n",
+		    "[keystore] password_file: is required when [archive] "
+		    "password_file is not set" },
+		{ MINIMAL "recovery_quorum = 2\n",
+		    "[archive] recovery_quorum: needs [archive] recovery_agents" },
+		{ MINIMAL "recovery_agents = /k/*.pem\nrecovery_quorum = 0\n",
+		    "[archive] recovery_quorum: \"0\" is not a whole number between 1 "
+		    "and 255" },
+		{ MINIMAL "recovery_agents = /k/*.pem\nrecovery_quorum = 256\n",
+		    "[archive] recovery_quorum: \"256\" is not a whole number" },
+		{ CA_ONLY "[keystore]\npassword_file = /k.pw\n",
+		    "[archive] password_file: is required (unless [archive] "
+		    "recovery_agents is set)" },
+	};
+	char *err = NULL;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		err = load_bad(cases[i].text);
+		assert_has(err, cases[i].what);
+		ck_assert_msg(count_lines(err) == 1, "one line expected:\n%s", err);
+		free(err);
+	}
+}
+END_TEST
+
 START_TEST(test_renew_boundary)
 {
 	struct conf *c = load_ok(MINIMAL
@@ -1464,7 +1527,7 @@ START_TEST(test_every_mistake_in_one_run)
 	assert_has(err, ": [log] level: \"loud\" is not one of");
 	/* The keys on the malformed lines are missing, and said so. */
 	assert_has(err, ": [ca] key: is required\n");
-	assert_has(err, ": [archive] password_file: is required\n");
+	assert_has(err, ": [archive] password_file: is required (unless [archive] recovery_agents is set)\n");
 	assert_lacks(err, "/etc/ca.key");
 	assert_lacks(err, "a.pw");
 	ck_assert_int_eq(count_lines(err), 10);
@@ -1588,6 +1651,8 @@ conf_suite(void)
 	tcase_add_test(ok, test_subject_normalized);
 	tcase_add_test(ok, test_empty_optional_is_unset);
 	tcase_add_test(ok, test_renew_boundary);
+	tcase_add_test(ok, test_recovery_agents);
+	tcase_add_test(ok, test_recovery_agents_refused);
 	tcase_add_test(ok, test_example_file);
 	tcase_add_test(ok, test_keys_documented);
 	tcase_add_test(ok, test_free_null);

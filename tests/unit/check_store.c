@@ -24,7 +24,7 @@
 #include "check_main.h"
 
 /* The schema version this certsync writes. */
-#define SCHEMA 5
+#define SCHEMA 6
 
 static char dir[] = "/tmp/check_store.XXXXXX";
 static char path[512];
@@ -111,6 +111,23 @@ raw_exec(const char *sql)
 	return rc;
 }
 
+/* The one integer a query returns. */
+static int
+raw_count(const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *stmt;
+	int n;
+
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &stmt, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(stmt), SQLITE_ROW);
+	n = sqlite3_column_int(stmt, 0);
+	sqlite3_finalize(stmt);
+	sqlite3_close(db);
+	return n;
+}
+
 START_TEST(schema_and_wal)
 {
 	sqlite3 *db;
@@ -166,6 +183,81 @@ START_TEST(new_store_opened_at_once)
 }
 END_TEST
 
+/* The first certificate row, read back. */
+static void
+first_row(struct cert_row *out)
+{
+	struct cert_rows rows;
+
+	ck_assert_int_eq(store_cert_query(st, CQ_ALL, NULL, &rows), 0);
+	ck_assert_uint_ge(rows.n, 1);
+	*out = rows.v[0];
+	memset(&rows.v[0], 0, sizeof(rows.v[0]));
+	cert_rows_free(&rows);
+}
+
+/* Each archive row says how its file is protected; with recovery agents
+ * the store keeps the bundle; a password-file row has none. */
+START_TEST(archive_protection_recorded)
+{
+	static const unsigned char bundle[] = { 0x30, 0x03, 0x02, 0x01, 0x01 };
+	struct cert_row r;
+	int64_t a = insert("u1", "AA", CERT_KIND_ENCRYPTION, "a@example.org");
+	int64_t b = insert("u1", "BB", CERT_KIND_SIGNING, "a@example.org");
+
+	ck_assert_int_eq(store_cert_set_archive(st, a, "/ar/a.p12",
+	    ARCHIVE_RECOVERY_AGENTS, bundle, sizeof(bundle)), 0);
+	ck_assert_int_eq(store_cert_set_archive(st, b, "/ar/b.p12",
+	    ARCHIVE_PASSWORD_FILE, NULL, 0), 0);
+	/* Clearing the keystore path keeps the archive's record. */
+	ck_assert_int_eq(store_cert_set_paths(st, a, NULL, "/ar/a.p12"), 0);
+	first_row(&r);
+	ck_assert_str_eq(r.archive_path, "/ar/a.p12");
+	ck_assert_ptr_null(r.keystore_path);
+	ck_assert_int_eq(r.archive_protection, ARCHIVE_RECOVERY_AGENTS);
+	ck_assert_uint_eq(r.archive_bundle_len, sizeof(bundle));
+	ck_assert_mem_eq(r.archive_bundle, bundle, sizeof(bundle));
+	cert_row_free(&r);
+	ck_assert_int_eq(raw_count("SELECT count(*) FROM certificates WHERE id = 2 AND "
+	    "archive_protection = 'password-file' AND archive_bundle IS NULL"), 1);
+	/* Only the two words are stored. */
+	ck_assert_int_ne(raw_exec("UPDATE certificates SET archive_protection = "
+	    "'none' WHERE id = 1"), SQLITE_OK);
+}
+END_TEST
+
+/* A store from before the archive protection was recorded: its archived
+ * rows were all under the password file, and say so after the migration. */
+START_TEST(archive_protection_migrated)
+{
+	struct cert_row r;
+	int64_t a = insert("u1", "AA", CERT_KIND_ENCRYPTION, "a@example.org");
+
+	insert("u1", "BB", CERT_KIND_SIGNING, "a@example.org");
+	ck_assert_int_eq(store_cert_set_paths(st, a, NULL, "/ar/a.p12"), 0);
+	store_close(st);
+	st = NULL;
+	/* Back to version 4, as an older certsync left it. */
+	ck_assert_int_eq(raw_exec("ALTER TABLE certificates DROP COLUMN archive_bundle;"
+	    "ALTER TABLE certificates DROP COLUMN archive_protection;"
+	    "DROP TABLE held; DROP TABLE departures;"
+	    "PRAGMA user_version = 4"), SQLITE_OK);
+	ck_assert_int_eq(store_open(path, &st), 0);
+	ck_assert_int_eq(store_schema_version(st), SCHEMA);
+	ck_assert_uint_eq(count(CQ_ALL, NULL), 2);
+	first_row(&r);
+	ck_assert_str_eq(r.archive_path, "/ar/a.p12");
+	ck_assert_int_eq(r.archive_protection, ARCHIVE_PASSWORD_FILE);
+	ck_assert_ptr_null(r.archive_bundle);
+	cert_row_free(&r);
+	ck_assert_int_eq(raw_count("SELECT count(*) FROM certificates WHERE id = 1 AND "
+	    "archive_protection = 'password-file'"), 1);
+	/* The row without an archive file has no protection recorded. */
+	ck_assert_int_eq(raw_count("SELECT count(*) FROM certificates WHERE "
+	    "archive_protection IS NULL"), 1);
+}
+END_TEST
+
 START_TEST(newer_schema_refused)
 {
 	struct store *other = NULL;
@@ -194,13 +286,16 @@ START_TEST(smime_value_kept_and_migrated)
 	ck_assert_int_eq(store_cert_smime_get(st, sign + 1, &got, &len), 0);
 	ck_assert_ptr_null(got);
 	ck_assert_int_eq(store_cert_smime_put(st, sign, v, sizeof(v)), -1);
-	/* Version 2 as it was: no such table (nor those of later versions). */
+	/* Version 2 as it was: no such table (nor the archive's columns of
+	 * versions 4 and 5, nor the safety catch's tables of version 6). */
 	store_close(st);
 	ck_assert_int_eq(raw_exec("DROP TABLE smime_values;"
 	    "ALTER TABLE jobs DROP COLUMN parked_at;"
 	    "ALTER TABLE identities DROP COLUMN uid;"
-	    "DROP TABLE held; DROP TABLE departures; PRAGMA user_version = 2"),
-	    SQLITE_OK);
+	    "ALTER TABLE certificates DROP COLUMN archive_bundle;"
+	    "ALTER TABLE certificates DROP COLUMN archive_protection;"
+	    "DROP TABLE held; DROP TABLE departures;"
+	    "PRAGMA user_version = 2"), SQLITE_OK);
 	ck_assert_int_eq(store_open(path, &st), 0);
 	ck_assert_int_eq(store_schema_version(st), SCHEMA);
 	ck_assert_uint_eq(count(CQ_ALL, NULL), 1);
@@ -576,6 +671,8 @@ START_TEST(migrates_from_version_3)
 	st = NULL;
 	ck_assert_int_eq(raw_exec("ALTER TABLE jobs DROP COLUMN parked_at;"
 	    "ALTER TABLE identities DROP COLUMN uid;"
+	    "ALTER TABLE certificates DROP COLUMN archive_bundle;"
+	    "ALTER TABLE certificates DROP COLUMN archive_protection;"
 	    "DROP TABLE held; DROP TABLE departures;"
 	    "INSERT INTO identities (uuid, dn, mail, enabled, updated_at) VALUES "
 	    "('u1', 'uid=a,dc=x', 'a@example.org', 1, 5);"
@@ -1109,6 +1206,8 @@ main(void)
 	tcase_add_test(tc, schema_and_wal);
 	tcase_add_test(tc, new_store_opened_at_once);
 	tcase_add_test(tc, newer_schema_refused);
+	tcase_add_test(tc, archive_protection_recorded);
+	tcase_add_test(tc, archive_protection_migrated);
 	tcase_add_test(tc, smime_value_kept_and_migrated);
 	tcase_add_test(tc, certificate_queries);
 	tcase_add_test(tc, duplicate_serial_refused);
