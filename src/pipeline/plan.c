@@ -20,6 +20,7 @@
 #include "lib/escape.h"
 #include "lib/log.h"
 #include "lib/uuid_set.h"
+#include "lib/metrics.h"
 #include "pipeline/identity_row.h"
 #include "pipeline/job.h"
 #include "pipeline/plan.h"
@@ -370,6 +371,8 @@ plan_entry(struct plan_ctx *ctx, const struct dir_entry *e)
 	struct identity id;
 	struct verdict v;
 	char why[512];
+	double arrived = metrics_clock();
+	size_t planned = ctx->planned;
 	int rc = 0, changed;
 
 	if (identity_from_entry(&map, e, &id, why, sizeof(why)) == -1)
@@ -397,6 +400,9 @@ plan_entry(struct plan_ctx *ctx, const struct dir_entry *e)
 	}
 	ctx->origin = ORIGIN_ENTRY;
 	rc = act(ctx, id.uuid, e->dn, &v);
+	/* Timed from here to its publication (H_CHANGE_TO_PUBLISHED). */
+	if (rc == 0 && ctx->planned > planned && !ctx->dry_run)
+		metrics_change_arrived(id.uuid, arrived);
 done:
 	identity_free(&id);
 	return rc;
@@ -448,8 +454,15 @@ gone_or_recheck(struct plan_ctx *ctx, const char *uuid, int gone)
 int
 plan_gone(struct plan_ctx *ctx, const char *uuid)
 {
+	double arrived = metrics_clock();
+	size_t planned = ctx->planned;
+	int rc;
+
 	ctx->origin = ORIGIN_GONE;
-	return gone_or_recheck(ctx, uuid, 1);
+	rc = gone_or_recheck(ctx, uuid, 1);
+	if (rc == 0 && ctx->planned > planned && !ctx->dry_run)
+		metrics_change_arrived(uuid, arrived);
+	return rc;
 }
 
 int
