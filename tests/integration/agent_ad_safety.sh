@@ -13,7 +13,7 @@
 # but the search that says which of them base, scope and filter select
 # finds none.  The next full pass is held:
 # one HELD error line, nothing put on hold, revoked or withdrawn (every
-# certificate active and still in its user's entry, no CRL written),
+# certificate active and still in its user's entry, nobody on the CRL),
 # certsyncctl status showing the five held users.  The ACE taken away
 # again: the next full pass sees everyone, the held set empties by itself
 # (logged once), and still nothing happened to anyone.
@@ -53,9 +53,14 @@ entries_show_theirs() { # every user's entry holds exactly its two
 	done
 	return $bad
 }
+# No CRL lists anyone (certsyncd may write one with no entries when due).
+crl_lists_nobody() {
+	[ ! -e "$T/crl/ca.crl" ] || ! openssl crl -inform DER -in "$T/crl/ca.crl" \
+	    -noout -text | grep -q 'Serial Number:'
+}
 nothing_happened() {
 	status_is active 10 && status_is on-hold 0 && status_is revoked 0 &&
-	    entries_show_theirs && test ! -e "$T/crl/ca.crl"
+	    entries_show_theirs && crl_lists_nobody
 }
 full_passes() { grep -c 'dirsync round: .*, full pass' "$T/agent.log" || :; }
 more_full_passes() { [ "$(full_passes)" -gt "$1" ]; }
@@ -104,8 +109,10 @@ sd_ldif "$T/base.sddl" > "$T/restore.ldif"
 check "the deny ACE taken away" ldbmodify -H "$SAM" --configfile="$SAMBA_CONF" \
     --controls=sd_flags:1:4 "$T/restore.ldif"
 check "the service account selects the five users again" svc_finds 5
+# A pass that reads while the right comes back may see some users only:
+# the rest stay held, quietly, until the next pass sees them.
 check "the held set empties by itself, logged" \
-    cs_wait_for 60 log_has '5 held user\(s\) are in the directory again; the held set is empty'
+    cs_wait_for 60 log_has '[0-9]+ held user\(s\) are in the directory again; the held set is empty'
 check "... once" log_count_is 'the held set is empty' 1
 ctl status > "$T/status.out"
 check "certsyncctl status: nothing held" grep -Eq '^held: +none$' "$T/status.out"

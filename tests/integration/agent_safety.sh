@@ -81,9 +81,9 @@ dir_shows() { # 2|0
 	done
 	return $bad
 }
-# The CRL's entries, "SERIAL REASON" sorted ("none" without a CRL).
+# The CRL's entries, "SERIAL REASON" sorted (nothing without a CRL, as for an empty one).
 crl_entries() {
-	[ -f "$T/crl/ca.crl" ] || { echo none; return; }
+	[ -f "$T/crl/ca.crl" ] || return 0	# no CRL lists nobody, as an empty one
 	openssl crl -inform DER -in "$T/crl/ca.crl" -noout -text | awk '
 	    /Serial Number:/ { if (s) print s, r; s = $3; r = "-" }
 	    /X509v3 CRL Reason Code:/ { getline; gsub(/^ +/, ""); r = $0; gsub(/ /, "", r) }
@@ -101,7 +101,7 @@ crl_holds_all() { # every serial of the store is on the CRL as certificateHold
 }
 crl_empty() {
 	crl_entries > "$T/crl.now"; cat "$T/crl.now"
-	[ ! -s "$T/crl.now" ] || [ "$(cat "$T/crl.now")" = none ]
+	[ ! -s "$T/crl.now" ]
 }
 # What the directory shows now, every user, every value: to compare.
 dir_snapshot() {
@@ -192,8 +192,10 @@ check "certsyncctl status shows 10 held users" status_held 10 'found 0 of the 10
 log_mark
 acl_rule1 entry,objectClass,mail,displayName,givenName,sn,cn,uid,entryUUID,entryCSN
 check "the right restored, the service account finds 10 users" svc_sees 10
+# A pass that reads while the right comes back may see some users only:
+# the rest stay held, quietly, until the next pass sees them.
 check "the held set empties by itself, logged" \
-    cs_wait_for 30 log_has '10 held user\(s\) are in the directory again; the held set is empty'
+    cs_wait_for 30 log_has '[0-9]+ held user\(s\) are in the directory again; the held set is empty'
 check "... once" log_count_is 'the held set is empty' 1
 check "certsyncctl status: nothing held" status_not_held
 check "nothing was revoked, put on hold or withdrawn" nothing_happened
