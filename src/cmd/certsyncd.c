@@ -28,17 +28,19 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 
+#include "cmd/reload_check.h"
 #include "directory/ldapconn.h"
 #include "directory/watch.h"
 #include "lib/conf.h"
 #include "lib/fsutil.h"
 #include "lib/log.h"
+#include "lib/log_guard.h"
+#include "lib/proc.h"
 #include "lib/metrics.h"
 #include "ops/http.h"
 #include "ops/notify.h"
 #include "pipeline/plan.h"
 #include "pipeline/runner.h"
-#include "pki/archive.h"
 #include "store/store.h"
 
 #ifndef CS_SYSCONFDIR
@@ -54,6 +56,9 @@ struct daemon {
 	size_t held;		/* --once: users the safety catch holds */
 	struct conf *conf;
 	struct conf *next_conf;     /* a validated reload, waiting to be swapped in */
+	struct conf *prev_conf;     /* the one before a reload, while the new one runs */
+	int started;                /* this run of the loop got past start() */
+	int reload_failed;          /* a reload passed its checks but did not start */
 	struct event_base *base;
 	struct store *st;
 	struct plan_ctx plan;
@@ -97,30 +102,29 @@ on_stop_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(d->base);
 }
 
-/* Whether conf's archive opens (its recovery agents load): 0, or -1 after
- * logging. */
-static int
-archive_check(const struct conf *conf)
-{
-	struct archive *ar = NULL;
-
-	if (archive_open(conf, time(NULL), &ar) == -1)
-		return -1;
-	archive_close(ar);
-	return 0;
-}
-
 static void
 on_hup(evutil_socket_t sig, short what, void *arg)
 {
 	struct daemon *d = arg;
 	struct conf *fresh = NULL;
+	char why[512], note[600];
 
-	/* The recovery agents too: the runner loads them again when the new
-	 * configuration starts, and a bad set must not stop the daemon. */
-	if (conf_load(d->conf_path, &fresh) != 0 || archive_check(fresh) == -1) {
+	if (conf_load(d->conf_path, &fresh) != 0) {
 		log_error("%s: not reloaded; the running configuration stays in force",
 		    d->conf_path);
+		store_state_set(d->st, "reload", "refused: the file has mistakes "
+		    "(see the log); the configuration before stays in force");
+		return;
+	}
+	/* Checked in full before anything running is stopped (the recovery
+	 * agents too): a start that would fail must not take the running
+	 * agent down with it. */
+	if (reload_check(fresh, why, sizeof(why)) == -1) {
+		log_error("%s: not reloaded: %s; the running configuration stays in "
+		    "force", d->conf_path, why);
+		snprintf(note, sizeof(note), "refused: %s; the configuration before "
+		    "stays in force", why);
+		store_state_set(d->st, "reload", note);
 		conf_free(fresh);
 		return;
 	}
@@ -204,6 +208,7 @@ static int
 start(struct daemon *d)
 {
 	struct watch_sink sink;
+	char tag[64];
 
 	if (d->conf->directory.base == NULL) {
 		log_error("%s: [directory] base: is required to watch the directory",
@@ -229,6 +234,14 @@ start(struct daemon *d)
 	    &d->watch) == -1)
 		return EX_CONFIG;
 	store_state_set(d->st, "daemon", d->once ? "running once" : "running");
+	/* With the pid, status tells a running agent from a killed one. */
+	if (proc_self_tag(tag, sizeof(tag)) == 0)
+		store_state_set(d->st, "pid", tag);
+	store_state_set(d->st, "reload", d->reload_failed ? "refused: the new "
+	    "configuration passed its checks but could not start (see the log); "
+	    "the configuration before is back in force" :
+	    d->prev_conf != NULL ? "applied" : "");
+	d->reload_failed = 0;
 	return 0;
 }
 
@@ -362,7 +375,9 @@ run_loop(struct daemon *d)
 		ev_holds = holds_timer(d);
 		ev_full = full_reconcile_timer(d);
 	}
+	d->started = 0;
 	if ((rc = start(d)) == 0) {
+		d->started = 1;
 		notify_attach(d->notify, d->base, d->st);
 		event_base_dispatch(d->base);
 		if (watch_failed(d->watch))
@@ -466,9 +481,23 @@ serve(struct daemon *d)
 	metrics_set(M_START_TIME, (int64_t)time(NULL));
 	for (;;) {
 		rc = run_loop(d);
+		if (rc != 0 && !d->started && d->prev_conf != NULL) {
+			/* Its checks passed, yet it did not start (something
+			 * changed since): the one before takes over again. */
+			log_error("%s: the reloaded configuration could not start; "
+			    "going back to the one before", d->conf_path);
+			conf_free(d->conf);
+			d->conf = d->prev_conf;
+			d->prev_conf = NULL;
+			d->reload_failed = 1;
+			apply_logging(d);
+			continue;
+		}
+		conf_free(d->prev_conf);
+		d->prev_conf = NULL;
 		if (rc != 0 || d->stopping || d->once || d->next_conf == NULL)
 			break;
-		conf_free(d->conf);
+		d->prev_conf = d->conf;
 		d->conf = d->next_conf;
 		d->next_conf = NULL;
 		apply_logging(d);
@@ -480,6 +509,7 @@ serve(struct daemon *d)
 	if (pid_file != NULL)
 		unlink(pid_file);
 	free(pid_file);
+	log_guard_flush();
 	log_notice("stopped");
 	return rc;
 }
@@ -502,5 +532,6 @@ main(int argc, char **argv)
 	rc = d.dry_run ? dry_run(&d) : serve(&d);
 	conf_free(d.conf);
 	conf_free(d.next_conf);
+	conf_free(d.prev_conf);
 	return rc;
 }

@@ -188,6 +188,7 @@ static const struct conf_key conf_keys[] = {
 	    directory.full_reconcile_hours),
 	K_INT("directory", "network_timeout", "10", 1, 300, directory.network_timeout),
 	K_INT("directory", "reconnect_max", "60", 1, 3600, directory.reconnect_max),
+	K_INT("directory", "idle_probe", "60", 0, 3600, directory.idle_probe),
 
 	K_ONE("reconcile", "on_address_change", CT_BOOL, "yes", NULL,
 	    reconcile.on_address_change),
@@ -205,6 +206,7 @@ static const struct conf_key conf_keys[] = {
 	K_STR("daemon", "delivery_hook", CT_PATH, NULL, 0, daemon.delivery_hook),
 	K_INT("daemon", "delivery_timeout", "60", 1, 3600, daemon.delivery_timeout),
 	K_STR("daemon", "pid_file", CT_PATH, NULL, 0, daemon.pid_file),
+	K_INT("daemon", "retry_max", "3600", 5, 86400, daemon.retry_max),
 
 	K_STR("ca", "certificate", CT_PATH, NULL, KF_REQUIRED, ca.certificate),
 	K_STR("ca", "key", CT_PATH, NULL, KF_REQUIRED, ca.key),

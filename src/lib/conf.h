@@ -73,6 +73,8 @@ struct conf {
 		int full_reconcile_hours; /* default 24; 0 turns it off */
 		int network_timeout;      /* seconds, default 10 */
 		int reconnect_max;        /* seconds, backoff ceiling, default 60 */
+		int idle_probe;           /* seconds of silence on the watching connection
+		                             before it is probed, default 60; 0: never */
 	} directory;
 
 	struct {
@@ -88,6 +90,8 @@ struct conf {
 		char *delivery_hook;      /* command run when new keys are ready */
 		int delivery_timeout;     /* seconds, default 60 */
 		char *pid_file;           /* optional */
+		int retry_max;            /* seconds, longest wait between two attempts
+		                             of a failing job, default 3600 */
 	} daemon;
 
 	struct {

@@ -19,6 +19,7 @@
 
 struct publisher;
 struct archive;
+struct held_certs;
 
 /* In this order; unpublish, republish, hold and lift go PLANNED ->
  * PUBLISHED -> REVOKED. */
@@ -51,6 +52,11 @@ struct job_ctx {
 	                              lifted) since the last CRL */
 	int crl_refresh;           /* the daemon's runner: a batch also writes a
 	                              CRL that is due (crl_publish_due) */
+	int64_t retry_unrecorded;  /* a retry time the store could not record:
+	                              the runner holds every job until then */
+	struct held_certs *held;   /* what failed attempts signed and could not
+	                              record, for their next attempt; NULL: such
+	                              certificates are revoked at once */
 };
 
 /* "PLANNED" .. "DONE", as the store keeps them; and back (-1 if unknown). */
