@@ -882,7 +882,7 @@ START_TEST(test_example_file)
 		if (*line == '\n')
 			*out++ = *line++;
 	}
-	ck_assert_int_eq(keys, 68);
+	ck_assert_int_eq(keys, 70);
 	c = load_ok(all);
 	ck_assert_str_eq(c->keystore.password_file, "/etc/certsync/keystore.pw");
 	ck_assert_ptr_nonnull(c->certificates.crl_url);
