@@ -3,8 +3,9 @@
 # is killed mid-reissue (failpoint after-ARCHIVED), then the user's entry is
 # renamed, or deleted, before it comes back.  Renamed: the new certificates
 # end up on the entry's new DN, the old ones withdrawn and revoked.
-# Deleted: every certificate of the user ends up revoked, none active, and
-# the user's address is free for someone else.
+# Deleted: every certificate of the user ends up on hold, then revoked
+# (hold_days shortened by the test hook), none active, and the user's
+# address is free for someone else.
 . "$CS_SRCDIR/tests/integration/lib.sh"
 . "$CS_SRCDIR/tests/integration/slapd.sh"
 cs_need ldapmodrdn ldapdelete openssl
@@ -64,8 +65,12 @@ check "in the end nothing of the user is active" \
 for s in $L_OLD; do
 	check "old certificate $s revoked" crl_has "$s"
 done
-check "the new ones were revoked too (cessationOfOperation)" sh -c \
-    "openssl crl -inform DER -in '$T/crl/ca.crl' -noout -text | grep -q 'Cessation Of Operation'"
+check "the new ones are on hold (certificateHold)" sh -c \
+    "openssl crl -inform DER -in '$T/crl/ca.crl' -noout -text | grep -q 'Certificate Hold'"
+# Past hold_days (the test hook: 1 s; the next --once finds the hold due).
+check "... and revoked for good past hold_days (cessationOfOperation)" cs_wait_for 10 sh -c \
+    "CERTSYNC_HOLD_SECONDS=1 '$AGENT' -c '$CONF' --once >>'$T/agent.log' 2>&1; \
+    openssl crl -inform DER -in '$T/crl/ca.crl' -noout -text | grep -q 'Cessation Of Operation'"
 check "no job is left" sh -c "'$CS_BUILDDIR/certsyncctl' -c '$CONF' status | grep -q 'queued *0'"
 ldap_add_user newcomer leaver2@example.test "New Comer" New Comer >/dev/null
 check "the address is free for the next user" once
