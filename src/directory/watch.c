@@ -88,6 +88,9 @@ struct watch {
 	struct event *ev_probe;
 	int failed;                /* --once: gave up after a failure */
 	int in_refresh;
+	int full;                  /* this refresh was asked without a cookie */
+	int swept;                 /* this refresh swept already */
+	int scope_noted;           /* the changed scope was logged */
 	struct uuid_set seen;
 	char state[600];           /* last logged connection state */
 };
@@ -445,6 +448,43 @@ connect_async(struct watch *w)
 
 static int start_ad(struct watch *w);
 
+/*
+ * Whether [directory] base, scope or filter changed since the last pass
+ * completed (a reload, or an edit and a restart): a stored cookie then
+ * speaks of other users, so the pass starts from none, and its sweep
+ * compares the new scope with what certsync knows (the planner's safety
+ * catch judges what that sweep would remove).
+ */
+static int
+scope_changed(struct watch *w)
+{
+	char *was = NULL, *now = conf_scope_text(w->conf);
+	int changed;
+
+	changed = store_state_get(w->st, "scope", &was, NULL) == 1 && was != NULL &&
+	    strcmp(was, now) != 0;
+	if (changed && !w->scope_noted++)	/* once, not per reconnect */
+		log_notice("directory %s: [directory] base, scope or filter changed "
+		    "since the last pass (was %s, now %s); a full pass follows, "
+		    "compared with what certsync knows", w->conf->directory.uri, was, now);
+	free(was);
+	free(now);
+	return changed;
+}
+
+/* A pass completed with this scope: the next one compares with it. */
+static void
+scope_settled(struct watch *w)
+{
+	char *now;
+
+	if (w->sink.dry_run)
+		return;
+	now = conf_scope_text(w->conf);
+	store_state_set(w->st, "scope", now);
+	free(now);
+}
+
 static int
 start_search(struct watch *w)
 {
@@ -457,17 +497,21 @@ start_search(struct watch *w)
 		return start_ad(w);
 
 	w->in_refresh = 1;
+	w->swept = 0;
 	uuid_set_clear(&w->seen);
 	/* The refresh summary counts this pass only. */
 	w->sink.pass_begin(w->sink.arg);
 	if (w->poll)
 		rc = syncrepl_poll_search(w->ld, w->conf, &w->msgid);
 	else {
-		if (store_checkpoint_get(w->st, CHECKPOINT, &blob, &len, NULL) == 1) {
+		if (!scope_changed(w) &&
+		    store_checkpoint_get(w->st, CHECKPOINT, &blob, &len, NULL) == 1) {
 			cookie.bv_val = blob;
 			cookie.bv_len = len;
 			resumed = blob != NULL;
 		}
+		/* Only a refresh asked without a cookie sends every entry. */
+		w->full = !resumed;
 		rc = syncrepl_search(w->ld, w->conf, w->once ? LDAP_SYNC_REFRESH_ONLY :
 		    LDAP_SYNC_REFRESH_AND_PERSIST, &cookie, &w->msgid);
 	}
@@ -505,8 +549,20 @@ refresh_complete(struct watch *w)
 	log_notice("directory %s: refresh complete: %s", w->conf->directory.uri,
 	    summary);
 	store_state_set(w->st, "refreshed", "yes");
+	scope_settled(w);
 	if (w->once && w->on_refreshed != NULL)
 		w->on_refreshed(w->arg);
+}
+
+/* The sweep of a refresh, at most once: a second one, after seen was
+ * cleared, would take everyone for gone. */
+static void
+sweep_once(struct watch *w)
+{
+	if (w->swept)
+		return;
+	w->swept = 1;
+	w->sink.sweep(w->sink.arg, &w->seen);
 }
 
 static void
@@ -533,9 +589,10 @@ handle_done(struct watch *w, struct sync_event *ev)
 		drop(w, "the server ended the persistent search");
 		return;
 	}
-	/* refreshOnly, or a poll: a present phase unless told otherwise. */
-	if (!ev->refresh_deletes && w->in_refresh)
-		w->sink.sweep(w->sink.arg, &w->seen);
+	/* refreshOnly, or a poll: a present phase unless told otherwise, and
+	 * a refresh asked without a cookie whatever it says. */
+	if ((!ev->refresh_deletes || w->full) && w->in_refresh)
+		sweep_once(w);
 	uuid_set_clear(&w->seen);
 	save_cookie(w, &ev->cookie);
 	refresh_complete(w);
@@ -578,11 +635,15 @@ handle_event(struct watch *w, struct sync_event *ev)
 		handle_idset(w, ev);
 		break;
 	case SE_PRESENT_END:
-		if (w->in_refresh)
-			w->sink.sweep(w->sink.arg, &w->seen);
-		uuid_set_clear(&w->seen);
-		break;
 	case SE_DELETE_END:
+		/* After a present phase, whoever it did not name is gone; and
+		 * after a refresh asked without a cookie, which sent every
+		 * entry in scope, whatever phase it ends with (OpenLDAP ends it
+		 * with a delete phase): a full refresh after a refused cookie
+		 * or a changed scope misses no departure. */
+		if (w->in_refresh && (ev->type == SE_PRESENT_END ||
+		    (w->full && ev->refresh_done)))
+			sweep_once(w);
 		uuid_set_clear(&w->seen);
 		break;
 	case SE_DONE:
@@ -734,6 +795,8 @@ start_ad(struct watch *w)
 {
 	w->in_refresh = 1;
 	w->sink.pass_begin(w->sink.arg);
+	if (scope_changed(w))
+		w->force_full = 1;
 	if (!w->once && w->server.notification) {
 		/* On the naming context: a user moved out of base must ring
 		 * the bell too.  Samba sends no notification for a deletion

@@ -4,12 +4,14 @@
  *
  * Owns: the order of the users' steps and their crash safety: a job is
  * planned, resumed in whatever state it stood, run step by step (one file
- * per step: job_keys.c, job_archive.c, job_publish.c, job_revoke.c), put
- * off with backoff when a step fails, parked when retrying cannot help, and
- * closed after its batch's CRL.  A batch goes through one step at a time:
- * every job in that step's state does it, and its durable effects (one
- * transaction, one flush of files) are shared by all of them; a job that
- * fails drops out of the batch and is put off alone.
+ * per step: job_keys.c, job_archive.c, job_publish.c, job_revoke.c,
+ * job_hold.c), put off with backoff when a step fails, parked when
+ * retrying cannot help, and closed after its batch's CRL.  A batch goes
+ * through one step at a time: every job in that step's state does it, and
+ * its durable effects (one transaction, one flush of files) are shared by
+ * all of them; a job that fails drops out of the batch and is put off
+ * alone.  Flips, holds and lifts (one user at a time, nothing to sign) run
+ * on their own, first.
  * Every step reads what the store says, does work that is harmless to
  * repeat, and commits its effects with the next state.
  * Never: loses a key, revokes before the successor is published, writes a
@@ -29,6 +31,7 @@
 #include "pipeline/identity_row.h"
 #include "pipeline/job.h"
 #include "pipeline/job_archive.h"
+#include "pipeline/job_hold.h"
 #include "pipeline/job_keys.h"
 #include "pipeline/job_publish.h"
 #include "pipeline/job_revoke.h"
@@ -63,8 +66,8 @@ job_plan(struct store *st, const char *uuid, enum job_action action, int reason,
 		.updated_at = time(NULL),
 		.next_attempt = not_before,
 	};
-	if ((rc = job_put(st, &job)) == 0 &&
-	    (action == JOB_UNPUBLISH || action == JOB_REPUBLISH))	/* nothing revoked */
+	if ((rc = job_put(st, &job)) == 0 && (action == JOB_UNPUBLISH ||
+	    action == JOB_REPUBLISH || action == JOB_LIFT))	/* nothing revoked */
 		store_audit(st, "plan", uuid, NULL, "%s: %s", job_action_name(action), why);
 	else if (rc == 0)
 		store_audit(st, "plan", uuid, NULL, "%s (%s): %s", job_action_name(action),
@@ -163,6 +166,52 @@ run_flip(struct job_ctx *ctx, struct job *job, const char *dn)
 	return 0;
 }
 
+/* Hold: PLANNED -> PUBLISHED (withdrawn) -> REVOKED (on hold). */
+static int
+run_hold(struct job_ctx *ctx, struct job *job, const char *dn)
+{
+	if (job->state == JOB_PLANNED || job->state == JOB_KEYS) {
+		if (job_step_flip(ctx, job, dn, 0) == -1)
+			return -1;
+		failpoint("after-PUBLISHED");
+	}
+	if (job->state == JOB_PUBLISHED) {
+		if (job_step_hold(ctx, job) == -1)
+			return -1;
+		failpoint("after-REVOKED");
+	}
+	return 0;
+}
+
+/*
+ * Lift: PLANNED -> ARCHIVED (the hold lifted; the keys were archived when
+ * it was put on) -> PUBLISHED (the same certificates in the directory
+ * again, unless the user is disabled) -> REVOKED (nothing more).  In one
+ * job, so a crash between lifting and publishing cannot lose the publish.
+ */
+static int
+run_lift(struct job_ctx *ctx, struct job *job, const struct identity *id, int have_id)
+{
+	if (job->state == JOB_PLANNED || job->state == JOB_KEYS) {
+		if (job_step_lift(ctx, job) == -1)
+			return -1;
+		failpoint("after-ARCHIVED");
+	}
+	if (job->state == JOB_ISSUED || job->state == JOB_ARCHIVED) {
+		if ((!have_id || id->enabled ? job_step_flip(ctx, job,
+		    have_id ? id->dn : NULL, 1) :
+		    job_set_state(ctx->st, job, JOB_PUBLISHED)) == -1)
+			return -1;
+		failpoint("after-PUBLISHED");
+	}
+	if (job->state == JOB_PUBLISHED) {
+		if (job_set_state(ctx->st, job, JOB_REVOKED) == -1)
+			return -1;
+		failpoint("after-REVOKED");
+	}
+	return 0;
+}
+
 /* ---- a batch's items ----------------------------------------------------------- */
 
 /*
@@ -194,11 +243,12 @@ load_item(struct job_ctx *ctx, const char *uuid, struct job_item *it)
 		return -1;
 	}
 	if (!it->have_id && it->job.action != JOB_REVOKE &&
-	    it->job.action != JOB_UNPUBLISH &&
+	    it->job.action != JOB_UNPUBLISH && it->job.action != JOB_HOLD &&
 	    (it->job.state == JOB_PLANNED || it->job.state == JOB_KEYS)) {
 		/* Nothing certifiable any more: the plan is void.  (A withdrawal
 		 * still runs: closing it makes the runner decide again, and a
-		 * gone user's certificates are then revoked.) */
+		 * gone user's certificates are then put on hold.  A lift for a
+		 * user gone again meanwhile leaves the hold as it is.) */
 		log_info("user %s: %s job dropped; no certifiable identity", uuid,
 		    job_action_name(it->job.action));
 		metrics_change_forget(uuid);
@@ -218,9 +268,18 @@ item_free(struct job_item *it)
 /* Which actions select_items() takes. */
 enum pick { PICK_ANY, PICK_REVOKE, PICK_ISSUE };
 
+/* Whether the job runs on its own, not step by step with the batch: a
+ * flip, a hold or a lift (one user at a time, nothing signed). */
+static int
+solo(const struct job *job)
+{
+	return job->action == JOB_UNPUBLISH || job->action == JOB_REPUBLISH ||
+	    job->action == JOB_HOLD || job->action == JOB_LIFT;
+}
+
 /* The items still going whose job is in state (KEYS counting as PLANNED)
- * and whose action pick takes (no flips: they run on their own), into sel;
- * returns how many. */
+ * and whose action pick takes (none that runs solo()), into sel; returns
+ * how many. */
 static size_t
 select_items(struct job_item *v, size_t n, enum job_state state, enum pick pick,
     struct job_item **sel)
@@ -228,11 +287,9 @@ select_items(struct job_item *v, size_t n, enum job_state state, enum pick pick,
 	size_t k = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		int flip = v[i].job.action == JOB_UNPUBLISH ||
-		    v[i].job.action == JOB_REPUBLISH;
 		enum job_state s = v[i].job.state == JOB_KEYS ? JOB_PLANNED : v[i].job.state;
 
-		if (v[i].rc != 0 || flip || s != state)
+		if (v[i].rc != 0 || solo(&v[i].job) || s != state)
 			continue;
 		if ((pick == PICK_ISSUE && v[i].job.action == JOB_REVOKE) ||
 		    (pick == PICK_REVOKE && v[i].job.action != JOB_REVOKE))
@@ -257,15 +314,26 @@ skip_issue(struct job_ctx *ctx, struct job_item **sel, size_t k)
 			job_item_fail(sel[i], -1, NULL);
 }
 
-/* Unpublish and republish, one by one (they come one user at a time). */
+/* Flips, holds and lifts, one by one, each to REVOKED. */
 static void
-run_flips(struct job_ctx *ctx, struct job_item *v, size_t n)
+run_solos(struct job_ctx *ctx, struct job_item *v, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		if (v[i].rc == 0 && (v[i].job.action == JOB_UNPUBLISH ||
-		    v[i].job.action == JOB_REPUBLISH) &&
-		    run_flip(ctx, &v[i].job, v[i].have_id ? v[i].id.dn : NULL) == -1)
+	for (size_t i = 0; i < n; i++) {
+		const char *dn = v[i].have_id ? v[i].id.dn : NULL;
+		struct job *job = &v[i].job;
+		int rc;
+
+		if (v[i].rc != 0 || !solo(job))
+			continue;
+		if (job->action == JOB_HOLD)
+			rc = run_hold(ctx, job, dn);
+		else if (job->action == JOB_LIFT)
+			rc = run_lift(ctx, job, &v[i].id, v[i].have_id);
+		else
+			rc = run_flip(ctx, job, dn);
+		if (rc == -1)
 			job_item_fail(&v[i], -1, NULL);
+	}
 }
 
 /* Milliseconds on the monotonic clock, for the batch's debug line. */
@@ -297,7 +365,7 @@ run_steps(struct job_ctx *ctx, struct job_item *v, size_t n, struct job_item **s
 	double t0 = ms_now();
 	size_t k;
 
-	run_flips(ctx, v, n);
+	run_solos(ctx, v, n);
 	if ((k = select_items(v, n, JOB_PLANNED, PICK_ISSUE, sel)) > 0) {
 		job_step_issue_many(ctx, sel, k, level);
 		failpoint("after-ISSUED");
@@ -443,13 +511,14 @@ job_run(struct job_ctx *ctx, const char *uuid)
 
 /* ---- closing ---------------------------------------------------------------------- */
 
-/* Closes one REVOKED job, inside the caller's transaction; a revoke job
- * also forgets the identity. */
+/* Closes one REVOKED job, inside the caller's transaction; a revoke or
+ * hold job also forgets the identity (its addresses are free; a user back
+ * from a hold is read anew). */
 static void
 close_job(struct job_ctx *ctx, struct job *job)
 {
 	store_job_delete(ctx->st, job->uuid);
-	if (job->action == JOB_REVOKE)
+	if (job->action == JOB_REVOKE || job->action == JOB_HOLD)
 		store_identity_delete(ctx->st, job->uuid);
 	store_audit(ctx->st, "done", job->uuid, NULL, "%s job done",
 	    job_action_name(job->action));

@@ -170,7 +170,8 @@ job_archive_key(struct job_ctx *ctx, struct cert_row *row)
 	return rc;
 }
 
-/* The keys of the items' active certificates not archived yet, into c
+/* The keys of the items' current certificates (active, or on hold) not
+ * archived yet, into c
  * (their rows in rows[i]).  An item the store cannot answer for fails. */
 static void
 collect(struct job_ctx *ctx, struct job_item **items, size_t n,
@@ -180,7 +181,7 @@ collect(struct job_ctx *ctx, struct job_item **items, size_t n,
 	c->n = 0;
 	c->v = NULL;
 	for (size_t i = 0; i < n; i++) {
-		if (store_cert_query(ctx->st, CQ_UUID_ACTIVE, items[i]->job.uuid,
+		if (store_cert_query(ctx->st, CQ_UUID_CURRENT, items[i]->job.uuid,
 		    &rows[i]) == -1) {
 			job_item_fail(items[i], -1, NULL);
 			continue;

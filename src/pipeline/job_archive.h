@@ -16,10 +16,10 @@
  * after logging (the key stays where it was). */
 int job_archive_key(struct job_ctx *ctx, struct cert_row *row);
 
-/* The keys of each item's active certificates, which the new ones are
- * about to supersede, all archived (read and sealed on the workers, written
- * with shared flushes); then ARCHIVED, one transaction for the batch.  An
- * item that fails gets rc -1. */
+/* The keys of each item's current certificates (active, or on hold),
+ * which the new ones are about to supersede, all archived (read and sealed
+ * on the workers, written with shared flushes); then ARCHIVED, one
+ * transaction for the batch.  An item that fails gets rc -1. */
 void job_step_archive_many(struct job_ctx *ctx, struct job_item **items, size_t n);
 
 #endif

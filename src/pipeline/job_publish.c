@@ -210,8 +210,8 @@ struct pub {
 };
 
 /* The user's certificates by status: the new set (pending), the ones it
- * supersedes (active), and every one of ours that is not the new set (the
- * superseded, and any revoked by hand earlier). */
+ * supersedes (the current ones: active, or on hold), and every one of ours
+ * that is not the new set (the superseded, and any revoked earlier). */
 static void
 split_rows(struct pub *p)
 {
@@ -228,7 +228,7 @@ split_rows(struct pub *p)
 			p->add.v[p->add.n++] = *r;
 		else
 			p->remove.v[p->remove.n++] = *r;
-		if (r->status == CERT_ACTIVE)
+		if (r->status == CERT_ACTIVE || r->status == CERT_ON_HOLD)
 			p->old.v[p->old.n++] = *r;
 	}
 }
@@ -347,8 +347,13 @@ record_flip(struct job_ctx *ctx, struct job *job, int publish, const char *where
 		store_published(ctx->st, publish, job->uuid, cattr, r->der, r->der_len);
 		if (publish)
 			store_audit(ctx->st, "republish", job->uuid, r->serial,
-			    "%s certificate published again, same key (user "
-			    "enabled): %s", cert_kind_name(r->kind), where);
+			    "%s certificate published again, same key (user %s): %s",
+			    cert_kind_name(r->kind), job->action == JOB_LIFT ?
+			    "back, hold lifted" : "enabled", where);
+		else if (job->action == JOB_HOLD)
+			store_audit(ctx->st, "unpublish", job->uuid, r->serial,
+			    "%s certificate withdrawn from the directory, to be put "
+			    "on hold (user gone): %s", cert_kind_name(r->kind), where);
 		else
 			store_audit(ctx->st, "unpublish", job->uuid, r->serial,
 			    "%s certificate withdrawn from the directory, kept "
@@ -387,10 +392,12 @@ job_step_flip(struct job_ctx *ctx, struct job *job, const char *dn, int publish)
 	if (rc == 0 && ctx->pub != NULL && dn != NULL && w.rc == PUBLISH_OK) {
 		if (publish)
 			log_notice("user %s: published %zu certificate(s) again to %s "
-			    "(enabled; same keys)", job->uuid, active.n, dn);
+			    "(%s; same keys)", job->uuid, active.n, dn,
+			    job->action == JOB_LIFT ? "back" : "enabled");
 		else
 			log_notice("user %s: withdrew %zu certificate(s) from %s "
-			    "(disabled; kept valid)", job->uuid, active.n, dn);
+			    "(%s)", job->uuid, active.n, dn, job->action == JOB_HOLD ?
+			    "gone; to be put on hold" : "disabled; kept valid");
 	}
 done:
 	written_free(&w);

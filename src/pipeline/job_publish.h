@@ -16,9 +16,10 @@
 
 /* Each item's entry (its identity's dn; none, or no publisher: nothing to
  * write to) shows the user's pending certificates, now active, and none of
- * the others, now superseded; then PUBLISHED.  The entries are written
- * with many modifies in flight, and recorded in one transaction.  An item
- * that fails gets rc -1.  A line per user at level. */
+ * the others; the current ones (active, or on hold) are now superseded;
+ * then PUBLISHED.  The entries are written with many modifies in flight,
+ * and recorded in one transaction.  An item that fails gets rc -1.  A line
+ * per user at level. */
 void job_step_publish_many(struct job_ctx *ctx, struct job_item **items, size_t n,
     enum log_level level);
 

@@ -25,13 +25,14 @@ struct keypool;
 struct workers;
 struct held_certs;
 
-/* In this order; unpublish and republish go PLANNED -> PUBLISHED. */
+/* In this order; unpublish, republish, hold and lift go PLANNED ->
+ * PUBLISHED -> REVOKED. */
 enum job_state { JOB_PLANNED, JOB_KEYS, JOB_ISSUED, JOB_ARCHIVED, JOB_PUBLISHED,
     JOB_REVOKED, JOB_DONE };
 
 /* Enroll, reissue and renew run the same steps; the action says why. */
 enum job_action { JOB_ENROLL, JOB_REISSUE, JOB_RENEW, JOB_REVOKE, JOB_UNPUBLISH,
-    JOB_REPUBLISH };
+    JOB_REPUBLISH, JOB_HOLD, JOB_LIFT };
 
 /* A job as the driver and the steps hold it. */
 struct job {
@@ -54,7 +55,8 @@ struct job_ctx {
 	struct keystore *keystore; /* where current keys wait (pki/keystore.h) */
 	struct keypool *keypool;   /* keys made ahead; NULL: made when needed */
 	struct workers *workers;   /* CPU work of a batch; NULL: this thread */
-	int revoked;               /* revocations since the last CRL */
+	int revoked;               /* CRL changes (revocations, holds put and
+	                              lifted) since the last CRL */
 	int crl_refresh;           /* the daemon's runner: a batch also writes a
 	                              CRL that is due (crl_publish_due) */
 	int quiet;                 /* a mass event: per-user lines at info (the
@@ -89,7 +91,7 @@ void job_item_fail(struct job_item *it, int rc, const char *why);
 /* "PLANNED" .. "DONE", as the store keeps them; and back (-1 if unknown). */
 const char *job_state_name(enum job_state state);
 int job_state_parse(const char *name);
-/* "enroll" .. "republish"; and back (-1 if unknown). */
+/* "enroll" .. "lift"; and back (-1 if unknown). */
 const char *job_action_name(enum job_action action);
 int job_action_parse(const char *name);
 
