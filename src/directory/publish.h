@@ -50,11 +50,13 @@ struct publish_change {
  * (with the CA certificate) in place of the values in old_smime; *smime is
  * set to the value written (caller frees; NULL when add is empty or the
  * attribute is off).  Reads the entry first, so values already there or
- * already gone are fine: the step can run again after a crash.  A replace
- * that loses a race with another writer is read and planned again, a few
- * times at most.
- * Returns PUBLISH_OK, PUBLISH_GONE (no such entry), or PUBLISH_RETRY after
- * logging one line naming the DN.
+ * already gone are fine: the step can run again after a crash.  A write
+ * that loses a race with another writer (a replace whose entryCSN
+ * assertion fails, a delete of a value that is gone) is read and planned
+ * again, a few times at most.
+ * Returns PUBLISH_OK, PUBLISH_GONE (no such entry, or a search that
+ * succeeds without it), or PUBLISH_RETRY after logging one line naming the
+ * DN.
  */
 enum publish_rc publish_apply(struct publisher *p, const char *dn,
     const struct publish_change *change, unsigned char **smime, size_t *smime_len);

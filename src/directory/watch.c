@@ -26,6 +26,7 @@
 #include <openssl/rand.h>
 
 #include "directory/dirsync.h"
+#include "directory/ds389.h"
 #include "directory/ldapconn.h"
 #include "directory/syncrepl.h"
 #include "directory/watch.h"
@@ -70,6 +71,14 @@ struct watch {
 	char *round_nc;		/* the round thread's own copy: drop() frees w->server */
 	struct ad_round round;
 	struct event *ev_round_done;
+
+	/* 389 Directory Server (flavor = 389ds) */
+	struct ds389_server ds, new_ds;	/* its rootDSE, read at connect */
+	int full;                  /* this refresh was asked without a cookie */
+	int presence_on;           /* the presence check runs (presence_start) */
+	int presence_msgid;
+	struct uuid_set present;   /* ids in scope it found, and users sent meanwhile */
+	size_t unidentified;       /* entries of a plain search without a usable id */
 
 	int backoff;               /* seconds before the next attempt */
 	int failed;                /* --once: gave up after a failure */
@@ -145,6 +154,27 @@ pick_mode(struct watch *w, const struct ad_server *s, enum mode *out)
 	return 0;
 }
 
+/*
+ * What an LDAP server that is not AD says of itself (on the connect
+ * thread).  389-ds read as OpenLDAP would sync by ids that its plain
+ * searches do not give, and sweep everyone after a resumed refresh: it is
+ * refused with one line that says what to set.  With flavor = 389ds the
+ * retro changelog's numbers tell whether the stored cookie still holds;
+ * a rootDSE that cannot be read only means it cannot tell (a full
+ * refresh).  0, or -1 with new_err.
+ */
+static int
+check_server(struct watch *w)
+{
+	char err[256];
+
+	if (ds389_rootdse(w->new_ld, w->conf->directory.network_timeout,
+	    &w->new_ds, err, sizeof(err)) == -1)
+		return 0;
+	return ds389_check_flavor(w->conf->directory.flavor, &w->new_ds,
+	    w->new_err, sizeof(w->new_err));
+}
+
 static void *
 connect_main(void *arg)
 {
@@ -153,8 +183,11 @@ connect_main(void *arg)
 	    strcmp(w->conf->directory.source, "auto") == 0;
 
 	w->new_mode = w->poll ? M_POLL : M_SYNCREPL;
-	if ((w->new_ld = ldapconn_open(w->conf, w->new_err, sizeof(w->new_err))) == NULL ||
-	    !ad)
+	if ((w->new_ld = ldapconn_open(w->conf, w->new_err, sizeof(w->new_err))) == NULL)
+		goto out;
+	if (w->conf->directory.flavor != DIR_FLAVOR_AD && check_server(w) == -1)
+		goto fail;
+	if (!ad)
 		goto out;
 	if (ad_rootdse(w->new_ld, &w->new_server, w->new_err, sizeof(w->new_err)) == -1 ||
 	    ad_server_identity(w->new_ld, w->conf, &w->new_server, w->new_err,
@@ -171,6 +204,7 @@ fail:
 	ldap_unbind_ext_s(w->new_ld, NULL, NULL);
 	w->new_ld = NULL;
 	ad_server_free(&w->new_server);
+	ds389_server_free(&w->new_ds);
 out:
 	event_active(w->ev_connected, 0, 0);
 	return NULL;
@@ -211,8 +245,11 @@ drop(struct watch *w, const char *why)
 		w->round_ld = NULL;
 	}
 	ad_server_free(&w->server);
+	ds389_server_free(&w->ds);
 	evtimer_del(w->ev_poll);
 	uuid_set_clear(&w->seen);
+	uuid_set_clear(&w->present);
+	w->presence_on = 0;
 	if (w->once) {
 		/* One pass was asked for: say why it cannot be done, and stop. */
 		set_state(w, 1, "cannot complete the pass: %s", why);
@@ -258,6 +295,8 @@ on_connected(evutil_socket_t fd, short what, void *arg)
 	w->new_round_ld = NULL;
 	w->server = w->new_server;
 	memset(&w->new_server, 0, sizeof(w->new_server));
+	w->ds = w->new_ds;
+	memset(&w->new_ds, 0, sizeof(w->new_ds));
 	w->mode = w->new_mode;
 	w->poll = w->mode == M_POLL;
 	if (ldap_get_option(w->ld, LDAP_OPT_DESC, &sock) != LDAP_OPT_SUCCESS || sock < 0) {
@@ -265,10 +304,13 @@ on_connected(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	w->ev_read = event_new(w->base, sock, EV_READ | EV_PERSIST, on_read, w);
-	if (w->ev_read == NULL || event_add(w->ev_read, NULL) == -1 ||
-	    start_search(w) == -1)
-		return;
-	w->backoff = 1;
+	/* The backoff starts again from 1 s once a refresh completes: a server
+	 * that takes the connection and then refuses the search (389-ds's
+	 * eleventh persistent search, 53) is asked less and less often. */
+	if (w->ev_read == NULL || event_add(w->ev_read, NULL) == -1)
+		drop(w, "cannot watch the connection");
+	else
+		start_search(w);
 }
 
 static void
@@ -295,32 +337,60 @@ connect_async(struct watch *w)
 static int start_ad(struct watch *w);
 
 static int
+is_389(const struct watch *w)
+{
+	return w->conf->directory.flavor == DIR_FLAVOR_389DS;
+}
+
+/* The stored cookie into *cookie (bv_val NULL: none, or one 389-ds would
+ * resume from with changes missing).  Caller frees bv_val. */
+static void
+stored_cookie(struct watch *w, struct berval *cookie)
+{
+	void *blob = NULL;
+	size_t len = 0;
+	char why[200];
+
+	cookie->bv_val = NULL;
+	cookie->bv_len = 0;
+	if (store_checkpoint_get(w->st, CHECKPOINT, &blob, &len, NULL) != 1 ||
+	    blob == NULL)
+		return;
+	if (is_389(w) && ds389_cookie_stale(&w->ds, blob, len, why, sizeof(why))) {
+		log_notice("directory %s: not resuming from the stored cookie: %s; "
+		    "a full refresh follows, compared with what certsync knows",
+		    w->conf->directory.uri, why);
+		free(blob);
+		return;
+	}
+	cookie->bv_val = blob;
+	cookie->bv_len = len;
+}
+
+static int
 start_search(struct watch *w)
 {
 	struct berval cookie = { 0, NULL };
-	void *blob = NULL;
-	size_t len = 0;
-	int rc, resumed = 0;
+	int rc;
 
 	if (w->mode == M_DIRSYNC || w->mode == M_USN)
 		return start_ad(w);
 
 	w->in_refresh = 1;
+	w->unidentified = 0;
 	uuid_set_clear(&w->seen);
 	/* The refresh summary counts this pass only. */
 	w->sink.pass_begin(w->sink.arg);
 	if (w->poll)
 		rc = syncrepl_poll_search(w->ld, w->conf, &w->msgid);
 	else {
-		if (store_checkpoint_get(w->st, CHECKPOINT, &blob, &len, NULL) == 1) {
-			cookie.bv_val = blob;
-			cookie.bv_len = len;
-			resumed = blob != NULL;
-		}
+		stored_cookie(w, &cookie);
+		/* Only a refresh asked without a cookie sends every entry. */
+		w->full = cookie.bv_val == NULL;
 		rc = syncrepl_search(w->ld, w->conf, w->once ? LDAP_SYNC_REFRESH_ONLY :
 		    LDAP_SYNC_REFRESH_AND_PERSIST, &cookie, &w->msgid);
 	}
-	free(blob);
+	free(cookie.bv_val);
 	if (rc != LDAP_SUCCESS) {
 		drop(w, ldap_err2string(rc));
 		return -1;
@@ -329,7 +399,7 @@ start_search(struct watch *w)
 		set_state(w, 0, "connected; polling every %ds",
 		    w->conf->directory.poll_interval);
 	else
-		set_state(w, 0, "connected; syncrepl %s", resumed ?
+		set_state(w, 0, "connected; syncrepl %s", !w->full ?
 		    "resuming from the stored cookie" : "full refresh (no cookie)");
 	store_state_set(w->st, "source", w->poll ? "poll" : "syncrepl");
 	return 0;
@@ -350,6 +420,7 @@ refresh_complete(struct watch *w)
 	if (!w->in_refresh)
 		return;
 	w->in_refresh = 0;
+	w->backoff = 1;
 	w->sink.pass_summary(w->sink.arg, summary, sizeof(summary));
 	log_notice("directory %s: refresh complete: %s", w->conf->directory.uri,
 	    summary);
@@ -358,21 +429,133 @@ refresh_complete(struct watch *w)
 		w->on_refreshed(w->arg);
 }
 
+/*
+ * After a complete read: everyone certsync knows that in_scope lacks is
+ * gone, unless entries of the pass came without a usable id (the service
+ * account may not read it): any of them may be such a user.
+ */
+static void
+sweep(struct watch *w, struct uuid_set *in_scope)
+{
+	if (w->unidentified > 0) {
+		log_warn("directory %s: %zu entr%s in scope came without a usable %s "
+		    "(may the service account read it?); nobody is taken for gone "
+		    "in this pass", w->conf->directory.uri, w->unidentified,
+		    w->unidentified == 1 ? "y" : "ies",
+		    syncrepl_id_attr(w->conf->directory.flavor));
+		return;
+	}
+	w->sink.sweep(w->sink.arg, in_scope);
+}
+
+/*
+ * 389-ds: the presence check, a plain search for the ids of every user in
+ * scope (nothing else is read).  When it completes, whoever certsync knows
+ * and it did not find is gone.  Users the sync stream sends meanwhile count
+ * as found: the search may have passed them before they came in scope.
+ */
+static void
+presence_start(struct watch *w)
+{
+	int rc;
+
+	uuid_set_clear(&w->present);
+	w->unidentified = 0;
+	if ((rc = syncrepl_id_search(w->ld, w->conf, &w->presence_msgid)) !=
+	    LDAP_SUCCESS) {
+		drop(w, ldap_err2string(rc));
+		return;
+	}
+	w->presence_on = 1;
+}
+
+static void
+presence_message(struct watch *w, LDAPMessage *msg)
+{
+	struct dir_entry e;
+	int err = LDAP_OTHER;
+	char why[300];
+
+	if (ldap_msgtype(msg) == LDAP_RES_SEARCH_ENTRY) {
+		if (syncrepl_entry(w->ld, w->conf->directory.flavor, msg, &e) == 0) {
+			if (e.uuid != NULL)
+				uuid_set_add(&w->present, e.uuid);
+			else
+				w->unidentified++;
+			dir_entry_free(&e);
+		}
+		return;
+	}
+	if (ldap_msgtype(msg) != LDAP_RES_SEARCH_RESULT)
+		return;		/* a referral: not ours to follow */
+	w->presence_on = 0;
+	ldap_parse_result(w->ld, msg, &err, NULL, NULL, NULL, NULL, 0);
+	if (err != LDAP_SUCCESS) {
+		snprintf(why, sizeof(why), "the search for the users still in scope "
+		    "failed: %s", ldap_err2string(err));
+		drop(w, why);
+		return;
+	}
+	sweep(w, &w->present);
+	uuid_set_clear(&w->present);
+	uuid_set_clear(&w->seen);
+	refresh_complete(w);
+}
+
+/*
+ * 389-ds: its refresh is over.  Asked without a cookie it sent every entry:
+ * whoever it did not send is gone.  Resumed from a cookie it sent only the
+ * changes (the departed in a syncIdSet, handled already) and, whatever
+ * refreshDeletes says, nobody else is gone; but a user who left the filter
+ * meanwhile (mail removed) it does not report: the presence check finds
+ * them.  Returns 1 when the presence check carries the pass on.
+ */
+static int
+ds389_refresh_over(struct watch *w)
+{
+	if (!w->in_refresh)
+		return 0;
+	if (w->full)
+		sweep(w, &w->seen);
+	uuid_set_clear(&w->seen);
+	if (w->full)
+		return 0;
+	presence_start(w);
+	return 1;
+}
+
+/* The sync search ended with result, an error. */
+static void
+sync_refused(struct watch *w, int result)
+{
+	char why[300];
+
+	if (is_389(w) && result == LDAP_UNWILLING_TO_PERFORM) {
+		/* Temporary: a session ends, a slot frees; the backoff grows. */
+		snprintf(why, sizeof(why), "the server refused the sync search (%s): "
+		    "389-ds runs at most 10 persistent ones at once (Content "
+		    "Synchronization's nsslapd-pluginarg0)", ldap_err2string(result));
+		drop(w, why);
+	} else
+		drop(w, ldap_err2string(result));
+}
+
 static void
 handle_done(struct watch *w, struct sync_event *ev)
 {
 	if (ev->result == LDAP_SYNC_REFRESH_REQUIRED) {
 		/* The server cannot resume from our cookie: reload in full.
 		 * Reconcile makes that cheap: unchanged users need no work. */
-		log_notice("directory %s: the server asks for a full refresh",
-		    w->conf->directory.uri);
+		log_notice("directory %s: the server refused the stored cookie "
+		    "(e-syncRefreshRequired); a full refresh follows, compared with "
+		    "what certsync knows", w->conf->directory.uri);
 		store_checkpoint_put(w->st, CHECKPOINT, NULL, 0, NULL);
 		uuid_set_clear(&w->seen);
 		start_search(w);
 		return;
 	}
 	if (ev->result != LDAP_SUCCESS) {
-		drop(w, ldap_err2string(ev->result));
+		sync_refused(w, ev->result);
 		return;
 	}
 	if (!w->once && !w->poll) {
@@ -382,11 +565,15 @@ handle_done(struct watch *w, struct sync_event *ev)
 		drop(w, "the server ended the persistent search");
 		return;
 	}
-	/* refreshOnly, or a poll: a present phase unless told otherwise. */
-	if (!ev->refresh_deletes && w->in_refresh)
-		w->sink.sweep(w->sink.arg, &w->seen);
-	uuid_set_clear(&w->seen);
 	save_cookie(w, &ev->cookie);
+	/* refreshOnly, or a poll: a present phase unless told otherwise;
+	 * 389-ds says nothing it means (ds389_refresh_over). */
+	if (is_389(w) && !w->poll) {
+		if (ds389_refresh_over(w))
+			return;
+	} else if (!ev->refresh_deletes && w->in_refresh)
+		sweep(w, &w->seen);
+	uuid_set_clear(&w->seen);
 	refresh_complete(w);
 	if (w->poll && !w->once) {
 		struct timeval tv = { w->conf->directory.poll_interval, 0 };
@@ -407,6 +594,21 @@ handle_idset(struct watch *w, struct sync_event *ev)
 	}
 }
 
+/* The end of a refresh phase; on 389-ds only the end of the refresh
+ * counts, and its sweep is decided by ds389_refresh_over(). */
+static void
+phase_end(struct watch *w, struct sync_event *ev)
+{
+	if (is_389(w)) {
+		if (ev->refresh_done && ds389_refresh_over(w))
+			return;
+	} else if (ev->type == SE_PRESENT_END && w->in_refresh)
+		w->sink.sweep(w->sink.arg, &w->seen);
+	uuid_set_clear(&w->seen);
+	if (ev->refresh_done)
+		refresh_complete(w);
+}
+
 static void
 handle_event(struct watch *w, struct sync_event *ev)
 {
@@ -414,6 +616,8 @@ handle_event(struct watch *w, struct sync_event *ev)
 	case SE_ENTRY:
 		if (w->in_refresh)	/* the persist stage needs no sweep */
 			uuid_set_add(&w->seen, ev->uuid);
+		if (w->presence_on)
+			uuid_set_add(&w->present, ev->uuid);
 		w->sink.entry(w->sink.arg, &ev->entry);
 		break;
 	case SE_PRESENT:
@@ -427,13 +631,10 @@ handle_event(struct watch *w, struct sync_event *ev)
 		handle_idset(w, ev);
 		break;
 	case SE_PRESENT_END:
-		if (w->in_refresh)
-			w->sink.sweep(w->sink.arg, &w->seen);
-		uuid_set_clear(&w->seen);
-		break;
 	case SE_DELETE_END:
-		uuid_set_clear(&w->seen);
-		break;
+		save_cookie(w, &ev->cookie);
+		phase_end(w, ev);
+		return;
 	case SE_DONE:
 		handle_done(w, ev);
 		return;
@@ -441,9 +642,6 @@ handle_event(struct watch *w, struct sync_event *ev)
 		break;
 	}
 	save_cookie(w, &ev->cookie);
-	if ((ev->type == SE_PRESENT_END || ev->type == SE_DELETE_END) &&
-	    ev->refresh_done)
-		refresh_complete(w);
 }
 
 static void
@@ -453,9 +651,11 @@ handle_poll_message(struct watch *w, LDAPMessage *msg)
 	struct dir_entry e;
 
 	if (ldap_msgtype(msg) == LDAP_RES_SEARCH_ENTRY) {
-		if (syncrepl_entry(w->ld, msg, &e) == 0) {
+		if (syncrepl_entry(w->ld, w->conf->directory.flavor, msg, &e) == 0) {
 			if (e.uuid != NULL)
 				uuid_set_add(&w->seen, e.uuid);
+			else
+				w->unidentified++;
 			w->sink.entry(w->sink.arg, &e);
 			dir_entry_free(&e);
 		}
@@ -464,6 +664,28 @@ handle_poll_message(struct watch *w, LDAPMessage *msg)
 	if (syncrepl_parse(w->ld, msg, &ev) == 0 && ev.type == SE_DONE)
 		handle_done(w, &ev);
 	sync_event_free(&ev);
+}
+
+/* One message of our searches on the loop's connection. */
+static void
+handle_message(struct watch *w, LDAPMessage *msg)
+{
+	struct sync_event ev;
+
+	if (w->presence_on && ldap_msgid(msg) == w->presence_msgid)
+		presence_message(w, msg);
+	else if (ldap_msgid(msg) != w->msgid)
+		return;		/* of a search that has ended: none is expected */
+	else if (w->poll)
+		handle_poll_message(w, msg);
+	else if (syncrepl_parse(w->ld, msg, &ev) == 0) {
+		handle_event(w, &ev);
+		sync_event_free(&ev);
+	} else {
+		sync_event_free(&ev);	/* what was decoded before the fault */
+		log_warn("directory %s: a malformed sync message was ignored",
+		    w->conf->directory.uri);
+	}
 }
 
 static void start_round(struct watch *w);
@@ -484,9 +706,9 @@ on_read(evutil_socket_t fd, short what, void *arg)
 		return;
 	for (i = 0; i < DRAIN_MAX && w->ld != NULL; i++) {
 		LDAPMessage *msg = NULL;
-		struct sync_event ev;
 
-		if ((rc = ldap_result(w->ld, w->msgid, LDAP_MSG_ONE, &zero, &msg)) == 0)
+		/* The sync (or poll) search, and the presence check beside it. */
+		if ((rc = ldap_result(w->ld, LDAP_RES_ANY, LDAP_MSG_ONE, &zero, &msg)) == 0)
 			break;
 		if (rc == -1) {
 			int err = LDAP_SERVER_DOWN;
@@ -499,16 +721,7 @@ on_read(evutil_socket_t fd, short what, void *arg)
 			return;
 		}
 		store_state_set(w->st, "last_event", "");
-		if (w->poll)
-			handle_poll_message(w, msg);
-		else if (syncrepl_parse(w->ld, msg, &ev) == 0) {
-			handle_event(w, &ev);
-			sync_event_free(&ev);
-		} else {
-			sync_event_free(&ev);	/* what was decoded before the fault */
-			log_warn("directory %s: a malformed sync message was ignored",
-			    w->conf->directory.uri);
-		}
+		handle_message(w, msg);
 		ldap_msgfree(msg);
 	}
 	if (store_commit(w->st) == -1) {
@@ -684,9 +897,25 @@ start_round(struct watch *w)
 	}
 }
 
+/* 389-ds: the presence check finds users who left the filter while no
+ * persistent search watched (mail removed); the rest it reports itself. */
+static void
+ds389_full_pass(struct watch *w)
+{
+	if (w->ld == NULL || w->in_refresh || w->presence_on)
+		return;	/* a refresh in progress checks presence itself */
+	log_info("directory %s: checking which users are still in scope, as "
+	    "[directory] full_reconcile_hours asks", w->conf->directory.uri);
+	w->in_refresh = 1;
+	w->sink.pass_begin(w->sink.arg);
+	presence_start(w);
+}
+
 void
 watch_full_pass(struct watch *w)
 {
+	if (w != NULL && w->mode == M_SYNCREPL && is_389(w))
+		ds389_full_pass(w);
 	if (w == NULL || (w->mode != M_DIRSYNC && w->mode != M_USN))
 		return;
 	log_info("directory %s: a full %s pass, as [directory] "
@@ -929,6 +1158,7 @@ watch_stop(struct watch *w)
 		if (w->new_round_ld != NULL)
 			ldap_unbind_ext_s(w->new_round_ld, NULL, NULL);
 		ad_server_free(&w->new_server);
+		ds389_server_free(&w->new_ds);
 	}
 	if (w->round_running) {
 		pthread_join(w->round_thread, NULL);
@@ -937,6 +1167,8 @@ watch_stop(struct watch *w)
 	if (w->round_ld != NULL)
 		ldap_unbind_ext_s(w->round_ld, NULL, NULL);
 	ad_server_free(&w->server);
+	ds389_server_free(&w->ds);
+	uuid_set_clear(&w->present);
 	free(w->round_cookie.bv_val);
 	free(w->round_nc);
 	if (w->ev_read != NULL)

@@ -1,0 +1,297 @@
+#!/bin/sh
+# agent_389ds.sh - certsyncd against a real 389 Directory Server (flavor =
+# 389ds, tests/integration/ds389.sh), whose syncrepl departs from RFC 4533
+# (schema/389ds/README.md).
+#
+# 20 users are enrolled by a full refresh and keyed by nsUniqueId in the
+# syncUUID form, so "certsyncctl plan" and a poll pass find nothing to do.
+# In the persist stage: an address change and a name change are reissued; a
+# deleted user is revoked although, without the recipe's "see containers"
+# ACI, the base search for the entry answers "success, no entries"; a user
+# whose mail is removed is revoked.  A restart resumes from the cookie and
+# reissues nobody.  --once from a cookie after 1 of 20 users changed
+# reissues that user and revokes no one else (389-ds ends that refresh with
+# refreshDeletes FALSE: read as RFC 4533 says, everyone else would be
+# revoked); users deleted or taken out of the filter while the agent was
+# down are found (the syncIdSet, the presence check).  A cookie the server
+# refuses (the filter was respelled) and one older than the trimmed retro
+# changelog (rootDSE firstchangenumber) each mean a full refresh whose
+# sweep revokes exactly the user deleted meanwhile.  A foreign
+# userCertificate value survives everything; a concurrent writer's
+# userSMIMECertificate value survives certsync's compare-and-swap (test
+# builds: CERTSYNC_PUBLISH_RACE).  The eleventh persistent sync search,
+# refused with 53, is retried with a growing backoff.  flavor = openldap
+# against 389-ds is refused with one line.
+. "$CS_SRCDIR/tests/integration/lib.sh"
+. "$CS_SRCDIR/tests/integration/ds389.sh"
+cs_need ldapsearch ldapmodify openssl base64 awk
+LDAPNOINIT=1; export LDAPNOINIT
+CS_KEY_TYPE=ec:P-256
+cs_setup
+ds389_start
+ds389_agent_conf "flavor = 389ds"
+printf '[log]\nlevel = info\n' >> "$CONF"
+
+dn() { echo "uid=$1,$DS389_PEOPLE"; }
+i=1
+while [ $i -le 20 ]; do
+	n=$(printf '%02d' $i)
+	printf 'dn: uid=u%s,%s\nchangetype: add\nobjectClass: top\nobjectClass: person\n' \
+	    "$n" "$DS389_PEOPLE"
+	printf 'objectClass: organizationalPerson\nobjectClass: inetOrgPerson\n'
+	printf 'uid: u%s\ncn: User %s\nsn: %s\ndisplayName: User %s\nmail: u%s@example.test\n\n' \
+	    "$n" "$n" "$n" "$n" "$n"
+	i=$((i + 1))
+done | ds389_admin_modify >/dev/null
+
+# A certificate another CA issued to u02; it must survive everything.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$T/foreign.key" -subj "/CN=Foreign U02" -days 30 \
+    -outform DER -out "$T/foreign.der" 2>/dev/null
+printf 'dn: %s\nchangetype: modify\nadd: userCertificate;binary\nuserCertificate;binary:< file://%s\n' \
+    "$(dn u02)" "$T/foreign.der" | ds389_admin_modify >/dev/null
+FOREIGN=$(base64 -w0 < "$T/foreign.der")
+
+n_active() { ctl list --active | awk 'NR > 1' | wc -l; }
+n_revoked() { ctl list | awk '$1 == "revoked"' | wc -l; }
+n_issued() { ctl audit --last 0 | grep -c ' issue ' || :; }
+active_is() { test "$(n_active)" -eq "$1"; }
+active_for() { ctl list --active | grep -q " $1\$"; }
+# Both serials of ADDRESS's active certificates, to check their fate later.
+serials_of() { ctl list --active | awk -v a="$1" 'NR > 1 && $NF == a { print $3 }'; }
+revoked_all() { for s in "$@"; do ctl list | grep -q "^revoked .* $s "|| return 1; done; }
+# The directory holds exactly our active certificates for ADDRESS (+ foreign).
+published() { # DN ADDRESS [FOREIGN]
+	{ cs_store_values "$2"; [ -z "${3:-}" ] || echo "$3"; } | sort > "$T/want"
+	ds389_values "$1" 'userCertificate;binary' | sort > "$T/have"
+	[ -n "$(cs_store_values "$2")" ] && cmp -s "$T/want" "$T/have"
+}
+no_certs() { [ -z "$(ds389_values "$1" 'userCertificate;binary')" ]; }
+log_count() { test "$(grep -c -- "$1" "$T/agent.log")" -eq "$2"; }
+once() { "$CS_BUILDDIR/certsyncd" -c "$CONF" --once >>"$T/agent.log" 2>&1; }
+no_jobs() { ctl status | grep -q '^  queued     0$'; }
+crl_lists() { # SERIAL REASON
+	openssl crl -inform DER -in "$T/crl/ca.crl" -noout -text 2>/dev/null |
+	    grep -A4 "$1" | grep -q "$2"
+}
+# DN SUBJECT: the entry's one userSMIMECertificate value holds two
+# certificates of SUBJECT and the CA's.
+smime_holds() {
+	ds389_smime_certs_of "$1" > "$T/smime.subjects"
+	test "$(grep -cx "$2" "$T/smime.subjects") $(grep -c 'CN = certsync Test CA' \
+	    "$T/smime.subjects") $(wc -l < "$T/smime.subjects")" = "2 1 3"
+}
+set_conf() { # KEY VALUE: in [directory], replacing an earlier line
+	sed -i -e "/^$1 = /d" -e "s|^flavor = 389ds\$|flavor = 389ds\n$1 = $2|" "$CONF"
+}
+
+echo "# enrollment: a full refresh"
+U01=$(ds389_syncuuid "$(ds389_uniqueid "$(dn u01)")")
+cs_agent_start
+check "the 20 users are enrolled (40 certificates)" cs_wait_for 60 active_is 40
+check "u01's certificates are in the directory" \
+    cs_wait_for 30 published "$(dn u01)" u01@example.test
+check "u02's, and the foreign one" \
+    cs_wait_for 30 published "$(dn u02)" u02@example.test "$FOREIGN"
+check "u01's userSMIMECertificate is a PKCS#7 of its two certificates and the CA" \
+    smime_holds "$(dn u01)" "CN = User 01"
+check "the store keys u01 by its nsUniqueId as syncrepl sends it ($U01)" \
+    sh -c "'$CTL' -c '$CONF' audit --last 0 | grep -q ' issue  *$U01 '"
+check "certsyncctl plan (a plain search) agrees: nothing to do" ctl plan
+last_says '^0 to do, 0 skipped, 20 up to date$' "0 to do, 20 up to date"
+
+echo "# the persist stage"
+OLD01=$(serials_of u01@example.test)
+ds389_replace u01 mail u01.new@example.test >/dev/null
+check "an address change is reissued" cs_wait_for 30 active_for u01.new@example.test
+check "and published in place of the old" \
+    cs_wait_for 30 published "$(dn u01)" u01.new@example.test
+check "the old certificates are revoked" cs_wait_for 30 revoked_all $OLD01
+check "as affiliationChanged in the CRL" \
+    cs_wait_for 30 crl_lists "$(echo "$OLD01" | head -n 1)" "Affiliation Changed"
+OLD03=$(serials_of u03@example.test)
+ds389_replace u03 displayName "User Three" >/dev/null
+check "a name change is reissued" cs_wait_for 30 revoked_all $OLD03
+check "under the new name" sh -c "'$CTL' -c '$CONF' show u03@example.test | grep -q 'CN=User Three'"
+
+# Without the recipe's third ACI, 389-ds answers the base search for a
+# deleted entry with success and no entry instead of noSuchObject.
+_ds389_ldif acl.ldif | sed -n 's/^aci: \(.*see containers.*\)$/\1/p' > "$T/aci"
+check "the admin takes the \"see containers\" ACI away" sh -c \
+    "printf 'dn: %s\nchangetype: modify\ndelete: aci\naci: %s\n' '$DS389_PEOPLE' \"\$(cat '$T/aci')\" |
+     LDAPNOINIT=1 ldapmodify -x -H '$DS389_URI' -D '$DS389_ADMIN_DN' -y '$DS389_ADMIN_PW_FILE'"
+OLD04=$(serials_of u04@example.test)
+ds389_delete_user u04 >/dev/null
+svc_base() { ds389_svc_search -LLL -b "$1" -s base '(objectClass=*)' 1.1 > "$T/base.out"; }
+check "the service account's base search for the deleted u04 succeeds" svc_base "$(dn u04)"
+check_fails "without an entry" grep -q '^dn:' "$T/base.out"
+check "u04, deleted, is revoked" cs_wait_for 30 revoked_all $OLD04
+check "its read of the entry was taken for gone, not retried" \
+    sh -c "! grep -q 'cannot read the entry' '$T/agent.log'"
+printf 'dn: %s\nchangetype: modify\nadd: aci\naci: %s\n' "$DS389_PEOPLE" "$(cat "$T/aci")" |
+    ds389_admin_modify >/dev/null
+OLD05=$(serials_of u05@example.test)
+ds389_replace u05 mail >/dev/null
+check "u05, whose mail was removed (out of the filter), is revoked" \
+    cs_wait_for 30 revoked_all $OLD05
+check "and its certificates taken out of the directory" \
+    cs_wait_for 30 no_certs "$(dn u05)"
+revoked_is() { test "$(n_revoked)" -eq "$1"; }
+check "nothing else was revoked (2 reissues, 2 departures: 8 certificates)" \
+    cs_wait_for 30 revoked_is 8
+check "the jobs are done" cs_wait_for 30 no_jobs
+
+echo "# a restart resumes from the cookie and reissues nobody"
+cs_agent_stop
+ISSUED=$(n_issued) REVOKED=$(n_revoked) ACTIVE=$(n_active)
+cs_agent_start
+check "the restart resumes from the cookie" \
+    cs_wait_for 30 log_count "resuming from the stored cookie" 1
+check "its refresh and presence check complete" \
+    cs_wait_for 30 log_count "refresh complete" 2
+cs_agent_stop
+check "nobody was issued ($ISSUED) or revoked ($REVOKED)" \
+    test "$(n_issued) $(n_revoked)" = "$ISSUED $REVOKED"
+
+echo "# --once from a cookie, after 1 of 20 users changed"
+OLD06=$(serials_of u06@example.test)
+ds389_replace u06 mail u06.new@example.test >/dev/null
+check_exit 0 "certsyncd --once" once
+check "u06 is reissued" active_for u06.new@example.test
+check "its old certificates are revoked" revoked_all $OLD06
+check "and nobody else's: 2 revocations ($REVOKED -> $((REVOKED + 2)))" \
+    test "$(n_revoked)" -eq $((REVOKED + 2))
+check "2 certificates issued" test "$(n_issued)" -eq $((ISSUED + 2))
+check "as many active certificates as before ($ACTIVE)" active_is "$ACTIVE"
+check "u06's new ones are in the directory" \
+    published "$(dn u06)" u06.new@example.test
+
+echo "# --once finds users deleted and taken out of the filter meanwhile"
+OLD07=$(serials_of u07@example.test) OLD08=$(serials_of u08@example.test)
+ds389_delete_user u07 >/dev/null
+ds389_replace u08 mail >/dev/null
+REVOKED=$(n_revoked)
+check_exit 0 "certsyncd --once" once
+check "u07 (deleted: the cookie's syncIdSet) is revoked" revoked_all $OLD07
+check "u08 (mail removed: the presence check) is revoked" revoked_all $OLD08
+check "and nobody else" test "$(n_revoked)" -eq $((REVOKED + 4))
+
+echo "# a refused cookie: a full refresh, and its sweep"
+OLD09=$(serials_of u09@example.test)
+ds389_delete_user u09 >/dev/null
+# The same filter spelled otherwise: 389-ds ties a cookie to its spelling.
+set_conf filter '(\&(mail=*)(objectClass=inetOrgPerson))'
+REVOKED=$(n_revoked) ISSUED=$(n_issued)
+check_exit 0 "certsyncd --once" once
+check "the server refused the cookie; a full refresh followed" \
+    grep -q "the server refused the stored cookie (e-syncRefreshRequired); a full refresh follows" "$T/agent.log"
+check "u09, deleted meanwhile, is revoked" revoked_all $OLD09
+check "and nobody else" test "$(n_revoked)" -eq $((REVOKED + 2))
+check "nobody was issued anything" test "$(n_issued)" -eq "$ISSUED"
+
+echo "# a cookie older than the trimmed retro changelog"
+check "the admin keeps change records for 1 s" ds389_admin_modify <<EOF
+dn: cn=Retro Changelog Plugin,cn=plugins,cn=config
+changetype: modify
+replace: nsslapd-changelogmaxage
+nsslapd-changelogmaxage: 1s
+-
+replace: nsslapd-changelog-trim-interval
+nsslapd-changelog-trim-interval: 1
+EOF
+check "ds389_restart puts that in force" ds389_restart
+first_cn() { ldapsearch -x -LLL -H "$DS389_URI" -b "" -s base "$1" | sed -n "s/^$1: //p"; }
+check_exit 0 "certsyncd --once stores a fresh cookie" once
+LAST=$(first_cn lastchangenumber)
+OLD10=$(serials_of u10@example.test)
+ds389_delete_user u10 >/dev/null
+ds389_replace u11 description "first" >/dev/null
+ds389_replace u11 description "second" >/dev/null
+trimmed() { [ "$(first_cn firstchangenumber)" -gt $((LAST + 1)) ]; }
+check "the server trims the deletion of u10 from its changelog" cs_wait_for 20 trimmed
+REVOKED=$(n_revoked)
+check_exit 0 "certsyncd --once" once
+check "it does not resume from the stale cookie" \
+    grep -q "not resuming from the stored cookie: the retro changelog starts at change" "$T/agent.log"
+check "u10, deleted meanwhile, is revoked" revoked_all $OLD10
+check "and nobody else" test "$(n_revoked)" -eq $((REVOKED + 2))
+
+echo "# switching source to poll changes nobody"
+set_conf source poll
+REVOKED=$(n_revoked) ISSUED=$(n_issued) ACTIVE=$(n_active)
+check_exit 0 "certsyncd --once with source = poll" once
+check "its pass plans nothing" \
+    grep -q "refresh complete: 0 planned, 0 skipped, " "$T/agent.log"
+check "nobody was issued or revoked" \
+    test "$(n_issued) $(n_revoked) $(n_active)" = "$ISSUED $REVOKED $ACTIVE"
+sed -i '/^source = poll$/d' "$CONF"
+
+echo "# another writer between certsync's read and write of userSMIMECertificate"
+if grep -q '^#define CS_FAILPOINTS 1' "$CS_BUILDDIR/config.h" 2>/dev/null; then
+	# Between certsync's read and its write, they replace the attribute
+	# with a value of their own: certsync's delete of its old value fails.
+	openssl rand 48 > "$T/theirs.bin"
+	THEIRS=$(base64 -w0 < "$T/theirs.bin")
+	printf 'dn: %s\nchangetype: modify\nreplace: userSMIMECertificate\nuserSMIMECertificate:< file://%s\n' \
+	    "$(dn u12)" "$T/theirs.bin" > "$T/race.ldif"
+	printf "LDAPNOINIT=1 ldapmodify -x -H '%s' -D '%s' -y '%s' -f '%s' > '%s' 2>&1\n" \
+	    "$DS389_URI" "$DS389_ADMIN_DN" "$DS389_ADMIN_PW_FILE" "$T/race.ldif" \
+	    "$T/race.out" > "$T/race.sh"
+	ds389_replace u12 mail u12.new@example.test >/dev/null
+	CERTSYNC_PUBLISH_RACE="sh $T/race.sh" once
+	check "the other writer wrote between certsync's read and write" \
+	    grep -q "modifying entry" "$T/race.out"
+	check "certsync's compare-and-swap failed, and it read the entry again" \
+	    grep -q "publish $(dn u12): the entry changed between our read and our write; reading it again" "$T/agent.log"
+	ds389_values "$(dn u12)" userSMIMECertificate > "$T/smime"
+	check "userSMIMECertificate holds two values" test "$(wc -l < "$T/smime")" -eq 2
+	check "theirs, byte for byte" grep -qx "$THEIRS" "$T/smime"
+	check "and ours, with u12's new certificates" smime_holds "$(dn u12)" "CN = User 12"
+	check "which are the active ones" published "$(dn u12)" u12.new@example.test
+else
+	echo "# (the race needs a build configured with --enable-failpoints)"
+fi
+foreign_kept() { ds389_values "$(dn u02)" 'userCertificate;binary' | grep -qx "$FOREIGN"; }
+check "the foreign certificate is still in u02's entry" foreign_kept
+
+echo "# the eleventh persistent sync search is refused (53), and retried"
+SYNCS=
+i=1
+while [ $i -le 10 ]; do
+	ldapsearch -x -H "$DS389_URI" -D "$DS389_ADMIN_DN" -y "$DS389_ADMIN_PW_FILE" \
+	    -b "$DS389_PEOPLE" -E sync=rp '(uid=nobody)' 1.1 > "$T/sync$i.out" 2>&1 &
+	SYNCS="${SYNCS:+$SYNCS }$!"
+	i=$((i + 1))
+done
+cs_on_exit "kill $SYNCS 2>/dev/null"
+persisting() { [ "$(grep -l 'switching to persist stage' "$T"/sync*.out | wc -l)" -eq 10 ]; }
+check "ten persistent sync searches run" cs_wait_for 30 persisting
+refusals() { [ "$(grep -c 'RESULT err=53 ' "$DS389_ACCESS")" -ge "$1" ]; }
+DONE=$(grep -c "refresh complete" "$T/agent.log")
+cs_agent_start
+check "the agent's is refused, one line says why" cs_wait_for 30 grep -q \
+    "the server refused the sync search (Server is unwilling to perform): 389-ds runs at most 10 persistent ones at once" "$T/agent.log"
+check "it tries again, three times" cs_wait_for 30 refusals 3
+# The seconds between the refusals: 1 s, then 2 s (reconnect_max), +-20%.
+gaps() {
+	grep 'RESULT err=53 ' "$DS389_ACCESS" | head -n 3 |
+	    sed 's/^\[[^:]*:\([0-9]*\):\([0-9]*\):\([0-9.]*\) .*/\1 \2 \3/' |
+	    awk '{ t = $1 * 3600 + $2 * 60 + $3; if (NR > 1) printf "%.1f ", t - p; p = t }'
+}
+G=$(gaps)
+check "with a growing backoff (gaps: $G s)" \
+    awk -v g="$G" 'BEGIN { split(g, a, " "); exit !(a[1] >= 0.7 && a[2] >= 1.4) }'
+kill ${SYNCS%% *}
+check "a slot frees: the agent's search runs" \
+    cs_wait_for 30 log_count "refresh complete" $((DONE + 1))
+cs_agent_stop
+
+echo "# flavor = openldap against 389-ds is refused"
+sed -i 's/^flavor = 389ds$/flavor = openldap/' "$CONF"
+check_exit 69 "certsyncd --once" "$CS_BUILDDIR/certsyncd" -c "$CONF" --once
+last_says "the server is 389 Directory Server \(vendorName \"389 Project\"\), which certsync follows only with \[directory\] flavor = 389ds" \
+    "one line says what to set"
+check_exit 69 "certsyncctl plan too" ctl plan
+last_says "flavor = 389ds" "with the same line"
+check "the users' certificates stayed" test "$(n_active)" -eq "$ACTIVE"
+cs_done
