@@ -14,9 +14,10 @@
 # refreshDeletes FALSE: read as RFC 4533 says, everyone else would be
 # revoked); users deleted or taken out of the filter while the agent was
 # down are found (the syncIdSet, the presence check).  A cookie the server
-# refuses (the filter was respelled) and one older than the trimmed retro
-# changelog (rootDSE firstchangenumber) each mean a full refresh whose
-# sweep revokes exactly the user deleted meanwhile.  A foreign
+# refuses (ahead of its changelog, as after a restore from a backup) and
+# one older than the trimmed retro changelog (rootDSE firstchangenumber)
+# each mean a full refresh whose sweep revokes exactly the user deleted
+# meanwhile.  A foreign
 # userCertificate value survives everything; a concurrent writer's
 # userSMIMECertificate value survives certsync's compare-and-swap (test
 # builds: CERTSYNC_PUBLISH_RACE).  The eleventh persistent sync search,
@@ -24,7 +25,7 @@
 # against 389-ds is refused with one line.
 . "$CS_SRCDIR/tests/integration/lib.sh"
 . "$CS_SRCDIR/tests/integration/ds389.sh"
-cs_need ldapsearch ldapmodify openssl base64 awk
+cs_need ldapsearch ldapmodify openssl base64 awk sqlite3
 LDAPNOINIT=1; export LDAPNOINIT
 CS_KEY_TYPE=ec:P-256
 cs_setup
@@ -179,8 +180,12 @@ check "and nobody else" test "$(n_revoked)" -eq $((REVOKED + 4))
 echo "# a refused cookie: a full refresh, and its sweep"
 OLD09=$(serials_of u09@example.test)
 ds389_delete_user u09 >/dev/null
-# The same filter spelled otherwise: 389-ds ties a cookie to its spelling.
-set_conf filter '(\&(mail=*)(objectClass=inetOrgPerson))'
+# As after a restore of the server from a backup: the stored cookie is
+# ahead of the server's changelog, which refuses it.
+SQL="sqlite3 $T/state/state.db"
+COOKIE=$($SQL "SELECT CAST(cookie AS TEXT) FROM checkpoints WHERE source = 'syncrepl'")
+check "a cookie is stored" test -n "$COOKIE"
+$SQL "UPDATE checkpoints SET cookie = CAST('${COOKIE%#*}#999999' AS BLOB) WHERE source = 'syncrepl'"
 REVOKED=$(n_revoked) ISSUED=$(n_issued)
 check_exit 0 "certsyncd --once" once
 check "the server refused the cookie; a full refresh followed" \
