@@ -9,7 +9,8 @@
 # deleted user is revoked although, without the recipe's "see containers"
 # ACI, the base search for the entry answers "success, no entries"; a user
 # whose mail is removed is revoked.  A restart resumes from the cookie and
-# reissues nobody.  --once from a cookie after 1 of 20 users changed
+# reissues nobody; the periodic full reconcile's presence check finds a
+# user the service account may no longer read.  --once from a cookie after 1 of 20 users changed
 # reissues that user and revokes no one else (389-ds ends that refresh with
 # refreshDeletes FALSE: read as RFC 4533 says, everyone else would be
 # revoked); users deleted or taken out of the filter while the agent was
@@ -144,17 +145,32 @@ check "the jobs are done" cs_wait_for 30 no_jobs
 
 echo "# a restart resumes from the cookie and reissues nobody"
 cs_agent_stop
-ISSUED=$(n_issued) REVOKED=$(n_revoked) ACTIVE=$(n_active)
+ISSUED=$(n_issued) REVOKED=$(n_revoked)
+# The periodic full reconcile every 2 s (test builds), not every 24 hours.
+export CERTSYNC_FULL_RECONCILE_SECONDS=2
 cs_agent_start
+unset CERTSYNC_FULL_RECONCILE_SECONDS
 check "the restart resumes from the cookie" \
     cs_wait_for 30 log_count "resuming from the stored cookie" 1
 check "its refresh and presence check complete" \
     cs_wait_for 30 log_count "refresh complete" 2
-cs_agent_stop
+check "the periodic full reconcile checks which users are still in scope" \
+    cs_wait_for 30 log_count "refresh complete" 3
 check "nobody was issued ($ISSUED) or revoked ($REVOKED)" \
     test "$(n_issued) $(n_revoked)" = "$ISSUED $REVOKED"
 
+echo "# a user the account may no longer read: the periodic check finds him"
+# 389-ds reports the entry as modified (with nothing readable), not gone.
+OLD13=$(serials_of u13@example.test)
+printf 'dn: %s\nchangetype: modify\nadd: aci\naci: (targetattr = "*")(version 3.0; acl "hide u13"; deny (all) userdn = "ldap:///%s";)\n' \
+    "$(dn u13)" "$DS389_SVC_DN" | ds389_admin_modify >/dev/null
+check "u13 is revoked" cs_wait_for 30 revoked_all $OLD13
+check "and nobody else" test "$(n_revoked)" -eq $((REVOKED + 2))
+check "by the periodic check" grep -q "checking which users are still in scope" "$T/agent.log"
+cs_agent_stop
+
 echo "# --once from a cookie, after 1 of 20 users changed"
+ISSUED=$(n_issued) REVOKED=$(n_revoked) ACTIVE=$(n_active)
 OLD06=$(serials_of u06@example.test)
 ds389_replace u06 mail u06.new@example.test >/dev/null
 check_exit 0 "certsyncd --once" once
