@@ -4,15 +4,17 @@
  *
  * Owns: making the user's new certificates (a keypair each, the profile
  * filled in, the CA's signature, the sign record, the keystore file) and
- * recording them all at once with the job's next state.  KEYS marks an
- * attempt that may have signed: a resumed job looks for what it signed and
- * did not record before it does anything else.
+ * their userSMIMECertificate value (signed by the new signing key while it
+ * is in hand), and recording them all at once with the job's next state.
+ * KEYS marks an attempt that may have signed: a resumed job looks for what
+ * it signed and did not record before it does anything else.
  * Never: records a certificate without its key file, or lets a certificate
  * it signed go unaccounted for (the sign record comes first).
  */
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -24,6 +26,7 @@
 #include "pki/issue.h"
 #include "pki/keys.h"
 #include "pki/keystore.h"
+#include "pki/smime_value.h"
 
 #define MAX_KINDS 2
 
@@ -68,11 +71,34 @@ make_cert(struct job_ctx *ctx, const struct identity *id, struct fresh *f,
 	    &f->row.keystore_path);
 }
 
-/* The new certificates recorded as pending, with ISSUED, in one
+/*
+ * The userSMIMECertificate value of the n certificates in fresh (the
+ * signing or dual one first, the encryption one last), signed by the new
+ * signing key now, while it is in memory: publishing, and republishing
+ * after a restart or a hold, then writes it as recorded, without a
+ * PKCS#12 to open.  0 and *der (caller frees), or -1 after logging.
+ */
+static int
+make_smime(struct job_ctx *ctx, const struct fresh *fresh, size_t n,
+    unsigned char **der, size_t *len)
+{
+	struct smime_parts parts = {
+		.sign_key = fresh[0].key,
+		.sign_cert = fresh[0].cert,
+		.enc_cert = fresh[n - 1].cert,
+		.ca = signer_ca(ctx->signer),
+		.now = time(NULL),
+	};
+
+	return smime_value_signed(&parts, der, len);
+}
+
+/* The new certificates recorded as pending, with their S/MIME value (kept
+ * with the first, the signing or dual one) and ISSUED, in one
  * transaction.  0, or -1 after logging. */
 static int
 record_issued(struct job_ctx *ctx, struct job *job, const struct identity *id,
-    struct fresh *fresh, size_t n)
+    struct fresh *fresh, size_t n, const unsigned char *smime, size_t smime_len)
 {
 	if (store_begin(ctx->st) == -1)
 		return -1;
@@ -83,6 +109,7 @@ record_issued(struct job_ctx *ctx, struct job *job, const struct identity *id,
 		    cert_kind_name(fresh[i].kind), fresh[i].row.addresses,
 		    fresh[i].row.subject, fresh[i].row.keystore_path);
 	}
+	store_cert_smime_put(ctx->st, fresh[0].row.id, smime, smime_len);
 	job_set_state(ctx->st, job, JOB_ISSUED);
 	if (store_commit(ctx->st) == -1)
 		return -1;
@@ -99,6 +126,8 @@ job_step_issue(struct job_ctx *ctx, struct job *job, const struct identity *id,
 {
 	struct fresh fresh[MAX_KINDS];
 	size_t n = ctx->conf->certificates.mode == CERT_MODE_DUAL ? 1 : 2;
+	unsigned char *smime = NULL;
+	size_t smime_len = 0;
 	int rc = -1;
 
 	memset(fresh, 0, sizeof(fresh));
@@ -118,13 +147,18 @@ job_step_issue(struct job_ctx *ctx, struct job *job, const struct identity *id,
 				}
 			goto done;
 		}
+	if (make_smime(ctx, fresh, n, &smime, &smime_len) == -1) {
+		job_recover_unrecorded_of(ctx, id->uuid, fresh, n);
+		goto done;
+	}
 	/* Rows without key files would be harmful: the files come first.  A
 	 * crash here leaves files and sign records without rows, which the
 	 * next start (or resumption in KEYS) records and revokes. */
 	failpoint("issue-before-record");
-	rc = record_issued(ctx, job, id, fresh, n);
+	rc = record_issued(ctx, job, id, fresh, n, smime, smime_len);
 done:
 	for (size_t i = 0; i < n; i++)
 		fresh_free(&fresh[i]);
+	free(smime);
 	return rc;
 }

@@ -26,6 +26,7 @@
 # against 389-ds is refused with one line.
 . "$CS_SRCDIR/tests/integration/lib.sh"
 . "$CS_SRCDIR/tests/integration/ds389.sh"
+. "$CS_SRCDIR/tests/integration/smime_check.sh"
 cs_need ldapsearch ldapmodify openssl base64 awk sqlite3
 LDAPNOINIT=1; export LDAPNOINIT
 CS_KEY_TYPE=ec:P-256
@@ -95,8 +96,10 @@ check "u01's certificates are in the directory" \
     cs_wait_for 30 published "$(dn u01)" u01@example.test
 check "u02's, and the foreign one" \
     cs_wait_for 30 published "$(dn u02)" u02@example.test "$FOREIGN"
-check "u01's userSMIMECertificate is a PKCS#7 of its two certificates and the CA" \
+check "u01's userSMIMECertificate holds its two certificates and the CA" \
     smime_holds "$(dn u01)" "CN = User 01"
+smime_checks "u01, read back from 389-ds" \
+    "$(ds389_values "$(dn u01)" userSMIMECertificate)" u01@example.test
 check "the store keys u01 by its nsUniqueId as syncrepl sends it ($U01)" \
     sh -c "'$CTL' -c '$CONF' audit --last 0 | grep -q ' issue  *$U01 '"
 check "certsyncctl plan (a plain search) agrees: nothing to do" ctl plan
@@ -269,6 +272,8 @@ if grep -q '^#define CS_FAILPOINTS 1' "$CS_BUILDDIR/config.h" 2>/dev/null; then
 	check "theirs, byte for byte" grep -qx "$THEIRS" "$T/smime"
 	check "and ours, with u12's new certificates" smime_holds "$(dn u12)" "CN = User 12"
 	check "which are the active ones" published "$(dn u12)" u12.new@example.test
+	smime_checks "u12's after the race" "$(grep -vx "$THEIRS" "$T/smime")" \
+	    u12.new@example.test
 else
 	echo "# (the race needs a build configured with --enable-failpoints)"
 fi
