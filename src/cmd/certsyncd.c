@@ -4,8 +4,9 @@
  * Owns: the process: options, the event loop (one explicit event_base),
  * signals (SIGTERM/SIGINT stop after the job in hand; SIGHUP reloads the
  * configuration and the recovery agents, keeping the old ones if the new
- * ones are bad), the pid file,
- * the periodic full reconcile, and the order of start and stop.
+ * ones are bad), the pid file, the periodic full reconcile, and the order
+ * of start and stop; the moments systemd is told about (ops/notify.c) and
+ * the HTTP listener's life, one per run of the loop (ops/http.c).
  * Never: does directory, crypto or job work itself; the watcher, planner
  * and runner do.
  */
@@ -25,14 +26,19 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 
+#include "cmd/reload_check.h"
 #include "directory/ldapconn.h"
 #include "directory/watch.h"
 #include "lib/conf.h"
 #include "lib/fsutil.h"
 #include "lib/log.h"
+#include "lib/log_guard.h"
+#include "lib/proc.h"
+#include "lib/metrics.h"
+#include "ops/http.h"
+#include "ops/notify.h"
 #include "pipeline/plan.h"
 #include "pipeline/runner.h"
-#include "pki/archive.h"
 #include "store/store.h"
 
 #ifndef CS_SYSCONFDIR
@@ -47,11 +53,16 @@ struct daemon {
 	int parked;		/* ... of which parked: someone must act */
 	struct conf *conf;
 	struct conf *next_conf;     /* a validated reload, waiting to be swapped in */
+	struct conf *prev_conf;     /* the one before a reload, while the new one runs */
+	int started;                /* this run of the loop got past start() */
+	int reload_failed;          /* a reload passed its checks but did not start */
 	struct event_base *base;
 	struct store *st;
 	struct plan_ctx plan;
 	struct runner *runner;
 	struct watch *watch;
+	struct http_server *http;  /* NULL: no [http] listen */
+	struct notifier *notify;   /* NULL: not run by systemd */
 	int stopping;
 };
 
@@ -83,21 +94,9 @@ on_stop_signal(evutil_socket_t sig, short what, void *arg)
 	struct daemon *d = arg;
 
 	log_notice("signal %d: finishing the job in hand, then stopping", (int)sig);
+	notify_stopping(d->notify);
 	d->stopping = 1;
 	event_base_loopbreak(d->base);
-}
-
-/* Whether conf's archive opens (its recovery agents load): 0, or -1 after
- * logging. */
-static int
-archive_check(const struct conf *conf)
-{
-	struct archive *ar = NULL;
-
-	if (archive_open(conf, time(NULL), &ar) == -1)
-		return -1;
-	archive_close(ar);
-	return 0;
 }
 
 static void
@@ -105,16 +104,29 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 {
 	struct daemon *d = arg;
 	struct conf *fresh = NULL;
+	char why[512], note[600];
 
-	/* The recovery agents too: the runner loads them again when the new
-	 * configuration starts, and a bad set must not stop the daemon. */
-	if (conf_load(d->conf_path, &fresh) != 0 || archive_check(fresh) == -1) {
+	if (conf_load(d->conf_path, &fresh) != 0) {
 		log_error("%s: not reloaded; the running configuration stays in force",
 		    d->conf_path);
+		store_state_set(d->st, "reload", "refused: the file has mistakes "
+		    "(see the log); the configuration before stays in force");
+		return;
+	}
+	/* Checked in full before anything running is stopped (the recovery
+	 * agents too): a start that would fail must not take the running
+	 * agent down with it. */
+	if (reload_check(fresh, why, sizeof(why)) == -1) {
+		log_error("%s: not reloaded: %s; the running configuration stays in "
+		    "force", d->conf_path, why);
+		snprintf(note, sizeof(note), "refused: %s; the configuration before "
+		    "stays in force", why);
+		store_state_set(d->st, "reload", note);
 		conf_free(fresh);
 		return;
 	}
 	log_notice("%s: reloading the configuration", d->conf_path);
+	notify_reloading(d->notify);
 	conf_free(d->next_conf);
 	d->next_conf = fresh;
 	event_base_loopbreak(d->base);
@@ -164,13 +176,15 @@ static int
 start(struct daemon *d)
 {
 	struct watch_sink sink;
+	char tag[64];
 
 	if (d->conf->directory.base == NULL) {
 		log_error("%s: [directory] base: is required to watch the directory",
 		    d->conf->path);
 		return EX_CONFIG;
 	}
-	if (store_open(d->conf->state.database, &d->st) == -1)
+	if (store_open(d->conf->state.database, &d->st) == -1 ||
+	    http_start(d->base, d->conf, d->st, &d->http) == -1)
 		return EX_UNAVAILABLE;
 	if (plan_init(&d->plan, d->conf, d->st, 0, NULL) == -1 ||
 	    runner_start(d->conf, &d->runner) == -1)
@@ -185,6 +199,14 @@ start(struct daemon *d)
 	    &d->watch) == -1)
 		return EX_CONFIG;
 	store_state_set(d->st, "daemon", d->once ? "running once" : "running");
+	/* With the pid, status tells a running agent from a killed one. */
+	if (proc_self_tag(tag, sizeof(tag)) == 0)
+		store_state_set(d->st, "pid", tag);
+	store_state_set(d->st, "reload", d->reload_failed ? "refused: the new "
+	    "configuration passed its checks but could not start (see the log); "
+	    "the configuration before is back in force" :
+	    d->prev_conf != NULL ? "applied" : "");
+	d->reload_failed = 0;
 	return 0;
 }
 
@@ -202,6 +224,9 @@ add_jobs(void *arg, const char *state, int n)
 static void
 stop(struct daemon *d)
 {
+	notify_detach(d->notify);
+	http_stop(d->http);
+	d->http = NULL;
 	watch_stop(d->watch);
 	d->watch = NULL;
 	if (d->runner != NULL) {
@@ -251,7 +276,10 @@ run_loop(struct daemon *d)
 		ev_full = event_new(d->base, -1, EV_PERSIST, on_full_reconcile, d);
 		event_add(ev_full, &tv);
 	}
+	d->started = 0;
 	if ((rc = start(d)) == 0) {
+		d->started = 1;
+		notify_attach(d->notify, d->base, d->st);
 		event_base_dispatch(d->base);
 		if (watch_failed(d->watch))
 			rc = EX_UNAVAILABLE;
@@ -356,19 +384,40 @@ serve(struct daemon *d)
 	if (d->conf->daemon.pid_file != NULL &&
 	    (pid_file = strdup(d->conf->daemon.pid_file)) == NULL)
 		fatal("out of memory");
+	/* After daemon(): WATCHDOG_PID names the process that stays. */
+	d->notify = notify_open();
+	metrics_set(M_START_TIME, (int64_t)time(NULL));
 	for (;;) {
 		rc = run_loop(d);
+		if (rc != 0 && !d->started && d->prev_conf != NULL) {
+			/* Its checks passed, yet it did not start (something
+			 * changed since): the one before takes over again. */
+			log_error("%s: the reloaded configuration could not start; "
+			    "going back to the one before", d->conf_path);
+			conf_free(d->conf);
+			d->conf = d->prev_conf;
+			d->prev_conf = NULL;
+			d->reload_failed = 1;
+			apply_logging(d);
+			continue;
+		}
+		conf_free(d->prev_conf);
+		d->prev_conf = NULL;
 		if (rc != 0 || d->stopping || d->once || d->next_conf == NULL)
 			break;
-		conf_free(d->conf);
+		d->prev_conf = d->conf;
 		d->conf = d->next_conf;
 		d->next_conf = NULL;
 		apply_logging(d);
 		log_notice("%s: configuration reloaded", d->conf_path);
 	}
+	notify_stopping(d->notify);
+	notify_close(d->notify);
+	d->notify = NULL;
 	if (pid_file != NULL)
 		unlink(pid_file);
 	free(pid_file);
+	log_guard_flush();
 	log_notice("stopped");
 	return rc;
 }
@@ -391,5 +440,6 @@ main(int argc, char **argv)
 	rc = d.dry_run ? dry_run(&d) : serve(&d);
 	conf_free(d.conf);
 	conf_free(d.next_conf);
+	conf_free(d.prev_conf);
 	return rc;
 }

@@ -37,6 +37,7 @@ struct command {
 	int (*run)(struct ctl *, const struct command *, int, char **);
 	int needs_signer;
 	int needs_archive;            /* it may archive keys: agents loaded */
+	int read_only;      /* only looks: the store is opened read-only */
 };
 
 /* Logs "NAME: what (usage: ...)"; returns EX_USAGE. */

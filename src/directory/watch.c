@@ -12,16 +12,24 @@
  * AD rounds run on a helper thread with a connection of their own; the
  * loop's connection carries the change notification search, which only
  * rings the bell for the next round.
- * Never: holds a message across drains, retries in a busy loop, or decides
- * what an entry means (the sink does).
+ * A silent watching connection is probed (idle_probe): a server that
+ * stopped answering (a frozen slapd still accepts TCP and acknowledges
+ * keepalives) is found within a probe's timeout and reconnected with
+ * backoff, and the state says "not answering since".  The backoff starts
+ * over only once a connection proved itself (its first changes recorded),
+ * so a server that accepts and then fails is not retried every second.
+ * Never: holds a message across drains, retries in a busy loop, blocks the
+ * loop on the directory, or decides what an entry means (the sink does).
  */
 #include "config.h"
 
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/rand.h>
 
@@ -31,6 +39,7 @@
 #include "directory/syncrepl.h"
 #include "directory/watch.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 
 #define CHECKPOINT "syncrepl"
 #define DRAIN_MAX 500          /* messages per callback before yielding */
@@ -81,6 +90,11 @@ struct watch {
 	size_t unidentified;       /* entries of a plain search without a usable id */
 
 	int backoff;               /* seconds before the next attempt */
+	time_t down_since;         /* the first failure since the last healthy moment */
+	int probe_msgid;           /* a probe awaiting its answer, or 0 */
+	int probe_grace;           /* its deadline was put off once already */
+	time_t last_heard;         /* the last message on the connection */
+	struct event *ev_probe;
 	int failed;                /* --once: gave up after a failure */
 	int in_refresh;
 	struct uuid_set seen;
@@ -105,6 +119,8 @@ set_state(struct watch *w, int error, const char *fmt, ...)
 	if (strcmp(buf, w->state) == 0)
 		return;	/* one line per change, not per attempt */
 	snprintf(w->state, sizeof(w->state), "%s", buf);
+	metrics_set(M_DIR_CONNECTED, !error);	/* every non-error state is connected */
+	metrics_add(M_DIR_STATE_CHANGES, 1);
 	if (error)
 		log_warn("directory %s: %s", w->conf->directory.uri, buf);
 	else
@@ -228,9 +244,16 @@ schedule_retry(struct watch *w)
 		    w->conf->directory.reconnect_max : w->backoff * 2;
 }
 
+/* Drops the connection; hung: the server stopped answering (a timeout),
+ * rather than refused or closed it. */
 static void
-drop(struct watch *w, const char *why)
+drop_as(struct watch *w, const char *why, int hung)
 {
+	char since[40];
+
+	metrics_add(M_ERR_DIRECTORY, 1);
+	w->probe_msgid = 0;
+	evtimer_del(w->ev_probe);
 	if (w->ev_read != NULL) {
 		event_free(w->ev_read);
 		w->ev_read = NULL;
@@ -257,15 +280,140 @@ drop(struct watch *w, const char *why)
 		event_base_loopbreak(w->base);
 		return;
 	}
-	set_state(w, 1, "disconnected: %s; retrying with backoff up to %ds", why,
-	    w->conf->directory.reconnect_max);
+	if (w->down_since == 0)
+		w->down_since = time(NULL);
+	strftime(since, sizeof(since), "%Y-%m-%d %H:%M:%S UTC", gmtime(&w->down_since));
+	if (hung)
+		set_state(w, 1, "not answering since %s: %s; retrying with backoff up "
+		    "to %ds", since, why, w->conf->directory.reconnect_max);
+	else
+		set_state(w, 1, "disconnected: %s; retrying with backoff up to %ds "
+		    "(down since %s)", why, w->conf->directory.reconnect_max, since);
 	schedule_retry(w);
+}
+
+static void
+drop(struct watch *w, const char *why)
+{
+	/* A connect or bind that timed out: the server is there but silent. */
+	drop_as(w, why, strstr(why, ldap_err2string(LDAP_TIMEOUT)) != NULL);
+}
+
+/* The store failed under a drain: what was read is not kept, so the search
+ * starts again from the last cookie, after the backoff. */
+static void
+drop_store(struct watch *w, const char *what)
+{
+	char why[400];
+
+	snprintf(why, sizeof(why), "the state store could not %s (%s)", what,
+	    store_error(w->st));
+	drop_as(w, why, 0);
+}
+
+/* The connection proved itself: the next failure starts the backoff over. */
+static void
+healthy(struct watch *w)
+{
+	w->backoff = 1;
+	w->down_since = 0;
 }
 
 int
 watch_failed(const struct watch *w)
 {
 	return w != NULL && w->failed;
+}
+
+/* ---- probing a silent connection -------------------------------------------- */
+
+/*
+ * SSSD bounds each operation (ldap_opt_timeout) and renews its connections
+ * on a timer (ldap_connection_expire_timeout); a persistent search has no
+ * operation to bound, so it is the silence that is bounded here: after
+ * idle_probe seconds without a message, a base search of the rootDSE
+ * (asking for no attribute) goes over the same connection, and an answer
+ * must come within network_timeout.  Sent and read without blocking: the
+ * answer is picked up by the drains.
+ */
+static void
+probe_arm(struct watch *w, int seconds)
+{
+	struct timeval tv = { seconds, 0 };
+
+	if (w->conf->directory.idle_probe > 0 && w->ld != NULL)
+		evtimer_add(w->ev_probe, &tv);
+}
+
+static void
+probe_answered(struct watch *w)
+{
+	w->probe_msgid = 0;
+	w->last_heard = time(NULL);
+	evtimer_del(w->ev_probe);
+	probe_arm(w, w->conf->directory.idle_probe);
+}
+
+/* Whether msg is (part of) the probe's answer; its end settles the probe. */
+static int
+probe_message(struct watch *w, LDAPMessage *msg)
+{
+	if (w->probe_msgid == 0 || ldap_msgid(msg) != w->probe_msgid)
+		return 0;
+	if (ldap_msgtype(msg) == LDAP_RES_SEARCH_RESULT)
+		probe_answered(w);
+	return 1;
+}
+
+/* An answer may be waiting on the socket while the loop was busy (the
+ * store, say): then the deadline is the loop's, not the server's. */
+static int
+probe_waiting(struct watch *w)
+{
+	struct pollfd pfd = { .fd = -1, .events = POLLIN };
+
+	if (ldap_get_option(w->ld, LDAP_OPT_DESC, &pfd.fd) != LDAP_OPT_SUCCESS ||
+	    pfd.fd < 0)
+		return 0;
+	return poll(&pfd, 1, 0) == 1;
+}
+
+static void
+on_probe(evutil_socket_t fd, short what, void *arg)
+{
+	static char *const no_attrs[] = { LDAP_NO_ATTRS, NULL };
+	struct watch *w = arg;
+	time_t quiet = time(NULL) - w->last_heard;
+	char why[128];
+	int rc;
+
+	if (w->ld == NULL)
+		return;
+	if (w->probe_msgid != 0) {
+		if (!w->probe_grace && probe_waiting(w)) {
+			w->probe_grace = 1;	/* a second to read it */
+			event_active(w->ev_read, EV_READ, 0);
+			probe_arm(w, 1);
+			return;
+		}
+		snprintf(why, sizeof(why), "no answer to a probe within %ds",
+		    w->conf->directory.network_timeout);
+		drop_as(w, why, 1);
+		return;
+	}
+	if (quiet < w->conf->directory.idle_probe) {
+		probe_arm(w, w->conf->directory.idle_probe - (int)quiet);
+		return;
+	}
+	w->probe_grace = 0;
+	rc = ldap_search_ext(w->ld, "", LDAP_SCOPE_BASE, "(objectClass=*)",
+	    (char **)no_attrs, 0, NULL, NULL, NULL, 1, &w->probe_msgid);
+	if (rc != LDAP_SUCCESS) {
+		w->probe_msgid = 0;
+		drop(w, ldap_err2string(rc));
+		return;
+	}
+	probe_arm(w, w->conf->directory.network_timeout);
 }
 
 static void
@@ -304,13 +452,13 @@ on_connected(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	w->ev_read = event_new(w->base, sock, EV_READ | EV_PERSIST, on_read, w);
-	/* The backoff starts again from 1 s once a refresh completes: a server
-	 * that takes the connection and then refuses the search (389-ds's
-	 * eleventh persistent search, 53) is asked less and less often. */
-	if (w->ev_read == NULL || event_add(w->ev_read, NULL) == -1)
-		drop(w, "cannot watch the connection");
-	else
-		start_search(w);
+	if (w->ev_read == NULL || event_add(w->ev_read, NULL) == -1 ||
+	    start_search(w) == -1)
+		return;
+	/* Not healthy() yet: a server that accepts and then fails at once
+	 * (or whose changes cannot be recorded) keeps its backoff. */
+	w->last_heard = time(NULL);
+	probe_arm(w, w->conf->directory.idle_probe);
 }
 
 static void
@@ -420,7 +568,6 @@ refresh_complete(struct watch *w)
 	if (!w->in_refresh)
 		return;
 	w->in_refresh = 0;
-	w->backoff = 1;
 	w->sink.pass_summary(w->sink.arg, summary, sizeof(summary));
 	log_notice("directory %s: refresh complete: %s", w->conf->directory.uri,
 	    summary);
@@ -666,17 +813,30 @@ handle_poll_message(struct watch *w, LDAPMessage *msg)
 	sync_event_free(&ev);
 }
 
-/* One message of our searches on the loop's connection. */
-static void
+static void start_round(struct watch *w);
+static void on_notify_read(struct watch *w);
+
+/* One message of the watching connection, read with LDAP_RES_ANY (so
+ * that libldap keeps none back that the socket no longer signals): the
+ * probe's answer, the presence check's (389-ds), or the search's.  1 for a
+ * message of the change source. */
+static int
 handle_message(struct watch *w, LDAPMessage *msg)
 {
 	struct sync_event ev;
 
-	if (w->presence_on && ldap_msgid(msg) == w->presence_msgid)
+	w->last_heard = time(NULL);
+	if (probe_message(w, msg))
+		return 0;
+	if (w->presence_on && ldap_msgid(msg) == w->presence_msgid) {
 		presence_message(w, msg);
-	else if (ldap_msgid(msg) != w->msgid)
-		return;		/* of a search that has ended: none is expected */
-	else if (w->poll)
+		return 1;
+	}
+	if (ldap_msgid(msg) != w->msgid)
+		return 0;	/* of a search that is over */
+	store_state_set(w->st, "last_event", "");
+	metrics_set(M_DIR_LAST_EVENT, (int64_t)time(NULL));
+	if (w->poll)
 		handle_poll_message(w, msg);
 	else if (syncrepl_parse(w->ld, msg, &ev) == 0) {
 		handle_event(w, &ev);
@@ -686,28 +846,31 @@ handle_message(struct watch *w, LDAPMessage *msg)
 		log_warn("directory %s: a malformed sync message was ignored",
 		    w->conf->directory.uri);
 	}
+	return 1;
 }
-
-static void start_round(struct watch *w);
-static void on_notify_read(struct watch *w);
 
 static void
 on_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct watch *w = arg;
 	struct timeval zero = { 0, 0 };
-	int i, rc = 0;
+	int i, rc = 0, changes = 0;
 
 	if (w->mode == M_DIRSYNC || w->mode == M_USN) {
 		on_notify_read(w);
 		return;
 	}
-	if (store_begin(w->st) == -1)
+	/* Reading on without a transaction would consume changes unrecorded;
+	 * not reading would bring the loop straight back here. */
+	if (store_begin(w->st) == -1) {
+		drop_store(w, "start a transaction");
 		return;
+	}
 	for (i = 0; i < DRAIN_MAX && w->ld != NULL; i++) {
 		LDAPMessage *msg = NULL;
 
-		/* The sync (or poll) search, and the presence check beside it. */
+		/* The sync (or poll) search, the presence check beside it,
+		 * and the probe. */
 		if ((rc = ldap_result(w->ld, LDAP_RES_ANY, LDAP_MSG_ONE, &zero, &msg)) == 0)
 			break;
 		if (rc == -1) {
@@ -720,16 +883,18 @@ on_read(evutil_socket_t fd, short what, void *arg)
 			drop(w, ldap_err2string(err));
 			return;
 		}
-		store_state_set(w->st, "last_event", "");
-		handle_message(w, msg);
+		changes += handle_message(w, msg);
 		ldap_msgfree(msg);
 	}
 	if (store_commit(w->st) == -1) {
 		/* The messages are consumed but their effects are not stored:
 		 * search again from the last committed cookie. */
-		drop(w, "the state store could not record the changes");
+		drop_store(w, "record the changes");
 		return;
 	}
+	/* Recorded, and still up (an error result drops it): proven. */
+	if (changes > 0 && w->ld != NULL)
+		healthy(w);
 	w->sink.flush(w->sink.arg);
 	/* libldap may hold parsed data the fd no longer signals: come back. */
 	if (i == DRAIN_MAX && w->ev_read != NULL)
@@ -981,7 +1146,7 @@ apply_round(struct watch *w, struct ad_round *r)
 	int merge = w->mode == M_DIRSYNC && !r->full;
 
 	if (store_begin(w->st) == -1) {
-		drop(w, "the state store could not start a transaction");
+		drop_store(w, "start a transaction");
 		return;
 	}
 	for (size_t i = 0; i < r->n; i++) {
@@ -989,7 +1154,7 @@ apply_round(struct watch *w, struct ad_round *r)
 			/* Nothing of the round is kept: the next one repeats it. */
 			store_rollback(w->st);
 			uuid_set_clear(&seen);
-			drop(w, "the state store could not record the changes");
+			drop_store(w, "record the changes");
 			return;
 		}
 	}
@@ -1000,9 +1165,11 @@ apply_round(struct watch *w, struct ad_round *r)
 		store_checkpoint_put(w->st, ad_checkpoint(w), r->cookie.bv_val,
 		    r->cookie.bv_len, w->server.server_id);
 	if (store_commit(w->st) == -1) {
-		drop(w, "the state store could not record the changes");
+		drop_store(w, "record the changes");
 		return;
 	}
+	healthy(w);
+	metrics_set(M_DIR_LAST_EVENT, (int64_t)time(NULL));
 	if (w->round_full)	/* the full pass asked for is done */
 		w->force_full = w->round_full = 0;
 	w->sink.flush(w->sink.arg);
@@ -1090,7 +1257,10 @@ on_notify_read(struct watch *w)
 			drop(w, ldap_err2string(err));
 			return;
 		}
-		if (rc == LDAP_RES_SEARCH_ENTRY)
+		w->last_heard = time(NULL);
+		if (probe_message(w, msg))
+			;	/* the probe's answer, not a notification */
+		else if (rc == LDAP_RES_SEARCH_ENTRY)
 			kick = 1;
 		else if (rc == LDAP_RES_SEARCH_RESULT) {
 			int err = LDAP_OTHER;
@@ -1139,7 +1309,8 @@ watch_start(struct event_base *base, const struct conf *conf, struct store *st,
 	if ((w->ev_retry = evtimer_new(base, on_retry, w)) == NULL ||
 	    (w->ev_poll = evtimer_new(base, on_poll, w)) == NULL ||
 	    (w->ev_connected = event_new(base, -1, 0, on_connected, w)) == NULL ||
-	    (w->ev_round_done = event_new(base, -1, 0, on_round_done, w)) == NULL)
+	    (w->ev_round_done = event_new(base, -1, 0, on_round_done, w)) == NULL ||
+	    (w->ev_probe = evtimer_new(base, on_probe, w)) == NULL)
 		fatal("out of memory");
 	connect_async(w);
 	*out = w;
@@ -1151,6 +1322,7 @@ watch_stop(struct watch *w)
 {
 	if (w == NULL)
 		return;
+	metrics_set(M_DIR_CONNECTED, 0);
 	if (w->thread_running) {
 		pthread_join(w->thread, NULL);
 		if (w->new_ld != NULL)
@@ -1179,6 +1351,7 @@ watch_stop(struct watch *w)
 	event_free(w->ev_poll);
 	event_free(w->ev_connected);
 	event_free(w->ev_round_done);
+	event_free(w->ev_probe);
 	uuid_set_clear(&w->seen);
 	free(w);
 }

@@ -66,6 +66,8 @@ struct conf {
 		int full_reconcile_hours; /* default 24; 0 turns it off */
 		int network_timeout;      /* seconds, default 10 */
 		int reconnect_max;        /* seconds, backoff ceiling, default 60 */
+		int idle_probe;           /* seconds of silence on the watching connection
+		                             before it is probed, default 60; 0: never */
 	} directory;
 
 	struct {
@@ -79,6 +81,8 @@ struct conf {
 		char *delivery_hook;      /* command run when new keys are ready */
 		int delivery_timeout;     /* seconds, default 60 */
 		char *pid_file;           /* optional */
+		int retry_max;            /* seconds, longest wait between two attempts
+		                             of a failing job, default 3600 */
 	} daemon;
 
 	struct {
@@ -133,6 +137,14 @@ struct conf {
 	} state;
 
 	struct {
+		char *listen;             /* "ADDRESS:PORT ..." (IPv6 as [::1]:PORT);
+		                             NULL: no HTTP listener (default) */
+		int revocation_delay_max; /* seconds a revocation may wait for its
+		                             CRL before /healthz fails, default 600 */
+		int timeout;              /* seconds a connection may stay silent, default 10 */
+	} http;
+
+	struct {
 		enum log_dest destination; /* "stderr" (default) or "syslog" */
 		int level;                 /* enum log_level, default notice */
 		int facility;              /* syslog facility, default LOG_DAEMON */
@@ -153,5 +165,18 @@ void conf_free(struct conf *conf);
 
 /* Parses a key_type spelling into spec; returns 0, or -1 if unknown. */
 int conf_parse_key_spec(const char *text, struct key_spec *spec);
+
+#define CONF_LISTEN_MAX 8	/* addresses in [http] listen */
+#define CONF_HOST_MAX 46	/* INET6_ADDRSTRLEN */
+
+/*
+ * The i-th address of an [http] listen value (addresses are separated by
+ * spaces): "127.0.0.1:8080" or "[::1]:8080", an IP literal (no name to
+ * resolve) and a port 1..65535, into host (the literal, without brackets)
+ * and *port.  Returns 1, 0 when there is no i-th address, or -1 when it
+ * is malformed (*why then says how).
+ */
+int conf_listen_item(const char *value, int i, char host[CONF_HOST_MAX], int *port,
+    const char **why);
 
 #endif

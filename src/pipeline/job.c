@@ -19,6 +19,8 @@
 
 #include "lib/failpoint.h"
 #include "lib/log.h"
+#include "lib/log_guard.h"
+#include "lib/metrics.h"
 #include "pipeline/crl_publish.h"
 #include "pipeline/identity_row.h"
 #include "pipeline/job.h"
@@ -30,7 +32,6 @@
 #include "pki/crl.h"
 
 #define BACKOFF_FIRST 5        /* seconds before the first retry */
-#define BACKOFF_MAX 3600
 
 int
 job_plan(struct store *st, const char *uuid, enum job_action action, int reason,
@@ -66,23 +67,47 @@ job_plan(struct store *st, const char *uuid, enum job_action action, int reason,
 	return rc;
 }
 
-/* A failed step: the job stays where it is and is tried again later. */
+/*
+ * A failed step: the job stays where it is and is tried again later.  When
+ * the store cannot record even that (it is full, or locked), the retry
+ * time is kept in ctx for the runner, which holds every job until then:
+ * the store would say the job is due at once.  The line says which.
+ */
 static void
-postpone(struct store *st, struct job *job, const char *what)
+postpone(struct job_ctx *ctx, struct job *job, const char *what)
 {
-	int64_t delay = BACKOFF_FIRST;
+	int64_t delay = BACKOFF_FIRST, max = ctx->conf->daemon.retry_max;
 
-	for (int i = 0; i < job->attempts && delay < BACKOFF_MAX; i++)
+	for (int i = 0; i < job->attempts && delay < max; i++)
 		delay *= 2;
-	if (delay > BACKOFF_MAX)
-		delay = BACKOFF_MAX;
+	if (delay > max)
+		delay = max;
 	job->attempts++;
 	job->next_attempt = time(NULL) + delay;
+	metrics_add(M_ERR_JOB, 1);
 	/* Only the retry columns: the in-memory state may be one whose
 	 * commit failed, and must not be written now. */
-	store_job_postpone(st, job->uuid, job->attempts, job->next_attempt, what);
-	log_warn("user %s: %s; %s job retried in %llds (attempt %d)", job->uuid, what,
-	    job_action_name(job->action), (long long)delay, job->attempts);
+	if (store_job_postpone(ctx->st, job->uuid, job->attempts, job->next_attempt,
+	    what) == 0) {
+		log_warn("user %s: %s; %s job retried in %llds (attempt %d)", job->uuid,
+		    what, job_action_name(job->action), (long long)delay, job->attempts);
+		return;
+	}
+	if (ctx->retry_unrecorded < job->next_attempt)
+		ctx->retry_unrecorded = job->next_attempt;
+	log_warn("user %s: %s; could not record the retry (%s); jobs wait %llds "
+	    "(attempt %d, not recorded)", job->uuid, what, store_error(ctx->st),
+	    (long long)delay, job->attempts);
+}
+
+/* What a failed attempt reports: the reason the step gave, else the first
+ * problem logged during it (the cause, not its echoes). */
+static const char *
+failure_text(const char *why)
+{
+	const char *first = log_first_problem();
+
+	return why[0] != '\0' ? why : first != NULL ? first : "a step failed";
 }
 
 /*
@@ -157,6 +182,14 @@ run_steps(struct job_ctx *ctx, struct job *job, const struct identity *id,
 	return 0;
 }
 
+/* Whether the job signs new certificates for its user. */
+static int
+issues(const struct job *job, int have_id)
+{
+	return have_id && (job->action == JOB_ENROLL || job->action == JOB_REISSUE ||
+	    job->action == JOB_RENEW);
+}
+
 int
 job_run(struct job_ctx *ctx, const char *uuid)
 {
@@ -165,17 +198,23 @@ job_run(struct job_ctx *ctx, const char *uuid)
 	char why[256] = "";
 	int found, have_id = 0, rc = -1;
 
+	log_problem_clear();
 	if ((found = job_get(ctx->st, uuid, &job)) != 1)
 		return found == 0 ? 0 : -1;
-	/* KEYS: an attempt got as far as signing.  What it signed and did not
-	 * record is revoked first, whatever the job does next. */
-	if (job.state == JOB_KEYS && job_recover_unrecorded_of(ctx, uuid, NULL, 0) == -1) {
-		postpone(ctx->st, &job, "certificates signed but not recorded are "
+	if ((have_id = identity_load(ctx->st, uuid, &id)) == -1)
+		goto done;
+	/* A resumed job: a kill may have left a revoked key in the keystore. */
+	if (job.state != JOB_PLANNED)
+		job_sweep_keystore(ctx, uuid);
+	/* KEYS: an attempt got as far as signing.  A job that issues again
+	 * records what it left that is still right, and revokes the rest
+	 * (job_held.c); any other job revokes it all first. */
+	if (job.state == JOB_KEYS && !issues(&job, have_id) &&
+	    job_recover_unrecorded_of(ctx, uuid, NULL, 0) == -1) {
+		postpone(ctx, &job, "certificates signed but not recorded are "
 		    "not revoked yet");
 		goto done;
 	}
-	if ((have_id = identity_load(ctx->st, uuid, &id)) == -1)
-		goto done;
 	if (!have_id && job.action != JOB_REVOKE && job.action != JOB_UNPUBLISH &&
 	    (job.state == JOB_PLANNED || job.state == JOB_KEYS)) {
 		/* Nothing certifiable any more: the plan is void.  (A withdrawal
@@ -183,13 +222,14 @@ job_run(struct job_ctx *ctx, const char *uuid)
 		 * gone user's certificates are then revoked.) */
 		log_info("user %s: %s job dropped; no certifiable identity", uuid,
 		    job_action_name(job.action));
+		metrics_change_forget(uuid);
 		rc = store_job_delete(ctx->st, uuid);
 		goto done;
 	}
 	if ((rc = run_steps(ctx, &job, &id, have_id, why, sizeof(why))) == -2)
 		rc = park(ctx->st, &job, have_id ? id.dn : NULL, why);
 	else if (rc != 0)
-		postpone(ctx->st, &job, why[0] ? why : "a step failed");
+		postpone(ctx, &job, failure_text(why));
 done:
 	if (have_id == 1)
 		identity_free(&id);
@@ -211,6 +251,7 @@ close_job(struct job_ctx *ctx, struct job *job)
 	store_audit(ctx->st, "done", job->uuid, NULL, "%s job done",
 	    job_action_name(job->action));
 	rc = store_commit(ctx->st);
+	metrics_change_forget(job->uuid);	/* if it never published */
 	failpoint("after-DONE");
 	return rc;
 }
@@ -224,9 +265,12 @@ job_finish_batch(struct job_ctx *ctx, struct uuid_set *closed)
 
 	/* The durable mark, not only this process's count: a crash between
 	 * a revocation and its CRL must still end in a CRL. */
-	if (ctx->revoked > 0 || store_crl_pending(ctx->st) == 1) {
-		if (crl_publish(ctx->conf, ctx->st, ctx->signer, &number) == -1)
+	if (ctx->revoked > 0 || store_crl_pending(ctx->st) == 1 || (ctx->crl_refresh &&
+	    crl_publish_due(ctx->conf, ctx->st, time(NULL)) == 1)) {
+		if (crl_publish(ctx->conf, ctx->st, ctx->signer, &number) == -1) {
+			metrics_add(M_ERR_CRL, 1);
 			return -1;
+		}
 		ctx->revoked = 0;
 	}
 	/* Only REVOKED jobs are due now (others wait for their retry time, or

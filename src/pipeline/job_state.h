@@ -19,6 +19,7 @@
 
 struct publisher;
 struct archive;
+struct held_certs;
 
 /* In this order; unpublish and republish go PLANNED -> PUBLISHED. */
 enum job_state { JOB_PLANNED, JOB_KEYS, JOB_ISSUED, JOB_ARCHIVED, JOB_PUBLISHED,
@@ -47,6 +48,13 @@ struct job_ctx {
 	struct publisher *pub;     /* NULL: no directory to publish to */
 	struct archive *archive;   /* where superseded keys go (pki/archive.h) */
 	int revoked;               /* revocations since the last CRL */
+	int crl_refresh;           /* the daemon's runner: a batch also writes a
+	                              CRL that is due (crl_publish_due) */
+	int64_t retry_unrecorded;  /* a retry time the store could not record:
+	                              the runner holds every job until then */
+	struct held_certs *held;   /* what failed attempts signed and could not
+	                              record, for their next attempt; NULL: such
+	                              certificates are revoked at once */
 };
 
 /* "PLANNED" .. "DONE", as the store keeps them; and back (-1 if unknown). */

@@ -101,8 +101,21 @@ struct job_row {
 /* Opens or creates the database (and its directory, mode 0700), migrates
  * it forward, refuses one from a newer certsync. */
 int store_open(const char *path, struct store **out);
+/* For the commands that only look (certsyncctl status, list, show, audit,
+ * plan): opens read-only, so it works while the agent holds a write
+ * transaction, and never migrates.  A database that needs a migration is
+ * refused with a line saying so; one that does not exist yet reads as
+ * empty. */
+int store_open_ro(const char *path, struct store **out);
 void store_close(struct store *st);
 int store_schema_version(struct store *st);
+/* Whether another process holds the store's write lock (a write
+ * transaction): 1 and *pid, 0 none, -1 cannot tell (no -shm file: nobody
+ * has it open).  Takes no lock itself. */
+int store_write_lock_holder(const char *path, long *pid);
+/* SQLite's message for the last failure on st ("database or disk is
+ * full"), for a line that says what happened; valid until the next call. */
+const char *store_error(const struct store *st);
 
 /* Transactions nest: only the outermost begin/commit reaches SQLite. */
 int store_begin(struct store *st);
@@ -191,6 +204,11 @@ int store_job_next(struct store *st, int64_t now, struct job_row *out);
 int store_job_next_due(struct store *st, int64_t *when);
 /* The oldest job in state, whatever its retry time: 1 found, 0 none. */
 int store_job_next_in(struct store *st, const char *state, struct job_row *out);
+/* Calls fn per job that failed at least once (attempts > 0) and is not
+ * parked, the next retry first, with its user's DN as the store knows it
+ * (or NULL); job's strings are borrowed for the call. */
+int store_job_each_failing(struct store *st,
+    void (*fn)(void *arg, const struct job_row *job, const char *dn), void *arg);
 /* Calls fn(arg, state, count) per job state; parked jobs are counted
  * apart, as state "parked". */
 int store_job_counts(struct store *st, void (*fn)(void *, const char *, int), void *arg);
