@@ -1,6 +1,6 @@
 /*
  * certsyncctl.c - the admin's command line: init-ca, issue, list, show,
- * revoke, crl, recover, plan, status, retry, audit.
+ * revoke, crl, recover, plan, status, retry, audit, release.
  *
  * Owns: the table of commands, the global options, and opening what a
  * command needs (the configuration, the store, and the signer for those
@@ -45,7 +45,10 @@ static const struct command commands[] = {
 	  "Lists every certificate in the state store (--active: only current ones).\n"
 	  "A current certificate withdrawn from the directory while its user is\n"
 	  "disabled ([reconcile] on_disable = unpublish) is listed as withdrawn: it\n"
-	  "is still valid, and is published again when the user is enabled.\n",
+	  "is still valid, and is published again when the user is enabled.  One\n"
+	  "whose user left the directory is on-hold: withdrawn, on the CRL as\n"
+	  "certificateHold, and active again if the user comes back within\n"
+	  "[reconcile] hold_days, else revoked for good.\n",
 	  cmd_list, 0, 0, 1 },
 	{ "show", "show EMAIL|SERIAL [--pem]",
 	  "Shows the certificates naming EMAIL, or the one with SERIAL (hex).\n",
@@ -76,15 +79,23 @@ static const struct command commands[] = {
 	  cmd_recover, 1, 0, 0 },
 	{ "plan", "plan",
 	  "Reads the directory once and prints, per user, what certsyncd would do and\n"
-	  "why (enroll, reissue, renew, revoke, skip), writing nothing.\n",
+	  "why (enroll, reissue, renew, hold, lift, revoke, skip), writing nothing.\n"
+	  "Departures the safety catch would hold are marked \"held\".\n",
 	  cmd_plan, 0, 0, 1 },
 	{ "status", "status",
 	  "Shows the agent's state: whether it runs, a refused reload, the connection,\n"
 	  "change source, last event, checkpoint, queued jobs by state, failing jobs\n"
 	  "with their last error, parked jobs, users skipped for bad directory data,\n"
-	  "CRL age, and what stops all work (another process's write lock, a full\n"
-	  "file system).\n",
+	  "the users held by the safety catch (how many, since when, why), certificates\n"
+	  "on hold, CRL age, and what stops all work (another process's write lock, a\n"
+	  "full file system).\n",
 	  cmd_status, 0, 0, 1 },
+	{ "release", "release [--user UUID|DN|EMAIL]",
+	  "Lets the departures held by the safety catch through (all, or one user's):\n"
+	  "they are planned as they were decided (put on hold, revoked or withdrawn),\n"
+	  "and the running certsyncd, found through [daemon] pid_file, is woken to\n"
+	  "start them at once.\n",
+	  cmd_release, 0, 0, 0 },
 	{ "retry", "retry UUID|--all",
 	  "Gives a parked job another attempt.  A job is parked, not retried, after\n"
 	  "a failure retrying cannot mend (the profile refuses the user's values, the\n"

@@ -2,9 +2,10 @@
  * ctl_status.c - certsyncctl plan, status and audit: looking, not touching.
  *
  * Owns: the dry run's command, the agent's state as the store has it (and
- * whether the process that recorded it still runs), the failing jobs, what
- * stops every job (a write lock held elsewhere, a full file system), and
- * the audit trail's printout.
+ * whether the process that recorded it still runs; the safety catch's held
+ * set and the certificates on hold), the failing jobs, what stops every
+ * job (a write lock held elsewhere, a full file system), and the audit
+ * trail's printout.
  * Never: records anything (plan reads the directory and writes nothing;
  * status and audit only read the store, opened read-only), or takes a
  * lock it could hold against the agent.
@@ -297,6 +298,53 @@ print_queue(struct ctl *ctl)
 	return 0;
 }
 
+/* One reason the held set was held for: how many, since when, why. */
+static void
+print_held_group(void *arg, const char *pass, size_t n, int64_t since)
+{
+	int *groups = arg;
+	char when[32];
+
+	escape_line(stdout, "%-14s %zu user(s) since %s: %s", (*groups)++ ? "" : "held:",
+	    n, certinfo_fmt_time((time_t)since, when, sizeof(when)), pass);
+}
+
+/* The users the safety catch holds.  0, or -1. */
+static int
+print_held(struct ctl *ctl)
+{
+	int groups = 0;
+
+	if (store_held_groups(ctl->st, print_held_group, &groups) == -1)
+		return -1;
+	if (groups == 0)
+		printf("%-14s none\n", "held:");
+	else
+		printf("%-14s certsyncctl plan marks them; certsyncctl release lets them "
+		    "through\n", "");
+	return 0;
+}
+
+/* Certificates on hold: how many, whose, since when. */
+static void
+print_holds(struct ctl *ctl)
+{
+	char when[32];
+	int64_t oldest = 0;
+	int certs = 0, users = 0;
+
+	if (store_hold_counts(ctl->st, &certs, &users, &oldest) == -1)
+		return;
+	if (certs == 0)
+		printf("%-14s none\n", "on hold:");
+	else
+		printf("%-14s %d certificate(s) of %d user(s), the first since %s; revoked "
+		    "for good after [reconcile] hold_days = %d unless their user is back\n",
+		    "on hold:", certs, users,
+		    certinfo_fmt_time((time_t)oldest, when, sizeof(when)),
+		    ctl->conf->reconcile.hold_days);
+}
+
 /* What came out: keys waiting for the delivery hook, the last CRL. */
 static void
 print_output(struct ctl *ctl)
@@ -389,8 +437,9 @@ cmd_status(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 	print_state(ctl, "source:", "source");
 	print_state(ctl, "last event:", "last_event");
 	print_checkpoints(ctl);
-	if (print_queue(ctl) == -1)
+	if (print_queue(ctl) == -1 || print_held(ctl) == -1)
 		return EX_SOFTWARE;
+	print_holds(ctl);
 	print_output(ctl);
 	print_store_lock(ctl);
 	print_space(ctl);

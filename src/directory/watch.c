@@ -83,7 +83,6 @@ struct watch {
 
 	/* 389 Directory Server (flavor = 389ds) */
 	struct ds389_server ds, new_ds;	/* its rootDSE, read at connect */
-	int full;                  /* this refresh was asked without a cookie */
 	int presence_on;           /* the presence check runs (presence_start) */
 	int presence_msgid;
 	struct uuid_set present;   /* ids in scope it found, and users sent meanwhile */
@@ -97,6 +96,9 @@ struct watch {
 	struct event *ev_probe;
 	int failed;                /* --once: gave up after a failure */
 	int in_refresh;
+	int full;                  /* this refresh was asked without a cookie */
+	int swept;                 /* this refresh swept already */
+	int scope_noted;           /* the changed scope was logged */
 	struct uuid_set seen;
 	char state[600];           /* last logged connection state */
 };
@@ -484,6 +486,43 @@ connect_async(struct watch *w)
 
 static int start_ad(struct watch *w);
 
+/*
+ * Whether [directory] base, scope or filter changed since the last pass
+ * completed (a reload, or an edit and a restart): a stored cookie then
+ * speaks of other users, so the pass starts from none, and its sweep
+ * compares the new scope with what certsync knows (the planner's safety
+ * catch judges what that sweep would remove).
+ */
+static int
+scope_changed(struct watch *w)
+{
+	char *was = NULL, *now = conf_scope_text(w->conf);
+	int changed;
+
+	changed = store_state_get(w->st, "scope", &was, NULL) == 1 && was != NULL &&
+	    strcmp(was, now) != 0;
+	if (changed && !w->scope_noted++)	/* once, not per reconnect */
+		log_notice("directory %s: [directory] base, scope or filter changed "
+		    "since the last pass (was %s, now %s); a full pass follows, "
+		    "compared with what certsync knows", w->conf->directory.uri, was, now);
+	free(was);
+	free(now);
+	return changed;
+}
+
+/* A pass completed with this scope: the next one compares with it. */
+static void
+scope_settled(struct watch *w)
+{
+	char *now;
+
+	if (w->sink.dry_run)
+		return;
+	now = conf_scope_text(w->conf);
+	store_state_set(w->st, "scope", now);
+	free(now);
+}
+
 static int
 is_389(const struct watch *w)
 {
@@ -526,13 +565,15 @@ start_search(struct watch *w)
 
 	w->in_refresh = 1;
 	w->unidentified = 0;
+	w->swept = 0;
 	uuid_set_clear(&w->seen);
 	/* The refresh summary counts this pass only. */
 	w->sink.pass_begin(w->sink.arg);
 	if (w->poll)
 		rc = syncrepl_poll_search(w->ld, w->conf, &w->msgid);
 	else {
-		stored_cookie(w, &cookie);
+		if (!scope_changed(w))
+			stored_cookie(w, &cookie);
 		/* Only a refresh asked without a cookie sends every entry. */
 		w->full = cookie.bv_val == NULL;
 		rc = syncrepl_search(w->ld, w->conf, w->once ? LDAP_SYNC_REFRESH_ONLY :
@@ -572,6 +613,7 @@ refresh_complete(struct watch *w)
 	log_notice("directory %s: refresh complete: %s", w->conf->directory.uri,
 	    summary);
 	store_state_set(w->st, "refreshed", "yes");
+	scope_settled(w);
 	if (w->once && w->on_refreshed != NULL)
 		w->on_refreshed(w->arg);
 }
@@ -579,11 +621,16 @@ refresh_complete(struct watch *w)
 /*
  * After a complete read: everyone certsync knows that in_scope lacks is
  * gone, unless entries of the pass came without a usable id (the service
- * account may not read it): any of them may be such a user.
+ * account may not read it): any of them may be such a user.  At most once
+ * a pass: a second sweep, after seen was cleared, would take everyone for
+ * gone.
  */
 static void
 sweep(struct watch *w, struct uuid_set *in_scope)
 {
+	if (w->swept)
+		return;
+	w->swept = 1;
 	if (w->unidentified > 0) {
 		log_warn("directory %s: %zu entr%s in scope came without a usable %s "
 		    "(may the service account read it?); nobody is taken for gone "
@@ -608,6 +655,7 @@ presence_start(struct watch *w)
 
 	uuid_set_clear(&w->present);
 	w->unidentified = 0;
+	w->swept = 0;
 	if ((rc = syncrepl_id_search(w->ld, w->conf, &w->presence_msgid)) !=
 	    LDAP_SUCCESS) {
 		drop(w, ldap_err2string(rc));
@@ -713,12 +761,13 @@ handle_done(struct watch *w, struct sync_event *ev)
 		return;
 	}
 	save_cookie(w, &ev->cookie);
-	/* refreshOnly, or a poll: a present phase unless told otherwise;
-	 * 389-ds says nothing it means (ds389_refresh_over). */
+	/* refreshOnly, or a poll: a present phase unless told otherwise, and
+	 * a refresh asked without a cookie whatever it says; 389-ds says
+	 * nothing it means (ds389_refresh_over). */
 	if (is_389(w) && !w->poll) {
 		if (ds389_refresh_over(w))
 			return;
-	} else if (!ev->refresh_deletes && w->in_refresh)
+	} else if ((!ev->refresh_deletes || w->full) && w->in_refresh)
 		sweep(w, &w->seen);
 	uuid_set_clear(&w->seen);
 	refresh_complete(w);
@@ -741,16 +790,23 @@ handle_idset(struct watch *w, struct sync_event *ev)
 	}
 }
 
-/* The end of a refresh phase; on 389-ds only the end of the refresh
- * counts, and its sweep is decided by ds389_refresh_over(). */
+/*
+ * The end of a refresh phase.  After a present phase, whoever it did not
+ * name is gone; and after a refresh asked without a cookie, which sent
+ * every entry in scope, whatever phase it ends with (OpenLDAP ends it with
+ * a delete phase): a full refresh after a refused cookie or a changed
+ * scope misses no departure.  On 389-ds only the end of the refresh
+ * counts, and ds389_refresh_over() decides.
+ */
 static void
 phase_end(struct watch *w, struct sync_event *ev)
 {
 	if (is_389(w)) {
 		if (ev->refresh_done && ds389_refresh_over(w))
 			return;
-	} else if (ev->type == SE_PRESENT_END && w->in_refresh)
-		w->sink.sweep(w->sink.arg, &w->seen);
+	} else if (w->in_refresh && (ev->type == SE_PRESENT_END ||
+	    (w->full && ev->refresh_done)))
+		sweep(w, &w->seen);
 	uuid_set_clear(&w->seen);
 	if (ev->refresh_done)
 		refresh_complete(w);
@@ -939,6 +995,8 @@ start_ad(struct watch *w)
 {
 	w->in_refresh = 1;
 	w->sink.pass_begin(w->sink.arg);
+	if (scope_changed(w))
+		w->force_full = 1;
 	if (!w->once && w->server.notification) {
 		/* On the naming context: a user moved out of base must ring
 		 * the bell too.  Samba sends no notification for a deletion

@@ -3,9 +3,9 @@
  *
  * Owns: the order of a user's steps and their crash safety: a job is
  * planned, resumed in whatever state it stood, run step by step (one file
- * per step: job_keys.c, job_archive.c, job_publish.c, job_revoke.c), put
- * off with backoff when a step fails, parked when retrying cannot help, and
- * closed after its batch's CRL.
+ * per step: job_keys.c, job_archive.c, job_publish.c, job_revoke.c,
+ * job_hold.c), put off with backoff when a step fails, parked when
+ * retrying cannot help, and closed after its batch's CRL.
  * Every step reads what the store says, does work that is harmless to
  * repeat, and commits its effects with the next state in one transaction.
  * Never: loses a key, revokes before the successor is published, writes a
@@ -25,6 +25,7 @@
 #include "pipeline/identity_row.h"
 #include "pipeline/job.h"
 #include "pipeline/job_archive.h"
+#include "pipeline/job_hold.h"
 #include "pipeline/job_keys.h"
 #include "pipeline/job_publish.h"
 #include "pipeline/job_revoke.h"
@@ -58,8 +59,8 @@ job_plan(struct store *st, const char *uuid, enum job_action action, int reason,
 		.updated_at = time(NULL),
 		.next_attempt = not_before,
 	};
-	if ((rc = job_put(st, &job)) == 0 &&
-	    (action == JOB_UNPUBLISH || action == JOB_REPUBLISH))	/* nothing revoked */
+	if ((rc = job_put(st, &job)) == 0 && (action == JOB_UNPUBLISH ||
+	    action == JOB_REPUBLISH || action == JOB_LIFT))	/* nothing revoked */
 		store_audit(st, "plan", uuid, NULL, "%s: %s", job_action_name(action), why);
 	else if (rc == 0)
 		store_audit(st, "plan", uuid, NULL, "%s (%s): %s", job_action_name(action),
@@ -146,6 +147,52 @@ run_flip(struct job_ctx *ctx, struct job *job, const char *dn)
 	return 0;
 }
 
+/* Hold: PLANNED -> PUBLISHED (withdrawn) -> REVOKED (on hold). */
+static int
+run_hold(struct job_ctx *ctx, struct job *job, const char *dn)
+{
+	if (job->state == JOB_PLANNED || job->state == JOB_KEYS) {
+		if (job_step_flip(ctx, job, dn, 0) == -1)
+			return -1;
+		failpoint("after-PUBLISHED");
+	}
+	if (job->state == JOB_PUBLISHED) {
+		if (job_step_hold(ctx, job) == -1)
+			return -1;
+		failpoint("after-REVOKED");
+	}
+	return 0;
+}
+
+/*
+ * Lift: PLANNED -> ARCHIVED (the hold lifted; the keys were archived when
+ * it was put on) -> PUBLISHED (the same certificates in the directory
+ * again, unless the user is disabled) -> REVOKED (nothing more).  In one
+ * job, so a crash between lifting and publishing cannot lose the publish.
+ */
+static int
+run_lift(struct job_ctx *ctx, struct job *job, const struct identity *id, int have_id)
+{
+	if (job->state == JOB_PLANNED || job->state == JOB_KEYS) {
+		if (job_step_lift(ctx, job) == -1)
+			return -1;
+		failpoint("after-ARCHIVED");
+	}
+	if (job->state == JOB_ISSUED || job->state == JOB_ARCHIVED) {
+		if ((!have_id || id->enabled ? job_step_flip(ctx, job,
+		    have_id ? id->dn : NULL, 1) :
+		    job_set_state(ctx->st, job, JOB_PUBLISHED)) == -1)
+			return -1;
+		failpoint("after-PUBLISHED");
+	}
+	if (job->state == JOB_PUBLISHED) {
+		if (job_set_state(ctx->st, job, JOB_REVOKED) == -1)
+			return -1;
+		failpoint("after-REVOKED");
+	}
+	return 0;
+}
+
 /* 0, or the failed step's -1 or -2 (see job_step_issue()). */
 static int
 run_steps(struct job_ctx *ctx, struct job *job, const struct identity *id,
@@ -156,6 +203,10 @@ run_steps(struct job_ctx *ctx, struct job *job, const struct identity *id,
 
 	if (job->action == JOB_UNPUBLISH || job->action == JOB_REPUBLISH)
 		return run_flip(ctx, job, dn);
+	if (job->action == JOB_HOLD)
+		return run_hold(ctx, job, dn);
+	if (job->action == JOB_LIFT)
+		return run_lift(ctx, job, id, have_id);
 	if (job->state == JOB_PLANNED || job->state == JOB_KEYS) {
 		if (job->action == JOB_REVOKE) {
 			if (job_set_state(ctx->st, job, JOB_ISSUED) == -1)
@@ -216,10 +267,11 @@ job_run(struct job_ctx *ctx, const char *uuid)
 		goto done;
 	}
 	if (!have_id && job.action != JOB_REVOKE && job.action != JOB_UNPUBLISH &&
-	    (job.state == JOB_PLANNED || job.state == JOB_KEYS)) {
+	    job.action != JOB_HOLD && (job.state == JOB_PLANNED || job.state == JOB_KEYS)) {
 		/* Nothing certifiable any more: the plan is void.  (A withdrawal
 		 * still runs: closing it makes the runner decide again, and a
-		 * gone user's certificates are then revoked.) */
+		 * gone user's certificates are then put on hold.  A lift for a
+		 * user gone again meanwhile leaves the hold as it is.) */
 		log_info("user %s: %s job dropped; no certifiable identity", uuid,
 		    job_action_name(job.action));
 		metrics_change_forget(uuid);
@@ -237,7 +289,8 @@ done:
 	return rc;
 }
 
-/* Closes one REVOKED job; a revoke job also forgets the identity. */
+/* Closes one REVOKED job; a revoke or hold job also forgets the identity
+ * (its addresses are free; a user back from a hold is read anew). */
 static int
 close_job(struct job_ctx *ctx, struct job *job)
 {
@@ -246,7 +299,7 @@ close_job(struct job_ctx *ctx, struct job *job)
 	if (store_begin(ctx->st) == -1)
 		return -1;
 	store_job_delete(ctx->st, job->uuid);
-	if (job->action == JOB_REVOKE)
+	if (job->action == JOB_REVOKE || job->action == JOB_HOLD)
 		store_identity_delete(ctx->st, job->uuid);
 	store_audit(ctx->st, "done", job->uuid, NULL, "%s job done",
 	    job_action_name(job->action));

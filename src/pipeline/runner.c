@@ -125,16 +125,19 @@ recheck(struct runner *r, const char *uuid)
 }
 
 /* Closes the batch (CRL, DONE) and takes a fresh look at each closed user:
- * changes that came in while their job ran are planned now.  So at each
- * user whose job was dropped (no certifiable identity left, a departure
- * among them): what the user still holds is decided now, not at the next
- * full pass.  A user whose job is still in flight is left to it.  0, or -1
- * when the CRL could not be written (the runner then holds back, as after
- * a failed job: each attempt signs a CRL and takes a CRL number). */
+ * changes that came in while their job ran are planned now, and so is
+ * what a job leads to.  So at each user whose job was dropped (no
+ * certifiable identity left, a departure among them): what the user still
+ * holds is decided now, not at the next full pass.  A user whose job is
+ * still in flight is left to it.  *next gets how many jobs that planned:
+ * they are due at once.  0, or -1 when the CRL could not be written (the
+ * runner then holds back, as after a failed job: each attempt signs a CRL
+ * and takes a CRL number). */
 static int
-finish_batch(struct runner *r, struct uuid_set *ran)
+finish_batch(struct runner *r, struct uuid_set *ran, size_t *next)
 {
 	struct uuid_set closed = { 0 };
+	size_t before = r->plan.planned;
 	int rc = 0;
 
 	if (job_finish_batch(&r->jctx, &closed) == -1) {
@@ -147,8 +150,12 @@ finish_batch(struct runner *r, struct uuid_set *ran)
 	for (size_t i = 0; i < ran->n; i++)
 		if (!uuid_set_has(&closed, ran->v[i]))
 			recheck(r, ran->v[i]);
+	/* A user who left mid-job leaves now: judged by the safety catch. */
+	if (closed.n > 0 || ran->n > 0)
+		plan_flush(&r->plan);
 	uuid_set_clear(&closed);
 	uuid_set_clear(ran);
+	*next = r->plan.planned - before;
 	return rc;
 }
 
@@ -245,7 +252,7 @@ runner_main(void *arg)
 		/* A drain ends with an empty round that began after it was
 		 * asked for: jobs planned during an earlier round still run. */
 		int failed = 0, asked_before = stop_asked(r, NULL);
-		size_t n = run_batch(r, &ran, &failed);
+		size_t n = run_batch(r, &ran, &failed), next = 0;
 		int64_t deliver_due;
 		int stop, draining;
 
@@ -254,9 +261,12 @@ runner_main(void *arg)
 		if ((first || n > 0 || r->jctx.revoked > 0 || ran.n > 0 ||
 		    store_crl_pending(r->st) == 1 ||
 		    crl_publish_due(r->conf, r->st, time(NULL)) == 1) &&
-		    time(NULL) >= r->hold_until && finish_batch(r, &ran) == -1)
+		    time(NULL) >= r->hold_until && finish_batch(r, &ran, &next) == -1)
 			failed = 1;
 		first = 0;
+		/* What closing the batch planned is work too: --once waits for
+		 * it, and nobody sleeps over it. */
+		n += next;
 		deliver_due = deliver_poll(r->deliver);
 		stop = stop_asked(r, &draining);
 		if (stop && (!draining || (n == 0 && asked_before) || failed))

@@ -152,6 +152,25 @@ static const char *const migrations[] = {
 	"ALTER TABLE certificates ADD COLUMN archive_bundle BLOB;"
 	"UPDATE certificates SET archive_protection = 'password-file'"
 	"  WHERE archive_path IS NOT NULL;",
+
+	/* 5: the safety catch: a pass's departures staged until the pass is
+	 * judged, or held until an admin releases them or the directory shows
+	 * the users again (held); and the departures that went through, for
+	 * the sliding window.  (A certificate on hold needs no column: it is
+	 * what the CRL says it is, a revocation with reason certificateHold.) */
+	("CREATE TABLE held ("
+	"  uuid TEXT PRIMARY KEY,"
+	"  dn TEXT,"
+	"  action TEXT NOT NULL,"
+	"  reason TEXT,"
+	"  why TEXT NOT NULL,"
+	"  staged INTEGER NOT NULL DEFAULT 1,"
+	"  held_at INTEGER,"
+	"  pass TEXT);"
+	"CREATE TABLE departures ("
+	"  uuid TEXT NOT NULL,"
+	"  at INTEGER NOT NULL);"
+	"CREATE INDEX departures_at ON departures (at);"),
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
