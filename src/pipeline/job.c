@@ -246,15 +246,17 @@ issues(const struct job *job, int have_id)
  * seen while the job was in flight, e.g. a sweep that finds the users a
  * release let through): its row keeps the DN, and a hold, revocation or
  * withdrawal must still take our values out of an entry that exists but
- * left the scope.  A copy, or NULL.
+ * left the scope.  Not for a job that adds (it would wait for an entry
+ * that may never come back).  A copy, or NULL.
  */
 static char *
-gone_dn(struct store *st, const char *uuid)
+gone_dn(struct store *st, const struct job *job)
 {
 	struct identity_row row;
 	char *dn = NULL;
 
-	if (store_identity_get(st, uuid, &row) != 1)
+	if ((job->action != JOB_HOLD && job->action != JOB_UNPUBLISH &&
+	    job->action != JOB_REVOKE) || store_identity_get(st, job->uuid, &row) != 1)
 		return NULL;
 	dn = row.dn;
 	row.dn = NULL;
@@ -300,7 +302,7 @@ job_run(struct job_ctx *ctx, const char *uuid)
 		goto done;
 	}
 	if (!have_id)
-		old_dn = gone_dn(ctx->st, uuid);
+		old_dn = gone_dn(ctx->st, &job);
 	if ((rc = run_steps(ctx, &job, &id, have_id, have_id ? id.dn : old_dn, why,
 	    sizeof(why))) == -2)
 		rc = park(ctx->st, &job, have_id ? id.dn : NULL, why);
