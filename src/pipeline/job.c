@@ -212,6 +212,29 @@ run_lift(struct job_ctx *ctx, struct job *job, const struct identity *id, int ha
 	return 0;
 }
 
+/*
+ * The entry of a user whose identity is gone (marked so by a departure
+ * seen while the job was in flight, e.g. a sweep that finds the users a
+ * release let through): its row keeps the DN, and a hold, revocation or
+ * withdrawal must still take our values out of an entry that exists but
+ * left the scope.  Not for a job that adds (it would wait for an entry
+ * that may never come back).  A copy, or NULL.
+ */
+static char *
+gone_dn(struct store *st, const struct job *job)
+{
+	struct identity_row row;
+	char *dn = NULL;
+
+	if ((job->action != JOB_HOLD && job->action != JOB_UNPUBLISH &&
+	    job->action != JOB_REVOKE) || store_identity_get(st, job->uuid, &row) != 1)
+		return NULL;
+	dn = row.dn;
+	row.dn = NULL;
+	identity_row_free(&row);
+	return dn;
+}
+
 /* ---- a batch's items ----------------------------------------------------------- */
 
 /*
@@ -230,6 +253,8 @@ load_item(struct job_ctx *ctx, const char *uuid, struct job_item *it)
 		it->have_id = 0;
 		return it->rc = -1;
 	}
+	if (!it->have_id)
+		it->gone_dn = gone_dn(ctx->st, &it->job);
 	/* A resumed job: a kill may have left a revoked key in the keystore. */
 	if (it->job.state != JOB_PLANNED)
 		job_sweep_keystore(ctx, uuid);
@@ -262,6 +287,7 @@ item_free(struct job_item *it)
 {
 	if (it->have_id)
 		identity_free(&it->id);
+	free(it->gone_dn);
 	job_free(&it->job);
 }
 
@@ -319,7 +345,7 @@ static void
 run_solos(struct job_ctx *ctx, struct job_item *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		const char *dn = v[i].have_id ? v[i].id.dn : NULL;
+		const char *dn = job_item_dn(&v[i]);
 		struct job *job = &v[i].job;
 		int rc;
 

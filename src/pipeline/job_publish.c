@@ -252,7 +252,7 @@ prepare_pub(struct job_ctx *ctx, struct pub *p)
 	split_rows(p);
 	p->change.add = &p->add;
 	p->change.remove = &p->remove;
-	return prepare_entry(ctx, &p->it->job, p->it->have_id ? p->it->id.dn : NULL,
+	return prepare_entry(ctx, &p->it->job, job_item_dn(p->it),
 	    &p->change, &p->w);
 }
 
@@ -270,12 +270,12 @@ write_entries(struct job_ctx *ctx, struct pub *v, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		if (v[i].it->rc != 0)
 			continue;
-		if (ctx->pub == NULL || !v[i].it->have_id) {
+		if (ctx->pub == NULL || job_item_dn(v[i].it) == NULL) {
 			free(v[i].w.smime);
 			v[i].w.smime = NULL;
 			continue;
 		}
-		reqs[k++] = (struct publish_req){ v[i].it->id.dn, &v[i].change,
+		reqs[k++] = (struct publish_req){ job_item_dn(v[i].it), &v[i].change,
 		    &v[i].w.rc };
 	}
 	publish_apply_many(ctx->pub, reqs, k);
@@ -313,19 +313,19 @@ job_step_publish_many(struct job_ctx *ctx, struct job_item **items, size_t n,
 	write_entries(ctx, v, n);
 	for (size_t i = 0; i < n; i++)
 		if (items[i]->rc == 0 && conclude_entry(&items[i]->job,
-		    items[i]->have_id ? items[i]->id.dn : NULL,
+		    job_item_dn(items[i]),
 		    items[i]->job.action != JOB_REVOKE, &v[i].w) == -1)
 			job_item_fail(items[i], -1, NULL);
 	record_all(ctx, v, n);
 	for (size_t i = 0; i < n; i++) {
 		if (items[i]->rc == 0)
-			published(ctx, &items[i]->job, items[i]->have_id ?
-			    items[i]->id.dn : NULL, &v[i].w, v[i].add.n);
-		if (items[i]->rc == 0 && ctx->pub != NULL && items[i]->have_id &&
-		    v[i].w.rc == PUBLISH_OK)
+			published(ctx, &items[i]->job, job_item_dn(items[i]), &v[i].w,
+			    v[i].add.n);
+		if (items[i]->rc == 0 && ctx->pub != NULL &&
+		    job_item_dn(items[i]) != NULL && v[i].w.rc == PUBLISH_OK)
 			log_at(level, "user %s: published %zu certificate(s) to %s, "
 			    "withdrew %zu", items[i]->job.uuid, v[i].add.n,
-			    items[i]->id.dn, v[i].old.n);
+			    job_item_dn(items[i]), v[i].old.n);
 		pub_free(&v[i]);
 	}
 	free(v);

@@ -161,3 +161,9 @@ job_item_fail(struct job_item *it, int rc, const char *why)
 	if (why != NULL && it->why[0] == '\0')
 		snprintf(it->why, sizeof(it->why), "%s", why);
 }
+
+const char *
+job_item_dn(const struct job_item *it)
+{
+	return it->have_id ? it->id.dn : it->gone_dn;
+}

@@ -81,12 +81,17 @@ struct job_item {
 	struct job job;
 	struct identity id;        /* when have_id */
 	int have_id;
+	char *gone_dn;             /* no identity: the DN its row kept, for a
+	                              job that only withdraws (job.c) */
 	int rc;
 	char why[256];
 };
 
 /* Marks it failed (rc -1, or -2 to park) with why (may be NULL). */
 void job_item_fail(struct job_item *it, int rc, const char *why);
+/* The user's entry: the identity's DN, or the one a gone user's row kept;
+ * NULL when none is known (nothing to write to). */
+const char *job_item_dn(const struct job_item *it);
 
 /* "PLANNED" .. "DONE", as the store keeps them; and back (-1 if unknown). */
 const char *job_state_name(enum job_state state);
