@@ -19,6 +19,10 @@
 static const char *log_prog = "certsync";
 static enum log_level log_level = LOG_LVL_NOTICE;
 static int log_syslog;
+/* The last error line, for a process that must hand its reason on; while
+ * holding, error lines go nowhere else (the reason is handed on instead). */
+static char log_last[512];
+static int log_holding;
 
 static const char *const level_names[] = {
 	"error", "warning", "notice", "info", "debug",
@@ -72,6 +76,12 @@ log_vemit(enum log_level level, const char *fmt, va_list ap)
 	if (level > log_level)
 		return;
 	vsnprintf(line, sizeof(line), fmt, ap);
+	if (level == LOG_LVL_ERROR) {
+		snprintf(log_last, sizeof(log_last), "%.*s", (int)sizeof(log_last) - 1,
+		    line);
+		if (log_holding)
+			return;
+	}
 	if (log_syslog) {
 		syslog(level_prio[level], "%s", line);
 		return;
@@ -98,6 +108,18 @@ LOG_FN(log_notice, LOG_LVL_NOTICE)
 LOG_FN(log_info, LOG_LVL_INFO)
 LOG_FN(log_debug, LOG_LVL_DEBUG)
 
+const char *
+log_last_error(void)
+{
+	return log_last;
+}
+
+void
+log_hold_errors(int on)
+{
+	log_holding = on;
+}
+
 void
 log_ssl(const char *fmt, ...)
 {
@@ -121,6 +143,7 @@ fatal(const char *fmt, ...)
 {
 	va_list ap;
 
+	log_holding = 0;	/* a broken invariant is nobody else's to tell */
 	va_start(ap, fmt);
 	log_vemit(LOG_LVL_ERROR, fmt, ap);
 	va_end(ap);
