@@ -8,7 +8,7 @@
 # Build tools and libraries, then the independent verifiers the tests use.
 CS_BUILD_DEPS="gcc make autoconf automake pkg-config libc6-dev
 libssl-dev libldap2-dev libevent-dev libiniparser-dev libsqlite3-dev check
-libp11-kit-dev"
+libp11-kit-dev libseccomp-dev"
 CS_TEST_DEPS="openssl clang libnss3-tools gnutls-bin gpgsm gpg-agent groff-base
 sqlite3 procps slapd ldap-utils libsasl2-modules-gssapi-mit
 samba samba-ad-dc samba-ad-provision samba-common-bin winbind krb5-user ldb-tools

@@ -3,8 +3,8 @@
  * revoke, crl, recover, plan, status, audit.
  *
  * Owns: the table of commands, the global options, and opening what a
- * command needs (the configuration, the store, and the signer for those
- * that sign, every secret checked before any work).  The commands are in
+ * command needs (the configuration, the store, the CA certificate, and the
+ * CA process for those that sign, every secret checked before any work).  The commands are in
  * ctl_*.c; the work itself is done by the pipeline stages they call.
  * Never: prints a password or key, or exits 0 when it did not do what was
  * asked.
@@ -21,6 +21,9 @@
 #include "directory/ldapconn.h"
 #include "lib/log.h"
 #include "lib/secret.h"
+#include "pipeline/ca_ledger.h"
+#include "pipeline/job.h"
+#include "pki/certinfo.h"
 
 #ifndef CS_SYSCONFDIR
 #define CS_SYSCONFDIR "/etc"
@@ -32,45 +35,45 @@ static const struct command commands[] = {
 	  "Makes a CA key and self-signed certificate at [ca] key and [ca] certificate,\n"
 	  "for demos and tests.  Refuses to overwrite either file.  Defaults:\n"
 	  "--subject \"CN=certsync CA\", --days 3650, --key-type rsa:3072.\n",
-	  cmd_init_ca, 0 },
+	  cmd_init_ca, CTL_NEEDS_NOTHING },
 	{ "issue", "issue EMAIL [--name NAME] [--given G] [--surname S] [--alias ADDR]... [--user ID]",
 	  "Issues signing and encryption certificates (or one dual-use certificate)\n"
 	  "for EMAIL and its aliases.  --user names the identity (default: EMAIL); if it\n"
 	  "already has certificates they are reissued: the old keys are archived, the\n"
 	  "old certificates revoked and the CRL rewritten.\n",
-	  cmd_issue, 1 },
+	  cmd_issue, CTL_NEEDS_CA },
 	{ "list", "list [--active]",
 	  "Lists every certificate in the state store (--active: only current ones).\n"
 	  "A current certificate withdrawn from the directory while its user is\n"
 	  "disabled ([reconcile] on_disable = unpublish) is listed as withdrawn: it\n"
 	  "is still valid, and is published again when the user is enabled.\n",
-	  cmd_list, 0 },
+	  cmd_list, CTL_NEEDS_STORE },
 	{ "show", "show EMAIL|SERIAL [--pem]",
 	  "Shows the certificates naming EMAIL, or the one with SERIAL (hex).\n",
-	  cmd_show, 0 },
+	  cmd_show, CTL_NEEDS_STORE },
 	{ "revoke", "revoke SERIAL --reason REASON",
 	  "Revokes a certificate and rewrites the CRL.  Its key is archived first.\n"
 	  "REASON: unspecified, keyCompromise, affiliationChanged, superseded,\n"
 	  "cessationOfOperation, privilegeWithdrawn.\n",
-	  cmd_revoke, 1 },
-	{ "crl", "crl", "Regenerates the CRL now.\n", cmd_crl, 1 },
+	  cmd_revoke, CTL_NEEDS_CA },
+	{ "crl", "crl", "Regenerates the CRL now.\n", cmd_crl, CTL_NEEDS_CA },
 	{ "recover", "recover EMAIL|SERIAL --out FILE --password-file FILE",
 	  "Hands an archived key back to its user: writes key, certificate and CA as a\n"
 	  "new PKCS#12 (mode 0600, never overwriting) protected by the password in\n"
 	  "--password-file (which must be mode 0600 or 0400).  By EMAIL it picks the\n"
 	  "archived encryption key; when there are several, name one by SERIAL.\n",
-	  cmd_recover, 1 },
+	  cmd_recover, CTL_NEEDS_CA_CERT },
 	{ "plan", "plan",
 	  "Reads the directory once and prints, per user, what certsyncd would do and\n"
 	  "why (enroll, reissue, renew, revoke, skip), writing nothing.\n",
-	  cmd_plan, 0 },
+	  cmd_plan, CTL_NEEDS_STORE },
 	{ "status", "status",
 	  "Shows the agent's state: connection, change source, last event, checkpoint,\n"
 	  "queued jobs by state, users skipped for bad directory data, CRL age.\n",
-	  cmd_status, 0 },
+	  cmd_status, CTL_NEEDS_STORE },
 	{ "audit", "audit [--last N]",
 	  "Prints the last N entries of the audit trail (default 50, 0 for all).\n",
-	  cmd_audit, 0 },
+	  cmd_audit, CTL_NEEDS_STORE },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -95,6 +98,25 @@ usage(FILE *f)
 	fprintf(f, "\n'certsyncctl COMMAND --help' explains a command; see certsyncctl(8).\n");
 }
 
+/* The CA process, for a command that signs, and a look at what an earlier
+ * one may have signed without it being recorded (pipeline/ca_ledger.c). */
+static int
+open_ca(struct ctl *ctl)
+{
+	struct job_ctx jctx = { .conf = ctl->conf, .st = ctl->st };
+	int permanent;
+
+	if (ca_client_open(ctl->conf, ctl->ca_cert, &ctl->ca, &permanent) == -1)
+		return permanent ? EX_CONFIG : EX_UNAVAILABLE;
+	jctx.ca = ctl->ca;
+	jctx.ca_cert = ctl->ca_cert;
+	if (ca_ledger_check(&jctx) == -1)
+		return EX_SOFTWARE;
+	if (jctx.revoked > 0 && job_finish_batch(&jctx, NULL) == -1)
+		return EX_IOERR;
+	return 0;
+}
+
 static int
 ctl_open(struct ctl *ctl, const struct command *cmd)
 {
@@ -104,20 +126,25 @@ ctl_open(struct ctl *ctl, const struct command *cmd)
 		return rc;
 	/* Before any thread (setenv() is not thread-safe). */
 	ldapconn_init_env(ctl->conf);
-	if (strcmp(cmd->name, "init-ca") == 0)
+	if (cmd->needs == CTL_NEEDS_NOTHING)
 		return 0;
 	if (store_open(ctl->conf->state.database, &ctl->st) == -1)
 		return EX_UNAVAILABLE;
-	if (!cmd->needs_signer)
+	if (cmd->needs == CTL_NEEDS_STORE)
+		return 0;
+	/* The CA certificate is public: read from its file, never asked for. */
+	if ((ctl->ca_cert = certinfo_read_pem(ctl->conf->ca.certificate,
+	    "[ca] certificate")) == NULL)
+		return EX_CONFIG;
+	if (cmd->needs == CTL_NEEDS_CA_CERT)
 		return 0;
 	/* Check every secret now, so a bad one stops us before any work. */
 	if (secret_check_file(ctl->conf->archive.password_file,
 	    "[archive] password_file") == -1 ||
 	    secret_check_file(ctl->conf->keystore.password_file,
-	    "[keystore] password_file") == -1 ||
-	    signer_open(ctl->conf, &ctl->signer) == -1)
+	    "[keystore] password_file") == -1)
 		return EX_CONFIG;
-	return 0;
+	return open_ca(ctl);
 }
 
 int
@@ -174,7 +201,8 @@ main(int argc, char **argv)
 		}
 	if ((rc = ctl_open(&ctl, cmd)) == 0)
 		rc = cmd->run(&ctl, cmd, argc, argv);
-	signer_close(ctl.signer);
+	ca_client_free(ctl.ca);
+	X509_free(ctl.ca_cert);
 	store_close(ctl.st);
 	conf_free(ctl.conf);
 	return rc;

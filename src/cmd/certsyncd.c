@@ -3,8 +3,10 @@
  *
  * Owns: the process: options, the event loop (one explicit event_base),
  * signals (SIGTERM/SIGINT stop after the job in hand; SIGHUP reloads the
- * configuration, keeping the old one if the new one is bad), the pid file,
- * the periodic full reconcile, and the order of start and stop.
+ * configuration, keeping the old one if the new one is bad or cannot start
+ * a CA process; SIGCHLD wakes the runner, which notices a CA process that
+ * died), the pid file, the periodic full reconcile, and the order of start
+ * and stop: the CA process first, before any network code.
  * Never: does directory, crypto or job work itself; the watcher, planner
  * and runner do.
  */
@@ -30,6 +32,7 @@
 #include "lib/log.h"
 #include "pipeline/plan.h"
 #include "pipeline/runner.h"
+#include "pki/certinfo.h"
 #include "store/store.h"
 
 #ifndef CS_SYSCONFDIR
@@ -43,6 +46,7 @@ struct daemon {
 	int unfinished;		/* --once: jobs left for a later run */
 	struct conf *conf;
 	struct conf *next_conf;     /* a validated reload, waiting to be swapped in */
+	struct ca_client *next_ca;  /* its CA process, started and ready */
 	struct event_base *base;
 	struct store *st;
 	struct plan_ctx plan;
@@ -83,21 +87,67 @@ on_stop_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(d->base);
 }
 
+/* The CA process for conf, started: 0 and *out; or -1 after logging,
+ * *permanent when it cannot start until the configuration changes.  A
+ * temporary failure still gives *out, which the runner restarts. */
+static int
+start_ca(const struct conf *conf, struct ca_client **out, int *permanent)
+{
+	X509 *cert = certinfo_read_pem(conf->ca.certificate, "[ca] certificate");
+	struct ca_client *c;
+
+	*out = NULL;
+	*permanent = 1;
+	if (cert == NULL)
+		return -1;
+	c = ca_client_new(conf, cert);
+	X509_free(cert);
+	if (ca_client_start(c) == -1 && ca_client_state(c) == CA_STOPPED) {
+		ca_client_free(c);
+		return -1;
+	}
+	*permanent = 0;
+	*out = c;
+	return ca_client_state(c) == CA_UP ? 0 : -1;
+}
+
 static void
 on_hup(evutil_socket_t sig, short what, void *arg)
 {
 	struct daemon *d = arg;
 	struct conf *fresh = NULL;
+	struct ca_client *ca = NULL;
+	int permanent;
 
 	if (conf_load(d->conf_path, &fresh) != 0) {
 		log_error("%s: not reloaded; the running configuration stays in force",
 		    d->conf_path);
 		return;
 	}
+	/* The new CA process first: the running one stays until it is up. */
+	if (start_ca(fresh, &ca, &permanent) == -1) {
+		log_error("%s: not reloaded: a CA process cannot start with it; the "
+		    "running configuration stays in force", d->conf_path);
+		ca_client_free(ca);
+		conf_free(fresh);
+		return;
+	}
 	log_notice("%s: reloading the configuration", d->conf_path);
+	ca_client_free(d->next_ca);
 	conf_free(d->next_conf);
 	d->next_conf = fresh;
+	d->next_ca = ca;
 	event_base_loopbreak(d->base);
+}
+
+/* A child ended: if it is the CA process, the runner notices now. */
+static void
+on_child(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	if (d->runner != NULL)
+		runner_kick(d->runner);
 }
 
 static void
@@ -143,17 +193,29 @@ write_pid(const struct conf *conf)
 static int
 start(struct daemon *d)
 {
+	struct ca_client *ca = NULL;
 	struct watch_sink sink;
+	int permanent = 0;
 
 	if (d->conf->directory.base == NULL) {
 		log_error("%s: [directory] base: is required to watch the directory",
 		    d->conf->path);
 		return EX_CONFIG;
 	}
-	if (store_open(d->conf->state.database, &d->st) == -1)
+	/* The CA process before any network code (a reload started it). */
+	if ((ca = d->next_ca) != NULL)
+		d->next_ca = NULL;
+	else if (start_ca(d->conf, &ca, &permanent) == -1 && permanent)
+		return EX_CONFIG;
+	if (store_open(d->conf->state.database, &d->st) == -1) {
+		ca_client_free(ca);
 		return EX_UNAVAILABLE;
-	if (plan_init(&d->plan, d->conf, d->st, 0, NULL) == -1 ||
-	    runner_start(d->conf, &d->runner) == -1)
+	}
+	if (plan_init(&d->plan, d->conf, d->st, 0, NULL) == -1) {
+		ca_client_free(ca);
+		return EX_CONFIG;
+	}
+	if (runner_start(d->conf, ca, &d->runner) == -1)
 		return EX_CONFIG;
 	d->plan.kick = runner_kick;
 	d->plan.kick_arg = d->runner;
@@ -203,7 +265,7 @@ stop(struct daemon *d)
 static int
 run_loop(struct daemon *d)
 {
-	struct event *ev_term, *ev_int, *ev_hup, *ev_full = NULL;
+	struct event *ev_term, *ev_int, *ev_hup, *ev_chld, *ev_full = NULL;
 	int rc;
 
 	if ((d->base = event_base_new()) == NULL)
@@ -211,9 +273,11 @@ run_loop(struct daemon *d)
 	ev_term = evsignal_new(d->base, SIGTERM, on_stop_signal, d);
 	ev_int = evsignal_new(d->base, SIGINT, on_stop_signal, d);
 	ev_hup = evsignal_new(d->base, SIGHUP, on_hup, d);
+	ev_chld = evsignal_new(d->base, SIGCHLD, on_child, d);
 	event_add(ev_term, NULL);
 	event_add(ev_int, NULL);
 	event_add(ev_hup, NULL);
+	event_add(ev_chld, NULL);
 	if (d->conf->directory.full_reconcile_hours > 0 && !d->once) {
 		struct timeval tv = { d->conf->directory.full_reconcile_hours * 3600L, 0 };
 #ifdef CS_FAILPOINTS
@@ -245,6 +309,7 @@ run_loop(struct daemon *d)
 	event_free(ev_term);
 	event_free(ev_int);
 	event_free(ev_hup);
+	event_free(ev_chld);
 	event_base_free(d->base);
 	d->base = NULL;
 	return rc;
@@ -360,6 +425,7 @@ main(int argc, char **argv)
 	 * not re-read [directory] keytab; a restart does. */
 	ldapconn_init_env(d.conf);
 	rc = d.dry_run ? dry_run(&d) : serve(&d);
+	ca_client_free(d.next_ca);
 	conf_free(d.conf);
 	conf_free(d.next_conf);
 	return rc;

@@ -184,6 +184,7 @@ cmd_status(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 	if ((rc = ctl_no_arguments(cmd, argc, argv)) != -1)
 		return rc;
 	print_state(ctl, "daemon:", "daemon");
+	print_state(ctl, "CA process:", "ca_process");
 	print_state(ctl, "connection:", "connection");
 	print_state(ctl, "source:", "source");
 	print_state(ctl, "last event:", "last_event");

@@ -8,7 +8,7 @@
  * Every step reads what the store says, does work that is harmless to
  * repeat, and commits its effects with the next state in one transaction.
  * Never: loses a key, revokes before the successor is published, writes a
- * CRL per user (the batch does), or touches the CA key (the signer does).
+ * CRL per user (the batch does), or touches the CA key (the CA process does).
  */
 #include "config.h"
 
@@ -84,6 +84,18 @@ postpone(struct store *st, struct job *job, const char *what)
 	    job_action_name(job->action), (long long)delay, job->attempts);
 }
 
+/* A step could not ask the CA process now (it is down or restarting, or
+ * its ceiling on signatures was reached): the job waits until until, where
+ * it stands, without an attempt counted against it. */
+static void
+park(struct store *st, struct job *job, time_t until, const char *what)
+{
+	job->next_attempt = until;
+	store_job_postpone(st, job->uuid, job->attempts, job->next_attempt, what);
+	log_info("user %s: %s; %s job waits %llds", job->uuid, what,
+	    job_action_name(job->action), (long long)(until - time(NULL)));
+}
+
 /* PLANNED -> PUBLISHED -> REVOKED: nothing is issued, archived or revoked,
  * so the REVOKED step has nothing to do but close. */
 static int
@@ -144,6 +156,7 @@ job_run(struct job_ctx *ctx, const char *uuid)
 	const char *why = NULL;
 	int found, have_id = 0, rc = -1;
 
+	ctx->park_until = 0;
 	if ((found = job_get(ctx->st, uuid, &job)) != 1)
 		return found == 0 ? 0 : -1;
 	/* KEYS: an attempt got as far as signing.  What it signed and did not
@@ -167,7 +180,10 @@ job_run(struct job_ctx *ctx, const char *uuid)
 	}
 	if (run_steps(ctx, &job, &id, have_id, &why) == 0)
 		rc = 0;
-	else {
+	else if (ctx->park_until > 0) {
+		park(ctx->st, &job, ctx->park_until, ca_client_error(ctx->ca));
+		rc = -3;
+	} else {
 		postpone(ctx->st, &job, why ? why : "a step failed");
 		rc = why != NULL ? -2 : -1;
 	}
@@ -206,7 +222,7 @@ job_finish_batch(struct job_ctx *ctx, struct uuid_set *closed)
 	/* The durable mark, not only this process's count: a crash between
 	 * a revocation and its CRL must still end in a CRL. */
 	if (ctx->revoked > 0 || store_crl_pending(ctx->st) == 1) {
-		if (crl_publish(ctx->conf, ctx->st, ctx->signer, &number) == -1)
+		if (crl_publish(ctx->conf, ctx->st, ctx->ca, ctx->ca_cert, &number) == -1)
 			return -1;
 		ctx->revoked = 0;
 	}

@@ -35,7 +35,7 @@ archive_key(struct job_ctx *ctx, const struct cert_row *row, char **path)
 		goto done;
 	snprintf(friendly, sizeof(friendly), "%s (%s, archived) %s",
 	    row->addresses, cert_kind_name(row->kind), row->serial);
-	if (keystore_save(ctx->conf, AREA_ARCHIVE, key, cert, signer_ca(ctx->signer),
+	if (keystore_save(ctx->conf, AREA_ARCHIVE, key, cert, ctx->ca_cert,
 	    cert_kind_name(row->kind), friendly, path) == -1)
 		goto done;
 	rc = 0;

@@ -2,9 +2,10 @@
  * job_keys.c - PLANNED -> KEYS -> ISSUED: new keys, certificates, keystore
  * files, and their rows recorded as pending.
  *
- * Owns: making the user's new certificates (a keypair each, the profile
- * filled in, the CA's signature, the sign record, the keystore file) and
- * recording them all at once with the job's next state.  KEYS marks an
+ * Owns: making the user's new certificates (a keypair each, the CA
+ * process asked for all of them at once, the sign record of each as it
+ * comes back, the keystore files) and recording them all at once with the
+ * job's next state.  KEYS marks an
  * attempt that may have signed: a resumed job looks for what it signed and
  * did not record before it does anything else.
  * Never: records a certificate without its key file, or lets a certificate
@@ -21,7 +22,6 @@
 #include "pipeline/job_keys.h"
 #include "pipeline/job_unrecorded.h"
 #include "pki/certinfo.h"
-#include "pki/issue.h"
 #include "pki/keys.h"
 #include "pki/keystore.h"
 
@@ -35,37 +35,89 @@ fresh_free(struct fresh *f)
 	cert_row_free(&f->row);
 }
 
-static int
-make_cert(struct job_ctx *ctx, const struct identity *id, struct fresh *f,
-    const char **why)
+/* Turns what the CA process said into the job's outcome: a refusal is
+ * the data's problem (why), "not now" parks the job. */
+static void
+ca_failed(struct job_ctx *ctx, int rc, const char **why)
 {
-	char namebuf[2 * IDENTITY_NAME_MAX + 2], friendly[256];
-	struct issue_request req = {
-		.kind = f->kind,
-		.addresses = &id->addresses,
-		.now = time(NULL),
-	};
+	if (rc == CA_REFUSED)
+		*why = ca_client_error(ctx->ca);
+	else {
+		ctx->park_until = ca_client_retry_at(ctx->ca);
+		if (ctx->park_until <= time(NULL))
+			ctx->park_until = time(NULL) + 1;
+	}
+}
+
+/*
+ * The n certificates signed: every request in flight at once (one batch,
+ * one fdatasync of the CA's audit log), each certificate's sign record
+ * written as soon as it is back.  0, or -1 (logged, or *why, or parked);
+ * what came back is in fresh[] either way.
+ */
+static int
+sign_all(struct job_ctx *ctx, const struct identity *id, struct fresh *fresh,
+    size_t n, const char **why)
+{
+	char namebuf[2 * IDENTITY_NAME_MAX + 2];
+	struct ca_issue_req req = { .addresses = &id->addresses, .user = id->uuid };
+	uint64_t ids[MAX_KINDS];
+	size_t sent = 0;
+	int rc = CA_OK, got, fail = 0;
 
 	identity_subject_vars(id, &req.vars, namebuf, sizeof(namebuf));
-	if ((f->key = keys_generate(&ctx->conf->certificates.key)) == NULL)
-		return -1;
-	req.key = f->key;
-	if (issue_build(ctx->conf, signer_ca(ctx->signer), &req, &f->cert, why) == -1 ||
-	    signer_sign_cert(ctx->signer, f->cert) == -1 ||
-	    certinfo_row(&f->row, id->uuid, address_list_join(&id->addresses), f->kind,
-	    f->key, f->cert) == -1)
-		return -1;
-	/* The CA's own record of what it signed, durable before anything else:
-	 * a crash before the row is written leaves the serial accounted for
-	 * (job_recover_unrecorded_of() finds it). */
-	if (job_sign_record(ctx->st, &f->row) == -1)
-		return -1;
+	for (; sent < n && rc == CA_OK; sent++) {
+		req.kind = fresh[sent].kind;
+		req.key = fresh[sent].key;
+		if ((rc = ca_client_submit_issue(ctx->ca, &req, &ids[sent])) != CA_OK)
+			break;
+	}
+	/* Every request in flight is waited for: none may be left behind. */
+	for (size_t i = 0; i < sent; i++) {
+		struct fresh *f = &fresh[i];
+
+		if ((got = ca_client_wait_cert(ctx->ca, ids[i], &f->cert)) != CA_OK) {
+			rc = rc == CA_OK ? got : rc;
+			continue;
+		}
+		/* The store's own record of what was signed, durable before
+		 * anything else (job_recover_unrecorded_of() finds it). */
+		if (certinfo_row(&f->row, id->uuid, address_list_join(&id->addresses),
+		    f->kind, f->key, f->cert) == -1 || job_sign_record(ctx->st, &f->row) == -1)
+			fail = 1;
+	}
+	if (rc != CA_OK)
+		ca_failed(ctx, rc, why);
+	return rc != CA_OK || fail ? -1 : 0;
+}
+
+/* Keypairs first: a failure here has signed nothing. */
+static int
+make_keys(struct job_ctx *ctx, struct fresh *fresh, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((fresh[i].key = keys_generate(&ctx->conf->certificates.key)) == NULL)
+			return -1;
+	return 0;
+}
+
+static int
+save_keys(struct job_ctx *ctx, const struct identity *id, struct fresh *fresh,
+    size_t n)
+{
+	char friendly[256];
+
 	failpoint("issue-before-keystore");
-	snprintf(friendly, sizeof(friendly), "%s (%s) %s", id->addresses.v[0],
-	    cert_kind_name(f->kind), f->row.serial);
-	return keystore_save(ctx->conf, AREA_KEYSTORE, f->key, f->cert,
-	    signer_ca(ctx->signer), cert_kind_name(f->kind), friendly,
-	    &f->row.keystore_path);
+	for (size_t i = 0; i < n; i++) {
+		struct fresh *f = &fresh[i];
+
+		snprintf(friendly, sizeof(friendly), "%s (%s) %s", id->addresses.v[0],
+		    cert_kind_name(f->kind), f->row.serial);
+		if (keystore_save(ctx->conf, AREA_KEYSTORE, f->key, f->cert, ctx->ca_cert,
+		    cert_kind_name(f->kind), friendly, &f->row.keystore_path) == -1)
+			return -1;
+	}
+	return 0;
 }
 
 /* The new certificates recorded as pending, with ISSUED, in one
@@ -107,17 +159,18 @@ job_step_issue(struct job_ctx *ctx, struct job *job, const struct identity *id,
 	if (job_set_state(ctx->st, job, JOB_KEYS) == -1)
 		return -1;
 	failpoint("after-KEYS");
-	for (size_t i = 0; i < n; i++)
-		if (make_cert(ctx, id, &fresh[i], why) == -1) {
-			/* What it signed is revoked now, while the keys are in hand
-			 * (failing that, when the job is resumed in KEYS). */
-			for (size_t j = 0; j <= i; j++)
-				if (fresh[j].row.serial != NULL) {
-					job_recover_unrecorded_of(ctx, id->uuid, fresh, i + 1);
-					break;
-				}
-			goto done;
-		}
+	if (make_keys(ctx, fresh, n) == -1)
+		goto done;
+	if (sign_all(ctx, id, fresh, n, why) == -1 || save_keys(ctx, id, fresh, n) == -1) {
+		/* What it signed is revoked now, while the keys are in hand
+		 * (failing that, when the job is resumed in KEYS). */
+		for (size_t j = 0; j < n; j++)
+			if (fresh[j].row.serial != NULL) {
+				job_recover_unrecorded_of(ctx, id->uuid, fresh, n);
+				break;
+			}
+		goto done;
+	}
 	/* Rows without key files would be harmful: the files come first.  A
 	 * crash here leaves files and sign records without rows, which the
 	 * next start (or resumption in KEYS) records and revokes. */

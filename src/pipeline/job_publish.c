@@ -61,7 +61,7 @@ write_entry(struct job_ctx *ctx, const struct job *job, const char *dn,
 	    collect_blob, &w->old_smime) == -1)
 		return -1;
 	if (ctx->pub != NULL && dn != NULL) {
-		change.ca = signer_ca(ctx->signer);
+		change.ca = ctx->ca_cert;
 		w->rc = publish_apply(ctx->pub, dn, &change, &w->smime, &w->smime_len);
 	}
 	if (w->rc == PUBLISH_RETRY)

@@ -12,8 +12,11 @@
 #define CERTSYNC_JOB_STATE_H
 
 #include <stdint.h>
+#include <time.h>
 
-#include "ca/signer.h"
+#include <openssl/x509.h>
+
+#include "ca/ca_client.h"
 #include "lib/conf.h"
 #include "store/store.h"
 
@@ -42,9 +45,13 @@ struct job {
 struct job_ctx {
 	const struct conf *conf;
 	struct store *st;
-	struct signer *signer;
+	struct ca_client *ca;      /* the CA process: it signs */
+	X509 *ca_cert;             /* [ca] certificate, read from its file */
 	struct publisher *pub;     /* NULL: no directory to publish to */
 	int revoked;               /* revocations since the last CRL */
+	time_t park_until;         /* a step could not ask the CA process now
+	                              (down, or its ceiling): the job waits
+	                              until then, no attempt counted */
 };
 
 /* "PLANNED" .. "DONE", as the store keeps them; and back (-1 if unknown). */

@@ -1,12 +1,15 @@
 /*
  * runner.c - runs planned jobs on a worker thread.
  *
- * Owns: the runner thread and what it holds: a store connection, the signer,
- * the publisher.  It takes due jobs oldest first, runs each to REVOKED,
- * rewrites the CRL once for the batch, closes the jobs, and reconciles their
- * users again.  Between batches it sleeps until kicked or a retry is due.
- * Before the first batch it revokes what a crash left signed but not
- * recorded (job_recover_unrecorded).
+ * Owns: the runner thread and what it holds: a store connection, the CA
+ * process's client (ca_client.h), the publisher.  It takes due jobs oldest
+ * first, runs each to REVOKED, rewrites the CRL once for the batch, closes
+ * the jobs, and reconciles their users again.  Between batches it sleeps
+ * until kicked or a retry is due.  Before the first batch it revokes what
+ * a crash left signed but not recorded (job_recover_unrecorded).  While
+ * the CA process is down, job work waits (it is restarted with backoff,
+ * its state kept in the store for `certsyncctl status`); each time it
+ * comes up, its audit log is held against the store (ca_ledger.c).
  * Never: touches the event loop or the watcher's connection.
  */
 #include "config.h"
@@ -18,6 +21,7 @@
 #include <time.h>
 
 #include "directory/publish.h"
+#include "pipeline/ca_ledger.h"
 #include "lib/log.h"
 #include "pipeline/deliver.h"
 #include "pipeline/job.h"
@@ -31,7 +35,9 @@
 struct runner {
 	const struct conf *conf;
 	struct store *st;
-	struct signer *signer;
+	struct ca_client *ca;
+	unsigned ca_seen;          /* the CA process's start last looked at */
+	char ca_status[600];       /* as last written to the store */
 	struct publisher *pub;
 	struct deliver *deliver;
 	struct job_ctx jctx;
@@ -107,17 +113,23 @@ finish_batch(struct runner *r, struct uuid_set *ran)
 	uuid_set_clear(ran);
 }
 
-/* Sleeps until kicked, stopped, or the next retry or delivery is due; at
- * least a second after a failure. */
+/*
+ * Sleeps until kicked, stopped, or the next retry or delivery is due; at
+ * least a second after a failure.  Jobs are not due before hold (0: no
+ * hold; -1: none until kicked, the CA process being stopped for good).
+ */
 static void
-wait_for_work(struct runner *r, int64_t deliver_due, int failed)
+wait_for_work(struct runner *r, int64_t deliver_due, int failed, int64_t hold)
 {
 	struct timespec until;
 	int64_t due = 0, now = time(NULL), wake = now + IDLE_WAIT;
 	int64_t soonest = failed ? now + 1 : now;
+	int64_t jobs_from = hold > soonest ? hold : soonest;
 
-	if (store_job_next_due(r->st, &due) == 1 && due < wake)
-		wake = due > soonest ? due : soonest;
+	if (hold != -1 && store_job_next_due(r->st, &due) == 1 && due < wake)
+		wake = due > jobs_from ? due : jobs_from;
+	if (hold > now && hold < wake)
+		wake = hold;
 	if (deliver_due > 0 && deliver_due < wake)
 		wake = deliver_due > soonest ? deliver_due : soonest;
 	until.tv_sec = (time_t)wake;
@@ -128,6 +140,57 @@ wait_for_work(struct runner *r, int64_t deliver_due, int failed)
 		;
 	r->kicked = 0;
 	pthread_mutex_unlock(&r->lock);
+}
+
+/*
+ * The CA process up, restarted if its time has come (a kick after SIGCHLD
+ * brings us here at once); its state in the store when it changed; what a
+ * dead one may have signed looked at when a new one is up.  1 if it is up;
+ * else 0 with *hold the time jobs wait for (-1: until kicked).
+ */
+static int
+ca_ready(struct runner *r, int64_t *hold)
+{
+	char status[sizeof(r->ca_status)];
+	int up = ca_client_ensure(r->ca) == 0;
+
+	ca_client_status(r->ca, status, sizeof(status));
+	if (strcmp(status, r->ca_status) != 0 &&
+	    store_state_set(r->st, "ca_process", status) == 0)
+		snprintf(r->ca_status, sizeof(r->ca_status), "%s", status);
+	if (up && ca_client_generation(r->ca) != r->ca_seen) {
+		r->ca_seen = ca_client_generation(r->ca);
+		if (ca_ledger_check(&r->jctx) == -1)
+			log_error("the CA process's audit log could not be held against "
+			    "the store; tried again when it next starts");
+	}
+	*hold = up ? 0 : ca_client_state(r->ca) == CA_STOPPED ? -1 :
+	    (int64_t)ca_client_next_start(r->ca);
+	return up;
+}
+
+/* One round: the CA process looked at, a batch run and closed.  Returns
+ * how many jobs ran; *hold as ca_ready's (or a parked job's time). */
+static size_t
+round_once(struct runner *r, struct uuid_set *ran, int *first, int *failed,
+    int64_t *hold)
+{
+	size_t n = 0;
+
+	*failed = 0;
+	if (!ca_ready(r, hold))
+		return 0;
+	n = run_batch(r, ran, failed);
+	/* The first time round it also closes a batch a crash left open;
+	 * a CRL that could not be written is tried again each round. */
+	if (*first || n > 0 || r->jctx.revoked > 0 || ran->n > 0 ||
+	    store_crl_pending(r->st) == 1)
+		finish_batch(r, ran);
+	*first = 0;
+	/* A job parked by the CA process (its ceiling): all of them wait. */
+	if (r->jctx.park_until > time(NULL))
+		*hold = r->jctx.park_until;
+	return n;
 }
 
 static void *
@@ -144,17 +207,10 @@ runner_main(void *arg)
 		    "revoked; a resumed job of their user, or the next start, "
 		    "tries again");
 	for (;;) {
-		int failed = 0;
-		size_t n = run_batch(r, &ran, &failed);
-		int64_t deliver_due;
-		int stop, draining;
+		int failed = 0, stop, draining;
+		int64_t deliver_due, hold = 0;
+		size_t n = round_once(r, &ran, &first, &failed, &hold);
 
-		/* The first time round it also closes a batch a crash left open;
-		 * a CRL that could not be written is tried again each round. */
-		if (first || n > 0 || r->jctx.revoked > 0 || ran.n > 0 ||
-		    store_crl_pending(r->st) == 1)
-			finish_batch(r, &ran);
-		first = 0;
 		deliver_due = deliver_poll(r->deliver);
 		pthread_mutex_lock(&r->lock);
 		stop = r->stopping;
@@ -162,8 +218,8 @@ runner_main(void *arg)
 		pthread_mutex_unlock(&r->lock);
 		if (stop && (!draining || n == 0 || failed))
 			break;
-		if (n == 0 || failed)
-			wait_for_work(r, deliver_due, failed);
+		if (n == 0 || failed || hold != 0)
+			wait_for_work(r, deliver_due, failed, hold);
 	}
 	deliver_finish(r->deliver);
 	uuid_set_clear(&ran);
@@ -171,24 +227,25 @@ runner_main(void *arg)
 }
 
 int
-runner_start(const struct conf *conf, struct runner **out)
+runner_start(const struct conf *conf, struct ca_client *ca, struct runner **out)
 {
 	struct runner *r;
 
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		fatal("out of memory");
 	r->conf = conf;
+	r->ca = ca;
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->cond, NULL);
 	if (store_open(conf->state.database, &r->st) == -1 ||
-	    signer_open(conf, &r->signer) == -1 ||
 	    publish_open(conf, &r->pub) == -1 ||
 	    plan_init(&r->plan, conf, r->st, 0, NULL) == -1 ||
 	    deliver_open(conf, r->st, &r->deliver) == -1)
 		goto fail;
 	r->jctx.conf = conf;
 	r->jctx.st = r->st;
-	r->jctx.signer = r->signer;
+	r->jctx.ca = r->ca;
+	r->jctx.ca_cert = ca_client_ca(r->ca);
 	r->jctx.pub = r->pub;
 	if (pthread_create(&r->thread, NULL, runner_main, r) != 0) {
 		log_error("cannot start the job runner thread");
@@ -200,8 +257,10 @@ fail:
 	deliver_close(r->deliver);
 	plan_free(&r->plan);
 	publish_close(r->pub);
-	signer_close(r->signer);
+	ca_client_free(r->ca);
 	store_close(r->st);
+	pthread_mutex_destroy(&r->lock);
+	pthread_cond_destroy(&r->cond);
 	free(r);
 	return -1;
 }
@@ -218,7 +277,7 @@ runner_join(struct runner *r, int draining)
 	deliver_close(r->deliver);
 	plan_free(&r->plan);
 	publish_close(r->pub);
-	signer_close(r->signer);
+	ca_client_free(r->ca);
 	store_close(r->st);
 	pthread_mutex_destroy(&r->lock);
 	pthread_cond_destroy(&r->cond);
