@@ -12,7 +12,7 @@ libp11-kit-dev libseccomp-dev"
 CS_TEST_DEPS="openssl clang libnss3-tools gnutls-bin gpgsm gpg-agent groff-base
 sqlite3 procps slapd ldap-utils libsasl2-modules-gssapi-mit
 samba samba-ad-dc samba-ad-provision samba-common-bin winbind krb5-user ldb-tools
-389-ds-base iproute2 python3 softhsm2 libengine-pkcs11-openssl opensc"
+389-ds-base iproute2 python3 python3-cryptography softhsm2 libengine-pkcs11-openssl opensc"
 
 cs_top=$(cd "$(dirname "$0")/.." && pwd)
 

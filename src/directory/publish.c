@@ -5,17 +5,17 @@
  * entry first and sends only what differs: deletes of our own superseded
  * values that are present, adds of our new values that are missing.  The
  * S/MIME attribute, which has no equality rule to delete one value by, is
- * replaced with exactly the values read minus ours plus our new one.
+ * replaced with exactly the values read minus ours plus our new one (the
+ * value itself is made when the certificates are issued: pki/smime_value.c).
  * Never: drops a value it was not handed as ours, or lets an entry grow
  * past [publish] max_values.
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-#include <openssl/pkcs7.h>
 
 #include "directory/ldapconn.h"
 #include "directory/publish.h"
@@ -89,44 +89,6 @@ drop_connection(struct publisher *p)
 	if (p->ld != NULL)
 		ldap_unbind_ext_s(p->ld, NULL, NULL);
 	p->ld = NULL;
-}
-
-int
-publish_smime_value(const struct cert_rows *rows, X509 *ca, unsigned char **der,
-    size_t *len)
-{
-	PKCS7 *p7 = PKCS7_new();
-	unsigned char *buf = NULL;
-	int n, rc = -1;
-
-	/* A degenerate SignedData ("certs-only", RFC 8551 3.6). */
-	if (p7 == NULL || !PKCS7_set_type(p7, NID_pkcs7_signed) ||
-	    !PKCS7_content_new(p7, NID_pkcs7_data))
-		goto done;
-	for (size_t i = 0; i < rows->n; i++) {
-		const unsigned char *q = rows->v[i].der;
-		X509 *x = d2i_X509(NULL, &q, (long)rows->v[i].der_len);
-
-		if (x == NULL || !PKCS7_add_certificate(p7, x)) {
-			X509_free(x);
-			goto done;
-		}
-		X509_free(x);
-	}
-	if ((ca != NULL && !PKCS7_add_certificate(p7, ca)) ||
-	    (n = i2d_PKCS7(p7, &buf)) <= 0)
-		goto done;
-	if ((*der = malloc((size_t)n)) == NULL)
-		fatal("out of memory");
-	memcpy(*der, buf, (size_t)n);
-	*len = (size_t)n;
-	rc = 0;
-done:
-	if (rc == -1)
-		log_ssl("cannot build the S/MIME certificate value");
-	OPENSSL_free(buf);
-	PKCS7_free(p7);
-	return rc;
 }
 
 /* "userCertificate;binary" and "userCertificate" name the same attribute. */
@@ -440,24 +402,16 @@ done:
 }
 
 enum publish_rc
-publish_apply(struct publisher *p, const char *dn, const struct publish_change *change,
-    unsigned char **smime, size_t *smime_len)
+publish_apply(struct publisher *p, const char *dn, const struct publish_change *change)
 {
+	const unsigned char *smime = p->conf->publish.smime_attribute != NULL ?
+	    change->smime : NULL;
 	int rc;
 
-	*smime = NULL;
-	*smime_len = 0;
 	if ((rc = connect_writer(p)) != PUBLISH_OK)
 		return rc;
-	if (p->conf->publish.smime_attribute != NULL && change->add->n > 0 &&
-	    publish_smime_value(change->add, change->ca, smime, smime_len) == -1)
-		return PUBLISH_RETRY;
-	for (int i = 0; (rc = publish_once(p, dn, change, *smime, *smime_len,
+	for (int i = 0; (rc = publish_once(p, dn, change, smime, change->smime_len,
 	    i + 1 < RACE_TRIES)) == RACED; i++)
 		;
-	if (rc != PUBLISH_OK) {
-		free(*smime);
-		*smime = NULL;
-	}
 	return rc;
 }

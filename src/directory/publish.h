@@ -4,8 +4,9 @@
  * Owns: the writer's LDAP connection and the modify that makes an entry
  * show our new certificates and no longer show our superseded ones:
  * DER values in the certificate attribute (userCertificate;binary on
- * OpenLDAP, userCertificate on AD) and one PKCS#7 certs-only value in the
- * S/MIME attribute (userSMIMECertificate), at most [publish] max_values.
+ * OpenLDAP, userCertificate on AD) and one value in the S/MIME attribute
+ * (userSMIMECertificate: the CMS SignedData made when the certificates
+ * were issued, pki/smime_value.h), at most [publish] max_values.
  * Never: deletes a value it was not told is ours, or replaces an attribute
  * wholesale (other issuers' certificates live there too).
  */
@@ -13,8 +14,6 @@
 #define CERTSYNC_PUBLISH_H
 
 #include <stddef.h>
-
-#include <openssl/x509.h>
 
 #include "lib/conf.h"
 #include "store/store.h"
@@ -41,26 +40,21 @@ struct publish_change {
 	const struct cert_rows *add;     /* our certificates to show */
 	const struct cert_rows *remove;  /* ours to show no more */
 	const struct blobs *old_smime;   /* our S/MIME values, to be replaced */
-	X509 *ca;                        /* added to the new S/MIME value */
+	const unsigned char *smime;      /* our S/MIME value to show, or NULL */
+	size_t smime_len;
 };
 
 /*
  * Makes the entry at dn hold the certificates in change->add and not those
- * in change->remove.  The S/MIME attribute gets one new PKCS#7 of add
- * (with the CA certificate) in place of the values in old_smime; *smime is
- * set to the value written (caller frees; NULL when add is empty or the
- * attribute is off).  Reads the entry first, so values already there or
- * already gone are fine: the step can run again after a crash.  A replace
- * that loses a race with another writer is read and planned again, a few
- * times at most.
+ * in change->remove, and (unless the attribute is off) the S/MIME value
+ * change->smime in place of the values in old_smime: none of ours when it
+ * is NULL.  Reads the entry first, so values already there or already gone
+ * are fine: the step can run again after a crash.  A replace that loses a
+ * race with another writer is read and planned again, a few times at most.
  * Returns PUBLISH_OK, PUBLISH_GONE (no such entry), or PUBLISH_RETRY after
  * logging one line naming the DN.
  */
 enum publish_rc publish_apply(struct publisher *p, const char *dn,
-    const struct publish_change *change, unsigned char **smime, size_t *smime_len);
-
-/* The PKCS#7 certs-only encoding of rows (+ ca); caller frees (free()). */
-int publish_smime_value(const struct cert_rows *rows, X509 *ca,
-    unsigned char **der, size_t *len);
+    const struct publish_change *change);
 
 #endif

@@ -4,10 +4,11 @@
  *
  * Owns: making the user's new certificates (a keypair each, the CA
  * process asked for all of them at once, the sign record of each as it
- * comes back, the keystore files) and recording them all at once with the
- * job's next state.  KEYS marks an
- * attempt that may have signed: a resumed job looks for what it signed and
- * did not record before it does anything else.
+ * comes back, the keystore files) and their userSMIMECertificate value
+ * (signed by the new signing key while it is in hand), and recording them
+ * all at once with the job's next state.  KEYS marks an attempt that may
+ * have signed: a resumed job looks for what it signed and did not record
+ * before it does anything else.
  * Never: records a certificate without its key file, or lets a certificate
  * it signed go unaccounted for (the sign record comes first).
  */
@@ -24,6 +25,7 @@
 #include "pki/certinfo.h"
 #include "pki/keys.h"
 #include "pki/keystore.h"
+#include "pki/smime_value.h"
 
 #define MAX_KINDS 2
 
@@ -120,11 +122,34 @@ save_keys(struct job_ctx *ctx, const struct identity *id, struct fresh *fresh,
 	return 0;
 }
 
-/* The new certificates recorded as pending, with ISSUED, in one
+/*
+ * The userSMIMECertificate value of the n certificates in fresh (the
+ * signing or dual one first, the encryption one last), signed by the new
+ * signing key now, while it is in memory: publishing, and republishing
+ * after a restart or a hold, then writes it as recorded, without a
+ * PKCS#12 to open.  0 and *der (caller frees), or -1 after logging.
+ */
+static int
+make_smime(struct job_ctx *ctx, const struct fresh *fresh, size_t n,
+    unsigned char **der, size_t *len)
+{
+	struct smime_parts parts = {
+		.sign_key = fresh[0].key,
+		.sign_cert = fresh[0].cert,
+		.enc_cert = fresh[n - 1].cert,
+		.ca = ctx->ca_cert,
+		.now = time(NULL),
+	};
+
+	return smime_value_signed(&parts, der, len);
+}
+
+/* The new certificates recorded as pending, with their S/MIME value (kept
+ * with the first, the signing or dual one) and ISSUED, in one
  * transaction.  0, or -1 after logging. */
 static int
 record_issued(struct job_ctx *ctx, struct job *job, const struct identity *id,
-    struct fresh *fresh, size_t n)
+    struct fresh *fresh, size_t n, const unsigned char *smime, size_t smime_len)
 {
 	if (store_begin(ctx->st) == -1)
 		return -1;
@@ -135,6 +160,7 @@ record_issued(struct job_ctx *ctx, struct job *job, const struct identity *id,
 		    cert_kind_name(fresh[i].kind), fresh[i].row.addresses,
 		    fresh[i].row.subject, fresh[i].row.keystore_path);
 	}
+	store_cert_smime_put(ctx->st, fresh[0].row.id, smime, smime_len);
 	job_set_state(ctx->st, job, JOB_ISSUED);
 	if (store_commit(ctx->st) == -1)
 		return -1;
@@ -151,6 +177,8 @@ job_step_issue(struct job_ctx *ctx, struct job *job, const struct identity *id,
 {
 	struct fresh fresh[MAX_KINDS];
 	size_t n = ctx->conf->certificates.mode == CERT_MODE_DUAL ? 1 : 2;
+	unsigned char *smime = NULL;
+	size_t smime_len = 0;
 	int rc = -1;
 
 	memset(fresh, 0, sizeof(fresh));
@@ -161,7 +189,8 @@ job_step_issue(struct job_ctx *ctx, struct job *job, const struct identity *id,
 	failpoint("after-KEYS");
 	if (make_keys(ctx, fresh, n) == -1)
 		goto done;
-	if (sign_all(ctx, id, fresh, n, why) == -1 || save_keys(ctx, id, fresh, n) == -1) {
+	if (sign_all(ctx, id, fresh, n, why) == -1 || save_keys(ctx, id, fresh, n) == -1 ||
+	    make_smime(ctx, fresh, n, &smime, &smime_len) == -1) {
 		/* What it signed is revoked now, while the keys are in hand
 		 * (failing that, when the job is resumed in KEYS). */
 		for (size_t j = 0; j < n; j++)
@@ -175,9 +204,10 @@ job_step_issue(struct job_ctx *ctx, struct job *job, const struct identity *id,
 	 * crash here leaves files and sign records without rows, which the
 	 * next start (or resumption in KEYS) records and revokes. */
 	failpoint("issue-before-record");
-	rc = record_issued(ctx, job, id, fresh, n);
+	rc = record_issued(ctx, job, id, fresh, n, smime, smime_len);
 done:
 	for (size_t i = 0; i < n; i++)
 		fresh_free(&fresh[i]);
+	free(smime);
 	return rc;
 }

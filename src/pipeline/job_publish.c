@@ -3,7 +3,8 @@
  * certificates and not the old; and the unpublish and republish flips.
  *
  * Owns: asking the publisher for the change (exact values, read first, so
- * a rerun after a crash finds the work done and only records it) and
+ * a rerun after a crash finds the work done and only records it), with
+ * the S/MIME value recorded when the certificates were issued, and
  * recording what the directory now holds, the certificates' new status
  * and the deliveries due, with the next state in one transaction.
  * Never: records a publication the directory refused, or one to an entry
@@ -17,6 +18,7 @@
 #include "lib/failpoint.h"
 #include "lib/log.h"
 #include "pipeline/job_publish.h"
+#include "pki/smime_value.h"
 
 static int
 collect_blob(void *arg, const void *value, size_t len)
@@ -41,6 +43,54 @@ written_free(struct written *w)
 }
 
 /*
+ * The S/MIME value that shows rows: the one made and recorded with their
+ * signing (or dual) certificate when they were issued, so that a
+ * republication writes the very same value.  Certificates issued before
+ * certsync kept it get a certs-only value made now: their signing key is
+ * in a PKCS#12 file, not worth opening for this.  0 and *value (caller
+ * frees), or -1 after logging.
+ */
+static int
+smime_of(struct job_ctx *ctx, const struct job *job, const struct cert_rows *rows,
+    unsigned char **value, size_t *len)
+{
+	for (size_t i = 0; i < rows->n; i++) {
+		int found;
+
+		if (rows->v[i].kind == CERT_KIND_ENCRYPTION)
+			continue;
+		if ((found = store_cert_smime_get(ctx->st, rows->v[i].id, value, len)) != 0)
+			return found == 1 ? 0 : -1;
+	}
+	log_info("user %s: no signed S/MIME value kept for certificates issued by "
+	    "an older certsync; publishing a certs-only one", job->uuid);
+	return smime_value_certs_only(rows, ctx->ca_cert, value, len);
+}
+
+/* The entry at dn made to show add (and its S/MIME value) and not remove;
+ * the value written is kept in w.  0, or -1 after logging. */
+static int
+write_dn(struct job_ctx *ctx, const struct job *job, const char *dn,
+    struct publish_change *change, struct written *w)
+{
+	unsigned char *smime = NULL;
+	size_t smime_len = 0;
+
+	if (ctx->conf->publish.smime_attribute != NULL && change->add->n > 0 &&
+	    smime_of(ctx, job, change->add, &smime, &smime_len) == -1)
+		return -1;
+	change->smime = smime;
+	change->smime_len = smime_len;
+	if ((w->rc = publish_apply(ctx->pub, dn, change)) == PUBLISH_OK) {
+		w->smime = smime;
+		w->smime_len = smime_len;
+		smime = NULL;
+	}
+	free(smime);
+	return 0;
+}
+
+/*
  * The directory part of a step: the entry at dn (none without a publisher
  * or a dn) made to show add and not remove, our S/MIME value replaced.
  * 0 to record it; -1 when the step must wait: a failure (logged), or an
@@ -53,17 +103,15 @@ write_entry(struct job_ctx *ctx, const struct job *job, const char *dn,
     const struct cert_rows *add, const struct cert_rows *remove, int adds,
     struct written *w)
 {
-	struct publish_change change = { add, remove, &w->old_smime, NULL };
+	struct publish_change change = { add, remove, &w->old_smime, NULL, 0 };
 	const char *sattr = ctx->conf->publish.smime_attribute;
 
 	w->rc = PUBLISH_OK;
 	if (sattr != NULL && store_published_each(ctx->st, job->uuid, sattr,
 	    collect_blob, &w->old_smime) == -1)
 		return -1;
-	if (ctx->pub != NULL && dn != NULL) {
-		change.ca = ctx->ca_cert;
-		w->rc = publish_apply(ctx->pub, dn, &change, &w->smime, &w->smime_len);
-	}
+	if (ctx->pub != NULL && dn != NULL && write_dn(ctx, job, dn, &change, w) == -1)
+		return -1;
 	if (w->rc == PUBLISH_RETRY)
 		return -1;
 	if (w->rc == PUBLISH_GONE && adds) {

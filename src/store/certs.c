@@ -2,8 +2,9 @@
  * certs.c - certificates, the addresses they name, and their revocations.
  *
  * Owns: the certificates table (the DER, the status, where the key files
- * are), the address index behind `certsyncctl show EMAIL`, and the
- * revocations (each marks the CRL pending in the same transaction).
+ * are), the address index behind `certsyncctl show EMAIL`, the
+ * userSMIMECertificate value kept with an issue's signing certificate, and
+ * the revocations (each marks the CRL pending in the same transaction).
  * Never: deletes a certificate row, or changes a revocation once made: a
  * second revocation of the same certificate keeps the first's reason and
  * time.
@@ -251,6 +252,45 @@ store_revoke(struct store *st, int64_t cert_id, int reason, int64_t when)
 		return -1;
 	}
 	return store_commit(st);
+}
+
+int
+store_cert_smime_put(struct store *st, int64_t cert_id, const void *value, size_t len)
+{
+	sqlite3_stmt *stmt = db_prepare(st, "INSERT INTO smime_values (cert_id, value) "
+	    "VALUES (?, ?)");
+
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, cert_id);
+	sqlite3_bind_blob(stmt, 2, value, (int)len, SQLITE_TRANSIENT);
+	return db_step_done(st, stmt, "record an S/MIME value");
+}
+
+int
+store_cert_smime_get(struct store *st, int64_t cert_id, unsigned char **value,
+    size_t *len)
+{
+	sqlite3_stmt *stmt = db_prepare(st, "SELECT value FROM smime_values "
+	    "WHERE cert_id = ?");
+	int rc;
+
+	*value = NULL;
+	*len = 0;
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, cert_id);
+	if ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		*len = (size_t)sqlite3_column_bytes(stmt, 0);
+		if ((*value = malloc(*len ? *len : 1)) == NULL)
+			fatal("out of memory");
+		if (*len)
+			memcpy(*value, sqlite3_column_blob(stmt, 0), *len);
+	}
+	sqlite3_finalize(stmt);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : db_fail(st, "read an S/MIME value");
 }
 
 void

@@ -126,6 +126,14 @@ static const char *const migrations[] = {
 	"  dn TEXT NOT NULL,"
 	"  attrs BLOB NOT NULL,"
 	"  updated_at INTEGER NOT NULL);",
+
+	/* 2: the userSMIMECertificate value made when a user's certificates
+	 * were issued (signed by the new signing key while it was in hand),
+	 * kept with the signing (or dual) certificate, so that publishing and
+	 * republishing write it without opening the keystore. */
+	"CREATE TABLE smime_values ("
+	"  cert_id INTEGER PRIMARY KEY REFERENCES certificates (id),"
+	"  value BLOB NOT NULL);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -113,6 +113,16 @@ int store_cert_set_paths(struct store *st, int64_t id, const char *keystore_path
     const char *archive_path);
 /* Records the revocation once; a second call for the same id is a no-op. */
 int store_revoke(struct store *st, int64_t cert_id, int reason, int64_t when);
+/*
+ * The userSMIMECertificate value made with the certificates of one issue,
+ * kept with their signing (or dual) certificate cert_id: put once, with
+ * the certificates' rows; get: 1 and *value (caller frees with free()),
+ * 0 when none was kept (certificates issued before certsync kept it).
+ */
+int store_cert_smime_put(struct store *st, int64_t cert_id, const void *value,
+    size_t len);
+int store_cert_smime_get(struct store *st, int64_t cert_id, unsigned char **value,
+    size_t *len);
 void cert_row_free(struct cert_row *row);
 void cert_rows_free(struct cert_rows *rows);
 const char *cert_status_name(enum cert_status status);

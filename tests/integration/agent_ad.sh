@@ -6,9 +6,13 @@
 # disable and re-enable, delete; an agent restart resumes from the DirSync
 # cookie without reissuing anyone and still sees a change made while it was
 # down; the DC restarted under the running agent; a foreign certificate in
-# userCertificate is never touched.
+# userCertificate is never touched.  Our userSMIMECertificate value, at
+# enrollment and next to a foreign one after a reissue, is checked by
+# openssl, GnuTLS, python3-cryptography and our own DER reader
+# (smime_check.sh).
 . "${CS_SRCDIR:?}/tests/integration/lib.sh"
 . "$CS_SRCDIR/tests/integration/samba.sh"
+. "$CS_SRCDIR/tests/integration/smime_check.sh"
 
 CS_KEY_TYPE=${CS_KEY_TYPE:-ec:P-256}
 cs_setup
@@ -62,6 +66,7 @@ EXPECT=2 check "alice has exactly two values" cs_wait_for 10 count_is ncerts "$A
 check "the source is DirSync, started by change notification" \
     grep -q "dirsync rounds, started by change notification" "$T/agent.log"
 check "userSMIMECertificate is published too" smime_there "$A"
+smime_checks "alice, AD" "$(ad_get_attr "$A" userSMIMECertificate)" alice@certsync.test
 check "bob's foreign certificate is still there" foreign_there
 EXPECT=3 check "bob has the foreign one and our two" cs_wait_for 10 count_is ncerts "$B"
 GUID=$(ad_guid "$A")
@@ -122,6 +127,7 @@ smime_pair() {
 	    grep -qx "$SMIME_FOREIGN" "$T/smime.b" && [ "$(grep -c . "$T/smime.b")" -eq 2 ]
 }
 check "and his foreign S/MIME value too, next to our one new value" smime_pair
+smime_checks "bob reissued, AD" "$(grep -vx "$SMIME_FOREIGN" "$T/smime.b")" bob@certsync.test
 
 
 # ---- the DC restarted under the agent ----------------------------------------------------

@@ -7,7 +7,8 @@
 # nothing: they stay current in the store (certsyncctl list: withdrawn),
 # their keys in the keystore, out of the CRL.  An address change while
 # disabled issues and publishes nothing.  Enabled again, the same
-# certificates (same serials, same DER) are published again.  Disabled and
+# certificates (same serials, same DER) are published again, with the very
+# same userSMIMECertificate value (the one made when they were issued).  Disabled and
 # then deleted: revoked (cessationOfOperation).  Disabled, then enabled
 # with a new address: reissued, the withdrawn ones revoked
 # (affiliationChanged).
@@ -133,6 +134,7 @@ CG=$(ad_guid "$C")
 S0=$(serials_of carol@certsync.test)
 D0=$(serials_of dave@certsync.test)
 OURS0=$(ours "$C")
+SMIME0=$(ad_get_attr "$C" userSMIMECertificate)
 check "they are listed as active" status_is active $S0 $D0
 check "carol's entry holds the foreign certificate and our two" test "$(ncerts "$C")" -eq 3
 check "the store holds just those two for carol" test "$(n_certs "$CG")" -eq 2
@@ -196,6 +198,8 @@ check "re-enabled, carol's certificates are published again" \
     cs_wait_for 30 log_has "user $CG: published 2 certificate(s) again to $C (enabled; same keys)"
 check "the very same values (DER) as at enrollment" test "$(ours "$C")" = "$OURS0"
 check "userSMIMECertificate is back" smime_there "$C"
+check "the very same userSMIMECertificate value, byte for byte (made at issue, kept)" \
+    test "$(ad_get_attr "$C" userSMIMECertificate)" = "$SMIME0"
 check "next to the foreign certificate" foreign_there
 check "three values in all" test "$(ncerts "$C")" -eq 3
 check "listed as active again" status_is active $S0

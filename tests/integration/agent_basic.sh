@@ -4,9 +4,13 @@
 # certificates readable in the directory, old ones withdrawn, revoked and
 # their keys archived), a foreign certificate left untouched, no feedback
 # loop from our own writes, a restart that resumes from the cookie without
-# reissuing anyone, and a slapd restart under the running agent.
+# reissuing anyone, and a slapd restart under the running agent.  The
+# userSMIMECertificate value, at enrollment and after the reissue, is one
+# value in the form Outlook writes, checked by openssl, GnuTLS,
+# python3-cryptography and a DER reader of our own (smime_check.sh).
 . "$CS_SRCDIR/tests/integration/lib.sh"
 . "$CS_SRCDIR/tests/integration/slapd.sh"
+. "$CS_SRCDIR/tests/integration/smime_check.sh"
 cs_need ldapsearch ldapmodify openssl base64
 cs_setup
 slapd_start
@@ -37,7 +41,9 @@ published() { # DN ADDRESS [FOREIGN]
 	[ -n "$(cs_store_values "$2")" ] && cmp -s "$T/want" "$T/have"
 }
 plans() { ctl audit --last 0 | grep -c " plan " || :; }
-has_smime() { [ -n "$(cs_dir_values "$1" userSMIMECertificate)" ]; }
+smime_of() { cs_dir_values "$1" userSMIMECertificate; }
+has_smime() { [ -n "$(smime_of "$1")" ]; }
+one_smime() { [ "$(smime_of "$1" | grep -c .)" -eq 1 ]; }
 crl_lists() { # SERIAL REASON
 	openssl crl -inform DER -in "$T/crl/ca.crl" -noout -text 2>/dev/null |
 	    grep -A4 "$1" | grep -q "$2"
@@ -55,6 +61,9 @@ check "alice's certificates and the foreign one are in the directory" \
     cs_wait_for 30 published "$ALICE" alice@example.test "$FOREIGN"
 check "bob's certificates are in the directory" cs_wait_for 30 published "$BOB" bob@example.test
 check "userSMIMECertificate published" has_smime "$ALICE"
+check "one userSMIMECertificate value" one_smime "$ALICE"
+SMIME0=$(smime_of "$ALICE")
+smime_checks "alice enrolled" "$SMIME0" alice@example.test
 
 echo "# an address change is reissued"
 OLD_ENC=$(cs_serial encryption alice@example.test)
@@ -66,6 +75,9 @@ check "old encryption key archived" test -f "$T/archive/encryption-$OLD_ENC.p12"
 check "old encryption key gone from the keystore" test ! -e "$T/keystore/encryption-$OLD_ENC.p12"
 check "CRL lists the old certificate as affiliationChanged" \
     cs_wait_for 30 crl_lists "$OLD_ENC" "Affiliation Changed"
+check "still one userSMIMECertificate value" one_smime "$ALICE"
+check "a new one" test "$(smime_of "$ALICE")" != "$SMIME0"
+smime_checks "alice reissued" "$(smime_of "$ALICE")" alice.smith@example.test
 
 echo "# our own writes cause no work"
 # Bob's change comes after every event our writes to Alice caused: once it

@@ -19,7 +19,8 @@
 # must exit 0 and leave:
 #  - the entry's userCertificate values exactly the store's active
 #    certificates for the new address (no stale old value, nothing doubled)
-#    and one userSMIMECertificate value;
+#    and one userSMIMECertificate value, the one the store recorded with
+#    the certificates when they were issued;
 #  - exactly 2 active certificates for the user (signing + encryption, the
 #    new address), 2 rows for the new address besides the unrecorded ones
 #    (nothing issued twice), no pending or superseded row anywhere, no job
@@ -102,6 +103,20 @@ smime_values() { # DN COUNT
 	sm_n=$(cs_dir_values "$1" userSMIMECertificate | wc -l)
 	echo "$sm_n userSMIMECertificate value(s), wanted $2"
 	[ "$sm_n" -eq "$2" ]
+}
+
+# The entry's userSMIMECertificate value is the one the store recorded with
+# the active signing certificate for ADDRESS when it was issued (so made
+# before any crash after the issue step, and only written since).
+smime_recorded() { # DN ADDRESS
+	sr_serial=$(cs_serial signing "$2")
+	sr_kept=$(sqlite3 -readonly "$T/state/state.db" "SELECT hex(v.value) FROM
+	    smime_values v JOIN certificates c ON c.id = v.cert_id WHERE c.serial = '$sr_serial'")
+	sr_dir=$(cs_dir_values "$1" userSMIMECertificate | base64 -d | od -An -v -tx1 |
+	    tr -d ' \n' | tr a-f A-F)
+	echo "signing certificate $sr_serial: recorded ${#sr_kept} hex digits," \
+	    "the directory's ${#sr_dir}"
+	[ -n "$sr_kept" ] && [ "$sr_kept" = "$sr_dir" ]
 }
 
 # $T/rows: one line per certificate row in the store:
@@ -394,6 +409,8 @@ for fp in $FAILPOINTS; do
 	check "[$fp] the directory shows exactly the active certificates for $NEW" \
 	    published "$DN" "$NEW"
 	check "[$fp] one userSMIMECertificate value" smime_values "$DN" 1
+	check "[$fp] it is the value recorded when the certificates were issued" \
+	    smime_recorded "$DN" "$NEW"
 	check "[$fp] exactly 2 active certificates (signing, encryption) for $NEW" \
 	    two_active "$USER" "$NEW"
 	check "[$fp] 2 rows for $NEW: nothing issued twice" rows_for_address "$NEW" 2

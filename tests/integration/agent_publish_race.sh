@@ -7,11 +7,15 @@
 # slapd refuses a stale write, certsync reads again, and the other writer's
 # value survives.  The race is made by CERTSYNC_PUBLISH_RACE (a command
 # certsyncd runs once between read and write; compiled in with
-# --enable-failpoints only).
+# --enable-failpoints only).  With [certificates] mode = dual and EC keys:
+# our value is signed by the dual key and names the dual certificate as
+# the one to encrypt to (smime_check.sh).
 . "$CS_SRCDIR/tests/integration/lib.sh"
 . "$CS_SRCDIR/tests/integration/slapd.sh"
+. "$CS_SRCDIR/tests/integration/smime_check.sh"
 cs_need ldapsearch ldapmodify openssl base64
 CS_KEY_TYPE=ec:P-256
+CS_MODE=dual
 cs_setup
 slapd_start
 cs_agent_conf
@@ -45,6 +49,7 @@ check "certsync's stale write was refused, and it read the entry again" \
     cs_wait_for 30 grep -q "publish $ALICE: the entry changed between our read and our write; reading it again" "$T/agent.log"
 check "userSMIMECertificate holds their value and ours" cs_wait_for 30 ours_there
 check "their value is byte for byte what they wrote" theirs_there
+smime_checks "alice, dual" "$(smime_values | grep -vx "$THEIRS")" alice@example.test
 cs_agent_stop
 check "no error was logged" sh -c "! grep -i 'error' '$T/agent.log'"
 cs_done

@@ -23,6 +23,9 @@
 #include "store/store.h"
 #include "check_main.h"
 
+/* The schema version this certsync writes. */
+#define SCHEMA 3
+
 static char dir[] = "/tmp/check_store.XXXXXX";
 static char path[512];
 static struct store *st;
@@ -113,7 +116,7 @@ START_TEST(schema_and_wal)
 	sqlite3 *db;
 	sqlite3_stmt *stmt;
 
-	ck_assert_int_eq(store_schema_version(st), 2);
+	ck_assert_int_eq(store_schema_version(st), SCHEMA);
 	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
 	ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &stmt, NULL),
 	    SQLITE_OK);
@@ -125,7 +128,7 @@ START_TEST(schema_and_wal)
 	insert("u1", "AA", CERT_KIND_SIGNING, "a@example.org");
 	store_close(st);
 	ck_assert_int_eq(store_open(path, &st), 0);
-	ck_assert_int_eq(store_schema_version(st), 2);
+	ck_assert_int_eq(store_schema_version(st), SCHEMA);
 	ck_assert_uint_eq(count(CQ_ALL, NULL), 1);
 }
 END_TEST
@@ -146,7 +149,7 @@ START_TEST(new_store_opened_at_once)
 			if (pids[k] == 0) {
 				struct store *s2;
 				int ok = store_open(p2, &s2) == 0 &&
-				    store_schema_version(s2) == 2;
+				    store_schema_version(s2) == SCHEMA;
 
 				store_close(s2);
 				_exit(ok ? 0 : 1);
@@ -170,6 +173,36 @@ START_TEST(newer_schema_refused)
 	ck_assert_int_eq(raw_exec("PRAGMA user_version = 99"), SQLITE_OK);
 	ck_assert_int_eq(store_open(path, &other), -1);
 	ck_assert_ptr_null(other);
+}
+END_TEST
+
+/* The userSMIMECertificate value kept with a signing certificate: once
+ * per certificate; and a store of version 2 (before it was kept) takes
+ * the step forward with its certificates. */
+START_TEST(smime_value_kept_and_migrated)
+{
+	static const unsigned char v[] = { 0x30, 0x80, 0x00, 0x01, 0x02 };
+	int64_t sign = insert("u1", "AA", CERT_KIND_SIGNING, "a@example.org");
+	unsigned char *got = NULL;
+	size_t len = 0;
+
+	ck_assert_int_eq(store_cert_smime_put(st, sign, v, sizeof(v)), 0);
+	ck_assert_int_eq(store_cert_smime_get(st, sign, &got, &len), 1);
+	ck_assert_uint_eq(len, sizeof(v));
+	ck_assert_int_eq(memcmp(got, v, len), 0);
+	free(got);
+	ck_assert_int_eq(store_cert_smime_get(st, sign + 1, &got, &len), 0);
+	ck_assert_ptr_null(got);
+	ck_assert_int_eq(store_cert_smime_put(st, sign, v, sizeof(v)), -1);
+	/* Version 2 as it was: no such table. */
+	store_close(st);
+	ck_assert_int_eq(raw_exec("DROP TABLE smime_values; PRAGMA user_version = 2"),
+	    SQLITE_OK);
+	ck_assert_int_eq(store_open(path, &st), 0);
+	ck_assert_int_eq(store_schema_version(st), SCHEMA);
+	ck_assert_uint_eq(count(CQ_ALL, NULL), 1);
+	ck_assert_int_eq(store_cert_smime_get(st, sign, &got, &len), 0);
+	ck_assert_int_eq(store_cert_smime_put(st, sign, v, sizeof(v)), 0);
 }
 END_TEST
 
@@ -661,6 +694,7 @@ main(void)
 	tcase_add_test(tc, schema_and_wal);
 	tcase_add_test(tc, new_store_opened_at_once);
 	tcase_add_test(tc, newer_schema_refused);
+	tcase_add_test(tc, smime_value_kept_and_migrated);
 	tcase_add_test(tc, certificate_queries);
 	tcase_add_test(tc, duplicate_serial_refused);
 	tcase_add_test(tc, revocation_idempotent);
