@@ -33,8 +33,9 @@
 static const struct command commands[] = {
 	{ "init-ca", "init-ca [--subject DN] [--days N] [--key-type TYPE]",
 	  "Makes a CA key and self-signed certificate at [ca] key and [ca] certificate,\n"
-	  "for demos and tests.  Refuses to overwrite either file.  Defaults:\n"
-	  "--subject \"CN=certsync CA\", --days 3650, --key-type rsa:3072.\n",
+	  "for demos and tests; with a key in a PKCS#11 token (pkcs11: URI), the key\n"
+	  "in the token self-signs the certificate.  Refuses to overwrite either file.\n"
+	  "Defaults: --subject \"CN=certsync CA\", --days 3650, --key-type rsa:3072.\n",
 	  cmd_init_ca, CTL_NEEDS_NOTHING },
 	{ "issue", "issue EMAIL [--name NAME] [--given G] [--surname S] [--alias ADDR]... [--user ID]",
 	  "Issues signing and encryption certificates (or one dual-use certificate)\n"

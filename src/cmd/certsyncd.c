@@ -255,8 +255,10 @@ stop(struct daemon *d)
 			runner_stop(d->runner);
 	}
 	d->runner = NULL;
-	if (d->st != NULL)
+	if (d->st != NULL) {
 		store_state_set(d->st, "daemon", "stopped");
+		store_state_set(d->st, "ca_process", "stopped with certsyncd");
+	}
 	plan_free(&d->plan);
 	store_close(d->st);
 	d->st = NULL;

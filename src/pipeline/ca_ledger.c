@@ -117,6 +117,32 @@ record(struct job_ctx *ctx, const struct ca_audit_sign *s)
 	return job_recover_unrecorded_of(ctx, s->user, NULL, 0);
 }
 
+/*
+ * 1 if a job of the certificate's user is signing (KEYS): the window this
+ * file closes.  A signature the store does not know, with no job signing
+ * for its user, is another story (a state store restored from a backup
+ * does not know what was signed since): left alone, and said so.
+ */
+static int
+job_signing(struct job_ctx *ctx, const struct ca_audit_sign *s)
+{
+	struct job job;
+	int found = job_get(ctx->st, s->user, &job), keys;
+
+	if (found != 1)
+		keys = 0;
+	else {
+		keys = job.state == JOB_KEYS;
+		job_free(&job);
+	}
+	if (found != -1 && !keys)
+		log_warn("user %s: %s certificate %s, signed by the CA process for %s, "
+		    "is unknown to the state store, and no job of the user is "
+		    "signing; left as it is (was the store restored from a backup?)",
+		    s->user, s->kind, s->serial, s->by);
+	return found == -1 ? -1 : keys;
+}
+
 /* One line: 1 decided (the place may move past it), 0 not yet, -1. */
 static int
 decide(struct job_ctx *ctx, const char *line, int *found)
@@ -132,6 +158,8 @@ decide(struct job_ctx *ctx, const char *line, int *found)
 		rc = -1;
 	else if (may_be_in_flight(&s))
 		rc = 0;
+	else if ((k = job_signing(ctx, &s)) != 1)
+		rc = k == -1 ? -1 : 1;	/* decided: left alone */
 	else {
 		(*found)++;
 		rc = record(ctx, &s) == -1 ? -1 : 1;

@@ -9,9 +9,12 @@
  * this process (or the CA process, before its reply was read) died
  * before the sign record was written.  Nobody holds such a certificate,
  * nor its key (it was never written), so it is revoked by its serial.
- * Never: touches a certificate the store knows, or one that a process
- * still running (another certsyncctl, say) may be about to record: those
- * wait for their process to end, or for RECENT_SIGN seconds.
+ * Never: touches a certificate the store knows; one that a process still
+ * running (another certsyncctl, say) may be about to record (those wait
+ * for their process to end, or for RECENT_SIGN seconds); or one whose user
+ * has no job signing (in KEYS), the state of every job that died between
+ * signature and record: a store restored from a backup does not know what
+ * was signed since, and that is no reason to revoke it (it is logged).
  */
 #ifndef CERTSYNC_CA_LEDGER_H
 #define CERTSYNC_CA_LEDGER_H

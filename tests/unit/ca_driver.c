@@ -280,11 +280,13 @@ expect_raw_refused(const char *what, const unsigned char *b, size_t n,
 	CA_REPLY_free(r);
 }
 
+static void hostile_profile(EVP_PKEY *key);
+
+/* What the request says: CA:TRUE, EKU, validity, addresses, kind. */
 static void
 hostile_issue(EVP_PKEY *key)
 {
 	CA_REQUEST *r;
-	EVP_PKEY *rsa = fresh_key("rsa:2048");
 	time_t t;
 
 	r = good_issue(key, CERT_KIND_SIGNING);
@@ -314,6 +316,16 @@ hostile_issue(EVP_PKEY *key)
 	r = good_issue(key, CERT_KIND_SIGNING);
 	ASN1_ENUMERATED_set(r->body->d.issue->kind, CERT_KIND_DUAL);
 	expect_refused("a dual certificate in mode separate", r, "mode = separate");
+	hostile_profile(key);
+}
+
+/* What the profile makes differently: subject, extensions, keys. */
+static void
+hostile_profile(EVP_PKEY *key)
+{
+	EVP_PKEY *rsa = fresh_key("rsa:2048");
+	CA_REQUEST *r;
+
 	r = good_issue(key, CERT_KIND_SIGNING);
 	ca_utf8_set(&r->body->d.issue->vars->name, "Mallory");
 	expect_refused("a subject the variables do not make", r, "the subject differs");
