@@ -138,6 +138,7 @@ spawn_actions(posix_spawn_file_actions_t *fa, posix_spawnattr_t *at, int child)
 	if (posix_spawn_file_actions_addopen(fa, 0, "/dev/null", O_RDONLY, 0) != 0 ||
 	    posix_spawn_file_actions_addopen(fa, 1, "/dev/null", O_WRONLY, 0) != 0 ||
 	    posix_spawn_file_actions_adddup2(fa, child, CA_SOCKET_FD) != 0 ||
+	    posix_spawn_file_actions_addclosefrom_np(fa, CA_SOCKET_FD + 1) != 0 ||
 	    posix_spawnattr_setsigmask(at, &none) != 0 ||
 	    posix_spawnattr_setsigdefault(at, &dfl) != 0 ||
 	    posix_spawnattr_setflags(at, POSIX_SPAWN_SETSIGMASK |
@@ -146,7 +147,8 @@ spawn_actions(posix_spawn_file_actions_t *fa, posix_spawnattr_t *at, int child)
 	return 0;
 }
 
-/* Forks and execs certsync-ca with its socket; 0, or -1 after logging. */
+/* Forks and execs certsync-ca with its socket; 0, or -1 after logging
+ * (-2 when the program is missing or not executable). */
 static int
 spawn(struct ca_client *c)
 {
@@ -172,7 +174,8 @@ spawn(struct ca_client *c)
 		log_error("cannot start the CA process %s: %s", c->program, strerror(rc));
 		close(sv[0]);
 		c->pid = -1;
-		return -1;
+		/* Not installed, or not executable: no restart can mend that. */
+		return rc == ENOENT || rc == EACCES ? -2 : -1;
 	}
 	c->fd = sv[0];
 	return 0;
@@ -432,12 +435,14 @@ await_ready(struct ca_client *c)
 int
 ca_client_start(struct ca_client *c)
 {
+	int rc;
+
 	if (c->state == CA_UP)
 		return 0;
 	c->started = time(NULL);
 	c->started_ok = 0;
-	if (spawn(c) == -1) {
-		lost(c, "it could not be started", 0);
+	if ((rc = spawn(c)) != 0) {
+		lost(c, "it could not be started", rc == -2);
 		return -1;
 	}
 	if (await_ready(c) == -1)
@@ -673,7 +678,8 @@ ca_client_submit_issue(struct ca_client *c, const struct ca_issue_req *r,
 	X509 *expected = NULL;
 	int rc;
 
-	if (req == NULL || (req->body = CA_REQUEST_BODY_new()) == NULL)
+	/* CA_REQUEST_new made the body, a CHOICE not chosen yet. */
+	if (req == NULL || req->body == NULL)
 		fatal("out of memory");
 	/* The profile's own answer first: what it refuses is never sent. */
 	if (issue_build(c->conf, c->ca, &ir, &expected, &why) == -1) {
@@ -713,7 +719,7 @@ ca_client_submit_crl(struct ca_client *c, int64_t number, time_t this_update,
 	CA_CRL *b;
 	int rc;
 
-	if (req == NULL || (req->body = CA_REQUEST_BODY_new()) == NULL ||
+	if (req == NULL || req->body == NULL ||
 	    (b = CA_CRL_new()) == NULL || !ASN1_INTEGER_set_int64(b->number, number) ||
 	    ASN1_GENERALIZEDTIME_set(b->this_update, this_update) == NULL ||
 	    ASN1_GENERALIZEDTIME_set(b->next_update, next_update) == NULL)

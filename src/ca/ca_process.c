@@ -14,6 +14,7 @@
 #include "config.h"
 
 #include <sys/socket.h>
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -93,7 +94,8 @@ reply_new(uint64_t id, int type)
 {
 	CA_REPLY *r = CA_REPLY_new();
 
-	if (r == NULL || (r->body = CA_REPLY_BODY_new()) == NULL)
+	/* CA_REPLY_new made the body, a CHOICE not chosen yet. */
+	if (r == NULL || r->body == NULL)
 		fatal("out of memory");
 	r->version = CA_PROTO_VERSION;
 	r->id = id;
@@ -608,6 +610,26 @@ audit_event(struct ca_proc *p, const char *event)
 	free(cert);
 }
 
+/* Closes every descriptor above the socket; close_range() where the kernel
+ * has it, one by one from /proc/self/fd where it does not. */
+static void
+close_others(void)
+{
+	DIR *d;
+	struct dirent *e;
+
+	if (close_range(CA_SOCKET_FD + 1, ~0U, 0) == 0 ||
+	    (d = opendir("/proc/self/fd")) == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		int fd = atoi(e->d_name);
+
+		if (fd > CA_SOCKET_FD && fd != dirfd(d))
+			close(fd);
+	}
+	closedir(d);
+}
+
 int
 ca_process_serve(const char *conf_path)
 {
@@ -621,8 +643,9 @@ ca_process_serve(const char *conf_path)
 		    "started by certsyncd and certsyncctl, not by hand", CA_SOCKET_FD);
 		return EX_USAGE;
 	}
-	/* Nothing the parent had open stays open here. */
-	close_range(CA_SOCKET_FD + 1, ~0U, 0);
+	/* Nothing the parent had open stays open here (its spawn closed them
+	 * already; this is for a parent that did not). */
+	close_others();
 	/* The parent ends it by closing the socket; a signal to the whole
 	 * group (a terminal's ^C, systemd's stop) must not cut a reply off. */
 	signal(SIGINT, SIG_IGN);
@@ -641,7 +664,10 @@ ca_process_serve(const char *conf_path)
 		log_hold_errors(0);
 		log_error("%s", log_last_error());
 	}
-	/* Inside the sandbox nothing is closed: exit() ends it all. */
+	/* Memory is given back (free and munmap are allowed); descriptors are
+	 * not closed inside the sandbox: exit() ends them. */
+	signer_close(p.signer);
+	conf_free(p.conf);
 	return rc;
 }
 

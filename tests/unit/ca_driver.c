@@ -164,7 +164,6 @@ good_issue(EVP_PKEY *key, enum cert_kind kind)
 
 	if (issue_build(conf, ca, &ir, &x, &why) == -1)
 		fatal("issue_build: %s", why ? why : "?");
-	req->body = CA_REQUEST_BODY_new();
 	req->body->type = CA_REQ_ISSUE;
 	b = req->body->d.issue = CA_ISSUE_new();
 	ASN1_ENUMERATED_set(b->kind, kind);
@@ -190,7 +189,6 @@ good_crl(int64_t number)
 	time_t now = time(NULL);
 	CA_CRL *b;
 
-	req->body = CA_REQUEST_BODY_new();
 	req->body->type = CA_REQ_CRL;
 	b = req->body->d.crl = CA_CRL_new();
 	ASN1_INTEGER_set_int64(b->number, number);
