@@ -755,20 +755,25 @@ await(struct ca_client *c, uint64_t id, CA_REPLY **out, EVP_PKEY **key)
 	return CA_OK;
 }
 
-/* A refusal's result: the ceiling is CA_LATER, the rest CA_REFUSED. */
+/* Seconds before a request the CA process could not serve (its audit log
+ * failed, say: it stops, and is restarted) is asked again. */
+#define INTERNAL_RETRY 5
+
+/* A refusal's result: the ceiling and the CA process's own trouble are
+ * CA_LATER; a request the profile refuses is CA_REFUSED. */
 static int
 refused(struct ca_client *c, const CA_REFUSAL *f)
 {
 	char *why = ca_utf8_dup(f->reason, 1024);
-	int64_t code = 0, ms = 1000;
+	int64_t code = 0, ms = INTERNAL_RETRY * 1000;
 
 	ASN1_ENUMERATED_get_int64(&code, f->code);
 	snprintf(c->error, sizeof(c->error), "the CA process refused: %s",
 	    why ? why : "(no readable reason)");
 	free(why);
-	if (code != CA_REFUSE_RATE)
+	if (code != CA_REFUSE_RATE && code != CA_REFUSE_INTERNAL)
 		return CA_REFUSED;
-	if (f->retry_after_ms != NULL)
+	if (code == CA_REFUSE_RATE && f->retry_after_ms != NULL)
 		ASN1_INTEGER_get_int64(&ms, f->retry_after_ms);
 	c->later_at = time(NULL) + (time_t)((ms + 999) / 1000);
 	return CA_LATER;

@@ -15,8 +15,8 @@
  * (or the profile, before asking) said no, which the same request will
  * always meet again (the reason in ca_client_error); CA_LATER when not now:
  * the CA process is down or restarting, it died with the request in
- * flight, or its ceiling on signatures was reached (try again at
- * ca_client_retry_at).  Others: 0, or -1 after logging.
+ * flight, its ceiling on signatures was reached, or it could not serve the
+ * request (its audit log failed) (try again at ca_client_retry_at).  Others: 0, or -1 after logging.
  *
  * A client is used by one thread at a time.
  */

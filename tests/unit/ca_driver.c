@@ -12,14 +12,17 @@
  * rate: with a ceiling of 3 a minute, five good requests in flight give
  * three certificates and two "rate ceiling" refusals with a retry time.
  * facts: prints what the kernel says of the CA process (its descriptors,
- * user, no_new_privs, seccomp) for the shell to check.
+ * user, no_new_privs, seccomp) for the shell to check.  bench N: N good
+ * requests, CA_MAX_IN_FLIGHT / 2 in flight at a time, each built as
+ * ca_client.c builds it, and the signatures a second that came back.
  * Never: trusts its own requests: each expected refusal is matched.
  *
- * Usage: ca_driver hostile|rate|facts PROGRAM CONF
+ * Usage: ca_driver hostile|rate|facts|bench PROGRAM CONF [N]
  * Prints "ok - ..." / "FAIL - ..." lines; exit 0 if all passed, 1 if not.
  */
 #include "config.h"
 
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <errno.h>
@@ -28,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -536,6 +540,48 @@ run_rate(void)
 	return fails;
 }
 
+static double
+seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int
+run_bench(long n)
+{
+	EVP_PKEY *key = fresh_key(conf->certificates.key.name);
+	long sent = 0, got = 0, certs = 0;
+	double t0 = seconds(), dt;
+	struct rusage ru;
+
+	while (got < n) {
+		while (sent < n && sent - got < CA_MAX_IN_FLIGHT / 2) {
+			CA_REQUEST *r = good_issue(key, sent % 2 ? CERT_KIND_ENCRYPTION :
+			    CERT_KIND_SIGNING);
+
+			send_request(r);
+			CA_REQUEST_free(r);
+			sent++;
+		}
+		CA_REPLY *rep = read_reply();
+
+		certs += rep->body->type == CA_REP_CERT;
+		CA_REPLY_free(rep);
+		got++;
+	}
+	dt = seconds() - t0;
+	getrusage(RUSAGE_SELF, &ru);
+	printf("%ld requests, %ld certificates in %.3f s: %.0f signatures/s; this "
+	    "client's CPU %.3f s\n", n, certs, dt, (double)certs / dt,
+	    (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	    (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6);
+	EVP_PKEY_free(key);
+	return certs == n ? 0 : 1;
+}
+
 static int
 run_facts(void)
 {
@@ -556,8 +602,8 @@ main(int argc, char **argv)
 
 	log_init("ca_driver");
 	signal(SIGPIPE, SIG_IGN);
-	if (argc != 4)
-		fatal("usage: ca_driver hostile|rate|facts PROGRAM CONF");
+	if (argc != 4 && !(argc == 5 && strcmp(argv[1], "bench") == 0))
+		fatal("usage: ca_driver hostile|rate|facts|bench PROGRAM CONF [N]");
 	if (conf_load(argv[3], &conf) != 0 ||
 	    (ca = certinfo_read_pem(conf->ca.certificate, "[ca] certificate")) == NULL)
 		return 1;
@@ -569,6 +615,8 @@ main(int argc, char **argv)
 		rc = run_hostile();
 	else if (strcmp(argv[1], "rate") == 0)
 		rc = run_rate();
+	else if (strcmp(argv[1], "bench") == 0)
+		rc = run_bench(atol(argv[4]));
 	else
 		rc = run_facts();
 	close(sock);
