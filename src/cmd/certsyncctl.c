@@ -69,8 +69,9 @@ static const struct command commands[] = {
 	  "why (enroll, reissue, renew, revoke, skip), writing nothing.\n",
 	  cmd_plan, CTL_NEEDS_STORE },
 	{ "status", "status",
-	  "Shows the agent's state: connection, change source, last event, checkpoint,\n"
-	  "queued jobs by state, users skipped for bad directory data, CRL age.\n",
+	  "Shows the agent's state: its CA process, connection, change source, last\n"
+	  "event, checkpoint, queued jobs by state, users skipped for bad directory\n"
+	  "data, CRL age.\n",
 	  cmd_status, CTL_NEEDS_STORE },
 	{ "audit", "audit [--last N]",
 	  "Prints the last N entries of the audit trail (default 50, 0 for all).\n",
