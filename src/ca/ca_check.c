@@ -352,7 +352,7 @@ ca_check_issue(const struct ca_profile *p, const CA_ISSUE *req, time_t now,
 	struct issue_request ir = { .now = now };
 	struct address_list addrs = { 0 };
 	char *vals[5] = { NULL };
-	const char *w = NULL;
+	char w[256] = "";
 	X509 *cert = NULL;
 	int rc;
 
@@ -360,9 +360,11 @@ ca_check_issue(const struct ca_profile *p, const CA_ISSUE *req, time_t now,
 	memset(facts, 0, sizeof(*facts));
 	if ((rc = check_parts(p, req, &ir, &addrs, vals, facts, why, whylen)) != 0)
 		goto done;
-	if (issue_build(p->conf, p->ca, &ir, &cert, &w) == -1) {
-		rc = refuse(w ? CA_REFUSE_PROFILE : CA_REFUSE_INTERNAL, why, whylen,
-		    "%s", w ? w : "the profile cannot build this certificate");
+	/* -2: the profile refuses these values, or the CA expired; -1 with a
+	 * reason: the CA is not valid yet; without one, OpenSSL failed. */
+	if ((rc = issue_build(p->conf, p->ca, &ir, &cert, w, sizeof(w))) != 0) {
+		rc = refuse(w[0] ? CA_REFUSE_PROFILE : CA_REFUSE_INTERNAL, why, whylen,
+		    "%s", w[0] ? w : "the profile cannot build this certificate");
 		goto done;
 	}
 	if ((rc = check_subject(req->subject, cert, why, whylen)) != 0 ||

@@ -415,7 +415,7 @@ await_ready(struct ca_client *c)
 	p = &c->inflight[0];
 	if (p->reply == NULL || p->reply->body->type == CA_REP_FAILED) {
 		const CA_FAILED *f = p->reply ? p->reply->body->d.failed : NULL;
-		char *why = f ? ca_utf8_dup(f->reason, 1024) : NULL;
+		char *why = f ? ca_text_dup(f->reason, 1024) : NULL;
 
 		lost(c, why ? why : "its first message was not \"ready\"", f && f->permanent);
 		free(why);
@@ -674,19 +674,22 @@ ca_client_submit_issue(struct ca_client *c, const struct ca_issue_req *r,
 		.vars = r->vars, .now = time(NULL),
 	};
 	CA_REQUEST *req = CA_REQUEST_new();
-	const char *why = NULL;
+	char why[256] = "";
 	X509 *expected = NULL;
 	int rc;
 
 	/* CA_REQUEST_new made the body, a CHOICE not chosen yet. */
 	if (req == NULL || req->body == NULL)
 		fatal("out of memory");
-	/* The profile's own answer first: what it refuses is never sent. */
-	if (issue_build(c->conf, c->ca, &ir, &expected, &why) == -1) {
-		snprintf(c->error, sizeof(c->error), "%s", why ? why :
+	/* The profile's own answer first: what it refuses is never sent.  -2:
+	 * the values, or the CA expired (CA_REFUSED); -1: not valid yet, or
+	 * OpenSSL failed (CA_LATER). */
+	if ((rc = issue_build(c->conf, c->ca, &ir, &expected, why, sizeof(why))) != 0) {
+		snprintf(c->error, sizeof(c->error), "%s", why[0] ? why :
 		    "the profile cannot build this certificate");
+		c->later_at = time(NULL) + BACKOFF_MAX;
 		CA_REQUEST_free(req);
-		return CA_REFUSED;
+		return rc == -2 ? CA_REFUSED : CA_LATER;
 	}
 	req->body->type = CA_REQ_ISSUE;
 	req->body->d.issue = issue_body(r, expected);
@@ -764,7 +767,7 @@ await(struct ca_client *c, uint64_t id, CA_REPLY **out, EVP_PKEY **key)
 static int
 refused(struct ca_client *c, const CA_REFUSAL *f)
 {
-	char *why = ca_utf8_dup(f->reason, 1024);
+	char *why = ca_text_dup(f->reason, 1024);
 	int64_t code = 0, ms = INTERNAL_RETRY * 1000;
 
 	ASN1_ENUMERATED_get_int64(&code, f->code);

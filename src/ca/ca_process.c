@@ -489,7 +489,7 @@ warm_up(struct ca_proc *p)
 	unsigned char data[32], sig[1024];
 	size_t siglen = sizeof(sig);
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	const char *why = NULL;
+	char why[256] = "";
 	X509_CRL *crl = NULL;
 	X509 *cert = NULL;
 	int ok;
@@ -500,8 +500,8 @@ warm_up(struct ca_proc *p)
 	    EVP_DigestSign(md, sig, &siglen, data, sizeof(data)) == 1 &&
 	    (crl = crl_new(signer_ca(p->signer), ir.now, ir.now + 60)) != NULL;
 	/* A CA that cannot issue now (expired) still serves CRLs. */
-	if (ok && issue_build(p->conf, signer_ca(p->signer), &ir, &cert, &why) == -1 &&
-	    why == NULL)
+	if (ok && issue_build(p->conf, signer_ca(p->signer), &ir, &cert, why,
+	    sizeof(why)) != 0 && why[0] == '\0')
 		ok = 0;
 	if (!ok)
 		log_ssl("the CA key or the profile does not work");

@@ -21,7 +21,7 @@
 
 #include "ca/ca_proto.h"
 #include "lib/log.h"
-#include "pki/issue.h"
+#include "lib/utf8.h"
 
 ASN1_SEQUENCE(CA_SUBJECT_VARS) = {
 	ASN1_IMP_OPT(CA_SUBJECT_VARS, name, ASN1_UTF8STRING, 0),
@@ -221,7 +221,7 @@ char *
 ca_utf8_dup(const ASN1_UTF8STRING *s, size_t max)
 {
 	const unsigned char *d;
-	char *out;
+	char *out, why[128];
 	int len;
 
 	if (s == NULL || ASN1_STRING_type(s) != V_ASN1_UTF8STRING ||
@@ -232,11 +232,22 @@ ca_utf8_dup(const ASN1_UTF8STRING *s, size_t max)
 		return NULL;
 	if ((out = strndup((const char *)d, (size_t)len)) == NULL)
 		return NULL;
-	if (!issue_utf8_ok(out)) {
+	if (utf8_text_check(out, (size_t)len, why, sizeof(why)) == -1) {
 		free(out);
 		return NULL;
 	}
 	return out;
+}
+
+char *
+ca_text_dup(const ASN1_UTF8STRING *s, size_t max)
+{
+	size_t len = s != NULL ? (size_t)ASN1_STRING_length(s) : 0;
+	const unsigned char *d = s != NULL ? ASN1_STRING_get0_data(s) : NULL;
+
+	if (d == NULL || memchr(d, '\0', len) != NULL)
+		return NULL;
+	return strndup((const char *)d, len < max ? len : max);
 }
 
 int

@@ -265,10 +265,17 @@ ASN1_GENERALIZEDTIME *ca_time_new(time_t t);
 int ca_time_get(const ASN1_GENERALIZEDTIME *gt, time_t *t);
 
 /*
- * A UTF8String as a C string (caller frees), if it is valid UTF-8 with no
- * control character and at most max bytes; NULL otherwise.
+ * A UTF8String as a C string (caller frees), if it is text as a
+ * certificate takes it (utf8_text_check(): valid UTF-8, no control or
+ * hiding character) of at most max bytes; NULL otherwise.
  */
 char *ca_utf8_dup(const ASN1_UTF8STRING *s, size_t max);
+/*
+ * A reason the CA process sent (a refusal's, a failure's) as a C string
+ * (caller frees): whatever bytes it holds but NUL, at most max; escaped
+ * when it is printed, like all outside text.  NULL if it holds a NUL.
+ */
+char *ca_text_dup(const ASN1_UTF8STRING *s, size_t max);
 /* Sets a UTF8String from a C string; 0, or -1. */
 int ca_utf8_set(ASN1_UTF8STRING **s, const char *text);
 

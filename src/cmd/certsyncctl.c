@@ -1,13 +1,13 @@
 /*
  * certsyncctl.c - the admin's command line: init-ca, issue, list, show,
- * revoke, crl, recover, plan, status, audit.
+ * revoke, crl, recover, plan, status, retry, audit.
  *
  * Owns: the table of commands, the global options, and opening what a
  * command needs (the configuration, the store, the CA certificate, and the
  * CA process for those that sign, every secret checked before any work).  The commands are in
  * ctl_*.c; the work itself is done by the pipeline stages they call.
- * Never: prints a password or key, or exits 0 when it did not do what was
- * asked.
+ * Never: prints a password or key (but the archive password that recover
+ * --combine is asked for), or exits 0 when it did not do what was asked.
  */
 #include "config.h"
 
@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sysexits.h>
+#include <time.h>
 
 #include "cmd/ctl.h"
 #include "directory/ldapconn.h"
@@ -23,6 +24,7 @@
 #include "lib/secret.h"
 #include "pipeline/ca_ledger.h"
 #include "pipeline/job.h"
+#include "pki/archive.h"
 #include "pki/certinfo.h"
 
 #ifndef CS_SYSCONFDIR
@@ -58,11 +60,23 @@ static const struct command commands[] = {
 	  "cessationOfOperation, privilegeWithdrawn.\n",
 	  cmd_revoke, CTL_NEEDS_CA },
 	{ "crl", "crl", "Regenerates the CRL now.\n", cmd_crl, CTL_NEEDS_CA },
-	{ "recover", "recover EMAIL|SERIAL --out FILE --password-file FILE",
+	{ "recover", "recover EMAIL|SERIAL --out FILE|DIR [--password-file FILE] "
+	  "[--agent-key KEY [--agent-cert CERT]]... | recover --combine SHARE... "
+	  "[--password-out FILE]",
 	  "Hands an archived key back to its user: writes key, certificate and CA as a\n"
 	  "new PKCS#12 (mode 0600, never overwriting) protected by the password in\n"
 	  "--password-file (which must be mode 0600 or 0400).  By EMAIL it picks the\n"
-	  "archived encryption key; when there are several, name one by SERIAL.\n",
+	  "archived encryption key; when there are several, name one by SERIAL.\n"
+	  "A key archived under recovery agents ([archive] recovery_agents) opens only\n"
+	  "with the keys of M of its officers: give each with --agent-key (a PEM key\n"
+	  "file, mode 0600; --agent-cert names its certificate when it is no longer\n"
+	  "among the configured agents).  Without --password-file, --out names a new\n"
+	  "directory that receives the officers' packet instead: one envelope per\n"
+	  "officer, a copy of the archive file, and README.txt with the steps (also\n"
+	  "printed).  --combine takes the officers' decrypted shares (openssl cms\n"
+	  "-decrypt) and prints the archive password, or writes it into a new file\n"
+	  "(--password-out, mode 0600); it needs no configuration.  Each recovery is\n"
+	  "in the audit trail, with the unix user who asked (and sudo's SUDO_USER).\n",
 	  cmd_recover, CTL_NEEDS_CA_CERT },
 	{ "plan", "plan",
 	  "Reads the directory once and prints, per user, what certsyncd would do and\n"
@@ -73,6 +87,12 @@ static const struct command commands[] = {
 	  "event, checkpoint, queued jobs by state, users skipped for bad directory\n"
 	  "data, CRL age.\n",
 	  cmd_status, CTL_NEEDS_STORE },
+	{ "retry", "retry UUID|--all",
+	  "Gives a parked job another attempt.  A job is parked, not retried, after\n"
+	  "a failure retrying cannot mend (the profile refuses the user's values, the\n"
+	  "CA has expired); certsyncctl status lists them with the reason.  Fix the\n"
+	  "cause, then retry: certsyncd runs the job within 30 seconds.\n",
+	  cmd_retry, CTL_NEEDS_STORE },
 	{ "audit", "audit [--last N]",
 	  "Prints the last N entries of the audit trail (default 50, 0 for all).\n",
 	  cmd_audit, CTL_NEEDS_STORE },
@@ -105,7 +125,8 @@ usage(FILE *f)
 static int
 open_ca(struct ctl *ctl)
 {
-	struct job_ctx jctx = { .conf = ctl->conf, .st = ctl->st };
+	struct job_ctx jctx = { .conf = ctl->conf, .st = ctl->st,
+	    .archive = ctl->archive };
 	int permanent;
 
 	if (ca_client_open(ctl->conf, ctl->ca_cert, &ctl->ca, &permanent) == -1)
@@ -140,11 +161,17 @@ ctl_open(struct ctl *ctl, const struct command *cmd)
 		return EX_CONFIG;
 	if (cmd->needs == CTL_NEEDS_CA_CERT)
 		return 0;
-	/* Check every secret now, so a bad one stops us before any work. */
-	if (secret_check_file(ctl->conf->archive.password_file,
-	    "[archive] password_file") == -1 ||
+	/* Check every secret now, so a bad one stops us before any work.  In
+	 * recovery-agent mode the archive may have no password file. */
+	if ((ctl->conf->archive.password_file != NULL &&
+	    secret_check_file(ctl->conf->archive.password_file,
+	    "[archive] password_file") == -1) ||
 	    secret_check_file(ctl->conf->keystore.password_file,
 	    "[keystore] password_file") == -1)
+		return EX_CONFIG;
+	/* The archive before the CA process: what the ledger finds unrecorded
+	 * has its key archived before it is revoked. */
+	if (archive_open(ctl->conf, time(NULL), &ctl->archive) == -1)
 		return EX_CONFIG;
 	return open_ca(ctl);
 }
@@ -201,8 +228,11 @@ main(int argc, char **argv)
 			printf("usage: certsyncctl %s\n\n%s", cmd->usage, cmd->help);
 			return 0;
 		}
-	if ((rc = ctl_open(&ctl, cmd)) == 0)
+	if (ctl_is_standalone(cmd, argc, argv))
 		rc = cmd->run(&ctl, cmd, argc, argv);
+	else if ((rc = ctl_open(&ctl, cmd)) == 0)
+		rc = cmd->run(&ctl, cmd, argc, argv);
+	archive_close(ctl.archive);
 	ca_client_free(ctl.ca);
 	X509_free(ctl.ca_cert);
 	store_close(ctl.st);

@@ -3,10 +3,11 @@
  *
  * Owns: the process: options, the event loop (one explicit event_base),
  * signals (SIGTERM/SIGINT stop after the job in hand; SIGHUP reloads the
- * configuration, keeping the old one if the new one is bad or cannot start
- * a CA process; SIGCHLD wakes the runner, which notices a CA process that
- * died), the pid file, the periodic full reconcile, and the order of start
- * and stop: the CA process first, before any network code.
+ * configuration and the recovery agents, keeping the old ones if the new
+ * ones are bad or cannot start a CA process; SIGCHLD wakes the runner,
+ * which notices a CA process that died), the pid file, the periodic full
+ * reconcile, and the order of start and stop: the CA process first, before
+ * any network code.
  * Never: does directory, crypto or job work itself; the watcher, planner
  * and runner do.
  */
@@ -20,6 +21,7 @@
 #include <string.h>
 #include <sysexits.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -32,6 +34,7 @@
 #include "lib/log.h"
 #include "pipeline/plan.h"
 #include "pipeline/runner.h"
+#include "pki/archive.h"
 #include "pki/certinfo.h"
 #include "store/store.h"
 
@@ -44,6 +47,7 @@ struct daemon {
 	const char *conf_path;
 	int foreground, once, dry_run, verbose;
 	int unfinished;		/* --once: jobs left for a later run */
+	int parked;		/* ... of which parked: someone must act */
 	struct conf *conf;
 	struct conf *next_conf;     /* a validated reload, waiting to be swapped in */
 	struct ca_client *next_ca;  /* its CA process, started and ready */
@@ -111,6 +115,19 @@ start_ca(const struct conf *conf, struct ca_client **out, int *permanent)
 	return ca_client_state(c) == CA_UP ? 0 : -1;
 }
 
+/* Whether conf's archive opens (its recovery agents load): 0, or -1 after
+ * logging. */
+static int
+archive_check(const struct conf *conf)
+{
+	struct archive *ar = NULL;
+
+	if (archive_open(conf, time(NULL), &ar) == -1)
+		return -1;
+	archive_close(ar);
+	return 0;
+}
+
 static void
 on_hup(evutil_socket_t sig, short what, void *arg)
 {
@@ -119,9 +136,12 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 	struct ca_client *ca = NULL;
 	int permanent;
 
-	if (conf_load(d->conf_path, &fresh) != 0) {
+	/* The recovery agents too: the runner loads them again when the new
+	 * configuration starts, and a bad set must not stop the daemon. */
+	if (conf_load(d->conf_path, &fresh) != 0 || archive_check(fresh) == -1) {
 		log_error("%s: not reloaded; the running configuration stays in force",
 		    d->conf_path);
+		conf_free(fresh);
 		return;
 	}
 	/* The new CA process first: the running one stays until it is up. */
@@ -230,11 +250,15 @@ start(struct daemon *d)
 	return 0;
 }
 
+/* --once: the jobs left, the parked ones among them counted apart. */
 static void
 add_jobs(void *arg, const char *state, int n)
 {
-	(void)state;
-	*(int *)arg += n;
+	struct daemon *d = arg;
+
+	d->unfinished += n;
+	if (strcmp(state, "parked") == 0)
+		d->parked += n;
 }
 
 static void
@@ -247,9 +271,9 @@ stop(struct daemon *d)
 			runner_drain(d->runner);
 			/* Finished jobs are deleted: what is left waits for a
 			 * retry (a failed write, the directory) or its time. */
-			d->unfinished = 0;
+			d->unfinished = d->parked = 0;
 			if (d->st != NULL &&
-			    store_job_counts(d->st, add_jobs, &d->unfinished) == -1)
+			    store_job_counts(d->st, add_jobs, d) == -1)
 				d->unfinished = 1;
 		} else
 			runner_stop(d->runner);
@@ -299,13 +323,18 @@ run_loop(struct daemon *d)
 			rc = EX_UNAVAILABLE;
 	}
 	stop(d);
-	if (rc == 0 && d->once && d->unfinished > 0) {
+	if (rc == 0 && d->once && d->parked > 0)
+		log_error("--once: %d job(s) failed and are parked: retrying cannot "
+		    "help until the cause is fixed (certsyncctl status says why)",
+		    d->parked);
+	if (rc == 0 && d->once && d->unfinished > d->parked) {
 		log_warn("--once: %d job(s) not finished: retries after a failure "
 		    "(see the lines above, and certsyncctl status), or reissues "
 		    "spread out by [reconcile] ca_change_per_minute; run again, or "
-		    "let certsyncd run", d->unfinished);
-		rc = EX_TEMPFAIL;
+		    "let certsyncd run", d->unfinished - d->parked);
 	}
+	if (rc == 0 && d->once && d->unfinished > 0)
+		rc = EX_TEMPFAIL;
 	if (ev_full != NULL)
 		event_free(ev_full);
 	event_free(ev_term);

@@ -37,29 +37,34 @@ fresh_free(struct fresh *f)
 	cert_row_free(&f->row);
 }
 
-/* Turns what the CA process said into the job's outcome: a refusal is
- * the data's problem (why), "not now" parks the job. */
-static void
-ca_failed(struct job_ctx *ctx, int rc, const char **why)
+/*
+ * Turns what the CA process said into the step's result: a refusal is one
+ * that retrying cannot mend (the profile refuses the user's values, or the
+ * CA has expired: -2, why set); "not now" (the CA process is down, or at
+ * its ceiling) makes the job wait, no attempt counted (-1, with
+ * ctx->ca_wait_until set).
+ */
+static int
+ca_failed(struct job_ctx *ctx, int rc, char *why, size_t whylen)
 {
+	snprintf(why, whylen, "%s", ca_client_error(ctx->ca));
 	if (rc == CA_REFUSED)
-		*why = ca_client_error(ctx->ca);
-	else {
-		ctx->park_until = ca_client_retry_at(ctx->ca);
-		if (ctx->park_until <= time(NULL))
-			ctx->park_until = time(NULL) + 1;
-	}
+		return -2;
+	ctx->ca_wait_until = ca_client_retry_at(ctx->ca);
+	if (ctx->ca_wait_until <= time(NULL))
+		ctx->ca_wait_until = time(NULL) + 1;
+	return -1;
 }
 
 /*
  * The n certificates signed: every request in flight at once (one batch,
  * one fdatasync of the CA's audit log), each certificate's sign record
- * written as soon as it is back.  0, or -1 (logged, or *why, or parked);
- * what came back is in fresh[] either way.
+ * written as soon as it is back.  0, or ca_failed()'s -2 or -1, or -1
+ * after logging; what came back is in fresh[] either way.
  */
 static int
 sign_all(struct job_ctx *ctx, const struct identity *id, struct fresh *fresh,
-    size_t n, const char **why)
+    size_t n, char *why, size_t whylen)
 {
 	char namebuf[2 * IDENTITY_NAME_MAX + 2];
 	struct ca_issue_req req = { .addresses = &id->addresses, .user = id->uuid };
@@ -89,8 +94,8 @@ sign_all(struct job_ctx *ctx, const struct identity *id, struct fresh *fresh,
 			fail = 1;
 	}
 	if (rc != CA_OK)
-		ca_failed(ctx, rc, why);
-	return rc != CA_OK || fail ? -1 : 0;
+		return ca_failed(ctx, rc, why, whylen);
+	return fail ? -1 : 0;
 }
 
 /* Keypairs first: a failure here has signed nothing. */
@@ -173,7 +178,7 @@ record_issued(struct job_ctx *ctx, struct job *job, const struct identity *id,
 
 int
 job_step_issue(struct job_ctx *ctx, struct job *job, const struct identity *id,
-    const char **why)
+    char *why, size_t whylen)
 {
 	struct fresh fresh[MAX_KINDS];
 	size_t n = ctx->conf->certificates.mode == CERT_MODE_DUAL ? 1 : 2;
@@ -189,8 +194,9 @@ job_step_issue(struct job_ctx *ctx, struct job *job, const struct identity *id,
 	failpoint("after-KEYS");
 	if (make_keys(ctx, fresh, n) == -1)
 		goto done;
-	if (sign_all(ctx, id, fresh, n, why) == -1 || save_keys(ctx, id, fresh, n) == -1 ||
-	    make_smime(ctx, fresh, n, &smime, &smime_len) == -1) {
+	if ((rc = sign_all(ctx, id, fresh, n, why, whylen)) != 0 ||
+	    (rc = save_keys(ctx, id, fresh, n)) != 0 ||
+	    (rc = make_smime(ctx, fresh, n, &smime, &smime_len)) != 0) {
 		/* What it signed is revoked now, while the keys are in hand
 		 * (failing that, when the job is resumed in KEYS). */
 		for (size_t j = 0; j < n; j++)

@@ -21,6 +21,7 @@
 #include "store/store.h"
 
 struct publisher;
+struct archive;
 
 /* In this order; unpublish and republish go PLANNED -> PUBLISHED. */
 enum job_state { JOB_PLANNED, JOB_KEYS, JOB_ISSUED, JOB_ARCHIVED, JOB_PUBLISHED,
@@ -48,8 +49,9 @@ struct job_ctx {
 	struct ca_client *ca;      /* the CA process: it signs */
 	X509 *ca_cert;             /* [ca] certificate, read from its file */
 	struct publisher *pub;     /* NULL: no directory to publish to */
+	struct archive *archive;   /* where superseded keys go (pki/archive.h) */
 	int revoked;               /* revocations since the last CRL */
-	time_t park_until;         /* a step could not ask the CA process now
+	time_t ca_wait_until;      /* a step could not ask the CA process now
 	                              (down, or its ceiling): the job waits
 	                              until then, no attempt counted */
 };

@@ -2,14 +2,17 @@
  * runner.c - runs planned jobs on a worker thread.
  *
  * Owns: the runner thread and what it holds: a store connection, the CA
- * process's client (ca_client.h), the publisher.  It takes due jobs oldest
- * first, runs each to REVOKED, rewrites the CRL once for the batch, closes
- * the jobs, and reconciles their users again.  Between batches it sleeps
- * until kicked or a retry is due.  Before the first batch it revokes what
- * a crash left signed but not recorded (job_recover_unrecorded).  While
- * the CA process is down, job work waits (it is restarted with backoff,
- * its state kept in the store for `certsyncctl status`); each time it
- * comes up, its audit log is held against the store (ca_ledger.c).
+ * process's client (ca_client.h), the publisher, the archive (its recovery
+ * agents are loaded when the runner starts: at start-up and on every
+ * reload).  It takes due jobs oldest first, runs each to REVOKED, rewrites
+ * the CRL once for the batch, closes the jobs, and reconciles their users
+ * again.  Between batches it sleeps until kicked or a retry is due.  Before
+ * the first batch it revokes what a crash left signed but not recorded
+ * (job_recover_unrecorded), and releases the parked jobs for one more
+ * attempt.  While the CA process is down, job work waits (it is restarted
+ * with backoff, its state kept in the store for `certsyncctl status`);
+ * each time it comes up, its audit log is held against the store
+ * (ca_ledger.c).
  * Never: touches the event loop or the watcher's connection.
  */
 #include "config.h"
@@ -28,6 +31,7 @@
 #include "pipeline/job_unrecorded.h"
 #include "pipeline/plan.h"
 #include "pipeline/runner.h"
+#include "pki/archive.h"
 
 #define IDLE_WAIT 30           /* seconds between checks when nothing is due */
 #define BATCH_MAX 200          /* jobs per batch before the CRL is rewritten */
@@ -40,6 +44,7 @@ struct runner {
 	char ca_status[600];       /* as last written to the store */
 	struct publisher *pub;
 	struct deliver *deliver;
+	struct archive *archive;
 	struct job_ctx jctx;
 	struct plan_ctx plan;
 
@@ -67,6 +72,7 @@ static size_t
 run_batch(struct runner *r, struct uuid_set *ran, int *failed)
 {
 	size_t n = 0;
+	int rc;
 
 	*failed = 0;
 	while (n < BATCH_MAX) {
@@ -80,10 +86,10 @@ run_batch(struct runner *r, struct uuid_set *ran, int *failed)
 		pthread_mutex_unlock(&r->lock);
 		if (store_job_next(r->st, time(NULL), &job) != 1)
 			break;
-		if (job_run(&r->jctx, job.uuid) == 0)
+		if ((rc = job_run(&r->jctx, job.uuid)) == 0)
 			uuid_set_add(ran, job.uuid);
-		else
-			*failed = 1;
+		else if (rc == -1)
+			*failed = 1;	/* -2: parked; nothing is broken, go on */
 		job_row_free(&job);
 		n++;
 		if (*failed)
@@ -92,8 +98,21 @@ run_batch(struct runner *r, struct uuid_set *ran, int *failed)
 	return n;
 }
 
+static void
+recheck(struct runner *r, const char *uuid)
+{
+	/* One transaction: the loop cannot plan between look and plan. */
+	if (store_begin(r->st) == 0) {
+		plan_recheck(&r->plan, uuid);
+		store_commit(r->st);
+	}
+}
+
 /* Closes the batch (CRL, DONE) and takes a fresh look at each closed user:
- * changes that came in while their job ran are planned now. */
+ * changes that came in while their job ran are planned now.  So at each
+ * user whose job was dropped (no certifiable identity left, a departure
+ * among them): what the user still holds is decided now, not at the next
+ * full pass.  A user whose job is still in flight is left to it. */
 static void
 finish_batch(struct runner *r, struct uuid_set *ran)
 {
@@ -102,13 +121,11 @@ finish_batch(struct runner *r, struct uuid_set *ran)
 	if (job_finish_batch(&r->jctx, &closed) == -1)
 		log_error("the CRL could not be rewritten; the batch's jobs stay "
 		    "REVOKED and are closed after the next successful CRL");
-	for (size_t i = 0; i < closed.n; i++) {
-		/* One transaction: the loop cannot plan between look and plan. */
-		if (store_begin(r->st) == 0) {
-			plan_recheck(&r->plan, closed.v[i]);
-			store_commit(r->st);
-		}
-	}
+	for (size_t i = 0; i < closed.n; i++)
+		recheck(r, closed.v[i]);
+	for (size_t i = 0; i < ran->n; i++)
+		if (!uuid_set_has(&closed, ran->v[i]))
+			recheck(r, ran->v[i]);
 	uuid_set_clear(&closed);
 	uuid_set_clear(ran);
 }
@@ -187,10 +204,21 @@ round_once(struct runner *r, struct uuid_set *ran, int *first, int *failed,
 	    store_crl_pending(r->st) == 1)
 		finish_batch(r, ran);
 	*first = 0;
-	/* A job parked by the CA process (its ceiling): all of them wait. */
-	if (r->jctx.park_until > time(NULL))
-		*hold = r->jctx.park_until;
+	/* A job waiting for the CA process (its ceiling): all of them wait. */
+	if (r->jctx.ca_wait_until > time(NULL))
+		*hold = r->jctx.ca_wait_until;
 	return n;
+}
+
+/* A start or a reload may be the admin's fix (a new CA, another profile):
+ * every parked job gets one more attempt. */
+static void
+release_parked(struct runner *r)
+{
+	int n = 0;
+
+	if (store_job_unpark(r->st, NULL, &n) == 0 && n > 0)
+		log_notice("%d parked job(s) released for another attempt", n);
 }
 
 static void *
@@ -206,6 +234,7 @@ runner_main(void *arg)
 		log_error("some certificates signed but not recorded could not be "
 		    "revoked; a resumed job of their user, or the next start, "
 		    "tries again");
+	release_parked(r);
 	for (;;) {
 		int failed = 0, stop, draining;
 		int64_t deliver_due, hold = 0;
@@ -238,6 +267,7 @@ runner_start(const struct conf *conf, struct ca_client *ca, struct runner **out)
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->cond, NULL);
 	if (store_open(conf->state.database, &r->st) == -1 ||
+	    archive_open(conf, time(NULL), &r->archive) == -1 ||
 	    publish_open(conf, &r->pub) == -1 ||
 	    plan_init(&r->plan, conf, r->st, 0, NULL) == -1 ||
 	    deliver_open(conf, r->st, &r->deliver) == -1)
@@ -247,6 +277,7 @@ runner_start(const struct conf *conf, struct ca_client *ca, struct runner **out)
 	r->jctx.ca = r->ca;
 	r->jctx.ca_cert = ca_client_ca(r->ca);
 	r->jctx.pub = r->pub;
+	r->jctx.archive = r->archive;
 	if (pthread_create(&r->thread, NULL, runner_main, r) != 0) {
 		log_error("cannot start the job runner thread");
 		goto fail;
@@ -257,6 +288,7 @@ fail:
 	deliver_close(r->deliver);
 	plan_free(&r->plan);
 	publish_close(r->pub);
+	archive_close(r->archive);
 	ca_client_free(r->ca);
 	store_close(r->st);
 	pthread_mutex_destroy(&r->lock);
@@ -277,6 +309,7 @@ runner_join(struct runner *r, int draining)
 	deliver_close(r->deliver);
 	plan_free(&r->plan);
 	publish_close(r->pub);
+	archive_close(r->archive);
 	ca_client_free(r->ca);
 	store_close(r->st);
 	pthread_mutex_destroy(&r->lock);

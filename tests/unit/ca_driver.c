@@ -161,13 +161,13 @@ good_issue(EVP_PKEY *key, enum cert_kind kind)
 	struct issue_request ir = { .key = key, .kind = kind, .addresses = &addrs,
 	    .vars = { .name = "Alice Example", .mail = a0 }, .now = time(NULL) };
 	CA_REQUEST *req = CA_REQUEST_new();
-	const char *why = NULL;
+	char why[256] = "";
 	ASN1_IA5STRING *a = ASN1_IA5STRING_new();
 	X509 *x = NULL;
 	CA_ISSUE *b;
 
-	if (issue_build(conf, ca, &ir, &x, &why) == -1)
-		fatal("issue_build: %s", why ? why : "?");
+	if (issue_build(conf, ca, &ir, &x, why, sizeof(why)) != 0)
+		fatal("issue_build: %s", why);
 	req->body->type = CA_REQ_ISSUE;
 	b = req->body->d.issue = CA_ISSUE_new();
 	ASN1_ENUMERATED_set(b->kind, kind);
