@@ -176,6 +176,17 @@ ctl_open(struct ctl *ctl, const struct command *cmd)
 	return open_ca(ctl);
 }
 
+/* What ctl_open opened; the CA process ends when its socket closes. */
+static void
+ctl_close(struct ctl *ctl)
+{
+	archive_close(ctl->archive);
+	ca_client_free(ctl->ca);
+	X509_free(ctl->ca_cert);
+	store_close(ctl->st);
+	conf_free(ctl->conf);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -232,10 +243,6 @@ main(int argc, char **argv)
 		rc = cmd->run(&ctl, cmd, argc, argv);
 	else if ((rc = ctl_open(&ctl, cmd)) == 0)
 		rc = cmd->run(&ctl, cmd, argc, argv);
-	archive_close(ctl.archive);
-	ca_client_free(ctl.ca);
-	X509_free(ctl.ca_cert);
-	store_close(ctl.st);
-	conf_free(ctl.conf);
+	ctl_close(&ctl);
 	return rc;
 }
