@@ -7,7 +7,8 @@
  * ones are bad or cannot start a CA process; SIGCHLD wakes the runner,
  * which notices a CA process that died), the pid file, the periodic full
  * reconcile, and the order of start and stop: the CA process first, before
- * any network code.
+ * any network code; the moments systemd is told about (ops/notify.c) and
+ * the HTTP listener's life, one per run of the loop (ops/http.c).
  * Never: does directory, crypto or job work itself; the watcher, planner
  * and runner do.
  */
@@ -32,6 +33,9 @@
 #include "lib/conf.h"
 #include "lib/fsutil.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
+#include "ops/http.h"
+#include "ops/notify.h"
 #include "pipeline/plan.h"
 #include "pipeline/runner.h"
 #include "pki/archive.h"
@@ -56,6 +60,8 @@ struct daemon {
 	struct plan_ctx plan;
 	struct runner *runner;
 	struct watch *watch;
+	struct http_server *http;  /* NULL: no [http] listen */
+	struct notifier *notify;   /* NULL: not run by systemd */
 	int stopping;
 };
 
@@ -87,6 +93,7 @@ on_stop_signal(evutil_socket_t sig, short what, void *arg)
 	struct daemon *d = arg;
 
 	log_notice("signal %d: finishing the job in hand, then stopping", (int)sig);
+	notify_stopping(d->notify);
 	d->stopping = 1;
 	event_base_loopbreak(d->base);
 }
@@ -153,6 +160,7 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	log_notice("%s: reloading the configuration", d->conf_path);
+	notify_reloading(d->notify);
 	ca_client_free(d->next_ca);
 	conf_free(d->next_conf);
 	d->next_conf = fresh;
@@ -227,7 +235,8 @@ start(struct daemon *d)
 		d->next_ca = NULL;
 	else if (start_ca(d->conf, &ca, &permanent) == -1 && permanent)
 		return EX_CONFIG;
-	if (store_open(d->conf->state.database, &d->st) == -1) {
+	if (store_open(d->conf->state.database, &d->st) == -1 ||
+	    http_start(d->base, d->conf, d->st, &d->http) == -1) {
 		ca_client_free(ca);
 		return EX_UNAVAILABLE;
 	}
@@ -264,6 +273,9 @@ add_jobs(void *arg, const char *state, int n)
 static void
 stop(struct daemon *d)
 {
+	notify_detach(d->notify);
+	http_stop(d->http);
+	d->http = NULL;
 	watch_stop(d->watch);
 	d->watch = NULL;
 	if (d->runner != NULL) {
@@ -318,6 +330,7 @@ run_loop(struct daemon *d)
 		event_add(ev_full, &tv);
 	}
 	if ((rc = start(d)) == 0) {
+		notify_attach(d->notify, d->base, d->st);
 		event_base_dispatch(d->base);
 		if (watch_failed(d->watch))
 			rc = EX_UNAVAILABLE;
@@ -423,6 +436,9 @@ serve(struct daemon *d)
 	if (d->conf->daemon.pid_file != NULL &&
 	    (pid_file = strdup(d->conf->daemon.pid_file)) == NULL)
 		fatal("out of memory");
+	/* After daemon(): WATCHDOG_PID names the process that stays. */
+	d->notify = notify_open();
+	metrics_set(M_START_TIME, (int64_t)time(NULL));
 	for (;;) {
 		rc = run_loop(d);
 		if (rc != 0 || d->stopping || d->once || d->next_conf == NULL)
@@ -433,6 +449,9 @@ serve(struct daemon *d)
 		apply_logging(d);
 		log_notice("%s: configuration reloaded", d->conf_path);
 	}
+	notify_stopping(d->notify);
+	notify_close(d->notify);
+	d->notify = NULL;
 	if (pid_file != NULL)
 		unlink(pid_file);
 	free(pid_file);

@@ -54,6 +54,8 @@ struct job_ctx {
 	time_t ca_wait_until;      /* a step could not ask the CA process now
 	                              (down, or its ceiling): the job waits
 	                              until then, no attempt counted */
+	int crl_refresh;           /* the daemon's runner: a batch also writes a
+	                              CRL that is due (crl_publish_due) */
 };
 
 /* "PLANNED" .. "DONE", as the store keeps them; and back (-1 if unknown). */

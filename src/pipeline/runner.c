@@ -9,9 +9,11 @@
  * again.  Between batches it sleeps until kicked or a retry is due.  Before
  * the first batch it revokes what a crash left signed but not recorded
  * (job_recover_unrecorded), and releases the parked jobs for one more
- * attempt.  While the CA process is down, job work waits (it is restarted
- * with backoff, its state kept in the store for `certsyncctl status`);
- * each time it comes up, its audit log is held against the store
+ * attempt.  A CRL due without revocations (the first one, or a fresh one
+ * before nextUpdate) is written with the batch, checked at least every
+ * IDLE_WAIT seconds.  While the CA process is down, job work waits (it is
+ * restarted with backoff, its state kept in the store for `certsyncctl
+ * status`); each time it comes up, its audit log is held against the store
  * (ca_ledger.c).
  * Never: touches the event loop or the watcher's connection.
  */
@@ -24,8 +26,9 @@
 #include <time.h>
 
 #include "directory/publish.h"
-#include "pipeline/ca_ledger.h"
 #include "lib/log.h"
+#include "pipeline/ca_ledger.h"
+#include "pipeline/crl_publish.h"
 #include "pipeline/deliver.h"
 #include "pipeline/job.h"
 #include "pipeline/job_unrecorded.h"
@@ -201,13 +204,28 @@ round_once(struct runner *r, struct uuid_set *ran, int *first, int *failed,
 	/* The first time round it also closes a batch a crash left open;
 	 * a CRL that could not be written is tried again each round. */
 	if (*first || n > 0 || r->jctx.revoked > 0 || ran->n > 0 ||
-	    store_crl_pending(r->st) == 1)
+	    store_crl_pending(r->st) == 1 ||
+	    crl_publish_due(r->conf, r->st, time(NULL)) == 1)
 		finish_batch(r, ran);
 	*first = 0;
 	/* A job waiting for the CA process (its ceiling): all of them wait. */
 	if (r->jctx.ca_wait_until > time(NULL))
 		*hold = r->jctx.ca_wait_until;
 	return n;
+}
+
+/* Whether a stop was asked for, and whether as a drain. */
+static int
+stop_asked(struct runner *r, int *draining)
+{
+	int stop;
+
+	pthread_mutex_lock(&r->lock);
+	stop = r->stopping;
+	if (draining != NULL)
+		*draining = r->draining;
+	pthread_mutex_unlock(&r->lock);
+	return stop;
 }
 
 /* A start or a reload may be the admin's fix (a new CA, another profile):
@@ -236,16 +254,15 @@ runner_main(void *arg)
 		    "tries again");
 	release_parked(r);
 	for (;;) {
-		int failed = 0, stop, draining;
+		/* A drain ends with an empty round that began after it was
+		 * asked for: jobs planned during an earlier round still run. */
+		int failed = 0, asked_before = stop_asked(r, NULL), stop, draining;
 		int64_t deliver_due, hold = 0;
 		size_t n = round_once(r, &ran, &first, &failed, &hold);
 
 		deliver_due = deliver_poll(r->deliver);
-		pthread_mutex_lock(&r->lock);
-		stop = r->stopping;
-		draining = r->draining;
-		pthread_mutex_unlock(&r->lock);
-		if (stop && (!draining || n == 0 || failed))
+		stop = stop_asked(r, &draining);
+		if (stop && (!draining || (n == 0 && asked_before) || failed))
 			break;
 		if (n == 0 || failed || hold != 0)
 			wait_for_work(r, deliver_due, failed, hold);
@@ -277,6 +294,7 @@ runner_start(const struct conf *conf, struct ca_client *ca, struct runner **out)
 	r->jctx.ca = r->ca;
 	r->jctx.ca_cert = ca_client_ca(r->ca);
 	r->jctx.pub = r->pub;
+	r->jctx.crl_refresh = 1;
 	r->jctx.archive = r->archive;
 	if (pthread_create(&r->thread, NULL, runner_main, r) != 0) {
 		log_error("cannot start the job runner thread");
