@@ -711,8 +711,12 @@ ca_process_init_ca(const char *conf_path, const char *subject, int days,
 		rc = EX_USAGE;
 	} else if ((p.audit_fd = ca_audit_open(p.conf->ca.audit_log)) == -1)
 		rc = EX_CONFIG;
-	else if ((rc = signer_init_ca(p.conf, subject, days, &spec, &made)) == 0)
-		rc = audit_init_ca(&p, made);
+	else {
+		/* Run as root, and then certsyncd as [ca] user: the log is its. */
+		ca_sandbox_give_audit_log(p.conf, p.audit_fd);
+		if ((rc = signer_init_ca(p.conf, subject, days, &spec, &made)) == 0)
+			rc = audit_init_ca(&p, made);
+	}
 	X509_free(made);
 	if (p.audit_fd != -1)
 		close(p.audit_fd);

@@ -46,15 +46,10 @@
 
 /* Becomes pw's user and group; 0, or -1 after logging. */
 static int
-become(const struct passwd *pw, int audit_fd)
+become(const struct passwd *pw)
 {
 	uid_t r, e, s;
 
-	/* The log was opened as root; a later start as the user must
-	 * still be able to append to it. */
-	if (fchown(audit_fd, pw->pw_uid, pw->pw_gid) == -1)
-		log_warn("[ca] audit_log: cannot hand it to user %s: %s", pw->pw_name,
-		    strerror(errno));
 	if (setgroups(1, &pw->pw_gid) == -1 ||
 	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
 	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1) {
@@ -69,6 +64,18 @@ become(const struct passwd *pw, int audit_fd)
 		return -1;
 	}
 	return 0;
+}
+
+void
+ca_sandbox_give_audit_log(const struct conf *conf, int audit_fd)
+{
+	struct passwd *pw;
+
+	if (geteuid() != 0 || (pw = getpwnam(conf->ca.user)) == NULL || pw->pw_uid == 0)
+		return;
+	if (fchown(audit_fd, pw->pw_uid, pw->pw_gid) == -1)
+		log_warn("[ca] audit_log %s: cannot hand it to user %s: %s",
+		    conf->ca.audit_log, pw->pw_name, strerror(errno));
 }
 
 int
@@ -89,7 +96,8 @@ ca_sandbox_drop(const struct conf *conf, int audit_fd, int *permanent)
 			*permanent = 1;
 			return -1;
 		}
-		if (become(pw, audit_fd) == -1)
+		ca_sandbox_give_audit_log(conf, audit_fd);
+		if (become(pw) == -1)
 			return -1;
 	}
 	/* No setuid program or file capability can give anything back, and

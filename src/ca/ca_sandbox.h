@@ -32,6 +32,13 @@ enum ca_seccomp_mode {
 int ca_sandbox_drop(const struct conf *conf, int audit_fd, int *permanent);
 
 /*
+ * Hands the audit log to [ca] user when running as root, so that a CA
+ * process started later as that user (the packaged service) can append to
+ * it.  A missing user is left to ca_sandbox_drop() to refuse.
+ */
+void ca_sandbox_give_audit_log(const struct conf *conf, int audit_fd);
+
+/*
  * Checks /proc/self/fd: nothing open but 0-2 (/dev/null, /dev/null, the
  * log), the socket and the audit log.  With others_ok (a token key, whose
  * PKCS#11 module may keep files or a connection to its HSM; or logging to
