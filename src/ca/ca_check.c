@@ -437,7 +437,8 @@ check_entry(const CA_CRL_ENTRY *e, time_t now, time_t *when, int *reason,
 	if (!ASN1_ENUMERATED_get_int64(&r, e->reason) || r < 0 || r > 10 ||
 	    strcmp(crl_reason_name((int)r), "unknown") == 0)
 		return refuse(CA_REFUSE_PROFILE, why, len, "a CRL entry's reason is not "
-		    "one certsync records (%s)", crl_reason_list());
+		    "one certsync records (%s, or certificateHold)",
+		    crl_reason_list());
 	*reason = (int)r;
 	return 0;
 }

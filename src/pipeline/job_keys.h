@@ -15,8 +15,9 @@
  * values, the CA has expired, or the CA process refused the request); -1
  * after any other failure (why may say more), ctx->ca_wait_until set when
  * the CA process could not sign now (down, or at its ceiling).  What a
- * failed attempt signed is revoked before it returns, or when the job is
- * resumed in KEYS. */
+ * failed attempt signed waits in ctx->held for the next attempt, which
+ * records it if still right (job_held.h), or is revoked before it returns
+ * (no hold), or when the job is resumed in KEYS. */
 int job_step_issue(struct job_ctx *ctx, struct job *job, const struct identity *id,
     char *why, size_t whylen);
 

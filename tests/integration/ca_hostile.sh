@@ -15,8 +15,9 @@
 # revocation in the future, an old thisUpdate, nextUpdate before it, a time
 # with a fraction; that the CA process survives them all and then signs 20
 # good requests sent at once (each certificate verifying against the CA)
-# and a good CRL; that each refusal is in its audit log and on its stderr;
-# that a ceiling of 3 signatures a minute refuses the 4th and 5th request
+# and a good CRL, its entry with reason certificateHold (a hold of the
+# safety catch) signed as such; that each refusal is in its audit log and
+# on its stderr; that a ceiling of 3 signatures a minute refuses the 4th and 5th request
 # as "rate ceiling" with a retry time; and what the kernel says of it once
 # ready: descriptors 0-4 only (the socket and the audit log), no_new_privs,
 # seccomp in filter mode, and, started as root, the user of [ca] user.
@@ -35,7 +36,7 @@ cp "$T/last.out" "$T/hostile.out"
 sed 's/^/    /' "$T/hostile.out"
 nok=$(grep -c '^ok' "$T/hostile.out" || :)
 check "... all $nok checks of the driver passed, none failed" \
-    sh -c '[ "$1" -eq 37 ] && ! grep -q "^FAIL" "$2"' sh "$nok" "$T/hostile.out"
+    sh -c '[ "$1" -eq 38 ] && ! grep -q "^FAIL" "$2"' sh "$nok" "$T/hostile.out"
 nref=$(grep -c '	refuse	' "$AUDIT" || :)
 check "... the audit log holds a refuse line for each ($nref)" test "$nref" -eq 33
 check "... each names the reason (CA:TRUE)" grep -q 'refuse.*reason=a CA certificate (basicConstraints CA:TRUE)' "$AUDIT"
@@ -44,7 +45,7 @@ check "... the CA process logged them on stderr too" \
     grep -q 'certsync-ca: warning: request .* refused: an extendedKeyUsage other than' "$T/ca.err"
 nsign=$(grep -c '	sign	' "$AUDIT" || :)
 check "... 20 signatures audited, no more ($nsign)" test "$nsign" -eq 20
-check "... the CRL audited" grep -q '	crl	number=1	entries=0' "$AUDIT"
+check "... the CRL audited" grep -q '	crl	number=1	entries=1' "$AUDIT"
 
 cp "$CONF" "$T/rate.conf"
 sed -i 's/^\[ca\]$/[ca]\nmax_signatures_per_minute = 3/' "$T/rate.conf"

@@ -486,6 +486,27 @@ pipelined(EVP_PKEY *key, int n)
 	result(good == n, "good requests in flight at once, afterwards", line);
 }
 
+/* The reason code of serial's entry in the signed CRL der, or -1. */
+static int
+crl_reason_of(const ASN1_OCTET_STRING *der, long serial)
+{
+	const unsigned char *p = ASN1_STRING_get0_data(der);
+	X509_CRL *crl = d2i_X509_CRL(NULL, &p, ASN1_STRING_length(der));
+	ASN1_INTEGER *want = ASN1_INTEGER_new();
+	X509_REVOKED *rev = NULL;
+	ASN1_ENUMERATED *code = NULL;
+	int reason = -1;
+
+	ASN1_INTEGER_set(want, serial);
+	if (crl != NULL && X509_CRL_get0_by_serial(crl, &rev, want) == 1 &&
+	    (code = X509_REVOKED_get_ext_d2i(rev, NID_crl_reason, NULL, NULL)) != NULL)
+		reason = (int)ASN1_ENUMERATED_get(code);
+	ASN1_ENUMERATED_free(code);
+	ASN1_INTEGER_free(want);
+	X509_CRL_free(crl);
+	return reason;
+}
+
 static int
 run_hostile(void)
 {
@@ -497,9 +518,14 @@ run_hostile(void)
 	hostile_crl();
 	hostile_bytes(key);
 	hostile_frames();
+	/* A hold (the safety catch's) is an entry like any other. */
+	add_crl_entry(crl, 77, time(NULL) - 60, CRL_REASON_CERTIFICATE_HOLD);
 	send_request(crl);
 	rep = read_reply();
 	result(rep->body->type == CA_REP_CRL, "a good CRL request, afterwards", NULL);
+	result(rep->body->type == CA_REP_CRL && crl_reason_of(rep->body->d.crl, 77) ==
+	    CRL_REASON_CERTIFICATE_HOLD, "... its entry on hold signed as certificateHold",
+	    NULL);
 	CA_REPLY_free(rep);
 	CA_REQUEST_free(crl);
 	pipelined(key, 20);
