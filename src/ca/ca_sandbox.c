@@ -223,7 +223,7 @@ allow(scmp_filter_ctx ctx, int nr, unsigned n, const struct scmp_arg_cmp *cmp)
  * mmap, mremap, munmap (malloc: a 64 MiB message grows by mremap); getpid
  * (OpenSSL's fork check, libp11's); futex; exit_group.  And what a longer
  * run needs: getrandom (OpenSSL's DRBG reseeds), madvise (free), the clock
- * where the vDSO cannot answer.
+ * where the vDSO cannot answer, sysinfo (a big CRL's sort).
  */
 static int
 allow_base(scmp_filter_ctx ctx, int sock, int audit_fd)
@@ -238,6 +238,10 @@ allow_base(scmp_filter_ctx ctx, int sock, int audit_fd)
 		SCMP_SYS(getrandom), SCMP_SYS(getpid), SCMP_SYS(futex),
 		SCMP_SYS(clock_gettime), SCMP_SYS(gettimeofday), SCMP_SYS(time),
 		SCMP_SYS(exit_group),
+		/* glibc's qsort asks for the memory size (sysconf
+		 * _SC_PHYS_PAGES) the first time it sorts over 1 KiB: a CRL of
+		 * more than 128 entries (X509_CRL_sort). */
+		SCMP_SYS(sysinfo),
 	};
 	int bad = 0;
 

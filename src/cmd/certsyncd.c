@@ -579,7 +579,7 @@ serve(struct daemon *d)
 	if (pid_file != NULL)
 		unlink(pid_file);
 	free(pid_file);
-	log_guard_flush();
+	log_flush();
 	log_notice("stopped");
 	return rc;
 }

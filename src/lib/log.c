@@ -74,6 +74,34 @@ log_level_parse(const char *name)
 static void log_vemit(enum log_level, const char *, va_list)
     __attribute__((format(printf, 2, 0)));
 
+static __thread int in_summary;   /* logging log_guard's summaries */
+
+/* The counts of lines log_guard held back, one line each. */
+static void
+log_summaries(const struct log_summary *sum, size_t n)
+{
+	in_summary = 1;
+	for (size_t i = 0; i < n; i++) {
+		if (sum[i].level == LOG_LVL_ERROR)
+			log_error("%s (%u more in the last minute)", sum[i].text,
+			    sum[i].held);
+		else
+			log_warn("%s (%u more in the last minute)", sum[i].text,
+			    sum[i].held);
+	}
+	in_summary = 0;
+}
+
+void
+log_flush(void)
+{
+	struct log_summary sum[LOG_GUARD_SUMMARIES];
+	size_t n;
+
+	while ((n = log_guard_drain(sum)) > 0)
+		log_summaries(sum, n);
+}
+
 static void
 log_vemit(enum log_level level, const char *fmt, va_list ap)
 {
@@ -85,9 +113,17 @@ log_vemit(enum log_level level, const char *fmt, va_list ap)
 	if ((n = vsnprintf(line, sizeof(line), fmt, ap)) < 0)
 		return;
 	/* A repeat within its minute, or a quiet thread's line (log_guard.h);
-	 * it keeps the raw text, which its callers store, not print. */
-	if (!log_guard((int)level, line))
-		return;
+	 * it keeps the raw text, which its callers store, not print.  A
+	 * summary it hands back is logged first, and not guarded again. */
+	if (!in_summary) {
+		struct log_summary sum[LOG_GUARD_SUMMARIES];
+		size_t nsum = 0;
+		int print = log_guard((int)level, line, sum, &nsum);
+
+		log_summaries(sum, nsum);
+		if (!print)
+			return;
+	}
 	/* The whole line, not the arguments one by one: no call site can
 	 * forget it. */
 	escape_text(safe, sizeof(safe), line,

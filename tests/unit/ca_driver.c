@@ -518,11 +518,15 @@ run_hostile(void)
 	hostile_crl();
 	hostile_bytes(key);
 	hostile_frames();
-	/* A hold (the safety catch's) is an entry like any other. */
+	/* A hold (the safety catch's) is an entry like any other; 300 more
+	 * make a CRL whose sort (qsort) asks the kernel for the memory size. */
 	add_crl_entry(crl, 77, time(NULL) - 60, CRL_REASON_CERTIFICATE_HOLD);
+	for (long i = 0; i < 300; i++)
+		add_crl_entry(crl, 1000 + i, time(NULL) - 60, CRL_REASON_SUPERSEDED);
 	send_request(crl);
 	rep = read_reply();
-	result(rep->body->type == CA_REP_CRL, "a good CRL request, afterwards", NULL);
+	result(rep->body->type == CA_REP_CRL, "a good CRL request of 301 entries, "
+	    "afterwards", NULL);
 	result(rep->body->type == CA_REP_CRL && crl_reason_of(rep->body->d.crl, 77) ==
 	    CRL_REASON_CERTIFICATE_HOLD, "... its entry on hold signed as certificateHold",
 	    NULL);
