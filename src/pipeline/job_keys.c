@@ -72,12 +72,17 @@ make_keys(struct job_ctx *ctx, struct fresh *fresh, size_t n, size_t *todo)
 
 /* The sign record of f, just back from the CA process: the store's own
  * record of what was signed, durable before anything else
- * (job_recover_unrecorded_of() finds it).  0, or -1 after logging. */
+ * (job_recover_unrecorded_of() finds it).  After a failed one (try 0) the
+ * row alone is made: a locked store would make each wait its busy
+ * timeout, and the certificate goes into the hold either way, whose next
+ * attempt writes its sign record first (job_held.c).  0, or -1 after
+ * logging. */
 static int
-sign_record(struct job_ctx *ctx, const struct identity *id, struct fresh *f)
+sign_record(struct job_ctx *ctx, const struct identity *id, struct fresh *f,
+    int try)
 {
 	if (certinfo_row(&f->row, id->uuid, address_list_join(&id->addresses), f->kind,
-	    f->key, f->cert) == -1 || job_sign_record(ctx->st, &f->row) == -1)
+	    f->key, f->cert) == -1 || !try || job_sign_record(ctx->st, &f->row) == -1)
 		return -1;
 	f->sign_logged = 1;
 	return 0;
@@ -115,7 +120,7 @@ sign_all(struct job_ctx *ctx, const struct identity *id, struct fresh *fresh,
 			rc = rc == CA_OK ? got : rc;
 			continue;
 		}
-		if (sign_record(ctx, id, f) == -1)
+		if (sign_record(ctx, id, f, !fail) == -1)
 			fail = 1;
 	}
 	if (rc != CA_OK)
