@@ -15,7 +15,7 @@
  * Every step reads what the store says, does work that is harmless to
  * repeat, and commits its effects with the next state.
  * Never: loses a key, revokes before the successor is published, writes a
- * CRL per user (the batch does), or touches the CA key (the signer does).
+ * CRL per user (the batch does), or touches the CA key (the CA process does).
  */
 #include "config.h"
 
@@ -443,7 +443,7 @@ record_retries(struct job_ctx *ctx, struct job_item *v, size_t n)
 	ok = store_begin(ctx->st) == 0;
 
 	for (size_t i = 0; ok && i < n; i++)
-		if (v[i].rc == -1 && v[i].job.uuid != NULL &&
+		if ((v[i].rc == -1 || v[i].rc == -3) && v[i].job.uuid != NULL &&
 		    store_job_postpone(ctx->st, v[i].job.uuid, v[i].job.attempts,
 		    v[i].job.next_attempt, failure_text(v[i].why)) == -1)
 			ok = 0;
@@ -471,29 +471,50 @@ retries_summary(struct job_ctx *ctx, const struct job_item *first, size_t failed
 		    failed, first->job.uuid, what, store_error(ctx->st), delay);
 }
 
-/* The outcome of each item: a failure put off or parked; rcs[i] 0, -1 or -2
- * as job_run() returns. */
+/* The CA process could not sign now (it is down or restarting, or its
+ * ceiling on signatures was reached): the job waits until ctx's
+ * ca_wait_until, where it stands, without an attempt counted against it.
+ * Recorded with the batch's retries (record_retries). */
+static void
+wait_for_ca(struct job_ctx *ctx, struct job_item *it)
+{
+	it->job.next_attempt = ctx->ca_wait_until;
+	log_info("user %s: %s; %s job waits %llds", it->job.uuid,
+	    failure_text(it->why), job_action_name(it->job.action),
+	    (long long)(ctx->ca_wait_until - time(NULL)));
+}
+
+/* The outcome of each item: a failure put off or parked, a wait for the CA
+ * process; rcs[i] 0, -1, -2 or -3 as job_run() returns. */
 static void
 conclude(struct job_ctx *ctx, struct job_item *v, size_t n, int *rcs)
 {
 	const struct job_item *first = NULL;
-	size_t failed = 0;
+	size_t failed = 0, waiting = 0;
 	int recorded;
 
 	for (size_t i = 0; i < n; i++) {
-		rcs[i] = v[i].rc == -1 || v[i].rc == -2 ? v[i].rc : 0;
+		rcs[i] = v[i].rc < 0 ? v[i].rc : 0;
 		if (v[i].rc == -2)
 			rcs[i] = park(ctx->st, &v[i].job, v[i].have_id ? v[i].id.dn : NULL,
 			    v[i].why);
-		else if (v[i].rc == -1 && v[i].job.uuid != NULL) {
+		else if (v[i].rc == -3 && v[i].job.uuid != NULL) {
+			wait_for_ca(ctx, &v[i]);
+			waiting++;
+		} else if (v[i].rc == -1 && v[i].job.uuid != NULL) {
 			retry_time(ctx, &v[i].job);
 			first = first != NULL ? first : &v[i];
 			failed++;
 		}
 	}
+	if (failed + waiting == 0)
+		return;
+	/* Not recorded: the runner holds every job until then (as a retry). */
+	if (!(recorded = record_retries(ctx, v, n)) && waiting > 0 &&
+	    ctx->retry_unrecorded < ctx->ca_wait_until)
+		ctx->retry_unrecorded = ctx->ca_wait_until;
 	if (failed == 0)
 		return;
-	recorded = record_retries(ctx, v, n);
 	for (size_t i = 0; i < n; i++)
 		if (v[i].rc == -1 && v[i].job.uuid != NULL)
 			retry_line(ctx, &v[i].job, failure_text(v[i].why),
@@ -512,6 +533,7 @@ job_run_many(struct job_ctx *ctx, char *const *uuids, size_t n, int *rcs)
 
 	if (v == NULL || sel == NULL)
 		fatal("out of memory");
+	ctx->ca_wait_until = 0;
 	log_problem_clear();
 	for (size_t i = 0; i < n; i++)
 		load_item(ctx, uuids[i], &v[i]);
@@ -593,7 +615,7 @@ job_finish_batch(struct job_ctx *ctx, struct uuid_set *closed)
 	 * a revocation and its CRL must still end in a CRL. */
 	if (ctx->revoked > 0 || store_crl_pending(ctx->st) == 1 || (ctx->crl_refresh &&
 	    crl_publish_due(ctx->conf, ctx->st, time(NULL)) == 1)) {
-		if (crl_publish(ctx->conf, ctx->st, ctx->signer, &number) == -1) {
+		if (crl_publish(ctx->conf, ctx->st, ctx->ca, ctx->ca_cert, &number) == -1) {
 			metrics_add(M_ERR_CRL, 1);
 			return -1;
 		}

@@ -141,7 +141,7 @@ write_copies(struct copies *c, struct archive_item *out)
 		out[i] = (struct archive_item){ NULL, c->v[i].cert,
 		    c->v[i].have_raw ? &c->v[i].raw : NULL, c->v[i].row->serial,
 		    cert_kind_name(c->v[i].row->kind), c->v[i].friendly, { 0 }, -1 };
-	archive_write_many(ctx->archive, ctx->workers, signer_ca(ctx->signer), out, c->n);
+	archive_write_many(ctx->archive, ctx->workers, ctx->ca_cert, out, c->n);
 	for (size_t i = 0; i < c->n; i++)
 		if (out[i].rc != 0)
 			log_error("user %s: cannot archive the key of %s certificate %s; "

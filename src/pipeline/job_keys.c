@@ -3,9 +3,8 @@
  * files, and their rows recorded as pending, for a batch of jobs at once.
  *
  * Owns: making the users' new certificates (a keypair each, from the key
- * pool or made on the workers; the profile filled in on the workers; the
- * CA's signatures, asked for all at once; the sign records; the keystore
- * files) and their userSMIMECertificate values (signed by each new signing
+ * pool or made on the workers; the CA process asked for the whole batch at
+ * once, every request in flight; the sign records; the keystore files) and their userSMIMECertificate values (signed by each new signing
  * key while it is in hand), and recording them with the jobs' next state.
  * Each phase does the whole batch, and each durable mark is one
  * transaction or one flush for all of it: KEYS, the sign records, the
@@ -31,7 +30,6 @@
 #include "pipeline/job_keys.h"
 #include "pipeline/job_unrecorded.h"
 #include "pki/certinfo.h"
-#include "pki/issue.h"
 #include "pki/keypool.h"
 #include "pki/keys.h"
 #include "pki/keystore.h"
@@ -40,16 +38,13 @@
 #define MAX_KINDS 2
 
 /* One job's issue.  A slot of fresh holds a certificate once it is signed
- * (by this attempt, or adopted from an earlier one); tbs holds one built
- * and not signed yet. */
+ * (by this attempt, or adopted from an earlier one). */
 struct issue {
 	struct job_item *it;
 	struct fresh fresh[MAX_KINDS];
 	size_t n;                   /* certificates: 1 dual, 2 separate */
 	int resumed;                /* the job was in KEYS: an attempt signed */
-	X509 *tbs[MAX_KINDS];
-	int build_rc[MAX_KINDS];    /* issue_build()'s, per certificate */
-	char build_why[MAX_KINDS][256];
+	char names[2 * IDENTITY_NAME_MAX + 2];	/* the subject's variables */
 	unsigned char *smime;
 	size_t smime_len;
 };
@@ -151,41 +146,6 @@ make_keys(struct issues *b)
 
 /* ---- certificates ------------------------------------------------------------------ */
 
-/* On a worker: certificate k of the batch built from the profile. */
-static void
-build_one(void *arg, size_t k)
-{
-	struct issues *b = arg;
-	struct issue *is = &b->v[k / MAX_KINDS];
-	size_t c = k % MAX_KINDS;
-	char namebuf[2 * IDENTITY_NAME_MAX + 2];
-	struct issue_request req = {
-		.kind = is->fresh[c].kind,
-		.addresses = &is->it->id.addresses,
-		.key = is->fresh[c].key,
-		.now = time(NULL),
-	};
-
-	if (!to_make(is, c) || !going(is))
-		return;
-	identity_subject_vars(&is->it->id, &req.vars, namebuf, sizeof(namebuf));
-	is->build_rc[c] = issue_build(b->ctx->conf, signer_ca(b->ctx->signer), &req,
-	    &is->tbs[c], is->build_why[c], sizeof(is->build_why[c]));
-}
-
-/* Every certificate built; a job the profile refuses is parked (-2) or
- * failed, before anything of it is signed. */
-static void
-build_certs(struct issues *b)
-{
-	workers_map(b->ctx->workers, b->n * MAX_KINDS, build_one, b);
-	for (size_t i = 0; i < b->n; i++)
-		for (size_t c = 0; c < b->v[i].n && going(&b->v[i]); c++)
-			if (b->v[i].build_rc[c] != 0)
-				job_item_fail(b->v[i].it, b->v[i].build_rc[c],
-				    b->v[i].build_why[c]);
-}
-
 /* On a worker: certificate k's row, from the certificate this attempt
  * signed (of a failed job too: what it signed is recorded, then held or
  * revoked). */
@@ -205,36 +165,91 @@ row_one(void *arg, size_t k)
 }
 
 /*
- * The CA's signatures, asked for the whole batch at once through the one
- * door (signer_sign_certs: the key in memory signs on every core; a CA
- * process would have every request in flight), then the rows made on
- * the workers.  A job with a certificate the CA did not sign fails.
+ * What the CA process said of one request, for its job: a refusal is one
+ * retrying cannot mend (the profile refuses the user's values, or the CA
+ * has expired: -2, parked); "not now" (the CA process is down, or at its
+ * ceiling) makes the job wait, no attempt counted (-3, ctx->ca_wait_until
+ * set).
+ */
+static void
+ca_result(struct job_ctx *ctx, struct issue *is, int rc, const char *why)
+{
+	time_t at;
+
+	if (rc == CA_REFUSED) {
+		job_item_fail(is->it, -2, why);
+		return;
+	}
+	if ((at = ca_client_retry_at(ctx->ca)) <= time(NULL))
+		at = time(NULL) + 1;
+	if (ctx->ca_wait_until < at)
+		ctx->ca_wait_until = at;
+	job_item_fail(is->it, -3, why);
+}
+
+/* The batch's requests: one per slot to make of each job still going; the
+ * slot of each in slots[], its job in owners[].  Returns how many. */
+static size_t
+requests(struct issues *b, struct ca_issue_req *reqs, struct fresh **slots,
+    struct issue **owners)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < b->n; i++) {
+		struct issue *is = &b->v[i];
+		struct ca_issue_req base = { .addresses = &is->it->id.addresses,
+		    .user = is->it->id.uuid };
+
+		if (!going(is))
+			continue;
+		identity_subject_vars(&is->it->id, &base.vars, is->names, sizeof(is->names));
+		for (size_t c = 0; c < is->n; c++)
+			if (to_make(is, c)) {
+				reqs[k] = base;
+				reqs[k].kind = is->fresh[c].kind;
+				reqs[k].key = is->fresh[c].key;
+				slots[k] = &is->fresh[c];
+				owners[k++] = is;
+			}
+	}
+	return k;
+}
+
+/*
+ * The CA's signatures, asked of the CA process for the whole batch at once
+ * through the one door (ca_client_issue_many: every request in flight, the
+ * CA process answers what has arrived with one flush of its audit log),
+ * then the rows made on the workers.  A job with a certificate the CA
+ * process did not sign fails (what it did sign is kept: record_signs).
  */
 static void
 sign_certs(struct job_ctx *ctx, struct issues *b)
 {
-	X509 **certs = calloc(b->n * MAX_KINDS + 1, sizeof(*certs));
-	int *rcs = calloc(b->n * MAX_KINDS + 1, sizeof(*rcs));
+	size_t max = b->n * MAX_KINDS + 1, k;
+	struct ca_issue_req *reqs = calloc(max, sizeof(*reqs));
+	struct fresh **slots = calloc(max, sizeof(*slots));
+	struct issue **owners = calloc(max, sizeof(*owners));
+	X509 **certs = calloc(max, sizeof(*certs));
+	int *rcs = calloc(max, sizeof(*rcs));
+	char (*why)[256] = calloc(max, sizeof(*why));
 
-	if (certs == NULL || rcs == NULL)
+	if (reqs == NULL || slots == NULL || owners == NULL || certs == NULL ||
+	    rcs == NULL || why == NULL)
 		fatal("out of memory");
-	for (size_t i = 0; i < b->n; i++)
-		for (size_t c = 0; c < b->v[i].n && going(&b->v[i]); c++)
-			certs[i * MAX_KINDS + c] = b->v[i].tbs[c];
-	signer_sign_certs(ctx->signer, ctx->workers, certs, b->n * MAX_KINDS, rcs);
-	for (size_t i = 0; i < b->n; i++)
-		for (size_t c = 0; c < b->v[i].n; c++) {
-			if (certs[i * MAX_KINDS + c] == NULL)
-				continue;
-			if (rcs[i * MAX_KINDS + c] != 0) {
-				job_item_fail(b->v[i].it, -1, NULL);	/* logged */
-				continue;
-			}
-			b->v[i].fresh[c].cert = b->v[i].tbs[c];	/* signed now */
-			b->v[i].tbs[c] = NULL;
-		}
+	k = requests(b, reqs, slots, owners);
+	ca_client_issue_many(ctx->ca, reqs, k, certs, rcs, why);
+	for (size_t j = 0; j < k; j++) {
+		if (rcs[j] == CA_OK)
+			slots[j]->cert = certs[j];	/* signed now */
+		else if (going(owners[j]))
+			ca_result(ctx, owners[j], rcs[j], why[j]);
+	}
+	free(reqs);
+	free(slots);
+	free(owners);
 	free(certs);
 	free(rcs);
+	free(why);
 	workers_map(ctx->workers, b->n * MAX_KINDS, row_one, b);
 	for (size_t i = 0; i < b->n; i++)
 		for (size_t c = 0; c < b->v[i].n && going(&b->v[i]); c++)
@@ -315,7 +330,7 @@ save_files(struct job_ctx *ctx, struct issues *b)
 			owner[k] = &b->v[i];
 			of[k++] = f;
 		}
-	keystore_save_many(ctx->keystore, ctx->workers, signer_ca(ctx->signer), v, k);
+	keystore_save_many(ctx->keystore, ctx->workers, ctx->ca_cert, v, k);
 	for (size_t j = 0; j < k; j++)
 		of[j]->row.keystore_path = v[j].path;
 	for (size_t j = 0; j < k; j++)	/* the held copy has no file: written again */
@@ -344,7 +359,7 @@ smime_one(void *arg, size_t i)
 		.sign_key = is->fresh[0].key,
 		.sign_cert = is->fresh[0].cert,
 		.enc_cert = is->fresh[is->n - 1].cert,
-		.ca = signer_ca(b->ctx->signer),
+		.ca = b->ctx->ca_cert,
 		.now = time(NULL),
 	};
 
@@ -448,10 +463,8 @@ static void
 issues_free(struct issues *b)
 {
 	for (size_t i = 0; i < b->n; i++) {
-		for (size_t c = 0; c < MAX_KINDS; c++) {
+		for (size_t c = 0; c < MAX_KINDS; c++)
 			job_fresh_free(&b->v[i].fresh[c]);
-			X509_free(b->v[i].tbs[c]);
-		}
 		free(b->v[i].smime);
 	}
 	free(b->v);
@@ -474,7 +487,6 @@ job_step_issue_many(struct job_ctx *ctx, struct job_item **items, size_t n,
 	}
 	adopt(ctx, &b);
 	make_keys(&b);
-	build_certs(&b);
 	sign_certs(ctx, &b);
 	record_signs(ctx, &b);
 	save_files(ctx, &b);

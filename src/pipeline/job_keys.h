@@ -14,11 +14,15 @@
 /*
  * New keys and certificates for each item's identity, in the kinds
  * [certificates] mode asks for, recorded as pending; then ISSUED.  An item
- * the profile refuses (its values, an expired CA: nothing can be issued
- * until someone acts) gets rc -2 with the reason in why; any other failure
- * rc -1 (why may say more).  What a failed attempt signed is revoked
- * before it returns, or when the job is resumed in KEYS.  The items must
- * have their identities and rc 0.  A line per certificate at level.
+ * nothing can be issued for until someone acts (the profile refuses its
+ * values, the CA has expired, or the CA process refused the request) gets
+ * rc -2 with the reason in why; one the CA process could not sign for now
+ * (down, or at its ceiling) rc -3, with ctx->ca_wait_until set; any other
+ * failure rc -1 (why may say more).  What a failed attempt signed waits in
+ * ctx->held for the next attempt, which records it if still right
+ * (job_held.h), or is revoked before it returns (no hold), or when the job
+ * is resumed in KEYS.  The items must have their identities and rc 0.  A
+ * line per certificate at level.
  */
 void job_step_issue_many(struct job_ctx *ctx, struct job_item **items, size_t n,
     enum log_level level);
