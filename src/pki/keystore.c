@@ -146,32 +146,26 @@ done:
 }
 
 int
-keystore_load(const char *path, const char *password, EVP_PKEY **key, X509 **cert)
+keystore_decode(const unsigned char *der, size_t len, const char *name,
+    const char *password, EVP_PKEY **key, X509 **cert)
 {
-	unsigned char *buf = NULL;
-	const unsigned char *p;
+	const unsigned char *p = der;
 	PKCS12 *p12 = NULL;
-	size_t len;
 	int rc = -1;
 
 	*key = NULL;
 	*cert = NULL;
-	if (fs_read_file(path, P12_MAX, &buf, &len) == -1) {
-		log_error("cannot read %s: %s", path, strerror(errno));
-		return -1;
-	}
-	p = buf;
-	if ((p12 = d2i_PKCS12(NULL, &p, (long)len)) == NULL) {
-		log_ssl("%s: not a PKCS#12 file", path);
+	if (len > P12_MAX || (p12 = d2i_PKCS12(NULL, &p, (long)len)) == NULL) {
+		log_ssl("%s: not a PKCS#12 file", name);
 		goto done;
 	}
 	if (!PKCS12_verify_mac(p12, password, -1)) {
-		log_error("%s: wrong password (the MAC does not verify)", path);
+		log_error("%s: wrong password (the MAC does not verify)", name);
 		goto done;
 	}
 	if (!PKCS12_parse(p12, password, key, cert, NULL) || *key == NULL ||
 	    *cert == NULL) {
-		log_ssl("%s: cannot open the PKCS#12", path);
+		log_ssl("%s: cannot open the PKCS#12", name);
 		EVP_PKEY_free(*key);
 		X509_free(*cert);
 		*key = NULL;
@@ -181,6 +175,23 @@ keystore_load(const char *path, const char *password, EVP_PKEY **key, X509 **cer
 	rc = 0;
 done:
 	PKCS12_free(p12);
+	return rc;
+}
+
+int
+keystore_load(const char *path, const char *password, EVP_PKEY **key, X509 **cert)
+{
+	unsigned char *buf = NULL;
+	size_t len;
+	int rc;
+
+	*key = NULL;
+	*cert = NULL;
+	if (fs_read_file(path, P12_MAX, &buf, &len) == -1) {
+		log_error("cannot read %s: %s", path, strerror(errno));
+		return -1;
+	}
+	rc = keystore_decode(buf, len, path, password, key, cert);
 	free(buf);
 	return rc;
 }
