@@ -667,8 +667,11 @@ ad_unpack(const void *blob, size_t len, struct dir_entry *e)
 	for (; e->nattrs < n; e->nattrs++) {
 		struct dir_attr *a = &e->attrs[e->nattrs];
 
+		/* ad_pack writes a name up to its NUL: one with a NUL
+		 * inside is damage, not a name. */
 		if (get_u32(&p, end, &l) == -1 ||
-		    (a->name = get_bytes(&p, end, l)) == NULL)
+		    (a->name = get_bytes(&p, end, l)) == NULL ||
+		    strlen(a->name) != l)
 			goto bad;
 		if (get_u32(&p, end, &nv) == -1 || nv > len ||
 		    (a->values = calloc(nv ? nv : 1, sizeof(*a->values))) == NULL)

@@ -154,6 +154,27 @@ START_TEST(ad_copy_pack_merge)
 }
 END_TEST
 
+/* An attribute name with a NUL inside is a damaged copy: ad_pack writes
+ * names up to their NUL, so no copy of ours holds one (found by
+ * tests/fuzz/fuzz_adcopy.c: it was read as a shorter name). */
+START_TEST(ad_copy_nul_in_name)
+{
+	static const unsigned char blob[] = { 'C', 'S', 'C', '1', 0, 0, 0, 1,
+	    0, 0, 0, 6, 'm', 'a', 'i', 'l', 0, 'x', 0, 0, 0, 1,
+	    0, 0, 0, 3, 'a', '@', 'b' };
+	unsigned char ok[sizeof(blob)];
+	struct dir_entry copy;
+
+	ck_assert_int_eq(ad_unpack(blob, sizeof(blob), &copy), -1);
+	ck_assert_uint_eq(copy.nattrs, 0);
+	memcpy(ok, blob, sizeof(ok));
+	ok[16] = 'X';	/* "mailXx": a name like any other */
+	ck_assert_int_eq(ad_unpack(ok, sizeof(ok), &copy), 0);
+	ck_assert_str_eq(copy.attrs[0].name, "mailXx");
+	dir_entry_free(&copy);
+}
+END_TEST
+
 /* A uSNChanged checkpoint is the decimal text ad_usn_round wrote; anything
  * else is a full pass (0), never a number strtoull would make of it. */
 START_TEST(ad_usn_checkpoint)
@@ -395,6 +416,7 @@ main(void)
 	tcase_add_test(tc, ad_bad_values);
 	tcase_add_test(tc, ad_guid_text);
 	tcase_add_test(tc, ad_copy_pack_merge);
+	tcase_add_test(tc, ad_copy_nul_in_name);
 	tcase_add_test(tc, ad_usn_checkpoint);
 	tcase_add_test(tc, syncrepl_values);
 	tcase_add_test(tc, dirsync_control_value);
