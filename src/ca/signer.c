@@ -183,13 +183,13 @@ ca_build(const struct conf *conf, EVP_PKEY *key, const char *subject, int days)
 	ASN1_INTEGER *serial = NULL;
 	X509_NAME *name = NULL;
 	X509 *cert = NULL;
-	const char *why = NULL;
+	char why[256] = "";
 	time_t now = time(NULL), nb = now - 300, na = now + (time_t)days * 86400;
 
-	if (issue_subject(subject, &none, &name, &why) == -1 ||
+	if (issue_subject(subject, &none, &name, why, sizeof(why)) == -1 ||
 	    X509_NAME_entry_count(name) == 0) {
 		log_error("init-ca: subject \"%s\": %s", subject,
-		    why ? why : "is empty");
+		    why[0] ? why : "is empty");
 		goto done;
 	}
 	if ((serial = issue_serial()) == NULL || (cert = X509_new()) == NULL)

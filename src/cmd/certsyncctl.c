@@ -1,13 +1,13 @@
 /*
  * certsyncctl.c - the admin's command line: init-ca, issue, list, show,
- * revoke, crl, recover, plan, status, audit.
+ * revoke, crl, recover, plan, status, retry, audit.
  *
  * Owns: the table of commands, the global options, and opening what a
  * command needs (the configuration, the store, and the signer for those
  * that sign, every secret checked before any work).  The commands are in
  * ctl_*.c; the work itself is done by the pipeline stages they call.
- * Never: prints a password or key, or exits 0 when it did not do what was
- * asked.
+ * Never: prints a password or key (but the archive password that recover
+ * --combine is asked for), or exits 0 when it did not do what was asked.
  */
 #include "config.h"
 
@@ -16,11 +16,13 @@
 #include <stdio.h>
 #include <string.h>
 #include <sysexits.h>
+#include <time.h>
 
 #include "cmd/ctl.h"
 #include "directory/ldapconn.h"
 #include "lib/log.h"
 #include "lib/secret.h"
+#include "pki/archive.h"
 
 #ifndef CS_SYSCONFDIR
 #define CS_SYSCONFDIR "/etc"
@@ -32,45 +34,63 @@ static const struct command commands[] = {
 	  "Makes a CA key and self-signed certificate at [ca] key and [ca] certificate,\n"
 	  "for demos and tests.  Refuses to overwrite either file.  Defaults:\n"
 	  "--subject \"CN=certsync CA\", --days 3650, --key-type rsa:3072.\n",
-	  cmd_init_ca, 0 },
+	  cmd_init_ca, 0, 0 },
 	{ "issue", "issue EMAIL [--name NAME] [--given G] [--surname S] [--alias ADDR]... [--user ID]",
 	  "Issues signing and encryption certificates (or one dual-use certificate)\n"
 	  "for EMAIL and its aliases.  --user names the identity (default: EMAIL); if it\n"
 	  "already has certificates they are reissued: the old keys are archived, the\n"
 	  "old certificates revoked and the CRL rewritten.\n",
-	  cmd_issue, 1 },
+	  cmd_issue, 1, 1 },
 	{ "list", "list [--active]",
 	  "Lists every certificate in the state store (--active: only current ones).\n"
 	  "A current certificate withdrawn from the directory while its user is\n"
 	  "disabled ([reconcile] on_disable = unpublish) is listed as withdrawn: it\n"
 	  "is still valid, and is published again when the user is enabled.\n",
-	  cmd_list, 0 },
+	  cmd_list, 0, 0 },
 	{ "show", "show EMAIL|SERIAL [--pem]",
 	  "Shows the certificates naming EMAIL, or the one with SERIAL (hex).\n",
-	  cmd_show, 0 },
+	  cmd_show, 0, 0 },
 	{ "revoke", "revoke SERIAL --reason REASON",
 	  "Revokes a certificate and rewrites the CRL.  Its key is archived first.\n"
 	  "REASON: unspecified, keyCompromise, affiliationChanged, superseded,\n"
 	  "cessationOfOperation, privilegeWithdrawn.\n",
-	  cmd_revoke, 1 },
-	{ "crl", "crl", "Regenerates the CRL now.\n", cmd_crl, 1 },
-	{ "recover", "recover EMAIL|SERIAL --out FILE --password-file FILE",
+	  cmd_revoke, 1, 1 },
+	{ "crl", "crl", "Regenerates the CRL now.\n", cmd_crl, 1, 0 },
+	{ "recover", "recover EMAIL|SERIAL --out FILE|DIR [--password-file FILE] "
+	  "[--agent-key KEY [--agent-cert CERT]]... | recover --combine SHARE... "
+	  "[--password-out FILE]",
 	  "Hands an archived key back to its user: writes key, certificate and CA as a\n"
 	  "new PKCS#12 (mode 0600, never overwriting) protected by the password in\n"
 	  "--password-file (which must be mode 0600 or 0400).  By EMAIL it picks the\n"
-	  "archived encryption key; when there are several, name one by SERIAL.\n",
-	  cmd_recover, 1 },
+	  "archived encryption key; when there are several, name one by SERIAL.\n"
+	  "A key archived under recovery agents ([archive] recovery_agents) opens only\n"
+	  "with the keys of M of its officers: give each with --agent-key (a PEM key\n"
+	  "file, mode 0600; --agent-cert names its certificate when it is no longer\n"
+	  "among the configured agents).  Without --password-file, --out names a new\n"
+	  "directory that receives the officers' packet instead: one envelope per\n"
+	  "officer, a copy of the archive file, and README.txt with the steps (also\n"
+	  "printed).  --combine takes the officers' decrypted shares (openssl cms\n"
+	  "-decrypt) and prints the archive password, or writes it into a new file\n"
+	  "(--password-out, mode 0600); it needs no configuration.  Each recovery is\n"
+	  "in the audit trail, with the unix user who asked (and sudo's SUDO_USER).\n",
+	  cmd_recover, 1, 0 },
 	{ "plan", "plan",
 	  "Reads the directory once and prints, per user, what certsyncd would do and\n"
 	  "why (enroll, reissue, renew, revoke, skip), writing nothing.\n",
-	  cmd_plan, 0 },
+	  cmd_plan, 0, 0 },
 	{ "status", "status",
 	  "Shows the agent's state: connection, change source, last event, checkpoint,\n"
 	  "queued jobs by state, users skipped for bad directory data, CRL age.\n",
-	  cmd_status, 0 },
+	  cmd_status, 0, 0 },
+	{ "retry", "retry UUID|--all",
+	  "Gives a parked job another attempt.  A job is parked, not retried, after\n"
+	  "a failure retrying cannot mend (the profile refuses the user's values, the\n"
+	  "CA has expired); certsyncctl status lists them with the reason.  Fix the\n"
+	  "cause, then retry: certsyncd runs the job within 30 seconds.\n",
+	  cmd_retry, 0, 0 },
 	{ "audit", "audit [--last N]",
 	  "Prints the last N entries of the audit trail (default 50, 0 for all).\n",
-	  cmd_audit, 0 },
+	  cmd_audit, 0, 0 },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -110,12 +130,17 @@ ctl_open(struct ctl *ctl, const struct command *cmd)
 		return EX_UNAVAILABLE;
 	if (!cmd->needs_signer)
 		return 0;
-	/* Check every secret now, so a bad one stops us before any work. */
-	if (secret_check_file(ctl->conf->archive.password_file,
-	    "[archive] password_file") == -1 ||
+	/* Check every secret now, so a bad one stops us before any work.  In
+	 * recovery-agent mode the archive may have no password file. */
+	if ((ctl->conf->archive.password_file != NULL &&
+	    secret_check_file(ctl->conf->archive.password_file,
+	    "[archive] password_file") == -1) ||
 	    secret_check_file(ctl->conf->keystore.password_file,
 	    "[keystore] password_file") == -1 ||
 	    signer_open(ctl->conf, &ctl->signer) == -1)
+		return EX_CONFIG;
+	if (cmd->needs_archive &&
+	    archive_open(ctl->conf, time(NULL), &ctl->archive) == -1)
 		return EX_CONFIG;
 	return 0;
 }
@@ -172,8 +197,11 @@ main(int argc, char **argv)
 			printf("usage: certsyncctl %s\n\n%s", cmd->usage, cmd->help);
 			return 0;
 		}
-	if ((rc = ctl_open(&ctl, cmd)) == 0)
+	if (ctl_is_standalone(cmd, argc, argv))
 		rc = cmd->run(&ctl, cmd, argc, argv);
+	else if ((rc = ctl_open(&ctl, cmd)) == 0)
+		rc = cmd->run(&ctl, cmd, argc, argv);
+	archive_close(ctl.archive);
 	signer_close(ctl.signer);
 	store_close(ctl.st);
 	conf_free(ctl.conf);

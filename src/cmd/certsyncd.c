@@ -3,7 +3,8 @@
  *
  * Owns: the process: options, the event loop (one explicit event_base),
  * signals (SIGTERM/SIGINT stop after the job in hand; SIGHUP reloads the
- * configuration, keeping the old one if the new one is bad), the pid file,
+ * configuration and the recovery agents, keeping the old ones if the new
+ * ones are bad), the pid file,
  * the periodic full reconcile, and the order of start and stop.
  * Never: does directory, crypto or job work itself; the watcher, planner
  * and runner do.
@@ -18,6 +19,7 @@
 #include <string.h>
 #include <sysexits.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -30,6 +32,7 @@
 #include "lib/log.h"
 #include "pipeline/plan.h"
 #include "pipeline/runner.h"
+#include "pki/archive.h"
 #include "store/store.h"
 
 #ifndef CS_SYSCONFDIR
@@ -41,6 +44,7 @@ struct daemon {
 	const char *conf_path;
 	int foreground, once, dry_run, verbose;
 	int unfinished;		/* --once: jobs left for a later run */
+	int parked;		/* ... of which parked: someone must act */
 	struct conf *conf;
 	struct conf *next_conf;     /* a validated reload, waiting to be swapped in */
 	struct event_base *base;
@@ -83,15 +87,31 @@ on_stop_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(d->base);
 }
 
+/* Whether conf's archive opens (its recovery agents load): 0, or -1 after
+ * logging. */
+static int
+archive_check(const struct conf *conf)
+{
+	struct archive *ar = NULL;
+
+	if (archive_open(conf, time(NULL), &ar) == -1)
+		return -1;
+	archive_close(ar);
+	return 0;
+}
+
 static void
 on_hup(evutil_socket_t sig, short what, void *arg)
 {
 	struct daemon *d = arg;
 	struct conf *fresh = NULL;
 
-	if (conf_load(d->conf_path, &fresh) != 0) {
+	/* The recovery agents too: the runner loads them again when the new
+	 * configuration starts, and a bad set must not stop the daemon. */
+	if (conf_load(d->conf_path, &fresh) != 0 || archive_check(fresh) == -1) {
 		log_error("%s: not reloaded; the running configuration stays in force",
 		    d->conf_path);
+		conf_free(fresh);
 		return;
 	}
 	log_notice("%s: reloading the configuration", d->conf_path);
@@ -168,11 +188,15 @@ start(struct daemon *d)
 	return 0;
 }
 
+/* --once: the jobs left, the parked ones among them counted apart. */
 static void
 add_jobs(void *arg, const char *state, int n)
 {
-	(void)state;
-	*(int *)arg += n;
+	struct daemon *d = arg;
+
+	d->unfinished += n;
+	if (strcmp(state, "parked") == 0)
+		d->parked += n;
 }
 
 static void
@@ -185,9 +209,9 @@ stop(struct daemon *d)
 			runner_drain(d->runner);
 			/* Finished jobs are deleted: what is left waits for a
 			 * retry (a failed write, the directory) or its time. */
-			d->unfinished = 0;
+			d->unfinished = d->parked = 0;
 			if (d->st != NULL &&
-			    store_job_counts(d->st, add_jobs, &d->unfinished) == -1)
+			    store_job_counts(d->st, add_jobs, d) == -1)
 				d->unfinished = 1;
 		} else
 			runner_stop(d->runner);
@@ -233,13 +257,18 @@ run_loop(struct daemon *d)
 			rc = EX_UNAVAILABLE;
 	}
 	stop(d);
-	if (rc == 0 && d->once && d->unfinished > 0) {
+	if (rc == 0 && d->once && d->parked > 0)
+		log_error("--once: %d job(s) failed and are parked: retrying cannot "
+		    "help until the cause is fixed (certsyncctl status says why)",
+		    d->parked);
+	if (rc == 0 && d->once && d->unfinished > d->parked) {
 		log_warn("--once: %d job(s) not finished: retries after a failure "
 		    "(see the lines above, and certsyncctl status), or reissues "
 		    "spread out by [reconcile] ca_change_per_minute; run again, or "
-		    "let certsyncd run", d->unfinished);
-		rc = EX_TEMPFAIL;
+		    "let certsyncd run", d->unfinished - d->parked);
 	}
+	if (rc == 0 && d->once && d->unfinished > 0)
+		rc = EX_TEMPFAIL;
 	if (ev_full != NULL)
 		event_free(ev_full);
 	event_free(ev_term);

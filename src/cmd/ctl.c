@@ -2,17 +2,21 @@
  * ctl.c - what every certsyncctl command shares.
  *
  * Owns: the one-line usage error, the option parsing every command does
- * (with --help), and finding certificates by EMAIL or SERIAL.
+ * (with --help), finding certificates by EMAIL or SERIAL, and naming who
+ * runs a command.
  * Never: exits: every helper hands back a sysexits code.
  */
 #include "config.h"
 
+#include <sys/types.h>
 #include <getopt.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <unistd.h>
 
 #include "cmd/ctl.h"
 #include "lib/log.h"
@@ -95,5 +99,47 @@ ctl_lookup(struct ctl *ctl, const struct command *cmd, const char *what,
 		log_error("%s: no certificate for %s in the state store", cmd->name, what);
 		return EX_NOINPUT;
 	}
+	return 0;
+}
+
+/* name with anything but [A-Za-z0-9._@-] shown as '?': it may come from
+ * the environment, and goes into the audit trail and onto terminals. */
+static void
+tame(const char *name, char *out, size_t len)
+{
+	size_t i;
+
+	for (i = 0; name[i] != '\0' && i + 1 < len; i++)
+		out[i] = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "0123456789._@-", name[i]) != NULL ? name[i] : '?';
+	out[i] = '\0';
+}
+
+void
+ctl_who(char *buf, size_t len)
+{
+	const struct passwd *pw = getpwuid(getuid());
+	const char *sudo = getenv("SUDO_USER");
+	char user[64], by[64];
+
+	if (pw != NULL)
+		tame(pw->pw_name, user, sizeof(user));
+	else
+		snprintf(user, sizeof(user), "uid %ld", (long)getuid());
+	if (sudo != NULL && *sudo != '\0') {
+		tame(sudo, by, sizeof(by));
+		snprintf(buf, len, "%s (sudo by %s)", user, by);
+	} else
+		snprintf(buf, len, "%s", user);
+}
+
+int
+ctl_is_standalone(const struct command *cmd, int argc, char **argv)
+{
+	if (strcmp(cmd->name, "recover") != 0)
+		return 0;
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--combine") == 0)
+			return 1;
 	return 0;
 }

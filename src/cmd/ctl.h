@@ -5,7 +5,7 @@
  * signer when it signs), the table entry that describes a command, the
  * helpers they share, and the commands, one family per file: ctl_issue.c
  * (init-ca, issue), ctl_certs.c (list, show, revoke, crl), ctl_recover.c,
- * ctl_status.c (plan, status, audit).
+ * ctl_status.c (plan, status, audit), ctl_retry.c.
  * Never: seen outside src/cmd/.
  *
  * Return convention: a command and a helper return 0 or a sysexits code
@@ -20,11 +20,14 @@
 #include "lib/conf.h"
 #include "store/store.h"
 
+struct archive;
+
 struct ctl {
 	const char *conf_path;
-	struct conf *conf;
+	struct conf *conf;            /* NULL for recover --combine */
 	struct store *st;
 	struct signer *signer;
+	struct archive *archive;      /* for the commands that archive keys */
 };
 
 struct command {
@@ -33,6 +36,7 @@ struct command {
 	const char *help;
 	int (*run)(struct ctl *, const struct command *, int, char **);
 	int needs_signer;
+	int needs_archive;            /* it may archive keys: agents loaded */
 };
 
 /* Logs "NAME: what (usage: ...)"; returns EX_USAGE. */
@@ -48,6 +52,12 @@ int ctl_no_arguments(const struct command *cmd, int argc, char **argv);
  * code (none found: EX_NOINPUT). */
 int ctl_lookup(struct ctl *ctl, const struct command *cmd, const char *what,
     struct cert_rows *rows);
+/* Who runs this command, for the audit trail: the unix user, and the one
+ * sudo says ran it ("root (sudo by alice)"); printable ASCII only. */
+void ctl_who(char *buf, size_t len);
+/* Whether the command line is "recover --combine ...", which needs neither
+ * a configuration nor a store (officers run it on their own machines). */
+int ctl_is_standalone(const struct command *cmd, int argc, char **argv);
 
 int cmd_init_ca(struct ctl *ctl, const struct command *cmd, int argc, char **argv);
 int cmd_issue(struct ctl *ctl, const struct command *cmd, int argc, char **argv);
@@ -59,5 +69,6 @@ int cmd_recover(struct ctl *ctl, const struct command *cmd, int argc, char **arg
 int cmd_plan(struct ctl *ctl, const struct command *cmd, int argc, char **argv);
 int cmd_status(struct ctl *ctl, const struct command *cmd, int argc, char **argv);
 int cmd_audit(struct ctl *ctl, const struct command *cmd, int argc, char **argv);
+int cmd_retry(struct ctl *ctl, const struct command *cmd, int argc, char **argv);
 
 #endif

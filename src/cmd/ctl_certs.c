@@ -15,11 +15,13 @@
 #include <sysexits.h>
 
 #include "cmd/ctl.h"
+#include "lib/escape.h"
 #include "lib/log.h"
 #include "pipeline/crl_publish.h"
 #include "pipeline/job_revoke.h"
 #include "pki/certinfo.h"
 #include "pki/crl.h"
+#include "pki/kra.h"
 
 #include <openssl/pem.h>
 
@@ -84,11 +86,34 @@ cmd_list(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 		}
 		certinfo_fmt_time(r->not_after, na, sizeof(na));
 		na[10] = '\0';
-		printf("%-10s %-10s %-40s %-10s %s\n", status,
+		escape_line(stdout, "%-10s %-10s %-40s %-10s %s", status,
 		    cert_kind_name(r->kind), r->serial, na, r->addresses);
 	}
 	cert_rows_free(&rows);
 	return 0;
+}
+
+/* How the archive file opens: the password file, or which quorum of
+ * recovery agents (from the bundle the store keeps). */
+static void
+print_protection(const struct cert_row *r)
+{
+	struct kra_bundle b = { 0 };
+	char err[KRA_ERR_LEN];
+
+	if (r->archive_protection == ARCHIVE_PASSWORD_FILE) {
+		printf("Protected by:  the archive password file\n");
+		return;
+	}
+	if (r->archive_bundle == NULL || kra_bundle_decode(r->archive_bundle,
+	    r->archive_bundle_len, &b, err, sizeof(err)) == -1) {
+		printf("Protected by:  recovery agents (the store's bundle is %s)\n",
+		    r->archive_bundle == NULL ? "missing" : "unreadable");
+		return;
+	}
+	printf("Protected by:  recovery agents, any %d of %zu (certsyncctl recover "
+	    "%s --out DIR)\n", b.threshold, b.n, r->serial);
+	kra_bundle_free(&b);
 }
 
 static void
@@ -96,21 +121,28 @@ print_cert(const struct cert_row *r, const char *status)
 {
 	char nb[32], na[32], ra[32];
 
-	printf("Serial:        %s\nStatus:        %s\nKind:          %s\n"
-	    "User:          %s\nSubject:       %s\nAddresses:     %s\n"
-	    "Issuer:        %s\nNot before:    %s\nNot after:     %s\n"
-	    "SHA-256:       %s\nKey type:      %s\n",
-	    r->serial, status, cert_kind_name(r->kind), r->uuid,
-	    r->subject, r->addresses, r->issuer,
-	    certinfo_fmt_time(r->not_before, nb, sizeof(nb)),
-	    certinfo_fmt_time(r->not_after, na, sizeof(na)), r->fingerprint,
-	    r->key_type ? r->key_type : "?");
+	/* A line each: the subject and the addresses came from outside. */
+	escape_line(stdout, "Serial:        %s", r->serial);
+	escape_line(stdout, "Status:        %s", status);
+	escape_line(stdout, "Kind:          %s", cert_kind_name(r->kind));
+	escape_line(stdout, "User:          %s", r->uuid);
+	escape_line(stdout, "Subject:       %s", r->subject);
+	escape_line(stdout, "Addresses:     %s", r->addresses);
+	escape_line(stdout, "Issuer:        %s", r->issuer);
+	escape_line(stdout, "Not before:    %s",
+	    certinfo_fmt_time(r->not_before, nb, sizeof(nb)));
+	escape_line(stdout, "Not after:     %s",
+	    certinfo_fmt_time(r->not_after, na, sizeof(na)));
+	escape_line(stdout, "SHA-256:       %s", r->fingerprint);
+	escape_line(stdout, "Key type:      %s", r->key_type ? r->key_type : "?");
 	if (r->keystore_path)
-		printf("Keystore file: %s\n", r->keystore_path);
-	if (r->archive_path)
-		printf("Archive file:  %s\n", r->archive_path);
+		escape_line(stdout, "Keystore file: %s", r->keystore_path);
+	if (r->archive_path) {
+		escape_line(stdout, "Archive file:  %s", r->archive_path);
+		print_protection(r);
+	}
 	if (r->revoked_at)
-		printf("Revoked:       %s (%s)\n",
+		escape_line(stdout, "Revoked:       %s (%s)",
 		    certinfo_fmt_time(r->revoked_at, ra, sizeof(ra)),
 		    crl_reason_name(r->reason));
 }
@@ -163,7 +195,8 @@ regenerate_crl(struct ctl *ctl)
 
 	if (crl_publish(ctl->conf, ctl->st, ctl->signer, &number) == -1)
 		return EX_IOERR;
-	printf("CRL number %lld written to %s\n", (long long)number, ctl->conf->crl.path);
+	escape_line(stdout, "CRL number %lld written to %s", (long long)number,
+	    ctl->conf->crl.path);
 	return 0;
 }
 
@@ -175,7 +208,8 @@ cmd_revoke(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct job_ctx jctx = { .conf = ctl->conf, .st = ctl->st, .signer = ctl->signer };
+	struct job_ctx jctx = { .conf = ctl->conf, .st = ctl->st, .signer = ctl->signer,
+	    .archive = ctl->archive };
 	struct cert_rows rows = { 0 };
 	int c, rc, reason = -2;
 
@@ -198,13 +232,13 @@ cmd_revoke(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 	if ((rc = ctl_lookup(ctl, cmd, argv[optind], &rows)) != 0)
 		return rc;
 	if (rows.v[0].status == CERT_REVOKED) {
-		printf("certificate %s was already revoked (%s)\n", rows.v[0].serial,
+		escape_line(stdout, "certificate %s was already revoked (%s)", rows.v[0].serial,
 		    crl_reason_name(rows.v[0].reason));
 		rc = 0;
 	} else if (job_revoke_cert(&jctx, &rows.v[0], reason) == -1)
 		rc = EX_SOFTWARE;
 	else {
-		printf("revoked certificate %s (%s)\n", rows.v[0].serial,
+		escape_line(stdout, "revoked certificate %s (%s)", rows.v[0].serial,
 		    crl_reason_name(reason));
 		rc = regenerate_crl(ctl);
 	}

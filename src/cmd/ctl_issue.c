@@ -17,12 +17,14 @@
 #include <sysexits.h>
 
 #include "cmd/ctl.h"
+#include "lib/escape.h"
 #include "lib/log.h"
 #include "pipeline/job.h"
 #include "pipeline/identity_row.h"
 #include "pipeline/plan.h"
 #include "pki/address.h"
 #include "pki/certinfo.h"
+#include "pki/issue.h"
 #include "pki/crl.h"
 
 int
@@ -61,9 +63,9 @@ cmd_init_ca(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 		return ctl_usage_error(cmd, "unexpected argument \"%s\"", argv[optind]);
 	if ((rc = signer_init_ca(ctl->conf, subject, (int)days, &spec)) != 0)
 		return rc;
-	printf("CA key:         %s (mode 0600%s)\nCA certificate: %s\n",
-	    ctl->conf->ca.key, ctl->conf->ca.passphrase_file ? ", encrypted" : "",
-	    ctl->conf->ca.certificate);
+	escape_line(stdout, "CA key:         %s (mode 0600%s)", ctl->conf->ca.key,
+	    ctl->conf->ca.passphrase_file ? ", encrypted" : "");
+	escape_line(stdout, "CA certificate: %s", ctl->conf->ca.certificate);
 	return 0;
 }
 
@@ -92,21 +94,45 @@ print_active(struct ctl *ctl, const char *uuid)
 	for (size_t i = 0; i < rows.n; i++) {
 		const struct cert_row *r = &rows.v[i];
 
-		printf("%s certificate %s\n  subject:   %s\n  addresses: %s\n"
-		    "  valid:     %s .. %s\n  key:       %s in %s\n",
-		    cert_kind_name(r->kind), r->serial, r->subject, r->addresses,
+		escape_line(stdout, "%s certificate %s", cert_kind_name(r->kind),
+		    r->serial);
+		escape_line(stdout, "  subject:   %s", r->subject);
+		escape_line(stdout, "  addresses: %s", r->addresses);
+		escape_line(stdout, "  valid:     %s .. %s",
 		    certinfo_fmt_time(r->not_before, nb, sizeof(nb)),
-		    certinfo_fmt_time(r->not_after, na, sizeof(na)),
-		    r->key_type, r->keystore_path);
+		    certinfo_fmt_time(r->not_after, na, sizeof(na)));
+		escape_line(stdout, "  key:       %s in %s", r->key_type,
+		    r->keystore_path ? r->keystore_path : "-");
 	}
 	cert_rows_free(&rows);
+}
+
+/* Whether uuid's job got as far as recording what it issued (ISSUED or
+ * later): then it must resume, not start again and issue a second pair. */
+static int
+job_past_issue(struct store *st, const char *uuid)
+{
+	struct job job;
+	int past = 0;
+
+	if (job_get(st, uuid, &job) == 1) {
+		past = job.state >= JOB_ISSUED;
+		if (past)
+			log_error("issue: the job of %s stopped at %s, with its new "
+			    "certificates recorded; it is kept, and the next issue for "
+			    "this user (or certsyncd) resumes it", uuid,
+			    job_state_name(job.state));
+		job_free(&job);
+	}
+	return past;
 }
 
 /* A job by hand that failed: what this attempt revoked (certificates it
  * signed but could not record) goes on the CRL now, and the admin sees the
  * reason now: no retry is left behind, unless a certificate it signed is
- * still to be revoked: the job's KEYS state is what makes certsyncd look
- * for it.  rc is job_run()'s; returns the exit code. */
+ * still to be revoked (the job's KEYS state is what makes certsyncd look
+ * for it), or it had recorded the certificates it issued (it resumes from
+ * there).  rc is job_run()'s; returns the exit code. */
 static int
 manual_job_failed(struct ctl *ctl, struct job_ctx *jctx, const struct identity *id,
     int rc)
@@ -116,7 +142,9 @@ manual_job_failed(struct ctl *ctl, struct job_ctx *jctx, const struct identity *
 	if (jctx->revoked > 0 && job_finish_batch(jctx, NULL) == -1)
 		log_error("issue: the CRL could not be rewritten; certsyncd or "
 		    "the next certsyncctl command does it");
-	if (store_unrecorded(ctl->st, id->uuid, &un) == 0 && un.n == 0)
+	if (job_past_issue(ctl->st, id->uuid))
+		;
+	else if (store_unrecorded(ctl->st, id->uuid, &un) == 0 && un.n == 0)
 		store_job_delete(ctl->st, id->uuid);
 	else
 		log_error("issue: %zu certificate(s) signed for %s could not be "
@@ -127,12 +155,37 @@ manual_job_failed(struct ctl *ctl, struct job_ctx *jctx, const struct identity *
 	return rc == -2 ? EX_DATAERR : EX_SOFTWARE;
 }
 
+/* The profile's verdict on the admin's values, before anything is stored
+ * or signed: the same check the identity stage makes of a directory entry.
+ * 0, or EX_DATAERR after logging. */
+static int
+check_profile(struct ctl *ctl, const struct command *cmd, const struct identity *id)
+{
+	const char *names[] = { id->display_name, id->given_name, id->surname };
+	char namebuf[2 * IDENTITY_NAME_MAX + 2], why[256];
+	struct subject_vars vars;
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (names[i] != NULL && strlen(names[i]) > IDENTITY_NAME_MAX) {
+			log_error("%s: a name of %zu bytes is too long (at most %d)",
+			    cmd->name, strlen(names[i]), IDENTITY_NAME_MAX);
+			return EX_DATAERR;
+		}
+	identity_subject_vars(id, &vars, namebuf, sizeof(namebuf));
+	if (issue_check(ctl->conf->certificates.subject, &vars, &id->addresses, why,
+	    sizeof(why)) == 0)
+		return 0;
+	log_error("%s: %s cannot be certified: %s", cmd->name, id->addresses.v[0], why);
+	return EX_DATAERR;
+}
+
 /* Plans and runs the job by hand, through the planner's duplicate check
  * and decision, as the daemon's runner would, without a directory. */
 static int
 run_manual_job(struct ctl *ctl, const struct identity *id)
 {
-	struct job_ctx jctx = { .conf = ctl->conf, .st = ctl->st, .signer = ctl->signer };
+	struct job_ctx jctx = { .conf = ctl->conf, .st = ctl->st, .signer = ctl->signer,
+	    .archive = ctl->archive };
 	const char *taken = NULL;
 	char *owner = NULL;
 	enum job_action action;
@@ -153,11 +206,11 @@ run_manual_job(struct ctl *ctl, const struct identity *id)
 		return EX_SOFTWARE;
 	if ((rc = job_run(&jctx, id->uuid)) != 0)
 		return manual_job_failed(ctl, &jctx, id, rc);
-	printf("%s user %s (%s):\n", action == JOB_ENROLL ? "enrolled" : "reissued",
-	    id->uuid, v.why);
+	escape_line(stdout, "%s user %s (%s):", action == JOB_ENROLL ? "enrolled" :
+	    "reissued", id->uuid, v.why);
 	print_active(ctl, id->uuid);
 	if (jctx.revoked > 0)
-		printf("previous certificates: %d revoked (%s), keys archived\n",
+		escape_line(stdout, "previous certificates: %d revoked (%s), keys archived",
 		    jctx.revoked, crl_reason_name(v.reason));
 	return job_finish_batch(&jctx, NULL) == -1 ? EX_IOERR : 0;
 }
@@ -209,7 +262,8 @@ cmd_issue(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 	/* Without --user the primary address names the identity. */
 	id.uuid = (char *)(user ? user : id.addresses.v[0]);
 	id.enabled = 1;
-	rc = run_manual_job(ctl, &id);
+	if ((rc = check_profile(ctl, cmd, &id)) == 0)
+		rc = run_manual_job(ctl, &id);
 done:
 	free(aliases);
 	address_list_free(&id.addresses);

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "cmd/ctl.h"
+#include "lib/escape.h"
 #include "pipeline/plan.h"
 #include "pki/certinfo.h"
 
@@ -26,8 +27,10 @@ print_audit(void *arg, int64_t at, const char *action, const char *uuid,
 {
 	char when[32];
 
-	printf("%s %-8s %s %s %s\n", certinfo_fmt_time((time_t)at, when, sizeof(when)),
-	    action, uuid ? uuid : "-", serial ? serial : "-", detail ? detail : "");
+	/* The trail keeps the raw value; only its printed form is escaped. */
+	escape_line(stdout, "%s %-8s %s %s %s",
+	    certinfo_fmt_time((time_t)at, when, sizeof(when)), action,
+	    uuid ? uuid : "-", serial ? serial : "-", detail ? detail : "");
 }
 
 int
@@ -90,7 +93,7 @@ print_state(struct ctl *ctl, const char *label, const char *key)
 	int64_t at = 0;
 
 	if (store_state_get(ctl->st, key, &value, &at) == 1)
-		printf("%-14s %s (%s)\n", label, value && *value ? value : "-",
+		escape_line(stdout, "%-14s %s (%s)", label, value && *value ? value : "-",
 		    age(at, when, sizeof(when)));
 	else
 		printf("%-14s unknown\n", label);
@@ -102,7 +105,7 @@ print_job_count(void *arg, const char *state, int n)
 {
 	int *total = arg;
 
-	printf("  %-10s %d\n", state, n);
+	escape_line(stdout, "  %-10s %d", state, n);
 	*total += n;
 }
 
@@ -111,7 +114,7 @@ print_skipped(void *arg, const char *uuid, const char *dn, const char *skipped)
 {
 	int *n = arg;
 
-	printf("  %s (%s): %s\n", dn ? dn : "?", uuid, skipped);
+	escape_line(stdout, "  %s (%s): %s", dn ? dn : "?", uuid, skipped);
 	(*n)++;
 }
 
@@ -138,16 +141,35 @@ print_checkpoints(struct ctl *ctl)
 		    "checkpoint:");
 }
 
-/* The queue: jobs by state, users skipped for bad data.  0, or -1. */
+static void
+print_parked(void *arg, const struct job_row *job, const char *dn)
+{
+	char when[32];
+	int *n = arg;
+
+	escape_line(stdout, "  %s (%s): %s job in %s, parked %s: %s", dn ? dn : "?",
+	    job->uuid, job->action, job->state, age(job->parked_at, when, sizeof(when)),
+	    job->last_error ? job->last_error : "?");
+	(*n)++;
+}
+
+/* The queue: jobs by state, jobs parked after a failure retrying cannot
+ * mend, users skipped for bad data.  0, or -1. */
 static int
 print_queue(struct ctl *ctl)
 {
-	int jobs = 0, skipped = 0;
+	int jobs = 0, skipped = 0, parked = 0;
 
 	printf("jobs:\n");
 	if (store_job_counts(ctl->st, print_job_count, &jobs) == -1)
 		return -1;
 	printf("  %-10s %d\n", "queued", jobs);
+	printf("failed jobs (parked until the entry changes, certsyncd restarts, or "
+	    "certsyncctl retry):\n");
+	if (store_job_each_parked(ctl->st, print_parked, &parked) == -1)
+		return -1;
+	if (parked == 0)
+		printf("  none\n");
 	printf("skipped users:\n");
 	if (store_identity_each(ctl->st, 1, print_skipped, &skipped) == -1)
 		return -1;

@@ -2,8 +2,9 @@
  * conf.c - reading and validating certsync.conf.
  *
  * Owns: the one table that lists every key (section, type, default, range,
- * field), and turning the INI file into a struct conf in which every value
- * has been checked and every path made absolute.
+ * field), and turning the INI file (its lines read by conf_ini.c) into a
+ * struct conf in which every value has been checked and every path made
+ * absolute.
  * Never: opens a file the configuration names (secret.c and the stages do
  * that, when they need it), echoes a line it could not parse (a pasted key
  * must not end up in a log), or stops at the first problem: the admin gets
@@ -28,6 +29,7 @@
 #include <iniparser.h>
 
 #include "lib/conf.h"
+#include "lib/conf_ini.h"
 #include "lib/log.h"
 
 #ifndef CS_LOCALSTATEDIR
@@ -221,12 +223,18 @@ static const struct conf_key conf_keys[] = {
 
 	K_STR("archive", "directory", CT_PATH, CS_STATEDIR "/archive", 0,
 	    archive.directory),
-	K_STR("archive", "password_file", CT_PATH, NULL, KF_REQUIRED,
+	/* Required unless recovery_agents is set: see check_archive(). */
+	K_STR("archive", "password_file", CT_PATH, NULL, 0,
 	    archive.password_file),
 	K_ONE("archive", "profile", CT_ENUM, "aes256", p12_profiles,
 	    archive.profile),
 	K_INT("archive", "iterations", "100000", 1000, 10000000,
 	    archive.iterations),
+	/* A glob(3) pattern: CT_PATH makes it absolute, leaving * ? [ ] be. */
+	K_STR("archive", "recovery_agents", CT_PATH, NULL, 0,
+	    archive.recovery_agents),
+	/* At most the number of agents: checked when they load. */
+	K_INT("archive", "recovery_quorum", "1", 1, 255, archive.recovery_quorum),
 
 	K_STR("keystore", "directory", CT_PATH, CS_STATEDIR "/keystore", 0,
 	    keystore.directory),
@@ -274,7 +282,8 @@ static const char *const subject_vars[] = {
 struct loader {
 	const char *path;	/* as the caller spelled it, for messages */
 	char *dir;		/* absolute directory of the file */
-	dictionary *ini;
+	struct conf_ini src;	/* the file's lines */
+	dictionary *ini;	/* src.dict */
 	struct conf *conf;
 	unsigned char bad[NKEYS];	/* refused values: no cross checks */
 	int errors;
@@ -287,9 +296,6 @@ static void conf_error(struct loader *, const char *, ...)
     __attribute__((format(printf, 2, 3)));
 static void key_error(struct loader *, const struct conf_key *,
     const char *, ...) __attribute__((format(printf, 3, 4)));
-static int ini_error(const char *, ...) __attribute__((format(printf, 1, 2)));
-static void ini_error_other(const char *, va_list)
-    __attribute__((format(printf, 1, 0)));
 
 /* ---- messages ---------------------------------------------------------- */
 
@@ -357,66 +363,6 @@ list_names(const char *const *names, const char *before, const char *after,
 		used += (size_t)snprintf(buf + used, len - used, "%s%s%s%s",
 		    used > 0 ? ", " : "", before, *names, after);
 	}
-}
-
-/* ---- iniparser's messages ---------------------------------------------- */
-
-/*
- * iniparser's callback takes no context argument: the file it is reading.
- * So conf_load() is not reentrant; it runs at start-up and on reload, in
- * one thread.
- */
-static const char *ini_path;
-static int ini_messages;
-
-#define INI_FMT_SYNTAX		"iniparser: syntax error in %s (%d):\n-> %s\n"
-#define INI_FMT_TOO_LONG	"iniparser: input line too long in %s (%d)\n"
-
-static void
-ini_error_other(const char *fmt, va_list ap)
-{
-	char msg[1024], *p = NULL;
-	const char *text = msg;
-
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	for (p = msg; *p != '\0'; p++)
-		if (*p == '\n')
-			*p = ' ';
-	while (p > msg && p[-1] == ' ')
-		*--p = '\0';
-	if (strncmp(text, "iniparser: ", 11) == 0)
-		text += 11;
-	log_error("%s: %s", ini_path, text);
-}
-
-static int
-ini_error(const char *fmt, ...)
-{
-	va_list ap;
-	int lineno;
-
-	ini_messages++;
-	va_start(ap, fmt);
-	if (strcmp(fmt, INI_FMT_SYNTAX) == 0) {
-		/* The line itself is not shown: it may be a pasted secret. */
-		(void)va_arg(ap, const char *);
-		lineno = va_arg(ap, int);
-		log_error("%s: line %d: syntax error: not a [section], "
-		    "key = value or comment line", ini_path, lineno);
-	} else if (strcmp(fmt, INI_FMT_TOO_LONG) == 0) {
-		(void)va_arg(ap, const char *);
-		lineno = va_arg(ap, int);
-		log_error("%s: line %d: line too long", ini_path, lineno);
-	} else
-		ini_error_other(fmt, ap);
-	va_end(ap);
-	return 0;
-}
-
-static int
-ini_quiet(const char *fmt, ...)
-{
-	return 0;
 }
 
 /* ---- value parsers ----------------------------------------------------- */
@@ -865,6 +811,19 @@ static const struct {
 
 /* ---- the file's shape: sections and keys ------------------------------- */
 
+/* A mistake in the file's shape, told at the line name was written on
+ * ("section" or "section:key"): "PATH: line N: what". */
+static void
+shape_error(struct loader *ld, const char *name, const char *what)
+{
+	int line = conf_ini_line(&ld->src, name);
+
+	if (line > 0)
+		conf_error(ld, "line %d: %s", line, what);
+	else
+		conf_error(ld, "%s", what);
+}
+
 static const struct conf_key *
 find_key(const char *section, const char *key)
 {
@@ -882,6 +841,7 @@ check_section_keys(struct loader *ld, const char *section)
 {
 	const char **keys = NULL;
 	const char *key = NULL;
+	char what[128];
 	size_t skip = strlen(section) + 1;
 	int i, n;
 
@@ -898,9 +858,11 @@ check_section_keys(struct loader *ld, const char *section)
 		if (iniparser_getstring(ld->ini, keys[i], NULL) == NULL)
 			continue;
 		key = keys[i] + skip;
-		if (find_key(section, key) == NULL)
-			conf_error(ld, "[%s] %s: unknown key", section,
+		if (find_key(section, key) == NULL) {
+			snprintf(what, sizeof(what), "[%s] %s: unknown key", section,
 			    shown_name(key));
+			shape_error(ld, keys[i], what);
+		}
 	}
 out:
 	free(keys);
@@ -915,17 +877,21 @@ check_stray(struct loader *ld)
 {
 	const dictionary *d = ld->ini;
 	const char *key = NULL;
+	char what[128];
 	ssize_t i;
 
 	for (i = 0; i < d->size; i++) {
 		if ((key = d->key[i]) == NULL || strchr(key, ':') == NULL)
 			continue;
 		if (d->val[i] == NULL)
-			conf_error(ld, "[%s]: unknown section",
+			snprintf(what, sizeof(what), "[%s]: unknown section",
 			    shown_name(key));
 		else if (key[0] == ':')
-			conf_error(ld, "%s: key outside any section",
+			snprintf(what, sizeof(what), "%s: key outside any section",
 			    shown_name(key + 1));
+		else
+			continue;
+		shape_error(ld, key, what);
 	}
 }
 
@@ -933,6 +899,7 @@ static void
 check_shape(struct loader *ld)
 {
 	const char *section = NULL;
+	char what[128];
 	int i, n;
 
 	n = iniparser_getnsec(ld->ini);
@@ -942,10 +909,11 @@ check_shape(struct loader *ld)
 		/* "[]": its keys went to ":key", reported by check_stray(). */
 		if (section[0] == '\0')
 			continue;
-		if (find_key(section, NULL) == NULL)
-			conf_error(ld, "[%s]: unknown section",
+		if (find_key(section, NULL) == NULL) {
+			snprintf(what, sizeof(what), "[%s]: unknown section",
 			    shown_name(section));
-		else
+			shape_error(ld, section, what);
+		} else
 			check_section_keys(ld, section);
 	}
 	check_stray(ld);
@@ -1012,10 +980,35 @@ is_bad(struct loader *ld, const char *section, const char *key)
 	return ld->bad[find_key(section, key) - conf_keys];
 }
 
+/* The archive's two modes: a password file, or recovery agents (and then
+ * the keystore needs a password file of its own). */
+static void
+check_archive(struct loader *ld)
+{
+	const struct conf *c = ld->conf;
+
+	if (c->archive.password_file == NULL && c->archive.recovery_agents == NULL &&
+	    !is_bad(ld, "archive", "password_file"))
+		key_error(ld, find_key("archive", "password_file"), "is required "
+		    "(unless [archive] recovery_agents is set)");
+	if (c->keystore.password_file == NULL && c->archive.recovery_agents != NULL)
+		key_error(ld, find_key("keystore", "password_file"), "is required "
+		    "when [archive] password_file is not set: the keystore's keys "
+		    "need a password, which recovery agents do not give");
+	if (c->archive.recovery_agents == NULL &&
+	    iniparser_getstring(ld->ini, "archive:recovery_quorum", NULL) != NULL &&
+	    !is_bad(ld, "archive", "recovery_quorum"))
+		key_error(ld, find_key("archive", "recovery_quorum"), "needs "
+		    "[archive] recovery_agents: without agents there is nobody "
+		    "to split the password among");
+}
+
 static void
 check_cross(struct loader *ld)
 {
 	const struct conf *c = ld->conf;
+
+	check_archive(ld);
 
 	if (c->directory.flavor != DIR_FLAVOR_AD && !is_bad(ld, "directory", "source") &&
 	    (strcmp(c->directory.source, "dirsync") == 0 ||
@@ -1045,7 +1038,7 @@ check_cross(struct loader *ld)
 
 /* ---- the file ---------------------------------------------------------- */
 
-/* iniparser would read a directory as an empty file, and block on a FIFO. */
+/* fopen() would take a directory (and fail later), and block on a FIFO. */
 static int
 check_readable(const char *path)
 {
@@ -1069,27 +1062,6 @@ check_readable(const char *path)
 	return err == 0 ? 0 : -1;
 }
 
-static dictionary *
-parse_file(const char *path)
-{
-	dictionary *d = NULL;
-
-	ini_path = path;
-	ini_messages = 0;
-	iniparser_set_error_callback(ini_error);
-	d = iniparser_load(path);
-	iniparser_set_error_callback(ini_quiet);
-	ini_path = NULL;
-	/* It keeps a half-read file after an allocation failure: refuse it. */
-	if (d != NULL && ini_messages > 0) {
-		iniparser_freedict(d);
-		d = NULL;
-	}
-	if (d == NULL && ini_messages == 0)
-		log_error("%s: cannot parse the file", path);
-	return d;
-}
-
 int
 conf_load(const char *path, struct conf **out)
 {
@@ -1109,10 +1081,13 @@ conf_load(const char *path, struct conf **out)
 		log_error("%s: cannot read: %s", path, strerror(errno));
 		return EX_CONFIG;
 	}
-	if ((ld.ini = parse_file(path)) == NULL) {
+	/* Every malformed line is reported (and counted); the rest is read
+	 * on, so the mistakes after it are reported in the same run. */
+	if (conf_ini_read(path, &ld.src, &ld.errors) == -1) {
 		ld.errors++;
 		goto out;
 	}
+	ld.ini = ld.src.dict;
 	if ((ld.conf = calloc(1, sizeof(*ld.conf))) == NULL ||
 	    (ld.dir = strdup(abs)) == NULL) {
 		conf_error(&ld, "out of memory");
@@ -1135,8 +1110,7 @@ out:
 		ld.conf = NULL;
 	}
 	conf_free(ld.conf);
-	if (ld.ini != NULL)
-		iniparser_freedict(ld.ini);
+	conf_ini_free(&ld.src);
 	free(ld.dir);
 	free(abs);
 	return ld.errors == 0 ? 0 : EX_CONFIG;

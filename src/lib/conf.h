@@ -1,5 +1,6 @@
 /*
- * conf.h - the certsync configuration: one INI file, read with iniparser.
+ * conf.h - the certsync configuration: one INI file (conf_ini.c reads its
+ * lines).
  *
  * Owns: parsing and validating the file into a struct conf, with defaults.
  * Never: reads secrets.  Secret files (passwords, the CA key) are only named
@@ -100,14 +101,18 @@ struct conf {
 
 	struct {
 		char *directory;          /* default /var/lib/certsync/archive */
-		char *password_file;      /* required: secret file */
+		char *password_file;      /* secret file; required unless recovery_agents is set */
 		enum p12_profile profile; /* "aes256" (default) or "legacy" */
 		int iterations;           /* PBKDF2 and MAC iterations, default 100000, 1000..10000000 */
+		char *recovery_agents;    /* glob(3) of agent certificates; NULL: password-file mode */
+		int recovery_quorum;      /* M agents needed, default 1, 1..255; <= the number
+		                             of agents, checked when they load (pki/archive.c) */
 	} archive;
 
 	struct {
 		char *directory;          /* default /var/lib/certsync/keystore */
-		char *password_file;      /* default: [archive] password_file */
+		char *password_file;      /* default: [archive] password_file; required
+		                             when that is unset (recovery-agent mode) */
 	} keystore;
 
 	struct {

@@ -93,6 +93,14 @@ fail:
 }
 
 int
+fs_unlink_durable(const char *path)
+{
+	if (unlink(path) == -1)
+		return errno == ENOENT ? 0 : -1;
+	return fsync_parent(path);
+}
+
+int
 fs_mkdir_p(const char *dir, mode_t mode)
 {
 	char buf[PATH_MAX];

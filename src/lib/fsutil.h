@@ -29,6 +29,10 @@ int fs_mkdir_p(const char *dir, mode_t mode);
 /* Creates the directory that will hold path (the last one with mode). */
 int fs_mkdir_p_parent(const char *path, mode_t mode);
 
+/* Removes path, and makes the removal durable (directory fsync).  A path
+ * that does not exist is fine.  Returns 0, or -1 with errno. */
+int fs_unlink_durable(const char *path);
+
 /* Reads a whole file (at most max bytes) into *out (caller frees).
  * Returns 0, or -1 with errno (EFBIG when larger than max). */
 int fs_read_file(const char *path, size_t max, unsigned char **out, size_t *len);

@@ -1,8 +1,12 @@
 /*
  * log.c - leveled logging to stderr or syslog.
  *
- * Owns: the log destination and level.  Never: decides what is a secret;
- * it prints what it is given, so callers must not give it one.
+ * Owns: the log destination and level, and that every line is one line:
+ * each is escaped whole (escape.h) before it goes out, so a value from the
+ * directory, the command line or a file can neither start a forged line of
+ * its own nor drive the terminal, whichever call site printed it.
+ * Never: decides what is a secret; it prints what it is given, so callers
+ * must not give it one.
  */
 #include "config.h"
 
@@ -14,6 +18,7 @@
 
 #include <openssl/err.h>
 
+#include "lib/escape.h"
 #include "lib/log.h"
 
 static const char *log_prog = "certsync";
@@ -67,20 +72,28 @@ static void log_vemit(enum log_level, const char *, va_list)
 static void
 log_vemit(enum log_level level, const char *fmt, va_list ap)
 {
-	char line[2048];
+	char line[2048], safe[ESCAPE_GROWTH * sizeof(line) + 16];
+	int n;
 
 	if (level > log_level)
 		return;
-	vsnprintf(line, sizeof(line), fmt, ap);
+	if ((n = vsnprintf(line, sizeof(line), fmt, ap)) < 0)
+		return;
+	/* The whole line, not the arguments one by one: no call site can
+	 * forget it. */
+	escape_text(safe, sizeof(safe), line,
+	    (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+	if ((size_t)n >= sizeof(line))
+		strcat(safe, " [cut]");
 	if (log_syslog) {
-		syslog(level_prio[level], "%s", line);
+		syslog(level_prio[level], "%s", safe);
 		return;
 	}
 	/* Errors and warnings say so; the rest is plain, like a tool's output. */
 	if (level <= LOG_LVL_WARNING)
-		fprintf(stderr, "%s: %s: %s\n", log_prog, level_names[level], line);
+		fprintf(stderr, "%s: %s: %s\n", log_prog, level_names[level], safe);
 	else
-		fprintf(stderr, "%s: %s\n", log_prog, line);
+		fprintf(stderr, "%s: %s\n", log_prog, safe);
 }
 
 #define LOG_FN(name, level)                      \

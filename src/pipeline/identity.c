@@ -1,8 +1,13 @@
 /*
  * identity.c - normalizes directory entries into identities.
  *
- * Owns: the rules for what in an entry is certifiable.  Never: alters a
- * value beyond address normalization; never accepts a partial user.
+ * Owns: the rules for what in an entry is certifiable: every value clean
+ * text (utf8_text_check()), every address valid, and the user as a whole
+ * one the profile would certify (issue_check(): the subject the template
+ * gives, the number of addresses), so that a user the issuer would refuse
+ * is skipped here, with the reason, and never becomes a job that fails.
+ * Never: alters a value beyond address normalization; never accepts a
+ * partial user.
  */
 #include "config.h"
 
@@ -14,6 +19,7 @@
 #include <strings.h>
 
 #include "lib/log.h"
+#include "lib/utf8.h"
 #include "pipeline/identity.h"
 #include "pki/issue.h"
 
@@ -28,19 +34,31 @@ find_attr(const struct dir_entry *e, const char *name)
 	return NULL;
 }
 
-/* NUL-terminates a value; NULL if it holds a NUL byte (never certifiable). */
+/* A NUL-terminated copy of a value (checked to hold no NUL); caller frees. */
 static char *
 value_str(const struct dir_value *v)
 {
 	char *s;
 
-	if (memchr(v->val, '\0', v->len) != NULL)
-		return NULL;
 	if ((s = malloc(v->len + 1)) == NULL)
 		fatal("out of memory");
 	memcpy(s, v->val, v->len);
 	s[v->len] = '\0';
 	return s;
+}
+
+/* Whether value i of attribute a is text; why names the attribute and the
+ * problem, and where.  0 or -1. */
+static int
+value_text(const struct dir_attr *a, const struct dir_value *v, char *why,
+    size_t whylen)
+{
+	char reason[160];
+
+	if (utf8_text_check(v->val, v->len, reason, sizeof(reason)) == 0)
+		return 0;
+	snprintf(why, whylen, "%s %s", a->name, reason);
+	return -1;
 }
 
 static int
@@ -49,12 +67,11 @@ add_addresses(struct identity *id, const struct dir_attr *a, size_t first,
 {
 	for (size_t i = first; a != NULL && i < a->nvalues; i++) {
 		const char *reason = NULL;
-		char *raw = value_str(&a->values[i]), *norm;
+		char *raw, *norm;
 
-		if (raw == NULL) {
-			snprintf(why, whylen, "%s holds a value with a NUL byte", a->name);
+		if (value_text(a, &a->values[i], why, whylen) == -1)
 			return -1;
-		}
+		raw = value_str(&a->values[i]);
 		if ((norm = address_normalize(raw, &reason)) == NULL) {
 			snprintf(why, whylen, "%s \"%.80s\" %s", a->name, raw, reason);
 			free(raw);
@@ -144,13 +161,23 @@ get_name(const struct dir_entry *e, const char *attr, char **out, char *why,
 		    a->name, a->values[0].len, IDENTITY_NAME_MAX);
 		return -1;
 	}
-	if ((*out = value_str(&a->values[0])) == NULL || !issue_utf8_ok(*out)) {
-		snprintf(why, whylen, "%s is not valid UTF-8 text", a->name);
-		free(*out);
-		*out = NULL;
+	if (value_text(a, &a->values[0], why, whylen) == -1)
 		return -1;
-	}
+	*out = value_str(&a->values[0]);
 	return 0;
+}
+
+/* The user as the issuer would see it: the subject the template gives and
+ * the addresses, checked by the profile's own rules.  0, or -1 with why. */
+static int
+check_profile(const char *tmpl, const struct identity *id, char *why,
+    size_t whylen)
+{
+	char namebuf[2 * IDENTITY_NAME_MAX + 2];
+	struct subject_vars vars;
+
+	identity_subject_vars(id, &vars, namebuf, sizeof(namebuf));
+	return issue_check(tmpl, &vars, &id->addresses, why, whylen);
 }
 
 int
@@ -193,6 +220,8 @@ identity_from_entry(const struct identity_map *map, const struct dir_entry *e,
 	    get_name(e, map->surname, &out->surname, why, whylen) == -1 ||
 	    get_name(e, map->uid, &out->uid, why, whylen) == -1)
 		goto bad;
+	if (map->subject != NULL && check_profile(map->subject, out, why, whylen) == -1)
+		goto bad;
 	return 0;
 bad:
 	identity_free(out);
@@ -210,6 +239,23 @@ identity_free(struct identity *id)
 	free(id->surname);
 	free(id->uid);
 	memset(id, 0, sizeof(*id));
+}
+
+/* Two names the same, NULL and "" alike. */
+static int
+same_text(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+int
+identity_same(const struct identity *a, const struct identity *b)
+{
+	return same_text(a->dn, b->dn) && address_list_same(&a->addresses, &b->addresses) &&
+	    same_text(a->display_name, b->display_name) &&
+	    same_text(a->given_name, b->given_name) &&
+	    same_text(a->surname, b->surname) && same_text(a->uid, b->uid) &&
+	    a->enabled == b->enabled;
 }
 
 static int

@@ -25,6 +25,9 @@ struct identity_map {
 	const char *uid;
 	int ad;                       /* Active Directory: aliases are proxyAddresses
 	                                 (SMTP:/smtp:), userAccountControl says enabled */
+	const char *subject;          /* [certificates] subject: the user must be one
+	                                 the profile certifies (issue_check());
+	                                 NULL: not checked */
 };
 
 /* userAccountControl's ACCOUNTDISABLE bit. */
@@ -41,7 +44,9 @@ struct identity {
 	int enabled;
 };
 
-/* Longest name we accept, in bytes; a longer one is refused, not cut. */
+/* Longest name we accept, in bytes (64 characters of 4 bytes each, the
+ * most any subject attribute of a name takes); a longer one is refused,
+ * not cut.  The profile's own bounds, in characters, come on top. */
 #define IDENTITY_NAME_MAX 256
 
 /*
@@ -50,11 +55,18 @@ struct identity {
  * aliases; other proxyAddresses types are ignored; a user is disabled when
  * userAccountControl has IDENTITY_UAC_DISABLED.  Returns 0 and fills *out (free with identity_free), or
  * -1 with a reason written into why (a full sentence naming the attribute)
- * and *out left empty.
+ * and *out left empty.  Every value must be clean text
+ * (utf8_text_check(): the reason says what is wrong and at which
+ * character), every address valid (address_normalize()), and with
+ * map->subject the user must be one the profile certifies (issue_check()).
  */
 int identity_from_entry(const struct identity_map *map, const struct dir_entry *entry,
     struct identity *out, char *why, size_t whylen);
 void identity_free(struct identity *id);
+
+/* Whether a and b are the same person with the same values: DN, addresses
+ * (the same primary; aliases in any order), names, uid, enabled. */
+int identity_same(const struct identity *a, const struct identity *b);
 
 /*
  * The subject template's variables for id.  %{name} is the display name,

@@ -42,7 +42,7 @@ identity_save(struct store *st, const struct identity *id)
 	struct identity_row row = {
 		.uuid = id->uuid, .dn = id->dn, .mail = id->addresses.v[0],
 		.display_name = id->display_name, .given_name = id->given_name,
-		.surname = id->surname, .enabled = id->enabled,
+		.surname = id->surname, .uid = id->uid, .enabled = id->enabled,
 	};
 	int rc;
 
@@ -71,6 +71,7 @@ identity_load(struct store *st, const char *uuid, struct identity *out)
 	out->display_name = row.display_name;
 	out->given_name = row.given_name;
 	out->surname = row.surname;
+	out->uid = row.uid;
 	out->enabled = row.enabled;
 	if (asprintf(&all, "%s\n%s", row.mail, row.aliases ? row.aliases : "") == -1)
 		fatal("out of memory");

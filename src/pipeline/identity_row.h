@@ -13,7 +13,7 @@
 
 /* Stores id (clearing any skip reason) and indexes its addresses.  0, or
  * -1 after logging.  id->dn is NULL for a manual identity (certsyncctl
- * issue); uid is not stored. */
+ * issue). */
 int identity_save(struct store *st, const struct identity *id);
 
 /* The identity the store holds for uuid, its addresses normalized again

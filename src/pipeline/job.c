@@ -4,7 +4,8 @@
  * Owns: the order of a user's steps and their crash safety: a job is
  * planned, resumed in whatever state it stood, run step by step (one file
  * per step: job_keys.c, job_archive.c, job_publish.c, job_revoke.c), put
- * off with backoff when a step fails, and closed after its batch's CRL.
+ * off with backoff when a step fails, parked when retrying cannot help, and
+ * closed after its batch's CRL.
  * Every step reads what the store says, does work that is harmless to
  * repeat, and commits its effects with the next state in one transaction.
  * Never: loses a key, revokes before the successor is published, writes a
@@ -84,6 +85,24 @@ postpone(struct store *st, struct job *job, const char *what)
 	    job_action_name(job->action), (long long)delay, job->attempts);
 }
 
+/*
+ * A failure retrying cannot mend (the profile refuses the user's values,
+ * the CA has expired): the job is parked, not retried, until the user's
+ * entry changes, certsyncd starts or reloads, or the admin runs certsyncctl
+ * retry.  Returns -2, or -1 when the store could not record it.
+ */
+static int
+park(struct store *st, struct job *job, const char *dn, const char *why)
+{
+	if (store_job_park(st, job->uuid, job->attempts + 1, why) == -1)
+		return -1;
+	log_error("%s (%s): %s job failed and is parked: %s; it runs again when "
+	    "the entry changes, when certsyncd restarts or reloads, or after "
+	    "certsyncctl retry %s", dn ? dn : "user", job->uuid,
+	    job_action_name(job->action), why, job->uuid);
+	return -2;
+}
+
 /* PLANNED -> PUBLISHED -> REVOKED: nothing is issued, archived or revoked,
  * so the REVOKED step has nothing to do but close. */
 static int
@@ -102,11 +121,13 @@ run_flip(struct job_ctx *ctx, struct job *job, const char *dn)
 	return 0;
 }
 
+/* 0, or the failed step's -1 or -2 (see job_step_issue()). */
 static int
 run_steps(struct job_ctx *ctx, struct job *job, const struct identity *id,
-    int have_id, const char **why)
+    int have_id, char *why, size_t whylen)
 {
 	const char *dn = have_id ? id->dn : NULL;
+	int rc;
 
 	if (job->action == JOB_UNPUBLISH || job->action == JOB_REPUBLISH)
 		return run_flip(ctx, job, dn);
@@ -114,8 +135,8 @@ run_steps(struct job_ctx *ctx, struct job *job, const struct identity *id,
 		if (job->action == JOB_REVOKE) {
 			if (job_set_state(ctx->st, job, JOB_ISSUED) == -1)
 				return -1;
-		} else if (job_step_issue(ctx, job, id, why) == -1)
-			return -1;
+		} else if ((rc = job_step_issue(ctx, job, id, why, whylen)) != 0)
+			return rc;
 		failpoint("after-ISSUED");
 	}
 	if (job->state == JOB_ISSUED) {
@@ -141,7 +162,7 @@ job_run(struct job_ctx *ctx, const char *uuid)
 {
 	struct identity id;
 	struct job job;
-	const char *why = NULL;
+	char why[256] = "";
 	int found, have_id = 0, rc = -1;
 
 	if ((found = job_get(ctx->st, uuid, &job)) != 1)
@@ -165,12 +186,10 @@ job_run(struct job_ctx *ctx, const char *uuid)
 		rc = store_job_delete(ctx->st, uuid);
 		goto done;
 	}
-	if (run_steps(ctx, &job, &id, have_id, &why) == 0)
-		rc = 0;
-	else {
-		postpone(ctx->st, &job, why ? why : "a step failed");
-		rc = why != NULL ? -2 : -1;
-	}
+	if ((rc = run_steps(ctx, &job, &id, have_id, why, sizeof(why))) == -2)
+		rc = park(ctx->st, &job, have_id ? id.dn : NULL, why);
+	else if (rc != 0)
+		postpone(ctx->st, &job, why[0] ? why : "a step failed");
 done:
 	if (have_id == 1)
 		identity_free(&id);

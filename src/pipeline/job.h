@@ -35,10 +35,12 @@ int job_plan(struct store *st, const char *uuid, enum job_action action,
 
 /*
  * Runs uuid's job from its current state to REVOKED.  Returns 0; -2 when
- * the user's data cannot be certified (a name too long for the subject, the
- * CA expired: the admin must act); -1 after any other failure.  A failed
- * job stays in its state, its next attempt put off (exponential backoff),
- * and is resumed later.
+ * retrying cannot help (the profile refuses the user's values, the CA has
+ * expired: someone must act): the job is parked with its reason, and is
+ * not due again until store_job_unpark() (the user's entry changed,
+ * certsyncd started or reloaded, certsyncctl retry); -1 after any other
+ * failure: the job stays in its state, its next attempt put off
+ * (exponential backoff), and is resumed later.
  */
 int job_run(struct job_ctx *ctx, const char *uuid);
 

@@ -2,9 +2,10 @@
  * job_archive.c - ISSUED -> ARCHIVED: every key about to be superseded is in
  * the archive.
  *
- * Owns: copying a key from the keystore into the archive (a new PKCS#12
- * under the archive's password) and recording where it went.  Each copy is
- * written and recorded on its own, so a rerun skips the done ones.
+ * Owns: copying a key from the keystore into the archive (pki/archive.h
+ * writes the file, under the password file or to the recovery agents) and
+ * recording where it went and how it is protected.  Each copy is written
+ * and recorded on its own, so a rerun skips the done ones.
  * Never: removes the keystore copy (revoking does, once the archive copy
  * is recorded), or overwrites an archive file.
  */
@@ -16,18 +17,21 @@
 #include "lib/log.h"
 #include "lib/secret.h"
 #include "pipeline/job_archive.h"
+#include "pki/archive.h"
 #include "pki/keystore.h"
 
 /* The archive copy of a key still in the keystore; rerunning is harmless. */
 static int
-archive_key(struct job_ctx *ctx, const struct cert_row *row, char **path)
+archive_key(struct job_ctx *ctx, const struct cert_row *row,
+    struct archive_copy *copy)
 {
 	EVP_PKEY *key = NULL;
 	X509 *cert = NULL;
 	char *pw = NULL, friendly[256];
 	int rc = -1;
 
-	*path = NULL;
+	if (ctx->archive == NULL)
+		fatal("job_archive: no archive in the job's context");
 	if ((pw = secret_read_password(keystore_password_file(ctx->conf, AREA_KEYSTORE),
 	    "[keystore] password_file")) == NULL)
 		return -1;
@@ -35,8 +39,8 @@ archive_key(struct job_ctx *ctx, const struct cert_row *row, char **path)
 		goto done;
 	snprintf(friendly, sizeof(friendly), "%s (%s, archived) %s",
 	    row->addresses, cert_kind_name(row->kind), row->serial);
-	if (keystore_save(ctx->conf, AREA_ARCHIVE, key, cert, signer_ca(ctx->signer),
-	    cert_kind_name(row->kind), friendly, path) == -1)
+	if (archive_write(ctx->archive, key, cert, signer_ca(ctx->signer),
+	    cert_kind_name(row->kind), friendly, copy) == -1)
 		goto done;
 	rc = 0;
 done:
@@ -50,25 +54,33 @@ done:
 int
 job_archive_key(struct job_ctx *ctx, struct cert_row *row)
 {
-	char *path = NULL;
+	struct archive_copy copy = { 0 };
+	const char *how;
 
 	if (row->archive_path != NULL || row->keystore_path == NULL)
 		return 0;
-	if (archive_key(ctx, row, &path) == -1) {
+	if (archive_key(ctx, row, &copy) == -1) {
 		log_error("user %s: cannot archive the key of %s certificate %s; "
 		    "leaving it in place", row->uuid, cert_kind_name(row->kind),
 		    row->serial);
 		return -1;
 	}
-	if (store_cert_set_paths(ctx->st, row->id, row->keystore_path, path) == -1) {
-		free(path);
+	if (store_cert_set_archive(ctx->st, row->id, copy.path, copy.protection,
+	    copy.bundle, copy.bundle_len) == -1) {
+		archive_copy_free(&copy);
 		return -1;
 	}
-	store_audit(ctx->st, "archive", row->uuid, row->serial, "%s key archived to %s",
-	    cert_kind_name(row->kind), path);
-	log_info("user %s: archived the %s key of %s to %s", row->uuid,
-	    cert_kind_name(row->kind), row->serial, path);
-	row->archive_path = path;
+	how = archive_protection_name(copy.protection);
+	store_audit(ctx->st, "archive", row->uuid, row->serial, "%s key archived to %s (%s)",
+	    cert_kind_name(row->kind), copy.path, how);
+	log_info("user %s: archived the %s key of %s to %s (%s)", row->uuid,
+	    cert_kind_name(row->kind), row->serial, copy.path, how);
+	/* The row learns the path and the protection; the bundle stays in
+	 * the store (and beside the file), where recover reads it. */
+	row->archive_path = copy.path;
+	row->archive_protection = copy.protection;
+	copy.path = NULL;
+	archive_copy_free(&copy);
 	return 0;
 }
 

@@ -38,9 +38,10 @@ fresh_free(struct fresh *f)
 	cert_row_free(&f->row);
 }
 
+/* One certificate: 0, or issue_build()'s -2 or -1 (why set as it says). */
 static int
 make_cert(struct job_ctx *ctx, const struct identity *id, struct fresh *f,
-    const char **why)
+    char *why, size_t whylen)
 {
 	char namebuf[2 * IDENTITY_NAME_MAX + 2], friendly[256];
 	struct issue_request req = {
@@ -49,12 +50,16 @@ make_cert(struct job_ctx *ctx, const struct identity *id, struct fresh *f,
 		.now = time(NULL),
 	};
 
+	int rc;
+
 	identity_subject_vars(id, &req.vars, namebuf, sizeof(namebuf));
 	if ((f->key = keys_generate(&ctx->conf->certificates.key)) == NULL)
 		return -1;
 	req.key = f->key;
-	if (issue_build(ctx->conf, signer_ca(ctx->signer), &req, &f->cert, why) == -1 ||
-	    signer_sign_cert(ctx->signer, f->cert) == -1 ||
+	if ((rc = issue_build(ctx->conf, signer_ca(ctx->signer), &req, &f->cert, why,
+	    whylen)) != 0)
+		return rc;
+	if (signer_sign_cert(ctx->signer, f->cert) == -1 ||
 	    certinfo_row(&f->row, id->uuid, address_list_join(&id->addresses), f->kind,
 	    f->key, f->cert) == -1)
 		return -1;
@@ -122,7 +127,7 @@ record_issued(struct job_ctx *ctx, struct job *job, const struct identity *id,
 
 int
 job_step_issue(struct job_ctx *ctx, struct job *job, const struct identity *id,
-    const char **why)
+    char *why, size_t whylen)
 {
 	struct fresh fresh[MAX_KINDS];
 	size_t n = ctx->conf->certificates.mode == CERT_MODE_DUAL ? 1 : 2;
@@ -137,7 +142,7 @@ job_step_issue(struct job_ctx *ctx, struct job *job, const struct identity *id,
 		return -1;
 	failpoint("after-KEYS");
 	for (size_t i = 0; i < n; i++)
-		if (make_cert(ctx, id, &fresh[i], why) == -1) {
+		if ((rc = make_cert(ctx, id, &fresh[i], why, whylen)) != 0) {
 			/* What it signed is revoked now, while the keys are in hand
 			 * (failing that, when the job is resumed in KEYS). */
 			for (size_t j = 0; j <= i; j++)
@@ -149,6 +154,7 @@ job_step_issue(struct job_ctx *ctx, struct job *job, const struct identity *id,
 		}
 	if (make_smime(ctx, fresh, n, &smime, &smime_len) == -1) {
 		job_recover_unrecorded_of(ctx, id->uuid, fresh, n);
+		rc = -1;
 		goto done;
 	}
 	/* Rows without key files would be harmful: the files come first.  A

@@ -10,11 +10,12 @@
 #include "pipeline/job_state.h"
 
 /* New keys and certificates for id, in the kinds [certificates] mode asks
- * for, recorded as pending; then ISSUED.  0, or -1 after logging, with
- * *why set when id's data cannot be certified (the admin must act); what
- * a failed attempt signed is revoked before it returns, or when the job is
- * resumed in KEYS. */
+ * for, recorded as pending; then ISSUED.  0; -2 with a reason in why when
+ * nothing can be issued until someone acts (the profile refuses id's
+ * values, the CA has expired); -1 after any other failure (why may say
+ * more).  What a failed attempt signed is revoked before it returns, or
+ * when the job is resumed in KEYS. */
 int job_step_issue(struct job_ctx *ctx, struct job *job, const struct identity *id,
-    const char **why);
+    char *why, size_t whylen);
 
 #endif

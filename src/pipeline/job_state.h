@@ -18,6 +18,7 @@
 #include "store/store.h"
 
 struct publisher;
+struct archive;
 
 /* In this order; unpublish and republish go PLANNED -> PUBLISHED. */
 enum job_state { JOB_PLANNED, JOB_KEYS, JOB_ISSUED, JOB_ARCHIVED, JOB_PUBLISHED,
@@ -44,6 +45,7 @@ struct job_ctx {
 	struct store *st;
 	struct signer *signer;
 	struct publisher *pub;     /* NULL: no directory to publish to */
+	struct archive *archive;   /* where superseded keys go (pki/archive.h) */
 	int revoked;               /* revocations since the last CRL */
 };
 

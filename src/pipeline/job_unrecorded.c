@@ -20,6 +20,7 @@
 #include "lib/log.h"
 #include "lib/secret.h"
 #include "pipeline/job_unrecorded.h"
+#include "pki/archive.h"
 #include "pki/certinfo.h"
 #include "pki/crl.h"
 #include "pki/keystore.h"
@@ -204,6 +205,22 @@ adoption_keys(struct job_ctx *ctx, struct adoption *a, const struct fresh *hand)
 	}
 }
 
+/* The row takes the archive copy's path, protection and bundle. */
+static void
+row_take_archive(struct cert_row *row, struct archive_copy *copy)
+{
+	row->archive_path = copy->path;
+	row->archive_protection = copy->protection;
+	copy->path = NULL;
+	if (copy->bundle != NULL) {
+		if ((row->archive_bundle = malloc(copy->bundle_len)) == NULL)
+			fatal("out of memory");
+		memcpy(row->archive_bundle, copy->bundle, copy->bundle_len);
+		row->archive_bundle_len = copy->bundle_len;
+	}
+	archive_copy_free(copy);
+}
+
 /* The superseded row: with its key archived first, as for any superseded
  * key (write-once; a rerun finds the same certificate there), or with only
  * what the sign record says.  0, or -1 after logging. */
@@ -211,7 +228,8 @@ static int
 adoption_row(struct job_ctx *ctx, struct adoption *a)
 {
 	const char *kind = cert_kind_name(a->kind);
-	char friendly[256], *archived = NULL;
+	struct archive_copy copy = { 0 };
+	char friendly[256];
 	int rc;
 
 	if (a->key == NULL) {
@@ -222,8 +240,8 @@ adoption_row(struct job_ctx *ctx, struct adoption *a)
 	}
 	snprintf(friendly, sizeof(friendly), "%s (%s, archived) %s", a->addresses,
 	    kind, a->u->serial);
-	if (keystore_save(ctx->conf, AREA_ARCHIVE, a->key, a->cert,
-	    signer_ca(ctx->signer), kind, friendly, &archived) == -1) {
+	if (archive_write(ctx->archive, a->key, a->cert, signer_ca(ctx->signer),
+	    kind, friendly, &copy) == -1) {
 		log_error("user %s: cannot archive the key of %s certificate %s "
 		    "(signed but not recorded); it is revoked once its key is "
 		    "archived", a->u->uuid, kind, a->u->serial);
@@ -231,7 +249,7 @@ adoption_row(struct job_ctx *ctx, struct adoption *a)
 	}
 	rc = certinfo_row(&a->row, a->u->uuid, a->addresses, a->kind, a->key, a->cert);
 	a->addresses = NULL;	/* the row's now */
-	a->row.archive_path = archived;
+	row_take_archive(&a->row, &copy);
 	return rc;
 }
 
@@ -252,7 +270,8 @@ adoption_record(struct job_ctx *ctx, struct adoption *a)
 	store_revoke(ctx->st, row->id, CRL_REASON_SUPERSEDED, time(NULL));
 	if (row->archive_path != NULL)
 		store_audit(ctx->st, "archive", row->uuid, row->serial, "%s key archived "
-		    "to %s", kind, row->archive_path);
+		    "to %s (%s)", kind, row->archive_path,
+		    archive_protection_name(row->archive_protection));
 	store_audit(ctx->st, "revoke", row->uuid, row->serial, "%s certificate revoked: "
 	    "superseded; it was signed but not recorded %s%s", kind, a->when, keyless);
 	return store_commit(ctx->st);

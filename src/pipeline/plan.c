@@ -15,6 +15,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "lib/escape.h"
 #include "lib/log.h"
 #include "pipeline/identity_row.h"
 #include "pipeline/job.h"
@@ -186,8 +187,8 @@ act(struct plan_ctx *ctx, const char *uuid, const char *dn, const struct verdict
 		return 0;
 	}
 	if (ctx->dry_run) {
-		fprintf(ctx->out, "%-8s %s (%s): %s\n", decision_name(v->decision), dn,
-		    uuid, v->why);
+		escape_line(ctx->out, "%-8s %s (%s): %s", decision_name(v->decision),
+		    dn, uuid, v->why);
 		ctx->planned++;
 		return 0;
 	}
@@ -214,7 +215,7 @@ skip(struct plan_ctx *ctx, const struct dir_entry *e, const char *why)
 	ctx->skipped++;
 	log_warn("%s: skipped: %s", e->dn, why);
 	if (ctx->dry_run) {
-		fprintf(ctx->out, "%-8s %s (%s): %s\n", "skip", e->dn,
+		escape_line(ctx->out, "%-8s %s (%s): %s", "skip", e->dn,
 		    e->uuid ? e->uuid : "?", why);
 		return 0;
 	}
@@ -262,6 +263,51 @@ in_flight(struct plan_ctx *ctx, const char *uuid)
 	return 1;
 }
 
+/*
+ * A parked job (retrying could not help) gets another attempt when its
+ * user's values change: the cause may be gone.  changed: the entry's values
+ * differ from what the store held.  With dry_run, the parked job is what
+ * is reported for the user.  Returns 1 when uuid has a parked job.
+ */
+static int
+parked_job(struct plan_ctx *ctx, const char *uuid, const char *dn, int changed)
+{
+	struct job_row job;
+	int n = 0;
+
+	if (store_job_get(ctx->st, uuid, &job) != 1)
+		return 0;
+	if (job.parked_at == 0) {
+		job_row_free(&job);
+		return 0;
+	}
+	if (ctx->dry_run) {
+		escape_line(ctx->out, "%-8s %s (%s): %s job parked: %s", "failed", dn,
+		    uuid, job.action, job.last_error ? job.last_error : "?");
+		ctx->planned++;
+	} else if (changed && store_job_unpark(ctx->st, uuid, &n) == 0 && n > 0) {
+		log_notice("%s: its values changed: the parked %s job runs again", dn,
+		    job.action);
+		ctx->kick_pending = 1;
+	}
+	job_row_free(&job);
+	return 1;
+}
+
+/* Whether id's values differ from those the store holds for the user. */
+static int
+values_changed(struct plan_ctx *ctx, const struct identity *id)
+{
+	struct identity old;
+	int same;
+
+	if (identity_load(ctx->st, id->uuid, &old) != 1)
+		return 1;
+	same = identity_same(&old, id);
+	identity_free(&old);
+	return !same;
+}
+
 static struct identity_map
 identity_map(const struct conf *c)
 {
@@ -273,6 +319,7 @@ identity_map(const struct conf *c)
 		.surname = c->directory.surname_attribute,
 		.uid = c->directory.uid_attribute,
 		.ad = c->directory.flavor == DIR_FLAVOR_AD,
+		.subject = c->certificates.subject,
 	};
 
 	return m;
@@ -285,7 +332,7 @@ plan_entry(struct plan_ctx *ctx, const struct dir_entry *e)
 	struct identity id;
 	struct verdict v;
 	char why[512];
-	int rc = 0;
+	int rc = 0, changed;
 
 	if (identity_from_entry(&map, e, &id, why, sizeof(why)) == -1)
 		return skip(ctx, e, why);
@@ -293,10 +340,13 @@ plan_entry(struct plan_ctx *ctx, const struct dir_entry *e)
 		rc = skip(ctx, e, why);
 		goto done;
 	}
+	changed = values_changed(ctx, &id);
 	if (!ctx->dry_run && identity_save(ctx->st, &id) == -1) {
 		rc = -1;
 		goto done;
 	}
+	if (parked_job(ctx, id.uuid, e->dn, changed))
+		goto done;
 	/* Our own certificate writes come back as modifications too: with a
 	 * job in flight the runner decides again when it ends. */
 	if (in_flight(ctx, id.uuid))
@@ -318,7 +368,11 @@ gone_or_recheck(struct plan_ctx *ctx, const char *uuid, int gone)
 
 	if (in_flight(ctx, uuid)) {
 		/* Decided when the job ends; but the departure must not be
-		 * lost meanwhile: the runner's recheck then sees a gone user. */
+		 * lost meanwhile: the runner's recheck then sees a gone user.
+		 * A parked job would never end: it runs again, finds no
+		 * identity, and ends. */
+		if (gone && store_job_unpark(ctx->st, uuid, NULL) == 0)
+			ctx->kick_pending = 1;
 		return gone ? store_identity_gone(ctx->st, uuid) : 0;
 	}
 	if ((have = identity_load(ctx->st, uuid, &id)) == -1)

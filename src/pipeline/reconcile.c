@@ -74,10 +74,10 @@ expected_subject(const struct reconcile_policy *p, const struct identity *id)
 	struct subject_vars vars;
 	char buf[2 * IDENTITY_NAME_MAX + 2], *s;
 	X509_NAME *name = NULL;
-	const char *why;
+	char why[256];
 
 	identity_subject_vars(id, &vars, buf, sizeof(buf));
-	if (issue_subject(p->subject_template, &vars, &name, &why) == -1)
+	if (issue_subject(p->subject_template, &vars, &name, why, sizeof(why)) == -1)
 		return NULL;
 	s = certinfo_name(name);
 	X509_NAME_free(name);

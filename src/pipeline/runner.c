@@ -2,11 +2,13 @@
  * runner.c - runs planned jobs on a worker thread.
  *
  * Owns: the runner thread and what it holds: a store connection, the signer,
- * the publisher.  It takes due jobs oldest first, runs each to REVOKED,
+ * the publisher, the archive (its recovery agents are loaded when the
+ * runner starts: at start-up and on every reload).  It takes due jobs oldest first, runs each to REVOKED,
  * rewrites the CRL once for the batch, closes the jobs, and reconciles their
  * users again.  Between batches it sleeps until kicked or a retry is due.
  * Before the first batch it revokes what a crash left signed but not
- * recorded (job_recover_unrecorded).
+ * recorded (job_recover_unrecorded), and releases the parked jobs for one
+ * more attempt.
  * Never: touches the event loop or the watcher's connection.
  */
 #include "config.h"
@@ -24,6 +26,7 @@
 #include "pipeline/job_unrecorded.h"
 #include "pipeline/plan.h"
 #include "pipeline/runner.h"
+#include "pki/archive.h"
 
 #define IDLE_WAIT 30           /* seconds between checks when nothing is due */
 #define BATCH_MAX 200          /* jobs per batch before the CRL is rewritten */
@@ -34,6 +37,7 @@ struct runner {
 	struct signer *signer;
 	struct publisher *pub;
 	struct deliver *deliver;
+	struct archive *archive;
 	struct job_ctx jctx;
 	struct plan_ctx plan;
 
@@ -61,6 +65,7 @@ static size_t
 run_batch(struct runner *r, struct uuid_set *ran, int *failed)
 {
 	size_t n = 0;
+	int rc;
 
 	*failed = 0;
 	while (n < BATCH_MAX) {
@@ -74,10 +79,10 @@ run_batch(struct runner *r, struct uuid_set *ran, int *failed)
 		pthread_mutex_unlock(&r->lock);
 		if (store_job_next(r->st, time(NULL), &job) != 1)
 			break;
-		if (job_run(&r->jctx, job.uuid) == 0)
+		if ((rc = job_run(&r->jctx, job.uuid)) == 0)
 			uuid_set_add(ran, job.uuid);
-		else
-			*failed = 1;
+		else if (rc == -1)
+			*failed = 1;	/* -2: parked; nothing is broken, go on */
 		job_row_free(&job);
 		n++;
 		if (*failed)
@@ -86,8 +91,21 @@ run_batch(struct runner *r, struct uuid_set *ran, int *failed)
 	return n;
 }
 
+static void
+recheck(struct runner *r, const char *uuid)
+{
+	/* One transaction: the loop cannot plan between look and plan. */
+	if (store_begin(r->st) == 0) {
+		plan_recheck(&r->plan, uuid);
+		store_commit(r->st);
+	}
+}
+
 /* Closes the batch (CRL, DONE) and takes a fresh look at each closed user:
- * changes that came in while their job ran are planned now. */
+ * changes that came in while their job ran are planned now.  So at each
+ * user whose job was dropped (no certifiable identity left, a departure
+ * among them): what the user still holds is decided now, not at the next
+ * full pass.  A user whose job is still in flight is left to it. */
 static void
 finish_batch(struct runner *r, struct uuid_set *ran)
 {
@@ -96,13 +114,11 @@ finish_batch(struct runner *r, struct uuid_set *ran)
 	if (job_finish_batch(&r->jctx, &closed) == -1)
 		log_error("the CRL could not be rewritten; the batch's jobs stay "
 		    "REVOKED and are closed after the next successful CRL");
-	for (size_t i = 0; i < closed.n; i++) {
-		/* One transaction: the loop cannot plan between look and plan. */
-		if (store_begin(r->st) == 0) {
-			plan_recheck(&r->plan, closed.v[i]);
-			store_commit(r->st);
-		}
-	}
+	for (size_t i = 0; i < closed.n; i++)
+		recheck(r, closed.v[i]);
+	for (size_t i = 0; i < ran->n; i++)
+		if (!uuid_set_has(&closed, ran->v[i]))
+			recheck(r, ran->v[i]);
 	uuid_set_clear(&closed);
 	uuid_set_clear(ran);
 }
@@ -130,6 +146,17 @@ wait_for_work(struct runner *r, int64_t deliver_due, int failed)
 	pthread_mutex_unlock(&r->lock);
 }
 
+/* A start or a reload may be the admin's fix (a new CA, another profile):
+ * every parked job gets one more attempt. */
+static void
+release_parked(struct runner *r)
+{
+	int n = 0;
+
+	if (store_job_unpark(r->st, NULL, &n) == 0 && n > 0)
+		log_notice("%d parked job(s) released for another attempt", n);
+}
+
 static void *
 runner_main(void *arg)
 {
@@ -143,6 +170,7 @@ runner_main(void *arg)
 		log_error("some certificates signed but not recorded could not be "
 		    "revoked; a resumed job of their user, or the next start, "
 		    "tries again");
+	release_parked(r);
 	for (;;) {
 		int failed = 0;
 		size_t n = run_batch(r, &ran, &failed);
@@ -182,6 +210,7 @@ runner_start(const struct conf *conf, struct runner **out)
 	pthread_cond_init(&r->cond, NULL);
 	if (store_open(conf->state.database, &r->st) == -1 ||
 	    signer_open(conf, &r->signer) == -1 ||
+	    archive_open(conf, time(NULL), &r->archive) == -1 ||
 	    publish_open(conf, &r->pub) == -1 ||
 	    plan_init(&r->plan, conf, r->st, 0, NULL) == -1 ||
 	    deliver_open(conf, r->st, &r->deliver) == -1)
@@ -190,6 +219,7 @@ runner_start(const struct conf *conf, struct runner **out)
 	r->jctx.st = r->st;
 	r->jctx.signer = r->signer;
 	r->jctx.pub = r->pub;
+	r->jctx.archive = r->archive;
 	if (pthread_create(&r->thread, NULL, runner_main, r) != 0) {
 		log_error("cannot start the job runner thread");
 		goto fail;
@@ -200,6 +230,7 @@ fail:
 	deliver_close(r->deliver);
 	plan_free(&r->plan);
 	publish_close(r->pub);
+	archive_close(r->archive);
 	signer_close(r->signer);
 	store_close(r->st);
 	free(r);
@@ -218,6 +249,7 @@ runner_join(struct runner *r, int draining)
 	deliver_close(r->deliver);
 	plan_free(&r->plan);
 	publish_close(r->pub);
+	archive_close(r->archive);
 	signer_close(r->signer);
 	store_close(r->st);
 	pthread_mutex_destroy(&r->lock);

@@ -11,6 +11,7 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -19,48 +20,12 @@
 #include <openssl/x509v3.h>
 
 #include "lib/log.h"
+#include "lib/utf8.h"
 #include "pki/certinfo.h"
 #include "pki/issue.h"
 
 #define SERIAL_OCTETS 20
-#define CN_MAX 64             /* RFC 5280 ub-common-name */
-#define RDN_VALUE_MAX 128     /* the largest upper bound for the others */
 #define TEMPLATE_MAX 1024
-
-int
-issue_utf8_ok(const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-
-	while (*p) {
-		int n;
-		unsigned int cp;
-
-		if (*p < 0x80) {
-			if (*p < 0x20 || *p == 0x7f)
-				return 0;
-			p++;
-			continue;
-		}
-		if ((*p & 0xe0) == 0xc0) { n = 1; cp = *p & 0x1f; }
-		else if ((*p & 0xf0) == 0xe0) { n = 2; cp = *p & 0x0f; }
-		else if ((*p & 0xf8) == 0xf0) { n = 3; cp = *p & 0x07; }
-		else
-			return 0;
-		p++;
-		for (int i = 0; i < n; i++, p++) {
-			if ((*p & 0xc0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (*p & 0x3f);
-		}
-		/* Overlong forms, surrogates and beyond U+10FFFF. */
-		if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) ||
-		    (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
-		    (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-	}
-	return 1;
-}
 
 ASN1_INTEGER *
 issue_serial(void)
@@ -93,15 +58,17 @@ issue_validity(const struct conf *conf, const X509 *ca, time_t now,
 	if (certinfo_time(X509_get0_notBefore(ca), &ca_nb) == -1 ||
 	    certinfo_time(X509_get0_notAfter(ca), &ca_na) == -1) {
 		*why = "the CA certificate has an unreadable validity";
-		return -1;
+		return -2;
 	}
+	/* Time cures this one (a clock set right, a CA made in advance). */
 	if (now < ca_nb) {
 		*why = "the CA certificate is not valid yet";
 		return -1;
 	}
 	if (now >= ca_na) {
-		*why = "the CA certificate has expired";
-		return -1;
+		*why = "the CA certificate has expired; no certificate can be "
+		    "issued until it is replaced";
+		return -2;
 	}
 	*not_before = now - (time_t)conf->certificates.backdate_minutes * 60;
 	if (*not_before < ca_nb)
@@ -169,42 +136,133 @@ expand_value(const char *in, const struct subject_vars *vars, const char **why)
 	return out;
 }
 
+/*
+ * The attributes a subject template may use (lib/conf.c lists the same
+ * names), with their upper bounds in characters (RFC 5280 Appendix A;
+ * emailAddress at OpenSSL's 128, below PKCS #9's 255) and the string type
+ * DER gives them.  OpenSSL counts characters the same way and refuses what
+ * this table refuses; checking here first gives the admin the reason.
+ */
+enum rdn_charset { RDN_UTF8, RDN_PRINTABLE, RDN_IA5 };
+
+static const struct rdn_bound {
+	const char *name;
+	long min, max;
+	enum rdn_charset charset;
+} rdn_bounds[] = {
+	{ "CN", 1, 64, RDN_UTF8 },                 /* ub-common-name */
+	{ "O", 1, 64, RDN_UTF8 },                  /* ub-organization-name */
+	{ "OU", 1, 64, RDN_UTF8 },                 /* ub-organizational-unit-name */
+	{ "L", 1, 128, RDN_UTF8 },                 /* ub-locality-name */
+	{ "ST", 1, 128, RDN_UTF8 },                /* ub-state-name */
+	{ "C", 2, 2, RDN_PRINTABLE },              /* ISO 3166 alpha-2 */
+	{ "serialNumber", 1, 64, RDN_PRINTABLE },  /* ub-serial-number */
+	{ "emailAddress", 1, 128, RDN_IA5 },       /* ub-emailaddress-length */
+};
+
+/* RFC 5280's PrintableString: letters, digits, space and '()+,-./:=? */
+static int
+printable(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || (c != '\0' && strchr(" '()+,-./:=?", c) != NULL);
+}
+
+/* The position (from 1) of the first character of value its string type
+ * cannot carry, or 0 when there is none. */
+static long
+charset_misfit(const char *value, enum rdn_charset cs)
+{
+	const unsigned char *p = (const unsigned char *)value;
+	long pos = 1;
+
+	for (; *p != '\0' && cs != RDN_UTF8; p++) {
+		if ((*p & 0xc0) == 0x80)
+			continue;	/* inside a character */
+		if (*p >= 0x80 || (cs == RDN_PRINTABLE && !printable(*p)))
+			return pos;
+		pos++;
+	}
+	return 0;
+}
+
+static const struct rdn_bound *
+bound_of(const char *attr)
+{
+	for (size_t i = 0; i < sizeof(rdn_bounds) / sizeof(rdn_bounds[0]); i++)
+		if (strcasecmp(attr, rdn_bounds[i].name) == 0)
+			return &rdn_bounds[i];
+	return NULL;
+}
+
+/* One attribute's value against the profile: 0, or -1 with why. */
+static int
+check_value(const char *attr, const char *value, char *why, size_t whylen)
+{
+	const struct rdn_bound *b = bound_of(attr);
+	char reason[160];
+	long chars, pos;
+
+	if (utf8_text_check(value, strlen(value), reason, sizeof(reason)) == -1) {
+		snprintf(why, whylen, "subject %s %s", attr, reason);
+		return -1;
+	}
+	if (b == NULL)
+		return 0;	/* not a template attribute: OpenSSL's table decides */
+	chars = utf8_length(value, strlen(value));
+	if (b->min == b->max && chars != b->max) {
+		snprintf(why, whylen, "subject %s would be %ld characters long; it "
+		    "must be exactly %ld", b->name, chars, b->max);
+		return -1;
+	}
+	if (chars > b->max) {
+		snprintf(why, whylen, "subject %s would be %ld characters long; RFC "
+		    "5280 allows at most %ld", b->name, chars, b->max);
+		return -1;
+	}
+	if ((pos = charset_misfit(value, b->charset)) > 0) {
+		snprintf(why, whylen, "subject %s has a character at position %ld "
+		    "that %s cannot hold", b->name, pos, b->charset == RDN_IA5 ?
+		    "an IA5String (ASCII)" : "a PrintableString (letters, digits, "
+		    "space and '()+,-./:=?)");
+		return -1;
+	}
+	return 0;
+}
+
 static int
 add_rdn(X509_NAME *name, char *rdn, const struct subject_vars *vars,
-    const char **why)
+    char *why, size_t whylen)
 {
+	const char *err = NULL;
 	char *eq, *value = NULL;
 	size_t vlen;
 	int rc = -1;
 
 	if ((eq = strchr(rdn, '=')) == NULL) {
-		*why = "the subject template has a component without '='";
+		snprintf(why, whylen, "the subject template has a component "
+		    "without '='");
 		return -1;
 	}
 	*eq = '\0';
-	if ((value = expand_value(eq + 1, vars, why)) == NULL)
+	if ((value = expand_value(eq + 1, vars, &err)) == NULL) {
+		snprintf(why, whylen, "%s", err);
 		return -1;
+	}
 	vlen = strlen(value);
 	if (vlen == 0) {
 		rc = 0;	/* an empty attribute would be invalid; leave it out */
 		goto done;
 	}
-	if (!issue_utf8_ok(value)) {
-		*why = "a subject value is not valid UTF-8 or holds control characters";
+	if (check_value(rdn, value, why, whylen) == -1)
 		goto done;
-	}
-	if (vlen > RDN_VALUE_MAX ||
-	    (strcasecmp(rdn, "CN") == 0 && vlen > CN_MAX)) {
-		*why = "a subject value is longer than its RFC 5280 upper bound "
-		    "(64 characters for CN)";
-		goto done;
-	}
 	/* Position 0: the template reads like an LDAP DN (RFC 4514), leaf
 	 * first, while DER holds the most significant attribute first. */
 	if (!X509_NAME_add_entry_by_txt(name, rdn, MBSTRING_UTF8,
 	    (const unsigned char *)value, (int)vlen, 0, 0)) {
 		log_ssl("cannot add subject attribute %s", rdn);
-		*why = "the subject template has an attribute OpenSSL refuses";
+		snprintf(why, whylen, "the subject attribute %s is one OpenSSL "
+		    "refuses", rdn);
 		goto done;
 	}
 	rc = 0;
@@ -215,14 +273,14 @@ done:
 
 int
 issue_subject(const char *tmpl, const struct subject_vars *vars,
-    X509_NAME **out, const char **why)
+    X509_NAME **out, char *why, size_t whylen)
 {
 	char buf[TEMPLATE_MAX], *save = NULL, *rdn;
 	X509_NAME *name;
 
 	*out = NULL;
 	if (snprintf(buf, sizeof(buf), "%s", tmpl) >= (int)sizeof(buf)) {
-		*why = "the subject template is too long";
+		snprintf(why, whylen, "the subject template is too long");
 		return -1;
 	}
 	if ((name = X509_NAME_new()) == NULL)
@@ -233,12 +291,41 @@ issue_subject(const char *tmpl, const struct subject_vars *vars,
 	    rdn = strtok_r(NULL, ",", &save)) {
 		while (*rdn == ' ')
 			rdn++;
-		if (add_rdn(name, rdn, vars, why) == -1) {
+		if (add_rdn(name, rdn, vars, why, whylen) == -1) {
 			X509_NAME_free(name);
 			return -1;
 		}
 	}
 	*out = name;
+	return 0;
+}
+
+/* The SAN's side of the profile: 0, or -1 with why. */
+static int
+check_addresses(const struct address_list *addresses, char *why, size_t whylen)
+{
+	if (addresses == NULL || addresses->n == 0) {
+		snprintf(why, whylen, "there is no email address to certify");
+		return -1;
+	}
+	if (addresses->n > ISSUE_ADDRESSES_MAX) {
+		snprintf(why, whylen, "%zu addresses are more than a certificate "
+		    "carries (at most %d)", addresses->n, ISSUE_ADDRESSES_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+int
+issue_check(const char *tmpl, const struct subject_vars *vars,
+    const struct address_list *addresses, char *why, size_t whylen)
+{
+	X509_NAME *name = NULL;
+
+	if (check_addresses(addresses, why, whylen) == -1 ||
+	    issue_subject(tmpl, vars, &name, why, whylen) == -1)
+		return -1;
+	X509_NAME_free(name);
 	return 0;
 }
 
@@ -348,23 +435,28 @@ add_extensions(const struct conf *conf, X509 *ca, X509 *cert,
 
 int
 issue_build(const struct conf *conf, X509 *ca, const struct issue_request *req,
-    X509 **out, const char **why)
+    X509 **out, char *why, size_t whylen)
 {
 	ASN1_INTEGER *serial = NULL;
 	X509_NAME *subject = NULL;
 	X509 *cert = NULL;
+	const char *verr = NULL;
 	time_t nb, na;
 	int rc = -1;
 
 	*out = NULL;
-	*why = NULL;
-	if (req->addresses == NULL || req->addresses->n == 0) {
-		*why = "there is no email address to certify";
-		return -1;
+	why[0] = '\0';
+	if ((rc = issue_validity(conf, ca, req->now, &nb, &na, &verr)) != 0) {
+		snprintf(why, whylen, "%s", verr);
+		return rc;
 	}
-	if (issue_validity(conf, ca, req->now, &nb, &na, why) == -1 ||
-	    issue_subject(conf->certificates.subject, &req->vars, &subject, why) == -1)
-		goto done;
+	/* What the identity stage checked (issue_check()), checked again: the
+	 * profile has the last word, whoever asks. */
+	if (check_addresses(req->addresses, why, whylen) == -1 ||
+	    issue_subject(conf->certificates.subject, &req->vars, &subject, why,
+	    whylen) == -1)
+		return -2;
+	rc = -1;
 	if ((serial = issue_serial()) == NULL)
 		goto done;
 	if ((cert = X509_new()) == NULL)

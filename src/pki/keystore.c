@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/err.h>
 #include <openssl/pkcs12.h>
 
 #include "lib/fsutil.h"
@@ -84,19 +85,30 @@ keystore_file(const struct conf *conf, enum key_area area, const char *kind,
 	return file;
 }
 
-/* An archive file is write-once: a rerun of the step may find it there. */
-static int
-same_cert_in(const char *path, X509 *cert, const char *password)
+int
+keystore_holds(const char *path, const char *password, X509 *cert)
 {
+	unsigned char *buf = NULL;
+	const unsigned char *p;
+	PKCS12 *p12 = NULL;
 	EVP_PKEY *key = NULL;
 	X509 *old = NULL;
-	int same;
+	size_t len;
+	int same = 0;
 
-	if (keystore_load(path, password, &key, &old) == -1)
+	if (fs_read_file(path, P12_MAX, &buf, &len) == -1)
 		return 0;
-	same = X509_cmp(old, cert) == 0;
+	p = buf;
+	if ((p12 = d2i_PKCS12(NULL, &p, (long)len)) != NULL &&
+	    PKCS12_verify_mac(p12, password, -1) &&
+	    PKCS12_parse(p12, password, &key, &old, NULL) && key != NULL &&
+	    old != NULL)
+		same = X509_cmp(old, cert) == 0;
+	ERR_clear_error();
 	EVP_PKEY_free(key);
 	X509_free(old);
+	PKCS12_free(p12);
+	free(buf);
 	return same;
 }
 
@@ -129,7 +141,9 @@ keystore_save(const struct conf *conf, enum key_area area, EVP_PKEY *key,
 	    &der, &len) == -1)
 		goto done;
 	if (fs_write_atomic(file, der, len, 0600, area == AREA_ARCHIVE) == -1) {
-		if (errno != EEXIST || !same_cert_in(file, cert, password)) {
+		/* An archive file is write-once: a rerun of the step may
+		 * find it there. */
+		if (errno != EEXIST || !keystore_holds(file, password, cert)) {
 			log_error("cannot write %s: %s", file, strerror(errno));
 			goto done;
 		}

@@ -33,7 +33,8 @@ int keystore_p12_encode(EVP_PKEY *key, X509 *cert, X509 *ca, const char *friendl
 
 /*
  * Writes key + cert + CA into area as "<kind>-<SERIAL>.p12", with the
- * area's password file.  An archive file that already exists with the same
+ * area's password file.  The archive's files are written through
+ * archive.h, which calls this in password-file mode.  An archive file that already exists with the same
  * certificate is accepted (the step is idempotent).  Returns 0 and *path
  * (caller frees), or -1 after logging.
  */
@@ -50,6 +51,11 @@ int keystore_load(const char *path, const char *password, EVP_PKEY **key,
 /* keystore_load() of the bytes der[len], name (the file) for messages. */
 int keystore_decode(const unsigned char *der, size_t len, const char *name,
     const char *password, EVP_PKEY **key, X509 **cert);
+
+/* Whether the PKCS#12 file at path opens with password and holds cert:
+ * 1 yes, 0 no (for whatever reason: unreadable, another password, another
+ * certificate).  Logs nothing: asking is not an error. */
+int keystore_holds(const char *path, const char *password, X509 *cert);
 
 /* Where keystore_save() puts kind's key for serial in area (caller frees). */
 char *keystore_file(const struct conf *conf, enum key_area area, const char *kind,

@@ -2,9 +2,10 @@
  * certs.c - certificates, the addresses they name, and their revocations.
  *
  * Owns: the certificates table (the DER, the status, where the key files
- * are), the address index behind `certsyncctl show EMAIL`, the
- * userSMIMECertificate value kept with an issue's signing certificate, and
- * the revocations (each marks the CRL pending in the same transaction).
+ * are and how the archive file is protected), the address index behind
+ * `certsyncctl show EMAIL`, the userSMIMECertificate value kept with an
+ * issue's signing certificate, and the revocations (each marks the CRL
+ * pending in the same transaction).
  * Never: deletes a certificate row, or changes a revocation once made: a
  * second revocation of the same certificate keeps the first's reason and
  * time.
@@ -52,6 +53,19 @@ insert_addresses(struct store *st, int64_t id, const char *joined)
 	return rc;
 }
 
+/* Binds the protection (NULL without an archive file) at i, the bundle at
+ * i + 1. */
+static void
+bind_archive(sqlite3_stmt *stmt, int i, int archived, enum archive_protection p,
+    const unsigned char *bundle, size_t len)
+{
+	db_bind_text(stmt, i, archived ? archive_protection_name(p) : NULL);
+	if (bundle != NULL)
+		sqlite3_bind_blob(stmt, i + 1, bundle, (int)len, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(stmt, i + 1);
+}
+
 int
 store_cert_insert(struct store *st, struct cert_row *row)
 {
@@ -62,8 +76,9 @@ store_cert_insert(struct store *st, struct cert_row *row)
 		return -1;
 	stmt = db_prepare(st, "INSERT INTO certificates (uuid, issuer, serial, "
 	    "fingerprint, kind, status, subject, addresses, key_type, not_before, "
-	    "not_after, der, keystore_path, archive_path, created_at) VALUES "
-	    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+	    "not_after, der, keystore_path, archive_path, created_at, "
+	    "archive_protection, archive_bundle) VALUES "
+	    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
 	if (stmt == NULL) {
 		store_rollback(st);
 		return -1;
@@ -83,6 +98,8 @@ store_cert_insert(struct store *st, struct cert_row *row)
 	db_bind_text(stmt, 13, row->keystore_path);
 	db_bind_text(stmt, 14, row->archive_path);
 	sqlite3_bind_int64(stmt, 15, row->created_at);
+	bind_archive(stmt, 16, row->archive_path != NULL, row->archive_protection,
+	    row->archive_bundle, row->archive_bundle_len);
 	if (db_step_done(st, stmt, "insert certificate") == -1) {
 		store_rollback(st);
 		return -1;
@@ -99,10 +116,32 @@ store_cert_insert(struct store *st, struct cert_row *row)
 #define CERT_COLUMNS \
 	"c.id, c.uuid, c.issuer, c.serial, c.fingerprint, c.kind, c.status, " \
 	"c.subject, c.addresses, c.key_type, c.not_before, c.not_after, c.der, " \
-	"c.keystore_path, c.archive_path, c.created_at, r.reason, r.revoked_at"
+	"c.keystore_path, c.archive_path, c.created_at, r.reason, r.revoked_at, " \
+	"c.archive_protection, c.archive_bundle"
 
 #define CERT_FROM \
 	" FROM certificates c LEFT JOIN revocations r ON r.cert_id = c.id "
+
+/* The protection at i (a row from before it was recorded, or an unknown
+ * word, reads as the password file: all there was), the bundle at i + 1. */
+static void
+read_archive(sqlite3_stmt *stmt, int i, struct cert_row *row)
+{
+	const unsigned char *p = (const unsigned char *)sqlite3_column_text(stmt, i);
+	const void *blob = sqlite3_column_blob(stmt, i + 1);
+	int prot = p != NULL ? archive_protection_parse((const char *)p) : -1;
+
+	row->archive_protection = prot == -1 ? ARCHIVE_PASSWORD_FILE :
+	    (enum archive_protection)prot;
+	row->archive_bundle_len = (size_t)sqlite3_column_bytes(stmt, i + 1);
+	if (blob == NULL || row->archive_bundle_len == 0) {
+		row->archive_bundle_len = 0;
+		return;
+	}
+	if ((row->archive_bundle = malloc(row->archive_bundle_len)) == NULL)
+		fatal("out of memory");
+	memcpy(row->archive_bundle, blob, row->archive_bundle_len);
+}
 
 static void
 read_cert_row(sqlite3_stmt *stmt, struct cert_row *row)
@@ -142,6 +181,7 @@ read_cert_row(sqlite3_stmt *stmt, struct cert_row *row)
 	row->reason = sqlite3_column_type(stmt, 16) == SQLITE_NULL ? -1 :
 	    sqlite3_column_int(stmt, 16);
 	row->revoked_at = sqlite3_column_int64(stmt, 17);
+	read_archive(stmt, 18, row);
 }
 
 static const char *
@@ -230,6 +270,21 @@ store_cert_set_paths(struct store *st, int64_t id, const char *keystore_path,
 }
 
 int
+store_cert_set_archive(struct store *st, int64_t id, const char *archive_path,
+    enum archive_protection protection, const unsigned char *bundle, size_t bundle_len)
+{
+	sqlite3_stmt *stmt = db_prepare(st, "UPDATE certificates SET archive_path = ?, "
+	    "archive_protection = ?, archive_bundle = ? WHERE id = ?");
+
+	if (stmt == NULL)
+		return -1;
+	db_bind_text(stmt, 1, archive_path);
+	bind_archive(stmt, 2, archive_path != NULL, protection, bundle, bundle_len);
+	sqlite3_bind_int64(stmt, 4, id);
+	return db_step_done(st, stmt, "record an archive file");
+}
+
+int
 store_revoke(struct store *st, int64_t cert_id, int reason, int64_t when)
 {
 	sqlite3_stmt *stmt;
@@ -306,6 +361,7 @@ cert_row_free(struct cert_row *row)
 	free(row->der);
 	free(row->keystore_path);
 	free(row->archive_path);
+	free(row->archive_bundle);
 	memset(row, 0, sizeof(*row));
 }
 

@@ -54,7 +54,7 @@ store_identity_put(struct store *st, const struct identity_row *id)
 {
 	sqlite3_stmt *stmt = db_prepare(st, "INSERT OR REPLACE INTO identities (uuid, dn, "
 	    "mail, aliases, display_name, given_name, surname, enabled, skipped, "
-	    "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+	    "updated_at, uid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
 
 	if (stmt == NULL)
 		return -1;
@@ -68,6 +68,7 @@ store_identity_put(struct store *st, const struct identity_row *id)
 	sqlite3_bind_int(stmt, 8, id->enabled);
 	db_bind_text(stmt, 9, id->skipped);
 	sqlite3_bind_int64(stmt, 10, id->updated_at ? id->updated_at : time(NULL));
+	db_bind_text(stmt, 11, id->uid);
 	if (store_begin(st) == -1) {
 		sqlite3_finalize(stmt);
 		return -1;
@@ -192,7 +193,7 @@ int
 store_identity_get(struct store *st, const char *uuid, struct identity_row *out)
 {
 	sqlite3_stmt *stmt = db_prepare(st, "SELECT uuid, dn, mail, aliases, display_name, "
-	    "given_name, surname, enabled, skipped, updated_at FROM identities "
+	    "given_name, surname, enabled, skipped, updated_at, uid FROM identities "
 	    "WHERE uuid = ?");
 	int rc;
 
@@ -211,6 +212,7 @@ store_identity_get(struct store *st, const char *uuid, struct identity_row *out)
 		out->enabled = sqlite3_column_int(stmt, 7);
 		out->skipped = db_col_text(stmt, 8);
 		out->updated_at = sqlite3_column_int64(stmt, 9);
+		out->uid = db_col_text(stmt, 10);
 	}
 	sqlite3_finalize(stmt);
 	if (rc == SQLITE_ROW)
@@ -230,6 +232,7 @@ identity_row_free(struct identity_row *id)
 	free(id->display_name);
 	free(id->given_name);
 	free(id->surname);
+	free(id->uid);
 	free(id->skipped);
 	memset(id, 0, sizeof(*id));
 }

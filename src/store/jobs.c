@@ -2,7 +2,9 @@
  * jobs.c - one row per user with work in flight.
  *
  * Owns: the jobs table: state, action, CRL reason, attempts, the retry
- * time and the last error.
+ * time, the last error, and the mark of a parked job (a failure retrying
+ * cannot mend: it is not due until released; writing the whole job, as a
+ * step or a new plan does, releases it too).
  * Never: interprets a state or an action: they stay text here, as stored
  * (the job driver holds them as enums and spells them at this edge); the
  * schema refuses a state it does not know.
@@ -38,7 +40,8 @@ store_job_put(struct store *st, const struct job_row *job)
 }
 
 #define JOB_COLUMNS \
-	"uuid, state, action, reason, attempts, last_error, updated_at, next_attempt"
+	"uuid, state, action, reason, attempts, last_error, updated_at, next_attempt, " \
+	"coalesce(parked_at, 0)"
 
 /* One row of JOB_COLUMNS into out; finalizes stmt.  1 found, 0 not, -1. */
 static int
@@ -56,6 +59,7 @@ read_job(struct store *st, sqlite3_stmt *stmt, struct job_row *out)
 		out->last_error = db_col_text(stmt, 5);
 		out->updated_at = sqlite3_column_int64(stmt, 6);
 		out->next_attempt = sqlite3_column_int64(stmt, 7);
+		out->parked_at = sqlite3_column_int64(stmt, 8);
 	}
 	sqlite3_finalize(stmt);
 	if (rc == SQLITE_ROW)
@@ -93,12 +97,78 @@ store_job_postpone(struct store *st, const char *uuid, int attempts,
 }
 
 int
+store_job_park(struct store *st, const char *uuid, int attempts, const char *error)
+{
+	sqlite3_stmt *stmt = db_prepare(st, "UPDATE jobs SET attempts = ?, "
+	    "last_error = ?, parked_at = ? WHERE uuid = ?");
+
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int(stmt, 1, attempts);
+	db_bind_text(stmt, 2, error);
+	sqlite3_bind_int64(stmt, 3, time(NULL));
+	db_bind_text(stmt, 4, uuid);
+	return db_step_done(st, stmt, "park job");
+}
+
+int
+store_job_unpark(struct store *st, const char *uuid, int *n)
+{
+	/* ?1 NULL: every parked job. */
+	sqlite3_stmt *stmt = db_prepare(st, "UPDATE jobs SET parked_at = NULL, "
+	    "attempts = 0, next_attempt = 0 WHERE parked_at IS NOT NULL AND "
+	    "(?1 IS NULL OR uuid = ?1)");
+	int rc;
+
+	if (n != NULL)
+		*n = 0;
+	if (stmt == NULL)
+		return -1;
+	db_bind_text(stmt, 1, uuid);
+	if ((rc = db_step_done(st, stmt, "release parked jobs")) == 0 && n != NULL)
+		*n = sqlite3_changes(st->db);
+	return rc;
+}
+
+int
+store_job_each_parked(struct store *st,
+    void (*fn)(void *arg, const struct job_row *job, const char *dn), void *arg)
+{
+	sqlite3_stmt *stmt = db_prepare(st, "SELECT j.uuid, j.state, j.action, "
+	    "j.reason, j.attempts, j.last_error, j.updated_at, j.next_attempt, "
+	    "j.parked_at, i.dn FROM jobs j LEFT JOIN identities i ON i.uuid = j.uuid "
+	    "WHERE j.parked_at IS NOT NULL ORDER BY j.parked_at, j.uuid");
+	int rc;
+
+	if (stmt == NULL)
+		return -1;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		struct job_row job = {
+			.uuid = (char *)sqlite3_column_text(stmt, 0),
+			.state = (char *)sqlite3_column_text(stmt, 1),
+			.action = (char *)sqlite3_column_text(stmt, 2),
+			.reason = (char *)sqlite3_column_text(stmt, 3),
+			.attempts = sqlite3_column_int(stmt, 4),
+			.last_error = (char *)sqlite3_column_text(stmt, 5),
+			.updated_at = sqlite3_column_int64(stmt, 6),
+			.next_attempt = sqlite3_column_int64(stmt, 7),
+			.parked_at = sqlite3_column_int64(stmt, 8),
+		};
+
+		fn(arg, &job, (const char *)sqlite3_column_text(stmt, 9));
+	}
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_DONE ? 0 : db_fail(st, "list parked jobs");
+}
+
+int
 store_job_next(struct store *st, int64_t now, struct job_row *out)
 {
-	/* REVOKED jobs wait for the batch's CRL, not for the runner. */
+	/* REVOKED jobs wait for the batch's CRL, not for the runner; parked
+	 * ones for someone to act. */
 	sqlite3_stmt *stmt = db_prepare(st, "SELECT " JOB_COLUMNS " FROM jobs WHERE "
-	    "state != 'REVOKED' AND next_attempt <= ? ORDER BY next_attempt, "
-	    "updated_at LIMIT 1");
+	    "state != 'REVOKED' AND parked_at IS NULL AND next_attempt <= ? "
+	    "ORDER BY next_attempt, updated_at LIMIT 1");
 
 	if (stmt == NULL)
 		return -1;
@@ -122,7 +192,7 @@ int
 store_job_next_due(struct store *st, int64_t *when)
 {
 	sqlite3_stmt *stmt = db_prepare(st, "SELECT min(next_attempt) FROM jobs "
-	    "WHERE state != 'REVOKED'");
+	    "WHERE state != 'REVOKED' AND parked_at IS NULL");
 	int rc;
 
 	*when = 0;
@@ -141,7 +211,8 @@ store_job_next_due(struct store *st, int64_t *when)
 int
 store_job_counts(struct store *st, void (*fn)(void *, const char *, int), void *arg)
 {
-	sqlite3_stmt *stmt = db_prepare(st, "SELECT state, count(*) FROM jobs GROUP BY state");
+	sqlite3_stmt *stmt = db_prepare(st, "SELECT CASE WHEN parked_at IS NULL "
+	    "THEN state ELSE 'parked' END, count(*) FROM jobs GROUP BY 1");
 	int rc;
 
 	if (stmt == NULL)

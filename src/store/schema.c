@@ -134,6 +134,22 @@ static const char *const migrations[] = {
 	"CREATE TABLE smime_values ("
 	"  cert_id INTEGER PRIMARY KEY REFERENCES certificates (id),"
 	"  value BLOB NOT NULL);",
+
+	/* 3: a job whose failure retrying cannot mend is parked (with the time,
+	 * its reason in last_error) instead of retried; and the uid, which the
+	 * subject template may use, is kept so a job issues what the identity
+	 * stage checked. */
+	("ALTER TABLE jobs ADD COLUMN parked_at INTEGER;"
+	"ALTER TABLE identities ADD COLUMN uid TEXT;"),
+
+	/* 4: how each archive file is protected, and for recovery agents the
+	 * bundle that wraps its password (also beside the file).  Every file
+	 * archived before this was under the archive password file. */
+	"ALTER TABLE certificates ADD COLUMN archive_protection TEXT"
+	"  CHECK (archive_protection IN ('password-file','recovery-agents'));"
+	"ALTER TABLE certificates ADD COLUMN archive_bundle BLOB;"
+	"UPDATE certificates SET archive_protection = 'password-file'"
+	"  WHERE archive_path IS NOT NULL;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

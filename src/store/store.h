@@ -48,6 +48,9 @@ struct cert_row {
 	size_t der_len;
 	char *keystore_path;  /* current key for delivery; NULL once moved */
 	char *archive_path;   /* archived key; NULL until archived */
+	enum archive_protection archive_protection; /* of archive_path */
+	unsigned char *archive_bundle; /* recovery agents: the KraBundle DER, else NULL */
+	size_t archive_bundle_len;
 	int reason;           /* CRL reason code when revoked, else -1 */
 	int64_t revoked_at;   /* 0 unless revoked */
 };
@@ -76,6 +79,7 @@ struct identity_row {
 	char *display_name;
 	char *given_name;
 	char *surname;
+	char *uid;
 	int enabled;
 	char *skipped;        /* why the last directory values were refused */
 	int64_t updated_at;
@@ -90,6 +94,8 @@ struct job_row {
 	char *last_error;
 	int64_t updated_at;
 	int64_t next_attempt; /* not before this time (retry backoff) */
+	int64_t parked_at;    /* 0, or when a failure retrying cannot mend
+	                         parked it (last_error says which) */
 };
 
 /* Opens or creates the database (and its directory, mode 0700), migrates
@@ -111,6 +117,10 @@ int store_cert_set_status(struct store *st, int64_t id, enum cert_status status)
 /* Sets both paths (NULL clears one). */
 int store_cert_set_paths(struct store *st, int64_t id, const char *keystore_path,
     const char *archive_path);
+/* Records the archive file of a certificate and how it is protected;
+ * bundle (recovery agents) may be NULL.  The keystore path stays. */
+int store_cert_set_archive(struct store *st, int64_t id, const char *archive_path,
+    enum archive_protection protection, const unsigned char *bundle, size_t bundle_len);
 /* Records the revocation once; a second call for the same id is a no-op. */
 int store_revoke(struct store *st, int64_t cert_id, int reason, int64_t when);
 /*
@@ -164,13 +174,25 @@ int store_job_postpone(struct store *st, const char *uuid, int attempts,
  * names are forgotten (freeing the addresses for others), so the next
  * decision for the uuid is "gone".  The row stays for the job's sake. */
 int store_identity_gone(struct store *st, const char *uuid);
-/* The job due first (next_attempt <= now): 1 found, 0 none. */
+/* A failure retrying cannot mend: the job is parked (not due again) with
+ * error, until store_job_unpark() or a store_job_put() of the job. */
+int store_job_park(struct store *st, const char *uuid, int attempts,
+    const char *error);
+/* Makes uuid's parked job (uuid NULL: every parked job) due now, its
+ * attempts counted afresh; *n (may be NULL) says how many were parked. */
+int store_job_unpark(struct store *st, const char *uuid, int *n);
+/* Calls fn per parked job, oldest first, with its user's DN (NULL if the
+ * store knows none). */
+int store_job_each_parked(struct store *st,
+    void (*fn)(void *arg, const struct job_row *job, const char *dn), void *arg);
+/* The job due first (next_attempt <= now, not parked): 1 found, 0 none. */
 int store_job_next(struct store *st, int64_t now, struct job_row *out);
-/* When the next job not yet REVOKED is due: 1 and *when, or 0 if none. */
+/* When the next job not yet REVOKED nor parked is due: 1 and *when, or 0. */
 int store_job_next_due(struct store *st, int64_t *when);
 /* The oldest job in state, whatever its retry time: 1 found, 0 none. */
 int store_job_next_in(struct store *st, const char *state, struct job_row *out);
-/* Calls fn(arg, state, count) per job state. */
+/* Calls fn(arg, state, count) per job state; parked jobs are counted
+ * apart, as state "parked". */
 int store_job_counts(struct store *st, void (*fn)(void *, const char *, int), void *arg);
 
 /* Values certsync wrote to a user's directory entry (add=1) or removed. */

@@ -87,10 +87,10 @@ check_subject(const struct conf *c)
 	struct subject_vars vars = { "Alice Example", "Alice", "Example",
 	    "alice@example.org", "alice" };
 	X509_NAME *name = NULL;
-	const char *why = NULL;
+	char why[256] = "";
 
 	fuzz_check(c->certificates.subject != NULL);
-	if (issue_subject(c->certificates.subject, &vars, &name, &why) == 0)
+	if (issue_subject(c->certificates.subject, &vars, &name, why, sizeof(why)) == 0)
 		fuzz_check(name != NULL);
 	else if (!variable_country(c->certificates.subject)) {
 		fprintf(stderr, "accepted subject \"%s\" refused: %s\n",

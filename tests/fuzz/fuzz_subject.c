@@ -18,6 +18,7 @@
 
 #include "fuzz.h"
 #include "lib/log.h"
+#include "lib/utf8.h"
 #include "pki/issue.h"
 
 int
@@ -51,13 +52,15 @@ check_name(const char *tmpl, X509_NAME *name)
 		X509_NAME_ENTRY *ne = X509_NAME_get_entry(name, i);
 		int nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(ne));
 		unsigned char *utf8 = NULL;
+		char reason[160];
 		int len;
 
 		/* As text, whatever string type OpenSSL chose for the
 		 * attribute (a BMPString for some). */
 		len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(ne));
 		fuzz_check(len > 0 && strlen((char *)utf8) == (size_t)len);
-		fuzz_check(issue_utf8_ok((char *)utf8));
+		fuzz_check(utf8_text_check((char *)utf8, (size_t)len, reason,
+		    sizeof(reason)) == 0);
 		fuzz_check(utf8_chars(utf8, (size_t)len) <=
 		    (nid == NID_commonName ? 64u : 128u));
 		OPENSSL_free(utf8);
@@ -70,7 +73,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *buf = fuzz_strndup(data, size), *field[6] = { NULL };
 	struct subject_vars vars;
 	X509_NAME *name = NULL;
-	const char *why = NULL;
+	char why[256] = "";
 	size_t k = 0;
 
 	/* Split on NUL: the template, then the five variables in order. */
@@ -83,11 +86,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	vars.sn = field[3];
 	vars.mail = field[4];
 	vars.uid = field[5];
-	if (issue_subject(field[0], &vars, &name, &why) == 0) {
+	if (issue_subject(field[0], &vars, &name, why, sizeof(why)) == 0) {
 		fuzz_check(name != NULL);
 		check_name(field[0], name);
 	} else
-		fuzz_check(name == NULL && why != NULL && *why != '\0');
+		fuzz_check(name == NULL && why[0] != '\0');
 	X509_NAME_free(name);
 	free(buf);
 	return 0;

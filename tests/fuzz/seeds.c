@@ -63,19 +63,20 @@ user_cert(struct conf *conf, X509 *ca, EVP_PKEY *ca_key, EVP_PKEY *key,
     enum cert_kind kind, const char *name)
 {
 	struct address_list addrs = { NULL, 0 };
-	const char *why = NULL;
+	const char *bad = NULL;
+	char why[256] = "";
 	X509 *cert = NULL;
 
-	address_list_add(&addrs, address_normalize("alice@example.org", &why));
-	address_list_add(&addrs, address_normalize("Alice.Alias@Example.ORG", &why));
+	address_list_add(&addrs, address_normalize("alice@example.org", &bad));
+	address_list_add(&addrs, address_normalize("Alice.Alias@Example.ORG", &bad));
 	{
 		struct issue_request req = { .key = key, .kind = kind,
 		    .addresses = &addrs, .now = time(NULL),
 		    .vars = { .name = name, .mail = addrs.v[0] } };
 
-		if (issue_build(conf, ca, &req, &cert, &why) == -1 ||
+		if (issue_build(conf, ca, &req, &cert, why, sizeof(why)) != 0 ||
 		    X509_sign(cert, ca_key, EVP_sha256()) <= 0)
-			fatal("cannot issue a seed certificate: %s", why ? why : "OpenSSL");
+			fatal("cannot issue a seed certificate: %s", why);
 	}
 	address_list_free(&addrs);
 	return cert;

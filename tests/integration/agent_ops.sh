@@ -370,7 +370,7 @@ bogus_key = 1"
 kill -HUP "$AGENT_PID"
 check "the refusal is logged" cs_wait_for 10 log_has 'not reloaded'
 check "one error line names the file and the unknown key" log_count_is \
-    "error: $AGENT_CONF: \\[daemon\\] bogus_key: unknown key" 1
+    "error: $AGENT_CONF: line [0-9]+: \\[daemon\\] bogus_key: unknown key" 1
 check "one error line says the file was not reloaded" log_count_is \
     "error: $AGENT_CONF: not reloaded" 1
 check "the agent keeps running" agent_alive
@@ -390,7 +390,7 @@ check "a mail change after the reload is handled" cs_wait_for 30 active_for alic
 check "exactly alice's two certificates were issued since the reload" \
     test "$(ctl audit --last 0 | grep -c ' issue ')" -eq $((ISSUED + 2))
 # At notice, the level until now, the agent logs no "CRL number N written".
-check "the new level is in force (info lines are logged)" log_has 'CRL number [0-9]+ written'
+check "the new level is in force (info lines are logged)" cs_wait_for 10 log_has 'CRL number [0-9]+ written'
 
 echo "# SIGTERM"
 check "the agent is still running" agent_alive

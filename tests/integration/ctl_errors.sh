@@ -4,7 +4,9 @@
 # Proves that each mistake gets its sysexits(3) code and one clear line on
 # stderr (nothing on stdout) that names what is wrong: no command and
 # unknown command (64), issue without an address (64), malformed addresses
-# as primary or alias (65, naming the address), revoke without or with a
+# as primary or alias (65, naming the address), a name the profile refuses
+# (65: 65 characters, a TAB), an argument holding a line feed (65, one line,
+# the LF printed as \x0a), revoke without or with a
 # bad --reason (64, the latter listing every reason), show of an unknown
 # serial or address (66), init-ca over an existing CA (73, CA untouched), a
 # missing configuration file (78), an unknown key, section or bad value
@@ -55,6 +57,17 @@ for bad in "not an address" "a@b@c" "alice@-bad-.test" "@example.test" "alice@";
 	err 65 "issue '$bad'" "\"$bad\"" -c "$CONF" issue "$bad"
 done
 err 65 "a bad --alias" '"x@-bad-\.test"' -c "$CONF" issue ok@example.test --alias "x@-bad-.test"
+# What the profile refuses is refused before anything is signed, and what
+# the command line carries is printed escaped: one line, whatever it holds.
+err 65 "issue --name of 65 characters" 'ok@example\.test cannot be certified: subject CN would be 65 characters long; RFC 5280 allows at most 64' \
+    -c "$CONF" issue ok@example.test --name "$(printf '%065d' 0)"
+err 65 "issue --name of 33 e-acute and 32 more" 'subject CN would be 65 characters' \
+    -c "$CONF" issue ok@example.test --name "$(printf '\303\251%.0s' $(seq 33))$(printf '%032d' 0)"
+err 65 "issue --name with a TAB" 'subject CN contains a control character \(TAB\) at position 4' \
+    -c "$CONF" issue ok@example.test --name "$(printf 'Bad\tName')"
+err 65 "an address with a line feed: one line, the LF escaped" \
+    '"forged\\x0acertsyncctl: error: x@example\.test" contains a control character' \
+    -c "$CONF" issue "$(printf 'forged\ncertsyncctl: error: x@example.test')"
 check "nothing was issued for ok@example.test" \
     sh -c '! "$1" -c "$2" list | grep -q ok@example.test' sh "$CTL" "$CONF"
 

@@ -790,7 +790,7 @@ START_TEST(test_example_file)
 		if (*line == '\n')
 			*out++ = *line++;
 	}
-	ck_assert_int_eq(keys, 61);
+	ck_assert_int_eq(keys, 63);
 	c = load_ok(all);
 	ck_assert_str_eq(c->keystore.password_file, "/etc/certsync/keystore.pw");
 	ck_assert_ptr_nonnull(c->certificates.crl_url);
@@ -802,6 +802,8 @@ START_TEST(test_example_file)
 	ck_assert_str_eq(c->directory.sasl_mech, "EXTERNAL");
 	ck_assert_ptr_nonnull(c->daemon.delivery_hook);
 	ck_assert_ptr_nonnull(c->daemon.pid_file);
+	ck_assert_str_eq(c->archive.recovery_agents, "/etc/certsync/kra/*.pem");
+	ck_assert_int_eq(c->archive.recovery_quorum, 1);
 	/* "none" is the default spelled out: still unset. */
 	ck_assert_ptr_null(c->directory.alias_attribute);
 	/* The others show their default. */
@@ -1079,7 +1081,10 @@ START_TEST(test_syntax_error)
 	/* The lines themselves are never echoed. */
 	assert_lacks(err, "equals sign");
 	assert_lacks(err, "->");
-	ck_assert_int_eq(count_lines(err), 2);
+	/* And the good lines between them are read and checked too. */
+	assert_has(err, "[certificates] renew_before_days: 30 must be less than "
+	    "[certificates] validity_days (30)");
+	ck_assert_int_eq(count_lines(err), 3);
 	free(err);
 }
 END_TEST
@@ -1093,36 +1098,6 @@ START_TEST(test_line_too_long)
 
 	assert_has(err, ": line 7: line too long");
 	free(err);
-}
-END_TEST
-
-/* After a load, iniparser's callback must not print to stderr any more. */
-START_TEST(test_callback_silenced_after)
-{
-	const char *bad = write_conf("not ini\n");
-	struct conf *c = NULL;
-	char *err = NULL, errpath[DIR_MAX + 64];
-	dictionary *d = NULL;
-	int rc, fd, saved;
-	struct stat st;
-
-	err = load_captured(bad, &c, &rc);
-	ck_assert_int_eq(rc, EX_CONFIG);
-	free(err);
-
-	snprintf(errpath, sizeof(errpath), "%s/direct.XXXXXX", tmpdir);
-	ck_assert_int_ne(fd = mkstemp(errpath), -1);
-	fflush(stderr);
-	saved = dup(STDERR_FILENO);
-	dup2(fd, STDERR_FILENO);
-	d = iniparser_load(bad);
-	fflush(stderr);
-	dup2(saved, STDERR_FILENO);
-	close(saved);
-	ck_assert_ptr_null(d);
-	ck_assert_int_eq(fstat(fd, &st), 0);
-	ck_assert_int_eq(st.st_size, 0);
-	close(fd);
 }
 END_TEST
 
@@ -1343,6 +1318,67 @@ START_TEST(test_missing_required)
 }
 END_TEST
 
+#define CA_ONLY \
+	"[ca]\n" \
+	"certificate = /etc/certsync/ca.pem\n" \
+	"key = /etc/certsync/ca.key\n"
+
+/* Recovery agents instead of the archive password file: the pattern made
+ * absolute (its glob characters kept), the quorum read, the keystore with
+ * a password file of its own. */
+START_TEST(test_recovery_agents)
+{
+	struct conf *c = load_ok(CA_ONLY "[archive]\nrecovery_agents = kra/*.pem\n"
+	    "recovery_quorum = 2\n[keystore]\npassword_file = ks.pw\n");
+	char want[DIR_MAX + 64];
+
+	snprintf(want, sizeof(want), "%s/kra/*.pem", realdir);
+	ck_assert_str_eq(c->archive.recovery_agents, want);
+	ck_assert_int_eq(c->archive.recovery_quorum, 2);
+	ck_assert_ptr_null(c->archive.password_file);
+	conf_free(c);
+	/* Both modes at once: old files under the password, new ones not. */
+	c = load_ok(MINIMAL "recovery_agents = /etc/certsync/kra/*.pem\n");
+	ck_assert_str_eq(c->archive.password_file, "/etc/certsync/archive.pw");
+	ck_assert_str_eq(c->keystore.password_file, "/etc/certsync/archive.pw");
+	ck_assert_int_eq(c->archive.recovery_quorum, 1);
+	conf_free(c);
+	c = load_ok(MINIMAL);
+	ck_assert_ptr_null(c->archive.recovery_agents);
+	conf_free(c);
+}
+END_TEST
+
+START_TEST(test_recovery_agents_refused)
+{
+	static const struct {
+		const char *text, *what;
+	} cases[] = {
+		{ CA_ONLY "[archive]\nrecovery_agents = /k/*.pem\n",
+		    "[keystore] password_file: is required when [archive] "
+		    "password_file is not set" },
+		{ MINIMAL "recovery_quorum = 2\n",
+		    "[archive] recovery_quorum: needs [archive] recovery_agents" },
+		{ MINIMAL "recovery_agents = /k/*.pem\nrecovery_quorum = 0\n",
+		    "[archive] recovery_quorum: \"0\" is not a whole number between 1 "
+		    "and 255" },
+		{ MINIMAL "recovery_agents = /k/*.pem\nrecovery_quorum = 256\n",
+		    "[archive] recovery_quorum: \"256\" is not a whole number" },
+		{ CA_ONLY "[keystore]\npassword_file = /k.pw\n",
+		    "[archive] password_file: is required (unless [archive] "
+		    "recovery_agents is set)" },
+	};
+	char *err = NULL;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		err = load_bad(cases[i].text);
+		assert_has(err, cases[i].what);
+		ck_assert_msg(count_lines(err) == 1, "one line expected:\n%s", err);
+		free(err);
+	}
+}
+END_TEST
+
 START_TEST(test_renew_boundary)
 {
 	struct conf *c = load_ok(MINIMAL
@@ -1406,6 +1442,80 @@ START_TEST(test_reports_every_problem)
 	assert_has(err, "[ca] key: is required");
 	assert_has(err, "[archive] password_file: is required");
 	ck_assert_int_eq(count_lines(err), 7);
+	free(err);
+}
+END_TEST
+
+/*
+ * Syntax errors do not stop the loader: every malformed line, and every
+ * other mistake in the file, is reported in one run, one line each, with
+ * the line number where there is one.
+ */
+START_TEST(test_every_mistake_in_one_run)
+{
+	char *err = load_bad(
+	    "[ca]\n"                                   /* 1 */
+	    "certificate = /etc/ca.pem\n"              /* 2 */
+	    "key /etc/ca.key\n"                        /* 3: no = */
+	    "keyy = /etc/x\n"                          /* 4: unknown key */
+	    "[archive]\n"                              /* 5 */
+	    "password_file = \"/etc/a.pw\n"            /* 6: no closing quote */
+	    "[certificates\n"                          /* 7: no ] */
+	    "validity_days = abc\n"                    /* 8: still [archive] */
+	    "[bogus]\n"                                /* 9: unknown section */
+	    "x = 1\n"                                  /* 10 */
+	    "[log]\n"                                  /* 11 */
+	    "level = loud\n"                           /* 12: bad value */
+	    "just words\n");                           /* 13: no = */
+
+	assert_has(err, ": line 3: syntax error: not a [section], key = value or "
+	    "comment line\n");
+	assert_has(err, ": line 4: [ca] keyy: unknown key\n");
+	assert_has(err, ": line 6: syntax error: a quoted value has no closing "
+	    "quote\n");
+	assert_has(err, ": line 7: syntax error");
+	assert_has(err, ": line 8: [archive] validity_days: unknown key\n");
+	assert_has(err, ": line 9: [bogus]: unknown section\n");
+	assert_has(err, ": line 13: syntax error");
+	assert_has(err, ": [log] level: \"loud\" is not one of");
+	/* The keys on the malformed lines are missing, and said so. */
+	assert_has(err, ": [ca] key: is required\n");
+	assert_has(err, ": [archive] password_file: is required (unless [archive] recovery_agents is set)\n");
+	assert_lacks(err, "/etc/ca.key");
+	assert_lacks(err, "a.pw");
+	ck_assert_int_eq(count_lines(err), 10);
+	free(err);
+}
+END_TEST
+
+START_TEST(test_continuation_and_quotes)
+{
+	struct conf *c = load_ok(MINIMAL
+	    "[certificates]\n"
+	    "subject = CN=%{name},\\\n"
+	    "O=Example\n"
+	    "crl_url = 'http://pki.example.org/a;b.crl'  ; single quotes\n"
+	    "[directory]\n"
+	    "base = \"\"\n");
+
+	ck_assert_str_eq(c->certificates.subject, "CN=%{name}, O=Example");
+	ck_assert_str_eq(c->certificates.crl_url, "http://pki.example.org/a;b.crl");
+	ck_assert_ptr_null(c->directory.base);
+	conf_free(c);
+}
+END_TEST
+
+/* A line after a too-long one is still read. */
+START_TEST(test_long_line_then_more)
+{
+	char text[4096], *err = NULL;
+
+	snprintf(text, sizeof(text), MINIMAL "[directory]\nbase = %03000d\n"
+	    "network_timeout = 0\n", 0);
+	err = load_bad(text);
+	assert_has(err, ": line 7: line too long");
+	assert_has(err, ": [directory] network_timeout: \"0\" is not a whole number");
+	ck_assert_int_eq(count_lines(err), 2);
 	free(err);
 }
 END_TEST
@@ -1489,9 +1599,12 @@ conf_suite(void)
 	    sizeof(bool_spellings) / sizeof(bool_spellings[0]));
 	tcase_add_test(ok, test_key_specs);
 	tcase_add_test(ok, test_comments_quotes_and_case);
+	tcase_add_test(ok, test_continuation_and_quotes);
 	tcase_add_test(ok, test_subject_normalized);
 	tcase_add_test(ok, test_empty_optional_is_unset);
 	tcase_add_test(ok, test_renew_boundary);
+	tcase_add_test(ok, test_recovery_agents);
+	tcase_add_test(ok, test_recovery_agents_refused);
 	tcase_add_test(ok, test_example_file);
 	tcase_add_test(ok, test_keys_documented);
 	tcase_add_test(ok, test_free_null);
@@ -1505,7 +1618,6 @@ conf_suite(void)
 	tcase_add_test(bad, test_unreadable_file);
 	tcase_add_test(bad, test_syntax_error);
 	tcase_add_test(bad, test_line_too_long);
-	tcase_add_test(bad, test_callback_silenced_after);
 	tcase_add_test(bad, test_unknown_section);
 	tcase_add_test(bad, test_unknown_key);
 	tcase_add_test(bad, test_key_outside_section);
@@ -1520,6 +1632,8 @@ conf_suite(void)
 	tcase_add_test(bad, test_subject_reports_every_problem);
 	tcase_add_test(bad, test_reports_every_problem);
 	tcase_add_test(bad, test_random_files);
+	tcase_add_test(bad, test_every_mistake_in_one_run);
+	tcase_add_test(bad, test_long_line_then_more);
 	tcase_set_timeout(bad, 30);
 	suite_add_tcase(s, bad);
 	return s;

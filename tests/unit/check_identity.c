@@ -11,6 +11,7 @@
 #include "directory/dirsync.h"
 #include "directory/syncrepl.h"
 #include "pipeline/identity.h"
+#include "pki/issue.h"
 #include "check_main.h"
 
 static const struct identity_map map = {
@@ -370,7 +371,7 @@ START_TEST(bad_entries)
 	}
 	{
 		struct dir_attr a[] = { { "mail", nul, 1 } };
-		expect_refused(a, 1, "NUL");
+		expect_refused(a, 1, "mail contains a NUL byte at position 2");
 	}
 	{
 		struct dir_attr a[] = { { "mail", good, 1 }, { "mailAlternateAddress", badalias, 1 } };
@@ -378,17 +379,145 @@ START_TEST(bad_entries)
 	}
 	{
 		struct dir_attr a[] = { { "mail", good, 1 }, { "displayName", latin1, 1 } };
-		expect_refused(a, 2, "displayName is not valid UTF-8");
+		expect_refused(a, 2, "displayName is not valid UTF-8 (byte 0xF6 at "
+		    "position 2)");
 	}
 	{
 		struct dir_attr a[] = { { "mail", good, 1 }, { "sn", ctrl, 1 } };
-		expect_refused(a, 2, "sn is not valid UTF-8");
+		expect_refused(a, 2, "sn contains a control character (LF) at "
+		    "position 5");
 	}
 	{
 		struct dir_attr a[] = { { "mail", good, 1 }, { "displayName", big, 1 } };
 		expect_refused(a, 2, "102400 bytes");
 	}
 	free(huge);
+}
+END_TEST
+
+/* Item: what is wrong with a name is said, not "not valid UTF-8". */
+START_TEST(name_reasons_precise)
+{
+	struct dir_value good[] = { V("a@example.org") };
+	struct dir_value tab[] = { V("Alice\tSmith") };
+	struct dir_value nul[] = { { "Ali\0ce", 7 } };
+	struct dir_value esc[] = { V("\x1b[31mred") };
+	struct dir_value del[] = { V("x\x7f") };
+	struct dir_value rlo[] = { V("abc\xe2\x80\xae" "fed") };
+	struct dir_value lf[] = { V("a@example.org\ncertsyncd: forged") };
+	struct dir_attr a[] = { { "mail", good, 1 }, { "cn", NULL, 1 } };
+	struct identity_map cn_map = map;
+
+	cn_map.display_name = "cn";
+	{
+		struct identity id;
+		char why[256];
+		struct dir_entry e = { "uid=a,dc=x", "u-1", a, 2 };
+		const struct { struct dir_value *v; const char *want; } cases[] = {
+			{ tab, "cn contains a control character (TAB) at position 6" },
+			{ nul, "cn contains a NUL byte at position 4" },
+			{ esc, "cn contains a control character (ESC) at position 1" },
+			{ del, "cn contains a control character (DEL) at position 2" },
+			{ rlo, "cn contains U+202E (a bidirectional override) at position 4" },
+		};
+
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			a[1].values = cases[i].v;
+			ck_assert_int_eq(identity_from_entry(&cn_map, &e, &id, why,
+			    sizeof(why)), -1);
+			ck_assert_str_eq(why, cases[i].want);
+		}
+		a[0].values = lf;
+		a[1].values = good;
+		ck_assert_int_eq(identity_from_entry(&cn_map, &e, &id, why, sizeof(why)), -1);
+		ck_assert_str_eq(why, "mail contains a control character (LF) at "
+		    "position 14");
+	}
+}
+END_TEST
+
+/* The profile's limits are checked when the entry becomes an identity. */
+START_TEST(profile_checked)
+{
+	struct identity_map pmap = map;
+	struct dir_value mail[] = { V("a@example.org") };
+	struct dir_value name[1];
+	struct dir_attr a[] = { { "mail", mail, 1 }, { "displayName", name, 1 } };
+	struct dir_entry e = { "uid=a,dc=x", "u-1", a, 2 };
+	struct identity id;
+	char why[256], buf[300];
+
+	pmap.subject = "CN=%{name},O=Example";
+	/* 22 CJK characters: 66 bytes, but well within 64 characters. */
+	buf[0] = '\0';
+	for (int i = 0; i < 22; i++)
+		strcat(buf, "\xe5\xb1\xb1");
+	name[0] = (struct dir_value){ buf, strlen(buf) };
+	ck_assert_int_eq(identity_from_entry(&pmap, &e, &id, why, sizeof(why)), 0);
+	identity_free(&id);
+	memset(buf, 'n', 65);
+	name[0] = (struct dir_value){ buf, 65 };
+	ck_assert_int_eq(identity_from_entry(&pmap, &e, &id, why, sizeof(why)), -1);
+	ck_assert_str_eq(why, "subject CN would be 65 characters long; RFC 5280 "
+	    "allows at most 64");
+	name[0] = (struct dir_value){ buf, 64 };
+	ck_assert_int_eq(identity_from_entry(&pmap, &e, &id, why, sizeof(why)), 0);
+	identity_free(&id);
+	/* Without a template nothing beyond the values is checked. */
+	name[0] = (struct dir_value){ buf, 65 };
+	ck_assert_int_eq(identity_from_entry(&map, &e, &id, why, sizeof(why)), 0);
+	identity_free(&id);
+}
+END_TEST
+
+START_TEST(too_many_addresses)
+{
+	struct identity_map pmap = map;
+	struct dir_value mails[ISSUE_ADDRESSES_MAX + 1];
+	char text[ISSUE_ADDRESSES_MAX + 1][32];
+	struct dir_attr a[] = { { "mail", mails, ISSUE_ADDRESSES_MAX } };
+	struct dir_entry e = { "uid=a,dc=x", "u-1", a, 1 };
+	struct identity id;
+	char why[256];
+
+	pmap.subject = "CN=%{name}";
+	for (int i = 0; i <= ISSUE_ADDRESSES_MAX; i++) {
+		snprintf(text[i], sizeof(text[i]), "alias%d@example.org", i);
+		mails[i] = (struct dir_value){ text[i], strlen(text[i]) };
+	}
+	ck_assert_int_eq(identity_from_entry(&pmap, &e, &id, why, sizeof(why)), 0);
+	ck_assert_uint_eq(id.addresses.n, ISSUE_ADDRESSES_MAX);
+	identity_free(&id);
+	a[0].nvalues++;
+	ck_assert_int_eq(identity_from_entry(&pmap, &e, &id, why, sizeof(why)), -1);
+	ck_assert_str_eq(why, "101 addresses are more than a certificate carries "
+	    "(at most 100)");
+}
+END_TEST
+
+START_TEST(same_values)
+{
+	struct dir_value mail[] = { V("a@example.org"), V("b@example.org") };
+	struct dir_value mail2[] = { V("a@example.org"), V("c@example.org") };
+	struct dir_value dn[] = { V("A") }, dn2[] = { V("B") };
+	struct dir_attr a[] = { { "mail", mail, 2 }, { "displayName", dn, 1 } };
+	struct identity x, y;
+	char why[256];
+
+	ck_assert_int_eq(normalize(a, 2, &x, why), 0);
+	ck_assert_int_eq(normalize(a, 2, &y, why), 0);
+	ck_assert(identity_same(&x, &y));
+	identity_free(&y);
+	a[1].values = dn2;
+	ck_assert_int_eq(normalize(a, 2, &y, why), 0);
+	ck_assert(!identity_same(&x, &y));
+	identity_free(&y);
+	a[1].values = dn;
+	a[0].values = mail2;
+	ck_assert_int_eq(normalize(a, 2, &y, why), 0);
+	ck_assert(!identity_same(&x, &y));
+	identity_free(&y);
+	identity_free(&x);
 }
 END_TEST
 
@@ -423,6 +552,10 @@ main(void)
 	tcase_add_test(tc, name_fallbacks);
 	tcase_add_test(tc, bad_entries);
 	tcase_add_test(tc, no_uuid_refused);
+	tcase_add_test(tc, name_reasons_precise);
+	tcase_add_test(tc, profile_checked);
+	tcase_add_test(tc, too_many_addresses);
+	tcase_add_test(tc, same_values);
 	suite_add_tcase(s, tc);
 	return check_run(s, 0);
 }

@@ -64,6 +64,8 @@ addrs(const char *a, const char *b)
 	return &list;
 }
 
+static char build_why[256];
+
 static X509 *
 build(EVP_PKEY *key, enum cert_kind kind, const struct address_list *al,
     const char *name, const char **why)
@@ -74,7 +76,8 @@ build(EVP_PKEY *key, enum cert_kind kind, const struct address_list *al,
 	};
 	X509 *cert = NULL;
 
-	if (issue_build(conf, ca, &req, &cert, why) == -1)
+	*why = build_why;
+	if (issue_build(conf, ca, &req, &cert, build_why, sizeof(build_why)) != 0)
 		return NULL;
 	ck_assert_int_eq(X509_sign(cert, ca_key, EVP_sha256()) > 0, 1);
 	return cert;
@@ -142,9 +145,10 @@ START_TEST(validity_backdated_and_capped)
 	X509_free(short_ca);
 	EVP_PKEY_free(k2);
 
-	/* An expired CA, and one not yet valid, cannot issue. */
+	/* An expired CA, and one not yet valid, cannot issue; only time
+	 * cures the second. */
 	short_ca = testca_make(&k2, now - 10 * DAY, now - DAY);
-	ck_assert_int_eq(issue_validity(conf, short_ca, now, &nb, &na, &why), -1);
+	ck_assert_int_eq(issue_validity(conf, short_ca, now, &nb, &na, &why), -2);
 	ck_assert_ptr_nonnull(strstr(why, "expired"));
 	X509_free(short_ca);
 	EVP_PKEY_free(k2);
@@ -262,13 +266,17 @@ START_TEST(crl_dp_and_aia_when_configured)
 }
 END_TEST
 
+static char subject_why[256];
+
 static char *
 subject_of(const char *tmpl, const struct subject_vars *v, const char **why)
 {
 	X509_NAME *name = NULL;
 	char *s;
 
-	if (issue_subject(tmpl, v, &name, why) == -1)
+	subject_why[0] = '\0';
+	*why = subject_why;
+	if (issue_subject(tmpl, v, &name, subject_why, sizeof(subject_why)) == -1)
 		return NULL;
 	s = certinfo_name(name);
 	X509_NAME_free(name);
@@ -331,25 +339,176 @@ START_TEST(refuses_without_addresses)
 {
 	struct address_list empty = { 0 };
 	struct issue_request req = { .key = NULL, .addresses = &empty, .now = now };
-	const char *why = NULL;
+	char why[256];
 	X509 *c = NULL;
 
 	make_keys();
 	req.key = ec_key;
-	ck_assert_int_eq(issue_build(conf, ca, &req, &c, &why), -1);
+	ck_assert_int_eq(issue_build(conf, ca, &req, &c, why, sizeof(why)), -2);
 	ck_assert_ptr_null(c);
 	ck_assert_ptr_nonnull(strstr(why, "no email address"));
 }
 END_TEST
 
-START_TEST(utf8_check)
+/* n copies of the UTF-8 character ch, in a static buffer. */
+static const char *
+repeat(const char *ch, int n)
 {
-	ck_assert(issue_utf8_ok("plain"));
-	ck_assert(issue_utf8_ok("\xe2\x82\xac 5"));
-	ck_assert(!issue_utf8_ok("\xc0\xaf"));           /* overlong */
-	ck_assert(!issue_utf8_ok("\xed\xa0\x80"));       /* surrogate */
-	ck_assert(!issue_utf8_ok("\xe2\x82"));           /* truncated */
-	ck_assert(!issue_utf8_ok("tab\there"));          /* control */
+	static char buf[1024];
+
+	buf[0] = '\0';
+	for (int i = 0; i < n; i++)
+		strcat(buf, ch);
+	return buf;
+}
+
+/* The subject's CN as certinfo spells it, or NULL with *why. */
+static char *
+cn_of(const char *name, const char **why)
+{
+	struct subject_vars v = { .name = name };
+
+	return subject_of("CN=%{name}", &v, why);
+}
+
+/* RFC 5280's upper bounds count characters, not UTF-8 bytes. */
+START_TEST(bounds_count_characters)
+{
+	const char *why = NULL;
+	char *s;
+
+	/* 22 CJK characters (66 bytes), 33 x e-acute (66 bytes), 64 ASCII. */
+	ck_assert_ptr_nonnull(s = cn_of(repeat("\xe5\xb1\xb1", 22), &why));
+	free(s);
+	ck_assert_ptr_nonnull(s = cn_of(repeat("\xc3\xa9", 33), &why));
+	free(s);
+	ck_assert_ptr_nonnull(s = cn_of(repeat("a", 64), &why));
+	free(s);
+	/* 64 emoji: 256 bytes, 64 characters. */
+	ck_assert_ptr_nonnull(s = cn_of(repeat("\xf0\x9f\x98\x80", 64), &why));
+	free(s);
+	ck_assert_ptr_nonnull(s = cn_of(repeat("\xc3\xa9", 64), &why));
+	free(s);
+	/* 65 characters, whichever: refused, and the reason says so. */
+	ck_assert_ptr_null(cn_of(repeat("a", 65), &why));
+	ck_assert_str_eq(why, "subject CN would be 65 characters long; RFC 5280 "
+	    "allows at most 64");
+	ck_assert_ptr_null(cn_of(repeat("\xe5\xb1\xb1", 65), &why));
+	ck_assert_str_eq(why, "subject CN would be 65 characters long; RFC 5280 "
+	    "allows at most 64");
+}
+END_TEST
+
+START_TEST(bounds_per_attribute)
+{
+	struct subject_vars v = { .name = "A", .uid = "x" };
+	const char *why = NULL;
+	char *s;
+
+	/* L and ST: 128 characters; O and OU: 64. */
+	v.uid = repeat("\xc3\xa9", 128);
+	ck_assert_ptr_nonnull(s = subject_of("CN=%{name},L=%{uid}", &v, &why));
+	free(s);
+	ck_assert_ptr_nonnull(s = subject_of("CN=%{name},ST=%{uid}", &v, &why));
+	free(s);
+	ck_assert_ptr_null(subject_of("CN=%{name},O=%{uid}", &v, &why));
+	ck_assert_str_eq(why, "subject O would be 128 characters long; RFC 5280 "
+	    "allows at most 64");
+	ck_assert_ptr_null(subject_of("CN=%{name},OU=%{uid}", &v, &why));
+	ck_assert_ptr_nonnull(strstr(why, "subject OU would be 128"));
+	v.uid = repeat("\xc3\xa9", 129);
+	ck_assert_ptr_null(subject_of("CN=%{name},L=%{uid}", &v, &why));
+	ck_assert_str_eq(why, "subject L would be 129 characters long; RFC 5280 "
+	    "allows at most 128");
+	/* serialNumber: a PrintableString of at most 64. */
+	v.uid = "E-1234 (x)";
+	ck_assert_ptr_nonnull(s = subject_of("CN=%{name},serialNumber=%{uid}", &v, &why));
+	free(s);
+	v.uid = "a_b";
+	ck_assert_ptr_null(subject_of("CN=%{name},serialNumber=%{uid}", &v, &why));
+	ck_assert_ptr_nonnull(strstr(why, "subject serialNumber has a character at "
+	    "position 2 that a PrintableString"));
+	v.uid = "\xc3\xa9t\xc3\xa9";
+	ck_assert_ptr_null(subject_of("CN=%{name},serialNumber=%{uid}", &v, &why));
+	ck_assert_ptr_nonnull(strstr(why, "position 1"));
+	/* C: exactly 2 characters. */
+	v.uid = "DEU";
+	ck_assert_ptr_null(subject_of("CN=%{name},C=%{uid}", &v, &why));
+	ck_assert_str_eq(why, "subject C would be 3 characters long; it must be "
+	    "exactly 2");
+	v.uid = "DE";
+	ck_assert_ptr_nonnull(s = subject_of("CN=%{name},C=%{uid}", &v, &why));
+	free(s);
+	/* emailAddress: ASCII only. */
+	v.mail = "a@example.org";
+	ck_assert_ptr_nonnull(s = subject_of("CN=%{name},emailAddress=%{mail}", &v, &why));
+	free(s);
+}
+END_TEST
+
+START_TEST(subject_text_reasons)
+{
+	const char *why = NULL;
+
+	ck_assert_ptr_null(cn_of("Alice\tExample", &why));
+	ck_assert_str_eq(why, "subject CN contains a control character (TAB) at "
+	    "position 6");
+	ck_assert_ptr_null(cn_of("evil\xe2\x80\xae", &why));
+	ck_assert_str_eq(why, "subject CN contains U+202E (a bidirectional "
+	    "override) at position 5");
+	ck_assert_ptr_null(cn_of("bad \xff", &why));
+	ck_assert_str_eq(why, "subject CN is not valid UTF-8 (byte 0xFF at "
+	    "position 5)");
+}
+END_TEST
+
+START_TEST(check_caps_addresses)
+{
+	struct subject_vars v = { .name = "Many Aliases" };
+	struct address_list many = { 0 };
+	char why[256], addr[64];
+
+	for (int i = 0; i < ISSUE_ADDRESSES_MAX; i++) {
+		snprintf(addr, sizeof(addr), "a%d@example.org", i);
+		address_list_add(&many, strdup(addr));
+	}
+	ck_assert_int_eq(issue_check("CN=%{name}", &v, &many, why, sizeof(why)), 0);
+	address_list_add(&many, strdup("one.more@example.org"));
+	ck_assert_int_eq(issue_check("CN=%{name}", &v, &many, why, sizeof(why)), -1);
+	ck_assert_str_eq(why, "101 addresses are more than a certificate carries "
+	    "(at most 100)");
+	address_list_free(&many);
+	ck_assert_int_eq(issue_check("CN=%{name}", &v, &many, why, sizeof(why)), -1);
+	ck_assert_str_eq(why, "there is no email address to certify");
+}
+END_TEST
+
+/* What the profile refuses is permanent (-2); a CA not valid yet is not. */
+START_TEST(build_classifies_failures)
+{
+	struct issue_request req = { .kind = CERT_KIND_SIGNING, .now = now,
+	    .vars = { .name = repeat("x", 65) } };
+	char why[256];
+	X509 *c = NULL, *later_ca;
+	EVP_PKEY *k2;
+
+	make_keys();
+	req.key = ec_key;
+	req.addresses = addrs("a@example.org", NULL);
+	ck_assert_int_eq(issue_build(conf, ca, &req, &c, why, sizeof(why)), -2);
+	ck_assert_ptr_nonnull(strstr(why, "subject CN would be 65"));
+	req.vars.name = "Fine";
+	later_ca = testca_make(&k2, now + DAY, now + 10 * DAY);
+	ck_assert_int_eq(issue_build(conf, later_ca, &req, &c, why, sizeof(why)), -1);
+	ck_assert_ptr_nonnull(strstr(why, "not valid yet"));
+	X509_free(later_ca);
+	EVP_PKEY_free(k2);
+	later_ca = testca_make(&k2, now - 10 * DAY, now - DAY);
+	ck_assert_int_eq(issue_build(conf, later_ca, &req, &c, why, sizeof(why)), -2);
+	ck_assert_ptr_nonnull(strstr(why, "expired"));
+	ck_assert_ptr_null(c);
+	X509_free(later_ca);
+	EVP_PKEY_free(k2);
 }
 END_TEST
 
@@ -371,7 +530,11 @@ main(void)
 	tcase_add_test(tc, subject_templates);
 	tcase_add_test(tc, empty_subject_makes_san_critical);
 	tcase_add_test(tc, refuses_without_addresses);
-	tcase_add_test(tc, utf8_check);
+	tcase_add_test(tc, bounds_count_characters);
+	tcase_add_test(tc, bounds_per_attribute);
+	tcase_add_test(tc, subject_text_reasons);
+	tcase_add_test(tc, check_caps_addresses);
+	tcase_add_test(tc, build_classifies_failures);
 	suite_add_tcase(s, tc);
 	/* One process: the keys made once are shared across tests. */
 	rc = check_run(s, 1);

@@ -38,10 +38,10 @@ build(EVP_PKEY *key, enum cert_kind kind)
 		.key = key, .kind = kind, .addresses = &addrs, .now = now,
 		.vars = { .name = "Alice Example", .mail = addrs.v[0] },
 	};
-	const char *why = NULL;
+	char why[256];
 	X509 *cert = NULL;
 
-	ck_assert_int_eq(issue_build(conf, ca, &req, &cert, &why), 0);
+	ck_assert_int_eq(issue_build(conf, ca, &req, &cert, why, sizeof(why)), 0);
 	/* As the signer does: it looks at the extensions first, which caches
 	 * facts about the still unsigned certificate. */
 	ck_assert_int_eq(X509_check_ca(cert), 0);

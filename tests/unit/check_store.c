@@ -24,7 +24,7 @@
 #include "check_main.h"
 
 /* The schema version this certsync writes. */
-#define SCHEMA 3
+#define SCHEMA 5
 
 static char dir[] = "/tmp/check_store.XXXXXX";
 static char path[512];
@@ -111,6 +111,23 @@ raw_exec(const char *sql)
 	return rc;
 }
 
+/* The one integer a query returns. */
+static int
+raw_count(const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *stmt;
+	int n;
+
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &stmt, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(stmt), SQLITE_ROW);
+	n = sqlite3_column_int(stmt, 0);
+	sqlite3_finalize(stmt);
+	sqlite3_close(db);
+	return n;
+}
+
 START_TEST(schema_and_wal)
 {
 	sqlite3 *db;
@@ -166,6 +183,80 @@ START_TEST(new_store_opened_at_once)
 }
 END_TEST
 
+/* The first certificate row, read back. */
+static void
+first_row(struct cert_row *out)
+{
+	struct cert_rows rows;
+
+	ck_assert_int_eq(store_cert_query(st, CQ_ALL, NULL, &rows), 0);
+	ck_assert_uint_ge(rows.n, 1);
+	*out = rows.v[0];
+	memset(&rows.v[0], 0, sizeof(rows.v[0]));
+	cert_rows_free(&rows);
+}
+
+/* Each archive row says how its file is protected; with recovery agents
+ * the store keeps the bundle; a password-file row has none. */
+START_TEST(archive_protection_recorded)
+{
+	static const unsigned char bundle[] = { 0x30, 0x03, 0x02, 0x01, 0x01 };
+	struct cert_row r;
+	int64_t a = insert("u1", "AA", CERT_KIND_ENCRYPTION, "a@example.org");
+	int64_t b = insert("u1", "BB", CERT_KIND_SIGNING, "a@example.org");
+
+	ck_assert_int_eq(store_cert_set_archive(st, a, "/ar/a.p12",
+	    ARCHIVE_RECOVERY_AGENTS, bundle, sizeof(bundle)), 0);
+	ck_assert_int_eq(store_cert_set_archive(st, b, "/ar/b.p12",
+	    ARCHIVE_PASSWORD_FILE, NULL, 0), 0);
+	/* Clearing the keystore path keeps the archive's record. */
+	ck_assert_int_eq(store_cert_set_paths(st, a, NULL, "/ar/a.p12"), 0);
+	first_row(&r);
+	ck_assert_str_eq(r.archive_path, "/ar/a.p12");
+	ck_assert_ptr_null(r.keystore_path);
+	ck_assert_int_eq(r.archive_protection, ARCHIVE_RECOVERY_AGENTS);
+	ck_assert_uint_eq(r.archive_bundle_len, sizeof(bundle));
+	ck_assert_mem_eq(r.archive_bundle, bundle, sizeof(bundle));
+	cert_row_free(&r);
+	ck_assert_int_eq(raw_count("SELECT count(*) FROM certificates WHERE id = 2 AND "
+	    "archive_protection = 'password-file' AND archive_bundle IS NULL"), 1);
+	/* Only the two words are stored. */
+	ck_assert_int_ne(raw_exec("UPDATE certificates SET archive_protection = "
+	    "'none' WHERE id = 1"), SQLITE_OK);
+}
+END_TEST
+
+/* A store from before the archive protection was recorded: its archived
+ * rows were all under the password file, and say so after the migration. */
+START_TEST(archive_protection_migrated)
+{
+	struct cert_row r;
+	int64_t a = insert("u1", "AA", CERT_KIND_ENCRYPTION, "a@example.org");
+
+	insert("u1", "BB", CERT_KIND_SIGNING, "a@example.org");
+	ck_assert_int_eq(store_cert_set_paths(st, a, NULL, "/ar/a.p12"), 0);
+	store_close(st);
+	st = NULL;
+	/* Back to version 4, as an older certsync left it. */
+	ck_assert_int_eq(raw_exec("ALTER TABLE certificates DROP COLUMN archive_bundle;"
+	    "ALTER TABLE certificates DROP COLUMN archive_protection;"
+	    "PRAGMA user_version = 4"), SQLITE_OK);
+	ck_assert_int_eq(store_open(path, &st), 0);
+	ck_assert_int_eq(store_schema_version(st), SCHEMA);
+	ck_assert_uint_eq(count(CQ_ALL, NULL), 2);
+	first_row(&r);
+	ck_assert_str_eq(r.archive_path, "/ar/a.p12");
+	ck_assert_int_eq(r.archive_protection, ARCHIVE_PASSWORD_FILE);
+	ck_assert_ptr_null(r.archive_bundle);
+	cert_row_free(&r);
+	ck_assert_int_eq(raw_count("SELECT count(*) FROM certificates WHERE id = 1 AND "
+	    "archive_protection = 'password-file'"), 1);
+	/* The row without an archive file has no protection recorded. */
+	ck_assert_int_eq(raw_count("SELECT count(*) FROM certificates WHERE "
+	    "archive_protection IS NULL"), 1);
+}
+END_TEST
+
 START_TEST(newer_schema_refused)
 {
 	struct store *other = NULL;
@@ -194,10 +285,15 @@ START_TEST(smime_value_kept_and_migrated)
 	ck_assert_int_eq(store_cert_smime_get(st, sign + 1, &got, &len), 0);
 	ck_assert_ptr_null(got);
 	ck_assert_int_eq(store_cert_smime_put(st, sign, v, sizeof(v)), -1);
-	/* Version 2 as it was: no such table. */
+	/* Version 2 as it was: no such table (nor the archive's columns of
+	 * versions 4 and 5). */
 	store_close(st);
-	ck_assert_int_eq(raw_exec("DROP TABLE smime_values; PRAGMA user_version = 2"),
-	    SQLITE_OK);
+	ck_assert_int_eq(raw_exec("DROP TABLE smime_values;"
+	    "ALTER TABLE jobs DROP COLUMN parked_at;"
+	    "ALTER TABLE identities DROP COLUMN uid;"
+	    "ALTER TABLE certificates DROP COLUMN archive_bundle;"
+	    "ALTER TABLE certificates DROP COLUMN archive_protection;"
+	    "PRAGMA user_version = 2"), SQLITE_OK);
 	ck_assert_int_eq(store_open(path, &st), 0);
 	ck_assert_int_eq(store_schema_version(st), SCHEMA);
 	ck_assert_uint_eq(count(CQ_ALL, NULL), 1);
@@ -487,6 +583,112 @@ START_TEST(replanning_keeps_keys)
 }
 END_TEST
 
+static void
+count_state(void *arg, const char *state, int n)
+{
+	char *out = arg;
+
+	snprintf(out + strlen(out), 256 - strlen(out), "%s=%d;", state, n);
+}
+
+static void
+list_parked(void *arg, const struct job_row *job, const char *dn)
+{
+	char *out = arg;
+
+	snprintf(out + strlen(out), 256 - strlen(out), "%s %s %s: %s;", job->uuid,
+	    dn ? dn : "-", job->state, job->last_error);
+}
+
+/* A job retrying cannot help is parked: never due, listed with its reason,
+ * released by uuid, all at once, or by writing the job anew. */
+START_TEST(parked_jobs)
+{
+	struct identity_row id = { .uuid = (char *)"u1", .dn = (char *)"uid=a,dc=x",
+	    .mail = (char *)"a@example.org", .uid = (char *)"asmith", .enabled = 1 };
+	struct job_row job = { .uuid = (char *)"u1", .state = (char *)"KEYS",
+	    .action = (char *)"enroll", .reason = (char *)"superseded" }, got;
+	struct identity_row back;
+	char text[256] = "";
+	int64_t when;
+	int n;
+
+	ck_assert_int_eq(store_identity_put(st, &id), 0);
+	/* The uid is kept: the subject template may use it. */
+	ck_assert_int_eq(store_identity_get(st, "u1", &back), 1);
+	ck_assert_str_eq(back.uid, "asmith");
+	identity_row_free(&back);
+	ck_assert_int_eq(store_job_put(st, &job), 0);
+	job.uuid = (char *)"u2";
+	job.state = (char *)"PLANNED";
+	ck_assert_int_eq(store_job_put(st, &job), 0);
+	ck_assert_int_eq(store_job_park(st, "u1", 1, "the CA certificate has expired"), 0);
+	ck_assert_int_eq(store_job_park(st, "u2", 1, "subject CN too long"), 0);
+	ck_assert_int_eq(store_job_next(st, time(NULL) + 99999, &got), 0);
+	ck_assert_int_eq(store_job_next_due(st, &when), 0);
+	ck_assert_int_eq(store_job_counts(st, count_state, text), 0);
+	ck_assert_str_eq(text, "parked=2;");
+	text[0] = '\0';
+	ck_assert_int_eq(store_job_each_parked(st, list_parked, text), 0);
+	ck_assert_str_eq(text, "u1 uid=a,dc=x KEYS: the CA certificate has expired;"
+	    "u2 - PLANNED: subject CN too long;");
+	ck_assert_int_eq(store_job_get(st, "u1", &got), 1);
+	ck_assert_int_gt(got.parked_at, 0);
+	ck_assert_int_eq(got.attempts, 1);
+	job_row_free(&got);
+
+	ck_assert_int_eq(store_job_unpark(st, "u1", &n), 0);
+	ck_assert_int_eq(n, 1);
+	ck_assert_int_eq(store_job_unpark(st, "u1", &n), 0);
+	ck_assert_int_eq(n, 0);
+	ck_assert_int_eq(store_job_next(st, time(NULL), &got), 1);
+	ck_assert_str_eq(got.uuid, "u1");
+	ck_assert_int_eq(got.parked_at, 0);
+	ck_assert_int_eq(got.attempts, 0);
+	job_row_free(&got);
+	/* Writing the job (a step, a new plan) releases it too. */
+	ck_assert_int_eq(store_job_put(st, &job), 0);
+	ck_assert_int_eq(store_job_get(st, "u2", &got), 1);
+	ck_assert_int_eq(got.parked_at, 0);
+	job_row_free(&got);
+	ck_assert_int_eq(store_job_park(st, "u1", 1, "x"), 0);
+	ck_assert_int_eq(store_job_park(st, "u2", 1, "y"), 0);
+	ck_assert_int_eq(store_job_unpark(st, NULL, &n), 0);
+	ck_assert_int_eq(n, 2);
+}
+END_TEST
+
+/* A version 3 store (before parked jobs and stored uids) opens, migrates
+ * and keeps its rows. */
+START_TEST(migrates_from_version_3)
+{
+	struct identity_row got;
+	struct job_row job;
+
+	store_close(st);
+	st = NULL;
+	ck_assert_int_eq(raw_exec("ALTER TABLE jobs DROP COLUMN parked_at;"
+	    "ALTER TABLE identities DROP COLUMN uid;"
+	    "ALTER TABLE certificates DROP COLUMN archive_bundle;"
+	    "ALTER TABLE certificates DROP COLUMN archive_protection;"
+	    "INSERT INTO identities (uuid, dn, mail, enabled, updated_at) VALUES "
+	    "('u1', 'uid=a,dc=x', 'a@example.org', 1, 5);"
+	    "INSERT INTO jobs (uuid, state, action, updated_at) VALUES "
+	    "('u1', 'KEYS', 'enroll', 5);"
+	    "PRAGMA user_version = 3;"), SQLITE_OK);
+	ck_assert_int_eq(store_open(path, &st), 0);
+	ck_assert_int_eq(store_schema_version(st), SCHEMA);
+	ck_assert_int_eq(store_identity_get(st, "u1", &got), 1);
+	ck_assert_str_eq(got.mail, "a@example.org");
+	ck_assert_ptr_null(got.uid);
+	identity_row_free(&got);
+	ck_assert_int_eq(store_job_get(st, "u1", &job), 1);
+	ck_assert_str_eq(job.state, "KEYS");
+	ck_assert_int_eq(job.parked_at, 0);
+	job_row_free(&job);
+}
+END_TEST
+
 /* ---- on_disable = unpublish: decision, job, published values ------------ */
 
 static int
@@ -694,6 +896,8 @@ main(void)
 	tcase_add_test(tc, schema_and_wal);
 	tcase_add_test(tc, new_store_opened_at_once);
 	tcase_add_test(tc, newer_schema_refused);
+	tcase_add_test(tc, archive_protection_recorded);
+	tcase_add_test(tc, archive_protection_migrated);
 	tcase_add_test(tc, smime_value_kept_and_migrated);
 	tcase_add_test(tc, certificate_queries);
 	tcase_add_test(tc, duplicate_serial_refused);
@@ -707,6 +911,8 @@ main(void)
 	tcase_add_test(tc, unpublish_keeps_certificates_valid);
 	tcase_add_test(tc, signed_but_not_recorded);
 	tcase_add_test(tc, replanning_keeps_keys);
+	tcase_add_test(tc, parked_jobs);
+	tcase_add_test(tc, migrates_from_version_3);
 	suite_add_tcase(s, tc);
 	return check_run(s, 0);
 }

@@ -11,6 +11,11 @@
  *   kra_probe agents PATTERN       load and list agents (fingerprints)
  *   kra_probe p12 KEY CERT PASSWORD ITER OUT
  *       the archive's PKCS#12 writer (aes256 profile) at ITER iterations
+ *   kra_probe archive CONF N KEY CERT
+ *       N archive files written by the archive's writer (pki/archive.h) as
+ *       CONF protects them, each for a copy of CERT with a fresh serial;
+ *       prints the milliseconds per file, wall clock and CPU
+ *       (scripts/bench-archive)
  *
  * Exit status: 0 done, 1 refused (one line on stderr), 2 usage.
  * Not installed; secrets on its command line are test values.
@@ -22,10 +27,13 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/bn.h>
 #include <openssl/crypto.h>
 #include <openssl/pem.h>
 
 #include "lib/fsutil.h"
+#include "lib/conf.h"
+#include "pki/archive.h"
 #include "pki/keystore.h"
 #include "lib/log.h"
 #include "pki/kra.h"
@@ -39,7 +47,8 @@ usage(void)
 	    "       kra_probe combine SHARE...\n"
 	    "       kra_probe unwrap ENVELOPE KEY CERT OUT\n"
 	    "       kra_probe agents PATTERN\n"
-	    "       kra_probe p12 KEY CERT PASSWORD ITER OUT\n");
+	    "       kra_probe p12 KEY CERT PASSWORD ITER OUT\n"
+	    "       kra_probe archive CONF N KEY CERT\n");
 	return 2;
 }
 
@@ -260,6 +269,64 @@ cmd_p12(char **argv)
 	return rc;
 }
 
+/* cert with a fresh random serial: a new archive file name. */
+static X509 *
+fresh_serial(X509 *cert)
+{
+	X509 *c = X509_dup(cert);
+	BIGNUM *bn = BN_new();
+
+	if (c == NULL || bn == NULL || !BN_rand(bn, 120, BN_RAND_TOP_ONE,
+	    BN_RAND_BOTTOM_ANY) || BN_to_ASN1_INTEGER(bn,
+	    X509_get_serialNumber(c)) == NULL) {
+		X509_free(c);
+		c = NULL;
+	}
+	BN_free(bn);
+	return c;
+}
+
+static int
+cmd_archive(char **argv)
+{
+	struct conf *conf = NULL;
+	struct archive *ar = NULL;
+	struct archive_copy copy;
+	struct timespec t0, t1, c0, c1;
+	EVP_PKEY *key = read_key(argv[2]);
+	X509 *cert = read_cert(argv[3]), *c = NULL;
+	int i, n = atoi(argv[1]), rc = 1;
+
+	if (key == NULL || cert == NULL || n < 1)
+		return refuse(argv[2], "cannot read the key or certificate, or N < 1");
+	if (conf_load(argv[0], &conf) != 0 ||
+	    archive_open(conf, time(NULL), &ar) == -1)
+		goto done;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
+	for (i = 0; i < n; i++) {
+		if ((c = fresh_serial(cert)) == NULL ||
+		    archive_write(ar, key, c, NULL, "encryption", "bench", &copy) == -1)
+			goto done;
+		archive_copy_free(&copy);
+		X509_free(c);
+		c = NULL;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
+	printf("%.2f %.2f\n", ((t1.tv_sec - t0.tv_sec) * 1e3 +
+	    (t1.tv_nsec - t0.tv_nsec) / 1e6) / n, ((c1.tv_sec - c0.tv_sec) * 1e3 +
+	    (c1.tv_nsec - c0.tv_nsec) / 1e6) / n);
+	rc = 0;
+done:
+	X509_free(c);
+	archive_close(ar);
+	conf_free(conf);
+	EVP_PKEY_free(key);
+	X509_free(cert);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -274,5 +341,7 @@ main(int argc, char **argv)
 		return cmd_agents(argv + 2);
 	if (argc == 7 && strcmp(argv[1], "p12") == 0)
 		return cmd_p12(argv + 2);
+	if (argc == 6 && strcmp(argv[1], "archive") == 0)
+		return cmd_archive(argv + 2);
 	return usage();
 }
