@@ -6,7 +6,7 @@
  * certsync.conf, rewritten with each input and loaded as certsyncd loads
  * its file; the properties: conf_load gives a configuration with 0 and
  * nothing with EX_CONFIG, and an accepted configuration's subject
- * template expands (issue_subject) with ordinary values.
+ * template expands (issue_subject) as far as its fixed text goes.
  * Never: reads a secret: conf_load only records the names of the password
  * and key files, it opens none of them.
  */
@@ -78,14 +78,14 @@ variable_country(const char *tmpl)
 	return found;
 }
 
-/* conf.c promises a template issue.c will expand: with short, plain
- * values it must, unless a variable fills a C (countryName), which OpenSSL
- * takes only as two letters: that is known per user, not at load. */
+/* conf.c promises a template issue.c will expand (rdn.h): with every
+ * variable empty, only the fixed text is left, and it must pass, unless a
+ * variable fills a C (countryName): that one's exact length is known per
+ * user, not at load. */
 static void
 check_subject(const struct conf *c)
 {
-	struct subject_vars vars = { "Alice Example", "Alice", "Example",
-	    "alice@example.org", "alice" };
+	struct subject_vars vars = { NULL, NULL, NULL, NULL, NULL };
 	X509_NAME *name = NULL;
 	char why[256] = "";
 
