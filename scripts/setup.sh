@@ -9,10 +9,21 @@
 CS_BUILD_DEPS="gcc make autoconf automake pkg-config libc6-dev
 libssl-dev libldap2-dev libevent-dev libiniparser-dev libsqlite3-dev check
 libp11-kit-dev"
+# What scripts/package needs on top (debhelper 13.11 brings
+# dh-sequence-installsysusers).  No fakeroot: debian/control says
+# Rules-Requires-Root: no.  The package tests also need rpm (rpmbuild) and
+# systemd (systemd-analyze, systemd-sysusers, systemd-tmpfiles); installing
+# systemd where it is not PID 1, as in a container, only adds the tools.
+CS_PACKAGE_DEPS="debhelper dpkg-dev lintian"
+# prometheus only for promtool (agent_http.sh checks /metrics with "promtool
+# check metrics"): Debian ships no smaller package with it; it is 19 MB to
+# download (96 MB installed, its web UI's JavaScript included), less than
+# samba or 389-ds-base.  Its own service is stopped again below.
 CS_TEST_DEPS="openssl clang libnss3-tools gnutls-bin gpgsm gpg-agent groff-base
 sqlite3 procps slapd ldap-utils libsasl2-modules-gssapi-mit
 samba samba-ad-dc samba-ad-provision samba-common-bin winbind krb5-user ldb-tools
-389-ds-base iproute2 python3 python3-cryptography softhsm2 libengine-pkcs11-openssl opensc"
+389-ds-base iproute2 python3 python3-cryptography softhsm2 libengine-pkcs11-openssl opensc prometheus
+$CS_PACKAGE_DEPS rpm systemd"
 
 cs_top=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -41,6 +52,12 @@ cs_install() {
 	# Likewise Samba's postinst starts the machine's smbd, nmbd and winbind
 	# (and samba-ad-dc once configured); the tests run their own DC
 	# (tests/integration/samba.sh), on addresses of their own.
+	# prometheus's postinst enables and starts a server on port 9090 of
+	# every address; the tests need only its promtool.
+	case "$missing" in *prometheus*)
+		service prometheus stop >/dev/null 2>&1 || true
+		systemctl disable prometheus >/dev/null 2>&1 || true ;;
+	esac
 	case "$missing" in *samba* | *winbind*)
 		for svc in samba-ad-dc smbd nmbd winbind; do
 			service "$svc" stop >/dev/null 2>&1 || true

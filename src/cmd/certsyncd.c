@@ -4,8 +4,9 @@
  * Owns: the process: options, the event loop (one explicit event_base),
  * signals (SIGTERM/SIGINT stop after the job in hand; SIGHUP reloads the
  * configuration and the recovery agents, keeping the old ones if the new
- * ones are bad), the pid file,
- * the periodic full reconcile, and the order of start and stop.
+ * ones are bad), the pid file, the periodic full reconcile, and the order
+ * of start and stop; the moments systemd is told about (ops/notify.c) and
+ * the HTTP listener's life, one per run of the loop (ops/http.c).
  * Never: does directory, crypto or job work itself; the watcher, planner
  * and runner do.
  */
@@ -30,6 +31,9 @@
 #include "lib/conf.h"
 #include "lib/fsutil.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
+#include "ops/http.h"
+#include "ops/notify.h"
 #include "pipeline/plan.h"
 #include "pipeline/runner.h"
 #include "pki/archive.h"
@@ -52,6 +56,8 @@ struct daemon {
 	struct plan_ctx plan;
 	struct runner *runner;
 	struct watch *watch;
+	struct http_server *http;  /* NULL: no [http] listen */
+	struct notifier *notify;   /* NULL: not run by systemd */
 	int stopping;
 };
 
@@ -83,6 +89,7 @@ on_stop_signal(evutil_socket_t sig, short what, void *arg)
 	struct daemon *d = arg;
 
 	log_notice("signal %d: finishing the job in hand, then stopping", (int)sig);
+	notify_stopping(d->notify);
 	d->stopping = 1;
 	event_base_loopbreak(d->base);
 }
@@ -115,6 +122,7 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	log_notice("%s: reloading the configuration", d->conf_path);
+	notify_reloading(d->notify);
 	conf_free(d->next_conf);
 	d->next_conf = fresh;
 	event_base_loopbreak(d->base);
@@ -170,7 +178,8 @@ start(struct daemon *d)
 		    d->conf->path);
 		return EX_CONFIG;
 	}
-	if (store_open(d->conf->state.database, &d->st) == -1)
+	if (store_open(d->conf->state.database, &d->st) == -1 ||
+	    http_start(d->base, d->conf, d->st, &d->http) == -1)
 		return EX_UNAVAILABLE;
 	if (plan_init(&d->plan, d->conf, d->st, 0, NULL) == -1 ||
 	    runner_start(d->conf, &d->runner) == -1)
@@ -202,6 +211,9 @@ add_jobs(void *arg, const char *state, int n)
 static void
 stop(struct daemon *d)
 {
+	notify_detach(d->notify);
+	http_stop(d->http);
+	d->http = NULL;
 	watch_stop(d->watch);
 	d->watch = NULL;
 	if (d->runner != NULL) {
@@ -252,6 +264,7 @@ run_loop(struct daemon *d)
 		event_add(ev_full, &tv);
 	}
 	if ((rc = start(d)) == 0) {
+		notify_attach(d->notify, d->base, d->st);
 		event_base_dispatch(d->base);
 		if (watch_failed(d->watch))
 			rc = EX_UNAVAILABLE;
@@ -356,6 +369,9 @@ serve(struct daemon *d)
 	if (d->conf->daemon.pid_file != NULL &&
 	    (pid_file = strdup(d->conf->daemon.pid_file)) == NULL)
 		fatal("out of memory");
+	/* After daemon(): WATCHDOG_PID names the process that stays. */
+	d->notify = notify_open();
+	metrics_set(M_START_TIME, (int64_t)time(NULL));
 	for (;;) {
 		rc = run_loop(d);
 		if (rc != 0 || d->stopping || d->once || d->next_conf == NULL)
@@ -366,6 +382,9 @@ serve(struct daemon *d)
 		apply_logging(d);
 		log_notice("%s: configuration reloaded", d->conf_path);
 	}
+	notify_stopping(d->notify);
+	notify_close(d->notify);
+	d->notify = NULL;
 	if (pid_file != NULL)
 		unlink(pid_file);
 	free(pid_file);

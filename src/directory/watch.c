@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/rand.h>
 
@@ -30,6 +31,7 @@
 #include "directory/syncrepl.h"
 #include "directory/watch.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 
 #define CHECKPOINT "syncrepl"
 #define DRAIN_MAX 500          /* messages per callback before yielding */
@@ -96,6 +98,8 @@ set_state(struct watch *w, int error, const char *fmt, ...)
 	if (strcmp(buf, w->state) == 0)
 		return;	/* one line per change, not per attempt */
 	snprintf(w->state, sizeof(w->state), "%s", buf);
+	metrics_set(M_DIR_CONNECTED, !error);	/* every non-error state is connected */
+	metrics_add(M_DIR_STATE_CHANGES, 1);
 	if (error)
 		log_warn("directory %s: %s", w->conf->directory.uri, buf);
 	else
@@ -197,6 +201,7 @@ schedule_retry(struct watch *w)
 static void
 drop(struct watch *w, const char *why)
 {
+	metrics_add(M_ERR_DIRECTORY, 1);
 	if (w->ev_read != NULL) {
 		event_free(w->ev_read);
 		w->ev_read = NULL;
@@ -499,6 +504,7 @@ on_read(evutil_socket_t fd, short what, void *arg)
 			return;
 		}
 		store_state_set(w->st, "last_event", "");
+		metrics_set(M_DIR_LAST_EVENT, (int64_t)time(NULL));
 		if (w->poll)
 			handle_poll_message(w, msg);
 		else if (syncrepl_parse(w->ld, msg, &ev) == 0) {
@@ -770,6 +776,7 @@ apply_round(struct watch *w, struct ad_round *r)
 		drop(w, "the state store could not record the changes");
 		return;
 	}
+	metrics_set(M_DIR_LAST_EVENT, (int64_t)time(NULL));
 	if (w->round_full)	/* the full pass asked for is done */
 		w->force_full = w->round_full = 0;
 	w->sink.flush(w->sink.arg);
@@ -918,6 +925,7 @@ watch_stop(struct watch *w)
 {
 	if (w == NULL)
 		return;
+	metrics_set(M_DIR_CONNECTED, 0);
 	if (w->thread_running) {
 		pthread_join(w->thread, NULL);
 		if (w->new_ld != NULL)

@@ -12,7 +12,10 @@
  */
 #include "config.h"
 
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -59,6 +62,7 @@ enum conf_type {
 	CT_WORD,	/* string field, one of choices in its spelling there */
 	CT_KEY_SPEC,	/* struct key_spec field */
 	CT_LOG_LEVEL,	/* int field, log_level_parse() */
+	CT_LISTEN,	/* addresses to listen on, conf_listen_item() */
 };
 
 #define KF_REQUIRED	0x1	/* no default: the file must set it */
@@ -257,6 +261,11 @@ static const struct conf_key conf_keys[] = {
 
 	K_STR("state", "database", CT_PATH, CS_STATEDIR "/state.db", 0,
 	    state.database),
+
+	K_STR("http", "listen", CT_LISTEN, NULL, KF_NONE_OFF, http.listen),
+	K_INT("http", "revocation_delay_max", "600", 1, 86400,
+	    http.revocation_delay_max),
+	K_INT("http", "timeout", "10", 1, 300, http.timeout),
 
 	K_ONE("log", "destination", CT_ENUM, "stderr", destinations,
 	    log.destination),
@@ -830,6 +839,87 @@ parse_log_level(struct loader *ld, const struct conf_key *k, const char *val,
 	return 0;
 }
 
+/* The i-th space-separated word of value: 1 with [*p, *end), or 0. */
+static int
+nth_word(const char *value, int i, const char **p, const char **end)
+{
+	const char *s = value;
+
+	for (;; i--) {
+		s += strspn(s, " \t");
+		if (*s == '\0')
+			return 0;
+		*end = s + strcspn(s, " \t");
+		if (i == 0)
+			break;
+		s = *end;
+	}
+	*p = s;
+	return 1;
+}
+
+/*
+ * One address of [http] listen, as the HTTP listener binds it: an IP
+ * literal (resolving a name at start-up could pick another address than
+ * the admin meant) and a port.
+ */
+int
+conf_listen_item(const char *value, int i, char host[CONF_HOST_MAX], int *port,
+    const char **why)
+{
+	unsigned char addr[sizeof(struct in6_addr)];
+	const char *p = NULL, *end = NULL, *colon = NULL;
+	char num[8];
+	long n = 0;
+	int v6;
+
+	if (!nth_word(value, i, &p, &end))
+		return 0;
+	if ((v6 = *p == '[')) {
+		colon = memchr(p, ']', (size_t)(end - p));
+		colon = colon != NULL && colon[1] == ':' ? colon + 1 : NULL;
+	} else
+		for (colon = end - 1; colon > p && *colon != ':'; colon--)
+			;
+	if (colon == NULL || colon <= p + v6 || colon - p - 2 * v6 >= CONF_HOST_MAX) {
+		*why = v6 ? "an IPv6 address goes in brackets, like [::1]:8080" :
+		    "is not ADDRESS:PORT, like 127.0.0.1:8080";
+		return -1;
+	}
+	snprintf(host, CONF_HOST_MAX, "%.*s", (int)(colon - p - 2 * v6), p + v6);
+	if (inet_pton(v6 ? AF_INET6 : AF_INET, host, addr) != 1) {
+		*why = v6 ? "the address in brackets is not an IPv6 address" :
+		    "the address is not an IPv4 address (IPv6 goes in brackets)";
+		return -1;
+	}
+	snprintf(num, sizeof(num), "%.*s", (int)(end - colon - 1), colon + 1);
+	if (end - colon - 1 > 5 || !whole_number(num, &n) || n < 1 || n > 65535) {
+		*why = "the port is not a number between 1 and 65535";
+		return -1;
+	}
+	*port = (int)n;
+	return 1;
+}
+
+static int
+parse_listen(struct loader *ld, const struct conf_key *k, const char *val,
+    void *field)
+{
+	char host[CONF_HOST_MAX];
+	const char *why = NULL;
+	int i, rc, port;
+
+	for (i = 0; (rc = conf_listen_item(val, i, host, &port, &why)) == 1; i++)
+		;
+	if (rc == -1 || i == 0 || i > CONF_LISTEN_MAX) {
+		key_error(ld, k, "\"%s\": %s", val, rc == -1 ? why : i == 0 ?
+		    "no address (leave the key out for no listener)" :
+		    "more than 8 addresses");
+		return -1;
+	}
+	return parse_string(ld, k, val, field);
+}
+
 static const struct {
 	parse_fn *parse;
 	int is_string;		/* the field is a char * that conf_free frees */
@@ -847,6 +937,7 @@ static const struct {
 	[CT_WORD] = { parse_word, 1 },
 	[CT_KEY_SPEC] = { parse_key_type, 0 },
 	[CT_LOG_LEVEL] = { parse_log_level, 0 },
+	[CT_LISTEN] = { parse_listen, 1 },
 };
 
 /* ---- the file's shape: sections and keys ------------------------------- */
@@ -1020,6 +1111,47 @@ is_bad(struct loader *ld, const char *section, const char *key)
 	return ld->bad[find_key(section, key) - conf_keys];
 }
 
+/* The path of an http(s) URL, as the HTTP listener routes it: 1 with the
+ * path in buf ("/" when empty), 0 for another scheme or none. */
+static int
+http_url_path(const char *url, char *buf, size_t len)
+{
+	static const char *const schemes[] = { "http://", "https://", NULL };
+	const char *p = NULL;
+	size_t n;
+
+	if (url == NULL || (n = scheme_len(url, schemes)) == 0)
+		return 0;
+	p = url + n + strcspn(url + n, "/?#");
+	snprintf(buf, len, "%.*s", *p == '/' ? (int)strcspn(p, "?#") : 1,
+	    *p == '/' ? p : "/");
+	return 1;
+}
+
+/* With [http] listen: the CRL and the CA certificate each at a path of
+ * their own, not one of the listener's. */
+static void
+check_http_paths(struct loader *ld)
+{
+	const struct conf *c = ld->conf;
+	char crl[512], aia[512];
+	int have_crl = http_url_path(c->certificates.crl_url, crl, sizeof(crl));
+	int have_aia = http_url_path(c->certificates.aia_url, aia, sizeof(aia));
+
+	if (c->http.listen == NULL)
+		return;
+	if (have_crl && (strcmp(crl, "/metrics") == 0 || strcmp(crl, "/healthz") == 0))
+		key_error(ld, find_key("certificates", "crl_url"), "its path %s is the "
+		    "HTTP listener's own ([http] listen); name the CRL otherwise", crl);
+	if (have_aia && (strcmp(aia, "/metrics") == 0 || strcmp(aia, "/healthz") == 0))
+		key_error(ld, find_key("certificates", "aia_url"), "its path %s is the "
+		    "HTTP listener's own ([http] listen); name the certificate otherwise", aia);
+	if (have_crl && have_aia && strcmp(crl, aia) == 0)
+		key_error(ld, find_key("certificates", "aia_url"), "has the same path "
+		    "as crl_url (%s): the HTTP listener serves the CRL and the CA "
+		    "certificate under a name each", aia);
+}
+
 /* The archive's two modes: a password file, or recovery agents (and then
  * the keystore needs a password file of its own). */
 static void
@@ -1066,6 +1198,7 @@ check_cross(struct loader *ld)
 		    "a simple bind to Active Directory over ldap:// would send the "
 		    "password in clear; use ldaps://, "
 		    "starttls = yes, or sasl_mech = GSSAPI");
+	check_http_paths(ld);
 	if (is_bad(ld, "certificates", "renew_before_days") ||
 	    is_bad(ld, "certificates", "validity_days"))
 		return;

@@ -132,6 +132,14 @@ struct conf {
 	} state;
 
 	struct {
+		char *listen;             /* "ADDRESS:PORT ..." (IPv6 as [::1]:PORT);
+		                             NULL: no HTTP listener (default) */
+		int revocation_delay_max; /* seconds a revocation may wait for its
+		                             CRL before /healthz fails, default 600 */
+		int timeout;              /* seconds a connection may stay silent, default 10 */
+	} http;
+
+	struct {
 		enum log_dest destination; /* "stderr" (default) or "syslog" */
 		int level;                 /* enum log_level, default notice */
 		int facility;              /* syslog facility, default LOG_DAEMON */
@@ -152,5 +160,18 @@ void conf_free(struct conf *conf);
 
 /* Parses a key_type spelling into spec; returns 0, or -1 if unknown. */
 int conf_parse_key_spec(const char *text, struct key_spec *spec);
+
+#define CONF_LISTEN_MAX 8	/* addresses in [http] listen */
+#define CONF_HOST_MAX 46	/* INET6_ADDRSTRLEN */
+
+/*
+ * The i-th address of an [http] listen value (addresses are separated by
+ * spaces): "127.0.0.1:8080" or "[::1]:8080", an IP literal (no name to
+ * resolve) and a port 1..65535, into host (the literal, without brackets)
+ * and *port.  Returns 1, 0 when there is no i-th address, or -1 when it
+ * is malformed (*why then says how).
+ */
+int conf_listen_item(const char *value, int i, char host[CONF_HOST_MAX], int *port,
+    const char **why);
 
 #endif

@@ -5,6 +5,8 @@
  * the next CRL number from the store (the number is taken before signing,
  * so it is never reused even if a write fails), the CRL built, signed and
  * written, and only then the store's pending mark cleared.
+ * Also when one is due with no revocation: the first, a fresh one at half
+ * of next_update_hours, and one whose file is gone.
  * Never: signs itself (the signer does), or clears the pending mark of a
  * CRL that did not reach its files.
  */
@@ -12,8 +14,10 @@
 
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "pipeline/crl_publish.h"
 #include "pki/certinfo.h"
 #include "pki/crl.h"
@@ -38,6 +42,8 @@ crl_publish(const struct conf *conf, struct store *st, struct signer *signer,
 	    signer_sign_crl(signer, crl) == -1 || crl_write(conf, crl) == -1)
 		goto done;
 	store_crl_written(st, *number);
+	/* No revocation waits any more (the runner revokes on this thread). */
+	metrics_set(M_REVOCATION_WAITING, 0);
 	store_audit(st, "crl", NULL, NULL, "CRL number %lld with %zu entries",
 	    (long long)*number, revoked.n);
 	log_info("CRL number %lld written to %s with %zu entries",
@@ -48,4 +54,16 @@ done:
 	cert_rows_free(&revoked);
 	free(issuer);
 	return rc;
+}
+
+int
+crl_publish_due(const struct conf *conf, struct store *st, time_t now)
+{
+	int64_t number = 0, issued_at = 0;
+
+	if (store_crl_last(st, &number, &issued_at) == -1)
+		return -1;
+	/* A file that is gone (a restore without crl/) is written again. */
+	return number == 0 || access(conf->crl.path, F_OK) == -1 ||
+	    now - issued_at >= (int64_t)conf->crl.next_update_hours * 3600 / 2;
 }

@@ -10,6 +10,7 @@
 #define CERTSYNC_CRL_PUBLISH_H
 
 #include <stdint.h>
+#include <time.h>
 
 #include "ca/signer.h"
 #include "lib/conf.h"
@@ -21,5 +22,13 @@
  */
 int crl_publish(const struct conf *conf, struct store *st, struct signer *signer,
     int64_t *number);
+
+/*
+ * Whether a CRL is due without any new revocation: none was ever made, its
+ * file is gone, or half of its validity ([crl] next_update_hours) has
+ * passed, so relying parties never hold one past its nextUpdate.  1 due, 0 not, -1 (logged)
+ * when the store cannot say.
+ */
+int crl_publish_due(const struct conf *conf, struct store *st, time_t now);
 
 #endif

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "pipeline/deliver.h"
 
 #define RUNNING_MAX 4
@@ -78,6 +79,7 @@ finished(struct deliver *d, struct running *r, int status)
 	else
 		snprintf(err, sizeof(err), "killed by signal %d", WTERMSIG(status));
 	log_warn("delivery hook for certificate %s %s; retrying later", r->serial, err);
+	metrics_add(M_ERR_DELIVERY, 1);
 	store_delivery_result(d->st, r->cert_id, 0, err, retry_at(r->attempts));
 }
 
@@ -149,6 +151,7 @@ start(struct deliver *d, const struct delivery_row *row)
 	if (rc != 0) {
 		log_warn("delivery hook %s cannot be started: %s; retrying later",
 		    argv[0], strerror(rc));
+		metrics_add(M_ERR_DELIVERY, 1);
 		store_delivery_result(d->st, row->cert_id, 0, strerror(rc),
 		    retry_at(row->attempts));
 		return;

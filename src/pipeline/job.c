@@ -19,6 +19,7 @@
 
 #include "lib/failpoint.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "pipeline/crl_publish.h"
 #include "pipeline/identity_row.h"
 #include "pipeline/job.h"
@@ -78,6 +79,7 @@ postpone(struct store *st, struct job *job, const char *what)
 		delay = BACKOFF_MAX;
 	job->attempts++;
 	job->next_attempt = time(NULL) + delay;
+	metrics_add(M_ERR_JOB, 1);
 	/* Only the retry columns: the in-memory state may be one whose
 	 * commit failed, and must not be written now. */
 	store_job_postpone(st, job->uuid, job->attempts, job->next_attempt, what);
@@ -183,6 +185,7 @@ job_run(struct job_ctx *ctx, const char *uuid)
 		 * gone user's certificates are then revoked.) */
 		log_info("user %s: %s job dropped; no certifiable identity", uuid,
 		    job_action_name(job.action));
+		metrics_change_forget(uuid);
 		rc = store_job_delete(ctx->st, uuid);
 		goto done;
 	}
@@ -211,6 +214,7 @@ close_job(struct job_ctx *ctx, struct job *job)
 	store_audit(ctx->st, "done", job->uuid, NULL, "%s job done",
 	    job_action_name(job->action));
 	rc = store_commit(ctx->st);
+	metrics_change_forget(job->uuid);	/* if it never published */
 	failpoint("after-DONE");
 	return rc;
 }
@@ -224,9 +228,12 @@ job_finish_batch(struct job_ctx *ctx, struct uuid_set *closed)
 
 	/* The durable mark, not only this process's count: a crash between
 	 * a revocation and its CRL must still end in a CRL. */
-	if (ctx->revoked > 0 || store_crl_pending(ctx->st) == 1) {
-		if (crl_publish(ctx->conf, ctx->st, ctx->signer, &number) == -1)
+	if (ctx->revoked > 0 || store_crl_pending(ctx->st) == 1 || (ctx->crl_refresh &&
+	    crl_publish_due(ctx->conf, ctx->st, time(NULL)) == 1)) {
+		if (crl_publish(ctx->conf, ctx->st, ctx->signer, &number) == -1) {
+			metrics_add(M_ERR_CRL, 1);
 			return -1;
+		}
 		ctx->revoked = 0;
 	}
 	/* Only REVOKED jobs are due now (others wait for their retry time, or

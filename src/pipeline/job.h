@@ -44,7 +44,8 @@ int job_plan(struct store *st, const char *uuid, enum job_action action,
  */
 int job_run(struct job_ctx *ctx, const char *uuid);
 
-/* After a batch: rewrites the CRL if a revocation is not in one yet, then
+/* After a batch: rewrites the CRL if a revocation is not in one yet (or,
+ * with ctx->crl_refresh, when crl_publish_due() says one is due), then
  * closes the REVOKED jobs (DONE: the row goes; the audit trail keeps the
  * history), adding their uuids to closed (may be NULL). */
 int job_finish_batch(struct job_ctx *ctx, struct uuid_set *closed);

@@ -11,13 +11,17 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "lib/log.h"
 #include "lib/secret.h"
 #include "pipeline/job_archive.h"
 #include "pki/archive.h"
+#include "pki/certinfo.h"
 #include "pki/keystore.h"
 
 /* The archive copy of a key still in the keystore; rerunning is harmless. */
@@ -50,6 +54,40 @@ done:
 	return rc;
 }
 
+/*
+ * The store names a keystore file that is gone, but the key's archive file
+ * (write-once, named by kind and serial) is there: a store restored from a
+ * snapshot taken while the agent ran, whose key moved to the archive after
+ * the snapshot (README: Backup and restore).  archive_write() adopts a
+ * file that is there, with the protection it really has (the password
+ * file opens it with this certificate in it, or its recovery-agent bundle
+ * lies beside it), and needs no key for that.  1 with *copy, or 0.
+ */
+static int
+found_in_archive(struct job_ctx *ctx, const struct cert_row *row,
+    struct archive_copy *copy)
+{
+	char *file = NULL;
+	X509 *cert = NULL;
+	int found = 0;
+
+	if (ctx->archive == NULL || access(row->keystore_path, F_OK) == 0 || errno != ENOENT)
+		return 0;
+	file = keystore_file(ctx->conf, AREA_ARCHIVE, cert_kind_name(row->kind), row->serial);
+	if (access(file, F_OK) == 0 &&
+	    (cert = certinfo_from_der(row->der, row->der_len)) != NULL &&
+	    archive_write(ctx->archive, NULL, cert, signer_ca(ctx->signer),
+	    cert_kind_name(row->kind), "", copy) == 0) {
+		log_notice("user %s: the key of %s certificate %s is no longer in %s "
+		    "but in its archive file %s; recorded from there", row->uuid,
+		    cert_kind_name(row->kind), row->serial, row->keystore_path, file);
+		found = 1;
+	}
+	X509_free(cert);
+	free(file);
+	return found;
+}
+
 /* Archives the key of row unless done already; records where it went. */
 int
 job_archive_key(struct job_ctx *ctx, struct cert_row *row)
@@ -59,7 +97,7 @@ job_archive_key(struct job_ctx *ctx, struct cert_row *row)
 
 	if (row->archive_path != NULL || row->keystore_path == NULL)
 		return 0;
-	if (archive_key(ctx, row, &copy) == -1) {
+	if (!found_in_archive(ctx, row, &copy) && archive_key(ctx, row, &copy) == -1) {
 		log_error("user %s: cannot archive the key of %s certificate %s; "
 		    "leaving it in place", row->uuid, cert_kind_name(row->kind),
 		    row->serial);

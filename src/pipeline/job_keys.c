@@ -20,6 +20,7 @@
 
 #include "lib/failpoint.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "pipeline/job_keys.h"
 #include "pipeline/job_unrecorded.h"
 #include "pki/certinfo.h"
@@ -118,6 +119,7 @@ record_issued(struct job_ctx *ctx, struct job *job, const struct identity *id,
 	job_set_state(ctx->st, job, JOB_ISSUED);
 	if (store_commit(ctx->st) == -1)
 		return -1;
+	metrics_add(M_ISSUED, (int64_t)n);
 	for (size_t i = 0; i < n; i++)
 		log_notice("user %s: issued %s certificate %s for %s", id->uuid,
 		    cert_kind_name(fresh[i].kind), fresh[i].row.serial,

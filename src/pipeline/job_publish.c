@@ -13,10 +13,12 @@
 #include "config.h"
 
 #include <stdlib.h>
+#include <time.h>
 
 #include "directory/publish.h"
 #include "lib/failpoint.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "pipeline/job_publish.h"
 #include "pki/smime_value.h"
 
@@ -112,8 +114,10 @@ write_entry(struct job_ctx *ctx, const struct job *job, const char *dn,
 		return -1;
 	if (ctx->pub != NULL && dn != NULL && write_dn(ctx, job, dn, &change, w) == -1)
 		return -1;
-	if (w->rc == PUBLISH_RETRY)
+	if (w->rc == PUBLISH_RETRY) {
+		metrics_add(M_ERR_PUBLISH, 1);
 		return -1;
+	}
 	if (w->rc == PUBLISH_GONE && adds) {
 		log_warn("user %s: entry %s is gone or was renamed; publishing "
 		    "waits for the directory", job->uuid, dn);
@@ -164,6 +168,19 @@ record_publication(struct job_ctx *ctx, struct job *job,
 	return store_commit(ctx->st);
 }
 
+/* The step is recorded: the counters, and the latency of the change that
+ * planned the job ends here, whether or not there was a directory. */
+static void
+published(struct job_ctx *ctx, const struct job *job, const char *dn,
+    const struct written *w, size_t n)
+{
+	metrics_change_published(job->uuid);
+	if (ctx->pub == NULL || dn == NULL || w->rc != PUBLISH_OK)
+		return;
+	metrics_add(M_PUBLISHED, (int64_t)n);
+	metrics_set(M_LAST_PUBLISHED, (int64_t)time(NULL));
+}
+
 /* Every certificate of ours for the user that is not the new set: the
  * active ones being superseded, and any revoked by hand earlier. */
 static void
@@ -193,6 +210,8 @@ job_step_publish(struct job_ctx *ctx, struct job *job, const char *dn)
 	if (write_entry(ctx, job, dn, &add, &remove, job->action != JOB_REVOKE, &w) == -1)
 		goto done;
 	rc = record_publication(ctx, job, &add, &old, &w);
+	if (rc == 0)
+		published(ctx, job, dn, &w, add.n);
 	if (rc == 0 && ctx->pub != NULL && dn != NULL && w.rc == PUBLISH_OK)
 		log_notice("user %s: published %zu certificate(s) to %s, withdrew %zu",
 		    job->uuid, add.n, dn, old.n);
@@ -256,6 +275,8 @@ job_step_flip(struct job_ctx *ctx, struct job *job, const char *dn, int publish)
 	else if (w.rc == PUBLISH_GONE)
 		where = "entry gone";
 	rc = record_flip(ctx, job, publish, where, &active, &w);
+	if (rc == 0)
+		published(ctx, job, dn, &w, publish ? active.n : 0);
 	if (rc == 0 && ctx->pub != NULL && dn != NULL && w.rc == PUBLISH_OK) {
 		if (publish)
 			log_notice("user %s: published %zu certificate(s) again to %s "

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "pipeline/job_archive.h"
 #include "pipeline/job_revoke.h"
 #include "pki/crl.h"
@@ -44,6 +45,8 @@ job_revoke_cert(struct job_ctx *ctx, const struct cert_row *in, int reason)
 	}
 	if (store_commit(ctx->st) == -1)
 		goto done;
+	metrics_add(M_REVOKED, 1);
+	metrics_set_once(M_REVOCATION_WAITING, (int64_t)time(NULL));	/* until its CRL */
 	/* Unlinked after the commit: never a row naming a file that is gone. */
 	if (gone != NULL && unlink(gone) == -1 && errno != ENOENT)
 		log_warn("cannot remove %s: %s", gone, strerror(errno));

@@ -47,6 +47,8 @@ struct job_ctx {
 	struct publisher *pub;     /* NULL: no directory to publish to */
 	struct archive *archive;   /* where superseded keys go (pki/archive.h) */
 	int revoked;               /* revocations since the last CRL */
+	int crl_refresh;           /* the daemon's runner: a batch also writes a
+	                              CRL that is due (crl_publish_due) */
 };
 
 /* "PLANNED" .. "DONE", as the store keeps them; and back (-1 if unknown). */

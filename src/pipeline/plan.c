@@ -17,6 +17,7 @@
 
 #include "lib/escape.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "pipeline/identity_row.h"
 #include "pipeline/job.h"
 #include "pipeline/plan.h"
@@ -332,6 +333,8 @@ plan_entry(struct plan_ctx *ctx, const struct dir_entry *e)
 	struct identity id;
 	struct verdict v;
 	char why[512];
+	double arrived = metrics_clock();
+	size_t planned = ctx->planned;
 	int rc = 0, changed;
 
 	if (identity_from_entry(&map, e, &id, why, sizeof(why)) == -1)
@@ -353,6 +356,9 @@ plan_entry(struct plan_ctx *ctx, const struct dir_entry *e)
 		goto done;
 	decide(ctx, &id, id.uuid, &v);
 	rc = act(ctx, id.uuid, e->dn, &v);
+	/* Timed from here to its publication (H_CHANGE_TO_PUBLISHED). */
+	if (rc == 0 && ctx->planned > planned && !ctx->dry_run)
+		metrics_change_arrived(id.uuid, arrived);
 done:
 	identity_free(&id);
 	return rc;
@@ -404,7 +410,13 @@ gone_or_recheck(struct plan_ctx *ctx, const char *uuid, int gone)
 int
 plan_gone(struct plan_ctx *ctx, const char *uuid)
 {
-	return gone_or_recheck(ctx, uuid, 1);
+	double arrived = metrics_clock();
+	size_t planned = ctx->planned;
+	int rc = gone_or_recheck(ctx, uuid, 1);
+
+	if (rc == 0 && ctx->planned > planned && !ctx->dry_run)
+		metrics_change_arrived(uuid, arrived);
+	return rc;
 }
 
 int

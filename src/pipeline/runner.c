@@ -8,7 +8,9 @@
  * users again.  Between batches it sleeps until kicked or a retry is due.
  * Before the first batch it revokes what a crash left signed but not
  * recorded (job_recover_unrecorded), and releases the parked jobs for one
- * more attempt.
+ * more attempt.  A CRL due without revocations (the first one, or a fresh
+ * one before nextUpdate) is written with the batch, checked at least every
+ * IDLE_WAIT seconds.
  * Never: touches the event loop or the watcher's connection.
  */
 #include "config.h"
@@ -22,6 +24,7 @@
 #include "directory/publish.h"
 #include "lib/log.h"
 #include "pipeline/deliver.h"
+#include "pipeline/crl_publish.h"
 #include "pipeline/job.h"
 #include "pipeline/job_unrecorded.h"
 #include "pipeline/plan.h"
@@ -146,6 +149,20 @@ wait_for_work(struct runner *r, int64_t deliver_due, int failed)
 	pthread_mutex_unlock(&r->lock);
 }
 
+/* Whether a stop was asked for, and whether as a drain. */
+static int
+stop_asked(struct runner *r, int *draining)
+{
+	int stop;
+
+	pthread_mutex_lock(&r->lock);
+	stop = r->stopping;
+	if (draining != NULL)
+		*draining = r->draining;
+	pthread_mutex_unlock(&r->lock);
+	return stop;
+}
+
 /* A start or a reload may be the admin's fix (a new CA, another profile):
  * every parked job gets one more attempt. */
 static void
@@ -172,7 +189,9 @@ runner_main(void *arg)
 		    "tries again");
 	release_parked(r);
 	for (;;) {
-		int failed = 0;
+		/* A drain ends with an empty round that began after it was
+		 * asked for: jobs planned during an earlier round still run. */
+		int failed = 0, asked_before = stop_asked(r, NULL);
 		size_t n = run_batch(r, &ran, &failed);
 		int64_t deliver_due;
 		int stop, draining;
@@ -180,15 +199,13 @@ runner_main(void *arg)
 		/* The first time round it also closes a batch a crash left open;
 		 * a CRL that could not be written is tried again each round. */
 		if (first || n > 0 || r->jctx.revoked > 0 || ran.n > 0 ||
-		    store_crl_pending(r->st) == 1)
+		    store_crl_pending(r->st) == 1 ||
+		    crl_publish_due(r->conf, r->st, time(NULL)) == 1)
 			finish_batch(r, &ran);
 		first = 0;
 		deliver_due = deliver_poll(r->deliver);
-		pthread_mutex_lock(&r->lock);
-		stop = r->stopping;
-		draining = r->draining;
-		pthread_mutex_unlock(&r->lock);
-		if (stop && (!draining || n == 0 || failed))
+		stop = stop_asked(r, &draining);
+		if (stop && (!draining || (n == 0 && asked_before) || failed))
 			break;
 		if (n == 0 || failed)
 			wait_for_work(r, deliver_due, failed);
@@ -219,6 +236,7 @@ runner_start(const struct conf *conf, struct runner **out)
 	r->jctx.st = r->st;
 	r->jctx.signer = r->signer;
 	r->jctx.pub = r->pub;
+	r->jctx.crl_refresh = 1;
 	r->jctx.archive = r->archive;
 	if (pthread_create(&r->thread, NULL, runner_main, r) != 0) {
 		log_error("cannot start the job runner thread");

@@ -13,12 +13,14 @@
 #include <sqlite3.h>
 
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "store/internal.h"
 
 int
 db_fail(struct store *st, const char *what)
 {
 	log_error("state store %s: %s: %s", st->path, what, sqlite3_errmsg(st->db));
+	metrics_add(M_ERR_STORE, 1);
 	st->failed = 1;
 	return -1;
 }
@@ -30,6 +32,7 @@ db_exec(struct store *st, const char *sql)
 
 	if (sqlite3_exec(st->db, sql, NULL, NULL, &err) != SQLITE_OK) {
 		log_error("state store %s: %s", st->path, err ? err : "unknown error");
+		metrics_add(M_ERR_STORE, 1);
 		sqlite3_free(err);
 		st->failed = 1;
 		return -1;

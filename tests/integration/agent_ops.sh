@@ -362,6 +362,9 @@ echo "# SIGHUP: a bad file is refused, a good one is applied"
 use_conf "" ""
 log_mark
 cs_agent_start
+# "running" first: the connection line may still be the last agent's, and
+# a SIGHUP before the new one has its handler would kill it.
+check "the agent is running" cs_wait_for 30 status_says '^daemon: +running'
 check "the agent is connected" cs_wait_for 30 status_says '^connection: +connected'
 cp "$AGENT_CONF" "$T/good.conf"
 CONF=$T/good.conf

@@ -722,6 +722,51 @@ START_TEST(test_empty_optional_is_unset)
 }
 END_TEST
 
+START_TEST(test_http)
+{
+	struct conf *c = load_ok(MINIMAL);
+	char host[CONF_HOST_MAX], *err = NULL;
+	const char *why = NULL;
+	int port = 0;
+
+	/* Off by default. */
+	ck_assert_ptr_null(c->http.listen);
+	ck_assert_int_eq(c->http.revocation_delay_max, 600);
+	ck_assert_int_eq(c->http.timeout, 10);
+	conf_free(c);
+	c = load_ok(MINIMAL "[http]\nlisten =  127.0.0.1:8080\t[::1]:9090 \n"
+	    "[certificates]\ncrl_url = http://pki.example.org/ca.crl\n");
+	ck_assert_int_eq(conf_listen_item(c->http.listen, 0, host, &port, &why), 1);
+	ck_assert_str_eq(host, "127.0.0.1");
+	ck_assert_int_eq(port, 8080);
+	ck_assert_int_eq(conf_listen_item(c->http.listen, 1, host, &port, &why), 1);
+	ck_assert_str_eq(host, "::1");
+	ck_assert_int_eq(port, 9090);
+	ck_assert_int_eq(conf_listen_item(c->http.listen, 2, host, &port, &why), 0);
+	conf_free(c);
+	/* The listener's own paths, and one path for two files, are refused
+	 * only when there is a listener. */
+	err = load_bad(MINIMAL "[http]\nlisten = 127.0.0.1:8080\n[certificates]\n"
+	    "crl_url = http://pki.example.org/metrics?x\n");
+	assert_has(err, "[certificates] crl_url: its path /metrics is the HTTP "
+	    "listener's own ([http] listen)");
+	ck_assert_int_eq(count_lines(err), 1);
+	free(err);
+	err = load_bad(MINIMAL "[http]\nlisten = 127.0.0.1:8080\n[certificates]\n"
+	    "crl_url = http://a.example.org/x/ca\naia_url = https://b.example.org/x/ca\n");
+	assert_has(err, "[certificates] aia_url: has the same path as crl_url (/x/ca)");
+	ck_assert_int_eq(count_lines(err), 1);
+	free(err);
+	err = load_bad(MINIMAL "[http]\nlisten = 127.0.0.1:8080\n[certificates]\n"
+	    "aia_url = http://pki.example.org/healthz\n");
+	assert_has(err, "[certificates] aia_url: its path /healthz");
+	free(err);
+	conf_free(load_ok(MINIMAL "[certificates]\ncrl_url = http://pki.example.org/metrics\n"));
+	conf_free(load_ok(MINIMAL "[http]\nlisten = 127.0.0.1:8080\n[certificates]\n"
+	    "crl_url = ldap://ldap.example.org/metrics\n"));
+}
+END_TEST
+
 /* Reads a file of the source tree, or returns NULL when run outside it. */
 static char *
 read_source(const char *rel)
@@ -790,7 +835,7 @@ START_TEST(test_example_file)
 		if (*line == '\n')
 			*out++ = *line++;
 	}
-	ck_assert_int_eq(keys, 63);
+	ck_assert_int_eq(keys, 66);
 	c = load_ok(all);
 	ck_assert_str_eq(c->keystore.password_file, "/etc/certsync/keystore.pw");
 	ck_assert_ptr_nonnull(c->certificates.crl_url);
@@ -813,6 +858,8 @@ START_TEST(test_example_file)
 	ck_assert_int_eq(c->reconcile.on_address_change, 1);
 	ck_assert_int_eq(c->reconcile.ca_change_per_minute, 10);
 	ck_assert_int_eq(c->daemon.delivery_timeout, 60);
+	ck_assert_ptr_nonnull(c->http.listen);
+	ck_assert_int_eq(c->http.timeout, 10);
 	conf_free(c);
 	free(all);
 	free(text);
@@ -1241,6 +1288,28 @@ static const struct {
 	{ "certificates", "aia_url = http://a/\"ca.crt", "aia_url: " },
 	{ "certificates", "aia_url = http://a/\xc3\xa9.crt", "non-ASCII" },
 	{ "certificates", "aia_url = \"http://a/\tb\"", "aia_url" },
+	/* [http] listen: IP literals and ports, IPv6 in brackets */
+	{ "http", "listen = localhost:8080", "[http] listen: \"localhost:8080\": "
+	    "the address is not an IPv4 address (IPv6 goes in brackets)" },
+	{ "http", "listen = 127.0.0.1", "is not ADDRESS:PORT, like 127.0.0.1:8080" },
+	{ "http", "listen = :8080", "is not ADDRESS:PORT" },
+	{ "http", "listen = 127.0.0.1:0", "the port is not a number between 1 and 65535" },
+	{ "http", "listen = 127.0.0.1:65536", "between 1 and 65535" },
+	{ "http", "listen = 127.0.0.1:80a", "between 1 and 65535" },
+	{ "http", "listen = 127.0.0.1:123456", "between 1 and 65535" },
+	{ "http", "listen = ::1:8080", "(IPv6 goes in brackets)" },
+	{ "http", "listen = [::1]8080", "an IPv6 address goes in brackets, like [::1]:8080" },
+	{ "http", "listen = [::1:8080", "goes in brackets" },
+	{ "http", "listen = [127.0.0.1]:80", "the address in brackets is not an IPv6 address" },
+	{ "http", "listen = []:80", "is not an IPv6 address" },
+	{ "http", "listen = 127.0.0.1:1 127.0.0.1:2 127.0.0.1:3 127.0.0.1:4 "
+	    "127.0.0.1:5 127.0.0.1:6 127.0.0.1:7 127.0.0.1:8 127.0.0.1:9",
+	    "more than 8 addresses" },
+	{ "http", "listen = 127.0.0.1:8080 nonsense", "\"127.0.0.1:8080 nonsense\": "
+	    "is not ADDRESS:PORT" },
+	{ "http", "revocation_delay_max = 0", "between 1 and 86400" },
+	{ "http", "timeout = 301", "[http] timeout: \"301\" is not a whole number "
+	    "between 1 and 300" },
 	/* the directory URI */
 	{ "directory", "uri = http://ldap.example.org",
 	    "[directory] uri: \"http://ldap.example.org\" is not one URI "
@@ -1631,6 +1700,7 @@ conf_suite(void)
 	tcase_add_test(ok, test_subject_normalized);
 	tcase_add_test(ok, test_empty_optional_is_unset);
 	tcase_add_test(ok, test_renew_boundary);
+	tcase_add_test(ok, test_http);
 	tcase_add_test(ok, test_recovery_agents);
 	tcase_add_test(ok, test_recovery_agents_refused);
 	tcase_add_test(ok, test_example_file);
