@@ -1,6 +1,6 @@
 /*
  * certsyncctl.c - the admin's command line: init-ca, issue, list, show,
- * revoke, crl, recover, plan, status, retry, audit.
+ * revoke, crl, recover, plan, status, retry, audit, release.
  *
  * Owns: the table of commands, the global options, and opening what a
  * command needs (the configuration, the store, and the signer for those
@@ -34,28 +34,31 @@ static const struct command commands[] = {
 	  "Makes a CA key and self-signed certificate at [ca] key and [ca] certificate,\n"
 	  "for demos and tests.  Refuses to overwrite either file.  Defaults:\n"
 	  "--subject \"CN=certsync CA\", --days 3650, --key-type rsa:3072.\n",
-	  cmd_init_ca, 0, 0 },
+	  cmd_init_ca, 0, 0, 0 },
 	{ "issue", "issue EMAIL [--name NAME] [--given G] [--surname S] [--alias ADDR]... [--user ID]",
 	  "Issues signing and encryption certificates (or one dual-use certificate)\n"
 	  "for EMAIL and its aliases.  --user names the identity (default: EMAIL); if it\n"
 	  "already has certificates they are reissued: the old keys are archived, the\n"
 	  "old certificates revoked and the CRL rewritten.\n",
-	  cmd_issue, 1, 1 },
+	  cmd_issue, 1, 1, 0 },
 	{ "list", "list [--active]",
 	  "Lists every certificate in the state store (--active: only current ones).\n"
 	  "A current certificate withdrawn from the directory while its user is\n"
 	  "disabled ([reconcile] on_disable = unpublish) is listed as withdrawn: it\n"
-	  "is still valid, and is published again when the user is enabled.\n",
-	  cmd_list, 0, 0 },
+	  "is still valid, and is published again when the user is enabled.  One\n"
+	  "whose user left the directory is on-hold: withdrawn, on the CRL as\n"
+	  "certificateHold, and active again if the user comes back within\n"
+	  "[reconcile] hold_days, else revoked for good.\n",
+	  cmd_list, 0, 0, 1 },
 	{ "show", "show EMAIL|SERIAL [--pem]",
 	  "Shows the certificates naming EMAIL, or the one with SERIAL (hex).\n",
-	  cmd_show, 0, 0 },
+	  cmd_show, 0, 0, 1 },
 	{ "revoke", "revoke SERIAL --reason REASON",
 	  "Revokes a certificate and rewrites the CRL.  Its key is archived first.\n"
 	  "REASON: unspecified, keyCompromise, affiliationChanged, superseded,\n"
 	  "cessationOfOperation, privilegeWithdrawn.\n",
-	  cmd_revoke, 1, 1 },
-	{ "crl", "crl", "Regenerates the CRL now.\n", cmd_crl, 1, 0 },
+	  cmd_revoke, 1, 1, 0 },
+	{ "crl", "crl", "Regenerates the CRL now.\n", cmd_crl, 1, 0, 0 },
 	{ "recover", "recover EMAIL|SERIAL --out FILE|DIR [--password-file FILE] "
 	  "[--agent-key KEY [--agent-cert CERT]]... | recover --combine SHARE... "
 	  "[--password-out FILE]",
@@ -73,24 +76,35 @@ static const struct command commands[] = {
 	  "-decrypt) and prints the archive password, or writes it into a new file\n"
 	  "(--password-out, mode 0600); it needs no configuration.  Each recovery is\n"
 	  "in the audit trail, with the unix user who asked (and sudo's SUDO_USER).\n",
-	  cmd_recover, 1, 0 },
+	  cmd_recover, 1, 0, 0 },
 	{ "plan", "plan",
 	  "Reads the directory once and prints, per user, what certsyncd would do and\n"
-	  "why (enroll, reissue, renew, revoke, skip), writing nothing.\n",
-	  cmd_plan, 0, 0 },
+	  "why (enroll, reissue, renew, hold, lift, revoke, skip), writing nothing.\n"
+	  "Departures the safety catch would hold are marked \"held\".\n",
+	  cmd_plan, 0, 0, 1 },
 	{ "status", "status",
-	  "Shows the agent's state: connection, change source, last event, checkpoint,\n"
-	  "queued jobs by state, users skipped for bad directory data, CRL age.\n",
-	  cmd_status, 0, 0 },
+	  "Shows the agent's state: whether it runs, a refused reload, the connection,\n"
+	  "change source, last event, checkpoint, queued jobs by state, failing jobs\n"
+	  "with their last error, parked jobs, users skipped for bad directory data,\n"
+	  "the users held by the safety catch (how many, since when, why), certificates\n"
+	  "on hold, CRL age, and what stops all work (another process's write lock, a\n"
+	  "full file system).\n",
+	  cmd_status, 0, 0, 1 },
+	{ "release", "release [--user UUID|DN|EMAIL]",
+	  "Lets the departures held by the safety catch through (all, or one user's):\n"
+	  "they are planned as they were decided (put on hold, revoked or withdrawn),\n"
+	  "and the running certsyncd, found through [daemon] pid_file, is woken to\n"
+	  "start them at once.\n",
+	  cmd_release, 0, 0, 0 },
 	{ "retry", "retry UUID|--all",
 	  "Gives a parked job another attempt.  A job is parked, not retried, after\n"
 	  "a failure retrying cannot mend (the profile refuses the user's values, the\n"
 	  "CA has expired); certsyncctl status lists them with the reason.  Fix the\n"
 	  "cause, then retry: certsyncd runs the job within 30 seconds.\n",
-	  cmd_retry, 0, 0 },
+	  cmd_retry, 0, 0, 0 },
 	{ "audit", "audit [--last N]",
 	  "Prints the last N entries of the audit trail (default 50, 0 for all).\n",
-	  cmd_audit, 0, 0 },
+	  cmd_audit, 0, 0, 1 },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -126,7 +140,10 @@ ctl_open(struct ctl *ctl, const struct command *cmd)
 	ldapconn_init_env(ctl->conf);
 	if (strcmp(cmd->name, "init-ca") == 0)
 		return 0;
-	if (store_open(ctl->conf->state.database, &ctl->st) == -1)
+	/* A command that only looks must work while the agent holds a write
+	 * transaction, and must not migrate the store under it. */
+	if ((cmd->read_only ? store_open_ro : store_open)(ctl->conf->state.database,
+	    &ctl->st) == -1)
 		return EX_UNAVAILABLE;
 	if (!cmd->needs_signer)
 		return 0;

@@ -4,9 +4,11 @@
  * Owns: the process: options, the event loop (one explicit event_base),
  * signals (SIGTERM/SIGINT stop after the job in hand; SIGHUP reloads the
  * configuration and the recovery agents, keeping the old ones if the new
- * ones are bad), the pid file, the periodic full reconcile, and the order
- * of start and stop; the moments systemd is told about (ops/notify.c) and
- * the HTTP listener's life, one per run of the loop (ops/http.c).
+ * ones are bad; SIGUSR1, from certsyncctl release, wakes the runner), the
+ * pid file, the periodic full reconcile, the timer that finds holds past
+ * [reconcile] hold_days, and the order of start and stop; the moments
+ * systemd is told about (ops/notify.c) and the HTTP listener's life, one
+ * per run of the loop (ops/http.c).
  * Never: does directory, crypto or job work itself; the watcher, planner
  * and runner do.
  */
@@ -26,17 +28,19 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 
+#include "cmd/reload_check.h"
 #include "directory/ldapconn.h"
 #include "directory/watch.h"
 #include "lib/conf.h"
 #include "lib/fsutil.h"
 #include "lib/log.h"
+#include "lib/log_guard.h"
+#include "lib/proc.h"
 #include "lib/metrics.h"
 #include "ops/http.h"
 #include "ops/notify.h"
 #include "pipeline/plan.h"
 #include "pipeline/runner.h"
-#include "pki/archive.h"
 #include "store/store.h"
 
 #ifndef CS_SYSCONFDIR
@@ -49,8 +53,12 @@ struct daemon {
 	int foreground, once, dry_run, verbose;
 	int unfinished;		/* --once: jobs left for a later run */
 	int parked;		/* ... of which parked: someone must act */
+	size_t held;		/* --once: users the safety catch holds */
 	struct conf *conf;
 	struct conf *next_conf;     /* a validated reload, waiting to be swapped in */
+	struct conf *prev_conf;     /* the one before a reload, while the new one runs */
+	int started;                /* this run of the loop got past start() */
+	int reload_failed;          /* a reload passed its checks but did not start */
 	struct event_base *base;
 	struct store *st;
 	struct plan_ctx plan;
@@ -94,30 +102,29 @@ on_stop_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(d->base);
 }
 
-/* Whether conf's archive opens (its recovery agents load): 0, or -1 after
- * logging. */
-static int
-archive_check(const struct conf *conf)
-{
-	struct archive *ar = NULL;
-
-	if (archive_open(conf, time(NULL), &ar) == -1)
-		return -1;
-	archive_close(ar);
-	return 0;
-}
-
 static void
 on_hup(evutil_socket_t sig, short what, void *arg)
 {
 	struct daemon *d = arg;
 	struct conf *fresh = NULL;
+	char why[512], note[600];
 
-	/* The recovery agents too: the runner loads them again when the new
-	 * configuration starts, and a bad set must not stop the daemon. */
-	if (conf_load(d->conf_path, &fresh) != 0 || archive_check(fresh) == -1) {
+	if (conf_load(d->conf_path, &fresh) != 0) {
 		log_error("%s: not reloaded; the running configuration stays in force",
 		    d->conf_path);
+		store_state_set(d->st, "reload", "refused: the file has mistakes "
+		    "(see the log); the configuration before stays in force");
+		return;
+	}
+	/* Checked in full before anything running is stopped (the recovery
+	 * agents too): a start that would fail must not take the running
+	 * agent down with it. */
+	if (reload_check(fresh, why, sizeof(why)) == -1) {
+		log_error("%s: not reloaded: %s; the running configuration stays in "
+		    "force", d->conf_path, why);
+		snprintf(note, sizeof(note), "refused: %s; the configuration before "
+		    "stays in force", why);
+		store_state_set(d->st, "reload", note);
 		conf_free(fresh);
 		return;
 	}
@@ -128,6 +135,34 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(d->base);
 }
 
+/* Jobs were planned from outside (certsyncctl release): run them now. */
+static void
+on_usr1(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	log_info("signal %d: looking for planned jobs", (int)sig);
+	if (d->runner != NULL)
+		runner_kick(d->runner);
+}
+
+/* Holds past [reconcile] hold_days become final revocations. */
+static void
+check_holds(struct daemon *d)
+{
+	if (store_begin(d->st) == 0) {
+		plan_holds_due(&d->plan);
+		store_commit(d->st);
+		plan_flush(&d->plan);
+	}
+}
+
+static void
+on_holds(evutil_socket_t fd, short what, void *arg)
+{
+	check_holds(arg);
+}
+
 static void
 on_full_reconcile(evutil_socket_t fd, short what, void *arg)
 {
@@ -136,6 +171,7 @@ on_full_reconcile(evutil_socket_t fd, short what, void *arg)
 	log_info("periodic full reconcile");
 	if (store_begin(d->st) == 0) {
 		plan_recheck_all(&d->plan);
+		plan_holds_due(&d->plan);
 		store_commit(d->st);
 		plan_flush(&d->plan);
 	}
@@ -172,6 +208,7 @@ static int
 start(struct daemon *d)
 {
 	struct watch_sink sink;
+	char tag[64];
 
 	if (d->conf->directory.base == NULL) {
 		log_error("%s: [directory] base: is required to watch the directory",
@@ -186,7 +223,10 @@ start(struct daemon *d)
 		return EX_CONFIG;
 	d->plan.kick = runner_kick;
 	d->plan.kick_arg = d->runner;
-	/* Jobs a crash left in flight are due now; the runner resumes them. */
+	/* Departures a crash left staged are judged, holds that came due
+	 * while stopped are ended, and jobs a crash left in flight are due
+	 * now: the runner resumes them. */
+	check_holds(d);
 	runner_kick(d->runner);
 	/* The watcher hands what it reads to the planner. */
 	plan_watch_sink(&d->plan, &sink);
@@ -194,6 +234,14 @@ start(struct daemon *d)
 	    &d->watch) == -1)
 		return EX_CONFIG;
 	store_state_set(d->st, "daemon", d->once ? "running once" : "running");
+	/* With the pid, status tells a running agent from a killed one. */
+	if (proc_self_tag(tag, sizeof(tag)) == 0)
+		store_state_set(d->st, "pid", tag);
+	store_state_set(d->st, "reload", d->reload_failed ? "refused: the new "
+	    "configuration passed its checks but could not start (see the log); "
+	    "the configuration before is back in force" :
+	    d->prev_conf != NULL ? "applied" : "");
+	d->reload_failed = 0;
 	return 0;
 }
 
@@ -206,6 +254,17 @@ add_jobs(void *arg, const char *state, int n)
 	d->unfinished += n;
 	if (strcmp(state, "parked") == 0)
 		d->parked += n;
+}
+
+/* --once: how many users the safety catch holds now. */
+static void
+count_held(struct daemon *d)
+{
+	struct held_rows held = { 0 };
+
+	if (d->st != NULL && store_removals(d->st, 0, &held) == 0)
+		d->held = held.n;
+	held_rows_free(&held);
 }
 
 static void
@@ -225,6 +284,7 @@ stop(struct daemon *d)
 			if (d->st != NULL &&
 			    store_job_counts(d->st, add_jobs, d) == -1)
 				d->unfinished = 1;
+			count_held(d);
 		} else
 			runner_stop(d->runner);
 	}
@@ -236,10 +296,69 @@ stop(struct daemon *d)
 	d->st = NULL;
 }
 
+/* How often holds are looked at: hourly, or as often as they last when
+ * that is shorter (CERTSYNC_HOLD_SECONDS in the tests). */
+static struct event *
+holds_timer(struct daemon *d)
+{
+	int64_t hold = plan_hold_seconds(d->conf);
+	struct timeval tv = { hold > 0 && hold < 3600 ? (time_t)hold : 3600, 0 };
+	struct event *ev = event_new(d->base, -1, EV_PERSIST, on_holds, d);
+
+	if (ev == NULL || event_add(ev, &tv) == -1)
+		fatal("cannot set the timer for holds");
+	return ev;
+}
+
+/* The periodic full reconcile, unless full_reconcile_hours is 0. */
+static struct event *
+full_reconcile_timer(struct daemon *d)
+{
+	struct timeval tv = { d->conf->directory.full_reconcile_hours * 3600L, 0 };
+	struct event *ev;
+#ifdef CS_FAILPOINTS
+	/* Test builds only: the period in seconds, for the AD tests. */
+	const char *secs = getenv("CERTSYNC_FULL_RECONCILE_SECONDS");
+
+	if (secs != NULL && atoi(secs) > 0)
+		tv.tv_sec = atoi(secs);
+#endif
+	if (d->conf->directory.full_reconcile_hours == 0)
+		return NULL;
+	if ((ev = event_new(d->base, -1, EV_PERSIST, on_full_reconcile, d)) == NULL ||
+	    event_add(ev, &tv) == -1)
+		fatal("cannot set the timer for the full reconcile");
+	return ev;
+}
+
+/* After a --once pass that did its part: 0, or why a cron job should hear
+ * of it (users held: 65; jobs left, parked or to retry: 75). */
+static int
+once_status(struct daemon *d)
+{
+	if (d->parked > 0)
+		log_error("--once: %d job(s) failed and are parked: retrying cannot "
+		    "help until the cause is fixed (certsyncctl status says why)",
+		    d->parked);
+	if (d->unfinished > d->parked)
+		log_warn("--once: %d job(s) not finished: retries after a failure "
+		    "(see the lines above, and certsyncctl status), or reissues "
+		    "spread out by [reconcile] ca_change_per_minute; run again, or "
+		    "let certsyncd run", d->unfinished - d->parked);
+	if (d->held > 0) {
+		log_warn("--once: %zu user(s) held by the safety catch (see the HELD "
+		    "line, certsyncctl status and plan); certsyncctl release lets "
+		    "them through", d->held);
+		return EX_DATAERR;
+	}
+	return d->unfinished > 0 ? EX_TEMPFAIL : 0;
+}
+
 static int
 run_loop(struct daemon *d)
 {
-	struct event *ev_term, *ev_int, *ev_hup, *ev_full = NULL;
+	struct event *ev_term, *ev_int, *ev_hup, *ev_usr1, *ev_full = NULL,
+	    *ev_holds = NULL;
 	int rc;
 
 	if ((d->base = event_base_new()) == NULL)
@@ -247,46 +366,34 @@ run_loop(struct daemon *d)
 	ev_term = evsignal_new(d->base, SIGTERM, on_stop_signal, d);
 	ev_int = evsignal_new(d->base, SIGINT, on_stop_signal, d);
 	ev_hup = evsignal_new(d->base, SIGHUP, on_hup, d);
+	ev_usr1 = evsignal_new(d->base, SIGUSR1, on_usr1, d);
 	event_add(ev_term, NULL);
 	event_add(ev_int, NULL);
 	event_add(ev_hup, NULL);
-	if (d->conf->directory.full_reconcile_hours > 0 && !d->once) {
-		struct timeval tv = { d->conf->directory.full_reconcile_hours * 3600L, 0 };
-#ifdef CS_FAILPOINTS
-		/* Test builds only: the period in seconds, for the AD tests. */
-		const char *secs = getenv("CERTSYNC_FULL_RECONCILE_SECONDS");
-
-		if (secs != NULL && atoi(secs) > 0)
-			tv.tv_sec = atoi(secs);
-#endif
-
-		ev_full = event_new(d->base, -1, EV_PERSIST, on_full_reconcile, d);
-		event_add(ev_full, &tv);
+	event_add(ev_usr1, NULL);
+	if (!d->once) {
+		ev_holds = holds_timer(d);
+		ev_full = full_reconcile_timer(d);
 	}
+	d->started = 0;
 	if ((rc = start(d)) == 0) {
+		d->started = 1;
 		notify_attach(d->notify, d->base, d->st);
 		event_base_dispatch(d->base);
 		if (watch_failed(d->watch))
 			rc = EX_UNAVAILABLE;
 	}
 	stop(d);
-	if (rc == 0 && d->once && d->parked > 0)
-		log_error("--once: %d job(s) failed and are parked: retrying cannot "
-		    "help until the cause is fixed (certsyncctl status says why)",
-		    d->parked);
-	if (rc == 0 && d->once && d->unfinished > d->parked) {
-		log_warn("--once: %d job(s) not finished: retries after a failure "
-		    "(see the lines above, and certsyncctl status), or reissues "
-		    "spread out by [reconcile] ca_change_per_minute; run again, or "
-		    "let certsyncd run", d->unfinished - d->parked);
-	}
-	if (rc == 0 && d->once && d->unfinished > 0)
-		rc = EX_TEMPFAIL;
+	if (rc == 0 && d->once)
+		rc = once_status(d);
 	if (ev_full != NULL)
 		event_free(ev_full);
+	if (ev_holds != NULL)
+		event_free(ev_holds);
 	event_free(ev_term);
 	event_free(ev_int);
 	event_free(ev_hup);
+	event_free(ev_usr1);
 	event_base_free(d->base);
 	d->base = NULL;
 	return rc;
@@ -374,9 +481,23 @@ serve(struct daemon *d)
 	metrics_set(M_START_TIME, (int64_t)time(NULL));
 	for (;;) {
 		rc = run_loop(d);
+		if (rc != 0 && !d->started && d->prev_conf != NULL) {
+			/* Its checks passed, yet it did not start (something
+			 * changed since): the one before takes over again. */
+			log_error("%s: the reloaded configuration could not start; "
+			    "going back to the one before", d->conf_path);
+			conf_free(d->conf);
+			d->conf = d->prev_conf;
+			d->prev_conf = NULL;
+			d->reload_failed = 1;
+			apply_logging(d);
+			continue;
+		}
+		conf_free(d->prev_conf);
+		d->prev_conf = NULL;
 		if (rc != 0 || d->stopping || d->once || d->next_conf == NULL)
 			break;
-		conf_free(d->conf);
+		d->prev_conf = d->conf;
 		d->conf = d->next_conf;
 		d->next_conf = NULL;
 		apply_logging(d);
@@ -388,6 +509,7 @@ serve(struct daemon *d)
 	if (pid_file != NULL)
 		unlink(pid_file);
 	free(pid_file);
+	log_guard_flush();
 	log_notice("stopped");
 	return rc;
 }
@@ -410,5 +532,6 @@ main(int argc, char **argv)
 	rc = d.dry_run ? dry_run(&d) : serve(&d);
 	conf_free(d.conf);
 	conf_free(d.next_conf);
+	conf_free(d.prev_conf);
 	return rc;
 }

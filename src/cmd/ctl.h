@@ -5,7 +5,7 @@
  * signer when it signs), the table entry that describes a command, the
  * helpers they share, and the commands, one family per file: ctl_issue.c
  * (init-ca, issue), ctl_certs.c (list, show, revoke, crl), ctl_recover.c,
- * ctl_status.c (plan, status, audit), ctl_retry.c.
+ * ctl_status.c (plan, status, audit), ctl_retry.c, ctl_release.c (release).
  * Never: seen outside src/cmd/.
  *
  * Return convention: a command and a helper return 0 or a sysexits code
@@ -37,6 +37,7 @@ struct command {
 	int (*run)(struct ctl *, const struct command *, int, char **);
 	int needs_signer;
 	int needs_archive;            /* it may archive keys: agents loaded */
+	int read_only;      /* only looks: the store is opened read-only */
 };
 
 /* Logs "NAME: what (usage: ...)"; returns EX_USAGE. */
@@ -70,5 +71,6 @@ int cmd_plan(struct ctl *ctl, const struct command *cmd, int argc, char **argv);
 int cmd_status(struct ctl *ctl, const struct command *cmd, int argc, char **argv);
 int cmd_audit(struct ctl *ctl, const struct command *cmd, int argc, char **argv);
 int cmd_retry(struct ctl *ctl, const struct command *cmd, int argc, char **argv);
+int cmd_release(struct ctl *ctl, const struct command *cmd, int argc, char **argv);
 
 #endif

@@ -1,8 +1,10 @@
 /*
  * ctl_certs.c - certsyncctl list, show, revoke and crl.
  *
- * Owns: the certificate listings (a withdrawn certificate shown as such)
- * and revoking by serial, with the CRL rewritten at once.
+ * Owns: the certificate listings (a withdrawn certificate shown as such,
+ * one on hold with the date of its hold) and revoking by serial (a
+ * certificate on hold too: its hold becomes final), with the CRL rewritten
+ * at once.
  * Never: revokes a certificate without archiving its key first (the
  * revoke step does both).
  */
@@ -141,7 +143,11 @@ print_cert(const struct cert_row *r, const char *status)
 		escape_line(stdout, "Archive file:  %s", r->archive_path);
 		print_protection(r);
 	}
-	if (r->revoked_at)
+	if (r->status == CERT_ON_HOLD)
+		printf("On hold:       since %s (certificateHold): active again if the "
+		    "user comes back, else revoked for good after [reconcile] hold_days\n",
+		    certinfo_fmt_time(r->revoked_at, ra, sizeof(ra)));
+	else if (r->revoked_at)
 		escape_line(stdout, "Revoked:       %s (%s)",
 		    certinfo_fmt_time(r->revoked_at, ra, sizeof(ra)),
 		    crl_reason_name(r->reason));
@@ -214,7 +220,10 @@ cmd_revoke(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 	int c, rc, reason = -2;
 
 	while ((rc = ctl_getopt(cmd, argc, argv, "r:h", opts, &c)) == -1 && c != -1) {
-		if ((reason = crl_reason_parse(optarg)) == -1) {
+		/* certificateHold is certsync's own reversible step, with its
+		 * own lifetime; an admin's revocation is final. */
+		if ((reason = crl_reason_parse(optarg)) == -1 ||
+		    reason == CRL_REASON_CERTIFICATE_HOLD) {
 			log_error("revoke: --reason \"%s\" is not one of %s", optarg,
 			    crl_reason_list());
 			return EX_USAGE;

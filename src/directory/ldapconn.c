@@ -441,6 +441,28 @@ ldap_bind_conf(const struct conf *conf, LDAP *ld, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * TCP keepalive on every connection: a host that is gone (powered off, cut
+ * off) is found after idle + probes * interval seconds even on a silent
+ * persistent search.  A hung server process is not (its kernel answers
+ * the probes): the watcher's own probe finds that one (watch.c).
+ */
+static int
+set_keepalive(const struct conf *conf, LDAP *ld, char *err, size_t errlen)
+{
+	int idle = conf->directory.idle_probe > 0 ? conf->directory.idle_probe : 60;
+	int interval = conf->directory.network_timeout, probes = 3;
+
+	if (ldap_set_option(ld, LDAP_OPT_X_KEEPALIVE_IDLE, &idle) != LDAP_OPT_SUCCESS ||
+	    ldap_set_option(ld, LDAP_OPT_X_KEEPALIVE_INTERVAL,
+	    &interval) != LDAP_OPT_SUCCESS ||
+	    ldap_set_option(ld, LDAP_OPT_X_KEEPALIVE_PROBES, &probes) != LDAP_OPT_SUCCESS) {
+		snprintf(err, errlen, "cannot set TCP keepalive options");
+		return -1;
+	}
+	return 0;
+}
+
 LDAP *
 ldapconn_open(const struct conf *conf, char *err, size_t errlen)
 {
@@ -459,7 +481,8 @@ ldapconn_open(const struct conf *conf, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot set connection options");
 		goto fail;
 	}
-	if (set_tls(conf, ld, err, errlen) == -1)
+	if (set_keepalive(conf, ld, err, errlen) == -1 ||
+	    set_tls(conf, ld, err, errlen) == -1)
 		goto fail;
 	if (conf->directory.starttls &&
 	    (rc = ldap_start_tls_s(ld, NULL, NULL)) != LDAP_SUCCESS) {

@@ -12,11 +12,18 @@
  * AD rounds run on a helper thread with a connection of their own; the
  * loop's connection carries the change notification search, which only
  * rings the bell for the next round.
- * Never: holds a message across drains, retries in a busy loop, or decides
- * what an entry means (the sink does).
+ * A silent watching connection is probed (idle_probe): a server that
+ * stopped answering (a frozen slapd still accepts TCP and acknowledges
+ * keepalives) is found within a probe's timeout and reconnected with
+ * backoff, and the state says "not answering since".  The backoff starts
+ * over only once a connection proved itself (its first changes recorded),
+ * so a server that accepts and then fails is not retried every second.
+ * Never: holds a message across drains, retries in a busy loop, blocks the
+ * loop on the directory, or decides what an entry means (the sink does).
  */
 #include "config.h"
 
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -74,8 +81,16 @@ struct watch {
 	struct event *ev_round_done;
 
 	int backoff;               /* seconds before the next attempt */
+	time_t down_since;         /* the first failure since the last healthy moment */
+	int probe_msgid;           /* a probe awaiting its answer, or 0 */
+	int probe_grace;           /* its deadline was put off once already */
+	time_t last_heard;         /* the last message on the connection */
+	struct event *ev_probe;
 	int failed;                /* --once: gave up after a failure */
 	int in_refresh;
+	int full;                  /* this refresh was asked without a cookie */
+	int swept;                 /* this refresh swept already */
+	int scope_noted;           /* the changed scope was logged */
 	struct uuid_set seen;
 	char state[600];           /* last logged connection state */
 };
@@ -198,10 +213,16 @@ schedule_retry(struct watch *w)
 		    w->conf->directory.reconnect_max : w->backoff * 2;
 }
 
+/* Drops the connection; hung: the server stopped answering (a timeout),
+ * rather than refused or closed it. */
 static void
-drop(struct watch *w, const char *why)
+drop_as(struct watch *w, const char *why, int hung)
 {
+	char since[40];
+
 	metrics_add(M_ERR_DIRECTORY, 1);
+	w->probe_msgid = 0;
+	evtimer_del(w->ev_probe);
 	if (w->ev_read != NULL) {
 		event_free(w->ev_read);
 		w->ev_read = NULL;
@@ -225,15 +246,140 @@ drop(struct watch *w, const char *why)
 		event_base_loopbreak(w->base);
 		return;
 	}
-	set_state(w, 1, "disconnected: %s; retrying with backoff up to %ds", why,
-	    w->conf->directory.reconnect_max);
+	if (w->down_since == 0)
+		w->down_since = time(NULL);
+	strftime(since, sizeof(since), "%Y-%m-%d %H:%M:%S UTC", gmtime(&w->down_since));
+	if (hung)
+		set_state(w, 1, "not answering since %s: %s; retrying with backoff up "
+		    "to %ds", since, why, w->conf->directory.reconnect_max);
+	else
+		set_state(w, 1, "disconnected: %s; retrying with backoff up to %ds "
+		    "(down since %s)", why, w->conf->directory.reconnect_max, since);
 	schedule_retry(w);
+}
+
+static void
+drop(struct watch *w, const char *why)
+{
+	/* A connect or bind that timed out: the server is there but silent. */
+	drop_as(w, why, strstr(why, ldap_err2string(LDAP_TIMEOUT)) != NULL);
+}
+
+/* The store failed under a drain: what was read is not kept, so the search
+ * starts again from the last cookie, after the backoff. */
+static void
+drop_store(struct watch *w, const char *what)
+{
+	char why[400];
+
+	snprintf(why, sizeof(why), "the state store could not %s (%s)", what,
+	    store_error(w->st));
+	drop_as(w, why, 0);
+}
+
+/* The connection proved itself: the next failure starts the backoff over. */
+static void
+healthy(struct watch *w)
+{
+	w->backoff = 1;
+	w->down_since = 0;
 }
 
 int
 watch_failed(const struct watch *w)
 {
 	return w != NULL && w->failed;
+}
+
+/* ---- probing a silent connection -------------------------------------------- */
+
+/*
+ * SSSD bounds each operation (ldap_opt_timeout) and renews its connections
+ * on a timer (ldap_connection_expire_timeout); a persistent search has no
+ * operation to bound, so it is the silence that is bounded here: after
+ * idle_probe seconds without a message, a base search of the rootDSE
+ * (asking for no attribute) goes over the same connection, and an answer
+ * must come within network_timeout.  Sent and read without blocking: the
+ * answer is picked up by the drains.
+ */
+static void
+probe_arm(struct watch *w, int seconds)
+{
+	struct timeval tv = { seconds, 0 };
+
+	if (w->conf->directory.idle_probe > 0 && w->ld != NULL)
+		evtimer_add(w->ev_probe, &tv);
+}
+
+static void
+probe_answered(struct watch *w)
+{
+	w->probe_msgid = 0;
+	w->last_heard = time(NULL);
+	evtimer_del(w->ev_probe);
+	probe_arm(w, w->conf->directory.idle_probe);
+}
+
+/* Whether msg is (part of) the probe's answer; its end settles the probe. */
+static int
+probe_message(struct watch *w, LDAPMessage *msg)
+{
+	if (w->probe_msgid == 0 || ldap_msgid(msg) != w->probe_msgid)
+		return 0;
+	if (ldap_msgtype(msg) == LDAP_RES_SEARCH_RESULT)
+		probe_answered(w);
+	return 1;
+}
+
+/* An answer may be waiting on the socket while the loop was busy (the
+ * store, say): then the deadline is the loop's, not the server's. */
+static int
+probe_waiting(struct watch *w)
+{
+	struct pollfd pfd = { .fd = -1, .events = POLLIN };
+
+	if (ldap_get_option(w->ld, LDAP_OPT_DESC, &pfd.fd) != LDAP_OPT_SUCCESS ||
+	    pfd.fd < 0)
+		return 0;
+	return poll(&pfd, 1, 0) == 1;
+}
+
+static void
+on_probe(evutil_socket_t fd, short what, void *arg)
+{
+	static char *const no_attrs[] = { LDAP_NO_ATTRS, NULL };
+	struct watch *w = arg;
+	time_t quiet = time(NULL) - w->last_heard;
+	char why[128];
+	int rc;
+
+	if (w->ld == NULL)
+		return;
+	if (w->probe_msgid != 0) {
+		if (!w->probe_grace && probe_waiting(w)) {
+			w->probe_grace = 1;	/* a second to read it */
+			event_active(w->ev_read, EV_READ, 0);
+			probe_arm(w, 1);
+			return;
+		}
+		snprintf(why, sizeof(why), "no answer to a probe within %ds",
+		    w->conf->directory.network_timeout);
+		drop_as(w, why, 1);
+		return;
+	}
+	if (quiet < w->conf->directory.idle_probe) {
+		probe_arm(w, w->conf->directory.idle_probe - (int)quiet);
+		return;
+	}
+	w->probe_grace = 0;
+	rc = ldap_search_ext(w->ld, "", LDAP_SCOPE_BASE, "(objectClass=*)",
+	    (char **)no_attrs, 0, NULL, NULL, NULL, 1, &w->probe_msgid);
+	if (rc != LDAP_SUCCESS) {
+		w->probe_msgid = 0;
+		drop(w, ldap_err2string(rc));
+		return;
+	}
+	probe_arm(w, w->conf->directory.network_timeout);
 }
 
 static void
@@ -273,7 +419,10 @@ on_connected(evutil_socket_t fd, short what, void *arg)
 	if (w->ev_read == NULL || event_add(w->ev_read, NULL) == -1 ||
 	    start_search(w) == -1)
 		return;
-	w->backoff = 1;
+	/* Not healthy() yet: a server that accepts and then fails at once
+	 * (or whose changes cannot be recorded) keeps its backoff. */
+	w->last_heard = time(NULL);
+	probe_arm(w, w->conf->directory.idle_probe);
 }
 
 static void
@@ -299,6 +448,43 @@ connect_async(struct watch *w)
 
 static int start_ad(struct watch *w);
 
+/*
+ * Whether [directory] base, scope or filter changed since the last pass
+ * completed (a reload, or an edit and a restart): a stored cookie then
+ * speaks of other users, so the pass starts from none, and its sweep
+ * compares the new scope with what certsync knows (the planner's safety
+ * catch judges what that sweep would remove).
+ */
+static int
+scope_changed(struct watch *w)
+{
+	char *was = NULL, *now = conf_scope_text(w->conf);
+	int changed;
+
+	changed = store_state_get(w->st, "scope", &was, NULL) == 1 && was != NULL &&
+	    strcmp(was, now) != 0;
+	if (changed && !w->scope_noted++)	/* once, not per reconnect */
+		log_notice("directory %s: [directory] base, scope or filter changed "
+		    "since the last pass (was %s, now %s); a full pass follows, "
+		    "compared with what certsync knows", w->conf->directory.uri, was, now);
+	free(was);
+	free(now);
+	return changed;
+}
+
+/* A pass completed with this scope: the next one compares with it. */
+static void
+scope_settled(struct watch *w)
+{
+	char *now;
+
+	if (w->sink.dry_run)
+		return;
+	now = conf_scope_text(w->conf);
+	store_state_set(w->st, "scope", now);
+	free(now);
+}
+
 static int
 start_search(struct watch *w)
 {
@@ -311,17 +497,21 @@ start_search(struct watch *w)
 		return start_ad(w);
 
 	w->in_refresh = 1;
+	w->swept = 0;
 	uuid_set_clear(&w->seen);
 	/* The refresh summary counts this pass only. */
 	w->sink.pass_begin(w->sink.arg);
 	if (w->poll)
 		rc = syncrepl_poll_search(w->ld, w->conf, &w->msgid);
 	else {
-		if (store_checkpoint_get(w->st, CHECKPOINT, &blob, &len, NULL) == 1) {
+		if (!scope_changed(w) &&
+		    store_checkpoint_get(w->st, CHECKPOINT, &blob, &len, NULL) == 1) {
 			cookie.bv_val = blob;
 			cookie.bv_len = len;
 			resumed = blob != NULL;
 		}
+		/* Only a refresh asked without a cookie sends every entry. */
+		w->full = !resumed;
 		rc = syncrepl_search(w->ld, w->conf, w->once ? LDAP_SYNC_REFRESH_ONLY :
 		    LDAP_SYNC_REFRESH_AND_PERSIST, &cookie, &w->msgid);
 	}
@@ -359,8 +549,20 @@ refresh_complete(struct watch *w)
 	log_notice("directory %s: refresh complete: %s", w->conf->directory.uri,
 	    summary);
 	store_state_set(w->st, "refreshed", "yes");
+	scope_settled(w);
 	if (w->once && w->on_refreshed != NULL)
 		w->on_refreshed(w->arg);
+}
+
+/* The sweep of a refresh, at most once: a second one, after seen was
+ * cleared, would take everyone for gone. */
+static void
+sweep_once(struct watch *w)
+{
+	if (w->swept)
+		return;
+	w->swept = 1;
+	w->sink.sweep(w->sink.arg, &w->seen);
 }
 
 static void
@@ -387,9 +589,10 @@ handle_done(struct watch *w, struct sync_event *ev)
 		drop(w, "the server ended the persistent search");
 		return;
 	}
-	/* refreshOnly, or a poll: a present phase unless told otherwise. */
-	if (!ev->refresh_deletes && w->in_refresh)
-		w->sink.sweep(w->sink.arg, &w->seen);
+	/* refreshOnly, or a poll: a present phase unless told otherwise, and
+	 * a refresh asked without a cookie whatever it says. */
+	if ((!ev->refresh_deletes || w->full) && w->in_refresh)
+		sweep_once(w);
 	uuid_set_clear(&w->seen);
 	save_cookie(w, &ev->cookie);
 	refresh_complete(w);
@@ -432,11 +635,15 @@ handle_event(struct watch *w, struct sync_event *ev)
 		handle_idset(w, ev);
 		break;
 	case SE_PRESENT_END:
-		if (w->in_refresh)
-			w->sink.sweep(w->sink.arg, &w->seen);
-		uuid_set_clear(&w->seen);
-		break;
 	case SE_DELETE_END:
+		/* After a present phase, whoever it did not name is gone; and
+		 * after a refresh asked without a cookie, which sent every
+		 * entry in scope, whatever phase it ends with (OpenLDAP ends it
+		 * with a delete phase): a full refresh after a refused cookie
+		 * or a changed scope misses no departure. */
+		if (w->in_refresh && (ev->type == SE_PRESENT_END ||
+		    (w->full && ev->refresh_done)))
+			sweep_once(w);
 		uuid_set_clear(&w->seen);
 		break;
 	case SE_DONE:
@@ -474,24 +681,53 @@ handle_poll_message(struct watch *w, LDAPMessage *msg)
 static void start_round(struct watch *w);
 static void on_notify_read(struct watch *w);
 
+/* One message of the watching connection, read with LDAP_RES_ANY (so
+ * that libldap keeps none back that the socket no longer signals): the
+ * probe's answer, or the search's.  1 for a message of the change source. */
+static int
+handle_message(struct watch *w, LDAPMessage *msg)
+{
+	struct sync_event ev;
+
+	w->last_heard = time(NULL);
+	if (probe_message(w, msg) || ldap_msgid(msg) != w->msgid)
+		return 0;	/* the probe's, or of a search that is over */
+	store_state_set(w->st, "last_event", "");
+	metrics_set(M_DIR_LAST_EVENT, (int64_t)time(NULL));
+	if (w->poll)
+		handle_poll_message(w, msg);
+	else if (syncrepl_parse(w->ld, msg, &ev) == 0) {
+		handle_event(w, &ev);
+		sync_event_free(&ev);
+	} else {
+		sync_event_free(&ev);	/* what was decoded before the fault */
+		log_warn("directory %s: a malformed sync message was ignored",
+		    w->conf->directory.uri);
+	}
+	return 1;
+}
+
 static void
 on_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct watch *w = arg;
 	struct timeval zero = { 0, 0 };
-	int i, rc = 0;
+	int i, rc = 0, changes = 0;
 
 	if (w->mode == M_DIRSYNC || w->mode == M_USN) {
 		on_notify_read(w);
 		return;
 	}
-	if (store_begin(w->st) == -1)
+	/* Reading on without a transaction would consume changes unrecorded;
+	 * not reading would bring the loop straight back here. */
+	if (store_begin(w->st) == -1) {
+		drop_store(w, "start a transaction");
 		return;
+	}
 	for (i = 0; i < DRAIN_MAX && w->ld != NULL; i++) {
 		LDAPMessage *msg = NULL;
-		struct sync_event ev;
 
-		if ((rc = ldap_result(w->ld, w->msgid, LDAP_MSG_ONE, &zero, &msg)) == 0)
+		if ((rc = ldap_result(w->ld, LDAP_RES_ANY, LDAP_MSG_ONE, &zero, &msg)) == 0)
 			break;
 		if (rc == -1) {
 			int err = LDAP_SERVER_DOWN;
@@ -503,26 +739,18 @@ on_read(evutil_socket_t fd, short what, void *arg)
 			drop(w, ldap_err2string(err));
 			return;
 		}
-		store_state_set(w->st, "last_event", "");
-		metrics_set(M_DIR_LAST_EVENT, (int64_t)time(NULL));
-		if (w->poll)
-			handle_poll_message(w, msg);
-		else if (syncrepl_parse(w->ld, msg, &ev) == 0) {
-			handle_event(w, &ev);
-			sync_event_free(&ev);
-		} else {
-			sync_event_free(&ev);	/* what was decoded before the fault */
-			log_warn("directory %s: a malformed sync message was ignored",
-			    w->conf->directory.uri);
-		}
+		changes += handle_message(w, msg);
 		ldap_msgfree(msg);
 	}
 	if (store_commit(w->st) == -1) {
 		/* The messages are consumed but their effects are not stored:
 		 * search again from the last committed cookie. */
-		drop(w, "the state store could not record the changes");
+		drop_store(w, "record the changes");
 		return;
 	}
+	/* Recorded, and still up (an error result drops it): proven. */
+	if (changes > 0 && w->ld != NULL)
+		healthy(w);
 	w->sink.flush(w->sink.arg);
 	/* libldap may hold parsed data the fd no longer signals: come back. */
 	if (i == DRAIN_MAX && w->ev_read != NULL)
@@ -567,6 +795,8 @@ start_ad(struct watch *w)
 {
 	w->in_refresh = 1;
 	w->sink.pass_begin(w->sink.arg);
+	if (scope_changed(w))
+		w->force_full = 1;
 	if (!w->once && w->server.notification) {
 		/* On the naming context: a user moved out of base must ring
 		 * the bell too.  Samba sends no notification for a deletion
@@ -754,7 +984,7 @@ apply_round(struct watch *w, struct ad_round *r)
 	int merge = w->mode == M_DIRSYNC && !r->full;
 
 	if (store_begin(w->st) == -1) {
-		drop(w, "the state store could not start a transaction");
+		drop_store(w, "start a transaction");
 		return;
 	}
 	for (size_t i = 0; i < r->n; i++) {
@@ -762,7 +992,7 @@ apply_round(struct watch *w, struct ad_round *r)
 			/* Nothing of the round is kept: the next one repeats it. */
 			store_rollback(w->st);
 			uuid_set_clear(&seen);
-			drop(w, "the state store could not record the changes");
+			drop_store(w, "record the changes");
 			return;
 		}
 	}
@@ -773,9 +1003,10 @@ apply_round(struct watch *w, struct ad_round *r)
 		store_checkpoint_put(w->st, ad_checkpoint(w), r->cookie.bv_val,
 		    r->cookie.bv_len, w->server.server_id);
 	if (store_commit(w->st) == -1) {
-		drop(w, "the state store could not record the changes");
+		drop_store(w, "record the changes");
 		return;
 	}
+	healthy(w);
 	metrics_set(M_DIR_LAST_EVENT, (int64_t)time(NULL));
 	if (w->round_full)	/* the full pass asked for is done */
 		w->force_full = w->round_full = 0;
@@ -864,7 +1095,10 @@ on_notify_read(struct watch *w)
 			drop(w, ldap_err2string(err));
 			return;
 		}
-		if (rc == LDAP_RES_SEARCH_ENTRY)
+		w->last_heard = time(NULL);
+		if (probe_message(w, msg))
+			;	/* the probe's answer, not a notification */
+		else if (rc == LDAP_RES_SEARCH_ENTRY)
 			kick = 1;
 		else if (rc == LDAP_RES_SEARCH_RESULT) {
 			int err = LDAP_OTHER;
@@ -913,7 +1147,8 @@ watch_start(struct event_base *base, const struct conf *conf, struct store *st,
 	if ((w->ev_retry = evtimer_new(base, on_retry, w)) == NULL ||
 	    (w->ev_poll = evtimer_new(base, on_poll, w)) == NULL ||
 	    (w->ev_connected = event_new(base, -1, 0, on_connected, w)) == NULL ||
-	    (w->ev_round_done = event_new(base, -1, 0, on_round_done, w)) == NULL)
+	    (w->ev_round_done = event_new(base, -1, 0, on_round_done, w)) == NULL ||
+	    (w->ev_probe = evtimer_new(base, on_probe, w)) == NULL)
 		fatal("out of memory");
 	connect_async(w);
 	*out = w;
@@ -951,6 +1186,7 @@ watch_stop(struct watch *w)
 	event_free(w->ev_poll);
 	event_free(w->ev_connected);
 	event_free(w->ev_round_done);
+	event_free(w->ev_probe);
 	uuid_set_clear(&w->seen);
 	free(w);
 }

@@ -63,6 +63,7 @@ enum conf_type {
 	CT_KEY_SPEC,	/* struct key_spec field */
 	CT_LOG_LEVEL,	/* int field, log_level_parse() */
 	CT_LISTEN,	/* addresses to listen on, conf_listen_item() */
+	CT_THRESHOLD,	/* struct threshold field: "5%" or "20" */
 };
 
 #define KF_REQUIRED	0x1	/* no default: the file must set it */
@@ -139,6 +140,9 @@ static const struct choice facilities[] = {
 	{ s, k, CT_INT, def, NULL, lo, hi, NULL, 0, FIELD(f) }
 #define K_ONE(s, k, t, def, ch, f) \
 	{ s, k, t, def, NULL, 0, 0, ch, 0, FIELD(f) }
+/* A share ("5%") or a count up to hi. */
+#define K_THR(s, k, def, hi, f) \
+	{ s, k, CT_THRESHOLD, def, NULL, 0, hi, NULL, 0, FIELD(f) }
 /* A key whose default depends on [directory] flavor (loaded before it). */
 #define K_FLV(s, k, t, def, def_ad, ch, fl, f) \
 	{ s, k, t, def, def_ad, 0, 0, ch, fl, FIELD(f) }
@@ -185,6 +189,7 @@ static const struct conf_key conf_keys[] = {
 	    directory.full_reconcile_hours),
 	K_INT("directory", "network_timeout", "10", 1, 300, directory.network_timeout),
 	K_INT("directory", "reconnect_max", "60", 1, 3600, directory.reconnect_max),
+	K_INT("directory", "idle_probe", "60", 0, 3600, directory.idle_probe),
 
 	K_ONE("reconcile", "on_address_change", CT_BOOL, "yes", NULL,
 	    reconcile.on_address_change),
@@ -195,10 +200,14 @@ static const struct conf_key conf_keys[] = {
 	/* Reissues are spaced in whole seconds: 60 a minute is the most. */
 	K_INT("reconcile", "ca_change_per_minute", "10", 1, 60,
 	    reconcile.ca_change_per_minute),
+	/* Counts go up to ten million users; a share has two decimals. */
+	K_THR("reconcile", "max_revoke", "5%", 10000000, reconcile.max_revoke),
+	K_INT("reconcile", "hold_days", "7", 0, 365, reconcile.hold_days),
 
 	K_STR("daemon", "delivery_hook", CT_PATH, NULL, 0, daemon.delivery_hook),
 	K_INT("daemon", "delivery_timeout", "60", 1, 3600, daemon.delivery_timeout),
 	K_STR("daemon", "pid_file", CT_PATH, NULL, 0, daemon.pid_file),
+	K_INT("daemon", "retry_max", "3600", 5, 86400, daemon.retry_max),
 
 	K_STR("ca", "certificate", CT_PATH, NULL, KF_REQUIRED, ca.certificate),
 	K_STR("ca", "key", CT_PATH, NULL, KF_REQUIRED, ca.key),
@@ -920,6 +929,44 @@ parse_listen(struct loader *ld, const struct conf_key *k, const char *val,
 	return parse_string(ld, k, val, field);
 }
 
+/* "5%", "0.5%", "12.25%" (hundredths at most, above 0, up to 100), or a
+ * whole count of users between the key's min and max. */
+static int
+parse_threshold(struct loader *ld, const struct conf_key *k, const char *val,
+    void *field)
+{
+	struct threshold *t = field;
+	size_t len = strlen(val), digits = strspn(val, "0123456789");
+	long whole = 0, frac = 0;
+
+	if (len > 1 && val[len - 1] == '%' && digits > 0 && digits <= 3) {
+		size_t fd = 0;
+
+		whole = strtol(val, NULL, 10);
+		if (val[digits] == '.') {
+			fd = strspn(val + digits + 1, "0123456789");
+			frac = fd == 1 ? 10 * strtol(val + digits + 1, NULL, 10) :
+			    strtol(val + digits + 1, NULL, 10);
+		}
+		if ((fd == 0 ? digits + 1 : digits + fd + 2) == len &&
+		    (val[digits] == '%' || (fd >= 1 && fd <= 2)) &&
+		    whole * 100 + frac > 0 && whole * 100 + frac <= 10000) {
+			t->percent = 1;
+			t->value = (int)(whole * 100 + frac);
+			return 0;
+		}
+	} else if (digits == len && whole_number(val, &whole) &&
+	    whole >= k->min && whole <= k->max) {
+		t->percent = 0;
+		t->value = (int)whole;
+		return 0;
+	}
+	key_error(ld, k, "\"%s\" is not a share of the known users like 5%% or "
+	    "0.5%% (above 0, up to 100%%), nor a count of users like 20 (0 to %d)",
+	    val, k->max);
+	return -1;
+}
+
 static const struct {
 	parse_fn *parse;
 	int is_string;		/* the field is a char * that conf_free frees */
@@ -938,6 +985,7 @@ static const struct {
 	[CT_KEY_SPEC] = { parse_key_type, 0 },
 	[CT_LOG_LEVEL] = { parse_log_level, 0 },
 	[CT_LISTEN] = { parse_listen, 1 },
+	[CT_THRESHOLD] = { parse_threshold, 0 },
 };
 
 /* ---- the file's shape: sections and keys ------------------------------- */
@@ -1317,4 +1365,15 @@ conf_parse_key_spec(const char *text, struct key_spec *spec)
 		}
 	}
 	return -1;
+}
+
+char *
+conf_scope_text(const struct conf *c)
+{
+	char *s = NULL;
+
+	if (asprintf(&s, "base=%s scope=%s filter=%s", c->directory.base ?
+	    c->directory.base : "", c->directory.scope, c->directory.filter) == -1)
+		fatal("out of memory");
+	return s;
 }

@@ -29,6 +29,14 @@ enum dir_flavor { DIR_FLAVOR_OPENLDAP, DIR_FLAVOR_AD };
 enum disable_policy { DISABLE_REVOKE, DISABLE_UNPUBLISH };
 enum log_dest { LOG_DEST_STDERR, LOG_DEST_SYSLOG };
 
+/* [reconcile] max_revoke: a share of the known users ("5%": percent = 1,
+ * value = 500, in hundredths of a percent) or a count ("20": percent = 0,
+ * value = 20). */
+struct threshold {
+	int percent;
+	int value;
+};
+
 /*
  * Every path is absolute after loading: a relative path in the file is taken
  * relative to the directory holding the file.  Unset optional strings are
@@ -65,6 +73,8 @@ struct conf {
 		int full_reconcile_hours; /* default 24; 0 turns it off */
 		int network_timeout;      /* seconds, default 10 */
 		int reconnect_max;        /* seconds, backoff ceiling, default 60 */
+		int idle_probe;           /* seconds of silence on the watching connection
+		                             before it is probed, default 60; 0: never */
 	} directory;
 
 	struct {
@@ -72,12 +82,16 @@ struct conf {
 		int on_name_change;       /* default 1 */
 		int ca_change_per_minute; /* reissues after a CA change, default 10 */
 		enum disable_policy on_disable; /* default revoke */
+		struct threshold max_revoke; /* the safety catch; default 5% */
+		int hold_days;            /* on hold before final; default 7, 0: none */
 	} reconcile;
 
 	struct {
 		char *delivery_hook;      /* command run when new keys are ready */
 		int delivery_timeout;     /* seconds, default 60 */
 		char *pid_file;           /* optional */
+		int retry_max;            /* seconds, longest wait between two attempts
+		                             of a failing job, default 3600 */
 	} daemon;
 
 	struct {
@@ -173,5 +187,10 @@ int conf_parse_key_spec(const char *text, struct key_spec *spec);
  */
 int conf_listen_item(const char *value, int i, char host[CONF_HOST_MAX], int *port,
     const char **why);
+
+/* Which users the directory is asked for: "base=B scope=S filter=F", to
+ * tell a changed [directory] base, scope or filter from the one a stored
+ * checkpoint was read with.  The caller frees it. */
+char *conf_scope_text(const struct conf *conf);
 
 #endif

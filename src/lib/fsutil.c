@@ -2,18 +2,25 @@
  * fsutil.c - durable file writes and small file helpers.
  *
  * Owns: the write-temp/fsync/rename/fsync-dir sequence every key, archive
- * and CRL file goes through.  Never: leaves a partial file at the final path.
+ * and CRL file goes through, the temporary files' names (the writer's pid
+ * in them), and clearing away the ones a killed writer left.
+ * Never: leaves a partial file at the final path, or removes a temporary
+ * file whose writer is alive (certsyncctl may be writing it right now).
  */
 #include "config.h"
 
 #include <sys/stat.h>
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lib/fsutil.h"
@@ -60,7 +67,9 @@ fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 	char tmp[PATH_MAX];
 	int fd = -1, saved;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= (int)sizeof(tmp)) {
+	/* The pid tells fs_sweep_tmp() whether the writer is still alive. */
+	if (snprintf(tmp, sizeof(tmp), "%s" FS_TMP_TAG "%ld.XXXXXX", path,
+	    (long)getpid()) >= (int)sizeof(tmp)) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
@@ -196,4 +205,70 @@ fs_join(const char *dir, const char *name)
 	if (asprintf(&p, "%s/%s", dir, name) == -1)
 		return NULL;
 	return p;
+}
+
+/*
+ * Whether name is a temporary file of fs_write_atomic() whose writer is
+ * gone: "FILE.tmp.PID.XXXXXX" with PID not running (or this process, whose
+ * caller knows it writes nothing now), or the older "FILE.tmp.XXXXXX"
+ * (no pid) once it is an hour old.  A file of ours takes milliseconds to
+ * write; an hour is far beyond any of them.
+ */
+static int
+stale_tmp(const char *name, time_t mtime, time_t now)
+{
+	const char *tag = NULL, *p, *dot;
+	char *end = NULL;
+	long pid;
+
+	/* The last tag: a final name of ours never holds one itself. */
+	for (p = strstr(name, FS_TMP_TAG); p != NULL; p = strstr(p + 1, FS_TMP_TAG))
+		tag = p;
+	if (tag == NULL || tag == name)
+		return 0;
+	p = tag + strlen(FS_TMP_TAG);
+	if ((dot = strrchr(p, '.')) == NULL) {
+		/* The old name: exactly six characters from mkstemp(). */
+		for (size_t i = 0; i < 6; i++)
+			if (!isalnum((unsigned char)p[i]))
+				return 0;
+		return p[6] == '\0' && now - mtime > 3600;
+	}
+	if (strlen(dot + 1) != 6 || !isdigit((unsigned char)*p))
+		return 0;
+	pid = strtol(p, &end, 10);
+	if (end != dot || pid <= 0)
+		return 0;
+	if (pid == (long)getpid())
+		return 1;
+	return (kill((pid_t)pid, 0) == -1 && errno == ESRCH) || now - mtime > 3600;
+}
+
+int
+fs_sweep_tmp(const char *dir, void (*removed)(void *arg, const char *path),
+    void *arg)
+{
+	struct dirent *de;
+	struct stat st;
+	time_t now = time(NULL);
+	DIR *d;
+	int n = 0;
+
+	if ((d = opendir(dir)) == NULL)
+		return errno == ENOENT ? 0 : -1;
+	while ((de = readdir(d)) != NULL) {
+		char *path = fs_join(dir, de->d_name);
+
+		if (path != NULL && fstatat(dirfd(d), de->d_name, &st,
+		    AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+		    stale_tmp(de->d_name, st.st_mtime, now) &&
+		    unlinkat(dirfd(d), de->d_name, 0) == 0) {
+			n++;
+			if (removed != NULL)
+				removed(arg, path);
+		}
+		free(path);
+	}
+	closedir(d);
+	return n;
 }

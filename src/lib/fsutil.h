@@ -11,6 +11,10 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+/* What a temporary file's name carries after the final name:
+ * "FILE.tmp.PID.XXXXXX" (the writer's pid, then mkstemp's letters). */
+#define FS_TMP_TAG ".tmp."
+
 /*
  * Writes len bytes to path atomically with the given mode.  With
  * no_replace set, fails (errno EEXIST) if path already exists: used for
@@ -36,6 +40,16 @@ int fs_unlink_durable(const char *path);
 /* Reads a whole file (at most max bytes) into *out (caller frees).
  * Returns 0, or -1 with errno (EFBIG when larger than max). */
 int fs_read_file(const char *path, size_t max, unsigned char **out, size_t *len);
+
+/*
+ * Removes from dir the temporary files fs_write_atomic() left when its
+ * writer was killed: only names of ours whose writer's pid is gone (an
+ * hour old, for a name without pid), never a file being written now.
+ * Calls removed (may be NULL) per file.  Returns how many, or -1 with
+ * errno when dir cannot be read (a missing dir is 0).
+ */
+int fs_sweep_tmp(const char *dir, void (*removed)(void *arg, const char *path),
+    void *arg);
 
 /* Copies "dir/name" into a new string the caller frees; NULL on overflow. */
 char *fs_join(const char *dir, const char *name);

@@ -20,6 +20,7 @@
 
 #include "lib/escape.h"
 #include "lib/log.h"
+#include "lib/log_guard.h"
 
 static const char *log_prog = "certsync";
 static enum log_level log_level = LOG_LVL_NOTICE;
@@ -78,6 +79,10 @@ log_vemit(enum log_level level, const char *fmt, va_list ap)
 	if (level > log_level)
 		return;
 	if ((n = vsnprintf(line, sizeof(line), fmt, ap)) < 0)
+		return;
+	/* A repeat within its minute, or a quiet thread's line (log_guard.h);
+	 * it keeps the raw text, which its callers store, not print. */
+	if (!log_guard((int)level, line))
 		return;
 	/* The whole line, not the arguments one by one: no call site can
 	 * forget it. */

@@ -3,9 +3,9 @@
  *
  * Owns: the order of a user's steps and their crash safety: a job is
  * planned, resumed in whatever state it stood, run step by step (one file
- * per step: job_keys.c, job_archive.c, job_publish.c, job_revoke.c), put
- * off with backoff when a step fails, parked when retrying cannot help, and
- * closed after its batch's CRL.
+ * per step: job_keys.c, job_archive.c, job_publish.c, job_revoke.c,
+ * job_hold.c), put off with backoff when a step fails, parked when
+ * retrying cannot help, and closed after its batch's CRL.
  * Every step reads what the store says, does work that is harmless to
  * repeat, and commits its effects with the next state in one transaction.
  * Never: loses a key, revokes before the successor is published, writes a
@@ -19,11 +19,13 @@
 
 #include "lib/failpoint.h"
 #include "lib/log.h"
+#include "lib/log_guard.h"
 #include "lib/metrics.h"
 #include "pipeline/crl_publish.h"
 #include "pipeline/identity_row.h"
 #include "pipeline/job.h"
 #include "pipeline/job_archive.h"
+#include "pipeline/job_hold.h"
 #include "pipeline/job_keys.h"
 #include "pipeline/job_publish.h"
 #include "pipeline/job_revoke.h"
@@ -31,7 +33,6 @@
 #include "pki/crl.h"
 
 #define BACKOFF_FIRST 5        /* seconds before the first retry */
-#define BACKOFF_MAX 3600
 
 int
 job_plan(struct store *st, const char *uuid, enum job_action action, int reason,
@@ -58,8 +59,8 @@ job_plan(struct store *st, const char *uuid, enum job_action action, int reason,
 		.updated_at = time(NULL),
 		.next_attempt = not_before,
 	};
-	if ((rc = job_put(st, &job)) == 0 &&
-	    (action == JOB_UNPUBLISH || action == JOB_REPUBLISH))	/* nothing revoked */
+	if ((rc = job_put(st, &job)) == 0 && (action == JOB_UNPUBLISH ||
+	    action == JOB_REPUBLISH || action == JOB_LIFT))	/* nothing revoked */
 		store_audit(st, "plan", uuid, NULL, "%s: %s", job_action_name(action), why);
 	else if (rc == 0)
 		store_audit(st, "plan", uuid, NULL, "%s (%s): %s", job_action_name(action),
@@ -67,24 +68,47 @@ job_plan(struct store *st, const char *uuid, enum job_action action, int reason,
 	return rc;
 }
 
-/* A failed step: the job stays where it is and is tried again later. */
+/*
+ * A failed step: the job stays where it is and is tried again later.  When
+ * the store cannot record even that (it is full, or locked), the retry
+ * time is kept in ctx for the runner, which holds every job until then:
+ * the store would say the job is due at once.  The line says which.
+ */
 static void
-postpone(struct store *st, struct job *job, const char *what)
+postpone(struct job_ctx *ctx, struct job *job, const char *what)
 {
-	int64_t delay = BACKOFF_FIRST;
+	int64_t delay = BACKOFF_FIRST, max = ctx->conf->daemon.retry_max;
 
-	for (int i = 0; i < job->attempts && delay < BACKOFF_MAX; i++)
+	for (int i = 0; i < job->attempts && delay < max; i++)
 		delay *= 2;
-	if (delay > BACKOFF_MAX)
-		delay = BACKOFF_MAX;
+	if (delay > max)
+		delay = max;
 	job->attempts++;
 	job->next_attempt = time(NULL) + delay;
 	metrics_add(M_ERR_JOB, 1);
 	/* Only the retry columns: the in-memory state may be one whose
 	 * commit failed, and must not be written now. */
-	store_job_postpone(st, job->uuid, job->attempts, job->next_attempt, what);
-	log_warn("user %s: %s; %s job retried in %llds (attempt %d)", job->uuid, what,
-	    job_action_name(job->action), (long long)delay, job->attempts);
+	if (store_job_postpone(ctx->st, job->uuid, job->attempts, job->next_attempt,
+	    what) == 0) {
+		log_warn("user %s: %s; %s job retried in %llds (attempt %d)", job->uuid,
+		    what, job_action_name(job->action), (long long)delay, job->attempts);
+		return;
+	}
+	if (ctx->retry_unrecorded < job->next_attempt)
+		ctx->retry_unrecorded = job->next_attempt;
+	log_warn("user %s: %s; could not record the retry (%s); jobs wait %llds "
+	    "(attempt %d, not recorded)", job->uuid, what, store_error(ctx->st),
+	    (long long)delay, job->attempts);
+}
+
+/* What a failed attempt reports: the reason the step gave, else the first
+ * problem logged during it (the cause, not its echoes). */
+static const char *
+failure_text(const char *why)
+{
+	const char *first = log_first_problem();
+
+	return why[0] != '\0' ? why : first != NULL ? first : "a step failed";
 }
 
 /*
@@ -123,6 +147,52 @@ run_flip(struct job_ctx *ctx, struct job *job, const char *dn)
 	return 0;
 }
 
+/* Hold: PLANNED -> PUBLISHED (withdrawn) -> REVOKED (on hold). */
+static int
+run_hold(struct job_ctx *ctx, struct job *job, const char *dn)
+{
+	if (job->state == JOB_PLANNED || job->state == JOB_KEYS) {
+		if (job_step_flip(ctx, job, dn, 0) == -1)
+			return -1;
+		failpoint("after-PUBLISHED");
+	}
+	if (job->state == JOB_PUBLISHED) {
+		if (job_step_hold(ctx, job) == -1)
+			return -1;
+		failpoint("after-REVOKED");
+	}
+	return 0;
+}
+
+/*
+ * Lift: PLANNED -> ARCHIVED (the hold lifted; the keys were archived when
+ * it was put on) -> PUBLISHED (the same certificates in the directory
+ * again, unless the user is disabled) -> REVOKED (nothing more).  In one
+ * job, so a crash between lifting and publishing cannot lose the publish.
+ */
+static int
+run_lift(struct job_ctx *ctx, struct job *job, const struct identity *id, int have_id)
+{
+	if (job->state == JOB_PLANNED || job->state == JOB_KEYS) {
+		if (job_step_lift(ctx, job) == -1)
+			return -1;
+		failpoint("after-ARCHIVED");
+	}
+	if (job->state == JOB_ISSUED || job->state == JOB_ARCHIVED) {
+		if ((!have_id || id->enabled ? job_step_flip(ctx, job,
+		    have_id ? id->dn : NULL, 1) :
+		    job_set_state(ctx->st, job, JOB_PUBLISHED)) == -1)
+			return -1;
+		failpoint("after-PUBLISHED");
+	}
+	if (job->state == JOB_PUBLISHED) {
+		if (job_set_state(ctx->st, job, JOB_REVOKED) == -1)
+			return -1;
+		failpoint("after-REVOKED");
+	}
+	return 0;
+}
+
 /* 0, or the failed step's -1 or -2 (see job_step_issue()). */
 static int
 run_steps(struct job_ctx *ctx, struct job *job, const struct identity *id,
@@ -133,6 +203,10 @@ run_steps(struct job_ctx *ctx, struct job *job, const struct identity *id,
 
 	if (job->action == JOB_UNPUBLISH || job->action == JOB_REPUBLISH)
 		return run_flip(ctx, job, dn);
+	if (job->action == JOB_HOLD)
+		return run_hold(ctx, job, dn);
+	if (job->action == JOB_LIFT)
+		return run_lift(ctx, job, id, have_id);
 	if (job->state == JOB_PLANNED || job->state == JOB_KEYS) {
 		if (job->action == JOB_REVOKE) {
 			if (job_set_state(ctx->st, job, JOB_ISSUED) == -1)
@@ -159,6 +233,14 @@ run_steps(struct job_ctx *ctx, struct job *job, const struct identity *id,
 	return 0;
 }
 
+/* Whether the job signs new certificates for its user. */
+static int
+issues(const struct job *job, int have_id)
+{
+	return have_id && (job->action == JOB_ENROLL || job->action == JOB_REISSUE ||
+	    job->action == JOB_RENEW);
+}
+
 int
 job_run(struct job_ctx *ctx, const char *uuid)
 {
@@ -167,22 +249,29 @@ job_run(struct job_ctx *ctx, const char *uuid)
 	char why[256] = "";
 	int found, have_id = 0, rc = -1;
 
+	log_problem_clear();
 	if ((found = job_get(ctx->st, uuid, &job)) != 1)
 		return found == 0 ? 0 : -1;
-	/* KEYS: an attempt got as far as signing.  What it signed and did not
-	 * record is revoked first, whatever the job does next. */
-	if (job.state == JOB_KEYS && job_recover_unrecorded_of(ctx, uuid, NULL, 0) == -1) {
-		postpone(ctx->st, &job, "certificates signed but not recorded are "
+	if ((have_id = identity_load(ctx->st, uuid, &id)) == -1)
+		goto done;
+	/* A resumed job: a kill may have left a revoked key in the keystore. */
+	if (job.state != JOB_PLANNED)
+		job_sweep_keystore(ctx, uuid);
+	/* KEYS: an attempt got as far as signing.  A job that issues again
+	 * records what it left that is still right, and revokes the rest
+	 * (job_held.c); any other job revokes it all first. */
+	if (job.state == JOB_KEYS && !issues(&job, have_id) &&
+	    job_recover_unrecorded_of(ctx, uuid, NULL, 0) == -1) {
+		postpone(ctx, &job, "certificates signed but not recorded are "
 		    "not revoked yet");
 		goto done;
 	}
-	if ((have_id = identity_load(ctx->st, uuid, &id)) == -1)
-		goto done;
 	if (!have_id && job.action != JOB_REVOKE && job.action != JOB_UNPUBLISH &&
-	    (job.state == JOB_PLANNED || job.state == JOB_KEYS)) {
+	    job.action != JOB_HOLD && (job.state == JOB_PLANNED || job.state == JOB_KEYS)) {
 		/* Nothing certifiable any more: the plan is void.  (A withdrawal
 		 * still runs: closing it makes the runner decide again, and a
-		 * gone user's certificates are then revoked.) */
+		 * gone user's certificates are then put on hold.  A lift for a
+		 * user gone again meanwhile leaves the hold as it is.) */
 		log_info("user %s: %s job dropped; no certifiable identity", uuid,
 		    job_action_name(job.action));
 		metrics_change_forget(uuid);
@@ -192,7 +281,7 @@ job_run(struct job_ctx *ctx, const char *uuid)
 	if ((rc = run_steps(ctx, &job, &id, have_id, why, sizeof(why))) == -2)
 		rc = park(ctx->st, &job, have_id ? id.dn : NULL, why);
 	else if (rc != 0)
-		postpone(ctx->st, &job, why[0] ? why : "a step failed");
+		postpone(ctx, &job, failure_text(why));
 done:
 	if (have_id == 1)
 		identity_free(&id);
@@ -200,7 +289,8 @@ done:
 	return rc;
 }
 
-/* Closes one REVOKED job; a revoke job also forgets the identity. */
+/* Closes one REVOKED job; a revoke or hold job also forgets the identity
+ * (its addresses are free; a user back from a hold is read anew). */
 static int
 close_job(struct job_ctx *ctx, struct job *job)
 {
@@ -209,7 +299,7 @@ close_job(struct job_ctx *ctx, struct job *job)
 	if (store_begin(ctx->st) == -1)
 		return -1;
 	store_job_delete(ctx->st, job->uuid);
-	if (job->action == JOB_REVOKE)
+	if (job->action == JOB_REVOKE || job->action == JOB_HOLD)
 		store_identity_delete(ctx->st, job->uuid);
 	store_audit(ctx->st, "done", job->uuid, NULL, "%s job done",
 	    job_action_name(job->action));

@@ -9,6 +9,12 @@
  * the first step withdrawing (unpublish) or adding again (republish) the
  * user's active certificates, and recording that in the store's published
  * values, which is what reconcile's "published" count is read from.
+ * A hold withdraws them the same way, then puts them on hold (keys
+ * archived, kept in the keystore; certificateHold on the next CRL) in the
+ * PUBLISHED -> REVOKED step.  A lift takes the hold off (PLANNED ->
+ * ARCHIVED: the keys were archived when it was put on), then publishes the
+ * same certificates again (ARCHIVED -> PUBLISHED; not for a user disabled
+ * under on_disable = unpublish), and has nothing to revoke.
  * Each step is idempotent and commits its new state together with its
  * effects, so a restart resumes a job exactly where it stood.
  * Never: drops a key (a superseded key is archived, and the archive copy

@@ -130,7 +130,7 @@ job_step_archive(struct job_ctx *ctx, struct job *job)
 
 	/* No transaction around the PKCS#12 work: each archive copy is
 	 * written and recorded on its own, and a rerun skips the done ones. */
-	if (store_cert_query(ctx->st, CQ_UUID_ACTIVE, job->uuid, &old) == -1)
+	if (store_cert_query(ctx->st, CQ_UUID_CURRENT, job->uuid, &old) == -1)
 		return -1;
 	for (size_t i = 0; i < old.n; i++)
 		if (job_archive_key(ctx, &old.v[i]) == -1)

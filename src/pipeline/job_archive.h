@@ -14,8 +14,8 @@
  * after logging (the key stays where it was). */
 int job_archive_key(struct job_ctx *ctx, struct cert_row *row);
 
-/* The keys of the user's active certificates, which the new ones are about
- * to supersede, all archived; then ARCHIVED.  0, or -1 after logging. */
+/* The keys of the user's current certificates (active, or on hold), which
+ * the new ones are about to supersede, all archived; then ARCHIVED.  0, or -1 after logging. */
 int job_step_archive(struct job_ctx *ctx, struct job *job);
 
 #endif

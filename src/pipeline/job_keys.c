@@ -7,7 +7,8 @@
  * their userSMIMECertificate value (signed by the new signing key while it
  * is in hand), and recording them all at once with the job's next state.
  * KEYS marks an attempt that may have signed: a resumed job looks for what
- * it signed and did not record before it does anything else.
+ * it signed and did not record before it does anything else, and records
+ * what is still right rather than signing again (job_held.c).
  * Never: records a certificate without its key file, or lets a certificate
  * it signed go unaccounted for (the sign record comes first).
  */
@@ -21,6 +22,7 @@
 #include "lib/failpoint.h"
 #include "lib/log.h"
 #include "lib/metrics.h"
+#include "pipeline/job_held.h"
 #include "pipeline/job_keys.h"
 #include "pipeline/job_unrecorded.h"
 #include "pki/certinfo.h"
@@ -31,37 +33,35 @@
 
 #define MAX_KINDS 2
 
-static void
-fresh_free(struct fresh *f)
-{
-	EVP_PKEY_free(f->key);
-	X509_free(f->cert);
-	cert_row_free(&f->row);
-}
-
-/* One certificate: 0, or issue_build()'s -2 or -1 (why set as it says). */
+/* A new keypair and its signed certificate, with its sign record.  f->cert
+ * is set only once signed (a failed attempt keeps what it signed).  0, or
+ * issue_build()'s -2 or -1 (why set as it says), or -1 after logging. */
 static int
 make_cert(struct job_ctx *ctx, const struct identity *id, struct fresh *f,
     char *why, size_t whylen)
 {
-	char namebuf[2 * IDENTITY_NAME_MAX + 2], friendly[256];
+	char namebuf[2 * IDENTITY_NAME_MAX + 2];
 	struct issue_request req = {
 		.kind = f->kind,
 		.addresses = &id->addresses,
 		.now = time(NULL),
 	};
-
+	X509 *cert = NULL;
 	int rc;
 
 	identity_subject_vars(id, &req.vars, namebuf, sizeof(namebuf));
 	if ((f->key = keys_generate(&ctx->conf->certificates.key)) == NULL)
 		return -1;
 	req.key = f->key;
-	if ((rc = issue_build(ctx->conf, signer_ca(ctx->signer), &req, &f->cert, why,
+	if ((rc = issue_build(ctx->conf, signer_ca(ctx->signer), &req, &cert, why,
 	    whylen)) != 0)
 		return rc;
-	if (signer_sign_cert(ctx->signer, f->cert) == -1 ||
-	    certinfo_row(&f->row, id->uuid, address_list_join(&id->addresses), f->kind,
+	if (signer_sign_cert(ctx->signer, cert) == -1) {
+		X509_free(cert);
+		return -1;
+	}
+	f->cert = cert;
+	if (certinfo_row(&f->row, id->uuid, address_list_join(&id->addresses), f->kind,
 	    f->key, f->cert) == -1)
 		return -1;
 	/* The CA's own record of what it signed, durable before anything else:
@@ -69,7 +69,19 @@ make_cert(struct job_ctx *ctx, const struct identity *id, struct fresh *f,
 	 * (job_recover_unrecorded_of() finds it). */
 	if (job_sign_record(ctx->st, &f->row) == -1)
 		return -1;
+	f->sign_logged = 1;
 	failpoint("issue-before-keystore");
+	return 0;
+}
+
+/* The key file of a certificate made (or held) without one yet. */
+static int
+save_key(struct job_ctx *ctx, const struct identity *id, struct fresh *f)
+{
+	char friendly[256];
+
+	if (f->row.keystore_path != NULL)
+		return 0;
 	snprintf(friendly, sizeof(friendly), "%s (%s) %s", id->addresses.v[0],
 	    cert_kind_name(f->kind), f->row.serial);
 	return keystore_save(ctx->conf, AREA_KEYSTORE, f->key, f->cert,
@@ -111,9 +123,10 @@ record_issued(struct job_ctx *ctx, struct job *job, const struct identity *id,
 	for (size_t i = 0; i < n; i++) {
 		store_cert_insert(ctx->st, &fresh[i].row);
 		store_audit(ctx->st, "issue", id->uuid, fresh[i].row.serial,
-		    "%s certificate for %s, subject %s, key in %s",
+		    "%s certificate for %s, subject %s, key in %s%s",
 		    cert_kind_name(fresh[i].kind), fresh[i].row.addresses,
-		    fresh[i].row.subject, fresh[i].row.keystore_path);
+		    fresh[i].row.subject, fresh[i].row.keystore_path, fresh[i].adopted ?
+		    " (signed by an earlier attempt that could not record it)" : "");
 	}
 	store_cert_smime_put(ctx->st, fresh[0].row.id, smime, smime_len);
 	job_set_state(ctx->st, job, JOB_ISSUED);
@@ -121,9 +134,10 @@ record_issued(struct job_ctx *ctx, struct job *job, const struct identity *id,
 		return -1;
 	metrics_add(M_ISSUED, (int64_t)n);
 	for (size_t i = 0; i < n; i++)
-		log_notice("user %s: issued %s certificate %s for %s", id->uuid,
+		log_notice("user %s: issued %s certificate %s for %s%s", id->uuid,
 		    cert_kind_name(fresh[i].kind), fresh[i].row.serial,
-		    fresh[i].row.addresses);
+		    fresh[i].row.addresses, fresh[i].adopted ?
+		    " (signed by an earlier attempt, recorded now)" : "");
 	return 0;
 }
 
@@ -140,33 +154,37 @@ job_step_issue(struct job_ctx *ctx, struct job *job, const struct identity *id,
 	memset(fresh, 0, sizeof(fresh));
 	fresh[0].kind = n == 1 ? CERT_KIND_DUAL : CERT_KIND_SIGNING;
 	fresh[1].kind = CERT_KIND_ENCRYPTION;
-	if (job_set_state(ctx->st, job, JOB_KEYS) == -1)
+	/* Already KEYS: a retry; nothing to write (the store may be full). */
+	if (job->state != JOB_KEYS && job_set_state(ctx->st, job, JOB_KEYS) == -1)
 		return -1;
 	failpoint("after-KEYS");
-	for (size_t i = 0; i < n; i++)
-		if ((rc = make_cert(ctx, id, &fresh[i], why, whylen)) != 0) {
-			/* What it signed is revoked now, while the keys are in hand
-			 * (failing that, when the job is resumed in KEYS). */
-			for (size_t j = 0; j <= i; j++)
-				if (fresh[j].row.serial != NULL) {
-					job_recover_unrecorded_of(ctx, id->uuid, fresh, i + 1);
-					break;
-				}
-			goto done;
-		}
-	if (make_smime(ctx, fresh, n, &smime, &smime_len) == -1) {
-		job_recover_unrecorded_of(ctx, id->uuid, fresh, n);
-		rc = -1;
+	/* What an earlier attempt signed and did not record first: recorded
+	 * now if still right, else revoked; then only the rest is signed. */
+	if (job_adopt_unrecorded(ctx, id, fresh, n) == -1)
 		goto done;
+	for (size_t i = 0; i < n; i++) {
+		if (fresh[i].cert == NULL &&
+		    (rc = make_cert(ctx, id, &fresh[i], why, whylen)) != 0)
+			goto done;
+		if ((rc = save_key(ctx, id, &fresh[i])) != 0)
+			goto done;
 	}
+	/* Adopted or new, every key is in hand: the value can be signed. */
+	if ((rc = make_smime(ctx, fresh, n, &smime, &smime_len)) != 0)
+		goto done;
 	/* Rows without key files would be harmful: the files come first.  A
 	 * crash here leaves files and sign records without rows, which the
-	 * next start (or resumption in KEYS) records and revokes. */
+	 * job's next attempt records (or the next start revokes, if the job
+	 * no longer issues). */
 	failpoint("issue-before-record");
 	rc = record_issued(ctx, job, id, fresh, n, smime, smime_len);
 done:
+	/* A failed attempt's certificates wait for the next one (in the
+	 * runner's hold), or are revoked now (certsyncctl). */
+	if (rc != 0)
+		job_keep_unrecorded(ctx, id->uuid, fresh, n);
 	for (size_t i = 0; i < n; i++)
-		fresh_free(&fresh[i]);
+		job_fresh_free(&fresh[i]);
 	free(smime);
 	return rc;
 }

@@ -203,7 +203,7 @@ job_step_publish(struct job_ctx *ctx, struct job *job, const char *dn)
 	int rc = -1;
 
 	if (store_cert_query(ctx->st, CQ_UUID_PENDING, job->uuid, &add) == -1 ||
-	    store_cert_query(ctx->st, CQ_UUID_ACTIVE, job->uuid, &old) == -1 ||
+	    store_cert_query(ctx->st, CQ_UUID_CURRENT, job->uuid, &old) == -1 ||
 	    store_cert_query(ctx->st, CQ_UUID, job->uuid, &all) == -1)
 		goto done;
 	not_pending(&all, &remove);
@@ -240,8 +240,13 @@ record_flip(struct job_ctx *ctx, struct job *job, int publish, const char *where
 		store_published(ctx->st, publish, job->uuid, cattr, r->der, r->der_len);
 		if (publish)
 			store_audit(ctx->st, "republish", job->uuid, r->serial,
-			    "%s certificate published again, same key (user "
-			    "enabled): %s", cert_kind_name(r->kind), where);
+			    "%s certificate published again, same key (user %s): %s",
+			    cert_kind_name(r->kind), job->action == JOB_LIFT ?
+			    "back, hold lifted" : "enabled", where);
+		else if (job->action == JOB_HOLD)
+			store_audit(ctx->st, "unpublish", job->uuid, r->serial,
+			    "%s certificate withdrawn from the directory, to be put "
+			    "on hold (user gone): %s", cert_kind_name(r->kind), where);
 		else
 			store_audit(ctx->st, "unpublish", job->uuid, r->serial,
 			    "%s certificate withdrawn from the directory, kept "
@@ -280,10 +285,12 @@ job_step_flip(struct job_ctx *ctx, struct job *job, const char *dn, int publish)
 	if (rc == 0 && ctx->pub != NULL && dn != NULL && w.rc == PUBLISH_OK) {
 		if (publish)
 			log_notice("user %s: published %zu certificate(s) again to %s "
-			    "(enabled; same keys)", job->uuid, active.n, dn);
+			    "(%s; same keys)", job->uuid, active.n, dn,
+			    job->action == JOB_LIFT ? "back" : "enabled");
 		else
 			log_notice("user %s: withdrew %zu certificate(s) from %s "
-			    "(disabled; kept valid)", job->uuid, active.n, dn);
+			    "(%s)", job->uuid, active.n, dn, job->action == JOB_HOLD ?
+			    "gone; to be put on hold" : "disabled; kept valid");
 	}
 done:
 	written_free(&w);

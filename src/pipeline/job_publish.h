@@ -12,8 +12,8 @@
 #include "pipeline/job_state.h"
 
 /* The entry at dn (NULL, or no publisher: nothing to write to) shows the
- * user's pending certificates, now active, and none of the others, now
- * superseded; then PUBLISHED.  0, or -1 after logging. */
+ * user's pending certificates, now active, and none of the others; the
+ * current ones (active, or on hold) are now superseded; then PUBLISHED.  0, or -1 after logging. */
 int job_step_publish(struct job_ctx *ctx, struct job *job, const char *dn);
 
 /* Unpublish (publish 0): the entry no longer shows the user's active

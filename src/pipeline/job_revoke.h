@@ -17,4 +17,11 @@ int job_revoke_cert(struct job_ctx *ctx, const struct cert_row *row, int reason)
  * reason; then REVOKED.  0, or -1 after logging. */
 int job_step_revoke(struct job_ctx *ctx, struct job *job);
 
+/* Removes the keystore files a kill left behind a revocation: of uuid's
+ * certificates (NULL: everyone's), each superseded or revoked one whose
+ * archive copy is recorded and whose row names no keystore file.  Matched
+ * by the store's rows, never by a file's name alone.  Returns how many
+ * files it removed, or -1 after logging. */
+int job_sweep_keystore(struct job_ctx *ctx, const char *uuid);
+
 #endif

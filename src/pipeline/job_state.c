@@ -21,7 +21,7 @@ static const char *const state_names[] = { "PLANNED", "KEYS", "ISSUED", "ARCHIVE
 #define N_STATES ((int)(sizeof(state_names) / sizeof(state_names[0])))
 
 static const char *const action_names[] = { "enroll", "reissue", "renew", "revoke",
-    "unpublish", "republish" };
+    "unpublish", "republish", "hold", "lift" };
 #define N_ACTIONS ((int)(sizeof(action_names) / sizeof(action_names[0])))
 
 static int

@@ -19,14 +19,16 @@
 
 struct publisher;
 struct archive;
+struct held_certs;
 
-/* In this order; unpublish and republish go PLANNED -> PUBLISHED. */
+/* In this order; unpublish, republish, hold and lift go PLANNED ->
+ * PUBLISHED -> REVOKED. */
 enum job_state { JOB_PLANNED, JOB_KEYS, JOB_ISSUED, JOB_ARCHIVED, JOB_PUBLISHED,
     JOB_REVOKED, JOB_DONE };
 
 /* Enroll, reissue and renew run the same steps; the action says why. */
 enum job_action { JOB_ENROLL, JOB_REISSUE, JOB_RENEW, JOB_REVOKE, JOB_UNPUBLISH,
-    JOB_REPUBLISH };
+    JOB_REPUBLISH, JOB_HOLD, JOB_LIFT };
 
 /* A job as the driver and the steps hold it. */
 struct job {
@@ -46,15 +48,21 @@ struct job_ctx {
 	struct signer *signer;
 	struct publisher *pub;     /* NULL: no directory to publish to */
 	struct archive *archive;   /* where superseded keys go (pki/archive.h) */
-	int revoked;               /* revocations since the last CRL */
+	int revoked;               /* CRL changes (revocations, holds put and
+	                              lifted) since the last CRL */
 	int crl_refresh;           /* the daemon's runner: a batch also writes a
 	                              CRL that is due (crl_publish_due) */
+	int64_t retry_unrecorded;  /* a retry time the store could not record:
+	                              the runner holds every job until then */
+	struct held_certs *held;   /* what failed attempts signed and could not
+	                              record, for their next attempt; NULL: such
+	                              certificates are revoked at once */
 };
 
 /* "PLANNED" .. "DONE", as the store keeps them; and back (-1 if unknown). */
 const char *job_state_name(enum job_state state);
 int job_state_parse(const char *name);
-/* "enroll" .. "republish"; and back (-1 if unknown). */
+/* "enroll" .. "lift"; and back (-1 if unknown). */
 const char *job_action_name(enum job_action action);
 int job_action_parse(const char *name);
 

@@ -3,8 +3,9 @@
  *
  * Owns: the sign record (the CA's own account of each signature, written
  * before anything else about the certificate) and the recovery it makes
- * possible: every signature without its certificate row is recorded and
- * revoked as superseded, its key archived first when there is one.
+ * possible: every signature without its certificate row that its own job
+ * does not adopt (job_held.c) is recorded and revoked as superseded, its
+ * key archived first when there is one.
  * Never: leaves a signed certificate off the CRL because its key file
  * cannot be read, or drops a key it finds.
  */
@@ -30,9 +31,10 @@
  * certificates once all are made: a crash or a failure in between leaves
  * a certificate the CA signed that the store does not know.
  * Nobody has it (it was neither published nor delivered), yet it is valid.
- * It is recorded and revoked as superseded (the job issues its successor)
- * in one transaction, its key archived first like any superseded key, then
- * taken out of the keystore.  Were the key file never written, the sign
+ * Its job's next attempt records it when it is still right for the user
+ * (job_held.c).  Otherwise (and for a user whose job no longer issues) it
+ * is recorded and revoked as superseded in one transaction, its key
+ * archived first like any superseded key, then taken out of the keystore.  Were the key file never written, the sign
  * record is enough: the row keeps the serial, kind, addresses and
  * fingerprint, without DER or key, and the CRL lists the serial.
  */
@@ -323,6 +325,69 @@ adopt_unrecorded(struct job_ctx *ctx, const struct unrecorded_row *u,
 	return rc;
 }
 
+int
+job_unrecorded_revoke(struct job_ctx *ctx, const struct unrecorded_row *u,
+    const struct fresh *hand)
+{
+	return adopt_unrecorded(ctx, u, hand);
+}
+
+void
+job_fresh_free(struct fresh *f)
+{
+	EVP_PKEY_free(f->key);
+	X509_free(f->cert);
+	cert_row_free(&f->row);
+	memset(f, 0, sizeof(*f));
+}
+
+int
+job_unrecorded_load(struct job_ctx *ctx, const struct unrecorded_row *u,
+    struct fresh *out)
+{
+	char *addresses = NULL, *fingerprint = NULL, *file = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (sign_detail_parse(u->detail, &out->kind, &addresses, &fingerprint) == -1) {
+		log_error("user %s: certificate %s was signed but not recorded, and its "
+		    "sign record does not say what it was", u->uuid, u->serial);
+		return -1;
+	}
+	free(fingerprint);
+	if ((rc = unrecorded_load(ctx, u, out->kind, &out->key, &out->cert, &file)) != 1) {
+		free(addresses);
+		return rc;
+	}
+	/* certinfo_row() takes addresses, even when it fails. */
+	if (certinfo_row(&out->row, u->uuid, addresses, out->kind, out->key,
+	    out->cert) == -1) {
+		free(file);
+		job_fresh_free(out);
+		return -1;
+	}
+	out->row.keystore_path = file;
+	out->sign_logged = 1;
+	out->adopted = 1;
+	return 1;
+}
+
+/* A job in KEYS that still issues decides about its user's unrecorded
+ * certificates itself: it adopts those still right (job_held.c). */
+static int
+left_to_job(struct job_ctx *ctx, const char *uuid)
+{
+	struct job job;
+	int keys;
+
+	if (job_get(ctx->st, uuid, &job) != 1)
+		return 0;
+	keys = job.state == JOB_KEYS && (job.action == JOB_ENROLL ||
+	    job.action == JOB_REISSUE || job.action == JOB_RENEW);
+	job_free(&job);
+	return keys;
+}
+
 /* Seconds a signature is left to the process that made it (see below). */
 #define RECENT_SIGN 300
 
@@ -341,7 +406,8 @@ job_recover_unrecorded_of(struct job_ctx *ctx, const char *uuid, const struct fr
 		/* The scan of everyone (at start) leaves recent signatures to
 		 * their own job: a certsyncctl issue may be between signing
 		 * and recording right now.  Its KEYS job finds them if not. */
-		if (uuid == NULL && un.v[i].signed_at > (int64_t)time(NULL) - RECENT_SIGN)
+		if (uuid == NULL && (un.v[i].signed_at > (int64_t)time(NULL) - RECENT_SIGN ||
+		    left_to_job(ctx, un.v[i].uuid)))
 			continue;
 		for (size_t j = 0; j < n; j++)
 			if (hand[j].row.serial != NULL &&

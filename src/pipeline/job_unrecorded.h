@@ -23,7 +23,9 @@ struct fresh {
 	enum cert_kind kind;
 	EVP_PKEY *key;
 	X509 *cert;
-	struct cert_row row;
+	struct cert_row row;       /* row.keystore_path: its key file is written */
+	int sign_logged;           /* its sign record is in the audit trail */
+	int adopted;               /* signed by an earlier attempt, not this one */
 };
 
 /* Appends the sign record of row (a certificate just signed, not yet
@@ -43,10 +45,25 @@ int job_sign_record(struct store *st, const struct cert_row *row);
 int job_recover_unrecorded(struct job_ctx *ctx);
 
 /* The same for uuid's certificates alone (NULL: anyone's, leaving the last
- * few minutes' signatures to their own jobs); hand holds the n certificates
- * of an attempt that failed, whose keys are taken from there rather than
- * from the keystore. */
+ * few minutes' signatures, and the users whose job is in KEYS, to their own
+ * jobs: those adopt what is still right, see job_held.h); hand holds the n
+ * certificates of an attempt that failed, whose keys are taken from there
+ * rather than from the keystore. */
 int job_recover_unrecorded_of(struct job_ctx *ctx, const char *uuid,
     const struct fresh *hand, size_t n);
+
+/* One unrecorded certificate u recorded, archived (with hand's key, or its
+ * keystore file's) and revoked, as above.  0, or -1 after logging. */
+int job_unrecorded_revoke(struct job_ctx *ctx, const struct unrecorded_row *u,
+    const struct fresh *hand);
+
+/* The keystore file of unrecorded certificate u, read back into out (its
+ * kind, key, certificate and a pending row naming the file; free with
+ * job_fresh_free): 1, 0 if it was never written, -1 after logging (it
+ * cannot be read, or the sign record does not say what it was). */
+int job_unrecorded_load(struct job_ctx *ctx, const struct unrecorded_row *u,
+    struct fresh *out);
+
+void job_fresh_free(struct fresh *f);
 
 #endif

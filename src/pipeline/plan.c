@@ -2,9 +2,11 @@
  * plan.c - turns directory changes into planned jobs.
  *
  * Owns: the per-entry pipeline identity -> duplicates -> store -> reconcile
- * -> job, its log lines (one per decision, naming the DN), and the sweep;
- * and the same duplicate check and decision for an admin's `certsyncctl
- * issue`.  What feeds it from the directory is in plan_read.c.
+ * -> job, its log lines (one per decision, naming the DN), the sweep, and
+ * finding the holds that are due; and the same duplicate check and
+ * decision for an admin's `certsyncctl issue`.  What feeds it from the
+ * directory is in plan_read.c; a departure goes to the safety catch
+ * (plan_gate.c) instead of straight to a job.
  * Never: writes anything in dry-run mode; never plans over a job in flight.
  */
 #include "config.h"
@@ -17,6 +19,7 @@
 
 #include "lib/escape.h"
 #include "lib/log.h"
+#include "lib/uuid_set.h"
 #include "lib/metrics.h"
 #include "pipeline/identity_row.h"
 #include "pipeline/job.h"
@@ -38,6 +41,7 @@ plan_init(struct plan_ctx *ctx, const struct conf *conf, struct store *st,
 	ctx->st = st;
 	ctx->dry_run = dry_run;
 	ctx->out = out;
+	ctx->settle_due = 1;	/* what a crash left staged, at the first flush */
 	if ((bio = BIO_new_file(conf->ca.certificate, "r")) != NULL)
 		ca = PEM_read_bio_X509(bio, NULL, NULL, NULL);
 	BIO_free(bio);
@@ -55,6 +59,14 @@ plan_free(struct plan_ctx *ctx)
 {
 	free(ctx->ca_key_id);
 	ctx->ca_key_id = NULL;
+	for (size_t i = 0; i < ctx->ndry; i++) {
+		free(ctx->dry[i].uuid);
+		free(ctx->dry[i].dn);
+		free(ctx->dry[i].why);
+	}
+	free(ctx->dry);
+	ctx->dry = NULL;
+	ctx->ndry = 0;
 }
 
 /* ---- deciding --------------------------------------------------------------- */
@@ -79,12 +91,26 @@ count_published(void *arg, const void *value, size_t len)
 	return 0;
 }
 
+int64_t
+plan_hold_seconds(const struct conf *c)
+{
+#ifdef CS_FAILPOINTS
+	/* Test builds only: a hold of seconds, so a test sees it end. */
+	const char *secs = getenv("CERTSYNC_HOLD_SECONDS");
+
+	if (secs != NULL && atoi(secs) > 0)
+		return atoi(secs);
+#endif
+	return (int64_t)c->reconcile.hold_days * 86400;
+}
+
 /* The policy of [reconcile] and [certificates]; ca_key_id NULL: the CA key
  * is not compared. */
 static void
 policy_of(const struct conf *c, const char *ca_key_id, struct reconcile_policy *p)
 {
 	*p = (struct reconcile_policy){
+		.hold_seconds = plan_hold_seconds(c),
 		.on_address_change = c->reconcile.on_address_change,
 		.on_name_change = c->reconcile.on_name_change,
 		.renew_before_days = c->certificates.renew_before_days,
@@ -96,26 +122,28 @@ policy_of(const struct conf *c, const char *ca_key_id, struct reconcile_policy *
 }
 
 /* reconcile() for uuid (id NULL: gone) against what the store holds: its
- * active certificates and, unless all_published, how many of them the
- * store records as published. */
+ * active certificates, those on hold and, unless all_published, how many
+ * of the active ones the store records as published. */
 static void
 decide_with(const struct conf *c, struct store *st, const struct reconcile_policy *p,
     const struct identity *id, const char *uuid, int all_published, struct verdict *v)
 {
-	struct cert_rows active = { 0 };
+	struct cert_rows active = { 0 }, on_hold = { 0 };
 	struct published_count pc = { &active, 0 };
 
 	/* On a store failure active stays empty; the job's own steps
 	 * re-read everything, so the worst case is a redundant plan. */
 	store_cert_query(st, CQ_UUID_ACTIVE, uuid, &active);
+	store_cert_query(st, CQ_UUID_ON_HOLD, uuid, &on_hold);
 	/* What the store records as in the directory: every active
 	 * certificate, unless withdrawn while the user was disabled.  On a
 	 * failure, all of them (at worst a redundant withdrawal). */
 	if (all_published || (active.n > 0 && store_published_each(st, uuid,
 	    c->publish.certificate_attribute, count_published, &pc) == -1))
 		pc.n = active.n;
-	reconcile(p, id, &active, pc.n, time(NULL), v);
+	reconcile(p, id, &active, &on_hold, pc.n, time(NULL), v);
 	cert_rows_free(&active);
+	cert_rows_free(&on_hold);
 }
 
 static void
@@ -158,6 +186,8 @@ action_of(enum decision d)
 	case DECIDE_REVOKE: return JOB_REVOKE;
 	case DECIDE_UNPUBLISH: return JOB_UNPUBLISH;
 	case DECIDE_REPUBLISH: return JOB_REPUBLISH;
+	case DECIDE_HOLD: return JOB_HOLD;
+	case DECIDE_LIFT: return JOB_LIFT;
 	default: return JOB_REISSUE;
 	}
 }
@@ -187,6 +217,9 @@ act(struct plan_ctx *ctx, const char *uuid, const char *dn, const struct verdict
 		log_debug("%s: nothing to do (%s)", dn, v->why);
 		return 0;
 	}
+	/* Not a job yet: judged with the rest of its pass. */
+	if (v->departure)
+		return plan_gate_stage(ctx, uuid, dn, v);
 	if (ctx->dry_run) {
 		escape_line(ctx->out, "%-8s %s (%s): %s", decision_name(v->decision),
 		    dn, uuid, v->why);
@@ -205,6 +238,8 @@ act(struct plan_ctx *ctx, const char *uuid, const char *dn, const struct verdict
 void
 plan_flush(struct plan_ctx *ctx)
 {
+	if (!ctx->dry_run)
+		plan_gate_settle(ctx);	/* logs its own failure */
 	if (ctx->kick_pending && ctx->kick != NULL)
 		ctx->kick(ctx->kick_arg);
 	ctx->kick_pending = 0;
@@ -215,6 +250,9 @@ skip(struct plan_ctx *ctx, const struct dir_entry *e, const char *why)
 {
 	ctx->skipped++;
 	log_warn("%s: skipped: %s", e->dn, why);
+	/* Refused, but there: not a departure. */
+	if (e->uuid != NULL && plan_gate_seen(ctx, e->uuid) == -1)
+		return -1;
 	if (ctx->dry_run) {
 		escape_line(ctx->out, "%-8s %s (%s): %s", "skip", e->dn,
 		    e->uuid ? e->uuid : "?", why);
@@ -355,6 +393,12 @@ plan_entry(struct plan_ctx *ctx, const struct dir_entry *e)
 	if (in_flight(ctx, id.uuid))
 		goto done;
 	decide(ctx, &id, id.uuid, &v);
+	/* There, and not leaving: a held departure of the user is void. */
+	if (!v.departure && plan_gate_seen(ctx, id.uuid) == -1) {
+		rc = -1;
+		goto done;
+	}
+	ctx->origin = ORIGIN_ENTRY;
 	rc = act(ctx, id.uuid, e->dn, &v);
 	/* Timed from here to its publication (H_CHANGE_TO_PUBLISHED). */
 	if (rc == 0 && ctx->planned > planned && !ctx->dry_run)
@@ -412,8 +456,10 @@ plan_gone(struct plan_ctx *ctx, const char *uuid)
 {
 	double arrived = metrics_clock();
 	size_t planned = ctx->planned;
-	int rc = gone_or_recheck(ctx, uuid, 1);
+	int rc;
 
+	ctx->origin = ORIGIN_GONE;
+	rc = gone_or_recheck(ctx, uuid, 1);
 	if (rc == 0 && ctx->planned > planned && !ctx->dry_run)
 		metrics_change_arrived(uuid, arrived);
 	return rc;
@@ -422,6 +468,7 @@ plan_gone(struct plan_ctx *ctx, const char *uuid)
 int
 plan_recheck(struct plan_ctx *ctx, const char *uuid)
 {
+	ctx->origin = ORIGIN_RECHECK;
 	return gone_or_recheck(ctx, uuid, 0);
 }
 
@@ -439,31 +486,80 @@ collect(void *arg, const char *uuid, const char *dn, const char *skipped)
 		uuid_set_add(&w->all, uuid);
 }
 
+/* Each directory identity not in except, gone or rechecked; *known (may
+ * be NULL) gets how many there are, and *found how many except held. */
 static int
-for_each_directory_identity(struct plan_ctx *ctx, struct uuid_set *except, int gone)
+for_each_directory_identity(struct plan_ctx *ctx, struct uuid_set *except, int gone,
+    size_t *known, size_t *found)
 {
 	struct uuid_walk w = { { 0 } };
 	int rc = 0;
 
 	if (store_identity_each(ctx->st, 0, collect, &w) == -1)
 		return -1;
+	if (known != NULL)
+		*known = w.all.n;
 	for (size_t i = 0; i < w.all.n && rc == 0; i++) {
-		if (except != NULL && uuid_set_has(except, w.all.v[i]))
+		if (except != NULL && uuid_set_has(except, w.all.v[i])) {
+			if (found != NULL)
+				(*found)++;
 			continue;
+		}
+		ctx->origin = gone ? ORIGIN_SWEEP : ORIGIN_RECHECK;
 		rc = gone_or_recheck(ctx, w.all.v[i], gone);
 	}
 	uuid_set_clear(&w.all);
 	return rc;
 }
 
+/* Whether the scope differs from the one the last pass completed with
+ * (the watcher records it once a pass is complete, after its sweep). */
+static int
+scope_differs(struct plan_ctx *ctx)
+{
+	char *was = NULL, *now = conf_scope_text(ctx->conf);
+	int differs = store_state_get(ctx->st, "scope", &was, NULL) == 1 &&
+	    was != NULL && strcmp(was, now) != 0;
+
+	free(was);
+	free(now);
+	return differs;
+}
+
 int
 plan_sweep(struct plan_ctx *ctx, struct uuid_set *seen)
 {
-	return for_each_directory_identity(ctx, seen, 1);
+	/* For the line that says why a pass is held: how much of what
+	 * certsync knows the read showed, and whether its scope is new. */
+	ctx->sweep_found = 0;
+	ctx->scope_changed = scope_differs(ctx);
+	return for_each_directory_identity(ctx, seen, 1, &ctx->sweep_known,
+	    &ctx->sweep_found);
 }
 
 int
 plan_recheck_all(struct plan_ctx *ctx)
 {
-	return for_each_directory_identity(ctx, NULL, 0);
+	return for_each_directory_identity(ctx, NULL, 0, NULL, NULL);
+}
+
+static void
+collect_due(void *arg, const char *uuid)
+{
+	uuid_set_add(arg, uuid);
+}
+
+int
+plan_holds_due(struct plan_ctx *ctx)
+{
+	struct uuid_set due = { 0 };
+	int rc = 0;
+
+	if (store_holds_due(ctx->st, time(NULL) - plan_hold_seconds(ctx->conf),
+	    collect_due, &due) == -1)
+		return -1;
+	for (size_t i = 0; i < due.n && rc == 0; i++)
+		rc = plan_recheck(ctx, due.v[i]);
+	uuid_set_clear(&due);
+	return rc;
 }

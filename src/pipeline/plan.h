@@ -7,7 +7,10 @@
  * and writes nothing (certsyncd --dry-run, certsyncctl plan).  The same
  * duplicate check and decision serve `certsyncctl issue`.  plan.c decides;
  * plan_read.c feeds it from the directory (the watcher's sink, the
- * one-pass read).
+ * one-pass read); plan_gate.c is the safety catch: a departure (a user's
+ * certificates put on hold, revoked or withdrawn because the directory no
+ * longer shows the user as they were) is staged, and the pass's departures
+ * are judged together after its transaction commits: planned, or held.
  * Never: runs a job (the runner does), or plans work for a user whose job is
  * in flight (the runner reconciles them again when it ends).
  */
@@ -23,23 +26,44 @@
 #include "pipeline/reconcile.h"
 #include "store/store.h"
 
+/* Where a departure came from, for the line that says why a pass is held. */
+enum plan_origin { ORIGIN_RECHECK, ORIGIN_ENTRY, ORIGIN_GONE, ORIGIN_SWEEP };
+
+/* A departure a dry run would stage (plan_gate.c judges them at its end). */
+struct dry_departure {
+	char *uuid, *dn, *why;
+	enum decision decision;
+};
+
 struct plan_ctx {
 	const struct conf *conf;
 	struct store *st;
 	int dry_run;
 	FILE *out;                 /* dry-run report */
 	char *ca_key_id;           /* hex SKI of the current CA */
-	size_t planned, skipped, unchanged;
+	size_t planned, skipped, unchanged, held;
 	void (*kick)(void *arg);   /* wakes the runner; see plan_flush() */
 	void *kick_arg;
 	int kick_pending;          /* a job was planned since the last flush */
 	int64_t ca_next;           /* when the next CA-change reissue may start */
+
+	/* The safety catch, since the last settle (plan_gate.c). */
+	enum plan_origin origin;   /* of the decisions being made now */
+	size_t staged[4];          /* departures staged, per origin */
+	size_t sweep_known, sweep_found; /* the last sweep: known, and seen */
+	int scope_changed;         /* ... after [directory] base/scope/filter changed */
+	size_t back;               /* held users the directory shows again */
+	int settle_due;            /* staged since the last settle, or not yet
+	                              settled since start (leftovers) */
+	struct dry_departure *dry; /* a dry run's departures */
+	size_t ndry;
 };
 
 /*
- * Wakes the runner if a job was planned.  Call it after the transaction that
- * planned the jobs commits: the runner reads through its own connection and
- * would not see them before.
+ * After the transaction that staged departures and planned jobs commits:
+ * judges the staged departures (planned, or held: one log line), says when
+ * held users are back, and wakes the runner if a job was planned (it reads
+ * through its own connection and would not see them before).
  */
 void plan_flush(struct plan_ctx *ctx);
 
@@ -58,6 +82,32 @@ int plan_recheck(struct plan_ctx *ctx, const char *uuid);
 int plan_sweep(struct plan_ctx *ctx, struct uuid_set *seen);
 /* plan_recheck for every directory identity (the periodic safety net). */
 int plan_recheck_all(struct plan_ctx *ctx);
+/* plan_recheck for every user with a hold older than [reconcile] hold_days
+ * (their certificates are then revoked for good). */
+int plan_holds_due(struct plan_ctx *ctx);
+/* [reconcile] hold_days in seconds (with --enable-failpoints,
+ * CERTSYNC_HOLD_SECONDS overrides it, for the tests). */
+int64_t plan_hold_seconds(const struct conf *conf);
+
+/*
+ * The safety catch (plan_gate.c).  A departure: staged (in the caller's
+ * transaction), or in a dry run kept for plan_gate_report().  Returns 0,
+ * or -1 on a store failure.
+ */
+int plan_gate_stage(struct plan_ctx *ctx, const char *uuid, const char *dn,
+    const struct verdict *v);
+/* The directory shows uuid: a held departure of it is dropped. */
+int plan_gate_seen(struct plan_ctx *ctx, const char *uuid);
+/* Judges the staged departures; see plan_flush().  0, or -1. */
+int plan_gate_settle(struct plan_ctx *ctx);
+/* A dry run's departures, each printed as it would go: planned, or held. */
+void plan_gate_report(struct plan_ctx *ctx);
+/*
+ * `certsyncctl release`: the held departures of uuid (NULL: all) planned
+ * as they were decided, bypassing the catch.  *n gets how many.  0, or -1
+ * after logging.
+ */
+int plan_release(struct store *st, const char *uuid, size_t *n);
 
 /*
  * The first of id's addresses that another identity holds (one mailbox,

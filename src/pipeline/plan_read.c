@@ -5,7 +5,8 @@
  * planner, its flush, and the summary of a pass), and the one blocking
  * pass over the directory behind certsyncd --dry-run and certsyncctl plan:
  * a plain search (in pages on Active Directory), each entry planned, then
- * the sweep, only after a complete read.
+ * the sweep, only after a complete read, and the departures judged as the
+ * safety catch would.
  * Never: decides anything itself (plan.c does), or sweeps after a read
  * that did not finish: a user missing from it is not a departed one.
  */
@@ -190,9 +191,15 @@ plan_report(const struct conf *conf, struct store *st, FILE *out)
 	rc = plan_directory(&plan) == 0 ? 0 : EX_UNAVAILABLE;
 	/* A directory read that failed plans nothing: no summary that would
 	 * read like an empty plan (the error is on stderr). */
-	if (rc == 0)
-		fprintf(out, "%zu to do, %zu skipped, %zu up to date\n", plan.planned,
+	if (rc == 0) {
+		/* The departures, as the safety catch would judge the pass. */
+		plan_gate_report(&plan);
+		fprintf(out, "%zu to do, %zu skipped, %zu up to date", plan.planned,
 		    plan.skipped, plan.unchanged);
+		if (plan.held > 0)
+			fprintf(out, ", %zu held by the safety catch", plan.held);
+		fprintf(out, "\n");
+	}
 	plan_free(&plan);
 	return rc;
 }

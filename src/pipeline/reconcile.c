@@ -1,13 +1,16 @@
 /*
  * reconcile.c - the decision for one user.
  *
- * Owns: the rules.  Gone with certificates: revoke (cessationOfOperation).
- * Disabled with certificates: revoke too, or with [reconcile] on_disable =
- * unpublish, withdraw them from the directory (unpublish) and otherwise
- * leave them be.  No certificates: enroll.  Addresses changed: reissue
- * (affiliationChanged).  Name changed, CA replaced, the wrong kinds for the
- * mode: reissue (superseded).  Close to expiry: renew (superseded).  Not
- * all published: republish.  Else nothing.
+ * Owns: the rules.  Gone with certificates: put them on hold
+ * (certificateHold), and revoke them (cessationOfOperation) once on hold
+ * for hold_days.  Disabled with certificates: the same, or with
+ * [reconcile] on_disable = unpublish, withdraw them from the directory
+ * (unpublish) and otherwise leave them be.  Back with certificates on
+ * hold: lift the hold if they still fit, else reissue.  No certificates:
+ * enroll.  Addresses changed: reissue (affiliationChanged).  Name changed,
+ * CA replaced, the wrong kinds for the mode: reissue (superseded).  Close
+ * to expiry: renew (superseded).  Not all published: republish.  Else
+ * nothing.
  * Never: performs I/O; everything it needs comes in its arguments.
  */
 #include "config.h"
@@ -26,6 +29,7 @@
 
 static const char *const decision_names[] = {
 	"nothing", "enroll", "reissue", "renew", "revoke", "unpublish", "republish",
+	"hold", "lift",
 };
 
 const char *
@@ -62,6 +66,7 @@ verdict(struct verdict *out, enum decision d, int reason, const char *fmt, ...)
 	out->decision = d;
 	out->reason = reason;
 	out->ca_changed = 0;
+	out->departure = 0;
 	va_start(ap, fmt);
 	vsnprintf(out->why, sizeof(out->why), fmt, ap);
 	va_end(ap);
@@ -180,29 +185,110 @@ disabled_unpublish(const struct cert_rows *active, size_t published,
 	if (active->n == 0)
 		verdict(out, DECIDE_NOTHING, CRL_REASON_UNSPECIFIED,
 		    "no certificates to withdraw");
-	else if (published > 0)
+	else if (published > 0) {
 		verdict(out, DECIDE_UNPUBLISH, CRL_REASON_UNSPECIFIED,
 		    "the user is disabled; withdrawing %zu certificate(s) from the "
 		    "directory, kept valid", active->n);
-	else
+		out->departure = 1;
+	} else
 		verdict(out, DECIDE_NOTHING, CRL_REASON_UNSPECIFIED,
 		    "the user is disabled; %zu certificate(s) kept valid, not "
 		    "published", active->n);
 }
 
-void
-reconcile(const struct reconcile_policy *p, const struct identity *id,
-    const struct cert_rows *active, size_t published, time_t now,
+/* "7 day(s)", or in seconds when the period is not whole days (tests). */
+static const char *
+period(int64_t seconds, char *buf, size_t len)
+{
+	if (seconds % 86400 == 0)
+		snprintf(buf, len, "%lld day(s)", (long long)(seconds / 86400));
+	else
+		snprintf(buf, len, "%llds", (long long)seconds);
+	return buf;
+}
+
+/* When the oldest hold began: the certificates are on hold together. */
+static time_t
+held_since(const struct cert_rows *on_hold)
+{
+	time_t since = 0;
+
+	for (size_t i = 0; i < on_hold->n; i++)
+		if (since == 0 || on_hold->v[i].revoked_at < since)
+			since = (time_t)on_hold->v[i].revoked_at;
+	return since;
+}
+
+/* Gone, or disabled under on_disable = revoke: on hold first, then final. */
+static void
+departed(const struct reconcile_policy *p, const char *what,
+    const struct cert_rows *active, const struct cert_rows *on_hold, time_t now,
     struct verdict *out)
 {
+	char buf[32];
+	time_t since = held_since(on_hold);
+
+	if (active->n > 0 && p->hold_seconds > 0)
+		verdict(out, DECIDE_HOLD, CRL_REASON_CERTIFICATE_HOLD, "the user is %s; "
+		    "%zu certificate(s) withdrawn and put on hold for %s", what,
+		    active->n, period(p->hold_seconds, buf, sizeof(buf)));
+	else if (active->n > 0)
+		verdict(out, DECIDE_REVOKE, CRL_REASON_CESSATION_OF_OPERATION,
+		    "the user is %s", what);
+	else if (on_hold->n > 0 && now - since >= p->hold_seconds) {
+		verdict(out, DECIDE_REVOKE, CRL_REASON_CESSATION_OF_OPERATION,
+		    "the user is %s, and %zu certificate(s) were on hold for %s: "
+		    "revoked for good", what, on_hold->n,
+		    period(p->hold_seconds, buf, sizeof(buf)));
+		return;	/* the hold was the departure; this is its end */
+	} else if (on_hold->n > 0) {
+		verdict(out, DECIDE_NOTHING, CRL_REASON_UNSPECIFIED, "the user is %s; "
+		    "%zu certificate(s) on hold, revoked for good in %s", what,
+		    on_hold->n, period(since + p->hold_seconds - now, buf, sizeof(buf)));
+		return;
+	} else {
+		verdict(out, DECIDE_NOTHING, CRL_REASON_UNSPECIFIED,
+		    "no certificates to withdraw");
+		return;
+	}
+	out->departure = 1;
+}
+
+/* Back in the directory, with certificates on hold and none active: the
+ * same ones if they still fit; else new ones, which supersede them. */
+static void
+returned(const struct reconcile_policy *p, const struct identity *id,
+    const struct cert_rows *on_hold, time_t now, struct verdict *out)
+{
+	char why[sizeof(out->why)];
+
+	/* Disabled (on_disable = unpublish): never reissued, only lifted. */
+	if (id->enabled)
+		compare(p, id, on_hold, now, out);
+	if (!id->enabled || out->decision == DECIDE_NOTHING) {
+		verdict(out, DECIDE_LIFT, CRL_REASON_UNSPECIFIED, "the user is back; "
+		    "lifting the hold on %zu certificate(s), the same ones %s", on_hold->n,
+		    id->enabled ? "published again" : "kept valid, not published");
+		return;
+	}
+	/* The change first, the return after: cut short, the change stays. */
+	snprintf(why, sizeof(why), "%s", out->why);
+	snprintf(out->why, sizeof(out->why), "%.400s (the user is back; the "
+	    "certificates on hold are superseded)", why);
+}
+
+void
+reconcile(const struct reconcile_policy *p, const struct identity *id,
+    const struct cert_rows *active, const struct cert_rows *on_hold,
+    size_t published, time_t now, struct verdict *out)
+{
 	if (id == NULL || (!id->enabled && p->on_disable != DISABLE_UNPUBLISH)) {
-		if (active->n > 0)
-			verdict(out, DECIDE_REVOKE, CRL_REASON_CESSATION_OF_OPERATION,
-			    "the user is %s", id == NULL ? "gone from the directory" :
-			    "disabled");
-		else
-			verdict(out, DECIDE_NOTHING, CRL_REASON_UNSPECIFIED,
-			    "no certificates to withdraw");
+		departed(p, id == NULL ? "gone from the directory" : "disabled", active,
+		    on_hold, now, out);
+		return;
+	}
+	if (active->n == 0 && on_hold->n > 0) {
+		returned(p, id, on_hold, now, out);
 		return;
 	}
 	if (!id->enabled) {

@@ -3,14 +3,20 @@
  *
  * Owns: the runner thread and what it holds: a store connection, the signer,
  * the publisher, the archive (its recovery agents are loaded when the
- * runner starts: at start-up and on every reload).  It takes due jobs oldest first, runs each to REVOKED,
- * rewrites the CRL once for the batch, closes the jobs, and reconciles their
- * users again.  Between batches it sleeps until kicked or a retry is due.
- * Before the first batch it revokes what a crash left signed but not
- * recorded (job_recover_unrecorded), and releases the parked jobs for one
- * more attempt.  A CRL due without revocations (the first one, or a fresh
- * one before nextUpdate) is written with the batch, checked at least every
- * IDLE_WAIT seconds.
+ * runner starts: at start-up and on every reload).  It takes due jobs
+ * oldest first, runs each to REVOKED, rewrites the CRL once for the batch,
+ * closes the jobs, and reconciles their users again.  Between batches it
+ * sleeps until kicked or a retry is due.
+ * Before the first batch it clears what a kill left in its directories
+ * (leftovers.c), revokes what a crash left signed but not recorded
+ * (job_recover_unrecorded), but what a job in KEYS will record, and
+ * releases the parked jobs for one more attempt.  A CRL due without
+ * revocations (the first one, or a fresh one before nextUpdate) is written
+ * with the batch, checked at least every IDLE_WAIT seconds.  It keeps what
+ * a failed attempt signed and could not record, for the next attempt
+ * (job_held.c), and holds every job back for a while after failures in a
+ * row, in memory, so that a store that cannot be written costs a few
+ * attempts a minute.
  * Never: touches the event loop or the watcher's connection.
  */
 #include "config.h"
@@ -23,16 +29,19 @@
 
 #include "directory/publish.h"
 #include "lib/log.h"
-#include "pipeline/deliver.h"
 #include "pipeline/crl_publish.h"
+#include "pipeline/deliver.h"
 #include "pipeline/job.h"
+#include "pipeline/job_held.h"
 #include "pipeline/job_unrecorded.h"
+#include "pipeline/leftovers.h"
 #include "pipeline/plan.h"
 #include "pipeline/runner.h"
 #include "pki/archive.h"
 
 #define IDLE_WAIT 30           /* seconds between checks when nothing is due */
 #define BATCH_MAX 200          /* jobs per batch before the CRL is rewritten */
+#define HOLD_MAX 60            /* seconds, the longest hold after failures */
 
 struct runner {
 	const struct conf *conf;
@@ -46,8 +55,16 @@ struct runner {
 
 	pthread_t thread;
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
+	pthread_cond_t cond;       /* on CLOCK_MONOTONIC */
 	int kicked, stopping, draining;
+
+	/* In memory, so it holds whatever fails, the store included: after
+	 * jobs failed in a row no job runs before hold_until (1 s, 2 s, 4 s,
+	 * ... up to HOLD_MAX), on top of each job's own backoff.  A failure
+	 * that is everyone's (the directory, the store) then costs a few
+	 * attempts a minute, not one per user. */
+	int fails;
+	int64_t hold_until;
 };
 
 void
@@ -71,6 +88,8 @@ run_batch(struct runner *r, struct uuid_set *ran, int *failed)
 	int rc;
 
 	*failed = 0;
+	if (time(NULL) < r->hold_until)
+		return 0;
 	while (n < BATCH_MAX) {
 		struct job_row job;
 
@@ -82,9 +101,10 @@ run_batch(struct runner *r, struct uuid_set *ran, int *failed)
 		pthread_mutex_unlock(&r->lock);
 		if (store_job_next(r->st, time(NULL), &job) != 1)
 			break;
-		if ((rc = job_run(&r->jctx, job.uuid)) == 0)
+		if ((rc = job_run(&r->jctx, job.uuid)) == 0) {
 			uuid_set_add(ran, job.uuid);
-		else if (rc == -1)
+			r->fails = 0;
+		} else if (rc == -1)
 			*failed = 1;	/* -2: parked; nothing is broken, go on */
 		job_row_free(&job);
 		n++;
@@ -105,42 +125,81 @@ recheck(struct runner *r, const char *uuid)
 }
 
 /* Closes the batch (CRL, DONE) and takes a fresh look at each closed user:
- * changes that came in while their job ran are planned now.  So at each
- * user whose job was dropped (no certifiable identity left, a departure
- * among them): what the user still holds is decided now, not at the next
- * full pass.  A user whose job is still in flight is left to it. */
-static void
-finish_batch(struct runner *r, struct uuid_set *ran)
+ * changes that came in while their job ran are planned now, and so is
+ * what a job leads to.  So at each user whose job was dropped (no
+ * certifiable identity left, a departure among them): what the user still
+ * holds is decided now, not at the next full pass.  A user whose job is
+ * still in flight is left to it.  *next gets how many jobs that planned:
+ * they are due at once.  0, or -1 when the CRL could not be written (the
+ * runner then holds back, as after a failed job: each attempt signs a CRL
+ * and takes a CRL number). */
+static int
+finish_batch(struct runner *r, struct uuid_set *ran, size_t *next)
 {
 	struct uuid_set closed = { 0 };
+	size_t before = r->plan.planned;
+	int rc = 0;
 
-	if (job_finish_batch(&r->jctx, &closed) == -1)
+	if (job_finish_batch(&r->jctx, &closed) == -1) {
 		log_error("the CRL could not be rewritten; the batch's jobs stay "
 		    "REVOKED and are closed after the next successful CRL");
+		rc = -1;
+	}
 	for (size_t i = 0; i < closed.n; i++)
 		recheck(r, closed.v[i]);
 	for (size_t i = 0; i < ran->n; i++)
 		if (!uuid_set_has(&closed, ran->v[i]))
 			recheck(r, ran->v[i]);
+	/* A user who left mid-job leaves now: judged by the safety catch. */
+	if (closed.n > 0 || ran->n > 0)
+		plan_flush(&r->plan);
 	uuid_set_clear(&closed);
 	uuid_set_clear(ran);
+	*next = r->plan.planned - before;
+	return rc;
 }
 
-/* Sleeps until kicked, stopped, or the next retry or delivery is due; at
- * least a second after a failure. */
+/* After a failed batch: the hold grows with the failures in a row, and
+ * lasts at least until a retry the store could not record. */
 static void
-wait_for_work(struct runner *r, int64_t deliver_due, int failed)
+hold(struct runner *r)
 {
-	struct timespec until;
-	int64_t due = 0, now = time(NULL), wake = now + IDLE_WAIT;
-	int64_t soonest = failed ? now + 1 : now;
+	int64_t delay = 1, max = r->conf->daemon.retry_max < HOLD_MAX ?
+	    r->conf->daemon.retry_max : HOLD_MAX;
 
+	for (int i = 0; i < r->fails && delay < max; i++)
+		delay *= 2;
+	r->fails++;
+	r->hold_until = time(NULL) + (delay < max ? delay : max);
+	if (r->hold_until < r->jctx.retry_unrecorded)
+		r->hold_until = r->jctx.retry_unrecorded;
+	r->jctx.retry_unrecorded = 0;
+}
+
+/*
+ * Sleeps until kicked, stopped, or the next retry (not before the hold
+ * ends) or delivery is due; never less than a second: what is due "now"
+ * right after a round tried it is a retry the store did not record, and
+ * must not be tried again in a tight loop.
+ */
+static void
+wait_for_work(struct runner *r, int64_t deliver_due)
+{
+	struct timespec now, until;
+	int64_t due = 0, wake, delta;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	wake = now.tv_sec + IDLE_WAIT;
 	if (store_job_next_due(r->st, &due) == 1 && due < wake)
-		wake = due > soonest ? due : soonest;
+		wake = due > r->hold_until ? due : r->hold_until;
 	if (deliver_due > 0 && deliver_due < wake)
-		wake = deliver_due > soonest ? deliver_due : soonest;
-	until.tv_sec = (time_t)wake;
-	until.tv_nsec = 0;
+		wake = deliver_due;
+	/* The end of a hold: a CRL still to write is tried again then. */
+	if (r->hold_until > now.tv_sec && r->hold_until < wake)
+		wake = r->hold_until;
+	delta = wake - now.tv_sec;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += (time_t)(delta > 1 ? delta : 1);
 	pthread_mutex_lock(&r->lock);
 	while (!r->kicked && !r->stopping &&
 	    pthread_cond_timedwait(&r->cond, &r->lock, &until) != ETIMEDOUT)
@@ -181,6 +240,7 @@ runner_main(void *arg)
 	struct uuid_set ran = { 0 };
 	int first = 1;
 
+	leftovers_sweep(&r->jctx);
 	/* What a crash left signed but not recorded is revoked before any job
 	 * runs; the first round's CRL lists it. */
 	if (job_recover_unrecorded(&r->jctx) == -1)
@@ -192,23 +252,29 @@ runner_main(void *arg)
 		/* A drain ends with an empty round that began after it was
 		 * asked for: jobs planned during an earlier round still run. */
 		int failed = 0, asked_before = stop_asked(r, NULL);
-		size_t n = run_batch(r, &ran, &failed);
+		size_t n = run_batch(r, &ran, &failed), next = 0;
 		int64_t deliver_due;
 		int stop, draining;
 
 		/* The first time round it also closes a batch a crash left open;
 		 * a CRL that could not be written is tried again each round. */
-		if (first || n > 0 || r->jctx.revoked > 0 || ran.n > 0 ||
+		if ((first || n > 0 || r->jctx.revoked > 0 || ran.n > 0 ||
 		    store_crl_pending(r->st) == 1 ||
-		    crl_publish_due(r->conf, r->st, time(NULL)) == 1)
-			finish_batch(r, &ran);
+		    crl_publish_due(r->conf, r->st, time(NULL)) == 1) &&
+		    time(NULL) >= r->hold_until && finish_batch(r, &ran, &next) == -1)
+			failed = 1;
 		first = 0;
+		/* What closing the batch planned is work too: --once waits for
+		 * it, and nobody sleeps over it. */
+		n += next;
 		deliver_due = deliver_poll(r->deliver);
 		stop = stop_asked(r, &draining);
 		if (stop && (!draining || (n == 0 && asked_before) || failed))
 			break;
+		if (failed)
+			hold(r);
 		if (n == 0 || failed)
-			wait_for_work(r, deliver_due, failed);
+			wait_for_work(r, deliver_due);
 	}
 	deliver_finish(r->deliver);
 	uuid_set_clear(&ran);
@@ -218,13 +284,18 @@ runner_main(void *arg)
 int
 runner_start(const struct conf *conf, struct runner **out)
 {
+	pthread_condattr_t cattr;
 	struct runner *r;
 
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		fatal("out of memory");
 	r->conf = conf;
 	pthread_mutex_init(&r->lock, NULL);
-	pthread_cond_init(&r->cond, NULL);
+	pthread_condattr_init(&cattr);
+	/* The waits are durations: a clock set back must not stretch them. */
+	pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
+	pthread_cond_init(&r->cond, &cattr);
+	pthread_condattr_destroy(&cattr);
 	if (store_open(conf->state.database, &r->st) == -1 ||
 	    signer_open(conf, &r->signer) == -1 ||
 	    archive_open(conf, time(NULL), &r->archive) == -1 ||
@@ -238,6 +309,7 @@ runner_start(const struct conf *conf, struct runner **out)
 	r->jctx.pub = r->pub;
 	r->jctx.crl_refresh = 1;
 	r->jctx.archive = r->archive;
+	r->jctx.held = held_new();
 	if (pthread_create(&r->thread, NULL, runner_main, r) != 0) {
 		log_error("cannot start the job runner thread");
 		goto fail;
@@ -245,6 +317,7 @@ runner_start(const struct conf *conf, struct runner **out)
 	*out = r;
 	return 0;
 fail:
+	held_free(r->jctx.held);
 	deliver_close(r->deliver);
 	plan_free(&r->plan);
 	publish_close(r->pub);
@@ -268,6 +341,7 @@ runner_join(struct runner *r, int draining)
 	plan_free(&r->plan);
 	publish_close(r->pub);
 	archive_close(r->archive);
+	held_free(r->jctx.held);
 	signer_close(r->signer);
 	store_close(r->st);
 	pthread_mutex_destroy(&r->lock);

@@ -32,6 +32,8 @@ static const struct {
 	{ CRL_REASON_SUPERSEDED, "superseded" },
 	{ CRL_REASON_CESSATION_OF_OPERATION, "cessationOfOperation" },
 	{ CRL_REASON_PRIVILEGE_WITHDRAWN, "privilegeWithdrawn" },
+	/* Only certsync's own reversible first step sets it (job_hold.c). */
+	{ CRL_REASON_CERTIFICATE_HOLD, "certificateHold" },
 };
 #define NREASONS (sizeof(reasons) / sizeof(reasons[0]))
 

@@ -19,10 +19,11 @@
 
 /* Reason codes are OpenSSL's CRL_REASON_* (RFC 5280 CRLReason). */
 
-/* "keyCompromise" etc. to the code, -1 if not one we record. */
+/* "keyCompromise" etc. to the code, -1 if not one we record.
+ * certificateHold is one: a hold (job_hold.c), never an admin's revocation. */
 int crl_reason_parse(const char *name);
 const char *crl_reason_name(int code);
-/* The spellings crl_reason_parse accepts, for error messages. */
+/* The reasons an admin may revoke with, for error messages. */
 const char *crl_reason_list(void);
 
 /*

@@ -6,21 +6,36 @@
  * `certsyncctl show EMAIL`, the userSMIMECertificate value kept with an
  * issue's signing certificate, and the revocations (each marks the CRL
  * pending in the same transaction).
- * Never: deletes a certificate row, or changes a revocation once made: a
- * second revocation of the same certificate keeps the first's reason and
- * time.
+ * Holds among the revocations: a certificate on hold is stored as what
+ * the CRL says it is, a revocation with reason certificateHold (its status
+ * column says revoked; read back, CERT_ON_HOLD), the one revocation that
+ * can be lifted (the row goes) or made final (its reason changes, its date
+ * stays).
+ * Never: deletes a certificate row, or changes a final revocation once
+ * made: a second revocation of the same certificate keeps the first's
+ * reason and time.
  */
 #include "config.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/x509v3.h>
 #include <sqlite3.h>
 
 #include "lib/log.h"
 #include "store/internal.h"
 
-static const char *const status_names[] = { "pending", "active", "superseded", "revoked" };
+/* One word each: certsyncctl list prints them in a column scripts split.
+ * "on-hold" is never stored (see above). */
+static const char *const status_names[] = { "pending", "active", "superseded", "revoked",
+    "on-hold" };
+
+/* certificateHold (RFC 5280 CRLReason 6), as the SQL spells it. */
+#define HOLD_SQL "6"
+_Static_assert(CRL_REASON_CERTIFICATE_HOLD == 6, "certificateHold is reason 6");
+/* A certificate on hold, and one that is current (active, or on hold). */
+#define ON_HOLD_SQL "(c.status = 'revoked' AND r.reason = " HOLD_SQL ")"
 
 const char *
 cert_status_name(enum cert_status status)
@@ -181,6 +196,8 @@ read_cert_row(sqlite3_stmt *stmt, struct cert_row *row)
 	row->reason = sqlite3_column_type(stmt, 16) == SQLITE_NULL ? -1 :
 	    sqlite3_column_int(stmt, 16);
 	row->revoked_at = sqlite3_column_int64(stmt, 17);
+	if (row->status == CERT_REVOKED && row->reason == CRL_REASON_CERTIFICATE_HOLD)
+		row->status = CERT_ON_HOLD;
 	read_archive(stmt, 18, row);
 }
 
@@ -201,6 +218,13 @@ cert_query_sql(enum cert_query q)
 	case CQ_UUID_SUPERSEDED:
 		return "SELECT " CERT_COLUMNS CERT_FROM
 		    "WHERE c.uuid = ?1 AND c.status = 'superseded' ORDER BY c.id";
+	case CQ_UUID_ON_HOLD:
+		return "SELECT " CERT_COLUMNS CERT_FROM
+		    "WHERE c.uuid = ?1 AND " ON_HOLD_SQL " ORDER BY c.id";
+	case CQ_UUID_CURRENT:
+		return "SELECT " CERT_COLUMNS CERT_FROM
+		    "WHERE c.uuid = ?1 AND (c.status = 'active' OR " ON_HOLD_SQL ") "
+		    "ORDER BY c.id";
 	case CQ_SERIAL:
 		return "SELECT " CERT_COLUMNS CERT_FROM "WHERE c.serial = ?1 ORDER BY c.id";
 	case CQ_ADDRESS:
@@ -284,29 +308,139 @@ store_cert_set_archive(struct store *st, int64_t id, const char *archive_path,
 	return db_step_done(st, stmt, "record an archive file");
 }
 
-int
-store_revoke(struct store *st, int64_t cert_id, int reason, int64_t when)
+/* Runs sql (?1 the certificate; ?2 and ?3, if it has them, as given), sets
+ * the status and marks the CRL pending, all in one transaction.  0, or -1. */
+static int
+change_revocation(struct store *st, const char *sql, int64_t cert_id, int64_t a,
+    int64_t b, enum cert_status status, const char *what)
 {
 	sqlite3_stmt *stmt;
 
 	if (store_begin(st) == -1)
 		return -1;
-	/* OR IGNORE: the first revocation's reason and time stand. */
-	if ((stmt = db_prepare(st, "INSERT OR IGNORE INTO revocations (cert_id, reason, "
-	    "revoked_at) VALUES (?, ?, ?)")) == NULL) {
+	if ((stmt = db_prepare(st, sql)) == NULL) {
 		store_rollback(st);
 		return -1;
 	}
 	sqlite3_bind_int64(stmt, 1, cert_id);
-	sqlite3_bind_int(stmt, 2, reason);
-	sqlite3_bind_int64(stmt, 3, when);
-	if (db_step_done(st, stmt, "insert revocation") == -1 ||
-	    store_cert_set_status(st, cert_id, CERT_REVOKED) == -1 ||
+	if (sqlite3_bind_parameter_count(stmt) >= 3) {
+		sqlite3_bind_int64(stmt, 2, a);
+		sqlite3_bind_int64(stmt, 3, b);
+	}
+	if (db_step_done(st, stmt, what) == -1 ||
+	    store_cert_set_status(st, cert_id, status) == -1 ||
 	    db_crl_mark_pending(st) == -1) {
 		store_rollback(st);
 		return -1;
 	}
 	return store_commit(st);
+}
+
+int
+store_revoke(struct store *st, int64_t cert_id, int reason, int64_t when)
+{
+	/* The first revocation's reason and time stand, but a hold's reason
+	 * gives way to the final one: RFC 5280 lets a hold end in a
+	 * revocation, and its date is when the certificate stopped being
+	 * trusted, so a signature made on hold never looks older. */
+	return change_revocation(st, "INSERT INTO revocations (cert_id, reason, "
+	    "revoked_at) VALUES (?1, ?2, ?3) ON CONFLICT (cert_id) DO UPDATE SET "
+	    "reason = excluded.reason WHERE revocations.reason = " HOLD_SQL,
+	    cert_id, reason, when, CERT_REVOKED, "insert revocation");
+}
+
+/* The certificate's status as read back (CERT_ON_HOLD for a hold): 1 and
+ * *status, 0 if there is no such row, -1. */
+static int
+cert_status(struct store *st, int64_t cert_id, enum cert_status *status)
+{
+	sqlite3_stmt *stmt = db_prepare(st, "SELECT c.status, r.reason FROM certificates c "
+	    "LEFT JOIN revocations r ON r.cert_id = c.id WHERE c.id = ?");
+	int rc;
+
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, cert_id);
+	if ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		const char *s = (const char *)sqlite3_column_text(stmt, 0);
+
+		for (int i = 0; i <= CERT_REVOKED; i++)
+			if (s != NULL && strcmp(s, status_names[i]) == 0)
+				*status = (enum cert_status)i;
+		if (*status == CERT_REVOKED && sqlite3_column_type(stmt, 1) != SQLITE_NULL &&
+		    sqlite3_column_int(stmt, 1) == CRL_REASON_CERTIFICATE_HOLD)
+			*status = CERT_ON_HOLD;
+	}
+	sqlite3_finalize(stmt);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : db_fail(st, "read certificate status");
+}
+
+int
+store_hold(struct store *st, int64_t cert_id, int64_t when)
+{
+	enum cert_status now = CERT_REVOKED;
+	int found = cert_status(st, cert_id, &now);
+
+	if (found != 1 || now != CERT_ACTIVE)
+		return found == -1 ? -1 : 0;
+	return change_revocation(st, "INSERT INTO revocations (cert_id, reason, "
+	    "revoked_at) VALUES (?1, ?2, ?3)", cert_id, CRL_REASON_CERTIFICATE_HOLD,
+	    when, CERT_REVOKED, "put certificate on hold");
+}
+
+int
+store_lift(struct store *st, int64_t cert_id)
+{
+	enum cert_status now = CERT_REVOKED;
+	int found = cert_status(st, cert_id, &now);
+
+	if (found != 1 || now != CERT_ON_HOLD)
+		return found == -1 ? -1 : 0;
+	/* A full CRL leaves a lifted hold out (removeFromCRL is for delta
+	 * CRLs): the row goes, and the next CRL no longer lists it. */
+	return change_revocation(st, "DELETE FROM revocations WHERE cert_id = ?1 AND "
+	    "reason = " HOLD_SQL, cert_id, 0, 0, CERT_ACTIVE, "lift hold");
+}
+
+int
+store_holds_due(struct store *st, int64_t cutoff,
+    void (*fn)(void *arg, const char *uuid), void *arg)
+{
+	sqlite3_stmt *stmt = db_prepare(st, "SELECT DISTINCT c.uuid FROM certificates c "
+	    "JOIN revocations r ON r.cert_id = c.id WHERE " ON_HOLD_SQL " AND "
+	    "r.revoked_at <= ? ORDER BY c.uuid");
+	int rc;
+
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, cutoff);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		fn(arg, (const char *)sqlite3_column_text(stmt, 0));
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_DONE ? 0 : db_fail(st, "list holds due");
+}
+
+int
+store_hold_counts(struct store *st, int *certs, int *users, int64_t *oldest)
+{
+	sqlite3_stmt *stmt = db_prepare(st, "SELECT count(*), count(DISTINCT c.uuid), "
+	    "coalesce(min(r.revoked_at), 0) FROM certificates c JOIN revocations r "
+	    "ON r.cert_id = c.id WHERE " ON_HOLD_SQL);
+	int rc;
+
+	*certs = *users = 0;
+	*oldest = 0;
+	if (stmt == NULL)
+		return -1;
+	if ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		*certs = sqlite3_column_int(stmt, 0);
+		*users = sqlite3_column_int(stmt, 1);
+		*oldest = sqlite3_column_int64(stmt, 2);
+	}
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_ROW ? 0 : db_fail(st, "count holds");
 }
 
 int

@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include <sqlite3.h>
@@ -19,10 +20,17 @@
 int
 db_fail(struct store *st, const char *what)
 {
-	log_error("state store %s: %s: %s", st->path, what, sqlite3_errmsg(st->db));
+	snprintf(st->error, sizeof(st->error), "%s", sqlite3_errmsg(st->db));
+	log_error("state store %s: %s: %s", st->path, what, st->error);
 	metrics_add(M_ERR_STORE, 1);
 	st->failed = 1;
 	return -1;
+}
+
+const char *
+store_error(const struct store *st)
+{
+	return st->error[0] != '\0' ? st->error : "no error recorded";
 }
 
 int
@@ -31,7 +39,8 @@ db_exec(struct store *st, const char *sql)
 	char *err = NULL;
 
 	if (sqlite3_exec(st->db, sql, NULL, NULL, &err) != SQLITE_OK) {
-		log_error("state store %s: %s", st->path, err ? err : "unknown error");
+		snprintf(st->error, sizeof(st->error), "%s", err ? err : "unknown error");
+		log_error("state store %s: %s", st->path, st->error);
 		metrics_add(M_ERR_STORE, 1);
 		sqlite3_free(err);
 		st->failed = 1;

@@ -19,6 +19,7 @@ struct store {
 	char *path;
 	int depth;          /* transaction nesting */
 	int failed;         /* an inner step failed: the outer commit rolls back */
+	char error[256];    /* SQLite's word on the last failure, for store_error() */
 };
 
 /* Logs what failed with SQLite's message, marks the transaction failed;

@@ -130,14 +130,18 @@ store_job_unpark(struct store *st, const char *uuid, int *n)
 	return rc;
 }
 
-int
-store_job_each_parked(struct store *st,
-    void (*fn)(void *arg, const struct job_row *job, const char *dn), void *arg)
+/* A job of the list and its user's DN, per row of sql (the columns of
+ * JOB_LIST); the strings are borrowed for the call. */
+#define JOB_LIST "SELECT j.uuid, j.state, j.action, j.reason, j.attempts, " \
+	"j.last_error, j.updated_at, j.next_attempt, coalesce(j.parked_at, 0), " \
+	"i.dn FROM jobs j LEFT JOIN identities i ON i.uuid = j.uuid WHERE "
+
+static int
+each_job(struct store *st, const char *sql,
+    void (*fn)(void *arg, const struct job_row *job, const char *dn), void *arg,
+    const char *what)
 {
-	sqlite3_stmt *stmt = db_prepare(st, "SELECT j.uuid, j.state, j.action, "
-	    "j.reason, j.attempts, j.last_error, j.updated_at, j.next_attempt, "
-	    "j.parked_at, i.dn FROM jobs j LEFT JOIN identities i ON i.uuid = j.uuid "
-	    "WHERE j.parked_at IS NOT NULL ORDER BY j.parked_at, j.uuid");
+	sqlite3_stmt *stmt = db_prepare(st, sql);
 	int rc;
 
 	if (stmt == NULL)
@@ -158,7 +162,23 @@ store_job_each_parked(struct store *st,
 		fn(arg, &job, (const char *)sqlite3_column_text(stmt, 9));
 	}
 	sqlite3_finalize(stmt);
-	return rc == SQLITE_DONE ? 0 : db_fail(st, "list parked jobs");
+	return rc == SQLITE_DONE ? 0 : db_fail(st, what);
+}
+
+int
+store_job_each_parked(struct store *st,
+    void (*fn)(void *arg, const struct job_row *job, const char *dn), void *arg)
+{
+	return each_job(st, JOB_LIST "j.parked_at IS NOT NULL ORDER BY j.parked_at, "
+	    "j.uuid", fn, arg, "list parked jobs");
+}
+
+int
+store_job_each_failing(struct store *st,
+    void (*fn)(void *arg, const struct job_row *job, const char *dn), void *arg)
+{
+	return each_job(st, JOB_LIST "j.attempts > 0 AND j.parked_at IS NULL ORDER BY "
+	    "j.next_attempt, j.uuid", fn, arg, "list failing jobs");
 }
 
 int

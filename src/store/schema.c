@@ -14,10 +14,12 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -150,6 +152,25 @@ static const char *const migrations[] = {
 	"ALTER TABLE certificates ADD COLUMN archive_bundle BLOB;"
 	"UPDATE certificates SET archive_protection = 'password-file'"
 	"  WHERE archive_path IS NOT NULL;",
+
+	/* 5: the safety catch: a pass's departures staged until the pass is
+	 * judged, or held until an admin releases them or the directory shows
+	 * the users again (held); and the departures that went through, for
+	 * the sliding window.  (A certificate on hold needs no column: it is
+	 * what the CRL says it is, a revocation with reason certificateHold.) */
+	("CREATE TABLE held ("
+	"  uuid TEXT PRIMARY KEY,"
+	"  dn TEXT,"
+	"  action TEXT NOT NULL,"
+	"  reason TEXT,"
+	"  why TEXT NOT NULL,"
+	"  staged INTEGER NOT NULL DEFAULT 1,"
+	"  held_at INTEGER,"
+	"  pass TEXT);"
+	"CREATE TABLE departures ("
+	"  uuid TEXT NOT NULL,"
+	"  at INTEGER NOT NULL);"
+	"CREATE INDEX departures_at ON departures (at);"),
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -261,6 +282,93 @@ store_open(const char *path, struct store **out)
 fail:
 	store_close(st);
 	return -1;
+}
+
+/* A read-only store is only read if its schema is exactly this one's. */
+static int
+check_version_ro(struct store *st)
+{
+	int version = store_schema_version(st);
+
+	if (version < 0)
+		return db_fail(st, "read the schema version");
+	if (version > SCHEMA_VERSION) {
+		log_error("state store %s: schema version %d was written by a newer "
+		    "certsync (this one knows up to %d); refusing to read it",
+		    st->path, version, SCHEMA_VERSION);
+		return -1;
+	}
+	if (version < SCHEMA_VERSION) {
+		log_error("state store %s: schema version %d needs migrating to %d, "
+		    "which a command that only reads does not do; start certsyncd "
+		    "(or run certsyncctl crl) once with this version", st->path,
+		    version, SCHEMA_VERSION);
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_open_ro(const char *path, struct store **out)
+{
+	struct store *st;
+	int absent = access(path, F_OK) == -1 && errno == ENOENT;
+
+	*out = NULL;
+	if ((st = calloc(1, sizeof(*st))) == NULL || (st->path = strdup(path)) == NULL)
+		fatal("out of memory");
+	/* Nothing recorded yet: an empty store of this schema, in memory. */
+	if (absent) {
+		log_info("state store %s does not exist yet; nothing is recorded", path);
+		if (sqlite3_open_v2(":memory:", &st->db, SQLITE_OPEN_READWRITE |
+		    SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK || migrate(st) == -1)
+			goto fail;
+		*out = st;
+		return 0;
+	}
+	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READONLY |
+	    SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
+		db_fail(st, "cannot open for reading");
+		goto fail;
+	}
+	sqlite3_busy_timeout(st->db, 5000);
+	if (check_version_ro(st) == -1)
+		goto fail;
+	*out = st;
+	return 0;
+fail:
+	store_close(st);
+	return -1;
+}
+
+/*
+ * SQLite in WAL mode marks a write transaction with a POSIX lock on one
+ * byte of the -shm file (the first of its lock bytes, at offset 120:
+ * WAL_WRITE_LOCK in its os_unix.c).  F_GETLK names a process holding it
+ * without taking anything.
+ */
+#define WAL_WRITE_LOCK_BYTE 120
+
+int
+store_write_lock_holder(const char *path, long *pid)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
+	    .l_start = WAL_WRITE_LOCK_BYTE, .l_len = 1 };
+	char shm[4096];
+	int fd, rc;
+
+	*pid = 0;
+	if (snprintf(shm, sizeof(shm), "%s-shm", path) >= (int)sizeof(shm) ||
+	    (fd = open(shm, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	rc = fcntl(fd, F_GETLK, &fl);
+	close(fd);
+	if (rc == -1)
+		return -1;
+	if (fl.l_type == F_UNLCK)
+		return 0;
+	*pid = (long)fl.l_pid;
+	return 1;
 }
 
 void

@@ -7,7 +7,7 @@
  * src/store/: schema.c opens and migrates the file, db.c holds the
  * transactions, and one file per table family does the rest (certs.c,
  * identities.c, jobs.c, published.c, checkpoints.c, deliveries.c, state.c,
- * audit.c); internal.h is theirs alone.
+ * held.c, audit.c); internal.h is theirs alone.
  * Never: holds private keys (they live in PKCS#12 files the store only
  * indexes), or lets anyone edit or delete an audit record.
  *
@@ -28,9 +28,15 @@ struct store;
  * pending: issued and recorded, not yet published; active: published (or,
  * with no directory, current), or withdrawn from the directory but still
  * valid while its user is disabled ([reconcile] on_disable = unpublish; the
- * published values tell which); superseded: replaced, not yet revoked.
+ * published values tell which); superseded: replaced, not yet revoked;
+ * on hold ("on-hold"): its user left the directory, so it is withdrawn and
+ * on the CRL as certificateHold, the one revocation that can be taken back
+ * (the user returns) or made final ([reconcile] hold_days later).  It is
+ * stored as that revocation (status revoked, reason certificateHold) and
+ * read back as CERT_ON_HOLD; store_cert_set_status() never writes it.
  */
-enum cert_status { CERT_PENDING, CERT_ACTIVE, CERT_SUPERSEDED, CERT_REVOKED };
+enum cert_status { CERT_PENDING, CERT_ACTIVE, CERT_SUPERSEDED, CERT_REVOKED,
+    CERT_ON_HOLD };
 
 struct cert_row {
 	int64_t id;
@@ -51,8 +57,8 @@ struct cert_row {
 	enum archive_protection archive_protection; /* of archive_path */
 	unsigned char *archive_bundle; /* recovery agents: the KraBundle DER, else NULL */
 	size_t archive_bundle_len;
-	int reason;           /* CRL reason code when revoked, else -1 */
-	int64_t revoked_at;   /* 0 unless revoked */
+	int reason;           /* CRL reason code when revoked or on hold, else -1 */
+	int64_t revoked_at;   /* 0 unless revoked or on hold (then: since when) */
 };
 
 struct cert_rows {
@@ -66,6 +72,8 @@ enum cert_query {
 	CQ_UUID_ACTIVE,    /* the active ones of identity arg */
 	CQ_UUID_PENDING,   /* issued, not yet published, of identity arg */
 	CQ_UUID_SUPERSEDED,/* replaced, not yet revoked, of identity arg */
+	CQ_UUID_ON_HOLD,   /* on hold, of identity arg */
+	CQ_UUID_CURRENT,   /* active or on hold: what a new set replaces */
 	CQ_SERIAL,         /* arg: normalized hex serial */
 	CQ_ADDRESS,        /* arg: any address in the SAN, case-insensitive */
 	CQ_REVOKED,        /* arg: issuer name; for the CRL */
@@ -88,7 +96,7 @@ struct identity_row {
 struct job_row {
 	char *uuid;
 	char *state;          /* PLANNED KEYS ISSUED ARCHIVED PUBLISHED REVOKED DONE */
-	char *action;         /* enroll reissue renew revoke */
+	char *action;         /* enroll reissue renew revoke unpublish republish hold lift */
 	char *reason;
 	int attempts;
 	char *last_error;
@@ -101,8 +109,21 @@ struct job_row {
 /* Opens or creates the database (and its directory, mode 0700), migrates
  * it forward, refuses one from a newer certsync. */
 int store_open(const char *path, struct store **out);
+/* For the commands that only look (certsyncctl status, list, show, audit,
+ * plan): opens read-only, so it works while the agent holds a write
+ * transaction, and never migrates.  A database that needs a migration is
+ * refused with a line saying so; one that does not exist yet reads as
+ * empty. */
+int store_open_ro(const char *path, struct store **out);
 void store_close(struct store *st);
 int store_schema_version(struct store *st);
+/* Whether another process holds the store's write lock (a write
+ * transaction): 1 and *pid, 0 none, -1 cannot tell (no -shm file: nobody
+ * has it open).  Takes no lock itself. */
+int store_write_lock_holder(const char *path, long *pid);
+/* SQLite's message for the last failure on st ("database or disk is
+ * full"), for a line that says what happened; valid until the next call. */
+const char *store_error(const struct store *st);
 
 /* Transactions nest: only the outermost begin/commit reaches SQLite. */
 int store_begin(struct store *st);
@@ -121,8 +142,24 @@ int store_cert_set_paths(struct store *st, int64_t id, const char *keystore_path
  * bundle (recovery agents) may be NULL.  The keystore path stays. */
 int store_cert_set_archive(struct store *st, int64_t id, const char *archive_path,
     enum archive_protection protection, const unsigned char *bundle, size_t bundle_len);
-/* Records the revocation once; a second call for the same id is a no-op. */
+/*
+ * Records the revocation once; a second call for the same id is a no-op,
+ * but for a certificate on hold: its hold becomes final with reason, and
+ * keeps its date (the day it stopped being trusted).
+ */
 int store_revoke(struct store *st, int64_t cert_id, int reason, int64_t when);
+/* Puts an active certificate on hold (certificateHold since when): 0, or
+ * -1.  A certificate not active is left as it is. */
+int store_hold(struct store *st, int64_t cert_id, int64_t when);
+/* Lifts the hold: the certificate is active again and off the next CRL.
+ * A certificate not on hold is left as it is. */
+int store_lift(struct store *st, int64_t cert_id);
+/* Calls fn per user with a certificate on hold since before cutoff. */
+int store_holds_due(struct store *st, int64_t cutoff,
+    void (*fn)(void *arg, const char *uuid), void *arg);
+/* How many certificates, of how many users, are on hold, and the oldest
+ * hold's date (0 if none). */
+int store_hold_counts(struct store *st, int *certs, int *users, int64_t *oldest);
 /*
  * The userSMIMECertificate value made with the certificates of one issue,
  * kept with their signing (or dual) certificate cert_id: put once, with
@@ -191,6 +228,11 @@ int store_job_next(struct store *st, int64_t now, struct job_row *out);
 int store_job_next_due(struct store *st, int64_t *when);
 /* The oldest job in state, whatever its retry time: 1 found, 0 none. */
 int store_job_next_in(struct store *st, const char *state, struct job_row *out);
+/* Calls fn per job that failed at least once (attempts > 0) and is not
+ * parked, the next retry first, with its user's DN as the store knows it
+ * (or NULL); job's strings are borrowed for the call. */
+int store_job_each_failing(struct store *st,
+    void (*fn)(void *arg, const struct job_row *job, const char *dn), void *arg);
 /* Calls fn(arg, state, count) per job state; parked jobs are counted
  * apart, as state "parked". */
 int store_job_counts(struct store *st, void (*fn)(void *, const char *, int), void *arg);
@@ -226,6 +268,52 @@ int store_delivery_next(struct store *st, int64_t *when);
 void delivery_row_free(struct delivery_row *row);
 /* Undelivered keys, and how many of them have failed at least once. */
 int store_delivery_counts(struct store *st, int *pending, int *failing);
+
+/*
+ * The safety catch (held.c).  A removal (a user's certificates put on
+ * hold, revoked or withdrawn because the directory no longer shows the
+ * user as they were) is staged by the pass that decides it, then judged
+ * with the pass's others: planned, or held until an admin releases it or
+ * the directory shows the user again.  action and reason are the job's
+ * words (job_state.h, crl.h); pass says why the pass was held.
+ */
+struct held_row {
+	char *uuid, *dn, *action, *reason, *why, *pass;
+	int staged;           /* decided by a pass not yet judged */
+	int64_t held_at;      /* 0: never held */
+};
+
+struct held_rows {
+	struct held_row *v;
+	size_t n;
+};
+
+/* Stages uuid's removal; a held one stays held (its date and pass kept). */
+int store_removal_stage(struct store *st, const char *uuid, const char *dn,
+    const char *action, const char *reason, const char *why);
+/* The staged rows (staged = 1) or the held set (staged = 0). */
+int store_removals(struct store *st, int staged, struct held_rows *out);
+/* The held set by why it was held: fn per reason, with how many users and
+ * since when, the oldest first. */
+int store_held_groups(struct store *st,
+    void (*fn)(void *arg, const char *pass, size_t n, int64_t since), void *arg);
+/* A staged removal judged too many: held since now (or since it was first
+ * held), for pass. */
+int store_removal_hold(struct store *st, const char *uuid, const char *pass,
+    int64_t now);
+/* Forgets uuid's row, staged or held: 2 if it was held, 1 if only staged,
+ * 0 if there was none. */
+int store_removal_drop(struct store *st, const char *uuid);
+/* Whether uuid's departure is held (or was, and is staged again): 1, 0. */
+int store_removal_held(struct store *st, const char *uuid);
+void held_rows_free(struct held_rows *rows);
+/* A departure that went through (for the sliding window; records older
+ * than forget_before are pruned), and how many users departed since. */
+int store_departure_add(struct store *st, const char *uuid, int64_t at,
+    int64_t forget_before);
+int store_departures_since(struct store *st, int64_t since, size_t *n);
+/* Users read from the directory (identities with a DN), for the gate. */
+int store_directory_users(struct store *st, size_t *n);
 
 /* Small facts the daemon reports for `certsyncctl status`. */
 int store_state_set(struct store *st, const char *key, const char *value);

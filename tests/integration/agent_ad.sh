@@ -3,7 +3,8 @@
 # change notification, as the delegated service account over ldaps.
 #
 # An address change, a proxyAddresses alias added, a displayName change,
-# disable and re-enable, delete; an agent restart resumes from the DirSync
+# disable (on hold) and re-enable (the same certificates back), delete (on
+# hold); an agent restart resumes from the DirSync
 # cookie without reissuing anyone and still sees a change made while it was
 # down; the DC restarted under the running agent; a foreign certificate in
 # userCertificate is never touched.  Our userSMIMECertificate value, at
@@ -98,17 +99,20 @@ check "a displayName change reissues with the new name" \
 check "and the old name is withdrawn" cs_wait_for 30 subject_lacks "$A" "Alice Smith"
 
 # ---- disable and re-enable ---------------------------------------------------------
+ad_get_attr "$C" userCertificate | sort > "$T/carol.before"
 printf 'dn: %s\nchangetype: modify\nreplace: userAccountControl\nuserAccountControl: 546\n' "$C" |
     ad_modify >/dev/null
 check "disabling carol withdraws her certificates" \
     cs_wait_for 60 lacks_cert_for "$C" carol@certsync.test
-check "and revokes them (cessationOfOperation)" \
-    cs_wait_for 30 grep -q "revoked .* (cessationOfOperation)" "$T/agent.log"
+check "and puts them on hold (certificateHold)" \
+    cs_wait_for 30 grep -q "put .* certificate .* on hold (certificateHold)" "$T/agent.log"
 before=$(n_issued)
 printf 'dn: %s\nchangetype: modify\nreplace: userAccountControl\nuserAccountControl: 544\n' "$C" |
     ad_modify >/dev/null
-check "re-enabled, carol is enrolled again" cs_wait_for 60 has_cert_for "$C" carol@certsync.test
-check "with new certificates" test "$(n_issued)" -gt "$before"
+check "re-enabled, carol's certificates are back" cs_wait_for 60 has_cert_for "$C" carol@certsync.test
+same_carol() { ad_get_attr "$C" userCertificate | sort > "$T/carol.now"; cmp -s "$T/carol.before" "$T/carol.now"; }
+check "the same ones, the hold lifted" cs_wait_for 30 same_carol
+check "and none issued" test "$(n_issued)" -eq "$before"
 
 # ---- restart from the cookie ----------------------------------------------------------
 cs_agent_stop
@@ -144,8 +148,8 @@ ad_modify <<LDIF >/dev/null
 dn: $B
 changetype: delete
 LDIF
-check "deleting bob revokes his certificates" \
-    cs_wait_for 60 log_has "revoke: the user is gone from the directory"
+check "deleting bob puts his certificates on hold" \
+    cs_wait_for 60 log_has "hold: the user is gone from the directory"
 check "bob has no active certificates left" \
     cs_wait_for 30 sh -c "! '$CTL' -c '$CONF' list --active | grep -q bob@"
 

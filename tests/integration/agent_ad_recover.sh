@@ -10,7 +10,7 @@
 # source = auto with an account that lost "Replicating Directory Changes":
 # DirSync answers insufficientAccessRights (not taken for a refused cookie),
 # the agent falls back to uSNChanged rounds without reissuing anyone, and
-# enrollment, an address change and a delete (revocation, CRL) work there.
+# enrollment, an address change and a delete (on hold, in the CRL) work there.
 . "${CS_SRCDIR:?}/tests/integration/lib.sh"
 . "$CS_SRCDIR/tests/integration/samba.sh"
 
@@ -218,8 +218,8 @@ ad_modify <<LDIF >/dev/null
 dn: $D
 changetype: delete
 LDIF
-check "deleting dave revokes his certificates" \
-    cs_wait_for 60 log_has "revoke: the user is gone from the directory"
+check "deleting dave puts his certificates on hold" \
+    cs_wait_for 60 log_has "hold: the user is gone from the directory"
 check "dave has no active certificates left" \
     cs_wait_for 30 sh -c "! '$CTL' -c '$CONF' list --active | grep -q dave"
 # crl_has SERIAL: the CRL lists the serial (hex, any case, colons or not).

@@ -8,10 +8,12 @@
 # their keys in the keystore, out of the CRL.  An address change while
 # disabled issues and publishes nothing.  Enabled again, the same
 # certificates (same serials, same DER) are published again, with the very
-# same userSMIMECertificate value (the one made when they were issued).  Disabled and
-# then deleted: revoked (cessationOfOperation).  Disabled, then enabled
+# same userSMIMECertificate value (the one made when they were issued).
+# Disabled and then deleted: on hold (certificateHold).  Disabled, then enabled
 # with a new address: reissued, the withdrawn ones revoked
-# (affiliationChanged).
+# (affiliationChanged).  Erin, enabled throughout, keeps the safety catch
+# from taking the two disabled at once for everyone leaving (it holds a
+# round that withdraws every known user).
 # shellcheck disable=SC2086 # $S0 and the like are lists of serials, split on purpose
 . "${CS_SRCDIR:?}/tests/integration/lib.sh"
 . "$CS_SRCDIR/tests/integration/samba.sh"
@@ -44,6 +46,7 @@ FOREIGN=$(openssl x509 -in "$T/foreign.pem" -outform DER | base64 -w0)
 ad_add_user carol carol@certsync.test "displayName: Carol King" \
     "userCertificate:: $FOREIGN" >/dev/null
 ad_add_user dave dave@certsync.test "displayName: Dave Doe" >/dev/null
+ad_add_user erin erin@certsync.test "displayName: Erin Page" >/dev/null
 
 # uac DN VALUE: set userAccountControl (544 enabled, 546 disabled).
 uac() {
@@ -121,8 +124,8 @@ n_certs() { sqlite3 -readonly "$DB" "SELECT count(*) FROM certificates WHERE uui
 
 # ---- enrollment ---------------------------------------------------------------
 cs_agent_start
-check "carol and dave are enrolled over DirSync" \
-    cs_wait_for 30 log_has "refresh complete: 2 planned"
+check "carol, dave and erin are enrolled over DirSync" \
+    cs_wait_for 30 log_has "refresh complete: 3 planned"
 check "carol's certificates are published" cs_wait_for 30 has_cert_for "$C" carol@certsync.test
 check "dave's too" cs_wait_for 30 has_cert_for "$D" dave@certsync.test
 check "carol's userSMIMECertificate is published" cs_wait_for 10 smime_there "$C"
@@ -178,9 +181,9 @@ check "nothing was issued" test "$(n_certs "$CG")" -eq 2
 printf 'dn: %s\nchangetype: delete\n' "$D" | ad_modify >/dev/null
 set_mail "$C" carol.new@certsync.test
 check "the round saw carol's new address" cs_wait_for 30 mail_stored "$CG" carol.new@certsync.test
-check "deleted while withdrawn, dave's certificates are revoked" \
-    cs_wait_for 30 in_crl "Cessation Of Operation" $D0
-check "and listed as revoked" status_is revoked $D0
+check "deleted while withdrawn, dave's certificates are put on hold" \
+    cs_wait_for 30 in_crl "Certificate Hold" $D0
+check "and listed as on-hold" status_is on-hold $D0
 check "carol's withdrawn certificates are not in that CRL" not_in_crl $S0
 check "and still listed as withdrawn" status_is withdrawn $S0
 # The decision is recorded with the identity, in the round's transaction.

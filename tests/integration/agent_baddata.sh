@@ -111,7 +111,7 @@ no_certificate() { # DN
 	    [ -z "$(cs_dir_values "$1" userSMIMECertificate)" ]
 }
 # The "skipped users:" block of certsyncctl status.
-skipped_block() { ctl status | sed -n '/^skipped users:/,/^CRL:/p' | sed '1d;$d'; }
+skipped_block() { ctl status | sed -n '/^skipped users:/,/^[^ ]/p' | sed '1d;$d'; }
 # skipped_for DN REASON-ERE: status lists DN with such a reason.
 skipped_for() {
 	skipped_block > "$T/skipped"

@@ -25,12 +25,15 @@
 #    new address), 2 rows for the new address besides the unrecorded ones
 #    (nothing issued twice), no pending or superseded row anywhere, no job
 #    queued;
-#  - each certificate signed but not recorded: now in the store as revoked
-#    (superseded; "certsyncctl show SERIAL"), listed by the CRL as
-#    Superseded, with a log line and an audit record saying so; its key out
-#    of the keystore and in the archive, mode 600, opening with the archive
-#    password and matching it; or, if its key file was never written, a
-#    row that records no key file and no key file for it anywhere;
+#  - each certificate signed but not recorded whose key file was written
+#    (issue-before-record): adopted, not signed again: it is one of the 2
+#    active certificates, its key in the keystore, an audit record and a
+#    log line saying it was signed by an earlier attempt, not on the CRL,
+#    and nothing else was signed for the new address;
+#  - one whose key file was never written (issue-before-keystore): now in
+#    the store as revoked (superseded; "certsyncctl show SERIAL"), listed by
+#    the CRL as Superseded, with a log line and an audit record saying so,
+#    a row that records no key file and no key file for it anywhere;
 #  - the old keys out of the keystore and in the archive, mode 600, opening
 #    with the archive password; every active certificate's key in the
 #    keystore, opening, and matching its certificate;
@@ -46,9 +49,10 @@
 # run) plans nothing and changes no certificate.
 # Last, "certsyncctl issue" (no directory): killed at issue-before-record,
 # the next "certsyncctl issue" for the user (resuming its job in KEYS)
-# revokes the 2 certificates it left and issues 2 new ones; and with a
-# keystore directory it cannot create, the failed issue revokes the one
-# certificate it signed at once, its key in the archive.
+# records the 2 certificates it left (still right: same addresses and
+# name) and signs nothing; and with a keystore directory it cannot create,
+# the failed issue revokes the one certificate it signed at once, its key
+# in the archive.
 # Needs a build configured with --enable-failpoints (skips, exit 77, else).
 . "$CS_SRCDIR/tests/integration/lib.sh"
 . "$CS_SRCDIR/tests/integration/slapd.sh"
@@ -219,6 +223,27 @@ orphans_accounted() {
 		    p12_matches "$T/archive/$o_k-$o_s.p12" "$T/archive.pass" "$o_s"
 		check "[$1] unrecorded $o_k $o_s: its key is out of the keystore" \
 		    test ! -e "$T/keystore/$o_k-$o_s.p12"
+	done
+}
+
+# orphans_adopted FP: each certificate the crash left unrecorded, its key
+# file written, is now one of the active ones: recorded, not signed again,
+# not revoked.
+orphans_adopted() {
+	for o in $(awk '{ print $1 ":" $2 }' "$T/orphans.crash"); do
+		o_s=${o%:*} o_k=${o#*:}
+		check "[$1] unrecorded $o_k $o_s: adopted as an active certificate" \
+		    sh -c "awk -v s='$o_s' '\$1 == s && \$2 == \"active\"' '$T/rows' | grep -q ."
+		[ "$1" = ctl ] ||	# certsyncctl logs warnings only
+		check "[$1] unrecorded $o_k $o_s: the log says it was recorded, not signed again" \
+		    grep -q "certificate $o_s for .*(signed by an earlier attempt, recorded now)" \
+		    "$T/run.out"
+		check "[$1] unrecorded $o_k $o_s: an audit record says so" \
+		    audit_says "$o_s" '^issue: .*signed by an earlier attempt'
+		check_fails "[$1] unrecorded $o_k $o_s: the CRL does not list it" \
+		    crl_lists "$o_s" ""
+		check "[$1] unrecorded $o_k $o_s: its key is in the keystore, mode 600" \
+		    mode_is "$T/keystore/$o_k-$o_s.p12" 600
 	done
 }
 
@@ -413,10 +438,16 @@ for fp in $FAILPOINTS; do
 	    smime_recorded "$DN" "$NEW"
 	check "[$fp] exactly 2 active certificates (signing, encryption) for $NEW" \
 	    two_active "$USER" "$NEW"
-	check "[$fp] 2 rows for $NEW: nothing issued twice" rows_for_address "$NEW" 2
+	if [ "$fp" = issue-before-record ]; then
+		check "[$fp] no row for $NEW but the 2 adopted: nothing signed again" \
+		    rows_for_address "$NEW" 0
+		orphans_adopted "$fp"
+	else
+		check "[$fp] 2 rows for $NEW: nothing issued twice" rows_for_address "$NEW" 2
+		orphans_accounted "$fp"
+	fi
 	check "[$fp] no pending or superseded certificate left" no_leftover_status
 	check "[$fp] no job left (queued 0)" queued_zero
-	orphans_accounted "$fp"
 	check "[$fp] no certificate signed but not recorded is left" orphans_are
 	for kind in encryption signing; do
 		if [ "$kind" = encryption ]; then old=$OLD_ENC; else old=$OLD_SIG; fi
@@ -476,9 +507,9 @@ cp "$T/last.out" "$T/run.out"
 rows
 check "[$fp] exactly 2 active certificates for manual1@example.test" \
     two_active manual1 manual1@example.test
-check "[$fp] 2 rows for manual1@example.test: nothing issued twice" \
-    rows_for_address manual1@example.test 2
-orphans_accounted "$fp"
+check "[$fp] no row for manual1@example.test but the 2 adopted: nothing signed again" \
+    rows_for_address manual1@example.test 0
+orphans_adopted "$fp"
 check "[$fp] no certificate signed but not recorded is left" orphans_are
 check "[$fp] no job left (queued 0)" queued_zero
 

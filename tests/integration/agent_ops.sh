@@ -26,8 +26,8 @@
 #    "configuration reloaded", resumes from the cookie and reissues nobody;
 #  - SIGTERM: exit 0 within seconds, status shows the daemon stopped;
 #  - [directory] source = poll, poll_interval = 5: a new user is enrolled
-#    within a poll interval, a deleted one has its certificates revoked as
-#    cessationOfOperation after the next poll;
+#    within a poll interval, a deleted one has its certificates put on hold
+#    (certificateHold) after the next poll;
 #  - a directory on a closed port: the agent keeps running, logs
 #    "disconnected" once (not per attempt), status says disconnected, and
 #    the retries use little CPU (no busy loop).
@@ -417,18 +417,18 @@ check "... within one poll interval and the job (${ELAPSED}s <= 10s)" test "$ELA
 G_SIG=$(cs_serial signing gina@example.test)
 G_ENC=$(cs_serial encryption gina@example.test)
 ldap_delete "uid=gina,$SLAPD_PEOPLE"
-cs_wait_for 20 crl_lists "$G_SIG" 'Cessation Of Operation' || :
+cs_wait_for 20 crl_lists "$G_SIG" 'Certificate Hold' || :
 # On failure: what the agent did since it started polling, and its state.
-revoked_or_why() {
-	crl_lists "$1" 'Cessation Of Operation' && return 0
+held_or_why() {
+	crl_lists "$1" 'Certificate Hold' && return 0
 	log_now | grep -v ' (issued|published) '
 	ctl status
 	ctl list | grep gina
 	return 1
 }
-check "the deleted user's signing certificate is revoked as cessationOfOperation" \
-    revoked_or_why "$G_SIG"
-check "... and the encryption certificate" crl_lists "$G_ENC" 'Cessation Of Operation'
+check "the deleted user's signing certificate is put on hold (certificateHold)" \
+    held_or_why "$G_SIG"
+check "... and the encryption certificate" crl_lists "$G_ENC" 'Certificate Hold'
 check "the deleted user has no active certificate" eval '! active_for gina@example.test'
 # Each poll ends with "refresh complete: P planned, S skipped, U up to
 # date"; the directory never held more than 7 users (alice..gina).

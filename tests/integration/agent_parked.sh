@@ -10,7 +10,7 @@
 # the store records one attempt each and no retry time, and past the first
 # retry delay there is still no second attempt and no "retried" line; the
 # daemon keeps running.  A user deleted while parked has the job end and
-# the certificates revoked (cessationOfOperation) at once.  A change to one
+# the certificates put on hold (certificateHold) at once.  A change to one
 # user's entry releases that job for one more attempt (parked again: the CA
 # is still expired).  "certsyncctl
 # retry UUID" releases a parked job (and says there is none the second
@@ -115,15 +115,15 @@ check "7 s later: still one attempt each, no second error line" sh -c "
 check "nothing was retried" sh -c "! grep -q 'retried in' '$T/agent.log'"
 check "the agent still runs" kill -0 "$AGENT_PID"
 
-echo "# a user deleted while parked: the job ends, the certificates are revoked"
+echo "# a user deleted while parked: the job ends, the certificates are put on hold"
 printf 'dn: %s\nchangetype: delete\n' "$(dn carol)" | ldap_admin_modify >/dev/null
-carol_revoked() {
-	[ "$(ctl list | awk '$1 == "revoked" && $NF == "carol@example.test"' | wc -l)" -eq 2 ] &&
+carol_held() {
+	[ "$(ctl list | awk '$1 == "on-hold" && $NF == "carol@example.test"' | wc -l)" -eq 2 ] &&
 	    [ -z "$(cs_serial signing carol@example.test)" ]
 }
-check "carol's certificates are revoked" cs_wait_for 30 carol_revoked
-check "... as cessationOfOperation" sh -c "'$CTL' -c '$CONF' show carol@example.test |
-    grep -c '(cessationOfOperation)' | grep -qx 2"
+check "carol's certificates are put on hold" cs_wait_for 30 carol_held
+check "... (certificateHold)" sh -c "'$CTL' -c '$CONF' show carol@example.test |
+    grep -c '(certificateHold)' | grep -qx 2"
 carol_gone() { [ "$(sqlite3 "$DB" 'SELECT count(*) FROM jobs')" -eq 2 ]; }
 check "her job is gone; the other two stay parked" cs_wait_for 30 carol_gone
 
@@ -152,7 +152,8 @@ check "alice's new address is certified" cs_wait_for 30 active_for alice.new@exa
 check "bob's new address is certified" cs_wait_for 30 active_for bob.new@example.test
 no_jobs() { [ "$(sqlite3 "$DB" 'SELECT count(*) FROM jobs')" -eq 0 ]; }
 check "no job is left" cs_wait_for 30 no_jobs
-check "the old certificates are revoked" test "$(ctl list | awk '$1 == "revoked"' | wc -l)" -eq 6
+check "the old certificates are revoked" test "$(ctl list | awk '$1 == "revoked"' | wc -l)" -eq 4
+check "carol's stay on hold" test "$(ctl list | awk '$1 == "on-hold"' | wc -l)" -eq 2
 ctl status >"$T/status"
 check "status: no failed job" sh -c "sed -n '/^failed jobs/,/^skipped users/p' '$T/status' | grep -qx '  none'"
 check "the agent still runs" kill -0 "$AGENT_PID"

@@ -11,8 +11,8 @@
 # mail and a changed displayName are planned as "reissue" with their reasons
 # (addresses changed / subject changed), again without a write (store,
 # audit, files and directory unchanged); a user deleted from the directory
-# is planned as "revoke".  The next --once does it: the deleted user's
-# certificates are revoked as Cessation Of Operation in the CRL, the renamed
+# is planned as "hold".  The next --once does it: the deleted user's
+# certificates are on hold (Certificate Hold in the CRL), the renamed
 # user's old ones as Superseded and replaced by certificates with the new
 # name; status then shows the daemon stopped, a saved checkpoint, 0 queued
 # jobs and a CRL number above 0.  Finally plan says "0 to do", and --once
@@ -130,13 +130,13 @@ check "summary: 2 to do" summary changed 2
 check "audit count unchanged ($AUDIT0)" test "$(audit_count)" -eq "$AUDIT0"
 check "store, files and entries unchanged" unchanged_since "$T/snap.before"
 
-echo "# a deleted user: revoke, planned only"
+echo "# a deleted user: hold, planned only"
 check "delete alice" env LDAPNOINIT=1 ldapdelete -x -H "$SLAPD_URI" -D "$SLAPD_ADMIN_DN" \
     -y "$SLAPD_ADMIN_PW_FILE" "$ALICE"
 snapshot "$T/snap.deleted"	# the same as before, but for alice's entry
 run_plans deleted
-check "alice: revoke, gone from the directory" plans deleted revoke "$ALICE" \
-    "the user is gone from the directory"
+check "alice: hold, gone from the directory" plans deleted hold "$ALICE" \
+    "the user is gone from the directory; 2 certificate\\(s\\) withdrawn and put on hold for 7 day\\(s\\)"
 check "bob: still reissue" plans deleted reissue "$BOB" "subject changed from .*"
 check "summary: 2 to do" summary deleted 2
 check "audit count unchanged ($AUDIT0)" test "$(audit_count)" -eq "$AUDIT0"
@@ -153,7 +153,7 @@ crl_reason() {
 	grep -q "Serial Number: $1" "$T/crl.entry" && grep -q "$2" "$T/crl.entry"
 }
 for s in $ALICE_OLD; do
-	check "alice's $s is revoked: Cessation Of Operation" crl_reason "$s" "Cessation Of Operation"
+	check "alice's $s is on hold: Certificate Hold" crl_reason "$s" "Certificate Hold"
 done
 for s in $BOB_OLD; do
 	check "bob's old $s is revoked: Superseded" crl_reason "$s" "Superseded"

@@ -157,7 +157,7 @@ use "none/*.pem" 1
 kill -HUP "$AGENT_PID"
 check "SIGHUP with no agent files: refused" cs_wait_for 10 log_has 'not reloaded'
 check "... one line says why" log_count_is \
-    "error: $CONF: \\[archive\\] recovery_agents: no file matches" 1
+    "$CONF: \\[archive\\] recovery_agents: no file matches" 1
 check "the agent keeps running" agent_alive
 log_mark
 use "kra/*.pem" 4

@@ -454,6 +454,53 @@ START_TEST(test_ad_flavor_attribute)
 }
 END_TEST
 
+/* The safety catch's keys: a share or a count; holds in days. */
+START_TEST(test_safety_keys)
+{
+	static const struct { const char *text; int percent, value; } good[] = {
+		{ "5%", 1, 500 }, { "0.5%", 1, 50 }, { "12.25%", 1, 1225 },
+		{ "100%", 1, 10000 }, { "20", 0, 20 }, { "0", 0, 0 },
+	};
+	static const char *const bad[] = {
+		"5 %", "0%", "101%", "5.123%", "-1", "abc", "%", "5.%", ".5%", "5%%",
+		"10000001",
+	};
+	struct conf *c = load_ok(MINIMAL);
+	char text[512], *err;
+
+	ck_assert_int_eq(c->reconcile.max_revoke.percent, 1);
+	ck_assert_int_eq(c->reconcile.max_revoke.value, 500);
+	ck_assert_int_eq(c->reconcile.hold_days, 7);
+	conf_free(c);
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		npaths = 0;	/* a name per load; the files stay till teardown */
+		snprintf(text, sizeof(text), MINIMAL "[reconcile]\nmax_revoke = %s\n"
+		    "hold_days = 0\n", good[i].text);
+		c = load_ok(text);
+		ck_assert_int_eq(c->reconcile.max_revoke.percent, good[i].percent);
+		ck_assert_int_eq(c->reconcile.max_revoke.value, good[i].value);
+		ck_assert_int_eq(c->reconcile.hold_days, 0);
+		conf_free(c);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		npaths = 0;
+		snprintf(text, sizeof(text), MINIMAL "[reconcile]\nmax_revoke = %s\n",
+		    bad[i]);
+		err = load_bad(text);
+		assert_has(err, "[reconcile] max_revoke: ");
+		assert_has(err, bad[i]);
+		ck_assert_int_eq(count_lines(err), 1);
+		free(err);
+	}
+	npaths = 0;
+	err = load_bad(MINIMAL "[reconcile]\nhold_days = 366\n");
+	assert_has(err, "[reconcile] hold_days: \"366\" is not a whole number between "
+	    "0 and 365");
+	ck_assert_int_eq(count_lines(err), 1);
+	free(err);
+}
+END_TEST
+
 START_TEST(test_ad_only_sources)
 {
 	char *err = load_bad(MINIMAL "[directory]\nsource = dirsync\n");
@@ -835,7 +882,7 @@ START_TEST(test_example_file)
 		if (*line == '\n')
 			*out++ = *line++;
 	}
-	ck_assert_int_eq(keys, 66);
+	ck_assert_int_eq(keys, 70);
 	c = load_ok(all);
 	ck_assert_str_eq(c->keystore.password_file, "/etc/certsync/keystore.pw");
 	ck_assert_ptr_nonnull(c->certificates.crl_url);
@@ -1688,6 +1735,7 @@ conf_suite(void)
 	tcase_add_test(ok, test_full);
 	tcase_add_test(ok, test_ad_flavor_attribute);
 	tcase_add_test(ok, test_ad_only_sources);
+	tcase_add_test(ok, test_safety_keys);
 	tcase_add_test(ok, test_ad_simple_bind_in_clear);
 	tcase_add_test(ok, test_relative_paths);
 	tcase_add_test(ok, test_relative_file_name);

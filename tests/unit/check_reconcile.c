@@ -1,7 +1,7 @@
 /*
  * check_reconcile.c - the decision for one user, as a pure function:
  * enroll, reissue (affiliationChanged / superseded), renew, revoke,
- * unpublish, republish, nothing.
+ * unpublish, republish, hold, lift, nothing; and which are departures.
  */
 #include "config.h"
 
@@ -69,10 +69,33 @@ held(struct cert_rows *rows, const char *subject, const char *addresses,
 static struct verdict
 decide_pub(const struct identity *id, const struct cert_rows *rows, size_t published)
 {
+	struct cert_rows none = { 0 };
 	struct verdict v;
 
-	reconcile(&policy, id, rows, published, now, &v);
+	reconcile(&policy, id, rows, &none, published, now, &v);
 	return v;
+}
+
+/* Nothing active, on_hold on hold (since their revoked_at). */
+static struct verdict
+decide_held(const struct identity *id, const struct cert_rows *on_hold)
+{
+	struct cert_rows none = { 0 };
+	struct verdict v;
+
+	reconcile(&policy, id, &none, on_hold, 0, now, &v);
+	return v;
+}
+
+/* rows put on hold since `since`. */
+static void
+on_hold_since(struct cert_rows *rows, time_t since)
+{
+	for (size_t i = 0; i < rows->n; i++) {
+		rows->v[i].status = CERT_ON_HOLD;
+		rows->v[i].reason = CRL_REASON_CERTIFICATE_HOLD;
+		rows->v[i].revoked_at = since;
+	}
 }
 
 /* All of them published, as they are unless withdrawn. */
@@ -465,6 +488,168 @@ START_TEST(revoke_policy_unchanged)
 }
 END_TEST
 
+/* A departure is put on hold first, and counted by the safety catch. */
+START_TEST(departure_puts_on_hold)
+{
+	struct identity id;
+	struct cert_rows rows, none = { 0 };
+	struct verdict v;
+
+	policy.hold_seconds = 7 * DAY;
+	held(&rows, "CN=Alice", "alice@example.org", now + 300 * DAY, 0);
+	v = decide(NULL, &rows);
+	ck_assert_int_eq(v.decision, DECIDE_HOLD);
+	ck_assert_int_eq(v.reason, CRL_REASON_CERTIFICATE_HOLD);
+	ck_assert_int_eq(v.departure, 1);
+	ck_assert_str_eq(decision_name(v.decision), "hold");
+	ck_assert_ptr_nonnull(strstr(v.why, "gone from the directory"));
+	ck_assert_ptr_nonnull(strstr(v.why, "7 day(s)"));
+	/* Disabled under on_disable = revoke: the same. */
+	id_init(&id, "Alice", "alice@example.org", NULL);
+	id.enabled = 0;
+	v = decide(&id, &rows);
+	ck_assert_int_eq(v.decision, DECIDE_HOLD);
+	ck_assert_int_eq(v.departure, 1);
+	ck_assert_ptr_nonnull(strstr(v.why, "disabled"));
+	/* Nothing to hold: nothing, and no departure to count. */
+	v = decide(NULL, &none);
+	ck_assert_int_eq(v.decision, DECIDE_NOTHING);
+	ck_assert_int_eq(v.departure, 0);
+	/* hold_days = 0: revoked at once, still a departure. */
+	policy.hold_seconds = 0;
+	v = decide(NULL, &rows);
+	ck_assert_int_eq(v.decision, DECIDE_REVOKE);
+	ck_assert_int_eq(v.reason, CRL_REASON_CESSATION_OF_OPERATION);
+	ck_assert_int_eq(v.departure, 1);
+	identity_free(&id);
+	cert_rows_free(&rows);
+}
+END_TEST
+
+/* On hold for hold_days: revoked for good, not counted again. */
+START_TEST(hold_ends_in_revocation)
+{
+	struct identity id;
+	struct cert_rows rows;
+	struct verdict v;
+
+	policy.hold_seconds = 7 * DAY;
+	held(&rows, "CN=Alice", "alice@example.org", now + 300 * DAY, 0);
+	on_hold_since(&rows, now - 7 * DAY + 60);
+	v = decide_held(NULL, &rows);
+	ck_assert_int_eq(v.decision, DECIDE_NOTHING);
+	ck_assert_ptr_nonnull(strstr(v.why, "on hold"));
+	on_hold_since(&rows, now - 7 * DAY);
+	v = decide_held(NULL, &rows);
+	ck_assert_int_eq(v.decision, DECIDE_REVOKE);
+	ck_assert_int_eq(v.reason, CRL_REASON_CESSATION_OF_OPERATION);
+	ck_assert_int_eq(v.departure, 0);
+	ck_assert_ptr_nonnull(strstr(v.why, "for good"));
+	/* The oldest hold counts. */
+	rows.v[1].revoked_at = now;
+	ck_assert_int_eq(decide_held(NULL, &rows).decision, DECIDE_REVOKE);
+	/* Still disabled (on_disable = revoke) is no return. */
+	id_init(&id, "Alice", "alice@example.org", NULL);
+	id.enabled = 0;
+	ck_assert_int_eq(decide_held(&id, &rows).decision, DECIDE_REVOKE);
+	policy.hold_seconds = 0;
+	identity_free(&id);
+	cert_rows_free(&rows);
+}
+END_TEST
+
+/* Back in the directory: the same certificates if they still fit. */
+START_TEST(return_lifts_the_hold)
+{
+	struct identity id;
+	struct cert_rows rows;
+	struct verdict v;
+
+	policy.hold_seconds = 7 * DAY;
+	held(&rows, "CN=Alice", "alice@example.org", now + 300 * DAY, 0);
+	on_hold_since(&rows, now - DAY);
+	id_init(&id, "Alice", "alice@example.org", NULL);
+	v = decide_held(&id, &rows);
+	ck_assert_int_eq(v.decision, DECIDE_LIFT);
+	ck_assert_int_eq(v.departure, 0);
+	ck_assert_str_eq(decision_name(v.decision), "lift");
+	ck_assert_ptr_nonnull(strstr(v.why, "published again"));
+	/* Past hold_days but not revoked yet: back is back. */
+	on_hold_since(&rows, now - 30 * DAY);
+	ck_assert_int_eq(decide_held(&id, &rows).decision, DECIDE_LIFT);
+	/* Back, but disabled under on_disable = unpublish: lifted, not
+	 * published, never reissued (its address changed meanwhile). */
+	policy.on_disable = DISABLE_UNPUBLISH;
+	identity_free(&id);
+	id_init(&id, "Alice", "alice.smith@example.org", NULL);
+	id.enabled = 0;
+	v = decide_held(&id, &rows);
+	ck_assert_int_eq(v.decision, DECIDE_LIFT);
+	ck_assert_ptr_nonnull(strstr(v.why, "not published"));
+	policy.on_disable = DISABLE_REVOKE;
+	policy.hold_seconds = 0;
+	identity_free(&id);
+	cert_rows_free(&rows);
+}
+END_TEST
+
+/* Back with changes: new certificates, the held ones superseded. */
+START_TEST(return_with_changes_reissues)
+{
+	struct identity id;
+	struct cert_rows rows;
+	struct verdict v;
+
+	policy.hold_seconds = 7 * DAY;
+	held(&rows, "CN=Alice", "alice@example.org", now + 300 * DAY, 0);
+	on_hold_since(&rows, now - DAY);
+	id_init(&id, "Alice", "alice.smith@example.org", NULL);
+	v = decide_held(&id, &rows);
+	ck_assert_int_eq(v.decision, DECIDE_REISSUE);
+	ck_assert_int_eq(v.reason, CRL_REASON_AFFILIATION_CHANGED);
+	ck_assert_int_eq(v.departure, 0);
+	ck_assert_ptr_nonnull(strstr(v.why, "alice.smith@example.org"));
+	ck_assert_ptr_nonnull(strstr(v.why, "back"));
+	identity_free(&id);
+	id_init(&id, "Alice Smith", "alice@example.org", NULL);
+	ck_assert_int_eq(decide_held(&id, &rows).decision, DECIDE_REISSUE);
+	identity_free(&id);
+	cert_rows_free(&rows);
+	/* Expiring meanwhile: renewed. */
+	held(&rows, "CN=Alice", "alice@example.org", now + 2 * DAY, 0);
+	on_hold_since(&rows, now - DAY);
+	id_init(&id, "Alice", "alice@example.org", NULL);
+	ck_assert_int_eq(decide_held(&id, &rows).decision, DECIDE_RENEW);
+	policy.hold_seconds = 0;
+	identity_free(&id);
+	cert_rows_free(&rows);
+}
+END_TEST
+
+/* Which decisions the safety catch counts: those that take a user who
+ * left out of the directory, and no other. */
+START_TEST(only_departures_count)
+{
+	struct identity id;
+	struct cert_rows rows, none = { 0 };
+
+	held(&rows, "CN=Alice", "alice@example.org", now + 300 * DAY, 0);
+	id_init(&id, "Alice", "alice.smith@example.org", NULL);
+	ck_assert_int_eq(decide(&id, &rows).departure, 0);	/* reissue */
+	ck_assert_int_eq(decide(&id, &none).departure, 0);	/* enroll */
+	identity_free(&id);
+	id_init(&id, "Alice", "alice@example.org", NULL);
+	ck_assert_int_eq(decide_pub(&id, &rows, 0).departure, 0);	/* republish */
+	policy.on_disable = DISABLE_UNPUBLISH;
+	id.enabled = 0;
+	ck_assert_int_eq(decide_pub(&id, &rows, 2).decision, DECIDE_UNPUBLISH);
+	ck_assert_int_eq(decide_pub(&id, &rows, 2).departure, 1);
+	policy.on_disable = DISABLE_REVOKE;
+	identity_free(&id);
+	cert_rows_free(&rows);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -485,6 +670,11 @@ main(void)
 	tcase_add_test(tc, reenabled_with_changes_reissues);
 	tcase_add_test(tc, gone_revokes_under_both_policies);
 	tcase_add_test(tc, revoke_policy_unchanged);
+	tcase_add_test(tc, departure_puts_on_hold);
+	tcase_add_test(tc, hold_ends_in_revocation);
+	tcase_add_test(tc, return_lifts_the_hold);
+	tcase_add_test(tc, return_with_changes_reissues);
+	tcase_add_test(tc, only_departures_count);
 	suite_add_tcase(s, tc);
 	return check_run(s, 0);
 }

@@ -24,7 +24,7 @@
 #include "check_main.h"
 
 /* The schema version this certsync writes. */
-#define SCHEMA 5
+#define SCHEMA 6
 
 static char dir[] = "/tmp/check_store.XXXXXX";
 static char path[512];
@@ -240,6 +240,7 @@ START_TEST(archive_protection_migrated)
 	/* Back to version 4, as an older certsync left it. */
 	ck_assert_int_eq(raw_exec("ALTER TABLE certificates DROP COLUMN archive_bundle;"
 	    "ALTER TABLE certificates DROP COLUMN archive_protection;"
+	    "DROP TABLE held; DROP TABLE departures;"
 	    "PRAGMA user_version = 4"), SQLITE_OK);
 	ck_assert_int_eq(store_open(path, &st), 0);
 	ck_assert_int_eq(store_schema_version(st), SCHEMA);
@@ -286,13 +287,14 @@ START_TEST(smime_value_kept_and_migrated)
 	ck_assert_ptr_null(got);
 	ck_assert_int_eq(store_cert_smime_put(st, sign, v, sizeof(v)), -1);
 	/* Version 2 as it was: no such table (nor the archive's columns of
-	 * versions 4 and 5). */
+	 * versions 4 and 5, nor the safety catch's tables of version 6). */
 	store_close(st);
 	ck_assert_int_eq(raw_exec("DROP TABLE smime_values;"
 	    "ALTER TABLE jobs DROP COLUMN parked_at;"
 	    "ALTER TABLE identities DROP COLUMN uid;"
 	    "ALTER TABLE certificates DROP COLUMN archive_bundle;"
 	    "ALTER TABLE certificates DROP COLUMN archive_protection;"
+	    "DROP TABLE held; DROP TABLE departures;"
 	    "PRAGMA user_version = 2"), SQLITE_OK);
 	ck_assert_int_eq(store_open(path, &st), 0);
 	ck_assert_int_eq(store_schema_version(st), SCHEMA);
@@ -671,6 +673,7 @@ START_TEST(migrates_from_version_3)
 	    "ALTER TABLE identities DROP COLUMN uid;"
 	    "ALTER TABLE certificates DROP COLUMN archive_bundle;"
 	    "ALTER TABLE certificates DROP COLUMN archive_protection;"
+	    "DROP TABLE held; DROP TABLE departures;"
 	    "INSERT INTO identities (uuid, dn, mail, enabled, updated_at) VALUES "
 	    "('u1', 'uid=a,dc=x', 'a@example.org', 1, 5);"
 	    "INSERT INTO jobs (uuid, state, action, updated_at) VALUES "
@@ -769,6 +772,14 @@ planned(void)
 	return action;
 }
 
+/* u1 decided again (gone: as departed), and the safety catch's verdict. */
+static void
+recheck(struct plan_ctx *plan, int gone)
+{
+	ck_assert_int_eq(gone ? plan_gone(plan, "u1") : plan_recheck(plan, "u1"), 0);
+	plan_flush(plan);
+}
+
 static void
 run_and_close(struct job_ctx *jctx)
 {
@@ -798,6 +809,7 @@ START_TEST(unpublish_keeps_certificates_valid)
 	conf.publish.certificate_attribute = (char *)cattr;
 	conf.publish.smime_attribute = (char *)sattr;
 	conf.reconcile.on_disable = DISABLE_UNPUBLISH;
+	conf.reconcile.max_revoke = (struct threshold){ 1, 500 };
 	conf.reconcile.on_address_change = 1;
 	conf.certificates.renew_before_days = 30;
 	conf.certificates.mode = CERT_MODE_SEPARATE;
@@ -821,13 +833,13 @@ START_TEST(unpublish_keeps_certificates_valid)
 		ck_assert_int_eq(store_published(st, 1, "u1", cattr, der[i], 5), 0);
 	}
 	ck_assert_int_eq(store_published(st, 1, "u1", sattr, "p7", 2), 0);
-	ck_assert_int_eq(plan_recheck(&plan, "u1"), 0);
+	recheck(&plan, 0);
 	ck_assert_str_eq(planned(), "");
 	ck_assert_int_eq(store_published_has(st, "u1", cattr, der[0], 5), 1);
 
 	/* Disabled: withdrawn, still active, nothing revoked. */
 	put_user("a@example.org", 0);
-	ck_assert_int_eq(plan_recheck(&plan, "u1"), 0);
+	recheck(&plan, 0);
 	ck_assert_str_eq(planned(), "unpublish");
 	run_and_close(&jctx);
 	ck_assert_int_eq(published_count(cattr), 0);
@@ -845,15 +857,15 @@ START_TEST(unpublish_keeps_certificates_valid)
 		ck_assert_int_eq(store_published_has(st, "u1", cattr, der[i], 5), 0);
 
 	/* Withdrawn: nothing more, even with a new address. */
-	ck_assert_int_eq(plan_recheck(&plan, "u1"), 0);
+	recheck(&plan, 0);
 	ck_assert_str_eq(planned(), "");
 	put_user("new@example.org", 0);
-	ck_assert_int_eq(plan_recheck(&plan, "u1"), 0);
+	recheck(&plan, 0);
 	ck_assert_str_eq(planned(), "");
 
 	/* Enabled again: the same certificates are published again. */
 	put_user("a@example.org", 1);
-	ck_assert_int_eq(plan_recheck(&plan, "u1"), 0);
+	recheck(&plan, 0);
 	ck_assert_str_eq(planned(), "republish");
 	run_and_close(&jctx);
 	ck_assert_int_eq(published_count(cattr), 2);
@@ -861,7 +873,7 @@ START_TEST(unpublish_keeps_certificates_valid)
 		ck_assert_int_eq(store_published_has(st, "u1", cattr, der[i], 5), 1);
 	ck_assert_uint_eq(count(CQ_UUID_ACTIVE, "u1"), 2);
 	ck_assert_uint_eq(count(CQ_UUID, "u1"), 2);
-	ck_assert_int_eq(plan_recheck(&plan, "u1"), 0);
+	recheck(&plan, 0);
 	ck_assert_str_eq(planned(), "");
 
 	/* One audit record per certificate and step. */
@@ -871,18 +883,316 @@ START_TEST(unpublish_keeps_certificates_valid)
 
 	/* Disabled, withdrawn, then deleted: revoked. */
 	put_user("a@example.org", 0);
-	ck_assert_int_eq(plan_recheck(&plan, "u1"), 0);
+	recheck(&plan, 0);
 	ck_assert_str_eq(planned(), "unpublish");
 	run_and_close(&jctx);
-	ck_assert_int_eq(plan_gone(&plan, "u1"), 0);
+	recheck(&plan, 1);
 	ck_assert_str_eq(planned(), "revoke");
 
 	/* With revoke, a disabled user is revoked, published or not. */
 	ck_assert_int_eq(store_job_delete(st, "u1"), 0);
 	put_user("a@example.org", 0);
 	conf.reconcile.on_disable = DISABLE_REVOKE;
-	ck_assert_int_eq(plan_recheck(&plan, "u1"), 0);
+	recheck(&plan, 0);
 	ck_assert_str_eq(planned(), "revoke");
+}
+END_TEST
+
+/* Hold, lift, and a hold made final: the CRL's view of each. */
+START_TEST(holds_are_the_reversible_revocation)
+{
+	int64_t a = insert("u1", "AA", CERT_KIND_SIGNING, "a@example.org");
+	int64_t b = insert("u1", "BB", CERT_KIND_ENCRYPTION, "a@example.org");
+	struct cert_rows rows;
+	int certs, users;
+	int64_t oldest;
+
+	ck_assert_int_eq(store_hold(st, a, 1000), 0);
+	ck_assert_int_eq(store_hold(st, b, 1100), 0);
+	ck_assert_int_eq(store_crl_pending(st), 1);
+	ck_assert_uint_eq(count(CQ_UUID_ON_HOLD, "u1"), 2);
+	ck_assert_uint_eq(count(CQ_UUID_ACTIVE, "u1"), 0);
+	ck_assert_uint_eq(count(CQ_UUID_CURRENT, "u1"), 2);
+	/* On the CRL, as certificateHold, since the hold. */
+	ck_assert_int_eq(store_cert_query(st, CQ_REVOKED, "CN=Test CA", &rows), 0);
+	ck_assert_uint_eq(rows.n, 2);
+	ck_assert_int_eq(rows.v[0].reason, CRL_REASON_CERTIFICATE_HOLD);
+	ck_assert_int_eq(rows.v[0].revoked_at, 1000);
+	ck_assert_int_eq(rows.v[0].status, CERT_ON_HOLD);
+	ck_assert_str_eq(cert_status_name(rows.v[0].status), "on-hold");
+	cert_rows_free(&rows);
+	ck_assert_int_eq(store_hold_counts(st, &certs, &users, &oldest), 0);
+	ck_assert_int_eq(certs, 2);
+	ck_assert_int_eq(users, 1);
+	ck_assert_int_eq(oldest, 1000);
+	/* Holding again changes nothing. */
+	ck_assert_int_eq(store_hold(st, a, 5000), 0);
+	ck_assert_int_eq(store_cert_query(st, CQ_SERIAL, "AA", &rows), 0);
+	ck_assert_int_eq(rows.v[0].revoked_at, 1000);
+	cert_rows_free(&rows);
+
+	/* Lifted: active, off the CRL; lifting again changes nothing. */
+	ck_assert_int_eq(store_lift(st, a), 0);
+	ck_assert_int_eq(store_lift(st, a), 0);
+	ck_assert_uint_eq(count(CQ_UUID_ACTIVE, "u1"), 1);
+	ck_assert_uint_eq(count(CQ_REVOKED, "CN=Test CA"), 1);
+
+	/* Made final: the reason changes, the date stays; final is final. */
+	ck_assert_int_eq(store_revoke(st, b, CRL_REASON_CESSATION_OF_OPERATION, 9000), 0);
+	ck_assert_int_eq(store_revoke(st, b, CRL_REASON_KEY_COMPROMISE, 9500), 0);
+	ck_assert_int_eq(store_cert_query(st, CQ_SERIAL, "BB", &rows), 0);
+	ck_assert_int_eq(rows.v[0].status, CERT_REVOKED);
+	ck_assert_int_eq(rows.v[0].reason, CRL_REASON_CESSATION_OF_OPERATION);
+	ck_assert_int_eq(rows.v[0].revoked_at, 1100);
+	cert_rows_free(&rows);
+	/* A revoked certificate is not put on hold, nor lifted. */
+	ck_assert_int_eq(store_hold(st, b, 9900), 0);
+	ck_assert_int_eq(store_lift(st, b), 0);
+	ck_assert_uint_eq(count(CQ_UUID_ON_HOLD, "u1"), 0);
+	ck_assert_uint_eq(count(CQ_REVOKED, "CN=Test CA"), 1);
+}
+END_TEST
+
+static void
+collect_uuid(void *arg, const char *uuid)
+{
+	strcat(arg, uuid);
+	strcat(arg, " ");
+}
+
+START_TEST(holds_due)
+{
+	char due[64] = "";
+
+	ck_assert_int_eq(store_hold(st, insert("u1", "AA", CERT_KIND_DUAL,
+	    "a@example.org"), 1000), 0);
+	ck_assert_int_eq(store_hold(st, insert("u2", "BB", CERT_KIND_DUAL,
+	    "b@example.org"), 2000), 0);
+	ck_assert_int_eq(store_holds_due(st, 999, collect_uuid, due), 0);
+	ck_assert_str_eq(due, "");
+	ck_assert_int_eq(store_holds_due(st, 1000, collect_uuid, due), 0);
+	ck_assert_str_eq(due, "u1 ");
+	due[0] = '\0';
+	ck_assert_int_eq(store_holds_due(st, 5000, collect_uuid, due), 0);
+	ck_assert_str_eq(due, "u1 u2 ");
+}
+END_TEST
+
+/* A store as the certsync before holds (schema 2) left it opens, migrated:
+ * rows, ids and revocations kept, references whole, holds possible. */
+START_TEST(schema_2_migrates)
+{
+	static const char *const v2 =
+	    "CREATE TABLE certificates (id INTEGER PRIMARY KEY, uuid TEXT NOT NULL,"
+	    " issuer TEXT NOT NULL, serial TEXT NOT NULL, fingerprint TEXT NOT NULL"
+	    " UNIQUE, kind TEXT NOT NULL CHECK (kind IN ('signing','encryption',"
+	    "'dual')), status TEXT NOT NULL CHECK (status IN ('pending','active',"
+	    "'superseded','revoked')), subject TEXT NOT NULL, addresses TEXT NOT"
+	    " NULL, key_type TEXT, not_before INTEGER NOT NULL, not_after INTEGER"
+	    " NOT NULL, der BLOB NOT NULL, keystore_path TEXT, archive_path TEXT,"
+	    " created_at INTEGER NOT NULL, UNIQUE (issuer, serial));"
+	    "CREATE TABLE certificate_addresses (cert_id INTEGER NOT NULL REFERENCES"
+	    " certificates (id), address TEXT NOT NULL COLLATE NOCASE, PRIMARY KEY"
+	    " (cert_id, address));"
+	    "CREATE TABLE revocations (cert_id INTEGER PRIMARY KEY REFERENCES"
+	    " certificates (id), reason INTEGER NOT NULL, revoked_at INTEGER NOT NULL);"
+	    "CREATE TABLE deliveries (cert_id INTEGER PRIMARY KEY REFERENCES"
+	    " certificates (id), uuid TEXT NOT NULL, attempts INTEGER NOT NULL"
+	    " DEFAULT 0, next_attempt INTEGER NOT NULL DEFAULT 0, last_error TEXT,"
+	    " done INTEGER NOT NULL DEFAULT 0);"
+	    "CREATE TABLE identities (uuid TEXT PRIMARY KEY, dn TEXT, mail TEXT,"
+	    " aliases TEXT, display_name TEXT, given_name TEXT, surname TEXT,"
+	    " enabled INTEGER NOT NULL DEFAULT 1, skipped TEXT, updated_at INTEGER"
+	    " NOT NULL);"
+	    "CREATE TABLE jobs (uuid TEXT PRIMARY KEY, state TEXT NOT NULL, action"
+	    " TEXT NOT NULL, reason TEXT, attempts INTEGER NOT NULL DEFAULT 0,"
+	    " last_error TEXT, next_attempt INTEGER NOT NULL DEFAULT 0, updated_at"
+	    " INTEGER NOT NULL);"
+	    "CREATE TABLE crl_state (id INTEGER PRIMARY KEY CHECK (id = 1), number"
+	    " INTEGER NOT NULL, this_update INTEGER NOT NULL, next_update INTEGER"
+	    " NOT NULL, pending INTEGER NOT NULL DEFAULT 0);"
+	    "INSERT INTO certificates VALUES (7, 'u1', 'CN=Test CA', 'AA', 'F1',"
+	    " 'signing', 'active', 'CN=A', 'a@example.org', 'ec:P-256', 1, 2, x'30',"
+	    " '/ks/a.p12', NULL, 1);"
+	    "INSERT INTO certificates VALUES (9, 'u1', 'CN=Test CA', 'BB', 'F2',"
+	    " 'encryption', 'revoked', 'CN=A', 'a@example.org', 'ec:P-256', 1, 2,"
+	    " x'31', NULL, '/ar/b.p12', 1);"
+	    "INSERT INTO certificate_addresses VALUES (7, 'a@example.org');"
+	    "INSERT INTO certificate_addresses VALUES (9, 'a@example.org');"
+	    "INSERT INTO revocations VALUES (9, 3, 1234);"
+	    "INSERT INTO deliveries (cert_id, uuid) VALUES (7, 'u1');"
+	    "PRAGMA user_version = 2;";
+	struct cert_rows rows;
+
+	store_close(st);
+	st = NULL;
+	snprintf(path, sizeof(path), "%s/v2.db", dir);
+	ck_assert_int_eq(raw_exec(v2), SQLITE_OK);
+	ck_assert_int_eq(store_open(path, &st), 0);
+	ck_assert_int_eq(store_schema_version(st), SCHEMA);
+	ck_assert_uint_eq(count(CQ_ADDRESS, "a@example.org"), 2);
+	ck_assert_int_eq(store_cert_query(st, CQ_SERIAL, "BB", &rows), 0);
+	ck_assert_int_eq(rows.v[0].id, 9);
+	ck_assert_int_eq(rows.v[0].reason, 3);
+	ck_assert_int_eq(rows.v[0].revoked_at, 1234);
+	ck_assert_str_eq(rows.v[0].archive_path, "/ar/b.p12");
+	cert_rows_free(&rows);
+	ck_assert_int_eq(store_hold(st, 7, 3000), 0);
+	ck_assert_uint_eq(count(CQ_UUID_ON_HOLD, "u1"), 1);
+	ck_assert_int_eq(raw_exec("PRAGMA foreign_keys = ON; INSERT INTO revocations "
+	    "VALUES (99, 1, 1)"), SQLITE_CONSTRAINT);
+}
+END_TEST
+
+/* ---- the safety catch, through the planner ------------------------------ */
+
+static struct conf gate_conf;
+static struct plan_ctx gate_plan;
+
+/* n users u0.. with a DN and an active dual certificate each. */
+static void
+gate_setup(int n)
+{
+	memset(&gate_conf, 0, sizeof(gate_conf));
+	gate_conf.reconcile.max_revoke = (struct threshold){ 1, 500 };
+	gate_conf.reconcile.hold_days = 7;
+	gate_conf.certificates.mode = CERT_MODE_DUAL;
+	gate_conf.publish.certificate_attribute = (char *)"userCertificate;binary";
+	memset(&gate_plan, 0, sizeof(gate_plan));
+	gate_plan.conf = &gate_conf;
+	gate_plan.st = st;
+	for (int i = 0; i < n; i++) {
+		char uuid[16], mail[64], serial[16];
+		struct identity_row id = { .uuid = uuid, .dn = (char *)"uid=x,dc=x",
+		    .mail = mail, .display_name = (char *)"X", .enabled = 1 };
+
+		snprintf(uuid, sizeof(uuid), "u%d", i);
+		snprintf(mail, sizeof(mail), "u%d@example.org", i);
+		snprintf(serial, sizeof(serial), "%X", 0x100 + i);
+		ck_assert_int_eq(store_identity_put(st, &id), 0);
+		insert(uuid, serial, CERT_KIND_DUAL, mail);
+	}
+}
+
+static size_t
+jobs(void)
+{
+	size_t n = 0;
+	struct job_row job;
+
+	for (int i = 0; i < 20; i++) {
+		char uuid[16];
+
+		snprintf(uuid, sizeof(uuid), "u%d", i);
+		if (store_job_get(st, uuid, &job) == 1) {
+			ck_assert_str_eq(job.action, "hold");
+			job_row_free(&job);
+			n++;
+		}
+	}
+	return n;
+}
+
+static size_t
+held_n(void)
+{
+	struct held_rows rows;
+	size_t n;
+
+	ck_assert_int_eq(store_removals(st, 0, &rows), 0);
+	n = rows.n;
+	held_rows_free(&rows);
+	return n;
+}
+
+/* A sweep that finds nobody: every departure held, none planned; seen
+ * again: dropped; released: planned as decided. */
+START_TEST(gate_holds_an_empty_sweep)
+{
+	struct uuid_set seen = { 0 };
+	struct held_rows rows;
+	size_t n = 0;
+
+	gate_setup(10);
+	ck_assert_int_eq(plan_sweep(&gate_plan, &seen), 0);
+	plan_flush(&gate_plan);
+	ck_assert_uint_eq(jobs(), 0);
+	ck_assert_uint_eq(held_n(), 10);
+	ck_assert_int_eq(store_removals(st, 0, &rows), 0);
+	ck_assert_ptr_nonnull(strstr(rows.v[0].pass, "found 0 of the 10 known users"));
+	ck_assert_str_eq(rows.v[0].action, "hold");
+	ck_assert_str_eq(rows.v[0].reason, "certificateHold");
+	ck_assert_int_gt(rows.v[0].held_at, 0);
+	held_rows_free(&rows);
+	ck_assert_uint_eq(count(CQ_UUID_ACTIVE, "u0"), 1);
+	/* The same pass again: still held, still nothing planned. */
+	ck_assert_int_eq(plan_sweep(&gate_plan, &seen), 0);
+	plan_flush(&gate_plan);
+	ck_assert_uint_eq(jobs(), 0);
+	ck_assert_uint_eq(held_n(), 10);
+	/* Seen again: dropped. */
+	ck_assert_int_eq(plan_gate_seen(&gate_plan, "u3"), 0);
+	ck_assert_uint_eq(gate_plan.back, 1);
+	plan_flush(&gate_plan);
+	ck_assert_uint_eq(held_n(), 9);
+	/* One released, then the rest. */
+	ck_assert_int_eq(plan_release(st, "u4", &n), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_uint_eq(jobs(), 1);
+	ck_assert_int_eq(plan_release(st, NULL, &n), 0);
+	ck_assert_uint_eq(n, 8);
+	ck_assert_uint_eq(jobs(), 9);
+	ck_assert_uint_eq(held_n(), 0);
+}
+END_TEST
+
+/* A sweep within the limit goes ahead; one that later finds a held user
+ * still gone, within the limit, lets it go too. */
+START_TEST(gate_lets_a_few_through)
+{
+	struct uuid_set seen = { 0 };
+
+	gate_setup(10);
+	for (int i = 0; i < 7; i++) {
+		char uuid[16];
+
+		snprintf(uuid, sizeof(uuid), "u%d", i);
+		uuid_set_add(&seen, uuid);
+	}
+	ck_assert_int_eq(plan_sweep(&gate_plan, &seen), 0);
+	plan_flush(&gate_plan);
+	ck_assert_uint_eq(jobs(), 3);
+	ck_assert_uint_eq(held_n(), 0);
+	uuid_set_clear(&seen);
+}
+END_TEST
+
+/* Single departures add up within the window: the fourth within the hour
+ * of ten known users is held. */
+START_TEST(gate_window_catches_a_stream)
+{
+	gate_setup(10);
+	for (int i = 0; i < 5; i++) {
+		char uuid[16];
+
+		snprintf(uuid, sizeof(uuid), "u%d", i);
+		ck_assert_int_eq(plan_gone(&gate_plan, uuid), 0);
+		plan_flush(&gate_plan);
+	}
+	ck_assert_uint_eq(jobs(), 3);
+	ck_assert_uint_eq(held_n(), 2);
+}
+END_TEST
+
+/* Two users, both gone at once: held though the floor is three. */
+START_TEST(gate_holds_everyone)
+{
+	gate_setup(2);
+	ck_assert_int_eq(plan_gone(&gate_plan, "u0"), 0);
+	ck_assert_int_eq(plan_gone(&gate_plan, "u1"), 0);
+	plan_flush(&gate_plan);
+	ck_assert_uint_eq(jobs(), 0);
+	ck_assert_uint_eq(held_n(), 2);
 }
 END_TEST
 
@@ -911,6 +1221,13 @@ main(void)
 	tcase_add_test(tc, unpublish_keeps_certificates_valid);
 	tcase_add_test(tc, signed_but_not_recorded);
 	tcase_add_test(tc, replanning_keeps_keys);
+	tcase_add_test(tc, holds_are_the_reversible_revocation);
+	tcase_add_test(tc, holds_due);
+	tcase_add_test(tc, schema_2_migrates);
+	tcase_add_test(tc, gate_holds_an_empty_sweep);
+	tcase_add_test(tc, gate_lets_a_few_through);
+	tcase_add_test(tc, gate_window_catches_a_stream);
+	tcase_add_test(tc, gate_holds_everyone);
 	tcase_add_test(tc, parked_jobs);
 	tcase_add_test(tc, migrates_from_version_3);
 	suite_add_tcase(s, tc);
