@@ -5,8 +5,10 @@
  * Owns: a private directory (made once, under $TMPDIR) with one file,
  * certsync.conf, rewritten with each input and loaded as certsyncd loads
  * its file; the properties: conf_load gives a configuration with 0 and
- * nothing with EX_CONFIG, and an accepted configuration's subject
- * template expands (issue_subject) as far as its fixed text goes.
+ * nothing with EX_CONFIG, an accepted configuration's subject template
+ * expands (issue_subject) as far as its fixed text goes, and its safety
+ * catch (max_revoke) is a share above 0 and up to 100% or a count in its
+ * key's range.
  * Never: reads a secret: conf_load only records the names of the password
  * and key files, it opens none of them.
  */
@@ -100,6 +102,17 @@ check_subject(const struct conf *c)
 	X509_NAME_free(name);
 }
 
+/* conf.h's threshold: hundredths of a percent, 0.01% to 100%, or a count
+ * of users, 0 to ten million (conf.c's bound for max_revoke). */
+static void
+check_threshold(const struct threshold *t)
+{
+	if (t->percent)
+		fuzz_check(t->value >= 1 && t->value <= 10000);
+	else
+		fuzz_check(t->value >= 0 && t->value <= 10000000);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -110,8 +123,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rc = conf_load(file, &c);
 	fuzz_check((rc == 0) == (c != NULL));
 	fuzz_check(rc == 0 || rc == EX_CONFIG);
-	if (c != NULL)
+	if (c != NULL) {
 		check_subject(c);
+		check_threshold(&c->reconcile.max_revoke);
+	}
 	conf_free(c);
 	return 0;
 }
