@@ -203,7 +203,7 @@ add_object(LDAP *ld, LDAPMessage *msg, struct ad_round *r)
 	struct ad_object o;
 
 	memset(&o, 0, sizeof(o));
-	if (syncrepl_entry(ld, msg, &o.entry) == -1)
+	if (syncrepl_entry(ld, DIR_FLAVOR_AD, msg, &o.entry) == -1)
 		return;
 	if (o.entry.uuid == NULL) {
 		log_warn("%s: skipped: no 16-byte objectGUID", o.entry.dn);

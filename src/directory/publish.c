@@ -3,9 +3,10 @@
  *
  * Owns: the writer connection and the value-level modify.  It reads the
  * entry first and sends only what differs: deletes of our own superseded
- * values that are present, adds of our new values that are missing.  The
- * S/MIME attribute, which has no equality rule to delete one value by, is
- * replaced with exactly the values read minus ours plus our new one (the
+ * values that are present, adds of our new values that are missing.  On
+ * OpenLDAP the S/MIME attribute, which has no equality rule to delete one
+ * value by, is replaced with exactly the values read minus ours plus our
+ * new one, asserting entryCSN; AD and 389-ds take it value by value (the
  * value itself is made when the certificates are issued: pki/smime_value.c).
  * Never: drops a value it was not handed as ours, or lets an entry grow
  * past [publish] max_values.
@@ -125,11 +126,15 @@ read_entry(struct publisher *p, const char *dn, struct entry_now *now)
 	if (c->publish.smime_attribute != NULL)
 		attrs[k++] = c->publish.smime_attribute;
 	/* OpenLDAP: what a replace asserts is unchanged (publish_apply). */
-	if (c->directory.flavor != DIR_FLAVOR_AD)
+	if (c->directory.flavor == DIR_FLAVOR_OPENLDAP)
 		attrs[k] = "entryCSN";
 	rc = ldap_search_ext_s(p->ld, dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0,
 	    NULL, NULL, &tv, 0, &res);
-	if (rc == LDAP_NO_SUCH_OBJECT) {
+	/* Success without the entry is a deleted one too: 389-ds answers so
+	 * when the account may not read the nearest existing ancestor.  Not
+	 * worth retrying: an entry hidden from us is one we cannot publish to. */
+	if (rc == LDAP_NO_SUCH_OBJECT ||
+	    (rc == LDAP_SUCCESS && ldap_first_entry(p->ld, res) == NULL)) {
 		ldap_msgfree(res);
 		return PUBLISH_GONE;
 	}
@@ -220,9 +225,12 @@ in_blobs(const struct blobs *b, const void *data, size_t len)
  * userSMIMECertificate has no equality rule in OpenLDAP's schema, so a
  * single value cannot be deleted: the attribute is replaced with the values
  * present that are not ours, plus our new one (publish_apply guards it
- * with an assertion).  Active Directory matches octet strings: there it is
- * written value by value, like the certificate attribute.  Changed only if
- * needed.  Returns 1 when the plan replaces the attribute.
+ * with an assertion).  Active Directory and 389-ds match the exact value:
+ * there it is written value by value, like the certificate attribute, and
+ * the one modify is a compare-and-swap: it deletes the exact values read
+ * (refused, noSuchAttribute, if another writer took one away meanwhile)
+ * and only adds, so a value another writer added meanwhile stays.  Changed
+ * only if needed.  Returns 1 when the plan replaces the attribute.
  */
 static int
 plan_smime(struct mods *mods, const char *sattr, const struct present *smime,
@@ -286,7 +294,7 @@ plan_mods(const struct conf *c, struct mods *mods, const struct entry_now *now,
 	if (sattr == NULL)
 		return 0;
 	return plan_smime(mods, sattr, &now->smime, change->old_smime, new_smime,
-	    new_len, c->directory.flavor == DIR_FLAVOR_AD);
+	    new_len, c->directory.flavor != DIR_FLAVOR_OPENLDAP);
 }
 
 static enum publish_rc
@@ -348,7 +356,10 @@ modify_result(struct publisher *p, const char *dn, int rc, int may_retry)
 		return PUBLISH_OK;
 	if (rc == LDAP_NO_SUCH_OBJECT)
 		return PUBLISH_GONE;
-	if (rc == LDAP_ASSERTION_FAILED && may_retry) {
+	/* The assertion failed (OpenLDAP), or a value we delete is gone or
+	 * one we add is there (a compare-and-swap by value lost its race). */
+	if ((rc == LDAP_ASSERTION_FAILED || rc == LDAP_NO_SUCH_ATTRIBUTE ||
+	    rc == LDAP_TYPE_OR_VALUE_EXISTS) && may_retry) {
 		log_notice("publish %s: the entry changed between our read and our "
 		    "write; reading it again", dn);
 		return RACED;
@@ -385,7 +396,9 @@ publish_once(struct publisher *p, const char *dn, const struct publish_change *c
 	}
 	if (mods.count == 0)
 		goto done;	/* nothing differs */
-	/* A server without entryCSN gets no guard. */
+	/* Only OpenLDAP replaces (plan_smime), and reads entryCSN: 389-ds
+	 * would ignore a non-critical assertion control and refuse a critical
+	 * one (it has none); it and AD write by value. */
 	if (replaces && now.csn != NULL &&
 	    (rc = assert_unchanged(p, dn, now.csn, &assert_ctrl)) != PUBLISH_OK)
 		goto done;

@@ -49,10 +49,13 @@ struct publish_change {
  * in change->remove, and (unless the attribute is off) the S/MIME value
  * change->smime in place of the values in old_smime: none of ours when it
  * is NULL.  Reads the entry first, so values already there or already gone
- * are fine: the step can run again after a crash.  A replace that loses a
- * race with another writer is read and planned again, a few times at most.
- * Returns PUBLISH_OK, PUBLISH_GONE (no such entry), or PUBLISH_RETRY after
- * logging one line naming the DN.
+ * are fine: the step can run again after a crash.  A write that loses a
+ * race with another writer (a replace whose entryCSN assertion fails, a
+ * delete of a value that is gone) is read and planned again, a few times
+ * at most.
+ * Returns PUBLISH_OK, PUBLISH_GONE (no such entry, or a search that
+ * succeeds without it), or PUBLISH_RETRY after logging one line naming the
+ * DN.
  */
 enum publish_rc publish_apply(struct publisher *p, const char *dn,
     const struct publish_change *change);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "directory/ds389.h"
 #include "directory/syncrepl.h"
 #include "lib/log.h"
 
@@ -36,7 +37,8 @@ syncrepl_wanted_attrs(const struct conf *c, int with_uuid)
 			attrs[n++] = (char *)"isDeleted";
 		}
 	} else if (with_uuid)
-		attrs[n++] = (char *)"entryUUID";
+		attrs[n++] = (char *)(c->directory.flavor == DIR_FLAVOR_389DS ?
+		    DS389_ID_ATTR : "entryUUID");
 	attrs[n] = NULL;
 	return attrs;
 }
@@ -84,6 +86,15 @@ syncrepl_poll_search(LDAP *ld, const struct conf *conf, int *msgid)
 	return ldap_search_ext(ld, conf->directory.base, syncrepl_scope(conf),
 	    conf->directory.filter, syncrepl_wanted_attrs(conf, 1), 0, NULL, NULL, NULL, 0,
 	    msgid);
+}
+
+int
+syncrepl_id_search(LDAP *ld, const struct conf *conf, int *msgid)
+{
+	char *attrs[] = { (char *)syncrepl_id_attr(conf->directory.flavor), NULL };
+
+	return ldap_search_ext(ld, conf->directory.base, syncrepl_scope(conf),
+	    conf->directory.filter, attrs, 0, NULL, NULL, NULL, 0, msgid);
 }
 
 static void
@@ -162,25 +173,54 @@ syncrepl_read_entry(LDAP *ld, LDAPMessage *msg, struct dir_entry *e)
 	return 0;
 }
 
-int
-syncrepl_entry(LDAP *ld, LDAPMessage *msg, struct dir_entry *e)
+const char *
+syncrepl_id_attr(enum dir_flavor flavor)
 {
+	switch (flavor) {
+	case DIR_FLAVOR_AD: return "objectGUID";
+	case DIR_FLAVOR_389DS: return DS389_ID_ATTR;
+	default: return "entryUUID";
+	}
+}
+
+/* The uuid an id value stands for, as the sync state control sends it. */
+static int
+id_text(enum dir_flavor flavor, const struct dir_value *v, char out[37])
+{
+	switch (flavor) {
+	case DIR_FLAVOR_AD:
+		if (v->len != 16)
+			return -1;
+		syncrepl_guid_text((const unsigned char *)v->val, out);
+		return 0;
+	case DIR_FLAVOR_389DS:
+		return ds389_uuid(v->val, v->len, out);
+	default:
+		if (v->len == 0 || v->len > 36)
+			return -1;
+		memcpy(out, v->val, v->len);
+		out[v->len] = '\0';
+		return 0;
+	}
+}
+
+int
+syncrepl_entry(LDAP *ld, enum dir_flavor flavor, LDAPMessage *msg,
+    struct dir_entry *e)
+{
+	const char *want = syncrepl_id_attr(flavor);
+	char uuid[37];
+
 	if (syncrepl_read_entry(ld, msg, e) == -1)
 		return -1;
 	for (size_t i = 0; i < e->nattrs && e->uuid == NULL; i++) {
 		const struct dir_attr *a = &e->attrs[i];
-		char guid[37];
 
-		if (a->nvalues != 1)
+		if (a->nvalues != 1 || strcasecmp(a->name, want) != 0 ||
+		    id_text(flavor, &a->values[0], uuid) == -1)
 			continue;
-		if (strcasecmp(a->name, "entryUUID") == 0 &&
-		    (e->uuid = strdup(a->values[0].val)) == NULL)
+		if ((e->uuid = strdup(uuid)) == NULL)
 			fatal("out of memory");
-		if (strcasecmp(a->name, "objectGUID") == 0 && a->values[0].len == 16) {
-			syncrepl_guid_text((const unsigned char *)a->values[0].val, guid);
-			if ((e->uuid = strdup(guid)) == NULL)
-				fatal("out of memory");
-		}
 	}
 	return 0;
 }

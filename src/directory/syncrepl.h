@@ -49,9 +49,19 @@ int syncrepl_search(LDAP *ld, const struct conf *conf, int mode,
     const struct berval *cookie, int *msgid);
 
 /*
- * Starts a plain search (the poll source), asking for entryUUID too.
+ * Starts a plain search (the poll source), asking for the id too.
  */
 int syncrepl_poll_search(LDAP *ld, const struct conf *conf, int *msgid);
+
+/*
+ * Starts a plain search for the users in scope that asks for their id
+ * alone (389-ds's presence check).  The LDAP result code; *msgid.
+ */
+int syncrepl_id_search(LDAP *ld, const struct conf *conf, int *msgid);
+
+/* The id attribute of flavor's entries: entryUUID, objectGUID (ad),
+ * nsUniqueId (389ds). */
+const char *syncrepl_id_attr(enum dir_flavor flavor);
 
 /* Decodes msg.  0 and *ev (free with sync_event_free), or -1 if malformed. */
 int syncrepl_parse(LDAP *ld, LDAPMessage *msg, struct sync_event *ev);
@@ -73,7 +83,8 @@ int syncrepl_decode_info(const struct berval *value, struct sync_event *ev);
 void syncrepl_decode_done(const struct berval *value, struct sync_event *ev);
 
 /* The attributes a search asks for: the mapped ones, userAccountControl on
- * AD, and with with_uuid the id (entryUUID; AD: objectGUID, isDeleted).
+ * AD, and with with_uuid the id (entryUUID; AD: objectGUID, isDeleted;
+ * 389ds: nsUniqueId).
  * Never a certificate attribute: our own writes must not look like news. */
 char **syncrepl_wanted_attrs(const struct conf *conf, int with_uuid);
 /* [directory] scope as an LDAP search scope. */
@@ -85,7 +96,14 @@ int syncrepl_read_entry(LDAP *ld, LDAPMessage *msg, struct dir_entry *e);
 /* A 16-byte objectGUID in Microsoft's textual form. */
 void syncrepl_guid_text(const unsigned char guid[16], char out[37]);
 
-/* An entry of a plain search: uuid from entryUUID (AD: objectGUID).  0, or -1. */
-int syncrepl_entry(LDAP *ld, LDAPMessage *msg, struct dir_entry *e);
+/*
+ * An entry of a plain search, its uuid from flavor's id attribute, in
+ * the form the sync state control gives it: entryUUID as it is; AD:
+ * objectGUID in Microsoft's text; 389ds: nsUniqueId turned into RFC 4122
+ * text (ds389_uuid()), never entryUUID, which 389-ds does not sync by.
+ * uuid NULL when the entry has no usable id.  0, or -1.
+ */
+int syncrepl_entry(LDAP *ld, enum dir_flavor flavor, LDAPMessage *msg,
+    struct dir_entry *e);
 
 #endif

@@ -34,6 +34,7 @@
 #include <openssl/rand.h>
 
 #include "directory/dirsync.h"
+#include "directory/ds389.h"
 #include "directory/ldapconn.h"
 #include "directory/syncrepl.h"
 #include "directory/watch.h"
@@ -79,6 +80,13 @@ struct watch {
 	char *round_nc;		/* the round thread's own copy: drop() frees w->server */
 	struct ad_round round;
 	struct event *ev_round_done;
+
+	/* 389 Directory Server (flavor = 389ds) */
+	struct ds389_server ds, new_ds;	/* its rootDSE, read at connect */
+	int presence_on;           /* the presence check runs (presence_start) */
+	int presence_msgid;
+	struct uuid_set present;   /* ids in scope it found, and users sent meanwhile */
+	size_t unidentified;       /* entries of a plain search without a usable id */
 
 	int backoff;               /* seconds before the next attempt */
 	time_t down_since;         /* the first failure since the last healthy moment */
@@ -164,6 +172,27 @@ pick_mode(struct watch *w, const struct ad_server *s, enum mode *out)
 	return 0;
 }
 
+/*
+ * What an LDAP server that is not AD says of itself (on the connect
+ * thread).  389-ds read as OpenLDAP would sync by ids that its plain
+ * searches do not give, and sweep everyone after a resumed refresh: it is
+ * refused with one line that says what to set.  With flavor = 389ds the
+ * retro changelog's numbers tell whether the stored cookie still holds;
+ * a rootDSE that cannot be read only means it cannot tell (a full
+ * refresh).  0, or -1 with new_err.
+ */
+static int
+check_server(struct watch *w)
+{
+	char err[256];
+
+	if (ds389_rootdse(w->new_ld, w->conf->directory.network_timeout,
+	    &w->new_ds, err, sizeof(err)) == -1)
+		return 0;
+	return ds389_check_flavor(w->conf->directory.flavor, &w->new_ds,
+	    w->new_err, sizeof(w->new_err));
+}
+
 static void *
 connect_main(void *arg)
 {
@@ -172,8 +201,11 @@ connect_main(void *arg)
 	    strcmp(w->conf->directory.source, "auto") == 0;
 
 	w->new_mode = w->poll ? M_POLL : M_SYNCREPL;
-	if ((w->new_ld = ldapconn_open(w->conf, w->new_err, sizeof(w->new_err))) == NULL ||
-	    !ad)
+	if ((w->new_ld = ldapconn_open(w->conf, w->new_err, sizeof(w->new_err))) == NULL)
+		goto out;
+	if (w->conf->directory.flavor != DIR_FLAVOR_AD && check_server(w) == -1)
+		goto fail;
+	if (!ad)
 		goto out;
 	if (ad_rootdse(w->new_ld, &w->new_server, w->new_err, sizeof(w->new_err)) == -1 ||
 	    ad_server_identity(w->new_ld, w->conf, &w->new_server, w->new_err,
@@ -190,6 +222,7 @@ fail:
 	ldap_unbind_ext_s(w->new_ld, NULL, NULL);
 	w->new_ld = NULL;
 	ad_server_free(&w->new_server);
+	ds389_server_free(&w->new_ds);
 out:
 	event_active(w->ev_connected, 0, 0);
 	return NULL;
@@ -237,8 +270,11 @@ drop_as(struct watch *w, const char *why, int hung)
 		w->round_ld = NULL;
 	}
 	ad_server_free(&w->server);
+	ds389_server_free(&w->ds);
 	evtimer_del(w->ev_poll);
 	uuid_set_clear(&w->seen);
+	uuid_set_clear(&w->present);
+	w->presence_on = 0;
 	if (w->once) {
 		/* One pass was asked for: say why it cannot be done, and stop. */
 		set_state(w, 1, "cannot complete the pass: %s", why);
@@ -409,6 +445,8 @@ on_connected(evutil_socket_t fd, short what, void *arg)
 	w->new_round_ld = NULL;
 	w->server = w->new_server;
 	memset(&w->new_server, 0, sizeof(w->new_server));
+	w->ds = w->new_ds;
+	memset(&w->new_ds, 0, sizeof(w->new_ds));
 	w->mode = w->new_mode;
 	w->poll = w->mode == M_POLL;
 	if (ldap_get_option(w->ld, LDAP_OPT_DESC, &sock) != LDAP_OPT_SUCCESS || sock < 0) {
@@ -486,17 +524,47 @@ scope_settled(struct watch *w)
 }
 
 static int
+is_389(const struct watch *w)
+{
+	return w->conf->directory.flavor == DIR_FLAVOR_389DS;
+}
+
+/* The stored cookie into *cookie (bv_val NULL: none, or one 389-ds would
+ * resume from with changes missing).  Caller frees bv_val. */
+static void
+stored_cookie(struct watch *w, struct berval *cookie)
+{
+	void *blob = NULL;
+	size_t len = 0;
+	char why[200];
+
+	cookie->bv_val = NULL;
+	cookie->bv_len = 0;
+	if (store_checkpoint_get(w->st, CHECKPOINT, &blob, &len, NULL) != 1 ||
+	    blob == NULL)
+		return;
+	if (is_389(w) && ds389_cookie_stale(&w->ds, blob, len, why, sizeof(why))) {
+		log_notice("directory %s: not resuming from the stored cookie: %s; "
+		    "a full refresh follows, compared with what certsync knows",
+		    w->conf->directory.uri, why);
+		free(blob);
+		return;
+	}
+	cookie->bv_val = blob;
+	cookie->bv_len = len;
+}
+
+static int
 start_search(struct watch *w)
 {
 	struct berval cookie = { 0, NULL };
-	void *blob = NULL;
-	size_t len = 0;
-	int rc, resumed = 0;
+	int rc;
 
 	if (w->mode == M_DIRSYNC || w->mode == M_USN)
 		return start_ad(w);
 
 	w->in_refresh = 1;
+	w->unidentified = 0;
 	w->swept = 0;
 	uuid_set_clear(&w->seen);
 	/* The refresh summary counts this pass only. */
@@ -504,18 +572,14 @@ start_search(struct watch *w)
 	if (w->poll)
 		rc = syncrepl_poll_search(w->ld, w->conf, &w->msgid);
 	else {
-		if (!scope_changed(w) &&
-		    store_checkpoint_get(w->st, CHECKPOINT, &blob, &len, NULL) == 1) {
-			cookie.bv_val = blob;
-			cookie.bv_len = len;
-			resumed = blob != NULL;
-		}
+		if (!scope_changed(w))
+			stored_cookie(w, &cookie);
 		/* Only a refresh asked without a cookie sends every entry. */
-		w->full = !resumed;
+		w->full = cookie.bv_val == NULL;
 		rc = syncrepl_search(w->ld, w->conf, w->once ? LDAP_SYNC_REFRESH_ONLY :
 		    LDAP_SYNC_REFRESH_AND_PERSIST, &cookie, &w->msgid);
 	}
-	free(blob);
+	free(cookie.bv_val);
 	if (rc != LDAP_SUCCESS) {
 		drop(w, ldap_err2string(rc));
 		return -1;
@@ -524,7 +588,7 @@ start_search(struct watch *w)
 		set_state(w, 0, "connected; polling every %ds",
 		    w->conf->directory.poll_interval);
 	else
-		set_state(w, 0, "connected; syncrepl %s", resumed ?
+		set_state(w, 0, "connected; syncrepl %s", !w->full ?
 		    "resuming from the stored cookie" : "full refresh (no cookie)");
 	store_state_set(w->st, "source", w->poll ? "poll" : "syncrepl");
 	return 0;
@@ -554,15 +618,121 @@ refresh_complete(struct watch *w)
 		w->on_refreshed(w->arg);
 }
 
-/* The sweep of a refresh, at most once: a second one, after seen was
- * cleared, would take everyone for gone. */
+/*
+ * After a complete read: everyone certsync knows that in_scope lacks is
+ * gone, unless entries of the pass came without a usable id (the service
+ * account may not read it): any of them may be such a user.  At most once
+ * a pass: a second sweep, after seen was cleared, would take everyone for
+ * gone.
+ */
 static void
-sweep_once(struct watch *w)
+sweep(struct watch *w, struct uuid_set *in_scope)
 {
 	if (w->swept)
 		return;
 	w->swept = 1;
-	w->sink.sweep(w->sink.arg, &w->seen);
+	if (w->unidentified > 0) {
+		log_warn("directory %s: %zu entr%s in scope came without a usable %s "
+		    "(may the service account read it?); nobody is taken for gone "
+		    "in this pass", w->conf->directory.uri, w->unidentified,
+		    w->unidentified == 1 ? "y" : "ies",
+		    syncrepl_id_attr(w->conf->directory.flavor));
+		return;
+	}
+	w->sink.sweep(w->sink.arg, in_scope);
+}
+
+/*
+ * 389-ds: the presence check, a plain search for the ids of every user in
+ * scope (nothing else is read).  When it completes, whoever certsync knows
+ * and it did not find is gone.  Users the sync stream sends meanwhile count
+ * as found: the search may have passed them before they came in scope.
+ */
+static void
+presence_start(struct watch *w)
+{
+	int rc;
+
+	uuid_set_clear(&w->present);
+	w->unidentified = 0;
+	w->swept = 0;
+	if ((rc = syncrepl_id_search(w->ld, w->conf, &w->presence_msgid)) !=
+	    LDAP_SUCCESS) {
+		drop(w, ldap_err2string(rc));
+		return;
+	}
+	w->presence_on = 1;
+}
+
+static void
+presence_message(struct watch *w, LDAPMessage *msg)
+{
+	struct dir_entry e;
+	int err = LDAP_OTHER;
+	char why[300];
+
+	if (ldap_msgtype(msg) == LDAP_RES_SEARCH_ENTRY) {
+		if (syncrepl_entry(w->ld, w->conf->directory.flavor, msg, &e) == 0) {
+			if (e.uuid != NULL)
+				uuid_set_add(&w->present, e.uuid);
+			else
+				w->unidentified++;
+			dir_entry_free(&e);
+		}
+		return;
+	}
+	if (ldap_msgtype(msg) != LDAP_RES_SEARCH_RESULT)
+		return;		/* a referral: not ours to follow */
+	w->presence_on = 0;
+	ldap_parse_result(w->ld, msg, &err, NULL, NULL, NULL, NULL, 0);
+	if (err != LDAP_SUCCESS) {
+		snprintf(why, sizeof(why), "the search for the users still in scope "
+		    "failed: %s", ldap_err2string(err));
+		drop(w, why);
+		return;
+	}
+	sweep(w, &w->present);
+	uuid_set_clear(&w->present);
+	uuid_set_clear(&w->seen);
+	refresh_complete(w);
+}
+
+/*
+ * 389-ds: its refresh is over.  Asked without a cookie it sent every entry:
+ * whoever it did not send is gone.  Resumed from a cookie it sent only the
+ * changes (the departed in a syncIdSet, handled already) and, whatever
+ * refreshDeletes says, nobody else is gone; but a user who left the filter
+ * meanwhile (mail removed) it does not report: the presence check finds
+ * them.  Returns 1 when the presence check carries the pass on.
+ */
+static int
+ds389_refresh_over(struct watch *w)
+{
+	if (!w->in_refresh)
+		return 0;
+	if (w->full)
+		sweep(w, &w->seen);
+	uuid_set_clear(&w->seen);
+	if (w->full)
+		return 0;
+	presence_start(w);
+	return 1;
+}
+
+/* The sync search ended with result, an error. */
+static void
+sync_refused(struct watch *w, int result)
+{
+	char why[300];
+
+	if (is_389(w) && result == LDAP_UNWILLING_TO_PERFORM) {
+		/* Temporary: a session ends, a slot frees; the backoff grows. */
+		snprintf(why, sizeof(why), "the server refused the sync search (%s): "
+		    "389-ds runs at most 10 persistent ones at once (Content "
+		    "Synchronization's nsslapd-pluginarg0)", ldap_err2string(result));
+		drop(w, why);
+	} else
+		drop(w, ldap_err2string(result));
 }
 
 static void
@@ -571,15 +741,16 @@ handle_done(struct watch *w, struct sync_event *ev)
 	if (ev->result == LDAP_SYNC_REFRESH_REQUIRED) {
 		/* The server cannot resume from our cookie: reload in full.
 		 * Reconcile makes that cheap: unchanged users need no work. */
-		log_notice("directory %s: the server asks for a full refresh",
-		    w->conf->directory.uri);
+		log_notice("directory %s: the server refused the stored cookie "
+		    "(e-syncRefreshRequired); a full refresh follows, compared with "
+		    "what certsync knows", w->conf->directory.uri);
 		store_checkpoint_put(w->st, CHECKPOINT, NULL, 0, NULL);
 		uuid_set_clear(&w->seen);
 		start_search(w);
 		return;
 	}
 	if (ev->result != LDAP_SUCCESS) {
-		drop(w, ldap_err2string(ev->result));
+		sync_refused(w, ev->result);
 		return;
 	}
 	if (!w->once && !w->poll) {
@@ -589,12 +760,16 @@ handle_done(struct watch *w, struct sync_event *ev)
 		drop(w, "the server ended the persistent search");
 		return;
 	}
-	/* refreshOnly, or a poll: a present phase unless told otherwise, and
-	 * a refresh asked without a cookie whatever it says. */
-	if ((!ev->refresh_deletes || w->full) && w->in_refresh)
-		sweep_once(w);
-	uuid_set_clear(&w->seen);
 	save_cookie(w, &ev->cookie);
+	/* refreshOnly, or a poll: a present phase unless told otherwise, and
+	 * a refresh asked without a cookie whatever it says; 389-ds says
+	 * nothing it means (ds389_refresh_over). */
+	if (is_389(w) && !w->poll) {
+		if (ds389_refresh_over(w))
+			return;
+	} else if ((!ev->refresh_deletes || w->full) && w->in_refresh)
+		sweep(w, &w->seen);
+	uuid_set_clear(&w->seen);
 	refresh_complete(w);
 	if (w->poll && !w->once) {
 		struct timeval tv = { w->conf->directory.poll_interval, 0 };
@@ -615,6 +790,28 @@ handle_idset(struct watch *w, struct sync_event *ev)
 	}
 }
 
+/*
+ * The end of a refresh phase.  After a present phase, whoever it did not
+ * name is gone; and after a refresh asked without a cookie, which sent
+ * every entry in scope, whatever phase it ends with (OpenLDAP ends it with
+ * a delete phase): a full refresh after a refused cookie or a changed
+ * scope misses no departure.  On 389-ds only the end of the refresh
+ * counts, and ds389_refresh_over() decides.
+ */
+static void
+phase_end(struct watch *w, struct sync_event *ev)
+{
+	if (is_389(w)) {
+		if (ev->refresh_done && ds389_refresh_over(w))
+			return;
+	} else if (w->in_refresh && (ev->type == SE_PRESENT_END ||
+	    (w->full && ev->refresh_done)))
+		sweep(w, &w->seen);
+	uuid_set_clear(&w->seen);
+	if (ev->refresh_done)
+		refresh_complete(w);
+}
+
 static void
 handle_event(struct watch *w, struct sync_event *ev)
 {
@@ -622,6 +819,8 @@ handle_event(struct watch *w, struct sync_event *ev)
 	case SE_ENTRY:
 		if (w->in_refresh)	/* the persist stage needs no sweep */
 			uuid_set_add(&w->seen, ev->uuid);
+		if (w->presence_on)
+			uuid_set_add(&w->present, ev->uuid);
 		w->sink.entry(w->sink.arg, &ev->entry);
 		break;
 	case SE_PRESENT:
@@ -636,16 +835,9 @@ handle_event(struct watch *w, struct sync_event *ev)
 		break;
 	case SE_PRESENT_END:
 	case SE_DELETE_END:
-		/* After a present phase, whoever it did not name is gone; and
-		 * after a refresh asked without a cookie, which sent every
-		 * entry in scope, whatever phase it ends with (OpenLDAP ends it
-		 * with a delete phase): a full refresh after a refused cookie
-		 * or a changed scope misses no departure. */
-		if (w->in_refresh && (ev->type == SE_PRESENT_END ||
-		    (w->full && ev->refresh_done)))
-			sweep_once(w);
-		uuid_set_clear(&w->seen);
-		break;
+		save_cookie(w, &ev->cookie);
+		phase_end(w, ev);
+		return;
 	case SE_DONE:
 		handle_done(w, ev);
 		return;
@@ -653,9 +845,6 @@ handle_event(struct watch *w, struct sync_event *ev)
 		break;
 	}
 	save_cookie(w, &ev->cookie);
-	if ((ev->type == SE_PRESENT_END || ev->type == SE_DELETE_END) &&
-	    ev->refresh_done)
-		refresh_complete(w);
 }
 
 static void
@@ -665,9 +854,11 @@ handle_poll_message(struct watch *w, LDAPMessage *msg)
 	struct dir_entry e;
 
 	if (ldap_msgtype(msg) == LDAP_RES_SEARCH_ENTRY) {
-		if (syncrepl_entry(w->ld, msg, &e) == 0) {
+		if (syncrepl_entry(w->ld, w->conf->directory.flavor, msg, &e) == 0) {
 			if (e.uuid != NULL)
 				uuid_set_add(&w->seen, e.uuid);
+			else
+				w->unidentified++;
 			w->sink.entry(w->sink.arg, &e);
 			dir_entry_free(&e);
 		}
@@ -683,15 +874,22 @@ static void on_notify_read(struct watch *w);
 
 /* One message of the watching connection, read with LDAP_RES_ANY (so
  * that libldap keeps none back that the socket no longer signals): the
- * probe's answer, or the search's.  1 for a message of the change source. */
+ * probe's answer, the presence check's (389-ds), or the search's.  1 for a
+ * message of the change source. */
 static int
 handle_message(struct watch *w, LDAPMessage *msg)
 {
 	struct sync_event ev;
 
 	w->last_heard = time(NULL);
-	if (probe_message(w, msg) || ldap_msgid(msg) != w->msgid)
-		return 0;	/* the probe's, or of a search that is over */
+	if (probe_message(w, msg))
+		return 0;
+	if (w->presence_on && ldap_msgid(msg) == w->presence_msgid) {
+		presence_message(w, msg);
+		return 1;
+	}
+	if (ldap_msgid(msg) != w->msgid)
+		return 0;	/* of a search that is over */
 	store_state_set(w->st, "last_event", "");
 	metrics_set(M_DIR_LAST_EVENT, (int64_t)time(NULL));
 	if (w->poll)
@@ -727,6 +925,8 @@ on_read(evutil_socket_t fd, short what, void *arg)
 	for (i = 0; i < DRAIN_MAX && w->ld != NULL; i++) {
 		LDAPMessage *msg = NULL;
 
+		/* The sync (or poll) search, the presence check beside it,
+		 * and the probe. */
 		if ((rc = ldap_result(w->ld, LDAP_RES_ANY, LDAP_MSG_ONE, &zero, &msg)) == 0)
 			break;
 		if (rc == -1) {
@@ -916,9 +1116,25 @@ start_round(struct watch *w)
 	}
 }
 
+/* 389-ds: the presence check finds users who left the filter while no
+ * persistent search watched (mail removed); the rest it reports itself. */
+static void
+ds389_full_pass(struct watch *w)
+{
+	if (w->ld == NULL || w->in_refresh || w->presence_on)
+		return;	/* a refresh in progress checks presence itself */
+	log_info("directory %s: checking which users are still in scope, as "
+	    "[directory] full_reconcile_hours asks", w->conf->directory.uri);
+	w->in_refresh = 1;
+	w->sink.pass_begin(w->sink.arg);
+	presence_start(w);
+}
+
 void
 watch_full_pass(struct watch *w)
 {
+	if (w != NULL && w->mode == M_SYNCREPL && is_389(w))
+		ds389_full_pass(w);
 	if (w == NULL || (w->mode != M_DIRSYNC && w->mode != M_USN))
 		return;
 	log_info("directory %s: a full %s pass, as [directory] "
@@ -1168,6 +1384,7 @@ watch_stop(struct watch *w)
 		if (w->new_round_ld != NULL)
 			ldap_unbind_ext_s(w->new_round_ld, NULL, NULL);
 		ad_server_free(&w->new_server);
+		ds389_server_free(&w->new_ds);
 	}
 	if (w->round_running) {
 		pthread_join(w->round_thread, NULL);
@@ -1176,6 +1393,8 @@ watch_stop(struct watch *w)
 	if (w->round_ld != NULL)
 		ldap_unbind_ext_s(w->round_ld, NULL, NULL);
 	ad_server_free(&w->server);
+	ds389_server_free(&w->ds);
+	uuid_set_clear(&w->present);
 	free(w->round_cookie.bv_val);
 	free(w->round_nc);
 	if (w->ev_read != NULL)

@@ -102,7 +102,7 @@ static const struct choice sources[] = {
 };
 static const struct choice flavors[] = {
 	{ "openldap", DIR_FLAVOR_OPENLDAP }, { "ad", DIR_FLAVOR_AD },
-	{ NULL, 0 },
+	{ "389ds", DIR_FLAVOR_389DS }, { NULL, 0 },
 };
 static const struct choice disable_policies[] = {
 	{ "revoke", DISABLE_REVOKE }, { "unpublish", DISABLE_UNPUBLISH },

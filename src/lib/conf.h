@@ -25,7 +25,7 @@ struct key_spec {
 
 enum cert_mode { CERT_MODE_SEPARATE, CERT_MODE_DUAL };
 enum p12_profile { P12_PROFILE_AES256, P12_PROFILE_LEGACY };
-enum dir_flavor { DIR_FLAVOR_OPENLDAP, DIR_FLAVOR_AD };
+enum dir_flavor { DIR_FLAVOR_OPENLDAP, DIR_FLAVOR_AD, DIR_FLAVOR_389DS };
 enum disable_policy { DISABLE_REVOKE, DISABLE_UNPUBLISH };
 enum log_dest { LOG_DEST_STDERR, LOG_DEST_SYSLOG };
 
@@ -60,7 +60,8 @@ struct conf {
 		char *tls_key_file;       /* its key (a secret file) */
 		char *sasl_mech;          /* "EXTERNAL", "GSSAPI", or NULL: simple or anonymous bind */
 		char *keytab;             /* GSSAPI: the client keytab (a secret file) */
-		enum dir_flavor flavor;   /* default openldap */
+		enum dir_flavor flavor;   /* default openldap; ad; 389ds (389 Directory Server:
+		                             the id is nsUniqueId) */
 		char *mail_attribute;     /* default "mail": primary address, more values are aliases */
 		char *alias_attribute;    /* more addresses; default none (NULL); ad: proxyAddresses */
 		char *display_name_attribute; /* default "displayName" */

@@ -193,12 +193,12 @@ run_lift(struct job_ctx *ctx, struct job *job, const struct identity *id, int ha
 	return 0;
 }
 
-/* 0, or the failed step's -1 or -2 (see job_step_issue()). */
+/* 0, or the failed step's -1 or -2 (see job_step_issue()).  dn: the
+ * user's entry, NULL when none is known. */
 static int
 run_steps(struct job_ctx *ctx, struct job *job, const struct identity *id,
-    int have_id, char *why, size_t whylen)
+    int have_id, const char *dn, char *why, size_t whylen)
 {
-	const char *dn = have_id ? id->dn : NULL;
 	int rc;
 
 	if (job->action == JOB_UNPUBLISH || job->action == JOB_REPUBLISH)
@@ -241,12 +241,35 @@ issues(const struct job *job, int have_id)
 	    job->action == JOB_RENEW);
 }
 
+/*
+ * The entry of a user whose identity is gone (marked so by a departure
+ * seen while the job was in flight, e.g. a sweep that finds the users a
+ * release let through): its row keeps the DN, and a hold, revocation or
+ * withdrawal must still take our values out of an entry that exists but
+ * left the scope.  Not for a job that adds (it would wait for an entry
+ * that may never come back).  A copy, or NULL.
+ */
+static char *
+gone_dn(struct store *st, const struct job *job)
+{
+	struct identity_row row;
+	char *dn = NULL;
+
+	if ((job->action != JOB_HOLD && job->action != JOB_UNPUBLISH &&
+	    job->action != JOB_REVOKE) || store_identity_get(st, job->uuid, &row) != 1)
+		return NULL;
+	dn = row.dn;
+	row.dn = NULL;
+	identity_row_free(&row);
+	return dn;
+}
+
 int
 job_run(struct job_ctx *ctx, const char *uuid)
 {
 	struct identity id;
 	struct job job;
-	char why[256] = "";
+	char why[256] = "", *old_dn = NULL;
 	int found, have_id = 0, rc = -1;
 
 	log_problem_clear();
@@ -278,13 +301,17 @@ job_run(struct job_ctx *ctx, const char *uuid)
 		rc = store_job_delete(ctx->st, uuid);
 		goto done;
 	}
-	if ((rc = run_steps(ctx, &job, &id, have_id, why, sizeof(why))) == -2)
+	if (!have_id)
+		old_dn = gone_dn(ctx->st, &job);
+	if ((rc = run_steps(ctx, &job, &id, have_id, have_id ? id.dn : old_dn, why,
+	    sizeof(why))) == -2)
 		rc = park(ctx->st, &job, have_id ? id.dn : NULL, why);
 	else if (rc != 0)
 		postpone(ctx, &job, failure_text(why));
 done:
 	if (have_id == 1)
 		identity_free(&id);
+	free(old_dn);
 	job_free(&job);
 	return rc;
 }

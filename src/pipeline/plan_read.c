@@ -17,6 +17,7 @@
 #include <sysexits.h>
 
 #include "directory/dirsync.h"
+#include "directory/ds389.h"
 #include "directory/ldapconn.h"
 #include "directory/syncrepl.h"
 #include "directory/watch.h"
@@ -86,6 +87,7 @@ plan_watch_sink(struct plan_ctx *ctx, struct watch_sink *sink)
 struct dir_read {
 	struct plan_ctx *ctx;
 	struct uuid_set seen;
+	size_t unidentified;       /* entries without a usable id */
 };
 
 static void
@@ -94,10 +96,12 @@ plan_read_entry(LDAP *ld, LDAPMessage *msg, void *arg)
 	struct dir_read *r = arg;
 	struct dir_entry e;
 
-	if (syncrepl_entry(ld, msg, &e) != 0)
+	if (syncrepl_entry(ld, r->ctx->conf->directory.flavor, msg, &e) != 0)
 		return;
 	if (e.uuid != NULL)
 		uuid_set_add(&r->seen, e.uuid);
+	else
+		r->unidentified++;
 	plan_entry(r->ctx, &e);
 	dir_entry_free(&e);
 }
@@ -153,10 +157,30 @@ read_paged(struct plan_ctx *ctx, LDAP *ld, struct dir_read *r)
 	return 0;
 }
 
+/* 389-ds read as OpenLDAP: ids that are not the ones syncrepl keys users
+ * by.  0 when the server fits the flavor (or cannot say), -1 after logging. */
+static int
+server_fits(struct plan_ctx *ctx, LDAP *ld)
+{
+	struct ds389_server s;
+	char err[256];
+	int rc = 0;
+
+	if (ctx->conf->directory.flavor != DIR_FLAVOR_OPENLDAP ||
+	    ds389_rootdse(ld, ctx->conf->directory.network_timeout, &s, err,
+	    sizeof(err)) == -1)
+		return 0;
+	if ((rc = ds389_check_flavor(ctx->conf->directory.flavor, &s, err,
+	    sizeof(err))) == -1)
+		log_error("directory %s: %s", ctx->conf->directory.uri, err);
+	ds389_server_free(&s);
+	return rc;
+}
+
 int
 plan_directory(struct plan_ctx *ctx)
 {
-	struct dir_read r = { ctx, { 0 } };
+	struct dir_read r = { ctx, { 0 }, 0 };
 	char err[512];
 	LDAP *ld;
 	int rc;
@@ -170,10 +194,20 @@ plan_directory(struct plan_ctx *ctx)
 		log_error("directory %s: %s", ctx->conf->directory.uri, err);
 		return -1;
 	}
-	rc = ctx->conf->directory.flavor == DIR_FLAVOR_AD ? read_paged(ctx, ld, &r) :
-	    read_plain(ctx, ld, &r);
-	/* Only a complete read may sweep: a missing user is a departed one. */
-	if (rc == 0)
+	if (server_fits(ctx, ld) == -1)
+		rc = -1;
+	else
+		rc = ctx->conf->directory.flavor == DIR_FLAVOR_AD ?
+		    read_paged(ctx, ld, &r) : read_plain(ctx, ld, &r);
+	/* Only a complete read may sweep: a missing user is a departed one;
+	 * but an entry without its id may be anyone. */
+	if (rc == 0 && r.unidentified > 0)
+		log_warn("directory %s: %zu entr%s in scope came without a usable %s "
+		    "(may the service account read it?); nobody is taken for gone",
+		    ctx->conf->directory.uri, r.unidentified,
+		    r.unidentified == 1 ? "y" : "ies",
+		    syncrepl_id_attr(ctx->conf->directory.flavor));
+	else if (rc == 0)
 		rc = plan_sweep(ctx, &r.seen);
 	uuid_set_clear(&r.seen);
 	ldap_unbind_ext_s(ld, NULL, NULL);

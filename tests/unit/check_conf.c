@@ -454,6 +454,33 @@ START_TEST(test_ad_flavor_attribute)
 }
 END_TEST
 
+START_TEST(test_389ds_flavor)
+{
+	struct conf *c = load_ok(MINIMAL "[directory]\nflavor = 389ds\n");
+	char *err;
+
+	ck_assert_int_eq(c->directory.flavor, DIR_FLAVOR_389DS);
+	ck_assert_str_eq(c->publish.certificate_attribute, "userCertificate;binary");
+	ck_assert_str_eq(c->publish.smime_attribute, "userSMIMECertificate");
+	ck_assert_str_eq(c->directory.source, "syncrepl");
+	ck_assert_str_eq(c->directory.filter, "(&(objectClass=inetOrgPerson)(mail=*))");
+	ck_assert_ptr_null(c->directory.alias_attribute);
+	ck_assert_str_eq(c->directory.uid_attribute, "uid");
+	conf_free(c);
+	c = load_ok(MINIMAL "[directory]\nflavor = 389ds\nsource = poll\n");
+	ck_assert_str_eq(c->directory.source, "poll");
+	conf_free(c);
+	err = load_bad(MINIMAL "[directory]\nflavor = 389ds\nsource = dirsync\n");
+	assert_has(err, "[directory] source: dirsync works with Active Directory only");
+	ck_assert_int_eq(count_lines(err), 1);
+	free(err);
+	err = load_bad(MINIMAL "[directory]\nflavor = 389\n");
+	assert_has(err, "[directory] flavor:");
+	ck_assert_int_eq(count_lines(err), 1);
+	free(err);
+}
+END_TEST
+
 /* The safety catch's keys: a share or a count; holds in days. */
 START_TEST(test_safety_keys)
 {
@@ -1734,6 +1761,7 @@ conf_suite(void)
 	tcase_add_test(ok, test_minimal_defaults);
 	tcase_add_test(ok, test_full);
 	tcase_add_test(ok, test_ad_flavor_attribute);
+	tcase_add_test(ok, test_389ds_flavor);
 	tcase_add_test(ok, test_ad_only_sources);
 	tcase_add_test(ok, test_safety_keys);
 	tcase_add_test(ok, test_ad_simple_bind_in_clear);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "directory/dirsync.h"
+#include "directory/ds389.h"
 #include "directory/syncrepl.h"
 #include "pipeline/identity.h"
 #include "pki/issue.h"
@@ -112,6 +113,68 @@ START_TEST(ad_guid_text)
 
 	syncrepl_guid_text(g, text);
 	ck_assert_str_eq(text, "bd468d03-3843-4b59-af47-28a8f2c7483c");
+}
+END_TEST
+
+START_TEST(ds389_unique_id)
+{
+	/* As ds389_harness.sh measured it: nsUniqueId and syncUUID. */
+	static const char ok[] = "83b93ebe-f01911f1-B43F90D8-b796781e";
+	static const char *const bad[] = {
+		"83b93ebe-f019-11f1-b43f-90d8b796781e",	/* already 8-4-4-4-12 */
+		"83b93ebe-f01911f1-b43f90d8-b796781",	/* a digit short */
+		"83b93ebe-f01911f1-b43f90d8-b796781e0",
+		"83b93ebe_f01911f1-b43f90d8-b796781e",
+		"83b93ebe-f01911f1-b43f90d8-b796781g",
+	};
+	char text[37];
+
+	ck_assert_int_eq(ds389_uuid(ok, strlen(ok), text), 0);
+	ck_assert_str_eq(text, "83b93ebe-f019-11f1-b43f-90d8b796781e");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_int_eq(ds389_uuid(bad[i], strlen(bad[i]), text), -1);
+}
+END_TEST
+
+static int
+stale(uint64_t first, uint64_t last, int have, const char *cookie)
+{
+	struct ds389_server s = { NULL, NULL, have, first, last };
+	char why[200];
+
+	return ds389_cookie_stale(&s, cookie, strlen(cookie), why, sizeof(why));
+}
+
+START_TEST(ds389_cookies)
+{
+	const char *c = "localhost:389#cn=certsync,ou=services,dc=x:ou=people,dc=x:"
+	    "(&(objectClass=inetOrgPerson)(mail=*))#17";
+
+	ck_assert_int_eq(stale(1, 40, 1, c), 0);
+	ck_assert_int_eq(stale(18, 40, 1, c), 0);	/* the next change is there */
+	ck_assert_int_eq(stale(19, 40, 1, c), 1);	/* change 18 was trimmed */
+	ck_assert_int_eq(stale(17, 17, 1, c), 0);	/* nothing happened since */
+	ck_assert_int_eq(stale(0, 0, 1, c), 1);		/* all trimmed */
+	ck_assert_int_eq(stale(1, 40, 0, c), 1);	/* the rootDSE cannot say */
+	ck_assert_int_eq(stale(0, 0, 1, "localhost:389#cn=a:ou=b:(c=*)#0"), 0);
+	ck_assert_int_eq(stale(1, 40, 1, "localhost:389#cn=a:ou=b:(c=*)#"), 1);
+	ck_assert_int_eq(stale(1, 40, 1, "rid=001,csn=20240101000000Z#0#000"), 0);
+	ck_assert_int_eq(stale(1, 40, 1, "garbage"), 1);
+}
+END_TEST
+
+START_TEST(ds389_flavor)
+{
+	struct ds389_server ds = { "389 Project", "389-Directory/2.3.1 B2025", 1, 1, 2 };
+	struct ds389_server rh = { "Red Hat, Inc.", "Red Hat-Directory/11.7", 1, 1, 2 };
+	struct ds389_server other = { NULL, NULL, 0, 0, 0 };
+	char err[256] = "";
+
+	ck_assert_int_eq(ds389_check_flavor(DIR_FLAVOR_OPENLDAP, &ds, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "flavor = 389ds") != NULL, "%s", err);
+	ck_assert_int_eq(ds389_check_flavor(DIR_FLAVOR_OPENLDAP, &rh, err, sizeof(err)), -1);
+	ck_assert_int_eq(ds389_check_flavor(DIR_FLAVOR_389DS, &ds, err, sizeof(err)), 0);
+	ck_assert_int_eq(ds389_check_flavor(DIR_FLAVOR_OPENLDAP, &other, err, sizeof(err)), 0);
 }
 END_TEST
 
@@ -544,6 +607,9 @@ main(void)
 	tcase_add_test(tc, ad_proxy_addresses);
 	tcase_add_test(tc, ad_bad_values);
 	tcase_add_test(tc, ad_guid_text);
+	tcase_add_test(tc, ds389_unique_id);
+	tcase_add_test(tc, ds389_cookies);
+	tcase_add_test(tc, ds389_flavor);
 	tcase_add_test(tc, ad_copy_pack_merge);
 	tcase_add_test(tc, ad_copy_nul_in_name);
 	tcase_add_test(tc, ad_usn_checkpoint);
