@@ -15,7 +15,7 @@ set -eu
 
 out=$(mktemp -d "${TMPDIR:-/tmp}/certsync-replay.XXXXXX")
 trap 'rm -rf "$out"' EXIT
-targets="address identity subject conf syncrepl dirsync adcopy p12 kra certinfo escape"
+targets="address identity subject conf syncrepl dirsync ds389 adcopy p12 kra certinfo escape"
 fails=0
 total=0
 for t in $targets; do
