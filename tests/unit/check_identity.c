@@ -160,6 +160,19 @@ START_TEST(ds389_cookies)
 	ck_assert_int_eq(stale(1, 40, 1, "localhost:389#cn=a:ou=b:(c=*)#"), 1);
 	ck_assert_int_eq(stale(1, 40, 1, "rid=001,csn=20240101000000Z#0#000"), 0);
 	ck_assert_int_eq(stale(1, 40, 1, "garbage"), 1);
+	/* Found by fuzzing: a NUL inside the number ended it early ("8"), a
+	 * number past 64 bits read as the largest one; neither is a number. */
+	{
+		static const char nul[] = "localhost:389#cn=a:ou=b:(c=*)#8\0\0015";
+		struct ds389_server s = { NULL, NULL, 1, 1, 40 };
+		char why[200] = "";
+
+		ck_assert_int_eq(ds389_cookie_stale(&s, nul, sizeof(nul) - 1, why,
+		    sizeof(why)), 1);
+		ck_assert_msg(strstr(why, "no change number") != NULL, "%s", why);
+	}
+	ck_assert_int_eq(stale(0, 40, 1, "localhost:389#cn=a:ou=b:(c=*)#"
+	    "99999999999999999999999"), 1);
 }
 END_TEST
 
