@@ -70,8 +70,9 @@ unique_id(const uint8_t *p, size_t len)
 }
 
 /* The cookie's change number by the rule: the text after its last '#'
- * (a trailing NUL or more aside), decimal digits only.  1 with *n, or 0
- * (no such number, or one past 64 bits, left to the server's judgement). */
+ * (a trailing NUL or more aside), decimal digits only, 23 at most (a
+ * 64-bit number has 20; ds389.c reads no longer text).  1 with *n, or 0
+ * (no such number, or one past 64 bits). */
 static int
 change_number(const uint8_t *c, size_t len, uint64_t *n)
 {
@@ -81,7 +82,7 @@ change_number(const uint8_t *c, size_t len, uint64_t *n)
 		len--;
 	for (start = len; start > 0 && c[start - 1] != '#'; start--)
 		;
-	if (start == 0 || start == len)
+	if (start == 0 || start == len || len - start > 23)
 		return 0;
 	*n = 0;
 	for (size_t k = start; k < len; k++) {
