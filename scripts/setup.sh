@@ -8,7 +8,7 @@
 # Build tools and libraries, then the independent verifiers the tests use.
 CS_BUILD_DEPS="gcc make autoconf automake pkg-config libc6-dev
 libssl-dev libldap2-dev libevent-dev libiniparser-dev libsqlite3-dev check
-libp11-kit-dev"
+libp11-kit-dev libseccomp-dev"
 # What scripts/package needs on top (debhelper 13.11 brings
 # dh-sequence-installsysusers).  No fakeroot: debian/control says
 # Rules-Requires-Root: no.  The package tests also need rpm (rpmbuild) and

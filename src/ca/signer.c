@@ -1,14 +1,16 @@
 /*
- * signer.c - holds the CA private key and signs with it.
+ * signer.c - holds the CA private key and signs with it, in the CA process.
  *
- * Owns: the CA key in memory, from load to free.  Every other file sees the
- * CA's certificate only.  Never: exports the key, logs its passphrase, or
- * signs a certificate with basicConstraints CA:TRUE (a user certificate
- * that is a CA would be a disaster no caller can be trusted to avoid).
+ * Owns: the CA key in memory (or its handle in a token), from load to
+ * free.  Every other process sees the CA's certificate only.  Never:
+ * exports the key, logs its passphrase or PIN, or signs a certificate with
+ * basicConstraints CA:TRUE (a user certificate that is a CA would be a
+ * disaster no caller can be trusted to avoid).
  */
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
@@ -18,34 +20,21 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "ca/pkcs11.h"
 #include "ca/signer.h"
 #include "lib/fsutil.h"
 #include "lib/log.h"
 #include "lib/secret.h"
+#include "pki/certinfo.h"
 #include "pki/issue.h"
 #include "pki/keys.h"
 
 struct signer {
-	EVP_PKEY *key;
+	EVP_PKEY *key;            /* owned, or the token's (p11 != NULL) */
+	struct ca_pkcs11 *p11;
 	X509 *cert;
 	const EVP_MD *md;
 };
-
-static X509 *
-read_cert(const char *path)
-{
-	X509 *cert = NULL;
-	BIO *bio;
-
-	if ((bio = BIO_new_file(path, "r")) == NULL) {
-		log_error("[ca] certificate %s: cannot open: %s", path, strerror(errno));
-		return NULL;
-	}
-	if ((cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)) == NULL)
-		log_ssl("[ca] certificate %s: not a PEM certificate", path);
-	BIO_free(bio);
-	return cert;
-}
 
 static EVP_PKEY *
 read_key(const struct conf *conf)
@@ -89,6 +78,30 @@ digest(const struct conf *conf)
 	return md;
 }
 
+/* The token key named by [ca] key, open in this process; NULL after logging. */
+static struct ca_pkcs11 *
+open_token(const struct conf *conf)
+{
+	struct ca_pkcs11_spec spec = {
+		.uri = conf->ca.key,
+		.module = conf->ca.pkcs11_module,
+		.pin_file = conf->ca.pin_file,
+	};
+
+	return ca_pkcs11_open(&spec);
+}
+
+/* A test signature: X509_check_private_key cannot see into a token. */
+static int
+key_matches(const struct conf *conf, const struct signer *s)
+{
+	char key[1100], cert[1100];
+
+	snprintf(key, sizeof(key), "[ca] key %s", conf->ca.key);
+	snprintf(cert, sizeof(cert), "[ca] certificate %s", conf->ca.certificate);
+	return ca_key_matches_cert(s->key, s->cert, key, cert);
+}
+
 int
 signer_open(const struct conf *conf, struct signer **out)
 {
@@ -98,14 +111,16 @@ signer_open(const struct conf *conf, struct signer **out)
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		fatal("out of memory");
 	s->md = digest(conf);
-	if ((s->cert = read_cert(conf->ca.certificate)) == NULL ||
-	    (s->key = read_key(conf)) == NULL)
+	if ((s->cert = certinfo_read_pem(conf->ca.certificate, "[ca] certificate")) == NULL)
 		goto fail;
-	if (!X509_check_private_key(s->cert, s->key)) {
-		log_error("[ca] key %s does not belong to [ca] certificate %s",
-		    conf->ca.key, conf->ca.certificate);
+	if (ca_pkcs11_is_uri(conf->ca.key)) {
+		if ((s->p11 = open_token(conf)) == NULL)
+			goto fail;
+		s->key = ca_pkcs11_key(s->p11);
+	} else if ((s->key = read_key(conf)) == NULL)
 		goto fail;
-	}
+	if (key_matches(conf, s) == -1)
+		goto fail;
 	if (X509_check_ca(s->cert) == 0) {
 		log_error("[ca] certificate %s is not a CA certificate "
 		    "(basicConstraints CA:TRUE and keyCertSign are needed)",
@@ -124,7 +139,10 @@ signer_close(struct signer *s)
 {
 	if (s == NULL)
 		return;
-	EVP_PKEY_free(s->key);
+	if (s->p11 != NULL)
+		ca_pkcs11_close(s->p11);
+	else
+		EVP_PKEY_free(s->key);
 	X509_free(s->cert);
 	free(s);
 }
@@ -133,6 +151,12 @@ X509 *
 signer_ca(const struct signer *s)
 {
 	return s->cert;
+}
+
+EVP_PKEY *
+signer_key(const struct signer *s)
+{
+	return s->key;
 }
 
 int
@@ -258,26 +282,50 @@ done:
 	return rc;
 }
 
-int
-signer_init_ca(const struct conf *conf, const char *subject, int days,
-    const struct key_spec *spec)
+/* init-ca with a key the token holds: only the certificate is written. */
+static int
+init_ca_token(const struct conf *conf, const char *subject, int days, X509 **made)
+{
+	struct ca_pkcs11 *p11 = NULL;
+	BIO *cb = NULL;
+	X509 *cert = NULL;
+	int rc = EX_CONFIG;
+
+	if ((p11 = open_token(conf)) == NULL)
+		goto done;
+	rc = EX_SOFTWARE;
+	if ((cert = ca_build(conf, ca_pkcs11_key(p11), subject, days)) == NULL)
+		goto done;
+	if ((cb = BIO_new(BIO_s_mem())) == NULL || !PEM_write_bio_X509(cb, cert)) {
+		log_ssl("init-ca: cannot encode the CA certificate");
+		goto done;
+	}
+	if ((rc = write_bio(conf->ca.certificate, 0644, cb) == -1 ? EX_CANTCREAT : 0) == 0) {
+		*made = cert;
+		cert = NULL;
+	}
+done:
+	BIO_free(cb);
+	X509_free(cert);
+	ca_pkcs11_close(p11);
+	return rc;
+}
+
+/* init-ca with a new key file next to the certificate. */
+static int
+init_ca_file(const struct conf *conf, const char *subject, int days,
+    const struct key_spec *spec, X509 **made)
 {
 	EVP_PKEY *key = NULL;
 	X509 *cert = NULL;
 	char *pass = NULL;
 	int rc = EX_SOFTWARE;
 
-	if (access(conf->ca.key, F_OK) == 0 || access(conf->ca.certificate, F_OK) == 0) {
-		log_error("init-ca: %s or %s already exists; refusing to overwrite a CA",
-		    conf->ca.key, conf->ca.certificate);
-		return EX_CANTCREAT;
-	}
 	if (conf->ca.passphrase_file != NULL &&
 	    (pass = secret_read_password(conf->ca.passphrase_file,
 	    "[ca] passphrase_file")) == NULL)
 		return EX_CONFIG;
-	if (fs_mkdir_p_parent(conf->ca.key, 0700) == -1 ||
-	    fs_mkdir_p_parent(conf->ca.certificate, 0755) == -1) {
+	if (fs_mkdir_p_parent(conf->ca.key, 0700) == -1) {
 		log_error("init-ca: cannot create the directory for %s: %s",
 		    conf->ca.key, strerror(errno));
 		rc = EX_CANTCREAT;
@@ -286,14 +334,37 @@ signer_init_ca(const struct conf *conf, const char *subject, int days,
 	if ((key = keys_generate(spec)) == NULL ||
 	    (cert = ca_build(conf, key, subject, days)) == NULL)
 		goto done;
-	if (write_ca_files(conf, key, cert, pass) == -1) {
-		rc = EX_CANTCREAT;
-		goto done;
+	if ((rc = write_ca_files(conf, key, cert, pass) == -1 ? EX_CANTCREAT : 0) == 0) {
+		*made = cert;
+		cert = NULL;
 	}
-	rc = 0;
 done:
 	secret_free(pass);
 	X509_free(cert);
 	EVP_PKEY_free(key);
 	return rc;
+}
+
+int
+signer_init_ca(const struct conf *conf, const char *subject, int days,
+    const struct key_spec *spec, X509 **made)
+{
+	int token = ca_pkcs11_is_uri(conf->ca.key);
+
+	*made = NULL;
+	if (access(conf->ca.certificate, F_OK) == 0 ||
+	    (!token && access(conf->ca.key, F_OK) == 0)) {
+		log_error("init-ca: %s already exists; refusing to overwrite a CA",
+		    access(conf->ca.certificate, F_OK) == 0 ? conf->ca.certificate :
+		    conf->ca.key);
+		return EX_CANTCREAT;
+	}
+	if (fs_mkdir_p_parent(conf->ca.certificate, 0755) == -1) {
+		log_error("init-ca: cannot create the directory for %s: %s",
+		    conf->ca.certificate, strerror(errno));
+		return EX_CANTCREAT;
+	}
+	if (token)
+		return init_ca_token(conf, subject, days, made);
+	return init_ca_file(conf, subject, days, spec, made);
 }

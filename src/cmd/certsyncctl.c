@@ -3,8 +3,8 @@
  * revoke, crl, recover, plan, status, retry, audit, release.
  *
  * Owns: the table of commands, the global options, and opening what a
- * command needs (the configuration, the store, and the signer for those
- * that sign, every secret checked before any work).  The commands are in
+ * command needs (the configuration, the store, the CA certificate, and the
+ * CA process for those that sign, every secret checked before any work).  The commands are in
  * ctl_*.c; the work itself is done by the pipeline stages they call.
  * Never: prints a password or key (but the archive password that recover
  * --combine is asked for), or exits 0 when it did not do what was asked.
@@ -22,7 +22,10 @@
 #include "directory/ldapconn.h"
 #include "lib/log.h"
 #include "lib/secret.h"
+#include "pipeline/ca_ledger.h"
+#include "pipeline/job.h"
 #include "pki/archive.h"
+#include "pki/certinfo.h"
 
 #ifndef CS_SYSCONFDIR
 #define CS_SYSCONFDIR "/etc"
@@ -32,15 +35,16 @@
 static const struct command commands[] = {
 	{ "init-ca", "init-ca [--subject DN] [--days N] [--key-type TYPE]",
 	  "Makes a CA key and self-signed certificate at [ca] key and [ca] certificate,\n"
-	  "for demos and tests.  Refuses to overwrite either file.  Defaults:\n"
-	  "--subject \"CN=certsync CA\", --days 3650, --key-type rsa:3072.\n",
-	  cmd_init_ca, 0, 0, 0 },
+	  "for demos and tests; with a key in a PKCS#11 token (pkcs11: URI), the key\n"
+	  "in the token self-signs the certificate.  Refuses to overwrite either file.\n"
+	  "Defaults: --subject \"CN=certsync CA\", --days 3650, --key-type rsa:3072.\n",
+	  cmd_init_ca, CTL_NEEDS_NOTHING, 0 },
 	{ "issue", "issue EMAIL [--name NAME] [--given G] [--surname S] [--alias ADDR]... [--user ID]",
 	  "Issues signing and encryption certificates (or one dual-use certificate)\n"
 	  "for EMAIL and its aliases.  --user names the identity (default: EMAIL); if it\n"
 	  "already has certificates they are reissued: the old keys are archived, the\n"
 	  "old certificates revoked and the CRL rewritten.\n",
-	  cmd_issue, 1, 1, 0 },
+	  cmd_issue, CTL_NEEDS_CA, 0 },
 	{ "list", "list [--active]",
 	  "Lists every certificate in the state store (--active: only current ones).\n"
 	  "A current certificate withdrawn from the directory while its user is\n"
@@ -49,16 +53,16 @@ static const struct command commands[] = {
 	  "whose user left the directory is on-hold: withdrawn, on the CRL as\n"
 	  "certificateHold, and active again if the user comes back within\n"
 	  "[reconcile] hold_days, else revoked for good.\n",
-	  cmd_list, 0, 0, 1 },
+	  cmd_list, CTL_NEEDS_STORE, 1 },
 	{ "show", "show EMAIL|SERIAL [--pem]",
 	  "Shows the certificates naming EMAIL, or the one with SERIAL (hex).\n",
-	  cmd_show, 0, 0, 1 },
+	  cmd_show, CTL_NEEDS_STORE, 1 },
 	{ "revoke", "revoke SERIAL --reason REASON",
 	  "Revokes a certificate and rewrites the CRL.  Its key is archived first.\n"
 	  "REASON: unspecified, keyCompromise, affiliationChanged, superseded,\n"
 	  "cessationOfOperation, privilegeWithdrawn.\n",
-	  cmd_revoke, 1, 1, 0 },
-	{ "crl", "crl", "Regenerates the CRL now.\n", cmd_crl, 1, 0, 0 },
+	  cmd_revoke, CTL_NEEDS_CA, 0 },
+	{ "crl", "crl", "Regenerates the CRL now.\n", cmd_crl, CTL_NEEDS_CA, 0 },
 	{ "recover", "recover EMAIL|SERIAL --out FILE|DIR [--password-file FILE] "
 	  "[--agent-key KEY [--agent-cert CERT]]... | recover --combine SHARE... "
 	  "[--password-out FILE]",
@@ -76,35 +80,35 @@ static const struct command commands[] = {
 	  "-decrypt) and prints the archive password, or writes it into a new file\n"
 	  "(--password-out, mode 0600); it needs no configuration.  Each recovery is\n"
 	  "in the audit trail, with the unix user who asked (and sudo's SUDO_USER).\n",
-	  cmd_recover, 1, 0, 0 },
+	  cmd_recover, CTL_NEEDS_CA_CERT, 0 },
 	{ "plan", "plan",
 	  "Reads the directory once and prints, per user, what certsyncd would do and\n"
 	  "why (enroll, reissue, renew, hold, lift, revoke, skip), writing nothing.\n"
 	  "Departures the safety catch would hold are marked \"held\".\n",
-	  cmd_plan, 0, 0, 1 },
+	  cmd_plan, CTL_NEEDS_STORE, 1 },
 	{ "status", "status",
-	  "Shows the agent's state: whether it runs, a refused reload, the connection,\n"
-	  "change source, last event, checkpoint, queued jobs by state, failing jobs\n"
+	  "Shows the agent's state: whether it runs, a refused reload, its CA process,\n"
+	  "the connection, change source, last event, checkpoint, queued jobs by state, failing jobs\n"
 	  "with their last error, parked jobs, users skipped for bad directory data,\n"
 	  "the users held by the safety catch (how many, since when, why), certificates\n"
 	  "on hold, CRL age, and what stops all work (another process's write lock, a\n"
 	  "full file system).\n",
-	  cmd_status, 0, 0, 1 },
+	  cmd_status, CTL_NEEDS_STORE, 1 },
 	{ "release", "release [--user UUID|DN|EMAIL]",
 	  "Lets the departures held by the safety catch through (all, or one user's):\n"
 	  "they are planned as they were decided (put on hold, revoked or withdrawn),\n"
 	  "and the running certsyncd, found through [daemon] pid_file, is woken to\n"
 	  "start them at once.\n",
-	  cmd_release, 0, 0, 0 },
+	  cmd_release, CTL_NEEDS_STORE, 0 },
 	{ "retry", "retry UUID|--all",
 	  "Gives a parked job another attempt.  A job is parked, not retried, after\n"
 	  "a failure retrying cannot mend (the profile refuses the user's values, the\n"
 	  "CA has expired); certsyncctl status lists them with the reason.  Fix the\n"
 	  "cause, then retry: certsyncd runs the job within 30 seconds.\n",
-	  cmd_retry, 0, 0, 0 },
+	  cmd_retry, CTL_NEEDS_STORE, 0 },
 	{ "audit", "audit [--last N]",
 	  "Prints the last N entries of the audit trail (default 50, 0 for all).\n",
-	  cmd_audit, 0, 0, 1 },
+	  cmd_audit, CTL_NEEDS_STORE, 1 },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -129,6 +133,26 @@ usage(FILE *f)
 	fprintf(f, "\n'certsyncctl COMMAND --help' explains a command; see certsyncctl(8).\n");
 }
 
+/* The CA process, for a command that signs, and a look at what an earlier
+ * one may have signed without it being recorded (pipeline/ca_ledger.c). */
+static int
+open_ca(struct ctl *ctl)
+{
+	struct job_ctx jctx = { .conf = ctl->conf, .st = ctl->st,
+	    .archive = ctl->archive };
+	int permanent;
+
+	if (ca_client_open(ctl->conf, ctl->ca_cert, &ctl->ca, &permanent) == -1)
+		return permanent ? EX_CONFIG : EX_UNAVAILABLE;
+	jctx.ca = ctl->ca;
+	jctx.ca_cert = ctl->ca_cert;
+	if (ca_ledger_check(&jctx) == -1)
+		return EX_SOFTWARE;
+	if (jctx.revoked > 0 && job_finish_batch(&jctx, NULL) == -1)
+		return EX_IOERR;
+	return 0;
+}
+
 static int
 ctl_open(struct ctl *ctl, const struct command *cmd)
 {
@@ -138,14 +162,20 @@ ctl_open(struct ctl *ctl, const struct command *cmd)
 		return rc;
 	/* Before any thread (setenv() is not thread-safe). */
 	ldapconn_init_env(ctl->conf);
-	if (strcmp(cmd->name, "init-ca") == 0)
+	if (cmd->needs == CTL_NEEDS_NOTHING)
 		return 0;
 	/* A command that only looks must work while the agent holds a write
 	 * transaction, and must not migrate the store under it. */
 	if ((cmd->read_only ? store_open_ro : store_open)(ctl->conf->state.database,
 	    &ctl->st) == -1)
 		return EX_UNAVAILABLE;
-	if (!cmd->needs_signer)
+	if (cmd->needs == CTL_NEEDS_STORE)
+		return 0;
+	/* The CA certificate is public: read from its file, never asked for. */
+	if ((ctl->ca_cert = certinfo_read_pem(ctl->conf->ca.certificate,
+	    "[ca] certificate")) == NULL)
+		return EX_CONFIG;
+	if (cmd->needs == CTL_NEEDS_CA_CERT)
 		return 0;
 	/* Check every secret now, so a bad one stops us before any work.  In
 	 * recovery-agent mode the archive may have no password file. */
@@ -153,13 +183,24 @@ ctl_open(struct ctl *ctl, const struct command *cmd)
 	    secret_check_file(ctl->conf->archive.password_file,
 	    "[archive] password_file") == -1) ||
 	    secret_check_file(ctl->conf->keystore.password_file,
-	    "[keystore] password_file") == -1 ||
-	    signer_open(ctl->conf, &ctl->signer) == -1)
+	    "[keystore] password_file") == -1)
 		return EX_CONFIG;
-	if (cmd->needs_archive &&
-	    archive_open(ctl->conf, time(NULL), &ctl->archive) == -1)
+	/* The archive before the CA process: what the ledger finds unrecorded
+	 * has its key archived before it is revoked. */
+	if (archive_open(ctl->conf, time(NULL), &ctl->archive) == -1)
 		return EX_CONFIG;
-	return 0;
+	return open_ca(ctl);
+}
+
+/* What ctl_open opened; the CA process ends when its socket closes. */
+static void
+ctl_close(struct ctl *ctl)
+{
+	archive_close(ctl->archive);
+	ca_client_free(ctl->ca);
+	X509_free(ctl->ca_cert);
+	store_close(ctl->st);
+	conf_free(ctl->conf);
 }
 
 int
@@ -218,9 +259,6 @@ main(int argc, char **argv)
 		rc = cmd->run(&ctl, cmd, argc, argv);
 	else if ((rc = ctl_open(&ctl, cmd)) == 0)
 		rc = cmd->run(&ctl, cmd, argc, argv);
-	archive_close(ctl.archive);
-	signer_close(ctl.signer);
-	store_close(ctl.st);
-	conf_free(ctl.conf);
+	ctl_close(&ctl);
 	return rc;
 }

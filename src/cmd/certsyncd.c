@@ -4,11 +4,13 @@
  * Owns: the process: options, the event loop (one explicit event_base),
  * signals (SIGTERM/SIGINT stop after the job in hand; SIGHUP reloads the
  * configuration and the recovery agents, keeping the old ones if the new
- * ones are bad; SIGUSR1, from certsyncctl release, wakes the runner), the
- * pid file, the periodic full reconcile, the timer that finds holds past
- * [reconcile] hold_days, and the order of start and stop; the moments
- * systemd is told about (ops/notify.c) and the HTTP listener's life, one
- * per run of the loop (ops/http.c).
+ * ones are bad or cannot start a CA process; SIGCHLD wakes the runner,
+ * which notices a CA process that died; SIGUSR1, from certsyncctl release,
+ * wakes the runner too), the pid file, the periodic full reconcile, the
+ * timer that finds holds past [reconcile] hold_days, and the order of
+ * start and stop: the CA process first, before any network code; the
+ * moments systemd is told about (ops/notify.c) and the HTTP listener's
+ * life, one per run of the loop (ops/http.c).
  * Never: does directory, crypto or job work itself; the watcher, planner
  * and runner do.
  */
@@ -41,6 +43,7 @@
 #include "ops/notify.h"
 #include "pipeline/plan.h"
 #include "pipeline/runner.h"
+#include "pki/certinfo.h"
 #include "store/store.h"
 
 #ifndef CS_SYSCONFDIR
@@ -56,6 +59,7 @@ struct daemon {
 	size_t held;		/* --once: users the safety catch holds */
 	struct conf *conf;
 	struct conf *next_conf;     /* a validated reload, waiting to be swapped in */
+	struct ca_client *next_ca;  /* its CA process, started and ready */
 	struct conf *prev_conf;     /* the one before a reload, while the new one runs */
 	int started;                /* this run of the loop got past start() */
 	int reload_failed;          /* a reload passed its checks but did not start */
@@ -107,6 +111,7 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 {
 	struct daemon *d = arg;
 	struct conf *fresh = NULL;
+	struct ca_client *ca = NULL;
 	char why[512], note[600];
 
 	if (conf_load(d->conf_path, &fresh) != 0) {
@@ -118,8 +123,9 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 	}
 	/* Checked in full before anything running is stopped (the recovery
 	 * agents too): a start that would fail must not take the running
-	 * agent down with it. */
-	if (reload_check(fresh, why, sizeof(why)) == -1) {
+	 * agent down with it.  The new CA process is started by the check:
+	 * the running one stays until the new configuration starts. */
+	if (reload_check(fresh, &ca, why, sizeof(why)) == -1) {
 		log_error("%s: not reloaded: %s; the running configuration stays in "
 		    "force", d->conf_path, why);
 		snprintf(note, sizeof(note), "refused: %s; the configuration before "
@@ -130,9 +136,21 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 	}
 	log_notice("%s: reloading the configuration", d->conf_path);
 	notify_reloading(d->notify);
+	ca_client_free(d->next_ca);
 	conf_free(d->next_conf);
 	d->next_conf = fresh;
+	d->next_ca = ca;
 	event_base_loopbreak(d->base);
+}
+
+/* A child ended: if it is the CA process, the runner notices now. */
+static void
+on_child(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	if (d->runner != NULL)
+		runner_kick(d->runner);
 }
 
 /* Jobs were planned from outside (certsyncctl release): run them now. */
@@ -204,23 +222,70 @@ write_pid(const struct conf *conf)
 	return 0;
 }
 
+/* The CA process for conf, started: 0 and *out; or -1 after logging,
+ * *permanent when it cannot start until the configuration changes.  A
+ * temporary failure still gives *out, which the runner restarts. */
+static int
+start_ca(const struct conf *conf, struct ca_client **out, int *permanent)
+{
+	X509 *cert = certinfo_read_pem(conf->ca.certificate, "[ca] certificate");
+	struct ca_client *c;
+
+	*out = NULL;
+	*permanent = 1;
+	if (cert == NULL)
+		return -1;
+	c = ca_client_new(conf, cert);
+	X509_free(cert);
+	if (ca_client_start(c) == -1 && ca_client_state(c) == CA_STOPPED) {
+		ca_client_free(c);
+		return -1;
+	}
+	*permanent = 0;
+	*out = c;
+	return ca_client_state(c) == CA_UP ? 0 : -1;
+}
+
+/* The CA process (a reload started it), the store, the HTTP listener, the
+ * planner and the runner, which takes the CA process.  0, or a sysexits
+ * code after logging. */
+static int
+start_runner(struct daemon *d)
+{
+	struct ca_client *ca = NULL;
+	int permanent = 0;
+
+	/* The CA process before any network code. */
+	if ((ca = d->next_ca) != NULL)
+		d->next_ca = NULL;
+	else if (start_ca(d->conf, &ca, &permanent) == -1 && permanent)
+		return EX_CONFIG;
+	if (store_open(d->conf->state.database, &d->st) == -1 ||
+	    http_start(d->base, d->conf, d->st, &d->http) == -1) {
+		ca_client_free(ca);
+		return EX_UNAVAILABLE;
+	}
+	if (plan_init(&d->plan, d->conf, d->st, 0, NULL) == -1) {
+		ca_client_free(ca);
+		return EX_CONFIG;
+	}
+	return runner_start(d->conf, ca, &d->runner) == -1 ? EX_CONFIG : 0;
+}
+
 static int
 start(struct daemon *d)
 {
 	struct watch_sink sink;
 	char tag[64];
+	int rc;
 
 	if (d->conf->directory.base == NULL) {
 		log_error("%s: [directory] base: is required to watch the directory",
 		    d->conf->path);
 		return EX_CONFIG;
 	}
-	if (store_open(d->conf->state.database, &d->st) == -1 ||
-	    http_start(d->base, d->conf, d->st, &d->http) == -1)
-		return EX_UNAVAILABLE;
-	if (plan_init(&d->plan, d->conf, d->st, 0, NULL) == -1 ||
-	    runner_start(d->conf, &d->runner) == -1)
-		return EX_CONFIG;
+	if ((rc = start_runner(d)) != 0)
+		return rc;
 	d->plan.kick = runner_kick;
 	d->plan.kick_arg = d->runner;
 	/* Departures a crash left staged are judged, holds that came due
@@ -289,8 +354,10 @@ stop(struct daemon *d)
 			runner_stop(d->runner);
 	}
 	d->runner = NULL;
-	if (d->st != NULL)
+	if (d->st != NULL) {
 		store_state_set(d->st, "daemon", "stopped");
+		store_state_set(d->st, "ca_process", "stopped with certsyncd");
+	}
 	plan_free(&d->plan);
 	store_close(d->st);
 	d->st = NULL;
@@ -357,8 +424,8 @@ once_status(struct daemon *d)
 static int
 run_loop(struct daemon *d)
 {
-	struct event *ev_term, *ev_int, *ev_hup, *ev_usr1, *ev_full = NULL,
-	    *ev_holds = NULL;
+	struct event *ev_term, *ev_int, *ev_hup, *ev_chld, *ev_usr1,
+	    *ev_full = NULL, *ev_holds = NULL;
 	int rc;
 
 	if ((d->base = event_base_new()) == NULL)
@@ -366,10 +433,12 @@ run_loop(struct daemon *d)
 	ev_term = evsignal_new(d->base, SIGTERM, on_stop_signal, d);
 	ev_int = evsignal_new(d->base, SIGINT, on_stop_signal, d);
 	ev_hup = evsignal_new(d->base, SIGHUP, on_hup, d);
+	ev_chld = evsignal_new(d->base, SIGCHLD, on_child, d);
 	ev_usr1 = evsignal_new(d->base, SIGUSR1, on_usr1, d);
 	event_add(ev_term, NULL);
 	event_add(ev_int, NULL);
 	event_add(ev_hup, NULL);
+	event_add(ev_chld, NULL);
 	event_add(ev_usr1, NULL);
 	if (!d->once) {
 		ev_holds = holds_timer(d);
@@ -393,6 +462,7 @@ run_loop(struct daemon *d)
 	event_free(ev_term);
 	event_free(ev_int);
 	event_free(ev_hup);
+	event_free(ev_chld);
 	event_free(ev_usr1);
 	event_base_free(d->base);
 	d->base = NULL;
@@ -509,7 +579,7 @@ serve(struct daemon *d)
 	if (pid_file != NULL)
 		unlink(pid_file);
 	free(pid_file);
-	log_guard_flush();
+	log_flush();
 	log_notice("stopped");
 	return rc;
 }
@@ -530,6 +600,7 @@ main(int argc, char **argv)
 	 * not re-read [directory] keytab; a restart does. */
 	ldapconn_init_env(d.conf);
 	rc = d.dry_run ? dry_run(&d) : serve(&d);
+	ca_client_free(d.next_ca);
 	conf_free(d.conf);
 	conf_free(d.next_conf);
 	conf_free(d.prev_conf);

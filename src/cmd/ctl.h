@@ -1,8 +1,9 @@
 /*
  * ctl.h - the admin's command line, shared by its files.
  *
- * Owns: what a command runs with (the configuration, the store, the
- * signer when it signs), the table entry that describes a command, the
+ * Owns: what a command runs with (the configuration, the store, the CA
+ * certificate and, when it signs, the CA process), the table entry that
+ * describes a command, the
  * helpers they share, and the commands, one family per file: ctl_issue.c
  * (init-ca, issue), ctl_certs.c (list, show, revoke, crl), ctl_recover.c,
  * ctl_status.c (plan, status, audit), ctl_retry.c, ctl_release.c (release).
@@ -16,7 +17,9 @@
 
 #include <getopt.h>
 
-#include "ca/signer.h"
+#include <openssl/x509.h>
+
+#include "ca/ca_client.h"
 #include "lib/conf.h"
 #include "store/store.h"
 
@@ -26,8 +29,18 @@ struct ctl {
 	const char *conf_path;
 	struct conf *conf;            /* NULL for recover --combine */
 	struct store *st;
-	struct signer *signer;
-	struct archive *archive;      /* for the commands that archive keys */
+	X509 *ca_cert;                /* [ca] certificate, read from its file */
+	struct ca_client *ca;         /* the CA process, for commands that sign */
+	struct archive *archive;      /* for the commands that sign: agents loaded */
+};
+
+/* What a command needs besides the configuration and the store. */
+enum ctl_needs {
+	CTL_NEEDS_STORE,          /* the store only */
+	CTL_NEEDS_CA_CERT,        /* the CA certificate (recover) */
+	CTL_NEEDS_CA,             /* the CA process, the archive: it signs
+	                             (issue, revoke, crl) */
+	CTL_NEEDS_NOTHING,        /* init-ca: the CA process makes the CA */
 };
 
 struct command {
@@ -35,8 +48,7 @@ struct command {
 	const char *usage;
 	const char *help;
 	int (*run)(struct ctl *, const struct command *, int, char **);
-	int needs_signer;
-	int needs_archive;            /* it may archive keys: agents loaded */
+	enum ctl_needs needs;
 	int read_only;      /* only looks: the store is opened read-only */
 };
 

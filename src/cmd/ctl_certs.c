@@ -199,7 +199,7 @@ regenerate_crl(struct ctl *ctl)
 {
 	int64_t number;
 
-	if (crl_publish(ctl->conf, ctl->st, ctl->signer, &number) == -1)
+	if (crl_publish(ctl->conf, ctl->st, ctl->ca, ctl->ca_cert, &number) == -1)
 		return EX_IOERR;
 	escape_line(stdout, "CRL number %lld written to %s", (long long)number,
 	    ctl->conf->crl.path);
@@ -214,8 +214,8 @@ cmd_revoke(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct job_ctx jctx = { .conf = ctl->conf, .st = ctl->st, .signer = ctl->signer,
-	    .archive = ctl->archive };
+	struct job_ctx jctx = { .conf = ctl->conf, .st = ctl->st, .ca = ctl->ca,
+	    .ca_cert = ctl->ca_cert, .archive = ctl->archive };
 	struct cert_rows rows = { 0 };
 	int c, rc, reason = -2;
 

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sysexits.h>
 
+#include "ca/pkcs11.h"
 #include "cmd/ctl.h"
 #include "lib/escape.h"
 #include "lib/log.h"
@@ -39,7 +40,7 @@ cmd_init_ca(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 	};
 	const char *subject = "CN=certsync CA";
 	struct key_spec spec;
-	char *end;
+	char *end, *p;
 	long days = 3650;
 	int c, rc;
 
@@ -61,10 +62,18 @@ cmd_init_ca(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 		return rc;
 	if (optind != argc)
 		return ctl_usage_error(cmd, "unexpected argument \"%s\"", argv[optind]);
-	if ((rc = signer_init_ca(ctl->conf, subject, (int)days, &spec)) != 0)
+	/* A control character would be no subject; say so before starting. */
+	for (p = (char *)subject; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return ctl_usage_error(cmd, "--subject holds a control character");
+	/* The CA process makes it: no other program holds the CA key. */
+	if ((rc = ca_client_init_ca(ctl->conf, subject, (int)days, spec.name)) != 0)
 		return rc;
-	escape_line(stdout, "CA key:         %s (mode 0600%s)", ctl->conf->ca.key,
-	    ctl->conf->ca.passphrase_file ? ", encrypted" : "");
+	if (ca_pkcs11_is_uri(ctl->conf->ca.key))
+		escape_line(stdout, "CA key:         %s (in the token)", ctl->conf->ca.key);
+	else
+		escape_line(stdout, "CA key:         %s (mode 0600%s)", ctl->conf->ca.key,
+		    ctl->conf->ca.passphrase_file ? ", encrypted" : "");
 	escape_line(stdout, "CA certificate: %s", ctl->conf->ca.certificate);
 	return 0;
 }
@@ -152,7 +161,7 @@ manual_job_failed(struct ctl *ctl, struct job_ctx *jctx, const struct identity *
 		    "(or the next issue for this user) revokes them",
 		    un.n, id->uuid);
 	unrecorded_rows_free(&un);
-	return rc == -2 ? EX_DATAERR : EX_SOFTWARE;
+	return rc == -2 ? EX_DATAERR : rc == -3 ? EX_TEMPFAIL : EX_SOFTWARE;
 }
 
 /* The profile's verdict on the admin's values, before anything is stored
@@ -184,8 +193,8 @@ check_profile(struct ctl *ctl, const struct command *cmd, const struct identity 
 static int
 run_manual_job(struct ctl *ctl, const struct identity *id)
 {
-	struct job_ctx jctx = { .conf = ctl->conf, .st = ctl->st, .signer = ctl->signer,
-	    .archive = ctl->archive };
+	struct job_ctx jctx = { .conf = ctl->conf, .st = ctl->st, .ca = ctl->ca,
+	    .ca_cert = ctl->ca_cert, .archive = ctl->archive };
 	const char *taken = NULL;
 	char *owner = NULL;
 	enum job_action action;

@@ -109,7 +109,7 @@ hand_out(struct ctl *ctl, const struct cert_row *r, EVP_PKEY *key, X509 *cert,
 		return EX_NOINPUT;
 	snprintf(friendly, sizeof(friendly), "%s (%s) %s", r->addresses,
 	    cert_kind_name(r->kind), r->serial);
-	if (keystore_p12_encode(key, cert, signer_ca(ctl->signer), friendly, newpw,
+	if (keystore_p12_encode(key, cert, ctl->ca_cert, friendly, newpw,
 	    &params, &der, &len) == -1)
 		goto done;
 	if (fs_write_atomic(req->out, der, len, 0600, 1) == -1) {

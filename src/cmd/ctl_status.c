@@ -144,23 +144,24 @@ print_daemon(struct ctl *ctl)
 	return alive;
 }
 
-/* What the agent last said of its connection; only history once it is gone. */
+/* What the agent last said of its connection, or of its CA process; only
+ * history once it is gone. */
 static void
-print_connection(struct ctl *ctl, int alive)
+print_live(struct ctl *ctl, const char *label, const char *key, int alive)
 {
 	char *value = NULL, when[32];
 	int64_t at = 0;
 
 	if (alive != 0) {
-		print_state(ctl, "connection:", "connection");
+		print_state(ctl, label, key);
 		return;
 	}
-	if (store_state_get(ctl->st, "connection", &value, &at) == 1)
+	if (store_state_get(ctl->st, key, &value, &at) == 1)
 		escape_line(stdout, "%-14s none: the agent is not running (it last "
-		    "said \"%s\", %s)", "connection:", value ? value : "-",
+		    "said \"%s\", %s)", label, value ? value : "-",
 		    age(at, when, sizeof(when)));
 	else
-		printf("%-14s none: the agent is not running\n", "connection:");
+		printf("%-14s none: the agent is not running\n", label);
 	free(value);
 }
 
@@ -433,7 +434,8 @@ cmd_status(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 		return rc;
 	alive = print_daemon(ctl);
 	print_reload(ctl, alive);
-	print_connection(ctl, alive);
+	print_live(ctl, "CA process:", "ca_process", alive);
+	print_live(ctl, "connection:", "connection", alive);
 	print_state(ctl, "source:", "source");
 	print_state(ctl, "last event:", "last_event");
 	print_checkpoints(ctl);

@@ -5,9 +5,12 @@
  * Owns: trying, on the loop thread and without stopping anything, each
  * thing certsyncd's start would open with the new configuration, so that a
  * reload that would fail (the CA key moved away, a password file gone) is
- * refused and the agent runs on with the configuration it has.
- * Never: logs (the caller reports one line), keeps what it opened, or
- * touches the running runner, watcher or store connection.
+ * refused and the agent runs on with the configuration it has.  The new
+ * configuration's CA process is started here, and handed to the caller
+ * when every check passed: the running one stays until the swap.
+ * Never: logs (the caller reports one line), keeps what it opened (but
+ * that CA process), or touches the running runner, watcher, CA process or
+ * store connection.
  */
 #include "config.h"
 
@@ -17,28 +20,30 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ca/signer.h"
+#include "ca/ca_client.h"
 #include "cmd/reload_check.h"
 #include "lib/log.h"
 #include "lib/log_guard.h"
 #include "lib/secret.h"
 #include "pki/archive.h"
+#include "pki/certinfo.h"
 #include "store/store.h"
 
 /*
- * The CA key opens and matches its certificate.  The one place a reload
- * reaches the key: where the key moves (its own process, a token), this
- * is what changes.
+ * A CA process starts with conf: its key (a file, or a token) opens and
+ * matches the certificate this process reads.  0 and *out, ready; or -1.
  */
 static int
-check_ca(const struct conf *conf)
+check_ca(const struct conf *conf, struct ca_client **out)
 {
-	struct signer *signer = NULL;
+	X509 *cert = NULL;
+	int permanent, rc;
 
-	if (signer_open(conf, &signer) == -1)
+	if ((cert = certinfo_read_pem(conf->ca.certificate, "[ca] certificate")) == NULL)
 		return -1;
-	signer_close(signer);
-	return 0;
+	rc = ca_client_open(conf, cert, out, &permanent);
+	X509_free(cert);
+	return rc;
 }
 
 /* Every secret file the new configuration names, as the start checks them. */
@@ -98,15 +103,20 @@ check_rest(const struct conf *conf)
 }
 
 int
-reload_check(const struct conf *conf, char *why, size_t len)
+reload_check(const struct conf *conf, struct ca_client **ca, char *why, size_t len)
 {
 	int rc;
 
+	*ca = NULL;
 	/* The checks log as the start would; those lines become one. */
 	log_quiet_begin();
-	rc = check_secrets(conf) == 0 && check_ca(conf) == 0 &&
-	    check_archive(conf) == 0 && check_rest(conf) == 0 ? 0 : -1;
+	rc = check_secrets(conf) == 0 && check_archive(conf) == 0 &&
+	    check_rest(conf) == 0 && check_ca(conf, ca) == 0 ? 0 : -1;
 	log_quiet_end(why, len);
+	if (rc == -1) {
+		ca_client_free(*ca);
+		*ca = NULL;
+	}
 	if (rc == -1 && why[0] == '\0')
 		snprintf(why, len, "a check failed without saying why");
 	return rc;

@@ -51,6 +51,7 @@ _Static_assert(sizeof(enum log_dest) == sizeof(int), "enum size");
 enum conf_type {
 	CT_STRING,	/* any text */
 	CT_PATH,	/* made absolute against the file's directory */
+	CT_KEY_REF,	/* a "pkcs11:" URI as it is, else a CT_PATH */
 	CT_LDAP_URI,	/* ldap://, ldaps:// or ldapi:// */
 	CT_FILTER,	/* an LDAP search filter */
 	CT_ATTR,	/* an LDAP attribute description */
@@ -210,8 +211,17 @@ static const struct conf_key conf_keys[] = {
 	K_INT("daemon", "retry_max", "3600", 5, 86400, daemon.retry_max),
 
 	K_STR("ca", "certificate", CT_PATH, NULL, KF_REQUIRED, ca.certificate),
-	K_STR("ca", "key", CT_PATH, NULL, KF_REQUIRED, ca.key),
+	K_STR("ca", "key", CT_KEY_REF, NULL, KF_REQUIRED, ca.key),
 	K_STR("ca", "passphrase_file", CT_PATH, NULL, 0, ca.passphrase_file),
+	K_STR("ca", "pin_file", CT_PATH, NULL, 0, ca.pin_file),
+	K_STR("ca", "pkcs11_module", CT_PATH, NULL, 0, ca.pkcs11_module),
+	K_STR("ca", "audit_log", CT_PATH, CS_STATEDIR "/ca-audit.log", 0,
+	    ca.audit_log),
+	K_STR("ca", "user", CT_STRING, "certsync", 0, ca.user),
+	/* A 10,000-user mass reissue (20,000 signatures) passes at full speed;
+	 * see certsync.conf(5). */
+	K_INT("ca", "max_signatures_per_minute", "30000", 1, 10000000,
+	    ca.max_signatures_per_minute),
 
 	K_ONE("certificates", "key_type", CT_KEY_SPEC, "rsa:2048", NULL,
 	    certificates.key),
@@ -436,6 +446,23 @@ parse_path(struct loader *ld, const struct conf_key *k, const char *val,
 	if ((abs = malloc(len)) != NULL)
 		snprintf(abs, len, "%s/%s", ld->dir, val);
 	return store_string(ld, field, abs);
+}
+
+/* A token key's URI is no path: "pkcs11:token=..." stays as written.
+ * Unquoted, the file's ';' comments would cut it after its first
+ * attribute, and it would name no key: say so here. */
+static int
+parse_key_ref(struct loader *ld, const struct conf_key *k, const char *val,
+    void *field)
+{
+	if (strncmp(val, "pkcs11:", 7) != 0)
+		return parse_path(ld, k, val, field);
+	if (strstr(val, "object=") == NULL && strstr(val, "id=") == NULL) {
+		key_error(ld, k, "the PKCS#11 URI names no key (object= or id=); "
+		    "a URI with ';' in it must be in double quotes");
+		return -1;
+	}
+	return store_string(ld, field, strdup(val));
 }
 
 /* The length of the scheme s starts with, or 0 for none of them. */
@@ -973,6 +1000,7 @@ static const struct {
 } types[] = {
 	[CT_STRING] = { parse_string, 1 },
 	[CT_PATH] = { parse_path, 1 },
+	[CT_KEY_REF] = { parse_key_ref, 1 },
 	[CT_LDAP_URI] = { parse_ldap_uri, 1 },
 	[CT_FILTER] = { parse_filter, 1 },
 	[CT_ATTR] = { parse_attr, 1 },
@@ -1159,6 +1187,25 @@ is_bad(struct loader *ld, const char *section, const char *key)
 	return ld->bad[find_key(section, key) - conf_keys];
 }
 
+/* A token key needs its PIN, and has no passphrase.  (pin_file and
+ * pkcs11_module are left unused by a key file, as documented.) */
+static void
+check_ca_key(struct loader *ld)
+{
+	const struct conf *c = ld->conf;
+	int token;
+
+	if (is_bad(ld, "ca", "key") || c->ca.key == NULL)
+		return;
+	token = strncmp(c->ca.key, "pkcs11:", 7) == 0;
+	if (token && c->ca.pin_file == NULL && !is_bad(ld, "ca", "pin_file"))
+		key_error(ld, find_key("ca", "pin_file"), "is required with a "
+		    "token key ([ca] key = pkcs11:...): the file holding its user PIN");
+	if (token && c->ca.passphrase_file != NULL)
+		key_error(ld, find_key("ca", "passphrase_file"), "is for a key file; "
+		    "a token key ([ca] key = pkcs11:...) takes [ca] pin_file");
+}
+
 /* The path of an http(s) URL, as the HTTP listener routes it: 1 with the
  * path in buf ("/" when empty), 0 for another scheme or none. */
 static int
@@ -1228,6 +1275,7 @@ check_cross(struct loader *ld)
 {
 	const struct conf *c = ld->conf;
 
+	check_ca_key(ld);
 	check_archive(ld);
 
 	if (c->directory.flavor != DIR_FLAVOR_AD && !is_bad(ld, "directory", "source") &&

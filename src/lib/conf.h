@@ -97,8 +97,16 @@ struct conf {
 
 	struct {
 		char *certificate;        /* required: the CA certificate (PEM) */
-		char *key;                /* required: the CA private key (PEM) */
+		char *key;                /* required: the CA private key (PEM file, made
+		                             absolute), or a "pkcs11:" URI (kept as is) */
 		char *passphrase_file;    /* secret file; NULL: key is not encrypted */
+		char *pin_file;           /* secret file: the token's user PIN (pkcs11 key) */
+		char *pkcs11_module;      /* NULL: the engine's default (p11-kit-proxy) */
+		char *audit_log;          /* the CA process's own log of every signature,
+		                             default /var/lib/certsync/ca-audit.log */
+		char *user;               /* the CA process's user when started as root,
+		                             default "certsync" */
+		int max_signatures_per_minute; /* the damage limit, default 30000 */
 	} ca;
 
 	struct {

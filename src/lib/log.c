@@ -25,6 +25,10 @@
 static const char *log_prog = "certsync";
 static enum log_level log_level = LOG_LVL_NOTICE;
 static int log_syslog;
+/* The last error line, for a process that must hand its reason on; while
+ * holding, error lines go nowhere else (the reason is handed on instead). */
+static char log_last[512];
+static int log_holding;
 
 static const char *const level_names[] = {
 	"error", "warning", "notice", "info", "debug",
@@ -70,6 +74,34 @@ log_level_parse(const char *name)
 static void log_vemit(enum log_level, const char *, va_list)
     __attribute__((format(printf, 2, 0)));
 
+static __thread int in_summary;   /* logging log_guard's summaries */
+
+/* The counts of lines log_guard held back, one line each. */
+static void
+log_summaries(const struct log_summary *sum, size_t n)
+{
+	in_summary = 1;
+	for (size_t i = 0; i < n; i++) {
+		if (sum[i].level == LOG_LVL_ERROR)
+			log_error("%s (%u more in the last minute)", sum[i].text,
+			    sum[i].held);
+		else
+			log_warn("%s (%u more in the last minute)", sum[i].text,
+			    sum[i].held);
+	}
+	in_summary = 0;
+}
+
+void
+log_flush(void)
+{
+	struct log_summary sum[LOG_GUARD_SUMMARIES];
+	size_t n;
+
+	while ((n = log_guard_drain(sum)) > 0)
+		log_summaries(sum, n);
+}
+
 static void
 log_vemit(enum log_level level, const char *fmt, va_list ap)
 {
@@ -81,15 +113,30 @@ log_vemit(enum log_level level, const char *fmt, va_list ap)
 	if ((n = vsnprintf(line, sizeof(line), fmt, ap)) < 0)
 		return;
 	/* A repeat within its minute, or a quiet thread's line (log_guard.h);
-	 * it keeps the raw text, which its callers store, not print. */
-	if (!log_guard((int)level, line))
-		return;
+	 * it keeps the raw text, which its callers store, not print.  A
+	 * summary it hands back is logged first, and not guarded again. */
+	if (!in_summary) {
+		struct log_summary sum[LOG_GUARD_SUMMARIES];
+		size_t nsum = 0;
+		int print = log_guard((int)level, line, sum, &nsum);
+
+		log_summaries(sum, nsum);
+		if (!print)
+			return;
+	}
 	/* The whole line, not the arguments one by one: no call site can
 	 * forget it. */
 	escape_text(safe, sizeof(safe), line,
 	    (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 	if ((size_t)n >= sizeof(line))
 		strcat(safe, " [cut]");
+	/* Raw: whoever is handed it logs it, and escapes it then. */
+	if (level == LOG_LVL_ERROR) {
+		snprintf(log_last, sizeof(log_last), "%.*s", (int)sizeof(log_last) - 1,
+		    line);
+		if (log_holding)
+			return;
+	}
 	if (log_syslog) {
 		syslog(level_prio[level], "%s", safe);
 		return;
@@ -116,6 +163,18 @@ LOG_FN(log_notice, LOG_LVL_NOTICE)
 LOG_FN(log_info, LOG_LVL_INFO)
 LOG_FN(log_debug, LOG_LVL_DEBUG)
 
+const char *
+log_last_error(void)
+{
+	return log_last;
+}
+
+void
+log_hold_errors(int on)
+{
+	log_holding = on;
+}
+
 void
 log_ssl(const char *fmt, ...)
 {
@@ -139,6 +198,7 @@ fatal(const char *fmt, ...)
 {
 	va_list ap;
 
+	log_holding = 0;	/* a broken invariant is nobody else's to tell */
 	va_start(ap, fmt);
 	log_vemit(LOG_LVL_ERROR, fmt, ap);
 	va_end(ap);

@@ -35,6 +35,15 @@ void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Logs the newest OpenSSL error queue entries after the message. */
 void log_ssl(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Logs the count of every line log_guard.h still holds back (at exit). */
+void log_flush(void);
+
+/* The text of the last error line logged, "" if none: the CA process hands it to its parent as the reason it stopped. */
+const char *log_last_error(void);
+/* While on, error lines are only kept for log_last_error(): a process
+ * that hands its reason to another, which logs it once. */
+void log_hold_errors(int on);
+
 /* A broken invariant: logs and exits 70 (EX_SOFTWARE).  Not for bad input. */
 void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 

@@ -18,12 +18,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "lib/log.h"
 #include "lib/log_guard.h"
 
 #define SLOTS 32               /* distinct lines tracked at once */
 #define TEXT_MAX 512           /* of a line, kept for its summary */
-#define SUMMARIES_MAX 4        /* summaries logged per call, at most */
+#define SUMMARIES_MAX LOG_GUARD_SUMMARIES
+#define LEVEL_WARNING 1        /* enum log_level's: errors 0, warnings 1 */
 #define BURST 3                /* a line's copies printed in its minute before
                                   the rest are counted: an event that happens
                                   twice (a job parked again) is no storm */
@@ -37,17 +37,11 @@ struct slot {
 	char text[TEXT_MAX];
 };
 
-struct summary {
-	int level;
-	unsigned held;
-	char text[TEXT_MAX];
-};
-
 static pthread_mutex_t guard_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct slot slots[SLOTS];
 
 static __thread char first_problem[TEXT_MAX];
-static __thread int quiet, in_summary;
+static __thread int quiet;
 static __thread char quiet_first[TEXT_MAX];
 
 static uint64_t
@@ -62,7 +56,7 @@ fnv1a(const char *s)
 
 /* Frees a slot, saving its count for a summary if it held any back. */
 static void
-release(struct slot *s, struct summary *out, size_t *n)
+release(struct slot *s, struct log_summary *out, size_t *n)
 {
 	if (s->held > 0 && *n < SUMMARIES_MAX) {
 		out[*n].level = s->level;
@@ -75,7 +69,7 @@ release(struct slot *s, struct summary *out, size_t *n)
 
 /* Under the lock: 1 to print line, 0 to hold it back. */
 static int
-track(int level, const char *line, time_t now, struct summary *out, size_t *n)
+track(int level, const char *line, time_t now, struct log_summary *out, size_t *n)
 {
 	uint64_t h = fnv1a(line);
 	struct slot *oldest = &slots[0];
@@ -105,61 +99,38 @@ track(int level, const char *line, time_t now, struct summary *out, size_t *n)
 	return 1;
 }
 
-static void
-log_summaries(const struct summary *sum, size_t n)
-{
-	in_summary = 1;
-	for (size_t i = 0; i < n; i++) {
-		if (sum[i].level == LOG_LVL_ERROR)
-			log_error("%s (%u more in the last minute)", sum[i].text,
-			    sum[i].held);
-		else
-			log_warn("%s (%u more in the last minute)", sum[i].text,
-			    sum[i].held);
-	}
-	in_summary = 0;
-}
-
 int
-log_guard(int level, const char *line)
+log_guard(int level, const char *line, struct log_summary *sum, size_t *n)
 {
-	struct summary sum[SUMMARIES_MAX];
-	size_t n = 0;
-	int print = 1;
+	int print;
 
-	if (in_summary)
-		return 1;
-	if (level <= LOG_LVL_WARNING && first_problem[0] == '\0')
+	*n = 0;
+	if (level <= LEVEL_WARNING && first_problem[0] == '\0')
 		snprintf(first_problem, sizeof(first_problem), "%s", line);
 	if (quiet) {
-		if (level <= LOG_LVL_WARNING && quiet_first[0] == '\0')
+		if (level <= LEVEL_WARNING && quiet_first[0] == '\0')
 			snprintf(quiet_first, sizeof(quiet_first), "%s", line);
 		return 0;
 	}
-	if (level > LOG_LVL_WARNING)
+	if (level > LEVEL_WARNING)
 		return 1;
 	pthread_mutex_lock(&guard_lock);
-	print = track(level, line, time(NULL), sum, &n);
+	print = track(level, line, time(NULL), sum, n);
 	pthread_mutex_unlock(&guard_lock);
-	log_summaries(sum, n);
 	return print;
 }
 
-void
-log_guard_flush(void)
+size_t
+log_guard_drain(struct log_summary *sum)
 {
-	struct summary sum[SUMMARIES_MAX];
-	size_t n;
+	size_t n = 0;
 
-	for (size_t i = 0; i < SLOTS; i += SUMMARIES_MAX) {
-		n = 0;
-		pthread_mutex_lock(&guard_lock);
-		for (size_t j = i; j < i + SUMMARIES_MAX && j < SLOTS; j++)
-			if (slots[j].hash != 0)
-				release(&slots[j], sum, &n);
-		pthread_mutex_unlock(&guard_lock);
-		log_summaries(sum, n);
-	}
+	pthread_mutex_lock(&guard_lock);
+	for (size_t i = 0; i < SLOTS && n < SUMMARIES_MAX; i++)
+		if (slots[i].hash != 0)
+			release(&slots[i], sum, &n);
+	pthread_mutex_unlock(&guard_lock);
+	return n;
 }
 
 const char *

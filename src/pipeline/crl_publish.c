@@ -7,8 +7,9 @@
  * written, and only then the store's pending mark cleared.
  * Also when one is due with no revocation: the first, a fresh one at half
  * of next_update_hours, and one whose file is gone.
- * Never: signs itself (the signer does), or clears the pending mark of a
- * CRL that did not reach its files.
+ * Never: signs itself (the CA process builds and signs the CRL from the
+ * entries it is sent), or clears the pending mark of a CRL that did not
+ * reach its files.
  */
 #include "config.h"
 
@@ -22,24 +23,58 @@
 #include "pki/certinfo.h"
 #include "pki/crl.h"
 
+/* The entries the CA process is asked to list: the revoked rows' serials,
+ * times and reasons (which stay the rows'). */
+static struct ca_revoked *
+entries_of(const struct cert_rows *rows)
+{
+	struct ca_revoked *v = calloc(rows->n + 1, sizeof(*v));
+
+	if (v == NULL)
+		fatal("out of memory");
+	for (size_t i = 0; i < rows->n; i++) {
+		v[i].serial = rows->v[i].serial;
+		v[i].when = rows->v[i].revoked_at;
+		v[i].reason = rows->v[i].reason;
+	}
+	return v;
+}
+
+/* Asks the CA process for the CRL; CA_OK and *crl, else logged. */
+static int
+sign_crl(struct ca_client *ca, int64_t number, time_t now, time_t next,
+    const struct cert_rows *revoked, X509_CRL **crl)
+{
+	struct ca_revoked *v = entries_of(revoked);
+	uint64_t id;
+	int rc;
+
+	if ((rc = ca_client_submit_crl(ca, number, now, next, v, revoked->n, &id)) == CA_OK)
+		rc = ca_client_wait_crl(ca, id, crl);
+	if (rc != CA_OK)
+		log_error("CRL number %lld is not signed: %s", (long long)number,
+		    ca_client_error(ca));
+	free(v);
+	return rc;
+}
+
 int
-crl_publish(const struct conf *conf, struct store *st, struct signer *signer,
-    int64_t *number)
+crl_publish(const struct conf *conf, struct store *st, struct ca_client *ca,
+    X509 *ca_cert, int64_t *number)
 {
 	struct cert_rows revoked = { 0 };
-	X509 *ca = signer_ca(signer);
 	X509_CRL *crl = NULL;
 	char *issuer = NULL;
 	time_t now = time(NULL);
 	time_t next = now + (time_t)conf->crl.next_update_hours * 3600;
 	int rc = -1;
 
-	if ((issuer = certinfo_name(X509_get_subject_name(ca))) == NULL ||
+	if ((issuer = certinfo_name(X509_get_subject_name(ca_cert))) == NULL ||
 	    store_cert_query(st, CQ_REVOKED, issuer, &revoked) == -1 ||
 	    store_crl_next(st, now, next, number) == -1)
 		goto done;
-	if ((crl = crl_build(&revoked, ca, now, next, *number)) == NULL ||
-	    signer_sign_crl(signer, crl) == -1 || crl_write(conf, crl) == -1)
+	if (sign_crl(ca, *number, now, next, &revoked, &crl) != CA_OK ||
+	    crl_write(conf, crl) == -1)
 		goto done;
 	store_crl_written(st, *number);
 	/* No revocation waits any more (the runner revokes on this thread). */

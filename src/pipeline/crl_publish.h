@@ -12,16 +12,19 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "ca/signer.h"
+#include <openssl/x509.h>
+
+#include "ca/ca_client.h"
 #include "lib/conf.h"
 #include "store/store.h"
 
 /*
- * Builds, signs and writes a new CRL from the store's revocations.
- * Returns 0 and the CRL number in *number, or -1 after logging.
+ * Has the CA process (ca) sign a new CRL of the store's revocations of the
+ * CA whose certificate is ca_cert, and writes it.  Returns 0 and the CRL
+ * number in *number, or -1 after logging (the number is used up either way).
  */
-int crl_publish(const struct conf *conf, struct store *st, struct signer *signer,
-    int64_t *number);
+int crl_publish(const struct conf *conf, struct store *st, struct ca_client *ca,
+    X509 *ca_cert, int64_t *number);
 
 /*
  * Whether a CRL is due without any new revocation: none was ever made, its

@@ -9,7 +9,7 @@
  * Every step reads what the store says, does work that is harmless to
  * repeat, and commits its effects with the next state in one transaction.
  * Never: loses a key, revokes before the successor is published, writes a
- * CRL per user (the batch does), or touches the CA key (the signer does).
+ * CRL per user (the batch does), or touches the CA key (the CA process does).
  */
 #include "config.h"
 
@@ -109,6 +109,20 @@ failure_text(const char *why)
 	const char *first = log_first_problem();
 
 	return why[0] != '\0' ? why : first != NULL ? first : "a step failed";
+}
+
+/* The CA process could not sign now (it is down or restarting, or its
+ * ceiling on signatures was reached): the job waits until until, where it
+ * stands, without an attempt counted against it. */
+static void
+wait_for_ca(struct job_ctx *ctx, struct job *job, time_t until, const char *what)
+{
+	job->next_attempt = until;
+	if (store_job_postpone(ctx->st, job->uuid, job->attempts, job->next_attempt,
+	    what) == -1 && ctx->retry_unrecorded < job->next_attempt)
+		ctx->retry_unrecorded = job->next_attempt;
+	log_info("user %s: %s; %s job waits %llds", job->uuid, what,
+	    job_action_name(job->action), (long long)(until - time(NULL)));
 }
 
 /*
@@ -272,6 +286,7 @@ job_run(struct job_ctx *ctx, const char *uuid)
 	char why[256] = "", *old_dn = NULL;
 	int found, have_id = 0, rc = -1;
 
+	ctx->ca_wait_until = 0;
 	log_problem_clear();
 	if ((found = job_get(ctx->st, uuid, &job)) != 1)
 		return found == 0 ? 0 : -1;
@@ -306,7 +321,10 @@ job_run(struct job_ctx *ctx, const char *uuid)
 	if ((rc = run_steps(ctx, &job, &id, have_id, have_id ? id.dn : old_dn, why,
 	    sizeof(why))) == -2)
 		rc = park(ctx->st, &job, have_id ? id.dn : NULL, why);
-	else if (rc != 0)
+	else if (rc != 0 && ctx->ca_wait_until > 0) {
+		wait_for_ca(ctx, &job, ctx->ca_wait_until, failure_text(why));
+		rc = -3;
+	} else if (rc != 0)
 		postpone(ctx, &job, failure_text(why));
 done:
 	if (have_id == 1)
@@ -347,7 +365,7 @@ job_finish_batch(struct job_ctx *ctx, struct uuid_set *closed)
 	 * a revocation and its CRL must still end in a CRL. */
 	if (ctx->revoked > 0 || store_crl_pending(ctx->st) == 1 || (ctx->crl_refresh &&
 	    crl_publish_due(ctx->conf, ctx->st, time(NULL)) == 1)) {
-		if (crl_publish(ctx->conf, ctx->st, ctx->signer, &number) == -1) {
+		if (crl_publish(ctx->conf, ctx->st, ctx->ca, ctx->ca_cert, &number) == -1) {
 			metrics_add(M_ERR_CRL, 1);
 			return -1;
 		}

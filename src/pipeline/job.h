@@ -44,8 +44,10 @@ int job_plan(struct store *st, const char *uuid, enum job_action action,
  * retrying cannot help (the profile refuses the user's values, the CA has
  * expired: someone must act): the job is parked with its reason, and is
  * not due again until store_job_unpark() (the user's entry changed,
- * certsyncd started or reloaded, certsyncctl retry); -1 after any other
- * failure: the job stays in its state, its next attempt put off
+ * certsyncd started or reloaded, certsyncctl retry); -3 when the CA
+ * process could not sign now (down, restarting, or at its ceiling): the
+ * job waits until ctx->ca_wait_until, no attempt counted; -1 after any
+ * other failure: the job stays in its state, its next attempt put off
  * (exponential backoff), and is resumed later.
  */
 int job_run(struct job_ctx *ctx, const char *uuid);

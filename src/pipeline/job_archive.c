@@ -43,7 +43,7 @@ archive_key(struct job_ctx *ctx, const struct cert_row *row,
 		goto done;
 	snprintf(friendly, sizeof(friendly), "%s (%s, archived) %s",
 	    row->addresses, cert_kind_name(row->kind), row->serial);
-	if (archive_write(ctx->archive, key, cert, signer_ca(ctx->signer),
+	if (archive_write(ctx->archive, key, cert, ctx->ca_cert,
 	    cert_kind_name(row->kind), friendly, copy) == -1)
 		goto done;
 	rc = 0;
@@ -76,7 +76,7 @@ found_in_archive(struct job_ctx *ctx, const struct cert_row *row,
 	file = keystore_file(ctx->conf, AREA_ARCHIVE, cert_kind_name(row->kind), row->serial);
 	if (access(file, F_OK) == 0 &&
 	    (cert = certinfo_from_der(row->der, row->der_len)) != NULL &&
-	    archive_write(ctx->archive, NULL, cert, signer_ca(ctx->signer),
+	    archive_write(ctx->archive, NULL, cert, ctx->ca_cert,
 	    cert_kind_name(row->kind), "", copy) == 0) {
 		log_notice("user %s: the key of %s certificate %s is no longer in %s "
 		    "but in its archive file %s; recorded from there", row->uuid,

@@ -127,7 +127,7 @@ still_right(struct job_ctx *ctx, const struct identity *id, const struct fresh *
 	    strcmp(f->row.key_type, ctx->conf->certificates.key.name) != 0)
 		return 0;
 	identity_subject_vars(id, &req.vars, namebuf, sizeof(namebuf));
-	if (issue_build(ctx->conf, signer_ca(ctx->signer), &req, &want, why,
+	if (issue_build(ctx->conf, ctx->ca_cert, &req, &want, why,
 	    sizeof(why)) != 0)
 		return 0;
 	right = X509_NAME_cmp(X509_get_subject_name(want),

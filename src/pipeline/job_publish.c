@@ -66,7 +66,7 @@ smime_of(struct job_ctx *ctx, const struct job *job, const struct cert_rows *row
 	}
 	log_info("user %s: no signed S/MIME value kept for certificates issued by "
 	    "an older certsync; publishing a certs-only one", job->uuid);
-	return smime_value_certs_only(rows, signer_ca(ctx->signer), value, len);
+	return smime_value_certs_only(rows, ctx->ca_cert, value, len);
 }
 
 /* The entry at dn made to show add (and its S/MIME value) and not remove;

@@ -12,8 +12,11 @@
 #define CERTSYNC_JOB_STATE_H
 
 #include <stdint.h>
+#include <time.h>
 
-#include "ca/signer.h"
+#include <openssl/x509.h>
+
+#include "ca/ca_client.h"
 #include "lib/conf.h"
 #include "store/store.h"
 
@@ -45,11 +48,15 @@ struct job {
 struct job_ctx {
 	const struct conf *conf;
 	struct store *st;
-	struct signer *signer;
+	struct ca_client *ca;      /* the CA process: it signs */
+	X509 *ca_cert;             /* [ca] certificate, read from its file */
 	struct publisher *pub;     /* NULL: no directory to publish to */
 	struct archive *archive;   /* where superseded keys go (pki/archive.h) */
 	int revoked;               /* CRL changes (revocations, holds put and
 	                              lifted) since the last CRL */
+	time_t ca_wait_until;      /* a step could not ask the CA process now
+	                              (down, or its ceiling): the job waits
+	                              until then, no attempt counted */
 	int crl_refresh;           /* the daemon's runner: a batch also writes a
 	                              CRL that is due (crl_publish_due) */
 	int64_t retry_unrecorded;  /* a retry time the store could not record:

@@ -133,7 +133,7 @@ fill_row_unwritten(struct job_ctx *ctx, struct cert_row *r,
     const struct unrecorded_row *u, enum cert_kind kind, char *addresses,
     char *fingerprint)
 {
-	X509 *ca = signer_ca(ctx->signer);
+	X509 *ca = ctx->ca_cert;
 	time_t t = 0;
 
 	memset(r, 0, sizeof(*r));
@@ -242,7 +242,7 @@ adoption_row(struct job_ctx *ctx, struct adoption *a)
 	}
 	snprintf(friendly, sizeof(friendly), "%s (%s, archived) %s", a->addresses,
 	    kind, a->u->serial);
-	if (archive_write(ctx->archive, a->key, a->cert, signer_ca(ctx->signer),
+	if (archive_write(ctx->archive, a->key, a->cert, ctx->ca_cert,
 	    kind, friendly, &copy) == -1) {
 		log_error("user %s: cannot archive the key of %s certificate %s "
 		    "(signed but not recorded); it is revoked once its key is "

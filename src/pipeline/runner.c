@@ -1,12 +1,12 @@
 /*
  * runner.c - runs planned jobs on a worker thread.
  *
- * Owns: the runner thread and what it holds: a store connection, the signer,
- * the publisher, the archive (its recovery agents are loaded when the
- * runner starts: at start-up and on every reload).  It takes due jobs
- * oldest first, runs each to REVOKED, rewrites the CRL once for the batch,
- * closes the jobs, and reconciles their users again.  Between batches it
- * sleeps until kicked or a retry is due.
+ * Owns: the runner thread and what it holds: a store connection, the CA
+ * process's client (ca_client.h), the publisher, the archive (its recovery
+ * agents are loaded when the runner starts: at start-up and on every
+ * reload).  It takes due jobs oldest first, runs each to REVOKED, rewrites
+ * the CRL once for the batch, closes the jobs, and reconciles their users
+ * again.  Between batches it sleeps until kicked or a retry is due.
  * Before the first batch it clears what a kill left in its directories
  * (leftovers.c), revokes what a crash left signed but not recorded
  * (job_recover_unrecorded), but what a job in KEYS will record, and
@@ -16,7 +16,10 @@
  * a failed attempt signed and could not record, for the next attempt
  * (job_held.c), and holds every job back for a while after failures in a
  * row, in memory, so that a store that cannot be written costs a few
- * attempts a minute.
+ * attempts a minute.  While the CA process is down, job work waits (it is
+ * restarted with backoff, its state kept in the store for `certsyncctl
+ * status`); each time it comes up, its audit log is held against the store
+ * (ca_ledger.c).
  * Never: touches the event loop or the watcher's connection.
  */
 #include "config.h"
@@ -29,6 +32,7 @@
 
 #include "directory/publish.h"
 #include "lib/log.h"
+#include "pipeline/ca_ledger.h"
 #include "pipeline/crl_publish.h"
 #include "pipeline/deliver.h"
 #include "pipeline/job.h"
@@ -46,7 +50,9 @@
 struct runner {
 	const struct conf *conf;
 	struct store *st;
-	struct signer *signer;
+	struct ca_client *ca;
+	unsigned ca_seen;          /* the CA process's start last looked at */
+	char ca_status[600];       /* as last written to the store */
 	struct publisher *pub;
 	struct deliver *deliver;
 	struct archive *archive;
@@ -177,26 +183,30 @@ hold(struct runner *r)
 }
 
 /*
- * Sleeps until kicked, stopped, or the next retry (not before the hold
- * ends) or delivery is due; never less than a second: what is due "now"
+ * Sleeps until kicked, stopped, or the next retry (not before the holds
+ * end) or delivery is due; never less than a second: what is due "now"
  * right after a round tried it is a retry the store did not record, and
- * must not be tried again in a tight loop.
+ * must not be tried again in a tight loop.  ca_hold is the CA process's
+ * (0: none; -1: no job until kicked, the CA process being stopped for
+ * good; else the time it restarts or its ceiling lifts).
  */
 static void
-wait_for_work(struct runner *r, int64_t deliver_due)
+wait_for_work(struct runner *r, int64_t deliver_due, int64_t ca_hold)
 {
 	struct timespec now, until;
 	int64_t due = 0, wake, delta;
+	int64_t from = ca_hold > r->hold_until ? ca_hold : r->hold_until;
 
 	clock_gettime(CLOCK_REALTIME, &now);
 	wake = now.tv_sec + IDLE_WAIT;
-	if (store_job_next_due(r->st, &due) == 1 && due < wake)
-		wake = due > r->hold_until ? due : r->hold_until;
+	if (ca_hold != -1 && store_job_next_due(r->st, &due) == 1 && due < wake)
+		wake = due > from ? due : from;
 	if (deliver_due > 0 && deliver_due < wake)
 		wake = deliver_due;
-	/* The end of a hold: a CRL still to write is tried again then. */
-	if (r->hold_until > now.tv_sec && r->hold_until < wake)
-		wake = r->hold_until;
+	/* The end of a hold: a CRL still to write, or a CA process to
+	 * start again, is tried then. */
+	if (from > now.tv_sec && from < wake)
+		wake = from;
 	delta = wake - now.tv_sec;
 	clock_gettime(CLOCK_MONOTONIC, &until);
 	until.tv_sec += (time_t)(delta > 1 ? delta : 1);
@@ -206,6 +216,62 @@ wait_for_work(struct runner *r, int64_t deliver_due)
 		;
 	r->kicked = 0;
 	pthread_mutex_unlock(&r->lock);
+}
+
+/*
+ * The CA process up, restarted if its time has come (a kick after SIGCHLD
+ * brings us here at once); its state in the store when it changed; what a
+ * dead one may have signed looked at when a new one is up.  1 if it is up;
+ * else 0 with *hold the time jobs wait for (-1: until kicked).
+ */
+static int
+ca_ready(struct runner *r, int64_t *hold)
+{
+	char status[sizeof(r->ca_status)];
+	int up = ca_client_ensure(r->ca) == 0;
+
+	ca_client_status(r->ca, status, sizeof(status));
+	if (strcmp(status, r->ca_status) != 0 &&
+	    store_state_set(r->st, "ca_process", status) == 0)
+		snprintf(r->ca_status, sizeof(r->ca_status), "%s", status);
+	if (up && ca_client_generation(r->ca) != r->ca_seen) {
+		r->ca_seen = ca_client_generation(r->ca);
+		if (ca_ledger_check(&r->jctx) == -1)
+			log_error("the CA process's audit log could not be held against "
+			    "the store; tried again when it next starts");
+	}
+	*hold = up ? 0 : ca_client_state(r->ca) == CA_STOPPED ? -1 :
+	    (int64_t)ca_client_next_start(r->ca);
+	return up;
+}
+
+/* One round: the CA process looked at, a batch run and closed.  Returns
+ * how many jobs ran, and how many closing the batch planned (due at once:
+ * --once waits for them, and nobody sleeps over them); *failed when a job
+ * or the CRL failed; *ca_hold as ca_ready's (or a job's wait for the CA
+ * process's ceiling). */
+static size_t
+round_once(struct runner *r, struct uuid_set *ran, int *first, int *failed,
+    int64_t *ca_hold)
+{
+	size_t n = 0, next = 0;
+
+	*failed = 0;
+	if (!ca_ready(r, ca_hold))
+		return 0;
+	n = run_batch(r, ran, failed);
+	/* The first time round it also closes a batch a crash left open;
+	 * a CRL that could not be written is tried again each round. */
+	if ((*first || n > 0 || r->jctx.revoked > 0 || ran->n > 0 ||
+	    store_crl_pending(r->st) == 1 ||
+	    crl_publish_due(r->conf, r->st, time(NULL)) == 1) &&
+	    time(NULL) >= r->hold_until && finish_batch(r, ran, &next) == -1)
+		*failed = 1;
+	*first = 0;
+	/* A job waiting for the CA process (its ceiling): all of them wait. */
+	if (r->jctx.ca_wait_until > time(NULL))
+		*ca_hold = r->jctx.ca_wait_until;
+	return n + next;
 }
 
 /* Whether a stop was asked for, and whether as a drain. */
@@ -251,30 +317,18 @@ runner_main(void *arg)
 	for (;;) {
 		/* A drain ends with an empty round that began after it was
 		 * asked for: jobs planned during an earlier round still run. */
-		int failed = 0, asked_before = stop_asked(r, NULL);
-		size_t n = run_batch(r, &ran, &failed), next = 0;
-		int64_t deliver_due;
-		int stop, draining;
+		int failed = 0, asked_before = stop_asked(r, NULL), stop, draining;
+		int64_t deliver_due, ca_hold = 0;
+		size_t n = round_once(r, &ran, &first, &failed, &ca_hold);
 
-		/* The first time round it also closes a batch a crash left open;
-		 * a CRL that could not be written is tried again each round. */
-		if ((first || n > 0 || r->jctx.revoked > 0 || ran.n > 0 ||
-		    store_crl_pending(r->st) == 1 ||
-		    crl_publish_due(r->conf, r->st, time(NULL)) == 1) &&
-		    time(NULL) >= r->hold_until && finish_batch(r, &ran, &next) == -1)
-			failed = 1;
-		first = 0;
-		/* What closing the batch planned is work too: --once waits for
-		 * it, and nobody sleeps over it. */
-		n += next;
 		deliver_due = deliver_poll(r->deliver);
 		stop = stop_asked(r, &draining);
 		if (stop && (!draining || (n == 0 && asked_before) || failed))
 			break;
 		if (failed)
 			hold(r);
-		if (n == 0 || failed)
-			wait_for_work(r, deliver_due);
+		if (n == 0 || failed || ca_hold != 0)
+			wait_for_work(r, deliver_due, ca_hold);
 	}
 	deliver_finish(r->deliver);
 	uuid_set_clear(&ran);
@@ -282,7 +336,7 @@ runner_main(void *arg)
 }
 
 int
-runner_start(const struct conf *conf, struct runner **out)
+runner_start(const struct conf *conf, struct ca_client *ca, struct runner **out)
 {
 	pthread_condattr_t cattr;
 	struct runner *r;
@@ -290,6 +344,7 @@ runner_start(const struct conf *conf, struct runner **out)
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		fatal("out of memory");
 	r->conf = conf;
+	r->ca = ca;
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_condattr_init(&cattr);
 	/* The waits are durations: a clock set back must not stretch them. */
@@ -297,7 +352,6 @@ runner_start(const struct conf *conf, struct runner **out)
 	pthread_cond_init(&r->cond, &cattr);
 	pthread_condattr_destroy(&cattr);
 	if (store_open(conf->state.database, &r->st) == -1 ||
-	    signer_open(conf, &r->signer) == -1 ||
 	    archive_open(conf, time(NULL), &r->archive) == -1 ||
 	    publish_open(conf, &r->pub) == -1 ||
 	    plan_init(&r->plan, conf, r->st, 0, NULL) == -1 ||
@@ -305,7 +359,8 @@ runner_start(const struct conf *conf, struct runner **out)
 		goto fail;
 	r->jctx.conf = conf;
 	r->jctx.st = r->st;
-	r->jctx.signer = r->signer;
+	r->jctx.ca = r->ca;
+	r->jctx.ca_cert = ca_client_ca(r->ca);
 	r->jctx.pub = r->pub;
 	r->jctx.crl_refresh = 1;
 	r->jctx.archive = r->archive;
@@ -322,8 +377,10 @@ fail:
 	plan_free(&r->plan);
 	publish_close(r->pub);
 	archive_close(r->archive);
-	signer_close(r->signer);
+	ca_client_free(r->ca);
 	store_close(r->st);
+	pthread_mutex_destroy(&r->lock);
+	pthread_cond_destroy(&r->cond);
 	free(r);
 	return -1;
 }
@@ -342,7 +399,7 @@ runner_join(struct runner *r, int draining)
 	publish_close(r->pub);
 	archive_close(r->archive);
 	held_free(r->jctx.held);
-	signer_close(r->signer);
+	ca_client_free(r->ca);
 	store_close(r->st);
 	pthread_mutex_destroy(&r->lock);
 	pthread_cond_destroy(&r->cond);

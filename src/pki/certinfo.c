@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -15,6 +16,8 @@
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/err.h>
 #include <openssl/x509v3.h>
 
 #include "lib/log.h"
@@ -145,6 +148,23 @@ certinfo_der(X509 *cert, unsigned char **der, size_t *len)
 	*der = buf;	/* OPENSSL_malloc'd: plain free() is not the pair */
 	*len = (size_t)n;
 	return 0;
+}
+
+X509 *
+certinfo_read_pem(const char *path, const char *setting)
+{
+	X509 *cert = NULL;
+	BIO *bio;
+
+	if ((bio = BIO_new_file(path, "r")) == NULL) {
+		ERR_clear_error();
+		log_error("%s %s: cannot open: %s", setting, path, strerror(errno));
+		return NULL;
+	}
+	if ((cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)) == NULL)
+		log_ssl("%s %s: not a PEM certificate", setting, path);
+	BIO_free(bio);
+	return cert;
 }
 
 X509 *

@@ -34,6 +34,9 @@ const char *certinfo_fmt_time(time_t t, char *buf, size_t len);
 /* DER encoding; returns 0 and a buffer the caller frees with
  * OPENSSL_free(), or -1 after logging. */
 int certinfo_der(X509 *cert, unsigned char **der, size_t *len);
+/* Reads a PEM certificate file (the CA's: public, read by whoever needs
+ * it); setting names it in the message.  NULL after logging. */
+X509 *certinfo_read_pem(const char *path, const char *setting);
 /* Decodes DER; returns a certificate or NULL. */
 X509 *certinfo_from_der(const unsigned char *der, size_t len);
 

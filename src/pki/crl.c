@@ -3,8 +3,9 @@
  *
  * Owns: the CRL's content (v2, one entry per revocation with its reason
  * code, the CRL number and the CA's key identifier) and its files.
- * Never: touches the CA key (the signer signs), reads the store (the
- * caller hands the revocations over), or writes the CRL in place.
+ * Never: touches the CA key (the signer signs, in the CA process), reads
+ * the store (the caller hands the revocations over), or writes the CRL in
+ * place.
  */
 #include "config.h"
 
@@ -14,7 +15,6 @@
 #include <strings.h>
 #include <time.h>
 
-#include <openssl/bn.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
@@ -62,27 +62,23 @@ crl_reason_list(void)
 	    "cessationOfOperation, privilegeWithdrawn";
 }
 
-static int
-add_entry(X509_CRL *crl, const struct cert_row *row)
+int
+crl_add(X509_CRL *crl, const ASN1_INTEGER *serial, time_t when, int reason)
 {
 	X509_REVOKED *rev = X509_REVOKED_new();
-	ASN1_ENUMERATED *reason = NULL;
-	ASN1_INTEGER *serial = NULL;
-	ASN1_TIME *when = NULL;
-	BIGNUM *bn = NULL;
+	ASN1_ENUMERATED *code = NULL;
+	ASN1_TIME *t = NULL;
 	int rc = -1;
 
-	if (rev == NULL || !BN_hex2bn(&bn, row->serial) ||
-	    (serial = BN_to_ASN1_INTEGER(bn, NULL)) == NULL ||
-	    (when = ASN1_TIME_set(NULL, (time_t)row->revoked_at)) == NULL ||
-	    !X509_REVOKED_set_serialNumber(rev, serial) ||
-	    !X509_REVOKED_set_revocationDate(rev, when))
+	if (rev == NULL || (t = ASN1_TIME_set(NULL, when)) == NULL ||
+	    !X509_REVOKED_set_serialNumber(rev, (ASN1_INTEGER *)serial) ||
+	    !X509_REVOKED_set_revocationDate(rev, t))
 		goto done;
 	/* RFC 5280 5.3.1: "unspecified" is expressed by leaving the reason out. */
-	if (row->reason > CRL_REASON_UNSPECIFIED) {
-		if ((reason = ASN1_ENUMERATED_new()) == NULL ||
-		    !ASN1_ENUMERATED_set(reason, row->reason) ||
-		    !X509_REVOKED_add1_ext_i2d(rev, NID_crl_reason, reason, 0, 0))
+	if (reason > CRL_REASON_UNSPECIFIED) {
+		if ((code = ASN1_ENUMERATED_new()) == NULL ||
+		    !ASN1_ENUMERATED_set(code, reason) ||
+		    !X509_REVOKED_add1_ext_i2d(rev, NID_crl_reason, code, 0, 0))
 			goto done;
 	}
 	if (!X509_CRL_add0_revoked(crl, rev))
@@ -91,37 +87,15 @@ add_entry(X509_CRL *crl, const struct cert_row *row)
 	rc = 0;
 done:
 	if (rc == -1)
-		log_ssl("cannot add serial %s to the CRL", row->serial);
+		log_ssl("cannot add an entry to the CRL");
 	X509_REVOKED_free(rev);
-	ASN1_ENUMERATED_free(reason);
-	ASN1_INTEGER_free(serial);
-	ASN1_TIME_free(when);
-	BN_free(bn);
+	ASN1_ENUMERATED_free(code);
+	ASN1_TIME_free(t);
 	return rc;
 }
 
-static int
-add_crl_exts(X509_CRL *crl, X509 *ca, int64_t number)
-{
-	ASN1_INTEGER *num = ASN1_INTEGER_new();
-	X509_EXTENSION *aki = NULL;
-	X509V3_CTX ctx;
-	int ok;
-
-	X509V3_set_ctx(&ctx, ca, NULL, NULL, crl, 0);
-	ok = num != NULL && ASN1_INTEGER_set_int64(num, number) &&
-	    X509_CRL_add1_ext_i2d(crl, NID_crl_number, num, 0, 0) == 1 &&
-	    (aki = X509V3_EXT_nconf_nid(NULL, &ctx, NID_authority_key_identifier,
-	    "keyid:always")) != NULL &&
-	    X509_CRL_add_ext(crl, aki, -1);
-	ASN1_INTEGER_free(num);
-	X509_EXTENSION_free(aki);
-	return ok ? 0 : -1;
-}
-
 X509_CRL *
-crl_build(const struct cert_rows *revoked, X509 *ca, time_t now, time_t next,
-    int64_t number)
+crl_new(X509 *ca, time_t now, time_t next)
 {
 	X509_CRL *crl = X509_CRL_new();
 	ASN1_TIME *last = ASN1_TIME_set(NULL, now), *nxt = ASN1_TIME_set(NULL, next);
@@ -130,22 +104,34 @@ crl_build(const struct cert_rows *revoked, X509 *ca, time_t now, time_t next,
 	    !X509_CRL_set_version(crl, X509_CRL_VERSION_2) ||
 	    !X509_CRL_set_issuer_name(crl, X509_get_subject_name(ca)) ||
 	    !X509_CRL_set1_lastUpdate(crl, last) ||
-	    !X509_CRL_set1_nextUpdate(crl, nxt))
-		goto fail;
-	for (size_t i = 0; i < revoked->n; i++)
-		if (add_entry(crl, &revoked->v[i]) == -1)
-			goto fail;
-	if (!X509_CRL_sort(crl) || add_crl_exts(crl, ca, number) == -1)
-		goto fail;
+	    !X509_CRL_set1_nextUpdate(crl, nxt)) {
+		log_ssl("cannot start a CRL");
+		X509_CRL_free(crl);
+		crl = NULL;
+	}
 	ASN1_TIME_free(last);
 	ASN1_TIME_free(nxt);
 	return crl;
-fail:
-	log_ssl("cannot build CRL number %lld", (long long)number);
-	ASN1_TIME_free(last);
-	ASN1_TIME_free(nxt);
-	X509_CRL_free(crl);
-	return NULL;
+}
+
+int
+crl_finish(X509_CRL *crl, X509 *ca, const ASN1_INTEGER *number)
+{
+	X509_EXTENSION *aki = NULL;
+	X509V3_CTX ctx;
+	int ok;
+
+	X509V3_set_ctx(&ctx, ca, NULL, NULL, crl, 0);
+	ok = X509_CRL_sort(crl) &&
+	    X509_CRL_add1_ext_i2d(crl, NID_crl_number, (ASN1_INTEGER *)number, 0,
+	    0) == 1 &&
+	    (aki = X509V3_EXT_nconf_nid(NULL, &ctx, NID_authority_key_identifier,
+	    "keyid:always")) != NULL &&
+	    X509_CRL_add_ext(crl, aki, -1);
+	X509_EXTENSION_free(aki);
+	if (!ok)
+		log_ssl("cannot finish the CRL");
+	return ok ? 0 : -1;
 }
 
 static int

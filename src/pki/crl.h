@@ -4,7 +4,7 @@
  * Owns: the reason codes' names, and the v2 CRL: one entry per revoked
  * certificate with its reason code, the CRL number, written atomically as
  * DER and optionally PEM.  Never: decides what to revoke (callers do),
- * signs (the signer does), or reads the store (crl_publish.c does).
+ * signs (the CA process does), or reads the store (crl_publish.c does).
  */
 #ifndef CERTSYNC_CRL_H
 #define CERTSYNC_CRL_H
@@ -15,7 +15,6 @@
 #include <openssl/x509v3.h>
 
 #include "lib/conf.h"
-#include "store/store.h"
 
 /* Reason codes are OpenSSL's CRL_REASON_* (RFC 5280 CRLReason). */
 
@@ -27,12 +26,17 @@ const char *crl_reason_name(int code);
 const char *crl_reason_list(void);
 
 /*
- * The unsigned CRL of the certificates in revoked (their serials, reasons
- * and revocation times), issued by ca, valid from now until next, with the
- * CRL number.  Returns it (caller frees), or NULL after logging.
+ * The unsigned CRL, in three steps (the CA process takes them, from a
+ * request's entries): an empty v2 CRL issued by ca, valid from now until
+ * next; one entry per revoked certificate, with its revocation time and
+ * reason code (unspecified is left out, as RFC 5280 asks); then the
+ * entries sorted, the CRL number and the CA's key identifier added.
+ * crl_new returns the CRL (caller frees) or NULL; the others 0, or -1;
+ * each after logging.
  */
-X509_CRL *crl_build(const struct cert_rows *revoked, X509 *ca, time_t now,
-    time_t next, int64_t number);
+X509_CRL *crl_new(X509 *ca, time_t now, time_t next);
+int crl_add(X509_CRL *crl, const ASN1_INTEGER *serial, time_t when, int reason);
+int crl_finish(X509_CRL *crl, X509 *ca, const ASN1_INTEGER *number);
 
 /* Writes a signed CRL atomically to [crl] path (DER), and to pem_path as
  * PEM when that is set.  0, or -1 after logging. */

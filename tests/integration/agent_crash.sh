@@ -12,9 +12,9 @@
 # the job in that step's state, and the certificates the CA signed but the
 # store does not know (its "sign" audit records without a row): for
 # issue-before-record, 2 (signing, encryption), whose key files are the 2
-# key files the store does not know; for issue-before-keystore (after the
-# first sign record, before its key file), 1 signing certificate and no key
-# file; for the others, none.  For publish-before-record the directory
+# key files the store does not know; for issue-before-keystore (after both
+# sign records: the CA process signs both in one batch, before any key
+# file), 2 (signing, encryption) and no key file; for the others, none.  For publish-before-record the directory
 # already shows the pending certificates.  Then a plain "certsyncd --once"
 # must exit 0 and leave:
 #  - the entry's userCertificate values exactly the store's active
@@ -414,8 +414,8 @@ for fp in $FAILPOINTS; do
 		check "[$fp] ... and their 2 key files, which the store does not know" \
 		    orphan_files ;;
 	issue-before-keystore)
-		check "[$fp] the crash left 1 certificate signed but not recorded" \
-		    orphans_are signing
+		check "[$fp] the crash left 2 certificates signed but not recorded" \
+		    orphans_are signing encryption
 		awk '{ print $1 }' "$T/orphans" >> "$T/orphans.nokey"
 		check "[$fp] ... and no key file" test ! -s "$T/unrecorded.new" ;;
 	publish-before-record)

@@ -52,7 +52,7 @@ check "the refusal is logged" within 10 log_has 'not reloaded'
 check "... once, naming the CA key and what is wrong with it" \
     reload_refused "\\[ca\\] key $T/ca/ca.key: .*No such file or directory"
 check "status says the reload was refused, and why" \
-    status_says '^reload: +refused: \[ca\] key .*No such file'
+    status_says '^reload: +refused: the CA process cannot start: \[ca\] key .*No such file'
 check "the agent keeps running (it used to exit 78)" agent_alive
 check "the reissue goes on with the key it holds, and ends" \
     fault_wait_moved three.test 120

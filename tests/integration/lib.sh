@@ -42,6 +42,10 @@ cs_setup() {
 [ca]
 certificate = ca/ca.crt
 key = ca/ca.key
+# As root (the tests), the CA process becomes nobody; its audit log
+# stays in the scratch directory.
+user = nobody
+audit_log = ca/audit.log
 [certificates]
 key_type = ${CS_KEY_TYPE:-rsa:2048}
 mode = ${CS_MODE:-separate}

@@ -8,8 +8,9 @@
 # root:certsync with the example's text, /var/lib/certsync, archive/ and
 # keystore/ 0700 certsync's (crl/ 0755); installs the unit, sysusers.d and
 # tmpfiles.d files as they are in packaging/, the unit not enabled and
-# clean for "systemd-analyze verify" as installed; that /usr/sbin/certsyncd
-# and /usr/bin/certsyncctl answer --help and --version (configure's
+# clean for "systemd-analyze verify" as installed; the CA process's
+# /usr/libexec/certsync/certsync-ca (0755 root, linked with libseccomp);
+# that /usr/sbin/certsyncd and /usr/bin/certsyncctl answer --help and --version (configure's
 # version), and man finds the three pages.  Then README's set-up: with an
 # archive password and a CA key owned by certsync (mode 0600), certsyncctl
 # run as certsync issues a certificate from the shipped configuration,
@@ -112,6 +113,10 @@ check_exit 0 "/usr/sbin/certsyncd --help" /usr/sbin/certsyncd --help
 last_says '^usage: certsyncd ' "... prints certsyncd's usage"
 check_exit 0 "/usr/bin/certsyncctl --help" /usr/bin/certsyncctl --help
 last_says '^usage: certsyncctl ' "... prints certsyncctl's usage"
+check "the CA process's program: /usr/libexec/certsync/certsync-ca, 0755 root" sh -c \
+    '[ "$(stat -c "%a %U" /usr/libexec/certsync/certsync-ca)" = "755 root" ]'
+check "... linked with libseccomp" sh -c \
+    'ldd /usr/libexec/certsync/certsync-ca | grep -q "libseccomp\.so"'
 for prog in /usr/sbin/certsyncd /usr/bin/certsyncctl; do
 	check_exit 0 "$prog --version" "$prog" --version
 	last_says "^$(basename "$prog") $ver\$" "... says $ver"
@@ -145,8 +150,8 @@ check_fails "others cannot read the configuration" \
 check "dpkg --purge" sh -c 'dpkg --purge certsync 2>"$1"' sh "$T/purge.err"
 check "not installed any more" sh -c 'case "$(dpkg-query -W -f="\${Status}" certsync 2>/dev/null)" in
     "" | *" not-installed") exit 0 ;; *) exit 1 ;; esac'
-for f in /usr/sbin/certsyncd /usr/bin/certsyncctl /lib/systemd/system/certsyncd.service \
-    /etc/certsync/certsync.conf; do
+for f in /usr/sbin/certsyncd /usr/bin/certsyncctl /usr/libexec/certsync/certsync-ca \
+    /lib/systemd/system/certsyncd.service /etc/certsync/certsync.conf; do
 	check "$f is gone" test ! -e "$f"
 done
 for f in /var/lib/certsync/state.db /etc/certsync/ca.key /etc/certsync/archive.pw; do

@@ -4,7 +4,8 @@
 # Proves that the spec's Version is configure's; that rpmbuild -bb builds a
 # binary RPM from this build's "make dist" tarball (its %check runs the unit
 # tests); and that the RPM holds certsyncd in /usr/sbin, certsyncctl in
-# /usr/bin, the three man pages, the unit (the same bytes as
+# /usr/bin, the CA process's certsync-ca in /usr/libexec/certsync (and
+# requires libseccomp), the three man pages, the unit (the same bytes as
 # packaging/certsyncd.service), the sysusers.d and tmpfiles.d files, the
 # configuration as a noreplace config file root:certsync 0640 in a 0750
 # directory, and /var/lib/certsync with its key directories certsync's,
@@ -55,6 +56,8 @@ check "name and version" sh -c '[ "$(rpm -qp --qf "%{NAME} %{VERSION}" "$1")" = 
     sh "$RPM" "$ver"
 check "certsyncd in /usr/sbin" has_file '^-rwxr-xr-x root:root .* /usr/sbin/certsyncd$'
 check "certsyncctl in /usr/bin" has_file '^-rwxr-xr-x root:root .* /usr/bin/certsyncctl$'
+check "the CA process's program in /usr/libexec/certsync" \
+    has_file '^-rwxr-xr-x root:root .* /usr/libexec/certsync/certsync-ca$'
 for page in man5/certsync.conf.5 man8/certsyncd.8 man8/certsyncctl.8; do
 	check "man page $page" has_file " /usr/share/man/$page(\\.gz|\\.bz2|\\.xz|\\.zst)?\$"
 done
@@ -71,6 +74,7 @@ for d in "" /archive /keystore; do
 	    has_file "^drwx------ certsync:certsync .* /var/lib/certsync$d\$"
 done
 check "requires the libraries it links" sh -c \
-    'rpm -qpR "$1" | grep -q "^libldap-2\.5\.so" && rpm -qpR "$1" | grep -q "^libcrypto\.so\.3"' sh "$RPM"
+    'rpm -qpR "$1" | grep -q "^libldap-2\.5\.so" && rpm -qpR "$1" | grep -q "^libcrypto\.so\.3" &&
+    rpm -qpR "$1" | grep -q "^libseccomp\.so"' sh "$RPM"
 
 cs_done

@@ -255,6 +255,11 @@ START_TEST(test_minimal_defaults)
 	ck_assert_str_eq(c->ca.certificate, "/etc/certsync/ca.pem");
 	ck_assert_str_eq(c->ca.key, "/etc/certsync/ca.key");
 	ck_assert_ptr_null(c->ca.passphrase_file);
+	ck_assert_ptr_null(c->ca.pin_file);
+	ck_assert_ptr_null(c->ca.pkcs11_module);
+	ck_assert_str_eq(c->ca.audit_log, CS_LOCALSTATEDIR "/certsync/ca-audit.log");
+	ck_assert_str_eq(c->ca.user, "certsync");
+	ck_assert_int_eq(c->ca.max_signatures_per_minute, 30000);
 
 	ck_assert_int_eq(c->certificates.key.alg, KEY_ALG_RSA);
 	ck_assert_int_eq(c->certificates.key.bits, 2048);
@@ -451,6 +456,46 @@ START_TEST(test_ad_flavor_attribute)
 	ck_assert_str_eq(c->directory.source, "syncrepl");
 	ck_assert_str_eq(c->directory.uid_attribute, "uid");
 	conf_free(c);
+}
+END_TEST
+
+/* A token key's URI is kept as written; it needs its PIN, not a passphrase. */
+START_TEST(test_ca_token_key)
+{
+	static const char base[] =
+	    "[ca]\ncertificate = ca.pem\n"
+	    "key = \"pkcs11:token=certsync;object=ca;type=private\"\n"
+	    "[archive]\npassword_file = /etc/certsync/archive.pw\n";
+	char text[1024], *err = NULL;
+	struct conf *c;
+
+	snprintf(text, sizeof(text), "%s[ca]\npin_file = ca.pin\n"
+	    "max_signatures_per_minute = 60\n", base);
+	c = load_ok(text);
+	ck_assert_str_eq(c->ca.key, "pkcs11:token=certsync;object=ca;type=private");
+	ck_assert_ptr_nonnull(strstr(c->ca.pin_file, "/ca.pin"));
+	ck_assert_int_eq(c->ca.pin_file[0], '/');
+	ck_assert_int_eq(c->ca.max_signatures_per_minute, 60);
+	conf_free(c);
+	err = load_bad(base);
+	assert_has(err, "[ca] pin_file: is required with a token key");
+	ck_assert_int_eq(count_lines(err), 1);
+	free(err);
+	snprintf(text, sizeof(text), "%s[ca]\npin_file = p\npassphrase_file = x\n",
+	    base);
+	err = load_bad(text);
+	assert_has(err, "[ca] passphrase_file: is for a key file");
+	free(err);
+	assert_one_error("ca", "max_signatures_per_minute = 0",
+	    "[ca] max_signatures_per_minute");
+	/* Unquoted, the ';' starts a comment: the URI names no key. */
+	err = load_bad("[ca]\ncertificate = ca.pem\n"
+	    "key = pkcs11:token=certsync;object=ca;type=private\n"
+	    "pin_file = p\n[archive]\npassword_file = /x\n");
+	assert_has(err, "names no key (object= or id=); a URI with ';' in it must "
+	    "be in double quotes");
+	ck_assert_int_eq(count_lines(err), 1);
+	free(err);
 }
 END_TEST
 
@@ -892,14 +937,14 @@ START_TEST(test_example_file)
 	out = all;
 	for (line = text; *line != '\0'; ) {
 		size_t len = strcspn(line, "\n");
-		size_t name = strspn(line + 1, "abcdefghijklmnopqrstuvwxyz_");
+		size_t name = strspn(line + 1, "abcdefghijklmnopqrstuvwxyz_0123456789");
 
 		if (line[0] == '#' && name > 0 &&
 		    strncmp(line + 1 + name, " = ", 3) == 0) {
 			line++;
 			len--;
 		}
-		if (strspn(line, "abcdefghijklmnopqrstuvwxyz_") > 0 &&
+		if (strspn(line, "abcdefghijklmnopqrstuvwxyz_0123456789") > 0 &&
 		    strstr(line, " = ") != NULL &&
 		    strstr(line, " = ") < line + len)
 			keys++;
@@ -909,7 +954,7 @@ START_TEST(test_example_file)
 		if (*line == '\n')
 			*out++ = *line++;
 	}
-	ck_assert_int_eq(keys, 70);
+	ck_assert_int_eq(keys, 75);
 	c = load_ok(all);
 	ck_assert_str_eq(c->keystore.password_file, "/etc/certsync/keystore.pw");
 	ck_assert_ptr_nonnull(c->certificates.crl_url);
@@ -1049,7 +1094,7 @@ example_keys(const char *text, struct doc_key *keys)
 			continue;
 		}
 		name = strspn(line + (line[0] == '#'),
-		    "abcdefghijklmnopqrstuvwxyz_");
+		    "abcdefghijklmnopqrstuvwxyz_0123456789");
 		if (name > 0 && strncmp(line + (line[0] == '#') + name,
 		    " = ", 3) == 0)
 			ck_assert_int_eq(add_doc_key(keys, &n, section,
@@ -1092,7 +1137,7 @@ man_keys(const char *text, struct doc_key *keys)
 			name = line + (line[2] == 'R' ? 4 : 3);
 			ck_assert_int_eq(add_doc_key(keys, &n, section,
 			    strlen(section), name,
-			    strspn(name, "abcdefghijklmnopqrstuvwxyz_")), 0);
+			    strspn(name, "abcdefghijklmnopqrstuvwxyz_0123456789")), 0);
 		}
 		after_tp = strncmp(line, ".TP", 3) == 0 && len == 3;
 	}
@@ -1763,6 +1808,7 @@ conf_suite(void)
 	tcase_add_test(ok, test_ad_flavor_attribute);
 	tcase_add_test(ok, test_389ds_flavor);
 	tcase_add_test(ok, test_ad_only_sources);
+	tcase_add_test(ok, test_ca_token_key);
 	tcase_add_test(ok, test_safety_keys);
 	tcase_add_test(ok, test_ad_simple_bind_in_clear);
 	tcase_add_test(ok, test_relative_paths);

@@ -65,7 +65,7 @@ START_TEST(test_repeats_counted)
 		    "or disk is full");
 	/* 3 go out (an event that happens twice is no storm), the rest counted. */
 	ck_assert_int_eq(lines_with("database or disk is full"), 3);
-	log_guard_flush();
+	log_flush();
 	ck_assert_int_eq(lines_with("database or disk is full (297 more in the "
 	    "last minute)"), 1);
 	ck_assert_int_eq(lines_with("database or disk is full"), 4);
