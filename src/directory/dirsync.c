@@ -228,6 +228,28 @@ ad_round_free(struct ad_round *r)
 
 /* ---- DirSync ------------------------------------------------------------------- */
 
+int
+ad_dirsync_decode(LDAP *ld, const struct berval *value, int *more,
+    struct berval *cookie)
+{
+	LDAPControl c = { (char *)AD_OID_DIRSYNC, *value, 0 };
+
+	cookie->bv_val = NULL;
+	cookie->bv_len = 0;
+	*more = 0;
+	/* libldap hands an empty value to ber_init, and liblber 2.5 then
+	 * reads through a NULL buffer: refuse it here. */
+	if (value->bv_val == NULL || value->bv_len == 0 ||
+	    ldap_parse_dirsync_control(ld, &c, more, cookie) != LDAP_SUCCESS) {
+		ber_memfree(cookie->bv_val);
+		cookie->bv_val = NULL;
+		cookie->bv_len = 0;
+		*more = 0;
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * One page of a DirSync round, asked for from cookie cur (first: the
  * round's first page, where a refused cookie shows): its objects into r,
@@ -276,7 +298,7 @@ dirsync_page(LDAP *ld, const struct conf *conf, const char *nc,
 	for (m = ldap_first_entry(ld, res); m != NULL; m = ldap_next_entry(ld, m))
 		add_object(ld, m, r);
 	if ((c = ldap_control_find(AD_OID_DIRSYNC, rctrls, NULL)) == NULL ||
-	    ldap_parse_dirsync_control(ld, c, &cont, next) != LDAP_SUCCESS) {
+	    ad_dirsync_decode(ld, &c->ldctl_value, &cont, next) == -1) {
 		set_err(r, LDAP_PROTOCOL_ERROR, "DirSync on %s: the answer has "
 		    "no DirSync control", nc);
 		goto done;
@@ -412,6 +434,25 @@ ad_usn_round(LDAP *ld, const struct conf *conf, const char *nc,
 	snprintf(text, sizeof(text), "%" PRIu64, highest_usn);
 	if (ber_str2bv(text, 0, 1, &r->cookie) == NULL)
 		fatal("out of memory");
+}
+
+uint64_t
+ad_usn_since(const void *cookie, size_t len)
+{
+	const unsigned char *p = cookie;
+	uint64_t v = 0;
+
+	/* ad_usn_round wrote it as decimal text, and it comes back from the
+	 * store: anything else (empty, a sign, a stray byte, more than 64
+	 * bits) reads as 0, a full pass, never as a guessed USN. */
+	if (len == 0 || len > 20)
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		if (p[i] < '0' || p[i] > '9' || v > (UINT64_MAX - (p[i] - '0')) / 10)
+			return 0;
+		v = v * 10 + (uint64_t)(p[i] - '0');
+	}
+	return v;
 }
 
 /* ---- scope ------------------------------------------------------------------------ */
@@ -626,8 +667,11 @@ ad_unpack(const void *blob, size_t len, struct dir_entry *e)
 	for (; e->nattrs < n; e->nattrs++) {
 		struct dir_attr *a = &e->attrs[e->nattrs];
 
+		/* ad_pack writes a name up to its NUL: one with a NUL
+		 * inside is damage, not a name. */
 		if (get_u32(&p, end, &l) == -1 ||
-		    (a->name = get_bytes(&p, end, l)) == NULL)
+		    (a->name = get_bytes(&p, end, l)) == NULL ||
+		    strlen(a->name) != l)
 			goto bad;
 		if (get_u32(&p, end, &nv) == -1 || nv > len ||
 		    (a->values = calloc(nv ? nv : 1, sizeof(*a->values))) == NULL)

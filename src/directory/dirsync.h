@@ -77,6 +77,10 @@ void ad_dirsync_round(LDAP *ld, const struct conf *conf, const char *nc,
 void ad_usn_round(LDAP *ld, const struct conf *conf, const char *nc,
     uint64_t since, uint64_t highest_usn, struct ad_round *r);
 
+/* The USN a uSNChanged round's checkpoint (its cookie) holds: the decimal
+ * text ad_usn_round wrote; 0 (a full pass) for anything else. */
+uint64_t ad_usn_since(const void *cookie, size_t len);
+
 /* Sets in_scope on r's live objects by asking the server.  0, or -1 (r->rc). */
 int ad_scope_check(LDAP *ld, const struct conf *conf, struct ad_round *r);
 
@@ -96,6 +100,12 @@ int ad_paged_search(LDAP *ld, const struct conf *conf, const char *base,
 /* Starts the change notification search under base, deleted objects
  * included when show_deleted.  LDAP result code. */
 int ad_notify_search(LDAP *ld, const char *base, int show_deleted, int *msgid);
+
+/* The DirSync response control's value (flag, unused, cookie): 0 with
+ * *more and *cookie (allocated; free with ber_memfree), or -1 with both
+ * empty.  ld only carries libldap's error code. */
+int ad_dirsync_decode(LDAP *ld, const struct berval *value, int *more,
+    struct berval *cookie);
 
 /* A stored copy: attributes packed into one blob, and back. */
 void ad_pack(const struct dir_entry *e, unsigned char **blob, size_t *len);

@@ -9,6 +9,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,7 +69,8 @@ first_value(LDAP *ld, LDAPMessage *e, const char *attr)
 	return s;
 }
 
-/* A decimal change number; 0 and *ok 0 when absent or not a number. */
+/* A decimal change number; 0 and *ok 0 when absent or not a number (one
+ * past 64 bits is none: strtoull would read it as the largest). */
 static uint64_t
 number_of(const char *s, int *ok)
 {
@@ -78,8 +80,9 @@ number_of(const char *s, int *ok)
 	*ok = 0;
 	if (s == NULL || *s < '0' || *s > '9')
 		return 0;
+	errno = 0;
 	n = strtoull(s, &end, 10);
-	*ok = *end == '\0';
+	*ok = *end == '\0' && errno != ERANGE;
 	return *ok ? (uint64_t)n : 0;
 }
 
@@ -159,7 +162,9 @@ cookie_number(const void *cookie, size_t len, uint64_t *n)
 		len--;
 	for (start = len; start > 0 && c[start - 1] != '#'; start--)
 		;
-	if (start == 0 || len - start == 0 || len - start >= sizeof(buf))
+	/* A NUL inside would end the number early: "#8<NUL>5" is not 8. */
+	if (start == 0 || len - start == 0 || len - start >= sizeof(buf) ||
+	    memchr(c + start, '\0', len - start) != NULL)
 		return -1;
 	memcpy(buf, c + start, len - start);
 	buf[len - start] = '\0';

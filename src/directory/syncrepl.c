@@ -227,30 +227,55 @@ syncrepl_entry(LDAP *ld, enum dir_flavor flavor, LDAPMessage *msg,
 
 /* ---- sync state, sync info, sync done -------------------------------------- */
 
-static int
-parse_entry(LDAP *ld, LDAPMessage *msg, struct sync_event *ev)
+/*
+ * A BER reader over a control's or message's value, or NULL when there is
+ * no value to read: liblber 2.5's ber_scanf dereferences a NULL buffer, and
+ * ber_init leaves it NULL for an empty value, which a server may send (an
+ * absent or zero-length controlValue).
+ */
+static BerElement *
+value_reader(const struct berval *value)
 {
-	LDAPControl **ctrls = NULL, *c;
+	if (value == NULL || value->bv_val == NULL || value->bv_len == 0)
+		return NULL;
+	return ber_init((struct berval *)value);
+}
+
+/* See syncrepl.h.  The value is copied (ber_init), never written. */
+int
+syncrepl_decode_state(const struct berval *value, struct sync_event *ev, int *state)
+{
 	struct berval uuid = { 0, NULL };
-	ber_int_t state;
+	ber_int_t st = -1;
 	BerElement *ber;
 	ber_len_t len;
 	int rc = -1;
 
-	if (ldap_get_entry_controls(ld, msg, &ctrls) != LDAP_SUCCESS ||
-	    (c = ldap_control_find(LDAP_CONTROL_SYNC_STATE, ctrls, NULL)) == NULL ||
-	    (ber = ber_init(&c->ldctl_value)) == NULL)
-		goto done;
-	if (ber_scanf(ber, "{em", &state, &uuid) != LBER_ERROR && uuid.bv_len == 16) {
+	if ((ber = value_reader(value)) == NULL)
+		return -1;
+	if (ber_scanf(ber, "{em", &st, &uuid) != LBER_ERROR && uuid.bv_len == 16) {
 		format_uuid(&uuid, ev->uuid);
 		if (ber_peek_tag(ber, &len) == LDAP_TAG_SYNC_COOKIE &&
 		    ber_scanf(ber, "o", &ev->cookie) == LBER_ERROR)
 			ev->cookie.bv_val = NULL;
+		*state = st;
 		rc = 0;
 	}
 	ber_free(ber, 1);
-	if (rc == -1)
+	return rc;
+}
+
+static int
+parse_entry(LDAP *ld, LDAPMessage *msg, struct sync_event *ev)
+{
+	LDAPControl **ctrls = NULL, *c;
+	int state, rc = -1;
+
+	if (ldap_get_entry_controls(ld, msg, &ctrls) != LDAP_SUCCESS ||
+	    (c = ldap_control_find(LDAP_CONTROL_SYNC_STATE, ctrls, NULL)) == NULL ||
+	    syncrepl_decode_state(&c->ldctl_value, ev, &state) == -1)
 		goto done;
+	rc = 0;
 	switch (state) {
 	case LDAP_SYNC_PRESENT: ev->type = SE_PRESENT; break;
 	case LDAP_SYNC_DELETE: ev->type = SE_DELETE; break;
@@ -316,24 +341,16 @@ parse_idset(BerElement *ber, struct sync_event *ev)
 	return 0;
 }
 
-static int
-parse_info(LDAP *ld, LDAPMessage *msg, struct sync_event *ev)
+/* See syncrepl.h. */
+int
+syncrepl_decode_info(const struct berval *value, struct sync_event *ev)
 {
-	struct berval *data = NULL;
-	char *oid = NULL;
-	BerElement *ber = NULL;
+	BerElement *ber;
 	ber_len_t len;
 	int rc = -1;
 
-	if (ldap_parse_intermediate(ld, msg, &oid, &data, NULL, 0) != LDAP_SUCCESS)
+	if ((ber = value_reader(value)) == NULL)
 		return -1;
-	if (oid == NULL || strcmp(oid, LDAP_SYNC_INFO) != 0 || data == NULL) {
-		ev->type = SE_IGNORE;
-		rc = 0;
-		goto done;
-	}
-	if ((ber = ber_init(data)) == NULL)
-		goto done;
 	ev->refresh_done = 1;	/* DEFAULT TRUE */
 	switch (ber_peek_tag(ber, &len)) {
 	case LDAP_TAG_SYNC_NEW_COOKIE:
@@ -352,42 +369,65 @@ parse_info(LDAP *ld, LDAPMessage *msg, struct sync_event *ev)
 		rc = parse_idset(ber, ev);
 		break;
 	}
-done:
 	ber_free(ber, 1);
+	return rc;
+}
+
+static int
+parse_info(LDAP *ld, LDAPMessage *msg, struct sync_event *ev)
+{
+	struct berval *data = NULL;
+	char *oid = NULL;
+	int rc;
+
+	if (ldap_parse_intermediate(ld, msg, &oid, &data, NULL, 0) != LDAP_SUCCESS)
+		return -1;
+	if (oid == NULL || strcmp(oid, LDAP_SYNC_INFO) != 0 || data == NULL) {
+		ev->type = SE_IGNORE;
+		rc = 0;
+	} else
+		rc = syncrepl_decode_info(data, ev);
 	ber_memfree(oid);
 	ber_bvfree(data);
 	return rc;
+}
+
+/* See syncrepl.h.
+ * syncDoneValue ::= SEQUENCE { cookie OPTIONAL, refreshDeletes BOOLEAN
+ * DEFAULT FALSE }.  refreshDeletes TRUE means the server sent only the
+ * changes (from its session log): no sweep must follow, or every unchanged
+ * user would look deleted. */
+void
+syncrepl_decode_done(const struct berval *value, struct sync_event *ev)
+{
+	BerElement *ber;
+	ber_tag_t tag;
+	ber_len_t len;
+	ber_int_t b;
+
+	if ((ber = value_reader(value)) == NULL)
+		return;
+	tag = ber_scanf(ber, "{") == LBER_ERROR ? LBER_ERROR : ber_peek_tag(ber, &len);
+	if (tag == LDAP_TAG_SYNC_COOKIE)
+		tag = ber_scanf(ber, "o", &ev->cookie) == LBER_ERROR ?
+		    LBER_ERROR : ber_peek_tag(ber, &len);
+	if (tag == LDAP_TAG_REFRESHDELETES && ber_scanf(ber, "b", &b) != LBER_ERROR)
+		ev->refresh_deletes = b != 0;
+	ber_free(ber, 1);
 }
 
 static int
 parse_done(LDAP *ld, LDAPMessage *msg, struct sync_event *ev)
 {
 	LDAPControl **ctrls = NULL, *c;
-	BerElement *ber;
-	ber_len_t len;
 	int err = 0;
 
 	ev->type = SE_DONE;
 	if (ldap_parse_result(ld, msg, &err, NULL, NULL, NULL, &ctrls, 0) != LDAP_SUCCESS)
 		return -1;
 	ev->result = err;
-	/* syncDoneValue ::= SEQUENCE { cookie OPTIONAL, refreshDeletes BOOLEAN
-	 * DEFAULT FALSE }.  refreshDeletes TRUE means the server sent only the
-	 * changes (from its session log): no sweep must follow, or every
-	 * unchanged user would look deleted. */
-	if ((c = ldap_control_find(LDAP_CONTROL_SYNC_DONE, ctrls, NULL)) != NULL &&
-	    (ber = ber_init(&c->ldctl_value)) != NULL) {
-		ber_tag_t tag = ber_scanf(ber, "{") == LBER_ERROR ? LBER_ERROR :
-		    ber_peek_tag(ber, &len);
-		ber_int_t b;
-
-		if (tag == LDAP_TAG_SYNC_COOKIE)
-			tag = ber_scanf(ber, "o", &ev->cookie) == LBER_ERROR ?
-			    LBER_ERROR : ber_peek_tag(ber, &len);
-		if (tag == LDAP_TAG_REFRESHDELETES && ber_scanf(ber, "b", &b) != LBER_ERROR)
-			ev->refresh_deletes = b != 0;
-		ber_free(ber, 1);
-	}
+	if ((c = ldap_control_find(LDAP_CONTROL_SYNC_DONE, ctrls, NULL)) != NULL)
+		syncrepl_decode_done(&c->ldctl_value, ev);
 	ldap_controls_free(ctrls);
 	return 0;
 }

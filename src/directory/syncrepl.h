@@ -67,6 +67,21 @@ const char *syncrepl_id_attr(enum dir_flavor flavor);
 int syncrepl_parse(LDAP *ld, LDAPMessage *msg, struct sync_event *ev);
 void sync_event_free(struct sync_event *ev);
 
+/*
+ * The three values syncrepl_parse() decodes, each from the server's bytes
+ * alone (what tests/fuzz feeds them).  ev starts zeroed; what they decode
+ * lands in it, also on -1 (sync_event_free frees it either way).  An
+ * absent or empty value decodes as malformed.
+ * decode_state: the Sync State Control (uuid, cookie; the state into *state,
+ * an LDAP_SYNC_* value), -1 if malformed or the uuid is not 16 bytes.
+ * decode_info: the Sync Info Message (type, cookie, flags, uuids), -1 if
+ * malformed.  decode_done: the Sync Done Control (cookie, refresh_deletes),
+ * as far as it decodes: the search result itself counts either way.
+ */
+int syncrepl_decode_state(const struct berval *value, struct sync_event *ev, int *state);
+int syncrepl_decode_info(const struct berval *value, struct sync_event *ev);
+void syncrepl_decode_done(const struct berval *value, struct sync_event *ev);
+
 /* The attributes a search asks for: the mapped ones, userAccountControl on
  * AD, and with with_uuid the id (entryUUID; AD: objectGUID, isDeleted;
  * 389ds: nsUniqueId).

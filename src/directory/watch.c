@@ -1096,11 +1096,7 @@ start_round(struct watch *w)
 			    mode_names[w->mode], server_id ? server_id : "unknown");
 			free(blob);
 		} else if (w->mode == M_USN) {
-			char text[24];
-
-			snprintf(text, sizeof(text), "%.*s", (int)(len < 23 ? len : 23),
-			    (char *)blob);
-			w->round_since = strtoull(text, NULL, 10);
+			w->round_since = ad_usn_since(blob, len);
 			free(blob);
 		} else {
 			w->round_cookie.bv_val = blob;

@@ -34,6 +34,7 @@
 #include "lib/conf.h"
 #include "lib/conf_ini.h"
 #include "lib/log.h"
+#include "lib/rdn.h"
 
 #ifndef CS_LOCALSTATEDIR
 #define CS_LOCALSTATEDIR "/var/lib"
@@ -641,6 +642,38 @@ check_subject_vars(struct loader *ld, const struct conf_key *k,
 }
 
 /*
+ * What the value's text holds for every user: 0, or -1 after logging.  A
+ * value without variables is the attribute's value itself; one with
+ * variables keeps its fixed text around them, which must already fit
+ * (rdn.h).  Otherwise issue.c would refuse every user, one at a time.
+ */
+static int
+check_rdn_text(struct loader *ld, const struct conf_key *k, const char *attr,
+    const char *value)
+{
+	char *fixed = NULL, *q = NULL, why[256];
+	const char *p = NULL, *end = NULL;
+	int vars = 0, rc;
+
+	if ((fixed = q = malloc(strlen(value) + 1)) == NULL)
+		return -1;
+	for (p = value; *p != '\0'; ) {
+		if (p[0] == '%' && p[1] == '{' && (end = strchr(p, '}')) != NULL) {
+			p = end + 1;	/* as issue.c expands: up to the next '}' */
+			vars = 1;
+		} else
+			*q++ = *p++;
+	}
+	*q = '\0';
+	rc = vars ? rdn_fixed_text_check(attr, fixed, why, sizeof(why)) :
+	    rdn_value_check(attr, fixed, why, sizeof(why));
+	if (rc == -1)
+		key_error(ld, k, "%s", why);
+	free(fixed);
+	return rc;
+}
+
+/*
  * One "ATTR=VALUE" of the template.  Appends it to out as issue.c will split
  * it and OpenSSL will take it: the table's attribute spelling, no spaces
  * around the name or the value.  Returns 0, or -1 after logging.
@@ -679,7 +712,9 @@ check_rdn(struct loader *ld, const struct conf_key *k, char *rdn, char *out,
 	}
 	snprintf(out + used, outlen - used, "%s%s=%s", used > 0 ? ", " : "",
 	    attr, value);
-	return check_subject_vars(ld, k, value);
+	if (check_subject_vars(ld, k, value) == -1)
+		return -1;
+	return check_rdn_text(ld, k, attr, value);
 }
 
 static int
@@ -704,6 +739,11 @@ parse_subject(struct loader *ld, const struct conf_key *k, const char *val,
 			rc = -1;
 		} else if (check_rdn(ld, k, rdn, out, outlen) == -1)
 			rc = -1;
+	}
+	if (rc == 0 && strlen(out) >= RDN_TEMPLATE_MAX) {
+		key_error(ld, k, "is %zu bytes long (at most %d are accepted)",
+		    strlen(out), RDN_TEMPLATE_MAX - 1);
+		rc = -1;
 	}
 	if (rc == 0) {
 		rc = store_string(ld, field, out);

@@ -346,6 +346,23 @@ keystore_read_raw(struct keystore *ks, const char *path, struct p12_raw *out)
 }
 
 int
+keystore_decode(const unsigned char *der, size_t len, const char *name,
+    const char *password, EVP_PKEY **key, X509 **cert)
+{
+	struct p12_key *k = NULL;
+	int rc;
+
+	*key = NULL;
+	*cert = NULL;
+	/* As keystore_load(): the file's own profile and iterations. */
+	if (p12_key_new(password, NULL, 1, P12_PROFILE_AES256, &k) == -1)
+		return -1;
+	rc = p12_decode(k, der, len, name, 0, key, cert);
+	p12_key_free(k);
+	return rc;
+}
+
+int
 keystore_load(const char *path, const char *password, EVP_PKEY **key, X509 **cert)
 {
 	struct p12_key *k = NULL;

@@ -101,6 +101,10 @@ int keystore_p12_encode(EVP_PKEY *key, X509 *cert, X509 *ca, const char *friendl
 int keystore_load(const char *path, const char *password, EVP_PKEY **key,
     X509 **cert);
 
+/* keystore_load() of the bytes der[len], name (the file) for messages. */
+int keystore_decode(const unsigned char *der, size_t len, const char *name,
+    const char *password, EVP_PKEY **key, X509 **cert);
+
 /* Where kind's key for serial goes in area (caller frees). */
 char *keystore_file(const struct conf *conf, enum key_area area, const char *kind,
     const char *serial);

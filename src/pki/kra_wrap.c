@@ -473,6 +473,54 @@ recipient_is(CMS_ContentInfo *cms, X509 *cert)
 	return 0;
 }
 
+/* The key wrap algorithm named in a KeyAgreeRecipientInfo's key
+ * encryption parameters (its NID), or NID_undef. */
+static int
+kari_wrap_nid(const X509_ALGOR *alg)
+{
+	const ASN1_TYPE *param = alg->parameter;
+	const unsigned char *p;
+	X509_ALGOR *wrap = NULL;
+	int nid = NID_undef;
+
+	if (param == NULL || param->type != V_ASN1_SEQUENCE)
+		return NID_undef;
+	p = param->value.sequence->data;
+	if ((wrap = d2i_X509_ALGOR(NULL, &p, param->value.sequence->length)) != NULL &&
+	    p == param->value.sequence->data + param->value.sequence->length)
+		nid = OBJ_obj2nid(wrap->algorithm);
+	X509_ALGOR_free(wrap);
+	return nid;
+}
+
+/*
+ * Whether the one recipient of an envelope uses the key encryption that
+ * kra_envelope() chose (kra.h: RSAES-OAEP; or dhSinglePass-stdDH-
+ * sha256kdf-scheme with id-aes256-wrap).  Anything else is refused before
+ * OpenSSL decrypts: an algorithm the envelope names itself reaches code
+ * certsync never needs, and OpenSSL 3.0's AES key unwrap with padding
+ * (id-aes256-wrap-pad) writes 8 bytes past its buffer when the unwrapped
+ * key does not check (found by tests/fuzz/fuzz_kra.c under valgrind).
+ */
+static int
+recipient_profile(CMS_RecipientInfo *ri)
+{
+	X509_ALGOR *alg = NULL;
+
+	switch (CMS_RecipientInfo_type(ri)) {
+	case CMS_RECIPINFO_TRANS:
+		return CMS_RecipientInfo_ktri_get0_algs(ri, NULL, NULL, &alg) == 1 &&
+		    OBJ_obj2nid(alg->algorithm) == NID_rsaesOaep;
+	case CMS_RECIPINFO_AGREE:
+		return CMS_RecipientInfo_kari_get0_alg(ri, &alg, NULL) == 1 &&
+		    OBJ_obj2nid(alg->algorithm) ==
+		    NID_dhSinglePass_stdDH_sha256kdf_scheme &&
+		    kari_wrap_nid(alg) == NID_id_aes256_wrap;
+	default:
+		return 0;
+	}
+}
+
 /* Parses an envelope meant for cert.  Returns the CMS or NULL with err. */
 static CMS_ContentInfo *
 envelope_parse(const unsigned char *der, size_t len, X509 *cert, char *err,
@@ -496,6 +544,15 @@ envelope_parse(const unsigned char *der, size_t len, X509 *cert, char *err,
 		agent_name(cert, name, sizeof(name));
 		seterr(err, errlen, "not wrapped to agent %s: another agent's "
 		    "share, or the wrong certificate", name);
+		goto fail;
+	}
+	/* kra_envelope() makes one recipient, with kra.h's algorithms. */
+	if (sk_CMS_RecipientInfo_num(CMS_get0_RecipientInfos(cms)) != 1 ||
+	    !recipient_profile(sk_CMS_RecipientInfo_value(
+	    CMS_get0_RecipientInfos(cms), 0))) {
+		seterr(err, errlen, "not an envelope certsync makes: one "
+		    "recipient, with RSAES-OAEP or ECDH (SHA-256 KDF) and "
+		    "id-aes256-wrap");
 		goto fail;
 	}
 	return cms;

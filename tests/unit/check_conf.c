@@ -1340,6 +1340,13 @@ START_TEST(test_bad_int)
 }
 END_TEST
 
+/* Long values for the subject bounds: 8 characters, and "OU=ab," 160 times. */
+#define X8 "xxxxxxxx"
+#define OU6 "OU=ab,"
+#define OU60 OU6 OU6 OU6 OU6 OU6 OU6 OU6 OU6 OU6 OU6
+#define OU960 OU60 OU60 OU60 OU60 OU60 OU60 OU60 OU60 OU60 OU60 OU60 OU60 OU60 \
+    OU60 OU60 OU60
+
 static const struct {
 	const char *section, *line, *what;
 } bad_values[] = {
@@ -1455,6 +1462,27 @@ static const struct {
 	{ "certificates", "subject = CN=%{name}, C=Germany",
 	    "not a two-letter country code" },
 	{ "certificates", "subject = =x", "unknown attribute \"\"" },
+	/* fixed text issue.c would refuse for every user (found by
+	 * tests/fuzz/fuzz_conf.c: such a file was accepted) */
+	{ "certificates", "subject = CN=%{name}, O=Caf\xe9",
+	    "[certificates] subject: subject O is not valid UTF-8 (byte 0xE9 at "
+	    "position 4)" },
+	{ "certificates", "subject = CN=%{name} \xc2\x85", "subject CN contains a "
+	    "control character" },
+	{ "certificates", "subject = CN=" X8 X8 X8 X8 X8 X8 X8 X8 "x",
+	    "subject CN would be 65 characters long; RFC 5280 allows at most 64" },
+	{ "certificates", "subject = CN=%{given} " X8 X8 X8 X8 X8 X8 X8 X8,
+	    "subject CN would be at least 65 characters long" },
+	{ "certificates", "subject = CN=%{name}, C=\xc3\xa9",
+	    "subject C would be 1 characters long; it must be exactly 2" },
+	{ "certificates", "subject = CN=%{name}, emailAddress=j\xc3\xbcrgen@%{uid}",
+	    "subject emailAddress has a character at position 2 that an "
+	    "IA5String (ASCII) cannot hold" },
+	{ "certificates", "subject = CN=%{name}, serialNumber=a_b",
+	    "subject serialNumber has a character at position 2 that a "
+	    "PrintableString" },
+	{ "certificates", "subject = " OU960 "OU=ab",
+	    "[certificates] subject: is 1125 bytes long (at most 1023 are accepted)" },
 	/* empty values where a default exists */
 	{ "certificates", "subject =", "[certificates] subject: is empty" },
 	{ "certificates", "validity_days =", "validity_days: is empty" },

@@ -160,6 +160,19 @@ START_TEST(ds389_cookies)
 	ck_assert_int_eq(stale(1, 40, 1, "localhost:389#cn=a:ou=b:(c=*)#"), 1);
 	ck_assert_int_eq(stale(1, 40, 1, "rid=001,csn=20240101000000Z#0#000"), 0);
 	ck_assert_int_eq(stale(1, 40, 1, "garbage"), 1);
+	/* Found by fuzzing: a NUL inside the number ended it early ("8"), a
+	 * number past 64 bits read as the largest one; neither is a number. */
+	{
+		static const char nul[] = "localhost:389#cn=a:ou=b:(c=*)#8\0\0015";
+		struct ds389_server s = { NULL, NULL, 1, 1, 40 };
+		char why[200] = "";
+
+		ck_assert_int_eq(ds389_cookie_stale(&s, nul, sizeof(nul) - 1, why,
+		    sizeof(why)), 1);
+		ck_assert_msg(strstr(why, "no change number") != NULL, "%s", why);
+	}
+	ck_assert_int_eq(stale(0, 40, 1, "localhost:389#cn=a:ou=b:(c=*)#"
+	    "99999999999999999999999"), 1);
 }
 END_TEST
 
@@ -215,6 +228,133 @@ START_TEST(ad_copy_pack_merge)
 	blob[0] = 'X';
 	ck_assert_int_eq(ad_unpack(blob, len, &copy), -1);
 	free(blob);
+}
+END_TEST
+
+/* An attribute name with a NUL inside is a damaged copy: ad_pack writes
+ * names up to their NUL, so no copy of ours holds one (found by
+ * tests/fuzz/fuzz_adcopy.c: it was read as a shorter name). */
+START_TEST(ad_copy_nul_in_name)
+{
+	static const unsigned char blob[] = { 'C', 'S', 'C', '1', 0, 0, 0, 1,
+	    0, 0, 0, 6, 'm', 'a', 'i', 'l', 0, 'x', 0, 0, 0, 1,
+	    0, 0, 0, 3, 'a', '@', 'b' };
+	unsigned char ok[sizeof(blob)];
+	struct dir_entry copy;
+
+	ck_assert_int_eq(ad_unpack(blob, sizeof(blob), &copy), -1);
+	ck_assert_uint_eq(copy.nattrs, 0);
+	memcpy(ok, blob, sizeof(ok));
+	ok[16] = 'X';	/* "mailXx": a name like any other */
+	ck_assert_int_eq(ad_unpack(ok, sizeof(ok), &copy), 0);
+	ck_assert_str_eq(copy.attrs[0].name, "mailXx");
+	dir_entry_free(&copy);
+}
+END_TEST
+
+/* A uSNChanged checkpoint is the decimal text ad_usn_round wrote; anything
+ * else is a full pass (0), never a number strtoull would make of it. */
+START_TEST(ad_usn_checkpoint)
+{
+	ck_assert_uint_eq(ad_usn_since("12345", 5), 12345);
+	ck_assert_uint_eq(ad_usn_since("18446744073709551615", 20), UINT64_MAX);
+	ck_assert_uint_eq(ad_usn_since("123456", 3), 123);	/* the stored length counts */
+	ck_assert_uint_eq(ad_usn_since("", 0), 0);
+	ck_assert_uint_eq(ad_usn_since("-1", 2), 0);		/* strtoull: UINT64_MAX */
+	ck_assert_uint_eq(ad_usn_since(" 7", 2), 0);		/* strtoull: 7 */
+	ck_assert_uint_eq(ad_usn_since("12abc", 5), 0);		/* strtoull: 12 */
+	ck_assert_uint_eq(ad_usn_since("18446744073709551616", 20), 0);	/* 2^64 */
+	ck_assert_uint_eq(ad_usn_since("000000000000000000001", 21), 0);	/* too long */
+}
+END_TEST
+
+/* The sync values syncrepl_parse() decodes, as slapd 2.5 sent them in
+ * tests/fuzz/capture.sh's run (tests/fuzz/corpus/syncrepl). */
+START_TEST(syncrepl_values)
+{
+	static const unsigned char state[] = { 0x30, 0x15, 0x0a, 0x01, 0x01, 0x04,
+	    0x10, 0xf3, 0xdc, 0x04, 0x32, 0x84, 0x6f, 0x10, 0x41, 0x89, 0x7f, 0x3b,
+	    0x5c, 0xe1, 0x12, 0xaa, 0xae };
+	static const unsigned char done[] = { 0x30, 0x0b, 0x04, 0x06, 'r', 'i',
+	    'd', '=', '0', '0', 0x01, 0x01, 0xff };
+	static const unsigned char idset[] = { 0xa3, 0x17, 0x01, 0x01, 0xff, 0x31,
+	    0x12, 0x04, 0x10, 0xf3, 0xf7, 0x84, 0x1e, 0x84, 0x6f, 0x10, 0x41, 0x89,
+	    0x82, 0x3b, 0x5c, 0xe1, 0x12, 0xaa, 0xae };
+	static const unsigned char deletes_end[] = { 0xa1, 0x00 };
+	struct berval v;
+	struct sync_event ev;
+	int st = -1;
+
+	memset(&ev, 0, sizeof(ev));
+	v.bv_val = (char *)state, v.bv_len = sizeof(state);
+	ck_assert_int_eq(syncrepl_decode_state(&v, &ev, &st), 0);
+	ck_assert_int_eq(st, LDAP_SYNC_ADD);
+	ck_assert_str_eq(ev.uuid, "f3dc0432-846f-1041-897f-3b5ce112aaae");
+	ck_assert_ptr_null(ev.cookie.bv_val);
+	v.bv_len = sizeof(state) - 1;	/* the uuid cut short */
+	ck_assert_int_eq(syncrepl_decode_state(&v, &ev, &st), -1);
+	sync_event_free(&ev);
+
+	v.bv_val = (char *)done, v.bv_len = sizeof(done);
+	syncrepl_decode_done(&v, &ev);
+	ck_assert_int_eq(ev.refresh_deletes, 1);
+	ck_assert_uint_eq(ev.cookie.bv_len, 6);
+	sync_event_free(&ev);
+
+	v.bv_val = (char *)idset, v.bv_len = sizeof(idset);
+	ck_assert_int_eq(syncrepl_decode_info(&v, &ev), 0);
+	ck_assert_int_eq(ev.type, SE_IDSET);
+	ck_assert_int_eq(ev.refresh_deletes, 1);
+	ck_assert_uint_eq(ev.nuuids, 1);
+	ck_assert_str_eq(ev.uuids[0], "f3f7841e-846f-1041-8982-3b5ce112aaae");
+	sync_event_free(&ev);
+
+	v.bv_val = (char *)deletes_end, v.bv_len = sizeof(deletes_end);
+	ck_assert_int_eq(syncrepl_decode_info(&v, &ev), 0);
+	ck_assert_int_eq(ev.type, SE_DELETE_END);
+	ck_assert_int_eq(ev.refresh_done, 1);	/* DEFAULT TRUE */
+	sync_event_free(&ev);
+
+	/* An empty value (a server may send one) is malformed, not a crash
+	 * in liblber (found by tests/fuzz/fuzz_syncrepl.c). */
+	v.bv_val = (char *)"", v.bv_len = 0;
+	ck_assert_int_eq(syncrepl_decode_state(&v, &ev, &st), -1);
+	ck_assert_int_eq(syncrepl_decode_info(&v, &ev), -1);
+	syncrepl_decode_done(&v, &ev);
+	ck_assert_int_eq(ev.refresh_deletes, 0);
+	ck_assert_ptr_null(ev.cookie.bv_val);
+	v.bv_val = NULL;
+	ck_assert_int_eq(syncrepl_decode_state(&v, &ev, &st), -1);
+	sync_event_free(&ev);
+}
+END_TEST
+
+/* The DirSync response control's value, and an empty one (a crash inside
+ * libldap before; found by tests/fuzz/fuzz_dirsync.c). */
+START_TEST(dirsync_control_value)
+{
+	static const unsigned char value[] = { 0x30, 0x0c, 0x02, 0x01, 0x01,
+	    0x02, 0x01, 0x00, 0x04, 0x04, 'c', 'o', 'o', 'k' };
+	struct berval v = { sizeof(value), (char *)value }, cookie = { 0, NULL };
+	LDAP *ld = NULL;
+	int more = -1;
+
+	ck_assert_int_eq(ldap_initialize(&ld, "ldap://127.0.0.1:9"), LDAP_SUCCESS);
+	ck_assert_int_eq(ad_dirsync_decode(ld, &v, &more, &cookie), 0);
+	ck_assert_int_eq(more, 1);
+	ck_assert_uint_eq(cookie.bv_len, 4);
+	ck_assert_mem_eq(cookie.bv_val, "cook", 4);
+	ber_memfree(cookie.bv_val);
+	v.bv_len = 0;
+	ck_assert_int_eq(ad_dirsync_decode(ld, &v, &more, &cookie), -1);
+	ck_assert_int_eq(more, 0);
+	ck_assert_ptr_null(cookie.bv_val);
+	v.bv_val = NULL;
+	ck_assert_int_eq(ad_dirsync_decode(ld, &v, &more, &cookie), -1);
+	v.bv_val = (char *)value, v.bv_len = 5;	/* cut short */
+	ck_assert_int_eq(ad_dirsync_decode(ld, &v, &more, &cookie), -1);
+	ck_assert_ptr_null(cookie.bv_val);
+	ldap_unbind_ext_s(ld, NULL, NULL);
 }
 END_TEST
 
@@ -484,6 +624,10 @@ main(void)
 	tcase_add_test(tc, ds389_cookies);
 	tcase_add_test(tc, ds389_flavor);
 	tcase_add_test(tc, ad_copy_pack_merge);
+	tcase_add_test(tc, ad_copy_nul_in_name);
+	tcase_add_test(tc, ad_usn_checkpoint);
+	tcase_add_test(tc, syncrepl_values);
+	tcase_add_test(tc, dirsync_control_value);
 	tcase_add_test(tc, name_fallbacks);
 	tcase_add_test(tc, bad_entries);
 	tcase_add_test(tc, no_uuid_refused);

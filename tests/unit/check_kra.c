@@ -720,6 +720,28 @@ unwrap_refuses(const unsigned char *env, size_t len, EVP_PKEY *key, X509 *cert,
 	ck_assert_int_eq(s.index, 0);
 }
 
+/* The DER of two OIDs in an envelope (tag, length, content). */
+static const unsigned char oid_oaep[] = { 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86,
+    0xf7, 0x0d, 0x01, 0x01, 0x07 };		/* 1.2.840.113549.1.1.7 */
+static const unsigned char oid_aes256_wrap[] = { 0x06, 0x09, 0x60, 0x86, 0x48,
+    0x01, 0x65, 0x03, 0x04, 0x01, 0x2d };	/* 2.16.840.1.101.3.4.1.45 */
+
+/* Finds oid (exactly once) in der[len] and sets its last byte to last. */
+static void
+retag(unsigned char *der, size_t len, const unsigned char *oid, size_t olen,
+    unsigned char last)
+{
+	unsigned char *at = NULL;
+
+	for (size_t i = 0; i + olen <= len; i++)
+		if (memcmp(der + i, oid, olen) == 0) {
+			ck_assert_ptr_null(at);
+			at = der + i;
+		}
+	ck_assert_ptr_nonnull(at);
+	at[olen - 1] = last;
+}
+
 START_TEST(unwrap_refusals)
 {
 	X509 *alice = make_cert(rsa_a, "alice", NULL),
@@ -750,6 +772,17 @@ START_TEST(unwrap_refusals)
 	 * key, algorithm parameters), the envelope is refused. */
 	env[elen / 3] ^= 0x40;
 	unwrap_refuses(env, elen, rsa_a, alice, "");
+	env[elen / 3] ^= 0x40;
+	/* Key encryption other than kra.h's is refused before OpenSSL
+	 * decrypts: PKCS #1 v1.5 for RSA, and for EC the padded AES key wrap,
+	 * whose unwrap in OpenSSL 3.0 writes past its buffer when the key
+	 * does not check (found by tests/fuzz/fuzz_kra.c). */
+	retag(env, elen, oid_oaep, sizeof(oid_oaep), 0x01);	/* rsaEncryption */
+	unwrap_refuses(env, elen, rsa_a, alice, "not an envelope certsync makes");
+	retag(b.v[1].envelope, b.v[1].envelope_len, oid_aes256_wrap,
+	    sizeof(oid_aes256_wrap), 0x30);	/* id-aes256-wrap-pad */
+	unwrap_refuses(b.v[1].envelope, b.v[1].envelope_len, ec256, carol,
+	    "not an envelope certsync makes");
 	kra_bundle_free(&b);
 	OPENSSL_free(der);
 	X509_free(alice);
