@@ -260,7 +260,7 @@ load_item(struct job_ctx *ctx, const char *uuid, struct job_item *it)
 		job_sweep_keystore(ctx, uuid);
 	/* KEYS: an attempt got as far as signing.  A job that issues again
 	 * records what it left that is still right, and revokes the rest
-	 * (job_held.c, in the keys step); any other job revokes it all first. */
+	 * (job_kept.c, in the keys step); any other job revokes it all first. */
 	if (it->job.state == JOB_KEYS && !issues(&it->job, it->have_id) &&
 	    job_recover_unrecorded_of(ctx, uuid, NULL, 0) == -1) {
 		job_item_fail(it, -1, "certificates signed but not recorded are not "

@@ -10,8 +10,8 @@
  * transaction or one flush for all of it: KEYS, the sign records, the
  * files, the rows.  KEYS marks an attempt that may have signed: a resumed
  * job first records what an earlier attempt signed and left that is still
- * right, instead of signing again (job_held.c), and a failed attempt's
- * certificates wait in the runner's hold for the next one.
+ * right, instead of signing again (job_kept.c), and a failed attempt's
+ * certificates wait in the runner's kept set for the next one.
  * Never: records a certificate without its key file, or lets a certificate
  * it signed go unaccounted for (the sign records come first).
  */
@@ -26,7 +26,7 @@
 #include "lib/log.h"
 #include "lib/metrics.h"
 #include "lib/workers.h"
-#include "pipeline/job_held.h"
+#include "pipeline/job_kept.h"
 #include "pipeline/job_keys.h"
 #include "pipeline/job_unrecorded.h"
 #include "pki/certinfo.h"
@@ -70,7 +70,7 @@ to_make(const struct issue *is, size_t c)
 }
 
 /* A failure: what the attempt signed (or adopted) and did not record waits
- * in the runner's hold for the next attempt, or is revoked now, with the
+ * in the runner's kept set for the next attempt, or is revoked now, with the
  * keys in hand (job_keep_unrecorded). */
 static void
 fail(struct job_ctx *ctx, struct issue *is, int rc, const char *why)
@@ -147,7 +147,7 @@ make_keys(struct issues *b)
 /* ---- certificates ------------------------------------------------------------------ */
 
 /* On a worker: certificate k's row, from the certificate this attempt
- * signed (of a failed job too: what it signed is recorded, then held or
+ * signed (of a failed job too: what it signed is recorded, then kept or
  * revoked). */
 static void
 row_one(void *arg, size_t k)
@@ -262,7 +262,7 @@ sign_certs(struct job_ctx *ctx, struct issues *b)
  * crash before the rows are written leaves each serial accounted for
  * (job_recover_unrecorded_of() finds it).  One transaction for every
  * certificate the batch signed, a failed job's too, which then waits in
- * the hold (or is revoked).  When the transaction fails, every job fails.
+ * the kept set (or is revoked).  When the transaction fails, every job fails.
  */
 static void
 record_signs(struct job_ctx *ctx, struct issues *b)
@@ -333,7 +333,7 @@ save_files(struct job_ctx *ctx, struct issues *b)
 	keystore_save_many(ctx->keystore, ctx->workers, ctx->ca_cert, v, k);
 	for (size_t j = 0; j < k; j++)
 		of[j]->row.keystore_path = v[j].path;
-	for (size_t j = 0; j < k; j++)	/* the held copy has no file: written again */
+	for (size_t j = 0; j < k; j++)	/* the kept copy has no file: written again */
 		if (v[j].path == NULL)
 			fail(ctx, owner[j], -1, save_failure(&v[j], friendly[j],
 			    sizeof(friendly[j])));

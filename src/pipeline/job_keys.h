@@ -19,8 +19,8 @@
  * rc -2 with the reason in why; one the CA process could not sign for now
  * (down, or at its ceiling) rc -3, with ctx->ca_wait_until set; any other
  * failure rc -1 (why may say more).  What a failed attempt signed waits in
- * ctx->held for the next attempt, which records it if still right
- * (job_held.h), or is revoked before it returns (no hold), or when the job
+ * ctx->kept for the next attempt, which records it if still right
+ * (job_kept.h), or is revoked before it returns (no kept set), or when the job
  * is resumed in KEYS.  The items must have their identities and rc 0.  A
  * line per certificate at level.
  */

@@ -26,7 +26,7 @@ struct archive;
 struct keystore;
 struct keypool;
 struct workers;
-struct held_certs;
+struct kept_certs;
 
 /* In this order; unpublish, republish, hold and lift go PLANNED ->
  * PUBLISHED -> REVOKED. */
@@ -73,7 +73,7 @@ struct job_ctx {
 	void *stop_arg;
 	int64_t retry_unrecorded;  /* a retry time the store could not record:
 	                              the runner holds every job until then */
-	struct held_certs *held;   /* what failed attempts signed and could not
+	struct kept_certs *kept;   /* what failed attempts signed and could not
 	                              record, for their next attempt; NULL: such
 	                              certificates are revoked at once */
 };

@@ -4,7 +4,7 @@
  * Owns: the sign record (the CA's own account of each signature, written
  * before anything else about the certificate) and the recovery it makes
  * possible: every signature without its certificate row that its own job
- * does not adopt (job_held.c) is recorded and revoked as superseded, its
+ * does not adopt (job_kept.c) is recorded and revoked as superseded, its
  * key archived first when there is one.
  * Never: leaves a signed certificate off the CRL because its key file
  * cannot be read, or drops a key it finds.
@@ -31,7 +31,7 @@
  * a certificate the CA signed that the store does not know.
  * Nobody has it (it was neither published nor delivered), yet it is valid.
  * Its job's next attempt records it when it is still right for the user
- * (job_held.c).  Otherwise (and for a user whose job no longer issues) it
+ * (job_kept.c).  Otherwise (and for a user whose job no longer issues) it
  * is recorded and revoked as superseded in one transaction, its key
  * archived first like any superseded key, then taken out of the keystore.  Were the key file never written, the sign
  * record is enough: the row keeps the serial, kind, addresses and
@@ -369,7 +369,7 @@ job_unrecorded_load(struct job_ctx *ctx, const struct unrecorded_row *u,
 }
 
 /* A job in KEYS that still issues decides about its user's unrecorded
- * certificates itself: it adopts those still right (job_held.c). */
+ * certificates itself: it adopts those still right (job_kept.c). */
 static int
 left_to_job(struct job_ctx *ctx, const char *uuid)
 {

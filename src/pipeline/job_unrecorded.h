@@ -46,7 +46,7 @@ int job_recover_unrecorded(struct job_ctx *ctx);
 
 /* The same for uuid's certificates alone (NULL: anyone's, leaving the last
  * few minutes' signatures, and the users whose job is in KEYS, to their own
- * jobs: those adopt what is still right, see job_held.h); hand holds the n
+ * jobs: those adopt what is still right, see job_kept.h); hand holds the n
  * certificates of an attempt that failed, whose keys are taken from there
  * rather than from the keystore. */
 int job_recover_unrecorded_of(struct job_ctx *ctx, const char *uuid,

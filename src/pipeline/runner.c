@@ -16,7 +16,7 @@
  * revocations (the first one, or a fresh one before nextUpdate) is written
  * with the batch, checked at least every IDLE_WAIT seconds.  It keeps what
  * a failed attempt signed and could not record, for the next attempt
- * (job_held.c), and holds every job back for a while after failures in a
+ * (job_kept.c), and backs every job off for a while after failures in a
  * row, in memory, so that a store that cannot be written costs a few
  * attempts a minute.  While the CA process is down, job work waits (it is
  * restarted with backoff, its state kept in the store for `certsyncctl
@@ -40,7 +40,7 @@
 #include "pipeline/deliver.h"
 #include "pipeline/crl_publish.h"
 #include "pipeline/job.h"
-#include "pipeline/job_held.h"
+#include "pipeline/job_kept.h"
 #include "pipeline/job_unrecorded.h"
 #include "pipeline/leftovers.h"
 #include "pipeline/plan.h"
@@ -54,7 +54,7 @@
 #define IDLE_WAIT 30           /* seconds between checks when nothing is due */
 #define POOL_WAIT 2            /* ... while the key pool fills (its level is
                                   written for certsyncctl status) */
-#define HOLD_MAX 60            /* seconds, the longest hold after failures */
+#define BACKOFF_MAX 60            /* seconds, the longest back-off after failures */
 #define BATCH_MAX 500          /* jobs per batch before the CRL is rewritten */
 #define LOUD_MAX 20            /* more jobs due than this: a mass event, whose
                                   per-user lines go to info until it is over */
@@ -84,12 +84,12 @@ struct runner {
 	int kicked, stopping, draining;
 
 	/* In memory, so it holds whatever fails, the store included: after
-	 * jobs failed in a row no job runs before hold_until (1 s, 2 s, 4 s,
-	 * ... up to HOLD_MAX), on top of each job's own backoff.  A failure
+	 * jobs failed in a row no job runs before backoff_until (1 s, 2 s, 4 s,
+	 * ... up to BACKOFF_MAX), on top of each job's own backoff.  A failure
 	 * that is everyone's (the directory, the store) then costs a few
 	 * attempts a minute, not one per user. */
 	int fails;
-	int64_t hold_until;
+	int64_t backoff_until;
 };
 
 void
@@ -169,7 +169,7 @@ run_batch(struct runner *r, struct uuid_set *ran, int *failed)
 	int *rcs;
 
 	*failed = 0;
-	if (time(NULL) < r->hold_until)
+	if (time(NULL) < r->backoff_until)
 		return 0;
 	/* One more than a loud batch: enough to tell a mass event. */
 	if (should_stop(r) || store_job_list(r->st, time(NULL), NULL,
@@ -242,48 +242,48 @@ finish_batch(struct runner *r, struct uuid_set *ran, size_t *next)
 	return 0;
 }
 
-/* After a failed batch: the hold grows with the failures in a row, and
+/* After a failed batch: the back-off grows with the failures in a row, and
  * lasts at least until a retry the store could not record. */
 static void
-hold(struct runner *r)
+back_off(struct runner *r)
 {
-	int64_t delay = 1, max = r->conf->daemon.retry_max < HOLD_MAX ?
-	    r->conf->daemon.retry_max : HOLD_MAX;
+	int64_t delay = 1, max = r->conf->daemon.retry_max < BACKOFF_MAX ?
+	    r->conf->daemon.retry_max : BACKOFF_MAX;
 
 	for (int i = 0; i < r->fails && delay < max; i++)
 		delay *= 2;
 	r->fails++;
-	r->hold_until = time(NULL) + (delay < max ? delay : max);
-	if (r->hold_until < r->jctx.retry_unrecorded)
-		r->hold_until = r->jctx.retry_unrecorded;
+	r->backoff_until = time(NULL) + (delay < max ? delay : max);
+	if (r->backoff_until < r->jctx.retry_unrecorded)
+		r->backoff_until = r->jctx.retry_unrecorded;
 	r->jctx.retry_unrecorded = 0;
 }
 
 /*
- * Sleeps until kicked, stopped, or the next retry (not before the holds
+ * Sleeps until kicked, stopped, or the next retry (not before the back-offs
  * end) or delivery is due; never less than a second: what is due "now"
  * right after a round tried it is a retry the store did not record, and
- * must not be tried again in a tight loop.  ca_hold is the CA process's
+ * must not be tried again in a tight loop.  ca_wait is the CA process's
  * (0: none; -1: no job until kicked, the CA process being stopped for
  * good; else the time it restarts or its ceiling lifts).  While the key
  * pool fills it wakes every POOL_WAIT seconds to write its level.
  */
 static void
-wait_for_work(struct runner *r, int64_t deliver_due, int64_t ca_hold)
+wait_for_work(struct runner *r, int64_t deliver_due, int64_t ca_wait)
 {
 	int filling = keypool_level(r->keypool) < keypool_size(r->keypool);
 	struct timespec now, until;
 	int64_t due = 0, wake, delta;
-	int64_t from = ca_hold > r->hold_until ? ca_hold : r->hold_until;
+	int64_t from = ca_wait > r->backoff_until ? ca_wait : r->backoff_until;
 
 	progress_pool(&r->progress, r->st, r->keypool);
 	clock_gettime(CLOCK_REALTIME, &now);
 	wake = now.tv_sec + (filling ? POOL_WAIT : IDLE_WAIT);
-	if (ca_hold != -1 && store_job_next_due(r->st, &due) == 1 && due < wake)
+	if (ca_wait != -1 && store_job_next_due(r->st, &due) == 1 && due < wake)
 		wake = due > from ? due : from;
 	if (deliver_due > 0 && deliver_due < wake)
 		wake = deliver_due;
-	/* The end of a hold: a CRL still to write, or a CA process to
+	/* The end of a back-off: a CRL still to write, or a CA process to
 	 * start again, is tried then. */
 	if (from > now.tv_sec && from < wake)
 		wake = from;
@@ -302,10 +302,10 @@ wait_for_work(struct runner *r, int64_t deliver_due, int64_t ca_hold)
  * The CA process up, restarted if its time has come (a kick after SIGCHLD
  * brings us here at once); its state in the store when it changed; what a
  * dead one may have signed looked at when a new one is up.  1 if it is up;
- * else 0 with *hold the time jobs wait for (-1: until kicked).
+ * else 0 with *ca_wait the time jobs wait for (-1: until kicked).
  */
 static int
-ca_ready(struct runner *r, int64_t *hold)
+ca_ready(struct runner *r, int64_t *ca_wait)
 {
 	char status[sizeof(r->ca_status)];
 	int up = ca_client_ensure(r->ca) == 0;
@@ -320,7 +320,7 @@ ca_ready(struct runner *r, int64_t *hold)
 			log_error("the CA process's audit log could not be held against "
 			    "the store; tried again when it next starts");
 	}
-	*hold = up ? 0 : ca_client_state(r->ca) == CA_STOPPED ? -1 :
+	*ca_wait = up ? 0 : ca_client_state(r->ca) == CA_STOPPED ? -1 :
 	    (int64_t)ca_client_next_start(r->ca);
 	return up;
 }
@@ -328,16 +328,16 @@ ca_ready(struct runner *r, int64_t *hold)
 /* One round: the CA process looked at, a batch run and closed.  Returns
  * how many jobs ran, and how many closing the batch planned (due at once:
  * --once waits for them, and nobody sleeps over them); *failed when a job
- * or the CRL failed; *ca_hold as ca_ready's (or a job's wait for the CA
+ * or the CRL failed; *ca_wait as ca_ready's (or a job's wait for the CA
  * process's ceiling). */
 static size_t
 round_once(struct runner *r, struct uuid_set *ran, int *first, int *failed,
-    int64_t *ca_hold)
+    int64_t *ca_wait)
 {
 	size_t n = 0, next = 0;
 
 	*failed = 0;
-	if (!ca_ready(r, ca_hold))
+	if (!ca_ready(r, ca_wait))
 		return 0;
 	n = run_batch(r, ran, failed);
 	/* The first time round it also closes a batch a crash left open;
@@ -345,12 +345,12 @@ round_once(struct runner *r, struct uuid_set *ran, int *first, int *failed,
 	if ((*first || n > 0 || r->jctx.revoked > 0 || ran->n > 0 ||
 	    store_crl_pending(r->st) == 1 ||
 	    crl_publish_due(r->conf, r->st, time(NULL)) == 1) &&
-	    time(NULL) >= r->hold_until && finish_batch(r, ran, &next) == -1)
+	    time(NULL) >= r->backoff_until && finish_batch(r, ran, &next) == -1)
 		*failed = 1;
 	*first = 0;
 	/* A job waiting for the CA process (its ceiling): all of them wait. */
 	if (r->jctx.ca_wait_until > time(NULL))
-		*ca_hold = r->jctx.ca_wait_until;
+		*ca_wait = r->jctx.ca_wait_until;
 	return n + next;
 }
 
@@ -398,17 +398,17 @@ runner_main(void *arg)
 		/* A drain ends with an empty round that began after it was
 		 * asked for: jobs planned during an earlier round still run. */
 		int failed = 0, asked_before = stop_asked(r, NULL), stop, draining;
-		int64_t deliver_due, ca_hold = 0;
-		size_t n = round_once(r, &ran, &first, &failed, &ca_hold);
+		int64_t deliver_due, ca_wait = 0;
+		size_t n = round_once(r, &ran, &first, &failed, &ca_wait);
 
 		deliver_due = deliver_poll(r->deliver);
 		stop = stop_asked(r, &draining);
 		if (stop && (!draining || (n == 0 && asked_before) || failed))
 			break;
 		if (failed)
-			hold(r);
-		if (n == 0 || failed || ca_hold != 0)
-			wait_for_work(r, deliver_due, ca_hold);
+			back_off(r);
+		if (n == 0 || failed || ca_wait != 0)
+			wait_for_work(r, deliver_due, ca_wait);
 	}
 	deliver_finish(r->deliver);
 	uuid_set_clear(&ran);
@@ -449,7 +449,7 @@ runner_start(const struct conf *conf, struct ca_client *ca, struct runner **out)
 	r->jctx.workers = r->workers = workers_start(conf->daemon.workers);
 	r->jctx.keypool = r->keypool = keypool_start(&conf->certificates.key,
 	    conf->certificates.key_pool, 0);
-	r->jctx.held = held_new();
+	r->jctx.kept = kept_new();
 	r->jctx.should_stop = should_stop;
 	r->jctx.stop_arg = r;
 	r->batch = 2 * (size_t)workers_width(r->workers);
@@ -461,7 +461,7 @@ runner_start(const struct conf *conf, struct ca_client *ca, struct runner **out)
 	*out = r;
 	return 0;
 fail:
-	held_free(r->jctx.held);
+	kept_free(r->jctx.kept);
 	deliver_close(r->deliver);
 	plan_free(&r->plan);
 	publish_close(r->pub);
@@ -493,7 +493,7 @@ runner_join(struct runner *r, int draining)
 	workers_stop(r->workers);
 	keystore_close(r->keystore);
 	archive_close(r->archive);
-	held_free(r->jctx.held);
+	kept_free(r->jctx.kept);
 	ca_client_free(r->ca);
 	store_close(r->st);
 	pthread_mutex_destroy(&r->lock);

@@ -1,7 +1,7 @@
 /*
- * job_held.c - a failed attempt's certificates, kept for the next one.
+ * job_kept.c - a failed attempt's certificates, kept for the next one.
  *
- * Owns: the runner's hold (certificates an attempt signed and could not
+ * Owns: the runner's kept set (certificates an attempt signed and could not
  * record, with their keys, by user), and the keys step's first move: each
  * unrecorded certificate of the user is adopted (recorded as this
  * attempt's, no new signature) when the profile would issue exactly it now
@@ -9,7 +9,7 @@
  * that was full or locked for a minute therefore signs nothing new and
  * revokes nothing: the CRL does not grow with each attempt.
  * Never: adopts what the profile would not issue now (another address,
- * name, CA, key type or profile), or two of a kind; drops a held key whose
+ * name, CA, key type or profile), or two of a kind; drops a kept key whose
  * certificate is still unrecorded.
  */
 #include "config.h"
@@ -19,32 +19,32 @@
 #include <time.h>
 
 #include "lib/log.h"
-#include "pipeline/job_held.h"
+#include "pipeline/job_kept.h"
 #include "pki/certinfo.h"
 #include "pki/issue.h"
 
-#define HELD_MAX 1024          /* certificates in the hold; more are revoked */
+#define KEPT_MAX 1024          /* certificates in the kept set; more are revoked */
 #define HAND_MAX 8             /* of one user, taken back at once */
 #define FRESH_SLACK 86400      /* seconds of validity an adopted one may lack */
 
-struct held_certs {
+struct kept_certs {
 	struct fresh *v;
 	size_t n;
 };
 
-struct held_certs *
-held_new(void)
+struct kept_certs *
+kept_new(void)
 {
-	struct held_certs *h;
+	struct kept_certs *h;
 
 	if ((h = calloc(1, sizeof(*h))) == NULL ||
-	    (h->v = calloc(HELD_MAX, sizeof(*h->v))) == NULL)
+	    (h->v = calloc(KEPT_MAX, sizeof(*h->v))) == NULL)
 		fatal("out of memory");
 	return h;
 }
 
 void
-held_free(struct held_certs *h)
+kept_free(struct kept_certs *h)
 {
 	if (h == NULL)
 		return;
@@ -54,20 +54,20 @@ held_free(struct held_certs *h)
 	free(h);
 }
 
-/* Moves *f into the hold; 0, or -1 when it is full (f untouched). */
+/* Moves *f into the kept set; 0, or -1 when it is full (f untouched). */
 static int
-held_put(struct held_certs *h, struct fresh *f)
+kept_put(struct kept_certs *h, struct fresh *f)
 {
-	if (h == NULL || h->n == HELD_MAX || f->row.serial == NULL || f->row.uuid == NULL)
+	if (h == NULL || h->n == KEPT_MAX || f->row.serial == NULL || f->row.uuid == NULL)
 		return -1;
 	h->v[h->n++] = *f;
 	memset(f, 0, sizeof(*f));
 	return 0;
 }
 
-/* Moves uuid's certificates out of the hold into out (at most max). */
+/* Moves uuid's certificates out of the kept set into out (at most max). */
 static size_t
-held_take(struct held_certs *h, const char *uuid, struct fresh *out, size_t max)
+kept_take(struct kept_certs *h, const char *uuid, struct fresh *out, size_t max)
 {
 	size_t n = 0;
 
@@ -204,8 +204,8 @@ job_adopt_unrecorded(struct job_ctx *ctx, const struct identity *id,
 	int rc = -1, listed = 0;
 
 	memset(hand, 0, sizeof(hand));
-	nh = held_take(ctx->held, id->uuid, hand, HAND_MAX);
-	/* A held certificate whose sign record could not be written gets it
+	nh = kept_take(ctx->kept, id->uuid, hand, HAND_MAX);
+	/* A kept certificate whose sign record could not be written gets it
 	 * first: nothing the CA signed stays unaccounted for. */
 	for (size_t i = 0; i < nh; i++)
 		if (!hand[i].sign_logged) {
@@ -221,12 +221,12 @@ job_adopt_unrecorded(struct job_ctx *ctx, const struct identity *id,
 		if (settle(ctx, id, &un.v[i], hand, nh, fresh, n) == -1)
 			rc = -1;
 done:
-	/* Back into the hold: what could not be settled.  One no longer
+	/* Back into the kept set: what could not be settled.  One no longer
 	 * unrecorded (a row records it now) needs no copy. */
 	for (size_t i = 0; i < nh; i++)
 		if (hand[i].cert != NULL && (listed && !unrecorded_has(&un, hand[i].row.serial)))
 			job_fresh_free(&hand[i]);
-		else if (hand[i].cert != NULL && held_put(ctx->held, &hand[i]) == -1)
+		else if (hand[i].cert != NULL && kept_put(ctx->kept, &hand[i]) == -1)
 			job_fresh_free(&hand[i]);	/* cannot happen: it came from there */
 	unrecorded_rows_free(&un);
 	return rc;
@@ -241,9 +241,9 @@ job_keep_unrecorded(struct job_ctx *ctx, const char *uuid, struct fresh *fresh,
 	for (size_t i = 0; i < n; i++) {
 		if (fresh[i].cert == NULL)
 			continue;
-		if (held_put(ctx->held, &fresh[i]) == 0)
+		if (kept_put(ctx->kept, &fresh[i]) == 0)
 			continue;
-		/* No hold: revoked now, with the key in hand, which needs the
+		/* No kept set: revoked now, with the key in hand, which needs the
 		 * sign record the recovery goes by. */
 		if (!fresh[i].sign_logged && job_sign_record(ctx->st, &fresh[i].row) == 0)
 			fresh[i].sign_logged = 1;
