@@ -21,23 +21,7 @@
 #include <unistd.h>
 
 #include "lib/fs_batch.h"
-
-static int
-write_all(int fd, const unsigned char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
+#include "lib/fsutil.h"
 
 /* The temporary file of f, written and its writeback started; f->err set
  * on a failure (and nothing left behind). */
@@ -46,8 +30,9 @@ write_tmp(struct fs_file *f)
 {
 	int fd;
 
-	if (snprintf(f->tmp, sizeof(f->tmp), "%s.tmp.XXXXXX", f->path) >=
-	    (int)sizeof(f->tmp)) {
+	/* fsutil.c's name, with our pid: a sweep at start knows it for ours. */
+	if (snprintf(f->tmp, sizeof(f->tmp), "%s" FS_TMP_TAG "%ld.XXXXXX",
+	    f->path, (long)getpid()) >= (int)sizeof(f->tmp)) {
 		f->err = ENAMETOOLONG;
 		return;
 	}
@@ -55,7 +40,7 @@ write_tmp(struct fs_file *f)
 		f->err = errno;
 		return;
 	}
-	if (fchmod(fd, f->mode) == -1 || write_all(fd, f->data, f->len) == -1 ||
+	if (fchmod(fd, f->mode) == -1 || fs_write_all(fd, f->data, f->len) == -1 ||
 	    sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE) == -1)
 		f->err = errno;
 	if (close(fd) == -1 && f->err == 0)

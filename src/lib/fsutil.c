@@ -25,9 +25,12 @@
 
 #include "lib/fsutil.h"
 
-static int
-write_all(int fd, const unsigned char *p, size_t len)
+/* 0, or -1 with errno (fsutil.h). */
+int
+fs_write_all(int fd, const void *data, size_t len)
 {
+	const unsigned char *p = data;
+
 	while (len > 0) {
 		ssize_t n = write(fd, p, len);
 
@@ -75,7 +78,7 @@ fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 	}
 	if ((fd = mkstemp(tmp)) == -1)
 		return -1;
-	if (fchmod(fd, mode) == -1 || write_all(fd, data, len) == -1 ||
+	if (fchmod(fd, mode) == -1 || fs_write_all(fd, data, len) == -1 ||
 	    fsync(fd) == -1)
 		goto fail;
 	if (close(fd) == -1) {

@@ -15,6 +15,9 @@
  * "FILE.tmp.PID.XXXXXX" (the writer's pid, then mkstemp's letters). */
 #define FS_TMP_TAG ".tmp."
 
+/* All of len bytes written to fd (EINTR resumed); 0, or -1 with errno. */
+int fs_write_all(int fd, const void *data, size_t len);
+
 /*
  * Writes len bytes to path atomically with the given mode.  With
  * no_replace set, fails (errno EEXIST) if path already exists: used for
