@@ -40,6 +40,14 @@
 # slapd_client_cert issues client certificates from the same CA.  The OpenLDAP
 # tools here run with LDAPNOINIT, which also drops LDAPTLS_*: they use
 # SLAPD_URI without TLS.
+# Benchmarks with many users, before slapd_start:
+#     SLAPD_SVC_UNLIMITED=1   the service account searches without slapd's
+#                     size and time limits (olcLimits on the database; the
+#                     default sizelimit of 500 entries fails certsync's
+#                     syncrepl refresh of more users with "Size limit
+#                     exceeded").  Tests leave it unset: they run with the
+#                     limits an administrator gets from the shipped LDIF.
+#     SLAPD_DB_MAXSIZE=BYTES  the database's olcDbMaxSize (default 64 MiB).
 # SLAPD_DEBUG=LEVEL before slapd_start (default none) is slapd's -d: "stats"
 # writes each connection, TLS session and bind (with the DN it bound as) to
 # $T/slapd/slapd.log, which every (re)start empties.
@@ -57,6 +65,8 @@ SLAPD_TLS_CA=
 SLAPD_TLS=${SLAPD_TLS:-}
 SLAPD_LDAPS=${SLAPD_LDAPS:-}
 SLAPD_DEBUG=${SLAPD_DEBUG:-none}
+SLAPD_SVC_UNLIMITED=${SLAPD_SVC_UNLIMITED:-}
+SLAPD_DB_MAXSIZE=${SLAPD_DB_MAXSIZE:-67108864}
 SLAPD_SBIN=/usr/sbin
 SLAPD_MODULES=/usr/lib/ldap
 SLAPD_SCHEMA=/etc/ldap/schema
@@ -205,7 +215,10 @@ olcAccess: {2}to * by * read
 olcLastMod: TRUE
 olcDbIndex: objectClass eq
 olcDbIndex: cn,uid eq
-olcDbMaxSize: 67108864
+olcDbMaxSize: $SLAPD_DB_MAXSIZE
+EOF
+		[ -z "$SLAPD_SVC_UNLIMITED" ] || cat <<EOF
+olcLimits: dn.exact="$SLAPD_SVC_DN" size=unlimited time=unlimited
 EOF
 	} > "$d/generated.ldif"
 }
