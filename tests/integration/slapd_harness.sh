@@ -203,6 +203,30 @@ check "syncrepl resumes from the cookie of before the restart" \
     ldap_svc_search -b "$SLAPD_PEOPLE" -E "sync=ro/$cookie" '(mail=*)' displayName
 last_says '^displayName: Alice Renamed$' "and reports the change"
 
+# --- limits.ldif: more users than slapd's default size limit (500) ----------
+
+many_users() {
+	i=0
+	while [ $i -lt 501 ]; do
+		printf 'dn: uid=many%d,%s\nchangetype: add\nobjectClass: inetOrgPerson\n' \
+		    $i "$SLAPD_PEOPLE"
+		printf 'uid: many%d\ncn: Many %d\nsn: Many\nmail: many%d@example.test\n\n' \
+		    $i $i $i
+		i=$((i + 1))
+	done
+}
+svc_count() {
+	ldap_svc_search -b "$SLAPD_PEOPLE" '(mail=*)' 1.1 >"$T/many.out" || return
+	test "$(grep -c '^dn: ' "$T/many.out")" -ge 501
+}
+add_many() { many_users | ldap_admin_modify >/dev/null; }
+apply_limits() { _slapd_ldif limits.ldif | ldap_config_modify >"$T/limits.log" 2>&1; }
+check "501 more users are added" add_many
+check_exit 4 "without limits.ldif the service account's search of them hits the size limit" \
+    svc_count
+check "limits.ldif applies" apply_limits
+check "with it the service account reads all of them" svc_count
+
 old_pid=$SLAPD_PID
 check "slapd_kill succeeds" slapd_kill
 check_fails "the process is gone" kill -0 "$old_pid"
