@@ -387,19 +387,19 @@ adopt_item(struct archive *ar, struct archive_item *it)
 }
 
 /* What archive_write_many()'s steps share: per item, the file to write
- * (todo) and its PKCS#12 and bundle once sealed. */
+ * (pending) and its PKCS#12 and bundle once sealed. */
 struct batch {
 	struct archive *ar;
 	X509 *ca;
 	struct archive_item *v;
 	size_t n;
-	int *todo;
+	int *pending;
 	unsigned char **p12, **bundle;
 	size_t *p12_len, *bundle_len;
 };
 
 /* Each item named; one whose file an earlier attempt left is adopted now
- * (done), the others are to be written (todo). */
+ * (done), the others are to be written (pending). */
 static void
 name_items(struct batch *b)
 {
@@ -420,7 +420,7 @@ name_items(struct batch *b)
 		if (access(it->out.path, F_OK) == 0)
 			it->rc = adopt_item(b->ar, it);
 		else if (it->key != NULL || it->raw != NULL)
-			b->todo[i] = 1;
+			b->pending[i] = 1;
 		else
 			log_error("%s: no archive file, and no key to write one with",
 			    it->out.path);
@@ -435,18 +435,18 @@ seal_one(void *arg, size_t i)
 	struct archive_item *it = &b->v[i];
 	struct p12_key *k;
 
-	if (!b->todo[i])
+	if (!b->pending[i])
 		return;
 	if (recovery_mode(b->ar))
-		b->todo[i] = seal(b->ar, it, b->ca, base_name(it->out.path),
+		b->pending[i] = seal(b->ar, it, b->ca, base_name(it->out.path),
 		    &b->p12[i], &b->p12_len[i], &b->bundle[i], &b->bundle_len[i]) == 0;
 	else
-		b->todo[i] = (k = password_key(b->ar)) != NULL &&
+		b->pending[i] = (k = password_key(b->ar)) != NULL &&
 		    encode_item(k, it, b->ca, &b->p12[i], &b->p12_len[i]) == 0;
 }
 
-/* The bundles (what == 1) or the files (what == 0) of the items still to
- * do, with shared flushes; an item whose write fails is done with. */
+/* The bundles (bundles set) or the files of the items still pending,
+ * with shared flushes; an item whose write fails is done with. */
 static void
 write_stage(struct batch *b, int bundles)
 {
@@ -457,7 +457,7 @@ write_stage(struct batch *b, int bundles)
 	if (f == NULL || names == NULL || at == NULL)
 		fatal("out of memory");
 	for (size_t i = 0; i < b->n; i++) {
-		if (!b->todo[i])
+		if (!b->pending[i])
 			continue;
 		names[k] = bundles ? archive_bundle_file(b->v[i].out.path) : NULL;
 		f[k] = (struct fs_file){ .path = bundles ? names[k] : b->v[i].out.path,
@@ -470,7 +470,7 @@ write_stage(struct batch *b, int bundles)
 	for (size_t j = 0; j < k; j++) {
 		if (f[j].err != 0) {
 			log_error("cannot write %s: %s", f[j].path, strerror(f[j].err));
-			b->todo[at[j]] = 0;
+			b->pending[at[j]] = 0;
 		}
 		free(names[j]);
 	}
@@ -488,27 +488,27 @@ drop_stale_bundles(struct batch *b)
 	for (size_t i = 0; i < b->n; i++) {
 		char *kra;
 
-		if (!b->todo[i])
+		if (!b->pending[i])
 			continue;
 		kra = archive_bundle_file(b->v[i].out.path);
 		if (fs_unlink_durable(kra) == -1) {
 			log_error("cannot remove %s: %s", kra, strerror(errno));
-			b->todo[i] = 0;
+			b->pending[i] = 0;
 		}
 		free(kra);
 	}
 }
 
-/* Seals and writes the items to do: with recovery agents the bundles
+/* Seals and writes the pending items: with recovery agents the bundles
  * first, durable before any file, so no file is ever without its
  * wrapped password. */
 static void
-write_todo(struct batch *b, struct workers *w)
+write_pending(struct batch *b, struct workers *w)
 {
 	int recovery = recovery_mode(b->ar), any = 0;
 
 	if (recovery && agents_still_valid(b->ar) == -1)
-		memset(b->todo, 0, b->n * sizeof(*b->todo));
+		memset(b->pending, 0, b->n * sizeof(*b->pending));
 	if (!recovery)
 		drop_stale_bundles(b);
 	workers_map(w, b->n, seal_one, b);
@@ -520,7 +520,7 @@ write_todo(struct batch *b, struct workers *w)
 	for (size_t i = 0; i < b->n; i++) {
 		struct archive_item *it = &b->v[i];
 
-		if (!b->todo[i])
+		if (!b->pending[i])
 			continue;
 		it->out.protection = recovery ? ARCHIVE_RECOVERY_AGENTS :
 		    ARCHIVE_PASSWORD_FILE;
@@ -540,7 +540,7 @@ batch_free(struct batch *b)
 		OPENSSL_free(b->p12[i]);
 		OPENSSL_free(b->bundle[i]);
 	}
-	free(b->todo);
+	free(b->pending);
 	free(b->p12);
 	free(b->bundle);
 	free(b->p12_len);
@@ -557,8 +557,8 @@ archive_write_many(struct archive *ar, struct workers *w, X509 *ca,
 	    calloc(n + 1, sizeof(size_t)), calloc(n + 1, sizeof(size_t)) };
 	size_t failed = 0;
 
-	if (b.todo == NULL || b.p12 == NULL || b.bundle == NULL || b.p12_len == NULL ||
-	    b.bundle_len == NULL)
+	if (b.pending == NULL || b.p12 == NULL || b.bundle == NULL ||
+	    b.p12_len == NULL || b.bundle_len == NULL)
 		fatal("out of memory");
 	if (fs_mkdir_p(dir, 0700) == -1) {
 		log_error("cannot create %s: %s", dir, strerror(errno));
@@ -570,7 +570,7 @@ archive_write_many(struct archive *ar, struct workers *w, X509 *ca,
 		return n;
 	}
 	name_items(&b);
-	write_todo(&b, w);
+	write_pending(&b, w);
 	for (size_t i = 0; i < n; i++) {
 		if (v[i].rc == 1)
 			v[i].rc = 0;
