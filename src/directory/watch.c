@@ -39,6 +39,7 @@
 #include "directory/syncrepl.h"
 #include "directory/watch.h"
 #include "lib/log.h"
+#include "lib/memtrim.h"
 #include "lib/metrics.h"
 
 #define CHECKPOINT "syncrepl"
@@ -614,6 +615,8 @@ refresh_complete(struct watch *w)
 	    summary);
 	store_state_set(w->st, "refreshed", "yes");
 	scope_settled(w);
+	/* A full refresh parsed every entry in scope: its pages go back. */
+	mem_trim();
 	if (w->once && w->on_refreshed != NULL)
 		w->on_refreshed(w->arg);
 }
