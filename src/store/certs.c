@@ -264,6 +264,23 @@ store_cert_each(struct store *st, enum cert_query q, const char *arg,
 	return 0;
 }
 
+int
+store_cert_serial_known(struct store *st, const char *serial)
+{
+	sqlite3_stmt *stmt = db_prepare(st, "SELECT 1 FROM certificates WHERE serial = ?1 "
+	    "LIMIT 1");
+	int rc;
+
+	if (stmt == NULL)
+		return -1;
+	db_bind_text(stmt, 1, serial);
+	rc = sqlite3_step(stmt);
+	db_release(st, stmt);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : db_fail(st, "look up a certificate serial");
+}
+
 /* store_cert_query's collector: the row moves into the array. */
 static void
 append_row(void *arg, struct cert_row *row)
