@@ -171,6 +171,22 @@ static const char *const migrations[] = {
 	"  uuid TEXT NOT NULL,"
 	"  at INTEGER NOT NULL);"
 	"CREATE INDEX departures_at ON departures (at);"),
+
+	/* 6: published values recorded by their SHA-256 digest, not their
+	 * bytes: the certificates' DER and the S/MIME values are kept once
+	 * (certificates, smime_values), and the whole value in the table and
+	 * again in its primary key was 12 KiB a user.  WITHOUT ROWID: the key
+	 * is the row.  certsync_sha256() is published.c's, registered on every
+	 * connection before migrating. */
+	("CREATE TABLE published_digests ("
+	"  uuid TEXT NOT NULL,"
+	"  attribute TEXT NOT NULL,"
+	"  digest BLOB NOT NULL,"
+	"  PRIMARY KEY (uuid, attribute, digest)) WITHOUT ROWID;"
+	"INSERT OR IGNORE INTO published_digests (uuid, attribute, digest)"
+	"  SELECT uuid, attribute, certsync_sha256(value) FROM published;"
+	"DROP TABLE published;"
+	"ALTER TABLE published_digests RENAME TO published;"),
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -274,6 +290,7 @@ store_open(const char *path, struct store **out)
 	sqlite3_busy_timeout(st->db, 5000);
 	if (set_wal(st) == -1 ||
 	    db_exec(st, "PRAGMA synchronous = FULL") == -1 ||
+	    db_register_functions(st) == -1 ||
 	    db_exec(st, "PRAGMA foreign_keys = ON") == -1 ||
 	    migrate(st) == -1)
 		goto fail;
@@ -321,7 +338,8 @@ store_open_ro(const char *path, struct store **out)
 	if (absent) {
 		log_info("state store %s does not exist yet; nothing is recorded", path);
 		if (sqlite3_open_v2(":memory:", &st->db, SQLITE_OPEN_READWRITE |
-		    SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK || migrate(st) == -1)
+		    SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK ||
+		    db_register_functions(st) == -1 || migrate(st) == -1)
 			goto fail;
 		*out = st;
 		return 0;

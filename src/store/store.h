@@ -246,16 +246,29 @@ int store_job_each_failing(struct store *st,
  * apart, as state "parked". */
 int store_job_counts(struct store *st, void (*fn)(void *, const char *, int), void *arg);
 
-/* Values certsync wrote to a user's directory entry (add=1) or removed. */
+/*
+ * Values certsync wrote to a user's directory entry (add=1) or removed.
+ * The store keeps their SHA-256 digests (STORE_DIGEST_LEN bytes), not the
+ * values: a value the directory holds is ours when its digest is recorded.
+ */
+#define STORE_DIGEST_LEN 32
+/* The digest the published values are recorded by. */
+void store_value_digest(const void *value, size_t len,
+    unsigned char digest[STORE_DIGEST_LEN]);
 int store_published(struct store *st, int add, const char *uuid, const char *attr,
     const void *value, size_t len);
+/* The same, for a value known by its digest (one store_published_each
+ * gave). */
+int store_published_digest(struct store *st, int add, const char *uuid, const char *attr,
+    const unsigned char digest[STORE_DIGEST_LEN]);
 /* Whether the store records value in attr of uuid's entry: 1 yes, 0 no
  * (never written, or withdrawn). */
 int store_published_has(struct store *st, const char *uuid, const char *attr,
     const void *value, size_t len);
-/* Calls fn per recorded value; fn returning -1 stops (and returns -1). */
+/* Calls fn per recorded value's digest; fn returning -1 stops (and
+ * returns -1). */
 int store_published_each(struct store *st, const char *uuid, const char *attr,
-    int (*fn)(void *arg, const void *value, size_t len), void *arg);
+    int (*fn)(void *arg, const unsigned char digest[STORE_DIGEST_LEN]), void *arg);
 
 /* A key waiting to be handed to the delivery hook. */
 struct delivery_row {

@@ -24,7 +24,7 @@
 #include "check_main.h"
 
 /* The schema version this certsync writes. */
-#define SCHEMA 6
+#define SCHEMA 7
 
 static char dir[] = "/tmp/check_store.XXXXXX";
 static char path[512];
@@ -110,6 +110,12 @@ raw_exec(const char *sql)
 	sqlite3_close(db);
 	return rc;
 }
+
+/* Version 6's published table (whole values), for a store taken back to
+ * an older version. */
+#define PUBLISHED_V6 "DROP TABLE published;" \
+	"CREATE TABLE published (uuid TEXT NOT NULL, attribute TEXT NOT NULL," \
+	"  value BLOB NOT NULL, PRIMARY KEY (uuid, attribute, value));"
 
 /* The one integer a query returns. */
 static int
@@ -241,7 +247,7 @@ START_TEST(archive_protection_migrated)
 	ck_assert_int_eq(raw_exec("ALTER TABLE certificates DROP COLUMN archive_bundle;"
 	    "ALTER TABLE certificates DROP COLUMN archive_protection;"
 	    "DROP TABLE held; DROP TABLE departures;"
-	    "PRAGMA user_version = 4"), SQLITE_OK);
+	    PUBLISHED_V6 "PRAGMA user_version = 4"), SQLITE_OK);
 	ck_assert_int_eq(store_open(path, &st), 0);
 	ck_assert_int_eq(store_schema_version(st), SCHEMA);
 	ck_assert_uint_eq(count(CQ_ALL, NULL), 2);
@@ -295,7 +301,7 @@ START_TEST(smime_value_kept_and_migrated)
 	    "ALTER TABLE certificates DROP COLUMN archive_bundle;"
 	    "ALTER TABLE certificates DROP COLUMN archive_protection;"
 	    "DROP TABLE held; DROP TABLE departures;"
-	    "PRAGMA user_version = 2"), SQLITE_OK);
+	    PUBLISHED_V6 "PRAGMA user_version = 2"), SQLITE_OK);
 	ck_assert_int_eq(store_open(path, &st), 0);
 	ck_assert_int_eq(store_schema_version(st), SCHEMA);
 	ck_assert_uint_eq(count(CQ_ALL, NULL), 1);
@@ -678,7 +684,7 @@ START_TEST(migrates_from_version_3)
 	    "('u1', 'uid=a,dc=x', 'a@example.org', 1, 5);"
 	    "INSERT INTO jobs (uuid, state, action, updated_at) VALUES "
 	    "('u1', 'KEYS', 'enroll', 5);"
-	    "PRAGMA user_version = 3;"), SQLITE_OK);
+	    PUBLISHED_V6 "PRAGMA user_version = 3;"), SQLITE_OK);
 	ck_assert_int_eq(store_open(path, &st), 0);
 	ck_assert_int_eq(store_schema_version(st), SCHEMA);
 	ck_assert_int_eq(store_identity_get(st, "u1", &got), 1);
@@ -695,10 +701,9 @@ END_TEST
 /* ---- on_disable = unpublish: decision, job, published values ------------ */
 
 static int
-count_value(void *arg, const void *value, size_t len)
+count_value(void *arg, const unsigned char digest[STORE_DIGEST_LEN])
 {
-	(void)value;
-	(void)len;
+	(void)digest;
 	++*(int *)arg;
 	return 0;
 }
@@ -1021,6 +1026,9 @@ START_TEST(schema_2_migrates)
 	    "INSERT INTO certificate_addresses VALUES (9, 'a@example.org');"
 	    "INSERT INTO revocations VALUES (9, 3, 1234);"
 	    "INSERT INTO deliveries (cert_id, uuid) VALUES (7, 'u1');"
+	    "CREATE TABLE published (uuid TEXT NOT NULL, attribute TEXT NOT NULL,"
+	    " value BLOB NOT NULL, PRIMARY KEY (uuid, attribute, value));"
+	    "INSERT INTO published VALUES ('u1', 'userCertificate;binary', x'30');"
 	    "PRAGMA user_version = 2;";
 	struct cert_rows rows;
 
@@ -1030,6 +1038,8 @@ START_TEST(schema_2_migrates)
 	ck_assert_int_eq(raw_exec(v2), SQLITE_OK);
 	ck_assert_int_eq(store_open(path, &st), 0);
 	ck_assert_int_eq(store_schema_version(st), SCHEMA);
+	ck_assert_int_eq(store_published_has(st, "u1", "userCertificate;binary",
+	    "\x30", 1), 1);
 	ck_assert_uint_eq(count(CQ_ADDRESS, "a@example.org"), 2);
 	ck_assert_int_eq(store_cert_query(st, CQ_SERIAL, "BB", &rows), 0);
 	ck_assert_int_eq(rows.v[0].id, 9);
@@ -1041,6 +1051,59 @@ START_TEST(schema_2_migrates)
 	ck_assert_uint_eq(count(CQ_UUID_ON_HOLD, "u1"), 1);
 	ck_assert_int_eq(raw_exec("PRAGMA foreign_keys = ON; INSERT INTO revocations "
 	    "VALUES (99, 1, 1)"), SQLITE_CONSTRAINT);
+}
+END_TEST
+
+/* The digests version 7 records of the values below (sha256sum of the
+ * bytes, computed apart). */
+#define SHA_CERT "ECEDA61045DB145D209DEBF0D245E44B5B1CC52E3C04266AA2A486FDB6A2B285"
+#define SHA_P7 "03FBD36C05856BCA596B0BCB4466F4F30F0119A41BE2B9FCEBFA71D68178B116"
+
+static int
+count_digest(const char *attr, const char *hex)
+{
+	char sql[300];
+
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM published WHERE uuid = 'u1' "
+	    "AND attribute = '%s' AND hex(digest) = '%s'", attr, hex);
+	return raw_count(sql);
+}
+
+/* Version 6's published table (whole values) with data opens as version 7
+ * (digests, WITHOUT ROWID) with the same published set: what was ours to
+ * remove still is, nothing else is. */
+START_TEST(published_values_migrate_to_digests)
+{
+	static const unsigned char cert[] = { 0x30, 0x03, 0x02, 0x01, 0x07 };
+	static const unsigned char other[] = { 0x30, 0x03, 0x02, 0x01, 0x08 };
+	const char *cattr = "userCertificate;binary", *sattr = "userSMIMECertificate";
+	int n = 0;
+
+	store_close(st);
+	st = NULL;
+	ck_assert_int_eq(raw_exec(PUBLISHED_V6
+	    "INSERT INTO published VALUES ('u1', 'userCertificate;binary', x'3003020107');"
+	    "INSERT INTO published VALUES ('u1', 'userSMIMECertificate', CAST('p7' AS BLOB));"
+	    "INSERT INTO published VALUES ('u2', 'userCertificate;binary', x'3003020108');"
+	    "PRAGMA user_version = 6;"), SQLITE_OK);
+	ck_assert_int_eq(store_open(path, &st), 0);
+	ck_assert_int_eq(store_schema_version(st), SCHEMA);
+	ck_assert_int_eq(raw_count("SELECT count(*) FROM published"), 3);
+	ck_assert_int_eq(count_digest(cattr, SHA_CERT), 1);
+	ck_assert_int_eq(count_digest(sattr, SHA_P7), 1);
+	ck_assert_int_eq(raw_count("SELECT count(*) FROM sqlite_schema WHERE name = "
+	    "'published' AND sql LIKE '%WITHOUT ROWID%'"), 1);
+	ck_assert_int_eq(store_published_has(st, "u1", cattr, cert, sizeof(cert)), 1);
+	ck_assert_int_eq(store_published_has(st, "u1", sattr, "p7", 2), 1);
+	ck_assert_int_eq(store_published_has(st, "u2", cattr, other, sizeof(other)), 1);
+	ck_assert_int_eq(store_published_has(st, "u1", cattr, other, sizeof(other)), 0);
+	ck_assert_int_eq(store_published_has(st, "u2", cattr, cert, sizeof(cert)), 0);
+	ck_assert_int_eq(store_published_each(st, "u1", cattr, count_value, &n), 0);
+	ck_assert_int_eq(n, 1);
+	/* Withdrawn as before: by the value. */
+	ck_assert_int_eq(store_published(st, 0, "u1", cattr, cert, sizeof(cert)), 0);
+	ck_assert_int_eq(store_published_has(st, "u1", cattr, cert, sizeof(cert)), 0);
+	ck_assert_int_eq(count_digest(cattr, SHA_CERT), 0);
 }
 END_TEST
 
@@ -1224,6 +1287,7 @@ main(void)
 	tcase_add_test(tc, holds_are_the_reversible_revocation);
 	tcase_add_test(tc, holds_due);
 	tcase_add_test(tc, schema_2_migrates);
+	tcase_add_test(tc, published_values_migrate_to_digests);
 	tcase_add_test(tc, gate_holds_an_empty_sweep);
 	tcase_add_test(tc, gate_lets_a_few_through);
 	tcase_add_test(tc, gate_window_catches_a_stream);
