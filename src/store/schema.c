@@ -186,7 +186,16 @@ static const char *const migrations[] = {
 	"INSERT OR IGNORE INTO published_digests (uuid, attribute, digest)"
 	"  SELECT uuid, attribute, certsync_sha256(value) FROM published;"
 	"DROP TABLE published;"
-	"ALTER TABLE published_digests RENAME TO published;"),
+	"ALTER TABLE published_digests RENAME TO published;"
+	/* And an S/MIME value stored without the certificates it carries
+	 * (smime.c): the user's are certificates rows, the CA certificate
+	 * is kept once in smime_certs; parts says what fills each hole.
+	 * Values stored before stay whole (parts NULL). */
+	"ALTER TABLE smime_values ADD COLUMN parts TEXT;"
+	"CREATE TABLE smime_certs ("
+	"  id INTEGER PRIMARY KEY,"
+	"  digest BLOB NOT NULL UNIQUE,"
+	"  der BLOB NOT NULL);"),
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -111,11 +111,13 @@ raw_exec(const char *sql)
 	return rc;
 }
 
-/* Version 6's published table (whole values), for a store taken back to
- * an older version. */
-#define PUBLISHED_V6 "DROP TABLE published;" \
+/* Version 6's published table (whole values), and no table of kept S/MIME
+ * certificates, for a store taken back to an older version; SMIME_V6: its
+ * smime_values (whole values). */
+#define PUBLISHED_V6 "DROP TABLE published; DROP TABLE smime_certs;" \
 	"CREATE TABLE published (uuid TEXT NOT NULL, attribute TEXT NOT NULL," \
 	"  value BLOB NOT NULL, PRIMARY KEY (uuid, attribute, value));"
+#define SMIME_V6 "ALTER TABLE smime_values DROP COLUMN parts;"
 
 /* The one integer a query returns. */
 static int
@@ -247,7 +249,7 @@ START_TEST(archive_protection_migrated)
 	ck_assert_int_eq(raw_exec("ALTER TABLE certificates DROP COLUMN archive_bundle;"
 	    "ALTER TABLE certificates DROP COLUMN archive_protection;"
 	    "DROP TABLE held; DROP TABLE departures;"
-	    PUBLISHED_V6 "PRAGMA user_version = 4"), SQLITE_OK);
+	    SMIME_V6 PUBLISHED_V6 "PRAGMA user_version = 4"), SQLITE_OK);
 	ck_assert_int_eq(store_open(path, &st), 0);
 	ck_assert_int_eq(store_schema_version(st), SCHEMA);
 	ck_assert_uint_eq(count(CQ_ALL, NULL), 2);
@@ -684,7 +686,7 @@ START_TEST(migrates_from_version_3)
 	    "('u1', 'uid=a,dc=x', 'a@example.org', 1, 5);"
 	    "INSERT INTO jobs (uuid, state, action, updated_at) VALUES "
 	    "('u1', 'KEYS', 'enroll', 5);"
-	    PUBLISHED_V6 "PRAGMA user_version = 3;"), SQLITE_OK);
+	    SMIME_V6 PUBLISHED_V6 "PRAGMA user_version = 3;"), SQLITE_OK);
 	ck_assert_int_eq(store_open(path, &st), 0);
 	ck_assert_int_eq(store_schema_version(st), SCHEMA);
 	ck_assert_int_eq(store_identity_get(st, "u1", &got), 1);
@@ -1081,7 +1083,7 @@ START_TEST(published_values_migrate_to_digests)
 
 	store_close(st);
 	st = NULL;
-	ck_assert_int_eq(raw_exec(PUBLISHED_V6
+	ck_assert_int_eq(raw_exec(PUBLISHED_V6 SMIME_V6
 	    "INSERT INTO published VALUES ('u1', 'userCertificate;binary', x'3003020107');"
 	    "INSERT INTO published VALUES ('u1', 'userSMIMECertificate', CAST('p7' AS BLOB));"
 	    "INSERT INTO published VALUES ('u2', 'userCertificate;binary', x'3003020108');"
@@ -1104,6 +1106,57 @@ START_TEST(published_values_migrate_to_digests)
 	ck_assert_int_eq(store_published(st, 0, "u1", cattr, cert, sizeof(cert)), 0);
 	ck_assert_int_eq(store_published_has(st, "u1", cattr, cert, sizeof(cert)), 0);
 	ck_assert_int_eq(count_digest(cattr, SHA_CERT), 0);
+}
+END_TEST
+
+/* A SignedData of the shape smime_value.c makes, cut down: ContentInfo {
+ * id-signedData, [0] { SignedData { version 1, digestAlgorithms {},
+ * encapContentInfo { id-data }, certificates [0] { CERT, 30 03 02 01 09 },
+ * signerInfos {} } } }; CERT is row_init's DER. */
+static const unsigned char signed_data[] = {
+	0x30, 0x2f, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02,
+	0xa0, 0x22, 0x30, 0x20, 0x02, 0x01, 0x01, 0x31, 0x00,
+	0x30, 0x0b, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01,
+	0xa0, 0x0a, 0x30, 0x03, 0x02, 0x01, 0x01, 0x30, 0x03, 0x02, 0x01, 0x09,
+	0x31, 0x00,
+};
+
+static void
+smime_round_trip(int64_t cert_id)
+{
+	unsigned char *got = NULL;
+	size_t len = 0;
+
+	ck_assert_int_eq(store_cert_smime_get(st, cert_id, &got, &len), 1);
+	ck_assert_uint_eq(len, sizeof(signed_data));
+	ck_assert_int_eq(memcmp(got, signed_data, len), 0);
+	free(got);
+}
+
+/* An S/MIME value is stored without the certificates it carries: the
+ * user's one as a reference to its row, the other (the CA's) once for
+ * every value; read back byte for byte.  Without what fills a hole it is
+ * an error, not another value. */
+START_TEST(smime_value_stored_without_its_certificates)
+{
+	int64_t a = insert("u1", "AA", CERT_KIND_SIGNING, "a@example.org");
+	int64_t b = insert("u2", "BB", CERT_KIND_SIGNING, "b@example.org");
+	unsigned char *got = NULL;
+	size_t len = 0;
+
+	ck_assert_uint_eq(sizeof(signed_data), 49);
+	ck_assert_int_eq(store_cert_smime_put(st, a, signed_data, sizeof(signed_data)), 0);
+	ck_assert_int_eq(store_cert_smime_put(st, b, signed_data, sizeof(signed_data)), 0);
+	smime_round_trip(a);
+	smime_round_trip(b);
+	ck_assert_int_eq(raw_count("SELECT count(*) FROM smime_values WHERE "
+	    "length(value) = 39 AND parts LIKE 'c%@37 s1@42'"), 2);
+	ck_assert_int_eq(raw_count("SELECT count(*) FROM smime_certs WHERE "
+	    "der = x'3003020109'"), 1);
+	ck_assert_int_eq(raw_count("SELECT count(*) FROM smime_certs"), 1);
+	ck_assert_int_eq(raw_exec("DELETE FROM smime_certs"), SQLITE_OK);
+	ck_assert_int_eq(store_cert_smime_get(st, a, &got, &len), -1);
+	ck_assert_ptr_null(got);
 }
 END_TEST
 
@@ -1288,6 +1341,7 @@ main(void)
 	tcase_add_test(tc, holds_due);
 	tcase_add_test(tc, schema_2_migrates);
 	tcase_add_test(tc, published_values_migrate_to_digests);
+	tcase_add_test(tc, smime_value_stored_without_its_certificates);
 	tcase_add_test(tc, gate_holds_an_empty_sweep);
 	tcase_add_test(tc, gate_lets_a_few_through);
 	tcase_add_test(tc, gate_window_catches_a_stream);
