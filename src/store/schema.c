@@ -172,7 +172,8 @@ static const char *const migrations[] = {
 	"  at INTEGER NOT NULL);"
 	"CREATE INDEX departures_at ON departures (at);"),
 
-	/* 6: published values recorded by their SHA-256 digest, not their
+	/* 6: state per user (issue 11: 22 KiB a user in state.db, 6.7 after).
+	 * Published values recorded by their SHA-256 digest, not their
 	 * bytes: the certificates' DER and the S/MIME values are kept once
 	 * (certificates, smime_values), and the whole value in the table and
 	 * again in its primary key was 12 KiB a user.  WITHOUT ROWID: the key
@@ -195,7 +196,28 @@ static const char *const migrations[] = {
 	"CREATE TABLE smime_certs ("
 	"  id INTEGER PRIMARY KEY,"
 	"  digest BLOB NOT NULL UNIQUE,"
-	"  der BLOB NOT NULL);"),
+	"  der BLOB NOT NULL);"
+	/* And the two address tables WITHOUT ROWID: their primary key is
+	 * the row, so it is not stored a second time in an index. */
+	"CREATE TABLE certificate_addresses_v7 ("
+	"  cert_id INTEGER NOT NULL REFERENCES certificates (id),"
+	"  address TEXT NOT NULL COLLATE NOCASE,"
+	"  PRIMARY KEY (cert_id, address)) WITHOUT ROWID;"
+	"INSERT INTO certificate_addresses_v7 (cert_id, address)"
+	"  SELECT cert_id, address FROM certificate_addresses"
+	"  WHERE cert_id IN (SELECT id FROM certificates);"	/* none other */
+	"DROP TABLE certificate_addresses;"
+	"ALTER TABLE certificate_addresses_v7 RENAME TO certificate_addresses;"
+	"CREATE INDEX certificate_addresses_address ON certificate_addresses (address);"
+	"CREATE TABLE identity_addresses_v7 ("
+	"  uuid TEXT NOT NULL,"
+	"  address TEXT NOT NULL COLLATE NOCASE,"
+	"  PRIMARY KEY (uuid, address)) WITHOUT ROWID;"
+	"INSERT INTO identity_addresses_v7 (uuid, address)"
+	"  SELECT uuid, address FROM identity_addresses;"
+	"DROP TABLE identity_addresses;"
+	"ALTER TABLE identity_addresses_v7 RENAME TO identity_addresses;"
+	"CREATE INDEX identity_addresses_address ON identity_addresses (address);"),
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

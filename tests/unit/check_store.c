@@ -1024,6 +1024,9 @@ START_TEST(schema_2_migrates)
 	    "INSERT INTO certificates VALUES (9, 'u1', 'CN=Test CA', 'BB', 'F2',"
 	    " 'encryption', 'revoked', 'CN=A', 'a@example.org', 'ec:P-256', 1, 2,"
 	    " x'31', NULL, '/ar/b.p12', 1);"
+	    "CREATE TABLE identity_addresses (uuid TEXT NOT NULL, address TEXT NOT NULL"
+	    " COLLATE NOCASE, PRIMARY KEY (uuid, address));"
+	    "INSERT INTO identity_addresses VALUES ('u1', 'a@example.org');"
 	    "INSERT INTO certificate_addresses VALUES (7, 'a@example.org');"
 	    "INSERT INTO certificate_addresses VALUES (9, 'a@example.org');"
 	    "INSERT INTO revocations VALUES (9, 3, 1234);"
@@ -1053,6 +1056,15 @@ START_TEST(schema_2_migrates)
 	ck_assert_uint_eq(count(CQ_UUID_ON_HOLD, "u1"), 1);
 	ck_assert_int_eq(raw_exec("PRAGMA foreign_keys = ON; INSERT INTO revocations "
 	    "VALUES (99, 1, 1)"), SQLITE_CONSTRAINT);
+	/* Version 7's address tables: the same rows, WITHOUT ROWID, their
+	 * constraints and collation kept. */
+	ck_assert_int_eq(raw_count("SELECT count(*) FROM identity_addresses WHERE "
+	    "uuid = 'u1' AND address = 'A@EXAMPLE.org'"), 1);
+	ck_assert_int_eq(raw_count("SELECT count(*) FROM sqlite_schema WHERE name IN "
+	    "('identity_addresses', 'certificate_addresses') AND sql LIKE "
+	    "'%WITHOUT ROWID'"), 2);
+	ck_assert_int_eq(raw_exec("PRAGMA foreign_keys = ON; INSERT INTO "
+	    "certificate_addresses VALUES (99, 'x@example.org')"), SQLITE_CONSTRAINT);
 }
 END_TEST
 
