@@ -167,9 +167,11 @@ int store_holds_due(struct store *st, int64_t cutoff,
 int store_hold_counts(struct store *st, int *certs, int *users, int64_t *oldest);
 /*
  * The userSMIMECertificate value made with the certificates of one issue,
- * kept with their signing (or dual) certificate cert_id: put once, with
- * the certificates' rows; get: 1 and *value (caller frees with free()),
- * 0 when none was kept (certificates issued before certsync kept it).
+ * kept with their signing (or dual) certificate cert_id: put once, after
+ * the certificates' rows (the certificates it carries are stored by
+ * reference to them, smime.c); get: 1 and *value, the very bytes put
+ * (caller frees with free()), 0 when none was kept (certificates issued
+ * before certsync kept it), -1 after logging.
  */
 int store_cert_smime_put(struct store *st, int64_t cert_id, const void *value,
     size_t len);
