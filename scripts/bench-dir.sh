@@ -80,6 +80,22 @@ bench_dn() {
 	if [ "$BENCH_DIR" = ad ]; then echo "CN=$1,$BD_PEOPLE"; else echo "uid=$1,$BD_PEOPLE"; fi
 }
 
+# bench_cpu_ms PID...: the CPU time (user + system, threads and reaped
+# children included) of each process, in ms, on one line; 0 for one gone.
+bench_cpu_ms() {
+	for c_pid in "$@"; do
+		awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, "")
+		    printf "%d ", ($12 + $13 + $14 + $15) * 1000 / hz }' \
+		    "/proc/$c_pid/stat" 2>/dev/null || printf '0 '
+	done
+	echo
+}
+
+# bench_server_pid: the directory server's process.
+bench_server_pid() {
+	if [ "$BENCH_DIR" = ad ]; then echo "$SAMBA_PID"; else echo "$SLAPD_PID"; fi
+}
+
 # bench_users_ldif PREFIX COUNT DOMAIN: adds of users PREFIX1..PREFIXCOUNT
 # with mail PREFIXi@DOMAIN (on AD: enabled, no password, proxyAddresses).
 bench_users_ldif() {

@@ -43,6 +43,15 @@
 
 #define CHECKPOINT "syncrepl"
 #define DRAIN_MAX 500          /* messages per callback before yielding */
+/* Under a stream of changes (a mass rename: a notification per modify,
+ * ours included), AD rounds begin at most every ROUND_GAP_MS, so each
+ * carries many objects and a round's fixed cost (the server's search, the
+ * scope check, a durable commit) is paid per batch, not per user.  A
+ * stream begins with a round that found two changed objects or more (a
+ * full pass does not count) and lasts while rounds follow within STREAM_MS;
+ * otherwise a round starts at once: one change's latency is untouched. */
+#define ROUND_GAP_MS 500
+#define STREAM_MS 2000
 
 enum mode { M_SYNCREPL, M_POLL, M_DIRSYNC, M_USN };
 static const char *const mode_names[] = { "syncrepl", "poll", "dirsync", "usn" };
@@ -74,6 +83,8 @@ struct watch {
 	struct ad_server server;
 	pthread_t round_thread;
 	int round_running, round_again, round_orphan, force_full, round_full;
+	struct timespec round_began; /* when the last round started */
+	struct timespec busy_began;  /* the last one of a stream */
 	int usn_fallback;          /* auto: DirSync was refused, use uSNChanged */
 	struct berval round_cookie;
 	uint64_t round_since;
@@ -1067,12 +1078,42 @@ same_server(const char *stored, const struct ad_server *now)
 	return s_inv == NULL || n_inv == NULL || strcmp(s_inv, n_inv) == 0;
 }
 
+static long
+ms_since(const struct timespec *then, const struct timespec *now)
+{
+	return (long)(now->tv_sec - then->tv_sec) * 1000 +
+	    (now->tv_nsec - then->tv_nsec) / 1000000;
+}
+
+/* Whether a stream of changes runs at time t. */
+static int
+in_stream(const struct watch *w, const struct timespec *t)
+{
+	return w->busy_began.tv_sec != 0 && ms_since(&w->busy_began, t) < STREAM_MS;
+}
+
+/* Milliseconds until the next round may begin (ROUND_GAP_MS after the
+ * last one, in a stream), or 0 for now. */
+static long
+round_wait_ms(const struct watch *w)
+{
+	struct timespec now;
+	long since;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (!in_stream(w, &now))
+		return 0;
+	since = ms_since(&w->round_began, &now);
+	return since >= 0 && since < ROUND_GAP_MS ? ROUND_GAP_MS - since : 0;
+}
+
 static void
 start_round(struct watch *w)
 {
 	char *server_id = NULL;
 	void *blob = NULL;
 	size_t len = 0;
+	long wait_ms;
 	int have;
 
 	if (w->round_running) {
@@ -1081,6 +1122,14 @@ start_round(struct watch *w)
 	}
 	if (w->ld == NULL || w->round_ld == NULL)
 		return;
+	if ((wait_ms = round_wait_ms(w)) > 0) {
+		/* on_poll starts it; later bells find it set. */
+		struct timeval tv = { 0, wait_ms * 1000 };
+
+		evtimer_add(w->ev_poll, &tv);
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &w->round_began);
 	evtimer_del(w->ev_poll);
 	w->round_again = 0;
 	free(w->round_cookie.bv_val);
@@ -1277,6 +1326,10 @@ on_round_done(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	apply_round(w, r);
+	/* A full pass is no stream; in one, every round (those our own
+	 * writes ring for, finding nothing, too) keeps it going. */
+	if ((r->n >= 2 && !r->full) || in_stream(w, &w->round_began))
+		w->busy_began = w->round_began;
 	ad_round_free(r);
 	if (w->ld == NULL || (w->once && !w->in_refresh))
 		return;
