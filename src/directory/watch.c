@@ -44,6 +44,17 @@
 
 #define CHECKPOINT "syncrepl"
 #define DRAIN_MAX 500          /* messages per callback before yielding */
+/* Under a stream of changes (a mass rename: a notification per modify,
+ * ours included), AD rounds begin at most every ROUND_GAP_MS, so each
+ * carries many objects and a round's fixed cost (the server's search, the
+ * scope check, a durable commit) is paid per batch, not per user.  A
+ * stream begins with a round that found two changed objects or more (a
+ * full pass does not count) and lasts until no round found any for
+ * STREAM_MS; otherwise a round starts at once: one change's latency is
+ * untouched.  In a stream the change notification search is abandoned
+ * (notify_follow_stream) and rounds run on a ROUND_GAP_MS timer. */
+#define ROUND_GAP_MS 500
+#define STREAM_MS 5000
 
 enum mode { M_SYNCREPL, M_POLL, M_DIRSYNC, M_USN };
 static const char *const mode_names[] = { "syncrepl", "poll", "dirsync", "usn" };
@@ -75,6 +86,9 @@ struct watch {
 	struct ad_server server;
 	pthread_t round_thread;
 	int round_running, round_again, round_orphan, force_full, round_full;
+	struct timespec round_began; /* when the last round started */
+	struct timespec busy_began;  /* the last one of a stream that found some */
+	int notify_on;             /* the change notification search runs */
 	int usn_fallback;          /* auto: DirSync was refused, use uSNChanged */
 	struct berval round_cookie;
 	uint64_t round_since;
@@ -874,6 +888,7 @@ handle_poll_message(struct watch *w, LDAPMessage *msg)
 
 static void start_round(struct watch *w);
 static void on_notify_read(struct watch *w);
+static int notify_start(struct watch *w);
 
 /* One message of the watching connection, read with LDAP_RES_ANY (so
  * that libldap keeps none back that the socket no longer signals): the
@@ -1000,18 +1015,10 @@ start_ad(struct watch *w)
 	w->sink.pass_begin(w->sink.arg);
 	if (scope_changed(w))
 		w->force_full = 1;
-	if (!w->once && w->server.notification) {
-		/* On the naming context: a user moved out of base must ring
-		 * the bell too.  Samba sends no notification for a deletion
-		 * (tried on Deleted Objects with show-deleted as well): those
-		 * are found by the round every poll_interval seconds. */
-		int rc = ad_notify_search(w->ld, w->server.naming_context, 0, &w->msgid);
-
-		if (rc != LDAP_SUCCESS) {
-			drop(w, ldap_err2string(rc));
-			return -1;
-		}
-	}
+	w->notify_on = 0;
+	memset(&w->busy_began, 0, sizeof(w->busy_began));
+	if (notify_start(w) == -1)
+		return -1;
 	announce_rounds(w);
 	start_round(w);
 	return 0;
@@ -1070,12 +1077,101 @@ same_server(const char *stored, const struct ad_server *now)
 	return s_inv == NULL || n_inv == NULL || strcmp(s_inv, n_inv) == 0;
 }
 
+static long
+ms_since(const struct timespec *then, const struct timespec *now)
+{
+	return (long)(now->tv_sec - then->tv_sec) * 1000 +
+	    (now->tv_nsec - then->tv_nsec) / 1000000;
+}
+
+/* Whether a stream of changes runs at time t. */
+static int
+in_stream(const struct watch *w, const struct timespec *t)
+{
+	return w->busy_began.tv_sec != 0 && ms_since(&w->busy_began, t) < STREAM_MS;
+}
+
+static int
+in_stream_now(const struct watch *w)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return in_stream(w, &now);
+}
+
+/* Milliseconds until the next round may begin (ROUND_GAP_MS after the
+ * last one, in a stream), or 0 for now. */
+static long
+round_wait_ms(const struct watch *w)
+{
+	struct timespec now;
+	long since;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (!in_stream(w, &now))
+		return 0;
+	since = ms_since(&w->round_began, &now);
+	return since >= 0 && since < ROUND_GAP_MS ? ROUND_GAP_MS - since : 0;
+}
+
+/* Sends the change notification search unless --once or the server has
+ * none; 0, or -1 after dropping the connection. */
+static int
+notify_start(struct watch *w)
+{
+	int rc;
+
+	if (w->once || !w->server.notification || w->notify_on)
+		return 0;
+	/* On the naming context: a user moved out of base must ring the
+	 * bell too.  Samba sends no notification for a deletion (tried on
+	 * Deleted Objects with show-deleted as well): those are found by
+	 * the round every poll_interval seconds. */
+	if ((rc = ad_notify_search(w->ld, w->server.naming_context, 0,
+	    &w->msgid)) != LDAP_SUCCESS) {
+		drop(w, ldap_err2string(rc));
+		return -1;
+	}
+	w->notify_on = 1;
+	return 0;
+}
+
+/*
+ * In a stream the notification search is abandoned: Samba runs every
+ * pending one again after each modify (a scan of the partition: 7 ms of
+ * its CPU at 1,000 users, growing with it), twice a user in a mass event
+ * (the admin's modify and ours), while the rounds on the timer find the
+ * changes anyway.  Once the stream is over it is sent again, and one more
+ * round finds what changed in between.  0, or -1 after dropping.
+ */
+static int
+notify_follow_stream(struct watch *w)
+{
+	if (w->once || !w->server.notification)
+		return 0;
+	if (in_stream_now(w)) {
+		if (w->notify_on) {
+			ldap_abandon_ext(w->ld, w->msgid, NULL, NULL);
+			w->notify_on = 0;
+		}
+		return 0;
+	}
+	if (w->notify_on)
+		return 0;
+	if (notify_start(w) == -1)
+		return -1;
+	w->round_again = 1;
+	return 0;
+}
+
 static void
 start_round(struct watch *w)
 {
 	char *server_id = NULL;
 	void *blob = NULL;
 	size_t len = 0;
+	long wait_ms;
 	int have;
 
 	if (w->round_running) {
@@ -1084,6 +1180,14 @@ start_round(struct watch *w)
 	}
 	if (w->ld == NULL || w->round_ld == NULL)
 		return;
+	if ((wait_ms = round_wait_ms(w)) > 0) {
+		/* on_poll starts it; later bells find it set. */
+		struct timeval tv = { 0, wait_ms * 1000 };
+
+		evtimer_add(w->ev_poll, &tv);
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &w->round_began);
 	evtimer_del(w->ev_poll);
 	w->round_again = 0;
 	free(w->round_cookie.bv_val);
@@ -1235,6 +1339,25 @@ apply_round(struct watch *w, struct ad_round *r)
 	refresh_complete(w);
 }
 
+/* After a round: the bell as the stream wants it, then the next round
+ * now (the bell rang meanwhile), or on the timer. */
+static void
+next_round(struct watch *w)
+{
+	struct timeval tv = { w->conf->directory.poll_interval, 0 };
+
+	if (notify_follow_stream(w) == -1)
+		return;
+	if (w->round_again) {
+		start_round(w);
+		return;
+	}
+	/* No bell rings in a stream: the timer starts the rounds. */
+	if (!w->notify_on && in_stream_now(w))
+		tv = (struct timeval){ 0, ROUND_GAP_MS * 1000 };
+	evtimer_add(w->ev_poll, &tv);
+}
+
 static void
 on_round_done(evutil_socket_t fd, short what, void *arg)
 {
@@ -1282,18 +1405,16 @@ on_round_done(evutil_socket_t fd, short what, void *arg)
 	}
 	full = r->full;
 	apply_round(w, r);
+	/* A full pass is no stream; in one, a round that found any keeps
+	 * it going. */
+	if (!r->full && (r->n >= 2 || (r->n == 1 && in_stream(w, &w->round_began))))
+		w->busy_began = w->round_began;
 	ad_round_free(r);
 	if (full)	/* the round held every user in scope: its pages go back */
 		mem_trim();
 	if (w->ld == NULL || (w->once && !w->in_refresh))
 		return;
-	if (w->round_again)
-		start_round(w);
-	else {
-		struct timeval tv = { w->conf->directory.poll_interval, 0 };
-
-		evtimer_add(w->ev_poll, &tv);
-	}
+	next_round(w);
 }
 
 /* Change notifications: each one only starts a round. */
@@ -1323,6 +1444,9 @@ on_notify_read(struct watch *w)
 			;	/* the probe's answer, not a notification */
 		else if (rc == LDAP_RES_SEARCH_ENTRY)
 			kick = 1;
+		else if (rc == LDAP_RES_SEARCH_RESULT &&
+		    (!w->notify_on || ldap_msgid(msg) != w->msgid))
+			;	/* of a search abandoned in a stream */
 		else if (rc == LDAP_RES_SEARCH_RESULT) {
 			int err = LDAP_OTHER;
 			char why[300];
