@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sysexits.h>
 #include <unistd.h>
 
@@ -125,7 +126,8 @@ ca_client_new(const struct conf *conf, X509 *ca)
 }
 
 static int
-spawn_actions(posix_spawn_file_actions_t *fa, posix_spawnattr_t *at, int child)
+spawn_actions(posix_spawn_file_actions_t *fa, posix_spawnattr_t *at, int child,
+    int text)
 {
 	sigset_t none, dfl;
 
@@ -135,11 +137,13 @@ spawn_actions(posix_spawn_file_actions_t *fa, posix_spawnattr_t *at, int child)
 	sigaddset(&dfl, SIGCHLD);
 	if (posix_spawn_file_actions_init(fa) != 0 || posix_spawnattr_init(at) != 0)
 		fatal("out of memory");
-	/* 0 and 1 are /dev/null, 2 the log, 3 the socket, nothing else. */
+	/* 0 and 1 are /dev/null, 2 the log, 3 the socket, 4 the configuration,
+	 * nothing else. */
 	if (posix_spawn_file_actions_addopen(fa, 0, "/dev/null", O_RDONLY, 0) != 0 ||
 	    posix_spawn_file_actions_addopen(fa, 1, "/dev/null", O_WRONLY, 0) != 0 ||
 	    posix_spawn_file_actions_adddup2(fa, child, CA_SOCKET_FD) != 0 ||
-	    posix_spawn_file_actions_addclosefrom_np(fa, CA_SOCKET_FD + 1) != 0 ||
+	    posix_spawn_file_actions_adddup2(fa, text, CA_CONF_FD) != 0 ||
+	    posix_spawn_file_actions_addclosefrom_np(fa, CA_CONF_FD + 1) != 0 ||
 	    posix_spawnattr_setsigmask(at, &none) != 0 ||
 	    posix_spawnattr_setsigdefault(at, &dfl) != 0 ||
 	    posix_spawnattr_setflags(at, POSIX_SPAWN_SETSIGMASK |
@@ -148,29 +152,69 @@ spawn_actions(posix_spawn_file_actions_t *fa, posix_spawnattr_t *at, int child)
 	return 0;
 }
 
+/*
+ * The configuration the agent runs on, as it was read, in a sealed memory
+ * file above CA_CONF_FD: a CA process restarted after the file on disk was
+ * edited (or broken, and the reload refused) starts on what the agent runs
+ * on, not on the file.  The descriptor, or -1 after logging.
+ */
+static int
+conf_text(const struct conf *conf)
+{
+	size_t off = 0;
+	ssize_t n;
+	int fd, high = -1;
+
+	if ((fd = memfd_create("certsync.conf", MFD_CLOEXEC | MFD_ALLOW_SEALING)) == -1) {
+		log_error("cannot hand the configuration to the CA process: %s",
+		    strerror(errno));
+		return -1;
+	}
+	while (off < conf->text_len &&
+	    ((n = write(fd, conf->text + off, conf->text_len - off)) > 0 ||
+	    (n == -1 && errno == EINTR)))
+		off += n > 0 ? (size_t)n : 0;
+	if (off == conf->text_len && lseek(fd, 0, SEEK_SET) == 0 &&
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE |
+	    F_SEAL_SEAL) == 0)
+		high = fcntl(fd, F_DUPFD_CLOEXEC, CA_CONF_FD + 1);
+	if (high == -1)
+		log_error("cannot hand the configuration to the CA process: %s",
+		    strerror(errno));
+	close(fd);
+	return high;
+}
+
 /* Forks and execs certsync-ca with its socket; 0, or -1 after logging
  * (-2 when the program is missing or not executable). */
 static int
 spawn(struct ca_client *c)
 {
-	char *argv[] = { c->program, (char *)"-c", c->conf->path, NULL };
+	char fdarg[16];
+	char *argv[] = { c->program, (char *)"-c", c->conf->path,
+	    (char *)"--config-fd", fdarg, NULL };
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
-	int sv[2], child, rc;
+	int sv[2], child, text, rc;
 
+	snprintf(fdarg, sizeof(fdarg), "%d", CA_CONF_FD);
+	if ((text = conf_text(c->conf)) == -1)
+		return -1;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
 		log_error("cannot make the CA process's socket: %s", strerror(errno));
+		close(text);
 		return -1;
 	}
-	/* Above 3, so that its dup2 onto 3 is a real copy (which drops
-	 * close-on-exec) whatever the parent's own 0-2 are. */
-	child = fcntl(sv[1], F_DUPFD_CLOEXEC, CA_SOCKET_FD + 1);
+	/* Above 4, so that its dup2 onto 3 is a real copy (which drops
+	 * close-on-exec) whatever the parent's own 0-4 are. */
+	child = fcntl(sv[1], F_DUPFD_CLOEXEC, CA_CONF_FD + 1);
 	close(sv[1]);
-	spawn_actions(&fa, &at, child);
+	spawn_actions(&fa, &at, child, text);
 	rc = posix_spawn(&c->pid, c->program, &fa, &at, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);
 	close(child);
+	close(text);
 	if (rc != 0) {
 		log_error("cannot start the CA process %s: %s", c->program, strerror(rc));
 		close(sv[0]);

@@ -519,7 +519,7 @@ open_all(struct ca_proc *p, const char *conf_path)
 	unsigned char *der = NULL;
 	int len;
 
-	if (conf_load(conf_path, &p->conf) != 0)
+	if (p->conf == NULL && conf_load(conf_path, &p->conf) != 0)
 		return EX_CONFIG;
 	log_set_level((enum log_level)p->conf->log.level);
 	if (p->conf->log.destination == LOG_DEST_SYSLOG)
@@ -631,11 +631,11 @@ close_others(void)
 }
 
 int
-ca_process_serve(const char *conf_path)
+ca_process_serve(const char *conf_path, int conf_fd)
 {
 	struct ca_proc p = { .sock = CA_SOCKET_FD, .audit_fd = -1 };
 	socklen_t len = sizeof(int);
-	int type = 0, rc;
+	int type = 0, rc = 0;
 
 	if (getsockopt(CA_SOCKET_FD, SOL_SOCKET, SO_TYPE, &type, &len) == -1 ||
 	    type != SOCK_SEQPACKET) {
@@ -643,9 +643,6 @@ ca_process_serve(const char *conf_path)
 		    "started by certsyncd and certsyncctl, not by hand", CA_SOCKET_FD);
 		return EX_USAGE;
 	}
-	/* Nothing the parent had open stays open here (its spawn closed them
-	 * already; this is for a parent that did not). */
-	close_others();
 	/* The parent ends it by closing the socket; a signal to the whole
 	 * group (a terminal's ^C, systemd's stop) must not cut a reply off. */
 	signal(SIGINT, SIG_IGN);
@@ -654,7 +651,14 @@ ca_process_serve(const char *conf_path)
 	signal(SIGPIPE, SIG_IGN);
 	/* Why it cannot start goes to the parent, which logs it once. */
 	log_hold_errors(1);
-	if ((rc = open_all(&p, conf_path)) == 0 && (rc = sandbox(&p)) == 0) {
+	/* The configuration the parent runs on, when it handed it over. */
+	if (conf_fd != -1 && conf_load_fd(conf_path, conf_fd, &p.conf) != 0)
+		rc = EX_CONFIG;
+	/* Nothing the parent had open stays open here (its spawn closed them
+	 * already; this is for a parent that did not), that descriptor too. */
+	close_others();
+	if (rc == 0 && (rc = open_all(&p, conf_path)) == 0 &&
+	    (rc = sandbox(&p)) == 0) {
 		log_hold_errors(0);
 		audit_event(&p, "start");
 		send_ready(&p);

@@ -3,7 +3,8 @@
  *
  * Owns: certsync-ca's two modes.  Serving: certsyncd or certsyncctl starts
  * it (fork and exec, src/ca/ca_client.c) with its end of a socketpair on
- * descriptor CA_SOCKET_FD; it reads the configuration itself, opens the
+ * descriptor CA_SOCKET_FD and the configuration it runs on, as text, on
+ * CA_CONF_FD; it reads the configuration itself, opens the
  * audit log, the CA certificate and the key (a file, or a token by its
  * pkcs11: URI), gives up what it does not need (ca_sandbox.h), says it is
  * ready, and answers requests (ca_proto.h) until the socket closes.
@@ -23,8 +24,10 @@
 #ifndef CERTSYNC_CA_PROCESS_H
 #define CERTSYNC_CA_PROCESS_H
 
-/* Serves requests on CA_SOCKET_FD; returns the exit status. */
-int ca_process_serve(const char *conf_path);
+/* Serves requests on CA_SOCKET_FD; returns the exit status.  The
+ * configuration is read from conf_fd when it is not -1 (conf_path then
+ * only names it), else from the file conf_path. */
+int ca_process_serve(const char *conf_path, int conf_fd);
 
 /* certsyncctl init-ca, in this process; returns the exit status. */
 int ca_process_init_ca(const char *conf_path, const char *subject, int days,

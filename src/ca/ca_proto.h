@@ -120,6 +120,8 @@
 
 /* The process's fixed descriptor for its end of the socketpair. */
 #define CA_SOCKET_FD 3
+/* The configuration's text, sealed, read once at start (--config-fd). */
+#define CA_CONF_FD 4
 
 enum ca_request_type { CA_REQ_ISSUE = 0, CA_REQ_CRL = 1 };
 enum ca_reply_type { CA_REP_CERT = 0, CA_REP_CRL = 1, CA_REP_REFUSED = 2,

@@ -2,13 +2,15 @@
  * certsync-ca.c - the CA process's program (libexec/certsync/certsync-ca).
  *
  * Owns: its command line.  certsyncd and certsyncctl start it with its end
- * of a socketpair on descriptor 3 (src/ca/ca_client.c); certsyncctl
+ * of a socketpair on descriptor 3 and the configuration's text on 4
+ * (--config-fd; src/ca/ca_client.c); certsyncctl
  * init-ca starts it with --init-ca.  The work is in src/ca/ca_process.c.
  * Never: is meant to be run by hand, or opens anything before
  * ca_process.c closes what it inherited.
  */
 #include "config.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,10 +22,23 @@
 static int
 usage(void)
 {
-	fprintf(stderr, "usage: certsync-ca -c CONF\n"
+	fprintf(stderr, "usage: certsync-ca -c CONF [--config-fd FD]\n"
 	    "       certsync-ca -c CONF --init-ca --subject DN --days N --key-type TYPE\n"
 	    "certsyncd and certsyncctl start it; see certsyncd(8).\n");
 	return EX_USAGE;
+}
+
+/* --config-fd's number: a descriptor above 2, or -2 (a usage error). */
+static int
+descriptor(const char *s)
+{
+	char *end = NULL;
+	long n;
+
+	errno = 0;
+	n = strtol(s, &end, 10);
+	return errno == 0 && end != s && *end == '\0' && n > 2 && n < 1024 ?
+	    (int)n : -2;
 }
 
 int
@@ -31,6 +46,7 @@ main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
+		{ "config-fd", required_argument, NULL, 'f' },
 		{ "init-ca", no_argument, NULL, 'i' },
 		{ "subject", required_argument, NULL, 's' },
 		{ "days", required_argument, NULL, 'd' },
@@ -38,13 +54,14 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *conf = NULL, *subject = NULL, *key_type = NULL;
-	int c, init = 0, days = 0;
+	int c, init = 0, days = 0, conf_fd = -1;
 
 	log_init("certsync-ca");
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': conf = optarg; break;
+		case 'f': conf_fd = descriptor(optarg); break;
 		case 'i': init = 1; break;
 		case 's': subject = optarg; break;
 		case 'd': days = atoi(optarg); break;
@@ -52,10 +69,10 @@ main(int argc, char **argv)
 		default: return usage();
 		}
 	}
-	if (conf == NULL || optind != argc)
+	if (conf == NULL || optind != argc || conf_fd < -1)
 		return usage();
 	if (!init)
-		return ca_process_serve(conf);
+		return ca_process_serve(conf, conf_fd);
 	if (subject == NULL || key_type == NULL || days < 1 || days > 36500)
 		return usage();
 	return ca_process_init_ca(conf, subject, days, key_type);

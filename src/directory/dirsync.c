@@ -70,22 +70,6 @@ diagnostic(LDAP *ld, LDAPMessage *res, char *buf, size_t len)
 
 /* ---- rootDSE -------------------------------------------------------------- */
 
-static char *
-first_value(LDAP *ld, LDAPMessage *e, const char *attr)
-{
-	struct berval **v = ldap_get_values_len(ld, e, attr);
-	char *s = NULL;
-
-	if (v != NULL && v[0] != NULL) {
-		if ((s = malloc(v[0]->bv_len + 1)) == NULL)
-			fatal("out of memory");
-		memcpy(s, v[0]->bv_val, v[0]->bv_len);
-		s[v[0]->bv_len] = '\0';
-	}
-	ldap_value_free_len(v);
-	return s;
-}
-
 /*
  * server_id: the DC's NTDS Settings name and its invocationId.  A DC
  * restored from a backup keeps its name but gets a new invocationId, and
@@ -138,25 +122,17 @@ ad_rootdse(LDAP *ld, struct ad_server *out, char *err, size_t errlen)
 {
 	char *attrs[] = { "defaultNamingContext", "dsServiceName", "vendorName",
 	    "highestCommittedUSN", "supportedControl", NULL };
-	struct timeval tv = { 30, 0 };
-	LDAPMessage *res = NULL, *e;
+	LDAPMessage *res, *e = NULL;
 	struct berval **ctl;
 	char *usn;
-	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = ldap_search_ext_s(ld, "", LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0,
-	    NULL, NULL, &tv, 0, &res);
-	if (rc != LDAP_SUCCESS || (e = ldap_first_entry(ld, res)) == NULL) {
-		snprintf(err, errlen, "cannot read the rootDSE: %s",
-		    ldap_err2string(rc == LDAP_SUCCESS ? LDAP_NO_SUCH_OBJECT : rc));
-		ldap_msgfree(res);
+	if ((res = ldapconn_rootdse(ld, attrs, 30, &e, err, errlen)) == NULL)
 		return -1;
-	}
-	out->naming_context = first_value(ld, e, "defaultNamingContext");
-	out->service_name = first_value(ld, e, "dsServiceName");
-	out->vendor = first_value(ld, e, "vendorName");
-	if ((usn = first_value(ld, e, "highestCommittedUSN")) != NULL)
+	out->naming_context = ldapconn_first_value(ld, e, "defaultNamingContext");
+	out->service_name = ldapconn_first_value(ld, e, "dsServiceName");
+	out->vendor = ldapconn_first_value(ld, e, "vendorName");
+	if ((usn = ldapconn_first_value(ld, e, "highestCommittedUSN")) != NULL)
 		out->highest_usn = strtoull(usn, NULL, 10);
 	free(usn);
 	ctl = ldap_get_values_len(ld, e, "supportedControl");

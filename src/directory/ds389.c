@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "directory/ds389.h"
+#include "directory/ldapconn.h"
 #include "lib/log.h"
 
 static int
@@ -56,19 +57,6 @@ ds389_uuid(const char *val, size_t len, char out[37])
 	return 0;
 }
 
-static char *
-first_value(LDAP *ld, LDAPMessage *e, const char *attr)
-{
-	struct berval **v = ldap_get_values_len(ld, e, attr);
-	char *s = NULL;
-
-	if (v != NULL && v[0] != NULL &&
-	    (s = strndup(v[0]->bv_val, v[0]->bv_len)) == NULL)
-		fatal("out of memory");
-	ldap_value_free_len(v);
-	return s;
-}
-
 /* A decimal change number; 0 and *ok 0 when absent or not a number (one
  * past 64 bits is none: strtoull would read it as the largest). */
 static uint64_t
@@ -92,24 +80,17 @@ ds389_rootdse(LDAP *ld, int timeout, struct ds389_server *out, char *err,
 {
 	char *attrs[] = { "vendorName", "vendorVersion", "firstchangenumber",
 	    "lastchangenumber", NULL };
-	struct timeval tv = { timeout, 0 };
-	LDAPMessage *res = NULL, *e;
+	LDAPMessage *res, *e = NULL;
 	char *first, *last;
-	int rc, ok_first, ok_last;
+	int ok_first, ok_last;
 
 	memset(out, 0, sizeof(*out));
-	rc = ldap_search_ext_s(ld, "", LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0,
-	    NULL, NULL, &tv, 0, &res);
-	if (rc != LDAP_SUCCESS || (e = ldap_first_entry(ld, res)) == NULL) {
-		snprintf(err, errlen, "cannot read the rootDSE: %s",
-		    ldap_err2string(rc == LDAP_SUCCESS ? LDAP_NO_SUCH_OBJECT : rc));
-		ldap_msgfree(res);
+	if ((res = ldapconn_rootdse(ld, attrs, timeout, &e, err, errlen)) == NULL)
 		return -1;
-	}
-	out->vendor = first_value(ld, e, "vendorName");
-	out->version = first_value(ld, e, "vendorVersion");
-	first = first_value(ld, e, "firstchangenumber");
-	last = first_value(ld, e, "lastchangenumber");
+	out->vendor = ldapconn_first_value(ld, e, "vendorName");
+	out->version = ldapconn_first_value(ld, e, "vendorVersion");
+	first = ldapconn_first_value(ld, e, "firstchangenumber");
+	last = ldapconn_first_value(ld, e, "lastchangenumber");
 	out->first = number_of(first, &ok_first);
 	out->last = number_of(last, &ok_last);
 	out->have_changelog = ok_first && ok_last;

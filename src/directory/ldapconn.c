@@ -511,3 +511,38 @@ ldapconn_lost(int rc)
 	    rc == LDAP_TIMEOUT || rc == LDAP_UNAVAILABLE || rc == LDAP_BUSY ||
 	    rc == LDAP_OTHER;
 }
+
+LDAPMessage *
+ldapconn_rootdse(LDAP *ld, char **attrs, int timeout, LDAPMessage **entry,
+    char *err, size_t errlen)
+{
+	struct timeval tv = { timeout, 0 };
+	LDAPMessage *res = NULL;
+	int rc;
+
+	rc = ldap_search_ext_s(ld, "", LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0,
+	    NULL, NULL, &tv, 0, &res);
+	if (rc != LDAP_SUCCESS || (*entry = ldap_first_entry(ld, res)) == NULL) {
+		snprintf(err, errlen, "cannot read the rootDSE: %s",
+		    ldap_err2string(rc == LDAP_SUCCESS ? LDAP_NO_SUCH_OBJECT : rc));
+		ldap_msgfree(res);
+		return NULL;
+	}
+	return res;
+}
+
+char *
+ldapconn_first_value(LDAP *ld, LDAPMessage *e, const char *attr)
+{
+	struct berval **v = ldap_get_values_len(ld, e, attr);
+	char *s = NULL;
+
+	if (v != NULL && v[0] != NULL) {
+		if ((s = malloc(v[0]->bv_len + 1)) == NULL)
+			fatal("out of memory");
+		memcpy(s, v[0]->bv_val, v[0]->bv_len);
+		s[v[0]->bv_len] = '\0';
+	}
+	ldap_value_free_len(v);
+	return s;
+}

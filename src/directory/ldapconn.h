@@ -4,7 +4,8 @@
  * Owns: connection options (LDAPv3, timeouts, TLS with certificate checks on
  * by default), StartTLS, and the bind (simple with a password file, SASL
  * EXTERNAL, SASL GSSAPI with a client keytab, or anonymous), and the
- * process's Kerberos environment for that keytab.
+ * process's Kerberos environment for that keytab; reading the rootDSE that
+ * every server flavour's probe starts from.
  * Never: logs the bind password or any Kerberos key, or turns certificate
  * checks off unless the configuration says so.
  */
@@ -47,6 +48,18 @@ void ldapconn_init_env(const struct conf *conf);
  * (Active Directory requires signing there).
  */
 LDAP *ldapconn_open(const struct conf *conf, char *err, size_t errlen);
+
+/*
+ * Reads attrs of the rootDSE (a base search of "", at most timeout seconds).
+ * Returns the result (free with ldap_msgfree) with its entry in *entry, or
+ * NULL with "cannot read the rootDSE: <reason>" in err.
+ */
+LDAPMessage *ldapconn_rootdse(LDAP *ld, char **attrs, int timeout,
+    LDAPMessage **entry, char *err, size_t errlen);
+
+/* The first value of attr in e, copied with a NUL after it (free() it);
+ * NULL when e has no value of attr. */
+char *ldapconn_first_value(LDAP *ld, LDAPMessage *e, const char *attr);
 
 /* True when rc means the connection is unusable (reconnect), not the request. */
 int ldapconn_lost(int rc);

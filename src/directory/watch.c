@@ -39,6 +39,7 @@
 #include "directory/syncrepl.h"
 #include "directory/watch.h"
 #include "lib/log.h"
+#include "lib/memtrim.h"
 #include "lib/metrics.h"
 
 #define CHECKPOINT "syncrepl"
@@ -614,6 +615,8 @@ refresh_complete(struct watch *w)
 	    summary);
 	store_state_set(w->st, "refreshed", "yes");
 	scope_settled(w);
+	/* A full refresh parsed every entry in scope: its pages go back. */
+	mem_trim();
 	if (w->once && w->on_refreshed != NULL)
 		w->on_refreshed(w->arg);
 }
@@ -1237,6 +1240,7 @@ on_round_done(evutil_socket_t fd, short what, void *arg)
 {
 	struct watch *w = arg;
 	struct ad_round *r = &w->round;
+	int full;
 
 	pthread_join(w->round_thread, NULL);
 	w->round_running = 0;
@@ -1276,8 +1280,11 @@ on_round_done(evutil_socket_t fd, short what, void *arg)
 		ad_round_free(r);
 		return;
 	}
+	full = r->full;
 	apply_round(w, r);
 	ad_round_free(r);
+	if (full)	/* the round held every user in scope: its pages go back */
+		mem_trim();
 	if (w->ld == NULL || (w->once && !w->in_refresh))
 		return;
 	if (w->round_again)

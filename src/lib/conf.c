@@ -1310,9 +1310,13 @@ check_cross(struct loader *ld)
 
 /* ---- the file ---------------------------------------------------------- */
 
-/* fopen() would take a directory (and fail later), and block on a FIFO. */
+/* A configuration is a few KiB; more is not one. */
+#define CONF_TEXT_MAX (1024 * 1024)
+
+/* Opens path for reading: a regular file (open() would take a directory and
+ * fail later, and block on a FIFO).  The descriptor, or -1 after logging. */
 static int
-check_readable(const char *path)
+open_text(const char *path)
 {
 	struct stat st;
 	int fd = -1, err = 0;
@@ -1325,58 +1329,80 @@ check_readable(const char *path)
 		err = EISDIR;
 	else if (!S_ISREG(st.st_mode))
 		err = EINVAL;
-	if (fd != -1)
-		close(fd);
 	if (err == EINVAL)
 		log_error("%s: cannot read: not a regular file", path);
 	else if (err != 0)
 		log_error("%s: cannot read: %s", path, strerror(err));
-	return err == 0 ? 0 : -1;
+	if (err != 0 && fd != -1)
+		close(fd);
+	return err == 0 ? fd : -1;
 }
 
-int
-conf_load(const char *path, struct conf **out)
+/* All of fd, read from where it stands, into *text (free() it) and *len;
+ * 0, or -1 after logging "PATH: cannot read: ...". */
+static int
+read_text(const char *path, int fd, char **text, size_t *len)
+{
+	char *buf = NULL;
+	size_t n = 0;
+	ssize_t got = 1;
+
+	if ((buf = malloc(CONF_TEXT_MAX + 1)) == NULL)
+		fatal("out of memory");
+	while (n <= CONF_TEXT_MAX && got != 0) {
+		got = read(fd, buf + n, CONF_TEXT_MAX + 1 - n);
+		if (got == -1 && errno != EINTR) {
+			log_error("%s: cannot read: %s", path, strerror(errno));
+			free(buf);
+			return -1;
+		}
+		n += got > 0 ? (size_t)got : 0;
+	}
+	if (n > CONF_TEXT_MAX) {
+		log_error("%s: cannot read: larger than %d bytes", path, CONF_TEXT_MAX);
+		free(buf);
+		return -1;
+	}
+	*text = buf;
+	*len = n;
+	return 0;
+}
+
+/*
+ * Parses text (taken: kept in the configuration, or freed) as the file
+ * path, named so in messages; abs (taken) is its absolute name, whose
+ * directory relative names in it start from.
+ */
+static int
+load_text(const char *path, char *abs, char *text, size_t len,
+    struct conf **out)
 {
 	struct loader ld = { 0 };
-	char *abs = NULL, *slash = NULL;
-	size_t i;
+	FILE *f = NULL;
 
-	*out = NULL;
-	if (path == NULL) {
-		log_error("no configuration file given");
-		return EX_CONFIG;
-	}
 	ld.path = path;
-	if (check_readable(path) == -1)
-		return EX_CONFIG;
-	if ((abs = realpath(path, NULL)) == NULL) {
-		log_error("%s: cannot read: %s", path, strerror(errno));
-		return EX_CONFIG;
-	}
+	if ((ld.conf = calloc(1, sizeof(*ld.conf))) == NULL ||
+	    (ld.dir = strdup(abs)) == NULL ||
+	    (f = fmemopen(text, len, "r")) == NULL)
+		fatal("out of memory");
+	ld.conf->path = abs;
+	ld.conf->text = text;
+	ld.conf->text_len = len;
+	/* An absolute name has a '/': the root directory becomes "". */
+	*strrchr(ld.dir, '/') = '\0';
 	/* Every malformed line is reported (and counted); the rest is read
 	 * on, so the mistakes after it are reported in the same run. */
-	if (conf_ini_read(path, &ld.src, &ld.errors) == -1) {
+	if (conf_ini_read(path, f, &ld.src, &ld.errors) == -1)
 		ld.errors++;
-		goto out;
+	else {
+		ld.ini = ld.src.dict;
+		check_shape(&ld);
+		for (size_t i = 0; i < NKEYS; i++)
+			load_key(&ld, &conf_keys[i]);
+		set_derived(&ld);
+		check_cross(&ld);
 	}
-	ld.ini = ld.src.dict;
-	if ((ld.conf = calloc(1, sizeof(*ld.conf))) == NULL ||
-	    (ld.dir = strdup(abs)) == NULL) {
-		conf_error(&ld, "out of memory");
-		goto out;
-	}
-	/* realpath gives at least "/x": the root directory becomes "". */
-	slash = strrchr(ld.dir, '/');
-	*slash = '\0';
-	ld.conf->path = abs;
-	abs = NULL;
-
-	check_shape(&ld);
-	for (i = 0; i < NKEYS; i++)
-		load_key(&ld, &conf_keys[i]);
-	set_derived(&ld);
-	check_cross(&ld);
-out:
+	fclose(f);
 	if (ld.errors == 0) {
 		*out = ld.conf;
 		ld.conf = NULL;
@@ -1384,8 +1410,51 @@ out:
 	conf_free(ld.conf);
 	conf_ini_free(&ld.src);
 	free(ld.dir);
-	free(abs);
 	return ld.errors == 0 ? 0 : EX_CONFIG;
+}
+
+int
+conf_load(const char *path, struct conf **out)
+{
+	char *abs = NULL, *text = NULL;
+	size_t len = 0;
+	int fd = -1, rc = EX_CONFIG;
+
+	*out = NULL;
+	if (path == NULL) {
+		log_error("no configuration file given");
+		return EX_CONFIG;
+	}
+	if ((fd = open_text(path)) == -1)
+		return EX_CONFIG;
+	if ((abs = realpath(path, NULL)) == NULL)
+		log_error("%s: cannot read: %s", path, strerror(errno));
+	else if (read_text(path, fd, &text, &len) == 0) {
+		rc = load_text(path, abs, text, len, out);
+		abs = NULL;
+	}
+	close(fd);
+	free(abs);
+	return rc;
+}
+
+int
+conf_load_fd(const char *path, int fd, struct conf **out)
+{
+	char *abs = NULL, *text = NULL;
+	size_t len = 0;
+
+	*out = NULL;
+	if (path == NULL || path[0] != '/') {
+		log_error("%s: the configuration's name must be absolute",
+		    path != NULL ? path : "(none)");
+		return EX_CONFIG;
+	}
+	if (read_text(path, fd, &text, &len) == -1)
+		return EX_CONFIG;
+	if ((abs = strdup(path)) == NULL)
+		fatal("out of memory");
+	return load_text(path, abs, text, len, out);
 }
 
 void
@@ -1395,6 +1464,7 @@ conf_free(struct conf *conf)
 
 	if (conf == NULL)
 		return;
+	free(conf->text);
 	for (i = 0; i < NKEYS; i++)
 		if (types[conf_keys[i].type].is_string)
 			free(*(char **)field_of(conf, &conf_keys[i]));

@@ -44,6 +44,8 @@ struct threshold {
  */
 struct conf {
 	char *path;                       /* the file that was read (absolute) */
+	char *text;                       /* its bytes as read (what a restarted */
+	size_t text_len;                  /* certsync-ca is given: see conf_load_fd) */
 
 	struct {
 		char *uri;                /* default "ldapi:///" */
@@ -181,6 +183,14 @@ struct conf {
  * It reports every problem it finds, not only the first.
  */
 int conf_load(const char *path, struct conf **out);
+
+/*
+ * The same, but the text is read from fd (from where it stands) while
+ * path, which must be absolute, names it in messages and places relative
+ * names in it: how certsync-ca is given the configuration the agent runs
+ * on (its conf->text), not whatever the file holds by the time it starts.
+ */
+int conf_load_fd(const char *path, int fd, struct conf **out);
 void conf_free(struct conf *conf);
 
 /* Parses a key_type spelling into spec; returns 0, or -1 if unknown. */

@@ -178,19 +178,14 @@ next_line(FILE *f, char **buf, size_t *cap, int *lineno, const char **bad)
 }
 
 int
-conf_ini_read(const char *path, struct conf_ini *ini, int *errors)
+conf_ini_read(const char *path, FILE *f, struct conf_ini *ini, int *errors)
 {
 	char section[CONF_INI_LINE_MAX + 1] = "", *buf = NULL;
 	const char *bad = NULL;
 	size_t cap = 0;
 	int lineno = 0, at, rc = 0;
-	FILE *f;
 
 	memset(ini, 0, sizeof(*ini));
-	if ((f = fopen(path, "r")) == NULL) {
-		log_error("%s: cannot read: %s", path, strerror(errno));
-		return -1;
-	}
 	if ((ini->dict = dictionary_new(0)) == NULL)
 		fatal("out of memory");
 	while ((at = next_line(f, &buf, &cap, &lineno, &bad)) > 0) {
@@ -204,7 +199,6 @@ conf_ini_read(const char *path, struct conf_ini *ini, int *errors)
 		log_error("%s: cannot read: %s", path, strerror(errno));
 		rc = -1;
 	}
-	fclose(f);
 	free(buf);
 	if (rc == -1)
 		conf_ini_free(ini);

@@ -15,6 +15,8 @@
 
 #include <stddef.h>
 
+#include <stdio.h>
+
 #include <iniparser.h>
 
 /* The longest line (after joining continuation lines), as iniparser's. */
@@ -31,12 +33,12 @@ struct conf_ini {
 };
 
 /*
- * Reads path into ini.  Every malformed line is logged as
- * "PATH: line N: ..." and counted in *errors; the good lines are kept.
- * Returns 0 (free ini with conf_ini_free), or -1 after logging when the
- * file cannot be read at all.
+ * Reads the text f (the file path, or its copy in memory) into ini.  Every
+ * malformed line is logged as "PATH: line N: ..." and counted in *errors;
+ * the good lines are kept.  Returns 0 (free ini with conf_ini_free), or -1
+ * after logging when the text cannot be read at all.
  */
-int conf_ini_read(const char *path, struct conf_ini *ini, int *errors);
+int conf_ini_read(const char *path, FILE *f, struct conf_ini *ini, int *errors);
 
 /* The line name ("section" or "section:key", lower case) was written on;
  * 0 when it was not. */

@@ -260,8 +260,13 @@ fs_sweep_tmp(const char *dir, void (*removed)(void *arg, const char *path),
 	if ((d = opendir(dir)) == NULL)
 		return errno == ENOENT ? 0 : -1;
 	while ((de = readdir(d)) != NULL) {
-		char *path = fs_join(dir, de->d_name);
+		char *path;
 
+		/* Most names are final ones: no stat for them (a keystore
+		 * holds two files a user). */
+		if (strstr(de->d_name, FS_TMP_TAG) == NULL)
+			continue;
+		path = fs_join(dir, de->d_name);
 		if (path != NULL && fstatat(dirfd(d), de->d_name, &st,
 		    AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
 		    stale_tmp(de->d_name, st.st_mtime, now) &&

@@ -55,13 +55,24 @@ identity_save(struct store *st, const struct identity *id)
 int
 identity_load(struct store *st, const char *uuid, struct identity *out)
 {
+	int skipped;
+
+	return identity_load_marked(st, uuid, out, &skipped);
+}
+
+int
+identity_load_marked(struct store *st, const char *uuid, struct identity *out,
+    int *skipped)
+{
 	struct identity_row row;
 	char *all = NULL, *save = NULL, *a;
 	int found;
 
 	memset(out, 0, sizeof(*out));
+	*skipped = 0;
 	if ((found = store_identity_get(st, uuid, &row)) != 1)
 		return found;
+	*skipped = row.skipped != NULL;
 	if (row.mail == NULL) {	/* only ever seen with bad values, or gone */
 		identity_row_free(&row);
 		return 0;

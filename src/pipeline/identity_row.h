@@ -21,5 +21,9 @@ int identity_save(struct store *st, const struct identity *id);
  * identity_free), 0 when there is none with an address (never seen, only
  * skipped, or gone), -1 after logging. */
 int identity_load(struct store *st, const char *uuid, struct identity *out);
+/* identity_load, and *skipped: whether the row is marked skipped (a
+ * refusal recorded after these values were stored). */
+int identity_load_marked(struct store *st, const char *uuid, struct identity *out,
+    int *skipped);
 
 #endif

@@ -144,6 +144,12 @@ job_step_revoke_many(struct job_ctx *ctx, struct job_item **items, size_t n,
 	free(old);
 }
 
+/* A pass of job_sweep_keystore: its job context and what it removed. */
+struct sweep {
+	struct job_ctx *ctx;
+	int removed;
+};
+
 /*
  * The keystore file of a row that no longer needs one: superseded or
  * revoked, its archive copy recorded, and the row naming no keystore file
@@ -152,36 +158,36 @@ job_step_revoke_many(struct job_ctx *ctx, struct job_item **items, size_t n,
  * row still points at.
  */
 static void
-sweep_row(struct job_ctx *ctx, const struct cert_row *row, int *removed)
+sweep_row(void *arg, struct cert_row *row)
 {
+	struct sweep *sw = arg;
 	char *file;
 
 	if ((row->status != CERT_SUPERSEDED && row->status != CERT_REVOKED) ||
 	    row->archive_path == NULL || row->keystore_path != NULL)
 		return;
-	file = keystore_file(ctx->conf, AREA_KEYSTORE, cert_kind_name(row->kind),
+	file = keystore_file(sw->ctx->conf, AREA_KEYSTORE, cert_kind_name(row->kind),
 	    row->serial);
 	if (unlink(file) == 0) {
 		log_notice("user %s: removed %s from the keystore (%s %s certificate "
 		    "%s; its key is archived in %s)", row->uuid, file,
 		    cert_status_name(row->status), cert_kind_name(row->kind),
 		    row->serial, row->archive_path);
-		(*removed)++;
+		sw->removed++;
 	} else if (errno != ENOENT)
 		log_warn("cannot remove %s: %s", file, strerror(errno));
 	free(file);
 }
 
+/* Every row at start (streamed: one row in memory whatever the store
+ * holds; only rows that can have left a file), or one user's. */
 int
 job_sweep_keystore(struct job_ctx *ctx, const char *uuid)
 {
-	struct cert_rows rows = { 0 };
-	int removed = 0;
+	struct sweep sw = { ctx, 0 };
 
-	if (store_cert_query(ctx->st, uuid != NULL ? CQ_UUID : CQ_ALL, uuid, &rows) == -1)
+	if (store_cert_each(ctx->st, uuid != NULL ? CQ_UUID : CQ_KEY_LEFTOVERS, uuid,
+	    sweep_row, &sw) == -1)
 		return -1;
-	for (size_t i = 0; i < rows.n; i++)
-		sweep_row(ctx, &rows.v[i], &removed);
-	cert_rows_free(&rows);
-	return removed;
+	return sw.removed;
 }

@@ -76,13 +76,11 @@ sweep_tmp(const struct conf *conf)
 static int
 known(struct store *st, const char *serial, const struct unrecorded_rows *un)
 {
-	struct cert_rows rows = { 0 };
 	int found;
 
-	if (store_cert_query(st, CQ_SERIAL, serial, &rows) == -1)
+	/* A row's existence only: no row read (two files a user). */
+	if ((found = store_cert_serial_known(st, serial)) == -1)
 		return 1;	/* cannot tell: not reported */
-	found = rows.n > 0;
-	cert_rows_free(&rows);
 	for (size_t i = 0; !found && i < un->n; i++)
 		found = strcmp(un->v[i].serial, serial) == 0;
 	return found;

@@ -358,17 +358,22 @@ parked_job(struct plan_ctx *ctx, const char *uuid, const char *dn, int changed)
 	return 1;
 }
 
-/* Whether id's values differ from those the store holds for the user. */
+/* Whether id's values differ from those the store holds for the user;
+ * *save: whether its row needs writing (changed, or marked skipped).  An
+ * unchanged user's row is left alone: a full pass over 100,000 users
+ * would otherwise rewrite every row and its addresses. */
 static int
-values_changed(struct plan_ctx *ctx, const struct identity *id)
+values_changed(struct plan_ctx *ctx, const struct identity *id, int *save)
 {
 	struct identity old;
-	int same;
+	int same, skipped;
 
-	if (identity_load(ctx->st, id->uuid, &old) != 1)
+	*save = 1;
+	if (identity_load_marked(ctx->st, id->uuid, &old, &skipped) != 1)
 		return 1;
 	same = identity_same(&old, id);
 	identity_free(&old);
+	*save = !same || skipped;
 	return !same;
 }
 
@@ -398,7 +403,7 @@ plan_entry(struct plan_ctx *ctx, const struct dir_entry *e)
 	char why[512];
 	double arrived = metrics_clock();
 	size_t planned = ctx->planned;
-	int rc = 0, changed;
+	int rc = 0, changed, save;
 
 	if (identity_from_entry(&map, e, &id, why, sizeof(why)) == -1)
 		return skip(ctx, e, why);
@@ -406,8 +411,8 @@ plan_entry(struct plan_ctx *ctx, const struct dir_entry *e)
 		rc = skip(ctx, e, why);
 		goto done;
 	}
-	changed = values_changed(ctx, &id);
-	if (!ctx->dry_run && identity_save(ctx->st, &id) == -1) {
+	changed = values_changed(ctx, &id, &save);
+	if (!ctx->dry_run && save && identity_save(ctx->st, &id) == -1) {
 		rc = -1;
 		goto done;
 	}

@@ -49,6 +49,7 @@
 #include "pki/archive.h"
 #include "pki/keypool.h"
 #include "pki/keystore.h"
+#include "lib/memtrim.h"
 #include "lib/workers.h"
 
 #define IDLE_WAIT 30           /* seconds between checks when nothing is due */
@@ -58,6 +59,8 @@
 #define BATCH_MAX 500          /* jobs per batch before the CRL is rewritten */
 #define LOUD_MAX 20            /* more jobs due than this: a mass event, whose
                                   per-user lines go to info until it is over */
+#define TRIM_AFTER 100         /* jobs: a burst whose heap pages are handed
+                                  back once the queue is empty (memtrim.h) */
 #define BATCH_SECONDS 1.0      /* what a batch should take: the next one's size
                                   follows the last one's rate */
 
@@ -76,6 +79,7 @@ struct runner {
 	struct job_ctx jctx;
 	struct plan_ctx plan;
 	size_t batch;              /* the next batch's size */
+	size_t since_trim;         /* jobs run since the heap was last trimmed */
 	struct progress progress;
 
 	pthread_t thread;
@@ -379,6 +383,18 @@ release_parked(struct runner *r)
 		log_notice("%d parked job(s) released for another attempt", n);
 }
 
+/* A burst over (nothing ran this round, nothing failed): its heap pages
+ * back to the kernel, or the RSS of the mass event stays for good. */
+static void
+idle_trim(struct runner *r, size_t n, int failed)
+{
+	r->since_trim += n;
+	if (n > 0 || failed || r->since_trim < TRIM_AFTER)
+		return;
+	mem_trim();
+	r->since_trim = 0;
+}
+
 static void *
 runner_main(void *arg)
 {
@@ -407,6 +423,7 @@ runner_main(void *arg)
 			break;
 		if (failed)
 			back_off(r);
+		idle_trim(r, n, failed);
 		if (n == 0 || failed || ca_wait != 0)
 			wait_for_work(r, deliver_due, ca_wait);
 	}

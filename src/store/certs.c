@@ -230,6 +230,10 @@ cert_query_sql(enum cert_query q)
 	case CQ_ADDRESS:
 		return "SELECT " CERT_COLUMNS CERT_FROM "WHERE c.id IN (SELECT cert_id "
 		    "FROM certificate_addresses WHERE address = ?1) ORDER BY c.id";
+	case CQ_KEY_LEFTOVERS:
+		return "SELECT " CERT_COLUMNS CERT_FROM "WHERE c.status IN ('superseded', "
+		    "'revoked') AND c.archive_path IS NOT NULL AND c.keystore_path IS NULL "
+		    "ORDER BY c.id";
 	case CQ_REVOKED:
 	default:
 		return "SELECT " CERT_COLUMNS CERT_FROM
@@ -238,30 +242,68 @@ cert_query_sql(enum cert_query q)
 }
 
 int
+store_cert_each(struct store *st, enum cert_query q, const char *arg,
+    void (*fn)(void *arg, struct cert_row *row), void *fn_arg)
+{
+	sqlite3_stmt *stmt;
+	struct cert_row row;
+	int rc;
+
+	if ((stmt = db_prepare(st, cert_query_sql(q))) == NULL)
+		return -1;
+	if (q != CQ_ALL && q != CQ_KEY_LEFTOVERS)
+		db_bind_text(stmt, 1, arg);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		read_cert_row(stmt, &row);
+		fn(fn_arg, &row);
+		cert_row_free(&row);
+	}
+	db_release(st, stmt);
+	if (rc != SQLITE_DONE)
+		return db_fail(st, "query certificates");
+	return 0;
+}
+
+int
+store_cert_serial_known(struct store *st, const char *serial)
+{
+	sqlite3_stmt *stmt = db_prepare(st, "SELECT 1 FROM certificates WHERE serial = ?1 "
+	    "LIMIT 1");
+	int rc;
+
+	if (stmt == NULL)
+		return -1;
+	db_bind_text(stmt, 1, serial);
+	rc = sqlite3_step(stmt);
+	db_release(st, stmt);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : db_fail(st, "look up a certificate serial");
+}
+
+/* store_cert_query's collector: the row moves into the array. */
+static void
+append_row(void *arg, struct cert_row *row)
+{
+	struct cert_rows *out = arg;
+	struct cert_row *v = realloc(out->v, (out->n + 1) * sizeof(*v));
+
+	if (v == NULL)
+		fatal("out of memory");
+	out->v = v;
+	out->v[out->n++] = *row;
+	memset(row, 0, sizeof(*row));
+}
+
+int
 store_cert_query(struct store *st, enum cert_query q, const char *arg,
     struct cert_rows *out)
 {
-	sqlite3_stmt *stmt;
-	int rc;
-
 	out->v = NULL;
 	out->n = 0;
-	if ((stmt = db_prepare(st, cert_query_sql(q))) == NULL)
-		return -1;
-	if (q != CQ_ALL)
-		db_bind_text(stmt, 1, arg);
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		struct cert_row *v = realloc(out->v, (out->n + 1) * sizeof(*v));
-
-		if (v == NULL)
-			fatal("out of memory");
-		out->v = v;
-		read_cert_row(stmt, &out->v[out->n++]);
-	}
-	db_release(st, stmt);
-	if (rc != SQLITE_DONE) {
+	if (store_cert_each(st, q, arg, append_row, out) == -1) {
 		cert_rows_free(out);
-		return db_fail(st, "query certificates");
+		return -1;
 	}
 	return 0;
 }

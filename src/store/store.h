@@ -78,6 +78,8 @@ enum cert_query {
 	CQ_SERIAL,         /* arg: normalized hex serial */
 	CQ_ADDRESS,        /* arg: any address in the SAN, case-insensitive */
 	CQ_REVOKED,        /* arg: issuer name; for the CRL */
+	CQ_KEY_LEFTOVERS,  /* arg unused: superseded or revoked, key archived and
+	                    * out of the keystore (a kill may have left its file) */
 };
 
 struct identity_row {
@@ -139,6 +141,13 @@ void store_rollback(struct store *st);
 int store_cert_insert(struct store *st, struct cert_row *row);
 int store_cert_query(struct store *st, enum cert_query q, const char *arg,
     struct cert_rows *out);
+/* The rows of q one at a time, for passes over every certificate: memory
+ * stays one row whatever the store holds.  fn's row is freed after it
+ * returns (it may take fields, setting them NULL).  0, or -1 (logged). */
+/* Whether any certificate row has serial: 1, 0, or -1 (logged). */
+int store_cert_serial_known(struct store *st, const char *serial);
+int store_cert_each(struct store *st, enum cert_query q, const char *arg,
+    void (*fn)(void *arg, struct cert_row *row), void *fn_arg);
 int store_cert_set_status(struct store *st, int64_t id, enum cert_status status);
 /* Sets both paths (NULL clears one). */
 int store_cert_set_paths(struct store *st, int64_t id, const char *keystore_path,

@@ -17,6 +17,9 @@
 # an active certificate of its user, or revoked and on the CRL - a
 # signature whose reply died with its CA process is found in the audit
 # log (pipeline/ca_ledger.c) and revoked, never left valid and unknown.
+# Then, with a syntax error appended to the file on disk (not reloaded),
+# a CA process killed once more comes back up running: it is handed the
+# configuration the agent runs on, not the file.
 . "$CS_SRCDIR/tests/integration/lib.sh"
 . "$CS_SRCDIR/tests/integration/slapd.sh"
 cs_need ldapmodify openssl pgrep awk sort comm
@@ -89,6 +92,20 @@ check "... and the one that died before its reply" \
 check "its certificate, signed but never recorded, was found in its audit log" \
     grep -q 'was signed by the CA process (for certsyncd\[[0-9]*\]) but never recorded' "$T/agent.log"
 check "the CA process is not the first one any more" test "$(ca_pid)" != "$FIRST"
+
+echo "# restarted while the file on disk is broken: it runs on the agent's configuration"
+cp "$CONF" "$T/good.conf"
+printf '[ca\n' >> "$CONF"
+BEFORE=$(ca_pid)
+kill -9 "$BEFORE"
+ca_up() { # a CA process other than $BEFORE that status calls running
+	p=$(ca_pid) && [ "$p" != "$BEFORE" ] &&
+	    "$CTL" -c "$T/good.conf" status | grep -Eq "^CA process: +running \(pid $p\)"
+}
+check "a new CA process is up and running although the file is broken" cs_wait_for 30 ca_up
+check "... and it did not read the file (no error about it in the log)" \
+    sh -c '! grep -q "certsync.conf: line" "$1"' sh "$T/agent.log"
+cp "$T/good.conf" "$CONF"
 cs_agent_stop
 
 echo "# nothing lost"

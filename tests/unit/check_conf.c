@@ -1186,6 +1186,31 @@ START_TEST(test_keys_documented)
 }
 END_TEST
 
+/* The CA process is given the text the agent read, not the file. */
+START_TEST(test_load_fd_text_not_file)
+{
+	static const char text[] = MINIMAL "[state]\ndatabase = state.db\n";
+	char want[DIR_MAX + 64], *path = realpath(write_conf("[ca\n"), NULL);
+	struct conf *c = NULL;
+	int fds[2];
+
+	ck_assert_ptr_nonnull(path);		/* broken on disk */
+	ck_assert_int_eq(pipe(fds), 0);
+	ck_assert_int_eq(write(fds[1], text, strlen(text)), (ssize_t)strlen(text));
+	close(fds[1]);
+	ck_assert_int_eq(conf_load_fd(path, fds[0], &c), 0);
+	close(fds[0]);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_str_eq(c->path, path);
+	snprintf(want, sizeof(want), "%s/state.db", realdir);
+	ck_assert_str_eq(c->state.database, want);
+	ck_assert_uint_eq(c->text_len, strlen(text));
+	ck_assert_int_eq(memcmp(c->text, text, strlen(text)), 0);
+	conf_free(c);
+	free(path);
+}
+END_TEST
+
 /* ---- files that must be refused --------------------------------------- */
 
 START_TEST(test_missing_file)
@@ -1205,6 +1230,23 @@ START_TEST(test_directory_not_file)
 	char *err = load_path_bad(tmpdir);
 
 	assert_has(err, "cannot read: Is a directory");
+	ck_assert_int_eq(count_lines(err), 1);
+	free(err);
+}
+END_TEST
+
+START_TEST(test_too_large)
+{
+	char path[DIR_MAX + 64], *err = NULL;
+	FILE *f = NULL;
+
+	snprintf(path, sizeof(path), "%s/large.conf", tmpdir);
+	ck_assert_ptr_nonnull(f = fopen(path, "w"));
+	for (int i = 0; i < 1024 * 1024 / 16 + 1; i++)
+		fputs("# sixteen bytes\n", f);
+	fclose(f);
+	err = load_path_bad(path);
+	assert_has(err, "cannot read: larger than 1048576 bytes");
 	ck_assert_int_eq(count_lines(err), 1);
 	free(err);
 }
@@ -1833,6 +1875,8 @@ conf_suite(void)
 	tcase_add_unchecked_fixture(bad, base_setup, base_teardown);
 	tcase_add_checked_fixture(bad, setup, teardown);
 	tcase_add_test(bad, test_missing_file);
+	tcase_add_test(bad, test_too_large);
+	tcase_add_test(ok, test_load_fd_text_not_file);
 	tcase_add_test(bad, test_directory_not_file);
 	tcase_add_test(bad, test_fifo_not_file);
 	tcase_add_test(bad, test_unreadable_file);

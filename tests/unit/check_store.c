@@ -333,6 +333,50 @@ START_TEST(certificate_queries)
 }
 END_TEST
 
+/* store_cert_each's callback: the serials it saw, one taken from the row. */
+struct seen_serials {
+	char *v[8];
+	size_t n;
+};
+
+static void
+take_serial(void *arg, struct cert_row *row)
+{
+	struct seen_serials *seen = arg;
+
+	ck_assert_uint_lt(seen->n, 8);
+	seen->v[seen->n++] = row->serial;
+	row->serial = NULL;	/* taken: the row is freed without it */
+}
+
+START_TEST(key_leftovers_streamed)
+{
+	struct seen_serials seen = { { NULL }, 0 };
+	int64_t bb, cc, dd;
+
+	insert("u1", "AA", CERT_KIND_SIGNING, "a@example.org");
+	bb = insert("u1", "BB", CERT_KIND_ENCRYPTION, "a@example.org");
+	cc = insert("u2", "CC", CERT_KIND_SIGNING, "b@example.org");
+	dd = insert("u2", "DD", CERT_KIND_ENCRYPTION, "b@example.org");
+	/* BB and DD: out of use, archived, no keystore path: a kill may have
+	 * left their files.  CC: revoked, its keystore path still set. */
+	ck_assert_int_eq(store_cert_set_status(st, bb, CERT_SUPERSEDED), 0);
+	ck_assert_int_eq(store_cert_set_paths(st, bb, NULL, "/ar/bb.p12"), 0);
+	ck_assert_int_eq(store_revoke(st, cc, 4, 5000), 0);
+	ck_assert_int_eq(store_cert_set_paths(st, cc, "/ks/cc.p12", "/ar/cc.p12"), 0);
+	ck_assert_int_eq(store_revoke(st, dd, 4, 5000), 0);
+	ck_assert_int_eq(store_cert_set_paths(st, dd, NULL, "/ar/dd.p12"), 0);
+	ck_assert_int_eq(store_cert_each(st, CQ_KEY_LEFTOVERS, NULL, take_serial, &seen), 0);
+	ck_assert_uint_eq(seen.n, 2);
+	ck_assert_str_eq(seen.v[0], "BB");
+	ck_assert_str_eq(seen.v[1], "DD");
+	for (size_t i = 0; i < seen.n; i++)
+		free(seen.v[i]);
+	ck_assert_int_eq(store_cert_serial_known(st, "CC"), 1);
+	ck_assert_int_eq(store_cert_serial_known(st, "EE"), 0);
+}
+END_TEST
+
 START_TEST(duplicate_serial_refused)
 {
 	struct cert_row r;
@@ -1204,6 +1248,7 @@ main(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, schema_and_wal);
+	tcase_add_test(tc, key_leftovers_streamed);
 	tcase_add_test(tc, new_store_opened_at_once);
 	tcase_add_test(tc, newer_schema_refused);
 	tcase_add_test(tc, archive_protection_recorded);
