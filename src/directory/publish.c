@@ -231,11 +231,19 @@ mod_value(struct mods *mods, int op, const char *attr, const void *data, size_t 
 	mods->bv[i][k] = &mods->store[i][k];
 }
 
+/* Whether the value (data, len) is one of ours: its digest among the
+ * recorded ones (the store keeps digests of what we published). */
 static int
-in_blobs(const struct blobs *b, const void *data, size_t len)
+in_blobs(const struct blobs *digests, const void *data, size_t len)
 {
-	for (size_t i = 0; i < b->n; i++)
-		if (b->len[i] == len && memcmp(b->v[i], data, len) == 0)
+	unsigned char d[STORE_DIGEST_LEN];
+
+	if (digests->n == 0)
+		return 0;
+	store_value_digest(data, len, d);
+	for (size_t i = 0; i < digests->n; i++)
+		if (digests->len[i] == STORE_DIGEST_LEN &&
+		    memcmp(digests->v[i], d, STORE_DIGEST_LEN) == 0)
 			return 1;
 	return 0;
 }

@@ -39,7 +39,8 @@ void publish_close(struct publisher *p);
 struct publish_change {
 	const struct cert_rows *add;     /* our certificates to show */
 	const struct cert_rows *remove;  /* ours to show no more */
-	const struct blobs *old_smime;   /* our S/MIME values, to be replaced */
+	const struct blobs *old_smime;   /* the digests (store_value_digest) of
+	                                    our S/MIME values, to be replaced */
 	const unsigned char *smime;      /* our S/MIME value to show, or NULL */
 	size_t smime_len;
 };
@@ -47,7 +48,8 @@ struct publish_change {
 /*
  * Makes the entry at dn hold the certificates in change->add and not those
  * in change->remove, and (unless the attribute is off) the S/MIME value
- * change->smime in place of the values in old_smime: none of ours when it
+ * change->smime in place of the values whose digests are in old_smime:
+ * none of ours when it
  * is NULL.  Reads the entry first, so values already there or already gone
  * are fine: the step can run again after a crash.  A write that loses a
  * race with another writer (a replace whose entryCSN assertion fails, a

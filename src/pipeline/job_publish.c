@@ -23,16 +23,16 @@
 #include "pki/smime_value.h"
 
 static int
-collect_blob(void *arg, const void *value, size_t len)
+collect_digest(void *arg, const unsigned char digest[STORE_DIGEST_LEN])
 {
-	blobs_add(arg, value, len);
+	blobs_add(arg, digest, STORE_DIGEST_LEN);
 	return 0;
 }
 
 /* What the directory now holds, for the store to record. */
 struct written {
 	enum publish_rc rc;        /* PUBLISH_GONE: nothing was written */
-	struct blobs old_smime;    /* our S/MIME values before */
+	struct blobs old_smime;    /* our S/MIME values before: their digests */
 	unsigned char *smime;      /* the one written, or NULL */
 	size_t smime_len;
 };
@@ -86,7 +86,7 @@ prepare_entry(struct job_ctx *ctx, const struct job *job, const char *dn,
 	change->smime_len = 0;
 	if (sattr == NULL)
 		return 0;
-	if (store_published_each(ctx->st, job->uuid, sattr, collect_blob,
+	if (store_published_each(ctx->st, job->uuid, sattr, collect_digest,
 	    &w->old_smime) == -1)
 		return -1;
 	if (ctx->pub != NULL && dn != NULL && change->add->n > 0 &&
@@ -155,8 +155,7 @@ record_smime(struct job_ctx *ctx, const struct job *job, const struct written *w
 	const char *sattr = ctx->conf->publish.smime_attribute;
 
 	for (size_t i = 0; sattr != NULL && i < w->old_smime.n; i++)
-		store_published(ctx->st, 0, job->uuid, sattr, w->old_smime.v[i],
-		    w->old_smime.len[i]);
+		store_published_digest(ctx->st, 0, job->uuid, sattr, w->old_smime.v[i]);
 	if (w->smime != NULL)
 		store_published(ctx->st, 1, job->uuid, sattr, w->smime, w->smime_len);
 }

@@ -71,20 +71,29 @@ plan_free(struct plan_ctx *ctx)
 
 /* ---- deciding --------------------------------------------------------------- */
 
-/* Counts the published values (of one attribute) that are active certificates. */
+/* Counts the published values (of one attribute) that are active
+ * certificates: the store records digests, so the active certificates'
+ * DER are hashed, once each, on the first value. */
 struct published_count {
 	const struct cert_rows *active;
+	unsigned char (*digests)[STORE_DIGEST_LEN];
 	size_t n;
 };
 
 static int
-count_published(void *arg, const void *value, size_t len)
+count_published(void *arg, const unsigned char digest[STORE_DIGEST_LEN])
 {
 	struct published_count *pc = arg;
 
+	if (pc->digests == NULL) {
+		if ((pc->digests = calloc(pc->active->n, STORE_DIGEST_LEN)) == NULL)
+			fatal("out of memory");
+		for (size_t i = 0; i < pc->active->n; i++)
+			store_value_digest(pc->active->v[i].der, pc->active->v[i].der_len,
+			    pc->digests[i]);
+	}
 	for (size_t i = 0; i < pc->active->n; i++)
-		if (pc->active->v[i].der_len == len &&
-		    memcmp(pc->active->v[i].der, value, len) == 0) {
+		if (memcmp(pc->digests[i], digest, STORE_DIGEST_LEN) == 0) {
 			pc->n++;
 			break;
 		}
@@ -129,7 +138,7 @@ decide_with(const struct conf *c, struct store *st, const struct reconcile_polic
     const struct identity *id, const char *uuid, int all_published, struct verdict *v)
 {
 	struct cert_rows active = { 0 }, on_hold = { 0 };
-	struct published_count pc = { &active, 0 };
+	struct published_count pc = { &active, NULL, 0 };
 
 	/* On a store failure active stays empty; the job's own steps
 	 * re-read everything, so the worst case is a redundant plan. */
@@ -142,6 +151,7 @@ decide_with(const struct conf *c, struct store *st, const struct reconcile_polic
 	    c->publish.certificate_attribute, count_published, &pc) == -1))
 		pc.n = active.n;
 	reconcile(p, id, &active, &on_hold, pc.n, time(NULL), v);
+	free(pc.digests);
 	cert_rows_free(&active);
 	cert_rows_free(&on_hold);
 }

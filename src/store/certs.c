@@ -3,9 +3,9 @@
  *
  * Owns: the certificates table (the DER, the status, where the key files
  * are and how the archive file is protected), the address index behind
- * `certsyncctl show EMAIL`, the userSMIMECertificate value kept with an
- * issue's signing certificate, and the revocations (each marks the CRL
- * pending in the same transaction).
+ * `certsyncctl show EMAIL`, and the revocations (each marks the CRL
+ * pending in the same transaction).  (The userSMIMECertificate value kept
+ * with an issue's signing certificate: smime.c.)
  * Holds among the revocations: a certificate on hold is stored as what
  * the CRL says it is, a revocation with reason certificateHold (its status
  * column says revoked; read back, CERT_ON_HOLD), the one revocation that
@@ -483,45 +483,6 @@ store_hold_counts(struct store *st, int *certs, int *users, int64_t *oldest)
 	}
 	db_release(st, stmt);
 	return rc == SQLITE_ROW ? 0 : db_fail(st, "count holds");
-}
-
-int
-store_cert_smime_put(struct store *st, int64_t cert_id, const void *value, size_t len)
-{
-	sqlite3_stmt *stmt = db_prepare(st, "INSERT INTO smime_values (cert_id, value) "
-	    "VALUES (?, ?)");
-
-	if (stmt == NULL)
-		return -1;
-	sqlite3_bind_int64(stmt, 1, cert_id);
-	sqlite3_bind_blob(stmt, 2, value, (int)len, SQLITE_TRANSIENT);
-	return db_step_done(st, stmt, "record an S/MIME value");
-}
-
-int
-store_cert_smime_get(struct store *st, int64_t cert_id, unsigned char **value,
-    size_t *len)
-{
-	sqlite3_stmt *stmt = db_prepare(st, "SELECT value FROM smime_values "
-	    "WHERE cert_id = ?");
-	int rc;
-
-	*value = NULL;
-	*len = 0;
-	if (stmt == NULL)
-		return -1;
-	sqlite3_bind_int64(stmt, 1, cert_id);
-	if ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		*len = (size_t)sqlite3_column_bytes(stmt, 0);
-		if ((*value = malloc(*len ? *len : 1)) == NULL)
-			fatal("out of memory");
-		if (*len)
-			memcpy(*value, sqlite3_column_blob(stmt, 0), *len);
-	}
-	db_release(st, stmt);
-	if (rc == SQLITE_ROW)
-		return 1;
-	return rc == SQLITE_DONE ? 0 : db_fail(st, "read an S/MIME value");
 }
 
 void

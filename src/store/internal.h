@@ -56,6 +56,10 @@ char *db_col_text(sqlite3_stmt *stmt, int i);
 /* Steps a statement that returns no rows, then finalizes it.  0, or -1. */
 int db_step_done(struct store *st, sqlite3_stmt *stmt, const char *what);
 
+/* Registers the SQL functions the migrations use (certsync_sha256, in
+ * published.c) on st's connection.  0, or -1 after logging. */
+int db_register_functions(struct store *st);
+
 /* Marks a revocation as not yet in a written CRL (state.c). */
 int db_crl_mark_pending(struct store *st);
 

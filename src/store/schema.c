@@ -171,6 +171,53 @@ static const char *const migrations[] = {
 	"  uuid TEXT NOT NULL,"
 	"  at INTEGER NOT NULL);"
 	"CREATE INDEX departures_at ON departures (at);"),
+
+	/* 6: state per user (issue 11: 22 KiB a user in state.db, 6.7 after).
+	 * Published values recorded by their SHA-256 digest, not their
+	 * bytes: the certificates' DER and the S/MIME values are kept once
+	 * (certificates, smime_values), and the whole value in the table and
+	 * again in its primary key was 12 KiB a user.  WITHOUT ROWID: the key
+	 * is the row.  certsync_sha256() is published.c's, registered on every
+	 * connection before migrating. */
+	("CREATE TABLE published_digests ("
+	"  uuid TEXT NOT NULL,"
+	"  attribute TEXT NOT NULL,"
+	"  digest BLOB NOT NULL,"
+	"  PRIMARY KEY (uuid, attribute, digest)) WITHOUT ROWID;"
+	"INSERT OR IGNORE INTO published_digests (uuid, attribute, digest)"
+	"  SELECT uuid, attribute, certsync_sha256(value) FROM published;"
+	"DROP TABLE published;"
+	"ALTER TABLE published_digests RENAME TO published;"
+	/* And an S/MIME value stored without the certificates it carries
+	 * (smime.c): the user's are certificates rows, the CA certificate
+	 * is kept once in smime_certs; parts says what fills each hole.
+	 * Values stored before stay whole (parts NULL). */
+	"ALTER TABLE smime_values ADD COLUMN parts TEXT;"
+	"CREATE TABLE smime_certs ("
+	"  id INTEGER PRIMARY KEY,"
+	"  digest BLOB NOT NULL UNIQUE,"
+	"  der BLOB NOT NULL);"
+	/* And the two address tables WITHOUT ROWID: their primary key is
+	 * the row, so it is not stored a second time in an index. */
+	"CREATE TABLE certificate_addresses_v7 ("
+	"  cert_id INTEGER NOT NULL REFERENCES certificates (id),"
+	"  address TEXT NOT NULL COLLATE NOCASE,"
+	"  PRIMARY KEY (cert_id, address)) WITHOUT ROWID;"
+	"INSERT INTO certificate_addresses_v7 (cert_id, address)"
+	"  SELECT cert_id, address FROM certificate_addresses"
+	"  WHERE cert_id IN (SELECT id FROM certificates);"	/* none other */
+	"DROP TABLE certificate_addresses;"
+	"ALTER TABLE certificate_addresses_v7 RENAME TO certificate_addresses;"
+	"CREATE INDEX certificate_addresses_address ON certificate_addresses (address);"
+	"CREATE TABLE identity_addresses_v7 ("
+	"  uuid TEXT NOT NULL,"
+	"  address TEXT NOT NULL COLLATE NOCASE,"
+	"  PRIMARY KEY (uuid, address)) WITHOUT ROWID;"
+	"INSERT INTO identity_addresses_v7 (uuid, address)"
+	"  SELECT uuid, address FROM identity_addresses;"
+	"DROP TABLE identity_addresses;"
+	"ALTER TABLE identity_addresses_v7 RENAME TO identity_addresses;"
+	"CREATE INDEX identity_addresses_address ON identity_addresses (address);"),
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -274,6 +321,7 @@ store_open(const char *path, struct store **out)
 	sqlite3_busy_timeout(st->db, 5000);
 	if (set_wal(st) == -1 ||
 	    db_exec(st, "PRAGMA synchronous = FULL") == -1 ||
+	    db_register_functions(st) == -1 ||
 	    db_exec(st, "PRAGMA foreign_keys = ON") == -1 ||
 	    migrate(st) == -1)
 		goto fail;
@@ -321,7 +369,8 @@ store_open_ro(const char *path, struct store **out)
 	if (absent) {
 		log_info("state store %s does not exist yet; nothing is recorded", path);
 		if (sqlite3_open_v2(":memory:", &st->db, SQLITE_OPEN_READWRITE |
-		    SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK || migrate(st) == -1)
+		    SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK ||
+		    db_register_functions(st) == -1 || migrate(st) == -1)
 			goto fail;
 		*out = st;
 		return 0;

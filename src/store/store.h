@@ -176,9 +176,11 @@ int store_holds_due(struct store *st, int64_t cutoff,
 int store_hold_counts(struct store *st, int *certs, int *users, int64_t *oldest);
 /*
  * The userSMIMECertificate value made with the certificates of one issue,
- * kept with their signing (or dual) certificate cert_id: put once, with
- * the certificates' rows; get: 1 and *value (caller frees with free()),
- * 0 when none was kept (certificates issued before certsync kept it).
+ * kept with their signing (or dual) certificate cert_id: put once, after
+ * the certificates' rows (the certificates it carries are stored by
+ * reference to them, smime.c); get: 1 and *value, the very bytes put
+ * (caller frees with free()), 0 when none was kept (certificates issued
+ * before certsync kept it), -1 after logging.
  */
 int store_cert_smime_put(struct store *st, int64_t cert_id, const void *value,
     size_t len);
@@ -255,16 +257,29 @@ int store_job_each_failing(struct store *st,
  * apart, as state "parked". */
 int store_job_counts(struct store *st, void (*fn)(void *, const char *, int), void *arg);
 
-/* Values certsync wrote to a user's directory entry (add=1) or removed. */
+/*
+ * Values certsync wrote to a user's directory entry (add=1) or removed.
+ * The store keeps their SHA-256 digests (STORE_DIGEST_LEN bytes), not the
+ * values: a value the directory holds is ours when its digest is recorded.
+ */
+#define STORE_DIGEST_LEN 32
+/* The digest the published values are recorded by. */
+void store_value_digest(const void *value, size_t len,
+    unsigned char digest[STORE_DIGEST_LEN]);
 int store_published(struct store *st, int add, const char *uuid, const char *attr,
     const void *value, size_t len);
+/* The same, for a value known by its digest (one store_published_each
+ * gave). */
+int store_published_digest(struct store *st, int add, const char *uuid, const char *attr,
+    const unsigned char digest[STORE_DIGEST_LEN]);
 /* Whether the store records value in attr of uuid's entry: 1 yes, 0 no
  * (never written, or withdrawn). */
 int store_published_has(struct store *st, const char *uuid, const char *attr,
     const void *value, size_t len);
-/* Calls fn per recorded value; fn returning -1 stops (and returns -1). */
+/* Calls fn per recorded value's digest; fn returning -1 stops (and
+ * returns -1). */
 int store_published_each(struct store *st, const char *uuid, const char *attr,
-    int (*fn)(void *arg, const void *value, size_t len), void *arg);
+    int (*fn)(void *arg, const unsigned char digest[STORE_DIGEST_LEN]), void *arg);
 
 /* A key waiting to be handed to the delivery hook. */
 struct delivery_row {

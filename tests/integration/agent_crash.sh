@@ -110,13 +110,34 @@ smime_values() { # DN COUNT
 	[ "$sm_n" -eq "$2" ]
 }
 
+# The store keeps a value without the certificates it carries (its parts
+# name the rows that fill each hole, by offset in the whole value): rebuilt
+# here apart from certsync's code.
+sr_sql() { sqlite3 -readonly "$T/state/state.db" "$1"; }
+smime_kept() { # SERIAL: the whole value the store recorded, in hex
+	sk_row=$(sr_sql "SELECT hex(v.value) || '|' || coalesce(v.parts, '') FROM
+	    smime_values v JOIN certificates c ON c.id = v.cert_id WHERE c.serial = '$1'")
+	sk_packed=${sk_row%%|*} sk_out= sk_q=0
+	for sk_p in ${sk_row#*|}; do
+		sk_ref=${sk_p%@*} sk_off=${sk_p#*@}
+		case $sk_ref in
+		c*) sk_der=$(sr_sql "SELECT hex(der) FROM certificates WHERE id = ${sk_ref#c}") ;;
+		*) sk_der=$(sr_sql "SELECT hex(der) FROM smime_certs WHERE id = ${sk_ref#s}") ;;
+		esac
+		sk_gap=$((sk_off * 2 - ${#sk_out}))
+		sk_out=$sk_out$(awk -v s="$sk_packed" -v a="$sk_q" -v n="$sk_gap" \
+		    'BEGIN { printf "%s", substr(s, a + 1, n) }')$sk_der
+		sk_q=$((sk_q + sk_gap))
+	done
+	printf '%s%s\n' "$sk_out" "$(awk -v s="$sk_packed" -v a="$sk_q" \
+	    'BEGIN { printf "%s", substr(s, a + 1) }')"
+}
 # The entry's userSMIMECertificate value is the one the store recorded with
 # the active signing certificate for ADDRESS when it was issued (so made
 # before any crash after the issue step, and only written since).
 smime_recorded() { # DN ADDRESS
 	sr_serial=$(cs_serial signing "$2")
-	sr_kept=$(sqlite3 -readonly "$T/state/state.db" "SELECT hex(v.value) FROM
-	    smime_values v JOIN certificates c ON c.id = v.cert_id WHERE c.serial = '$sr_serial'")
+	sr_kept=$(smime_kept "$sr_serial")
 	sr_dir=$(cs_dir_values "$1" userSMIMECertificate | base64 -d | od -An -v -tx1 |
 	    tr -d ' \n' | tr a-f A-F)
 	echo "signing certificate $sr_serial: recorded ${#sr_kept} hex digits," \

@@ -24,7 +24,7 @@
 #include "check_main.h"
 
 /* The schema version this certsync writes. */
-#define SCHEMA 6
+#define SCHEMA 7
 
 static char dir[] = "/tmp/check_store.XXXXXX";
 static char path[512];
@@ -110,6 +110,14 @@ raw_exec(const char *sql)
 	sqlite3_close(db);
 	return rc;
 }
+
+/* Version 6's published table (whole values), and no table of kept S/MIME
+ * certificates, for a store taken back to an older version; SMIME_V6: its
+ * smime_values (whole values). */
+#define PUBLISHED_V6 "DROP TABLE published; DROP TABLE smime_certs;" \
+	"CREATE TABLE published (uuid TEXT NOT NULL, attribute TEXT NOT NULL," \
+	"  value BLOB NOT NULL, PRIMARY KEY (uuid, attribute, value));"
+#define SMIME_V6 "ALTER TABLE smime_values DROP COLUMN parts;"
 
 /* The one integer a query returns. */
 static int
@@ -241,7 +249,7 @@ START_TEST(archive_protection_migrated)
 	ck_assert_int_eq(raw_exec("ALTER TABLE certificates DROP COLUMN archive_bundle;"
 	    "ALTER TABLE certificates DROP COLUMN archive_protection;"
 	    "DROP TABLE held; DROP TABLE departures;"
-	    "PRAGMA user_version = 4"), SQLITE_OK);
+	    SMIME_V6 PUBLISHED_V6 "PRAGMA user_version = 4"), SQLITE_OK);
 	ck_assert_int_eq(store_open(path, &st), 0);
 	ck_assert_int_eq(store_schema_version(st), SCHEMA);
 	ck_assert_uint_eq(count(CQ_ALL, NULL), 2);
@@ -295,7 +303,7 @@ START_TEST(smime_value_kept_and_migrated)
 	    "ALTER TABLE certificates DROP COLUMN archive_bundle;"
 	    "ALTER TABLE certificates DROP COLUMN archive_protection;"
 	    "DROP TABLE held; DROP TABLE departures;"
-	    "PRAGMA user_version = 2"), SQLITE_OK);
+	    PUBLISHED_V6 "PRAGMA user_version = 2"), SQLITE_OK);
 	ck_assert_int_eq(store_open(path, &st), 0);
 	ck_assert_int_eq(store_schema_version(st), SCHEMA);
 	ck_assert_uint_eq(count(CQ_ALL, NULL), 1);
@@ -722,7 +730,7 @@ START_TEST(migrates_from_version_3)
 	    "('u1', 'uid=a,dc=x', 'a@example.org', 1, 5);"
 	    "INSERT INTO jobs (uuid, state, action, updated_at) VALUES "
 	    "('u1', 'KEYS', 'enroll', 5);"
-	    "PRAGMA user_version = 3;"), SQLITE_OK);
+	    SMIME_V6 PUBLISHED_V6 "PRAGMA user_version = 3;"), SQLITE_OK);
 	ck_assert_int_eq(store_open(path, &st), 0);
 	ck_assert_int_eq(store_schema_version(st), SCHEMA);
 	ck_assert_int_eq(store_identity_get(st, "u1", &got), 1);
@@ -739,10 +747,9 @@ END_TEST
 /* ---- on_disable = unpublish: decision, job, published values ------------ */
 
 static int
-count_value(void *arg, const void *value, size_t len)
+count_value(void *arg, const unsigned char digest[STORE_DIGEST_LEN])
 {
-	(void)value;
-	(void)len;
+	(void)digest;
 	++*(int *)arg;
 	return 0;
 }
@@ -1061,10 +1068,16 @@ START_TEST(schema_2_migrates)
 	    "INSERT INTO certificates VALUES (9, 'u1', 'CN=Test CA', 'BB', 'F2',"
 	    " 'encryption', 'revoked', 'CN=A', 'a@example.org', 'ec:P-256', 1, 2,"
 	    " x'31', NULL, '/ar/b.p12', 1);"
+	    "CREATE TABLE identity_addresses (uuid TEXT NOT NULL, address TEXT NOT NULL"
+	    " COLLATE NOCASE, PRIMARY KEY (uuid, address));"
+	    "INSERT INTO identity_addresses VALUES ('u1', 'a@example.org');"
 	    "INSERT INTO certificate_addresses VALUES (7, 'a@example.org');"
 	    "INSERT INTO certificate_addresses VALUES (9, 'a@example.org');"
 	    "INSERT INTO revocations VALUES (9, 3, 1234);"
 	    "INSERT INTO deliveries (cert_id, uuid) VALUES (7, 'u1');"
+	    "CREATE TABLE published (uuid TEXT NOT NULL, attribute TEXT NOT NULL,"
+	    " value BLOB NOT NULL, PRIMARY KEY (uuid, attribute, value));"
+	    "INSERT INTO published VALUES ('u1', 'userCertificate;binary', x'30');"
 	    "PRAGMA user_version = 2;";
 	struct cert_rows rows;
 
@@ -1074,6 +1087,8 @@ START_TEST(schema_2_migrates)
 	ck_assert_int_eq(raw_exec(v2), SQLITE_OK);
 	ck_assert_int_eq(store_open(path, &st), 0);
 	ck_assert_int_eq(store_schema_version(st), SCHEMA);
+	ck_assert_int_eq(store_published_has(st, "u1", "userCertificate;binary",
+	    "\x30", 1), 1);
 	ck_assert_uint_eq(count(CQ_ADDRESS, "a@example.org"), 2);
 	ck_assert_int_eq(store_cert_query(st, CQ_SERIAL, "BB", &rows), 0);
 	ck_assert_int_eq(rows.v[0].id, 9);
@@ -1085,6 +1100,119 @@ START_TEST(schema_2_migrates)
 	ck_assert_uint_eq(count(CQ_UUID_ON_HOLD, "u1"), 1);
 	ck_assert_int_eq(raw_exec("PRAGMA foreign_keys = ON; INSERT INTO revocations "
 	    "VALUES (99, 1, 1)"), SQLITE_CONSTRAINT);
+	/* Version 7's address tables: the same rows, WITHOUT ROWID, their
+	 * constraints and collation kept. */
+	ck_assert_int_eq(raw_count("SELECT count(*) FROM identity_addresses WHERE "
+	    "uuid = 'u1' AND address = 'A@EXAMPLE.org'"), 1);
+	ck_assert_int_eq(raw_count("SELECT count(*) FROM sqlite_schema WHERE name IN "
+	    "('identity_addresses', 'certificate_addresses') AND sql LIKE "
+	    "'%WITHOUT ROWID'"), 2);
+	ck_assert_int_eq(raw_exec("PRAGMA foreign_keys = ON; INSERT INTO "
+	    "certificate_addresses VALUES (99, 'x@example.org')"), SQLITE_CONSTRAINT);
+}
+END_TEST
+
+/* The digests version 7 records of the values below (sha256sum of the
+ * bytes, computed apart). */
+#define SHA_CERT "ECEDA61045DB145D209DEBF0D245E44B5B1CC52E3C04266AA2A486FDB6A2B285"
+#define SHA_P7 "03FBD36C05856BCA596B0BCB4466F4F30F0119A41BE2B9FCEBFA71D68178B116"
+
+static int
+count_digest(const char *attr, const char *hex)
+{
+	char sql[300];
+
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM published WHERE uuid = 'u1' "
+	    "AND attribute = '%s' AND hex(digest) = '%s'", attr, hex);
+	return raw_count(sql);
+}
+
+/* Version 6's published table (whole values) with data opens as version 7
+ * (digests, WITHOUT ROWID) with the same published set: what was ours to
+ * remove still is, nothing else is. */
+START_TEST(published_values_migrate_to_digests)
+{
+	static const unsigned char cert[] = { 0x30, 0x03, 0x02, 0x01, 0x07 };
+	static const unsigned char other[] = { 0x30, 0x03, 0x02, 0x01, 0x08 };
+	const char *cattr = "userCertificate;binary", *sattr = "userSMIMECertificate";
+	int n = 0;
+
+	store_close(st);
+	st = NULL;
+	ck_assert_int_eq(raw_exec(PUBLISHED_V6 SMIME_V6
+	    "INSERT INTO published VALUES ('u1', 'userCertificate;binary', x'3003020107');"
+	    "INSERT INTO published VALUES ('u1', 'userSMIMECertificate', CAST('p7' AS BLOB));"
+	    "INSERT INTO published VALUES ('u2', 'userCertificate;binary', x'3003020108');"
+	    "PRAGMA user_version = 6;"), SQLITE_OK);
+	ck_assert_int_eq(store_open(path, &st), 0);
+	ck_assert_int_eq(store_schema_version(st), SCHEMA);
+	ck_assert_int_eq(raw_count("SELECT count(*) FROM published"), 3);
+	ck_assert_int_eq(count_digest(cattr, SHA_CERT), 1);
+	ck_assert_int_eq(count_digest(sattr, SHA_P7), 1);
+	ck_assert_int_eq(raw_count("SELECT count(*) FROM sqlite_schema WHERE name = "
+	    "'published' AND sql LIKE '%WITHOUT ROWID%'"), 1);
+	ck_assert_int_eq(store_published_has(st, "u1", cattr, cert, sizeof(cert)), 1);
+	ck_assert_int_eq(store_published_has(st, "u1", sattr, "p7", 2), 1);
+	ck_assert_int_eq(store_published_has(st, "u2", cattr, other, sizeof(other)), 1);
+	ck_assert_int_eq(store_published_has(st, "u1", cattr, other, sizeof(other)), 0);
+	ck_assert_int_eq(store_published_has(st, "u2", cattr, cert, sizeof(cert)), 0);
+	ck_assert_int_eq(store_published_each(st, "u1", cattr, count_value, &n), 0);
+	ck_assert_int_eq(n, 1);
+	/* Withdrawn as before: by the value. */
+	ck_assert_int_eq(store_published(st, 0, "u1", cattr, cert, sizeof(cert)), 0);
+	ck_assert_int_eq(store_published_has(st, "u1", cattr, cert, sizeof(cert)), 0);
+	ck_assert_int_eq(count_digest(cattr, SHA_CERT), 0);
+}
+END_TEST
+
+/* A SignedData of the shape smime_value.c makes, cut down: ContentInfo {
+ * id-signedData, [0] { SignedData { version 1, digestAlgorithms {},
+ * encapContentInfo { id-data }, certificates [0] { CERT, 30 03 02 01 09 },
+ * signerInfos {} } } }; CERT is row_init's DER. */
+static const unsigned char signed_data[] = {
+	0x30, 0x2f, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02,
+	0xa0, 0x22, 0x30, 0x20, 0x02, 0x01, 0x01, 0x31, 0x00,
+	0x30, 0x0b, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01,
+	0xa0, 0x0a, 0x30, 0x03, 0x02, 0x01, 0x01, 0x30, 0x03, 0x02, 0x01, 0x09,
+	0x31, 0x00,
+};
+
+static void
+smime_round_trip(int64_t cert_id)
+{
+	unsigned char *got = NULL;
+	size_t len = 0;
+
+	ck_assert_int_eq(store_cert_smime_get(st, cert_id, &got, &len), 1);
+	ck_assert_uint_eq(len, sizeof(signed_data));
+	ck_assert_int_eq(memcmp(got, signed_data, len), 0);
+	free(got);
+}
+
+/* An S/MIME value is stored without the certificates it carries: the
+ * user's one as a reference to its row, the other (the CA's) once for
+ * every value; read back byte for byte.  Without what fills a hole it is
+ * an error, not another value. */
+START_TEST(smime_value_stored_without_its_certificates)
+{
+	int64_t a = insert("u1", "AA", CERT_KIND_SIGNING, "a@example.org");
+	int64_t b = insert("u2", "BB", CERT_KIND_SIGNING, "b@example.org");
+	unsigned char *got = NULL;
+	size_t len = 0;
+
+	ck_assert_uint_eq(sizeof(signed_data), 49);
+	ck_assert_int_eq(store_cert_smime_put(st, a, signed_data, sizeof(signed_data)), 0);
+	ck_assert_int_eq(store_cert_smime_put(st, b, signed_data, sizeof(signed_data)), 0);
+	smime_round_trip(a);
+	smime_round_trip(b);
+	ck_assert_int_eq(raw_count("SELECT count(*) FROM smime_values WHERE "
+	    "length(value) = 39 AND parts LIKE 'c%@37 s1@42'"), 2);
+	ck_assert_int_eq(raw_count("SELECT count(*) FROM smime_certs WHERE "
+	    "der = x'3003020109'"), 1);
+	ck_assert_int_eq(raw_count("SELECT count(*) FROM smime_certs"), 1);
+	ck_assert_int_eq(raw_exec("DELETE FROM smime_certs"), SQLITE_OK);
+	ck_assert_int_eq(store_cert_smime_get(st, a, &got, &len), -1);
+	ck_assert_ptr_null(got);
 }
 END_TEST
 
@@ -1269,6 +1397,8 @@ main(void)
 	tcase_add_test(tc, holds_are_the_reversible_revocation);
 	tcase_add_test(tc, holds_due);
 	tcase_add_test(tc, schema_2_migrates);
+	tcase_add_test(tc, published_values_migrate_to_digests);
+	tcase_add_test(tc, smime_value_stored_without_its_certificates);
 	tcase_add_test(tc, gate_holds_an_empty_sweep);
 	tcase_add_test(tc, gate_lets_a_few_through);
 	tcase_add_test(tc, gate_window_catches_a_stream);
