@@ -32,6 +32,7 @@
 #include "ca/ca_client.h"
 #include "ca/ca_proto.h"
 #include "lib/log.h"
+#include "lib/workers.h"
 #include "pki/issue.h"
 
 #ifndef CS_PKGLIBEXECDIR
@@ -625,6 +626,36 @@ later_down(struct ca_client *c)
 	return CA_LATER;
 }
 
+/* Sends der (a request encoded with id) as the next request: CA_OK, or
+ * CA_LATER.  key: the key the certificate must carry (issue), or NULL. */
+static int
+send_request(struct ca_client *c, const unsigned char *der, size_t len,
+    EVP_PKEY *key, uint64_t id)
+{
+	if (c->state != CA_UP && ca_client_ensure(c) == -1)
+		return later_down(c);
+	if (c->n == CA_MAX_IN_FLIGHT)
+		fatal("more than %d requests in flight to the CA process",
+		    CA_MAX_IN_FLIGHT);
+	c->inflight[c->n] = (struct pending){ .id = id, .key = key };
+	if (key != NULL)
+		EVP_PKEY_up_ref(key);
+	c->n++;
+	if (send_msg(c, der, len) == -1)
+		return later_down(c);
+	return CA_OK;
+}
+
+/* Encodes req as request number id; the caller frees *der. */
+static void
+encode_request(CA_REQUEST *req, uint64_t id, unsigned char **der, size_t *len)
+{
+	req->version = CA_PROTO_VERSION;
+	req->id = id;
+	if (ca_request_encode(req, der, len) == -1)
+		fatal("cannot encode a request to the CA process");
+}
+
 /* Sends req as the next request; CA_OK and *id, or CA_LATER. */
 static int
 submit(struct ca_client *c, CA_REQUEST *req, EVP_PKEY *key, uint64_t *id)
@@ -635,23 +666,12 @@ submit(struct ca_client *c, CA_REQUEST *req, EVP_PKEY *key, uint64_t *id)
 
 	if (c->state != CA_UP && ca_client_ensure(c) == -1)
 		return later_down(c);
-	if (c->n == CA_MAX_IN_FLIGHT)
-		fatal("more than %d requests in flight to the CA process",
-		    CA_MAX_IN_FLIGHT);
-	req->version = CA_PROTO_VERSION;
-	req->id = c->next_id++;
-	if (ca_request_encode(req, &der, &len) == -1)
-		fatal("cannot encode a request to the CA process");
-	c->inflight[c->n] = (struct pending){ .id = req->id, .key = key };
-	if (key != NULL)
-		EVP_PKEY_up_ref(key);
-	c->n++;
-	rc = send_msg(c, der, len);
+	encode_request(req, c->next_id++, &der, &len);
+	rc = send_request(c, der, len, key, req->id);
 	OPENSSL_free(der);
-	if (rc == -1)
-		return later_down(c);
-	*id = req->id;
-	return CA_OK;
+	if (rc == CA_OK)
+		*id = req->id;
+	return rc;
 }
 
 /* The extensions of the profile's certificate, for the request. */
@@ -709,37 +729,61 @@ issue_body(const struct ca_issue_req *r, X509 *expected)
 	return b;
 }
 
-int
-ca_client_submit_issue(struct ca_client *c, const struct ca_issue_req *r,
-    uint64_t *id)
+/*
+ * Request id for r, encoded into *der (the caller frees it): CA_OK, or
+ * CA_REFUSED (the profile refuses the values, or the CA expired) or
+ * CA_LATER (not valid yet, or OpenSSL failed) with why.  The profile's
+ * own answer first: what it refuses is never sent.  Touches nothing of c
+ * but what it reads (conf, the CA certificate): the workers run it.
+ */
+static int
+prepare_issue(const struct ca_client *c, const struct ca_issue_req *r,
+    uint64_t id, unsigned char **der, size_t *len, char *why, size_t whylen)
 {
 	struct issue_request ir = {
 		.key = r->key, .kind = r->kind, .addresses = r->addresses,
 		.vars = r->vars, .now = time(NULL),
 	};
 	CA_REQUEST *req = CA_REQUEST_new();
-	char why[256] = "";
 	X509 *expected = NULL;
 	int rc;
 
 	/* CA_REQUEST_new made the body, a CHOICE not chosen yet. */
 	if (req == NULL || req->body == NULL)
 		fatal("out of memory");
-	/* The profile's own answer first: what it refuses is never sent.  -2:
-	 * the values, or the CA expired (CA_REFUSED); -1: not valid yet, or
-	 * OpenSSL failed (CA_LATER). */
-	if ((rc = issue_build(c->conf, c->ca, &ir, &expected, why, sizeof(why))) != 0) {
-		snprintf(c->error, sizeof(c->error), "%s", why[0] ? why :
-		    "the profile cannot build this certificate");
-		c->later_at = time(NULL) + BACKOFF_MAX;
+	why[0] = '\0';
+	if ((rc = issue_build(c->conf, c->ca, &ir, &expected, why, whylen)) != 0) {
+		if (why[0] == '\0')
+			snprintf(why, whylen, "the profile cannot build this certificate");
 		CA_REQUEST_free(req);
 		return rc == -2 ? CA_REFUSED : CA_LATER;
 	}
 	req->body->type = CA_REQ_ISSUE;
 	req->body->d.issue = issue_body(r, expected);
-	rc = submit(c, req, r->key, id);
+	encode_request(req, id, der, len);
 	X509_free(expected);
 	CA_REQUEST_free(req);
+	return CA_OK;
+}
+
+int
+ca_client_submit_issue(struct ca_client *c, const struct ca_issue_req *r,
+    uint64_t *id)
+{
+	unsigned char *der = NULL;
+	size_t len;
+	int rc;
+
+	if (c->state != CA_UP && ca_client_ensure(c) == -1)
+		return later_down(c);
+	if ((rc = prepare_issue(c, r, c->next_id, &der, &len, c->error,
+	    sizeof(c->error))) != CA_OK) {
+		c->later_at = time(NULL) + BACKOFF_MAX;
+		return rc;
+	}
+	*id = c->next_id++;
+	rc = send_request(c, der, len, r->key, *id);
+	OPENSSL_free(der);
 	return rc;
 }
 
@@ -878,42 +922,128 @@ ca_client_wait_cert(struct ca_client *c, uint64_t id, X509 **cert)
 	return rc;
 }
 
-/* Request i's reply into certs[i], rcs[i] and (not CA_OK) why[i]. */
+/*
+ * A batch through the one door.  What costs CPU on the client's side (the
+ * profile's certificate built, the request encoded; the signed certificate
+ * decoded and checked) runs on the workers; the runner's thread only sends
+ * and receives.  OpenSSL 3 decodes and encodes every public key through its
+ * provider lookups, which made those steps most of the runner's time.
+ */
+struct batch {
+	struct ca_client *c;
+	const struct ca_issue_req *reqs;
+	X509 **certs;
+	int *rcs;
+	char (*why)[256];
+	unsigned char **der;   /* request i encoded; NULL once sent */
+	size_t *len;
+	CA_REPLY **reps;       /* request i's certificate reply, to check */
+	EVP_PKEY **keys;       /* the key it must carry */
+	uint64_t first_id;     /* request i is number first_id + i */
+};
+
 static void
-issue_reply(struct ca_client *c, uint64_t id, size_t i, X509 **certs, int *rcs,
-    char (*why)[256])
+prepare_one(void *arg, size_t i)
 {
-	if ((rcs[i] = ca_client_wait_cert(c, id, &certs[i])) != CA_OK)
-		snprintf(why[i], sizeof(why[i]), "%.*s", (int)sizeof(why[i]) - 1, c->error);
+	struct batch *b = arg;
+
+	b->certs[i] = NULL;
+	b->rcs[i] = prepare_issue(b->c, &b->reqs[i], b->first_id + i, &b->der[i],
+	    &b->len[i], b->why[i], sizeof(b->why[i]));
+}
+
+static void
+check_one(void *arg, size_t i)
+{
+	struct batch *b = arg;
+
+	if (b->reps[i] == NULL)
+		return;
+	if ((b->certs[i] = check_cert(b->c, b->reps[i]->body->d.certificate,
+	    b->keys[i])) == NULL) {
+		snprintf(b->why[i], sizeof(b->why[i]), "the CA process sent a "
+		    "certificate that is not the one asked for");
+		log_error("%s", b->why[i]);
+		b->rcs[i] = CA_REFUSED;
+	}
+	CA_REPLY_free(b->reps[i]);
+	EVP_PKEY_free(b->keys[i]);
+	b->reps[i] = NULL;
+	b->keys[i] = NULL;
+}
+
+/* Request i's reply: kept in b->reps[i] to check, or rcs[i] and why[i]. */
+static void
+take_reply(struct batch *b, size_t i)
+{
+	struct ca_client *c = b->c;
+	CA_REPLY *rep = NULL;
+	EVP_PKEY *key = NULL;
+
+	if ((b->rcs[i] = await(c, b->first_id + i, &rep, &key)) == CA_OK &&
+	    (b->rcs[i] = reply_result(c, rep, CA_REP_CERT)) == CA_OK) {
+		b->reps[i] = rep;
+		b->keys[i] = key;
+		return;
+	}
+	snprintf(b->why[i], sizeof(b->why[i]), "%.*s", (int)sizeof(b->why[i]) - 1,
+	    c->error);
+	CA_REPLY_free(rep);
+	EVP_PKEY_free(key);
+}
+
+/* Sends every prepared request, the oldest reply taken when the window is
+ * full, then waits for the rest: none is left behind. */
+static void
+send_all(struct batch *b, size_t n)
+{
+	struct ca_client *c = b->c;
+	size_t waited = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		for (; c->n == CA_MAX_IN_FLIGHT && waited < i; waited++)
+			if (b->der[waited] == NULL && b->rcs[waited] == CA_OK)
+				take_reply(b, waited);
+		if (b->rcs[i] != CA_OK) {
+			c->later_at = time(NULL) + BACKOFF_MAX;
+			continue;
+		}
+		b->rcs[i] = send_request(c, b->der[i], b->len[i], b->reqs[i].key,
+		    b->first_id + i);
+		OPENSSL_free(b->der[i]);
+		b->der[i] = NULL;
+		if (b->rcs[i] != CA_OK)
+			snprintf(b->why[i], sizeof(b->why[i]), "%.*s",
+			    (int)sizeof(b->why[i]) - 1, c->error);
+	}
+	for (; waited < n; waited++)
+		if (b->rcs[waited] == CA_OK)
+			take_reply(b, waited);
 }
 
 void
-ca_client_issue_many(struct ca_client *c, const struct ca_issue_req *reqs,
-    size_t n, X509 **certs, int *rcs, char (*why)[256])
+ca_client_issue_many(struct ca_client *c, struct workers *w,
+    const struct ca_issue_req *reqs, size_t n, X509 **certs, int *rcs,
+    char (*why)[256])
 {
-	uint64_t *ids = calloc(n ? n : 1, sizeof(*ids));
-	unsigned char *sent = calloc(n ? n : 1, 1);
-	size_t waited = 0;
+	size_t m = n ? n : 1;
+	struct batch b = {
+		.c = c, .reqs = reqs, .certs = certs, .rcs = rcs, .why = why,
+		.der = calloc(m, sizeof(*b.der)), .len = calloc(m, sizeof(*b.len)),
+		.reps = calloc(m, sizeof(*b.reps)), .keys = calloc(m, sizeof(*b.keys)),
+		.first_id = c->next_id,
+	};
 
-	if (ids == NULL || sent == NULL)
+	if (b.der == NULL || b.len == NULL || b.reps == NULL || b.keys == NULL)
 		fatal("out of memory");
-	for (size_t i = 0; i < n; i++) {
-		certs[i] = NULL;
-		/* The window full: the oldest reply taken first. */
-		for (; c->n == CA_MAX_IN_FLIGHT && waited < i; waited++)
-			if (sent[waited])
-				issue_reply(c, ids[waited], waited, certs, rcs, why);
-		if ((rcs[i] = ca_client_submit_issue(c, &reqs[i], &ids[i])) == CA_OK)
-			sent[i] = 1;
-		else
-			snprintf(why[i], sizeof(why[i]), "%.*s", (int)sizeof(why[i]) - 1, c->error);
-	}
-	/* Every request in flight is waited for: none may be left behind. */
-	for (; waited < n; waited++)
-		if (sent[waited])
-			issue_reply(c, ids[waited], waited, certs, rcs, why);
-	free(ids);
-	free(sent);
+	c->next_id += n;	/* the batch's numbers, whatever is sent */
+	workers_map(w, n, prepare_one, &b);
+	send_all(&b, n);
+	workers_map(w, n, check_one, &b);
+	free(b.der);
+	free(b.len);
+	free(b.reps);
+	free(b.keys);
 }
 
 int

@@ -43,6 +43,8 @@ enum ca_state {
 	                    key and certificate apart); a reload may */
 };
 
+struct workers;
+
 /* What to issue: a certificate of kind for key's public half. */
 struct ca_issue_req {
 	enum cert_kind kind;
@@ -127,9 +129,12 @@ int ca_client_wait_crl(struct ca_client *c, uint64_t id, X509_CRL **crl);
  * waited for when the window is full, then the rest.  certs[i] gets
  * request i's certificate (the caller frees it) when rcs[i] is CA_OK; else
  * rcs[i] is CA_REFUSED or CA_LATER as above, with the reason in why[i].
+ * The profile's certificates are built, and the signed ones checked, on
+ * the workers w (NULL: on the caller's thread).
  */
-void ca_client_issue_many(struct ca_client *c, const struct ca_issue_req *reqs,
-    size_t n, X509 **certs, int *rcs, char (*why)[256]);
+void ca_client_issue_many(struct ca_client *c, struct workers *w,
+    const struct ca_issue_req *reqs, size_t n, X509 **certs, int *rcs,
+    char (*why)[256]);
 
 /*
  * certsyncctl init-ca: runs certsync-ca --init-ca, which makes the CA's

@@ -22,6 +22,7 @@
 
 #include "lib/fs_batch.h"
 #include "lib/fsutil.h"
+#include "lib/workers.h"
 
 /* The temporary file of f, written and its writeback started; f->err set
  * on a failure (and nothing left behind). */
@@ -137,19 +138,34 @@ sync_dirs(struct fs_file *v, size_t n)
 	}
 }
 
+/* Each file is its own: the workers create and rename them side by side
+ * (creating a file is mostly the kernel's time: the inode's allocation). */
+static void
+tmp_one(void *arg, size_t i)
+{
+	struct fs_file *f = (struct fs_file *)arg + i;
+
+	f->err = 0;
+	write_tmp(f);
+}
+
+static void
+place_one(void *arg, size_t i)
+{
+	struct fs_file *f = (struct fs_file *)arg + i;
+
+	if (f->err == 0)
+		put_in_place(f);
+}
+
 size_t
-fs_write_many(struct fs_file *v, size_t n)
+fs_write_many(struct workers *w, struct fs_file *v, size_t n)
 {
 	size_t failed = 0;
 
-	for (size_t i = 0; i < n; i++) {
-		v[i].err = 0;
-		write_tmp(&v[i]);
-	}
+	workers_map(w, n, tmp_one, v);
 	sync_tmps(v, n);
-	for (size_t i = 0; i < n; i++)
-		if (v[i].err == 0)
-			put_in_place(&v[i]);
+	workers_map(w, n, place_one, v);
 	sync_dirs(v, n);
 	for (size_t i = 0; i < n; i++)
 		failed += v[i].err != 0;

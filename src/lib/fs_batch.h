@@ -28,8 +28,12 @@ struct fs_file {
 	char tmp[PATH_MAX];        /* private */
 };
 
-/* Writes every file of v; each one's err says how it went.  Returns how
- * many failed (the caller logs them, naming each path). */
-size_t fs_write_many(struct fs_file *v, size_t n);
+struct workers;
+
+/* Writes every file of v, the temporary files made and renamed on the
+ * workers w (NULL: on the caller's thread); each one's err says how it
+ * went.  Returns how many failed (the caller logs them, naming each
+ * path). */
+size_t fs_write_many(struct workers *w, struct fs_file *v, size_t n);
 
 #endif

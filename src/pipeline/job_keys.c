@@ -237,7 +237,7 @@ sign_certs(struct job_ctx *ctx, struct issues *b)
 	    rcs == NULL || why == NULL)
 		fatal("out of memory");
 	k = requests(b, reqs, slots, owners);
-	ca_client_issue_many(ctx->ca, reqs, k, certs, rcs, why);
+	ca_client_issue_many(ctx->ca, ctx->workers, reqs, k, certs, rcs, why);
 	for (size_t j = 0; j < k; j++) {
 		if (rcs[j] == CA_OK)
 			slots[j]->cert = certs[j];	/* signed now */

@@ -390,6 +390,7 @@ adopt_item(struct archive *ar, struct archive_item *it)
  * (pending) and its PKCS#12 and bundle once sealed. */
 struct batch {
 	struct archive *ar;
+	struct workers *w;
 	X509 *ca;
 	struct archive_item *v;
 	size_t n;
@@ -466,7 +467,7 @@ write_stage(struct batch *b, int bundles)
 		    .no_replace = !bundles };
 		at[k++] = i;
 	}
-	fs_write_many(f, k);
+	fs_write_many(b->w, f, k);
 	for (size_t j = 0; j < k; j++) {
 		if (f[j].err != 0) {
 			log_error("cannot write %s: %s", f[j].path, strerror(f[j].err));
@@ -552,7 +553,7 @@ archive_write_many(struct archive *ar, struct workers *w, X509 *ca,
     struct archive_item *v, size_t n)
 {
 	const char *dir = ar->conf->archive.directory;
-	struct batch b = { ar, ca, v, n, calloc(n + 1, sizeof(int)),
+	struct batch b = { ar, w, ca, v, n, calloc(n + 1, sizeof(int)),
 	    calloc(n + 1, sizeof(char *)), calloc(n + 1, sizeof(char *)),
 	    calloc(n + 1, sizeof(size_t)), calloc(n + 1, sizeof(size_t)) };
 	size_t failed = 0;

@@ -240,7 +240,8 @@ encode_one(void *arg, size_t i)
 
 /* The encoded items written with shared flushes; failures logged. */
 static void
-write_encoded(struct keystore_item *v, unsigned char **der, size_t *len, size_t n)
+write_encoded(struct workers *w, struct keystore_item *v, unsigned char **der,
+    size_t *len, size_t n)
 {
 	struct fs_file *files = calloc(n ? n : 1, sizeof(*files));
 	size_t k = 0;
@@ -251,7 +252,7 @@ write_encoded(struct keystore_item *v, unsigned char **der, size_t *len, size_t 
 		if (v[i].rc == 0)
 			files[k++] = (struct fs_file){ .path = v[i].path, .data = der[i],
 			    .len = len[i], .mode = 0600 };
-	fs_write_many(files, k);
+	fs_write_many(w, files, k);
 	k = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (v[i].rc != 0)
@@ -288,7 +289,7 @@ keystore_save_many(struct keystore *ks, struct workers *w, X509 *ca,
 			v[i].err = errno;
 	} else {
 		workers_map(w, n, encode_one, &j);
-		write_encoded(v, j.der, j.len, n);
+		write_encoded(w, v, j.der, j.len, n);
 	}
 	for (size_t i = 0; i < n; i++) {
 		OPENSSL_free(j.der[i]);
