@@ -457,7 +457,7 @@ close_round(struct runner *r, struct uuid_set *ran, int *first, int ran_any,
  * batch before it, and is ended in the next round, after the CRL for what
  * ran so far (the CA client is the signer's until it is joined).  Each
  * job's steps stay in their order, each made durable as before.  Returns
- * how many jobs ran, and how many closing planned (due at once: --once
+ * how many jobs ran or are in flight, and how many closing planned (due at once: --once
  * waits for them, and nobody sleeps over them); *failed when a job or the
  * CRL failed; *ca_wait as ca_ready's (or a job's wait for the CA process's
  * ceiling).
@@ -501,7 +501,8 @@ round_once(struct runner *r, struct uuid_set *ran, int *first, int *failed,
 	/* A job waiting for the CA process (its ceiling): all of them wait. */
 	if (r->jctx.ca_wait_until > time(NULL))
 		*ca_wait = r->jctx.ca_wait_until;
-	return n + next;
+	/* A batch in flight counts: nobody sleeps over it. */
+	return n + next + (r->pending != NULL ? r->pending->ids.n : 0);
 }
 
 /* A start or a reload may be the admin's fix (a new CA, another profile):
