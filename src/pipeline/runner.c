@@ -75,7 +75,8 @@
  * asks the CA process for its certificates meanwhile. */
 struct batch_run {
 	struct job_batch *b;
-	struct uuid_set ids;       /* its jobs */
+	struct uuid_set ids;       /* its jobs, in the order of their outcomes */
+	struct uuid_set lookup;    /* the same, to look up (sorted by that) */
 	pthread_t signer;
 	int threaded;              /* signer runs (else signed on the runner) */
 	double t0;
@@ -219,7 +220,7 @@ due_jobs(struct runner *r, struct batch_run *prev, struct uuid_set *due)
 	    &all) == -1)
 		return -1;
 	for (size_t i = 0; i < all.n; i++)
-		if (prev == NULL || !uuid_set_has(&prev->ids, all.v[i]))
+		if (prev == NULL || !uuid_set_has(&prev->lookup, all.v[i]))
 			uuid_set_add(due, all.v[i]);
 	uuid_set_clear(&all);
 	return 0;
@@ -253,6 +254,8 @@ batch_begin(struct runner *r, struct batch_run *prev, int *more)
 		fatal("out of memory");
 	run->t0 = seconds_now();
 	run->ids = due;
+	for (size_t i = 0; i < due.n; i++)
+		uuid_set_add(&run->lookup, due.v[i]);
 	run->b = job_batch_begin(&r->jctx, due.v, due.n);
 	signer_start(run);
 	return run;
@@ -288,6 +291,7 @@ batch_end(struct runner *r, struct batch_run *run, struct uuid_set *ran,
 	batch_delay();
 	free(rcs);
 	uuid_set_clear(&run->ids);
+	uuid_set_clear(&run->lookup);
 	free(run);
 	return n;
 }
