@@ -65,6 +65,15 @@ going(const struct issue *is)
 	return is->it->rc == 0;
 }
 
+static int
+any_going(const struct issues *b)
+{
+	for (size_t i = 0; i < b->n; i++)
+		if (going(&b->v[i]))
+			return 1;
+	return 0;
+}
+
 /* A slot to fill in this attempt: not adopted, not yet signed. */
 static int
 to_make(const struct issue *is, size_t c)
@@ -290,11 +299,14 @@ sign_finish(struct job_ctx *ctx, struct job_issue *ji)
  * (job_recover_unrecorded_of() finds it).  One transaction for every
  * certificate the batch signed, a failed job's too, which then waits in
  * the kept set (or is revoked).  When the transaction fails, every job fails.
+ * So it does at once when the store has just failed a write, its busy
+ * timeout spent (the next batch's KEYS, begun while this one was signed):
+ * another write would wait as long, and meet the same.
  */
 static void
 record_signs(struct job_ctx *ctx, struct issues *b)
 {
-	int ok = store_begin(ctx->st) == 0;
+	int ok = !store_unwritable(ctx->st) && store_begin(ctx->st) == 0;
 
 	for (size_t i = 0; ok && i < b->n; i++)
 		for (size_t c = 0; c < b->v[i].n; c++) {
@@ -450,6 +462,8 @@ record_issued(struct job_ctx *ctx, struct issues *b, enum log_level level)
 	int ok;
 
 	failpoint("issue-before-record");
+	if (!any_going(b))
+		return;	/* none left: no transaction to wait for */
 	if ((ok = store_begin(ctx->st) == 0)) {
 		for (size_t i = 0; i < b->n; i++)
 			if (going(&b->v[i]))

@@ -97,8 +97,8 @@ struct runner {
 	struct job_ctx jctx;
 	struct plan_ctx plan;
 	size_t batch;              /* the next batch's size */
-	struct batch_run *pending; /* a batch whose certificates are being
-	                              signed while the next round runs */
+	struct batch_run *pending; /* a batch signed while the round before ran
+	                              its steps; they run in the next round */
 	double last_end;           /* when the last batch ended */
 	size_t since_trim;         /* jobs run since the heap was last trimmed */
 	struct progress progress;
@@ -435,35 +435,19 @@ stop_asked(struct runner *r, int *draining)
 	return stop;
 }
 
-/* Closes what ran (CRL, DONE) when anything asks for it.  The first time
- * round it also closes a batch a crash left open; a CRL that could not be
- * written is tried again each round.  0, or -1 when the CRL failed. */
-static int
-close_round(struct runner *r, struct uuid_set *ran, int *first, int ran_any,
-    size_t *next)
-{
-	int rc = 0;
-
-	if ((*first || ran_any || r->jctx.revoked > 0 || ran->n > 0 ||
-	    store_crl_pending(r->st) == 1 ||
-	    crl_publish_due(r->conf, r->st, time(NULL)) == 1) &&
-	    time(NULL) >= r->backoff_until && finish_batch(r, ran, next) == -1)
-		rc = -1;
-	*first = 0;
-	return rc;
-}
-
 /*
  * One round: the CA process looked at, a batch run and closed.  In a mass
  * event (more jobs due than a batch takes) the rounds overlap: the batch
  * begun in a round has its certificates signed by the CA process (the
  * signer thread waits for them) while the runner runs the steps of the
- * batch before it, and is ended in the next round, after the CRL for what
- * ran so far (the CA client is the signer's until it is joined).  Each
- * job's steps stay in their order, each made durable as before.  Returns
- * how many jobs ran or are in flight, and how many closing planned (due at once: --once
- * waits for them, and nobody sleeps over them); *failed when a job or the
- * CRL failed; *ca_wait as ca_ready's (or a job's wait for the CA process's
+ * batch signed in the round before, and is run in the next round.  The
+ * signer is joined before the CRL, so the CA client is the runner's again
+ * between rounds.  Each job's steps stay in their order, each made durable
+ * as before.  After failures in a row (r->fails) nothing overlaps: one
+ * batch a round, as the back-off counts them.  Returns how many jobs ran
+ * or wait signed, and how many closing planned (due at once: --once waits
+ * for them, and nobody sleeps over them); *failed when a job or the CRL
+ * failed; *ca_wait as ca_ready's (or a job's wait for the CA process's
  * ceiling).
  */
 static size_t
@@ -472,29 +456,31 @@ round_once(struct runner *r, struct uuid_set *ran, int *first, int *failed,
 {
 	struct batch_run *prev = r->pending, *cur = NULL;
 	size_t n = 0, next = 0;
-	int more = 0, crl_failed = 0;
+	int more = 0;
 
 	*failed = 0;
 	r->pending = NULL;
-	if (prev != NULL)
-		signer_join(prev);
 	if (!ca_ready(r, ca_wait))
 		return prev != NULL ? batch_end(r, prev, ran, failed) : 0;
-	/* What ran before: its CRL while the CA client is free. */
-	if (prev != NULL)
-		crl_failed = close_round(r, ran, first, 0, &next) == -1;
-	if (!crl_failed)
+	if (prev == NULL || r->fails == 0)
 		cur = batch_begin(r, prev, &more);
 	if (prev != NULL)
 		n += batch_end(r, prev, ran, failed);
-	if (cur != NULL && more && !*failed && !stop_asked(r, NULL) &&
-	    r->jctx.ca_wait_until <= time(NULL))
-		r->pending = cur;	/* ended in the next round */
+	if (cur != NULL)
+		signer_join(cur);
+	if (cur != NULL && more && !*failed && r->fails == 0 &&
+	    !stop_asked(r, NULL) && r->jctx.ca_wait_until <= time(NULL))
+		r->pending = cur;	/* run in the next round */
 	else if (cur != NULL)
 		n += batch_end(r, cur, ran, failed);
-	if (r->pending == NULL && !crl_failed)
-		crl_failed = close_round(r, ran, first, n > 0, &next) == -1;
-	*failed = *failed || crl_failed;
+	/* The first time round it also closes a batch a crash left open;
+	 * a CRL that could not be written is tried again each round. */
+	if ((*first || n > 0 || r->jctx.revoked > 0 || ran->n > 0 ||
+	    store_crl_pending(r->st) == 1 ||
+	    crl_publish_due(r->conf, r->st, time(NULL)) == 1) &&
+	    time(NULL) >= r->backoff_until && finish_batch(r, ran, &next) == -1)
+		*failed = 1;
+	*first = 0;
 	/* A backlog of RSA keys: the next batches' keys made at the runner's
 	 * priority, on every core, while this one is signed, written and
 	 * published (keys are then what the event waits for).  Not for EC
@@ -505,7 +491,8 @@ round_once(struct runner *r, struct uuid_set *ran, int *first, int *failed,
 	/* A job waiting for the CA process (its ceiling): all of them wait. */
 	if (r->jctx.ca_wait_until > time(NULL))
 		*ca_wait = r->jctx.ca_wait_until;
-	/* A batch in flight counts: nobody sleeps over it. */
+	/* A batch signed and waiting for its steps counts: nobody sleeps
+	 * over it. */
 	return n + next + (r->pending != NULL ? r->pending->ids.n : 0);
 }
 
@@ -564,8 +551,8 @@ runner_main(void *arg)
 		if (n == 0 || failed || ca_wait != 0)
 			wait_for_work(r, deliver_due, ca_wait);
 	}
-	/* Stopped with a batch being signed: it goes as far as a stop lets
-	 * it (its certificates recorded, ISSUED). */
+	/* Stopped with a batch signed: it goes as far as a stop lets it
+	 * (its certificates recorded, ISSUED). */
 	if (r->pending != NULL) {
 		int failed = 0;
 
