@@ -123,13 +123,15 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("keypool");
-	TCase *tc = tcase_create("keypool");
+	Suite *s = NULL;
+	TCase *tc = NULL;
 
 	/* At nice 19 (make check under nice 19) the hurriers could not be
 	 * told from the fillers. */
 	if (getpriority(PRIO_PROCESS, 0) >= 19)
 		return 77;
+	s = suite_create("keypool");
+	tc = tcase_create("keypool");
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, fills_at_nice_19);
 	tcase_add_test(tc, hurried_at_callers_priority);
