@@ -36,6 +36,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -190,11 +191,17 @@ signer_main(void *arg)
 }
 
 /* The batch's requests to the CA process sent and answered on a thread of
- * its own (on this one if none can start). */
+ * its own (on this one if none can start), which takes no signal: they
+ * are the event loop's. */
 static void
 signer_start(struct batch_run *run)
 {
+	sigset_t all, old;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
 	run->threaded = pthread_create(&run->signer, NULL, signer_main, run->b) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (!run->threaded)
 		job_batch_sign(run->b);
 }
