@@ -1469,8 +1469,7 @@ on_notify_read(struct watch *w)
 		else if (rc == LDAP_RES_SEARCH_ENTRY) {
 			kick = 1;
 			w->bells++;
-		}
-		else if (rc == LDAP_RES_SEARCH_RESULT &&
+		} else if (rc == LDAP_RES_SEARCH_RESULT &&
 		    (!w->notify_on || ldap_msgid(msg) != w->msgid))
 			;	/* of a search abandoned in a stream */
 		else if (rc == LDAP_RES_SEARCH_RESULT) {
