@@ -124,6 +124,19 @@ key_dir(struct store *st, const char *path, char **dir, const char **file)
 	return db_step_done(st, stmt, "record a key directory");
 }
 
+/* The issuer's name in issuers (schema 8), which rows refer to by id.
+ * 0, or -1. */
+static int
+note_issuer(struct store *st, const char *dn)
+{
+	sqlite3_stmt *stmt = db_prepare(st, "INSERT OR IGNORE INTO issuers (dn) VALUES (?)");
+
+	if (stmt == NULL)
+		return -1;
+	db_bind_text(stmt, 1, dn);
+	return db_step_done(st, stmt, "record an issuer");
+}
+
 /* A key file's directory and name as bound: ?dir, ?file give the columns
  * (a name that is the keystore's own, <kind>-<serial>.p12, stored NULL). */
 #define DIR_ID(p) "(SELECT id FROM key_dirs WHERE path = " p ")"
@@ -142,16 +155,17 @@ bind_archive(sqlite3_stmt *stmt, int i, int archived, enum archive_protection p,
 		sqlite3_bind_null(stmt, i + 1);
 }
 
-/* The INSERT for store_cert_insert(): ?13 to ?16 the key files' directories
- * and names (key_dir()). */
+/* The INSERT for store_cert_insert(): ?2 the issuer's name (in issuers
+ * already), ?13 to ?16 the key files' directories and names (key_dir()). */
 static sqlite3_stmt *
 prepare_insert(struct store *st)
 {
-	return db_prepare(st, "INSERT INTO certificates (uuid, issuer, serial, "
+	return db_prepare(st, "INSERT INTO certificates (uuid, issuer_id, serial, "
 	    "fingerprint, kind, status, subject, addresses, key_type, not_before, "
 	    "not_after, der, keystore_dir, keystore_file, archive_dir, archive_file, "
 	    "created_at, archive_protection, archive_bundle) VALUES "
-	    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, " DIR_ID("?13") ", "
+	    "(?1, (SELECT id FROM issuers WHERE dn = ?2), ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+	    "?10, ?11, ?12, " DIR_ID("?13") ", "
 	    FILE_OF("?14", "?5", "?3") ", " DIR_ID("?15") ", "
 	    FILE_OF("?16", "?5", "?3") ", ?17, ?18, ?19)");
 }
@@ -166,7 +180,8 @@ store_cert_insert(struct store *st, struct cert_row *row)
 
 	if (store_begin(st) == -1)
 		return -1;
-	if (key_dir(st, row->keystore_path, &ks_dir, &ks_file) == -1 ||
+	if (note_issuer(st, row->issuer) == -1 ||
+	    key_dir(st, row->keystore_path, &ks_dir, &ks_file) == -1 ||
 	    key_dir(st, row->archive_path, &ar_dir, &ar_file) == -1 ||
 	    (stmt = prepare_insert(st)) == NULL)
 		goto done;
@@ -209,7 +224,8 @@ done:
 }
 
 #define CERT_COLUMNS \
-	"c.id, c.uuid, c.issuer, c.serial, c.fingerprint, c.kind, c.status, " \
+	"c.id, c.uuid, (SELECT i.dn FROM issuers i WHERE i.id = c.issuer_id), " \
+	"c.serial, c.fingerprint, c.kind, c.status, " \
 	"c.subject, c.addresses, c.key_type, c.not_before, c.not_after, c.der, " \
 	KEY_PATH_SQL("c.keystore_dir", "c.keystore_file") ", " \
 	KEY_PATH_SQL("c.archive_dir", "c.archive_file") ", " \
@@ -319,8 +335,10 @@ cert_query_sql(enum cert_query q)
 		    "ORDER BY c.id";
 	case CQ_REVOKED:
 	default:
-		return "SELECT " CERT_COLUMNS CERT_FROM
-		    "WHERE r.cert_id IS NOT NULL AND c.issuer = ?1 ORDER BY r.revoked_at, c.id";
+		/* From the revocations: there are fewer of them. */
+		return "SELECT " CERT_COLUMNS " FROM revocations r CROSS JOIN "
+		    "certificates c ON c.id = r.cert_id WHERE c.issuer_id = (SELECT id "
+		    "FROM issuers WHERE dn = ?1) ORDER BY r.revoked_at, c.id";
 	}
 }
 

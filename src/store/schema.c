@@ -224,7 +224,8 @@ static const char *const migrations[] = {
 	 * - fingerprint NULL when it is the SHA-256 of der (every row that
 	 *   has its DER; certs.c computes it on reading), and no index on it:
 	 *   (serial, issuer) is what makes a certificate unique;
-	 * - that unique index led by serial, so it serves the lookups by
+	 * - the issuer's name kept once (issuers), a row says which by id;
+	 * - the unique index led by serial, so it serves the lookups by
 	 *   serial and certificates_serial goes;
 	 * - each key file as its directory (key_dirs, kept once) and its name,
 	 *   NULL when the name is the keystore's own, <kind>-<serial>.p12: the
@@ -236,6 +237,10 @@ static const char *const migrations[] = {
 	("CREATE TABLE key_dirs ("
 	"  id INTEGER PRIMARY KEY,"
 	"  path TEXT NOT NULL UNIQUE);"
+	"CREATE TABLE issuers ("
+	"  id INTEGER PRIMARY KEY,"
+	"  dn TEXT NOT NULL UNIQUE);"
+	"INSERT OR IGNORE INTO issuers (dn) SELECT issuer FROM certificates ORDER BY id;"
 	"INSERT OR IGNORE INTO key_dirs (path)"
 	"  SELECT rtrim(keystore_path, replace(keystore_path, '/', ''))"
 	"  FROM certificates WHERE keystore_path IS NOT NULL"
@@ -244,7 +249,7 @@ static const char *const migrations[] = {
 	"CREATE TABLE certificates_v8 ("
 	"  id INTEGER PRIMARY KEY,"
 	"  uuid TEXT NOT NULL,"
-	"  issuer TEXT NOT NULL,"
+	"  issuer_id INTEGER NOT NULL REFERENCES issuers (id),"
 	"  serial TEXT NOT NULL,"
 	"  fingerprint TEXT,"
 	"  kind TEXT NOT NULL CHECK (kind IN ('signing','encryption','dual')),"
@@ -263,12 +268,12 @@ static const char *const migrations[] = {
 	"  archive_protection TEXT"
 	"    CHECK (archive_protection IN ('password-file','recovery-agents')),"
 	"  archive_bundle BLOB,"
-	"  UNIQUE (serial, issuer));"
-	"INSERT INTO certificates_v8 (id, uuid, issuer, serial, fingerprint, kind,"
+	"  UNIQUE (serial, issuer_id));"
+	"INSERT INTO certificates_v8 (id, uuid, issuer_id, serial, fingerprint, kind,"
 	"  status, subject, addresses, key_type, not_before, not_after, der,"
 	"  keystore_dir, keystore_file, archive_dir, archive_file, created_at,"
 	"  archive_protection, archive_bundle)"
-	"  SELECT id, uuid, issuer, serial,"
+	"  SELECT id, uuid, (SELECT i.id FROM issuers i WHERE i.dn = issuer), serial,"
 	"  CASE WHEN length(der) > 0 AND fingerprint = hex(certsync_sha256(der))"
 	"    THEN NULL ELSE fingerprint END,"
 	"  kind, status, subject, addresses, key_type, not_before, not_after, der,"
@@ -284,6 +289,17 @@ static const char *const migrations[] = {
 	"DROP TABLE certificates;"
 	"ALTER TABLE certificates_v8 RENAME TO certificates;"
 	"CREATE INDEX certificates_uuid ON certificates (uuid, status);"
+	/* And the certificates' addresses keyed by address: the key serves
+	 * `certsyncctl show EMAIL`, and nothing looks them up by certificate
+	 * (a row is never deleted), so no second index. */
+	"CREATE TABLE certificate_addresses_v8 ("
+	"  cert_id INTEGER NOT NULL REFERENCES certificates (id),"
+	"  address TEXT NOT NULL COLLATE NOCASE,"
+	"  PRIMARY KEY (address, cert_id)) WITHOUT ROWID;"
+	"INSERT INTO certificate_addresses_v8 (cert_id, address)"
+	"  SELECT cert_id, address FROM certificate_addresses;"
+	"DROP TABLE certificate_addresses;"
+	"ALTER TABLE certificate_addresses_v8 RENAME TO certificate_addresses;"
 	/* And identities WITHOUT ROWID: its key is the row, not stored again
 	 * in an index. */
 	"CREATE TABLE identities_v8 ("

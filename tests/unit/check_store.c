@@ -136,16 +136,24 @@ raw_exec(const char *sql)
 	"  archive_path TEXT, created_at INTEGER NOT NULL, archive_protection TEXT" \
 	"  CHECK (archive_protection IN ('password-file','recovery-agents'))," \
 	"  archive_bundle BLOB, UNIQUE (issuer, serial));" \
-	"INSERT INTO certificates_v7 SELECT c.id, c.uuid, c.issuer, c.serial," \
+	"INSERT INTO certificates_v7 SELECT c.id, c.uuid," \
+	"  (SELECT i.dn FROM issuers i WHERE i.id = c.issuer_id), c.serial," \
 	"  coalesce(c.fingerprint, 'FP' || c.serial), c.kind, c.status, c.subject," \
 	"  c.addresses, c.key_type, c.not_before, c.not_after, c.der, " \
 	KEY_PATH_V8("keystore_dir", "keystore_file") ", " \
 	KEY_PATH_V8("archive_dir", "archive_file") ", c.created_at," \
 	"  c.archive_protection, c.archive_bundle FROM certificates c;" \
-	"DROP TABLE certificates; DROP TABLE key_dirs;" \
+	"DROP TABLE certificates; DROP TABLE key_dirs; DROP TABLE issuers;" \
 	"ALTER TABLE certificates_v7 RENAME TO certificates;" \
 	"CREATE INDEX certificates_uuid ON certificates (uuid, status);" \
-	"CREATE INDEX certificates_serial ON certificates (serial);"
+	"CREATE INDEX certificates_serial ON certificates (serial);" \
+	"CREATE TABLE certificate_addresses_v7 (cert_id INTEGER NOT NULL" \
+	"  REFERENCES certificates (id), address TEXT NOT NULL COLLATE NOCASE," \
+	"  PRIMARY KEY (cert_id, address)) WITHOUT ROWID;" \
+	"INSERT INTO certificate_addresses_v7 SELECT cert_id, address" \
+	"  FROM certificate_addresses; DROP TABLE certificate_addresses;" \
+	"ALTER TABLE certificate_addresses_v7 RENAME TO certificate_addresses;" \
+	"CREATE INDEX certificate_addresses_address ON certificate_addresses (address);"
 
 /* The one integer a query returns. */
 static int
@@ -1264,6 +1272,8 @@ START_TEST(schema_7_migrates)
 	    " 'dual', 'superseded', 'CN=B', 'b@example.org', NULL, 1, 2, x'',"
 	    " 'rel.p12', '/ar/dual-AA.p12', 1, 'password-file', NULL);"
 	    "INSERT INTO revocations VALUES (5, 1, 1234);"
+	    "INSERT INTO certificate_addresses VALUES (3, 'a@example.org'),"
+	    " (5, 'a@example.org'), (6, 'b@example.org');"
 	    "INSERT INTO deliveries (cert_id, uuid) VALUES (3, 'u1');"
 	    "INSERT INTO identities (uuid, dn, mail, enabled, updated_at, uid) VALUES"
 	    " ('u1', 'uid=a,dc=x', 'a@example.org', 1, 5, 'a');"
@@ -1302,10 +1312,12 @@ START_TEST(schema_7_migrates)
 	ck_assert_uint_eq(count(CQ_REVOKED, "CN=Test CA"), 1);
 	ck_assert_uint_eq(count(CQ_KEY_LEFTOVERS, NULL), 1);
 	ck_assert_int_eq(store_cert_serial_known(st, "BB"), 1);
-	ck_assert_int_eq(raw_exec("INSERT INTO certificates (uuid, issuer, serial,"
+	ck_assert_int_eq(raw_exec("INSERT INTO certificates (uuid, issuer_id, serial,"
 	    " kind, status, subject, addresses, not_before, not_after, der, created_at)"
-	    " VALUES ('u3', 'CN=Test CA', 'AA', 'dual', 'active', 'CN=C', 'c@x', 1, 2,"
-	    " x'30', 1)"), SQLITE_CONSTRAINT);
+	    " VALUES ('u3', (SELECT id FROM issuers WHERE dn = 'CN=Test CA'), 'AA',"
+	    " 'dual', 'active', 'CN=C', 'c@x', 1, 2, x'30', 1)"), SQLITE_CONSTRAINT);
+	ck_assert_int_eq(raw_count("SELECT count(*) FROM issuers"), 2);
+	ck_assert_uint_eq(count(CQ_ADDRESS, "A@example.org"), 2);
 	ck_assert_int_eq(raw_count("SELECT count(*) FROM sqlite_schema WHERE name IN "
 	    "('certificates_serial', 'certificates_v8', 'identities_v8')"), 0);
 	ck_assert_int_eq(store_identity_get(st, "u1", &got), 1);
