@@ -288,8 +288,7 @@ static const char *const migrations[] = {
 	"  created_at, archive_protection, archive_bundle FROM certificates;"
 	"DROP TABLE certificates;"
 	"ALTER TABLE certificates_v8 RENAME TO certificates;"
-	/* (A user has a few rows: their status is read from the rows.) */
-	"CREATE INDEX certificates_uuid ON certificates (uuid);"
+	"CREATE INDEX certificates_uuid ON certificates (uuid, status);"
 	/* And the certificates' addresses keyed by address: the key serves
 	 * `certsyncctl show EMAIL`, and nothing looks them up by certificate
 	 * (a row is never deleted), so no second index. */

@@ -216,7 +216,7 @@ no_key_file() {
 }
 
 audit_says() { # SERIAL REGEX
-	sqlite3 "$T/state/state.db" "SELECT action || ': ' || detail FROM audit
+	sqlite3 "$T/state/state.db" "SELECT action || ': ' || detail FROM audit_text
 	    WHERE serial = '$1' ORDER BY id" | tee "$T/audit.out"
 	grep -Eq -- "$2" "$T/audit.out"
 }

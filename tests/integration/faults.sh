@@ -259,7 +259,7 @@ if lost:
     bad.append("%d signature(s) without a certificate row: %s" % (len(lost), lost[:3]))
 if c.execute("SELECT count(*) FROM jobs").fetchone()[0]:
     bad.append("jobs are left")
-revoked = set(s for _, s, _, st, _, _, _, _, _ in rows if st == "revoked")
+revoked = set(r[1] for r in rows if r[3] == "revoked")
 listed = set(x.strip() for x in open(t + "/crl.serials"))
 if revoked != listed:
     bad.append("the CRL lists %d serial(s), the store revoked %d" % (len(listed), len(revoked)))
