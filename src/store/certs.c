@@ -2,7 +2,9 @@
  * certs.c - certificates, the addresses they name, and their revocations.
  *
  * Owns: the certificates table (the DER, the status, where the key files
- * are and how the archive file is protected), the address index behind
+ * are and how the archive file is protected; since schema 8 with the
+ * issuers and key_dirs it refers to, and a fingerprint read from the DER
+ * rather than stored), the address index behind
  * `certsyncctl show EMAIL`, and the revocations (each marks the CRL
  * pending in the same transaction).  (The userSMIMECertificate value kept
  * with an issue's signing certificate: smime.c.)

@@ -434,6 +434,9 @@ store_open(const char *path, struct store **out)
 		goto fail;
 	}
 	sqlite3_busy_timeout(st->db, 5000);
+	/* Foreign keys on after migrating: a step that rebuilds a table
+	 * others refer to (8's certificates) runs with them off, as SQLite
+	 * asks, keeping every id. */
 	if (set_wal(st) == -1 ||
 	    db_exec(st, "PRAGMA synchronous = FULL") == -1 ||
 	    db_register_functions(st) == -1 ||
