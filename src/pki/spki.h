@@ -14,9 +14,10 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
-/* key's SubjectPublicKeyInfo (one encode, no decode): an X509_PUBKEY that
- * carries the encoding only (X509_PUBKEY_get0() of it is NULL).  NULL
- * after logging. */
+/* key's SubjectPublicKeyInfo, the bytes OpenSSL's encoder writes (an EC
+ * key on a named curve from its parameters, any other by one encode; no
+ * decode): an X509_PUBKEY that carries the encoding only
+ * (X509_PUBKEY_get0() of it is NULL).  NULL after logging. */
 X509_PUBKEY *spki_of(EVP_PKEY *key);
 
 /* src's algorithm and bits copied into dst, a new X509_PUBKEY (one that
@@ -24,8 +25,8 @@ X509_PUBKEY *spki_of(EVP_PKEY *key);
  * logging. */
 int spki_copy(X509_PUBKEY *dst, const X509_PUBKEY *src);
 
-/* Whether pk's bytes are what OpenSSL encodes for the key it decodes to
- * (one encode): 1 yes, 0 no or cannot tell. */
+/* Whether pk's bytes are spki_of() the key they decode to: 1 yes, 0 no
+ * or cannot tell. */
 int spki_canonical(const X509_PUBKEY *pk);
 
 #endif
