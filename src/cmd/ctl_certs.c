@@ -54,6 +54,35 @@ list_status(struct ctl *ctl, const struct cert_row *r)
 	return published ? cert_status_name(r->status) : "withdrawn";
 }
 
+/* What cmd_list's rows print with, and whether one failed. */
+struct list_pass {
+	struct ctl *ctl;
+	int active_only;
+	int failed;
+};
+
+/* store_cert_each's callback: one line per row, streamed, so the listing
+ * holds one row in memory however many the store has.  After a failure
+ * (logged by the store) the rest is not printed. */
+static void
+list_row(void *arg, struct cert_row *r)
+{
+	struct list_pass *lp = arg;
+	const char *status;
+	char na[32];
+
+	if (lp->failed || (lp->active_only && r->status != CERT_ACTIVE))
+		return;
+	if ((status = list_status(lp->ctl, r)) == NULL) {
+		lp->failed = 1;
+		return;
+	}
+	certinfo_fmt_time(r->not_after, na, sizeof(na));
+	na[10] = '\0';
+	escape_line(stdout, "%-10s %-10s %-40s %-10s %s", status,
+	    cert_kind_name(r->kind), r->serial, na, r->addresses);
+}
+
 int
 cmd_list(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 {
@@ -62,36 +91,19 @@ cmd_list(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct cert_rows rows = { 0 };
-	int c, rc, active_only = 0;
+	struct list_pass lp = { .ctl = ctl };
+	int c, rc;
 
 	while ((rc = ctl_getopt(cmd, argc, argv, "ah", opts, &c)) == -1 && c != -1)
-		active_only = 1;
+		lp.active_only = 1;
 	if (rc != -1)
 		return rc;
 	if (optind != argc)
 		return ctl_usage_error(cmd, "unexpected argument \"%s\"", argv[optind]);
-	if (store_cert_query(ctl->st, CQ_ALL, NULL, &rows) == -1)
-		return EX_SOFTWARE;
 	printf("%-10s %-10s %-40s %-10s %s\n", "STATUS", "KIND", "SERIAL", "EXPIRES",
 	    "ADDRESSES");
-	for (size_t i = 0; i < rows.n; i++) {
-		const struct cert_row *r = &rows.v[i];
-		const char *status;
-		char na[32];
-
-		if (active_only && r->status != CERT_ACTIVE)
-			continue;
-		if ((status = list_status(ctl, r)) == NULL) {
-			cert_rows_free(&rows);
-			return EX_SOFTWARE;
-		}
-		certinfo_fmt_time(r->not_after, na, sizeof(na));
-		na[10] = '\0';
-		escape_line(stdout, "%-10s %-10s %-40s %-10s %s", status,
-		    cert_kind_name(r->kind), r->serial, na, r->addresses);
-	}
-	cert_rows_free(&rows);
+	if (store_cert_each(ctl->st, CQ_ALL, NULL, list_row, &lp) == -1 || lp.failed)
+		return EX_SOFTWARE;
 	return 0;
 }
 

@@ -141,11 +141,12 @@ void store_rollback(struct store *st);
 int store_cert_insert(struct store *st, struct cert_row *row);
 int store_cert_query(struct store *st, enum cert_query q, const char *arg,
     struct cert_rows *out);
-/* The rows of q one at a time, for passes over every certificate: memory
- * stays one row whatever the store holds.  fn's row is freed after it
- * returns (it may take fields, setting them NULL).  0, or -1 (logged). */
 /* Whether any certificate row has serial: 1, 0, or -1 (logged). */
 int store_cert_serial_known(struct store *st, const char *serial);
+/* The rows of q one at a time, for passes over every certificate: memory
+ * stays one row whatever the store holds.  fn's row is freed after it
+ * returns (it may take fields, setting them NULL).  fn may read the store
+ * (other statements) while the pass runs.  0, or -1 (logged). */
 int store_cert_each(struct store *st, enum cert_query q, const char *arg,
     void (*fn)(void *arg, struct cert_row *row), void *fn_arg);
 int store_cert_set_status(struct store *st, int64_t id, enum cert_status status);
