@@ -72,14 +72,6 @@ job_unlink_later(struct job_ctx *ctx)
 	l->n = l->cap = 0;
 }
 
-void
-job_unlink_idle(struct job_ctx *ctx, int idle)
-{
-	ctx->later.idle = idle ? ctx->later.idle + 1 : 0;
-	if (ctx->later.idle >= 2)
-		job_unlink_later(ctx);
-}
-
 /* file (taken) removed when the runner is idle, or now when it does not
  * defer (or holds LATER_MAX already: memory stays bounded). */
 static void

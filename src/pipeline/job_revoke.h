@@ -28,15 +28,6 @@ void job_step_revoke_many(struct job_ctx *ctx, struct job_item **items, size_t n
  * leaves them to job_sweep_keystore(). */
 void job_unlink_later(struct job_ctx *ctx);
 
-/* After each round of the runner: idle when it ran nothing and nothing
- * failed.  The second idle round in a row (the runner waited, at most
- * JOB_UNLINK_WAIT seconds while files wait, and no work came) removes
- * them: a pause between the directory's changes inside one event (the
- * runner ahead of the watcher) does not. */
-void job_unlink_idle(struct job_ctx *ctx, int idle);
-
-#define JOB_UNLINK_WAIT 2      /* seconds the runner waits with files held */
-
 /* Removes the keystore files a kill left behind a revocation: of uuid's
  * certificates (NULL: everyone's), each superseded or revoked one whose
  * archive copy is recorded and whose row names no keystore file.  Matched

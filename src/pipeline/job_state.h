@@ -33,7 +33,6 @@ struct kept_certs;
  * last minutes is skipped, one by one, by each file created after it. */
 struct later_unlinks {
 	int on;                    /* 0: each file removed at once */
-	int idle;                  /* empty rounds in a row (job_unlink_idle) */
 	char **v;
 	size_t n, cap;
 };

@@ -284,8 +284,6 @@ wait_for_work(struct runner *r, int64_t deliver_due, int64_t ca_wait)
 	progress_pool(&r->progress, r->st, r->keypool);
 	clock_gettime(CLOCK_REALTIME, &now);
 	wake = now.tv_sec + (filling ? POOL_WAIT : IDLE_WAIT);
-	if (r->jctx.later.n > 0 && wake > now.tv_sec + JOB_UNLINK_WAIT)
-		wake = now.tv_sec + JOB_UNLINK_WAIT;	/* files to remove when idle */
 	if (ca_wait != -1 && store_job_next_due(r->st, &due) == 1 && due < wake)
 		wake = due > from ? due : from;
 	if (deliver_due > 0 && deliver_due < wake)
@@ -387,13 +385,14 @@ release_parked(struct runner *r)
 }
 
 /* A burst over (nothing ran this round, nothing failed): the keystore
- * files its revocations let go of removed (job_unlink_idle), and its heap
- * pages back to the kernel, or the RSS of the mass event stays for good. */
+ * files its revocations let go of removed, and its heap pages back to the
+ * kernel, or the RSS of the mass event stays for good. */
 static void
 idle_trim(struct runner *r, size_t n, int failed)
 {
 	r->since_trim += n;
-	job_unlink_idle(&r->jctx, n == 0 && !failed);
+	if (n == 0 && !failed)
+		job_unlink_later(&r->jctx);	/* the backlog is empty */
 	if (n > 0 || failed || r->since_trim < TRIM_AFTER)
 		return;
 	mem_trim();
