@@ -6,8 +6,7 @@
  * recorded, and only then the keystore copy removed): one by hand, or
  * every superseded certificate of a batch of jobs, recorded with the jobs'
  * next state in one transaction; and the sweep that finishes a removal a
- * kill interrupted (after the commit, before the unlink); the runner's
- * removals put off until it is idle (job_unlink_later).
+ * kill interrupted (after the commit, before the unlink).
  * Never: writes the CRL (the batch does, once: crl_publish.c), or revokes
  * before the successor is published (the driver's order sees to it).
  */
@@ -26,8 +25,6 @@
 #include "pipeline/job_revoke.h"
 #include "pki/crl.h"
 #include "pki/keystore.h"
-
-#define LATER_MAX 32768        /* keystore files held for removal (~3 MiB) */
 
 /*
  * Row's revocation, inside the caller's transaction: recorded, audited,
@@ -48,58 +45,7 @@ revoke_in_txn(struct job_ctx *ctx, const struct cert_row *row, int reason)
 	return strdup(row->keystore_path);
 }
 
-/* Removes file (taken), after logging what stops it. */
-static void
-unlink_now(char *file)
-{
-	if (file != NULL && unlink(file) == -1 && errno != ENOENT)
-		log_warn("cannot remove %s: %s", file, strerror(errno));
-	free(file);
-}
-
-void
-job_unlink_later(struct job_ctx *ctx)
-{
-	struct later_unlinks *l = &ctx->later;
-
-	if (l->n > 0)
-		log_info("keystore: %zu key file(s) of revoked certificates removed "
-		    "(their keys are archived)", l->n);
-	for (size_t i = 0; i < l->n; i++)
-		unlink_now(l->v[i]);
-	free(l->v);
-	l->v = NULL;
-	l->n = l->cap = 0;
-}
-
-/* file (taken) removed when the runner is idle, or now when it does not
- * defer (or holds LATER_MAX already: memory stays bounded). */
-static void
-unlink_after(struct job_ctx *ctx, char *file)
-{
-	struct later_unlinks *l = &ctx->later;
-
-	if (file == NULL)
-		return;
-	if (!l->on) {
-		unlink_now(file);
-		return;
-	}
-	if (l->n == LATER_MAX)
-		job_unlink_later(ctx);
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 64;
-		char **v = realloc(l->v, cap * sizeof(*v));
-
-		if (v == NULL)
-			fatal("out of memory");
-		l->v = v;
-		l->cap = cap;
-	}
-	l->v[l->n++] = file;
-}
-
-/* After the commit: the keystore file let go of, the line logged. */
+/* After the commit: the keystore file gone, the line logged. */
 static void
 revoked(struct job_ctx *ctx, const struct cert_row *row, int reason, char *gone,
     enum log_level level)
@@ -108,10 +54,10 @@ revoked(struct job_ctx *ctx, const struct cert_row *row, int reason, char *gone,
 	metrics_set_once(M_REVOCATION_WAITING, (int64_t)time(NULL));	/* until its CRL */
 	failpoint("revoke-before-unlink");
 	/* Unlinked after the commit: never a row naming a file that is gone.
-	 * A kill before the unlink leaves the file; job_sweep_keystore()
-	 * takes it (the row names no keystore file, its archive copy is
-	 * recorded), so removing it later is as safe as removing it now. */
-	unlink_after(ctx, gone);
+	 * A kill in between leaves the file; job_sweep_keystore() takes it. */
+	if (gone != NULL && unlink(gone) == -1 && errno != ENOENT)
+		log_warn("cannot remove %s: %s", gone, strerror(errno));
+	free(gone);
 	log_at(level, "user %s: revoked %s certificate %s (%s)", row->uuid,
 	    cert_kind_name(row->kind), row->serial, crl_reason_name(reason));
 	ctx->revoked++;

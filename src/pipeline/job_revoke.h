@@ -22,12 +22,6 @@ int job_revoke_cert(struct job_ctx *ctx, const struct cert_row *row, int reason)
 void job_step_revoke_many(struct job_ctx *ctx, struct job_item **items, size_t n,
     enum log_level level);
 
-/* Removes the keystore files whose removal ctx->later put off (the
- * runner, when its backlog is empty or it stops): a mass event's revoked
- * keys leave the keystore after it, not during it.  A kill before this
- * leaves them to job_sweep_keystore(). */
-void job_unlink_later(struct job_ctx *ctx);
-
 /* Removes the keystore files a kill left behind a revocation: of uuid's
  * certificates (NULL: everyone's), each superseded or revoked one whose
  * archive copy is recorded and whose row names no keystore file.  Matched

@@ -28,15 +28,6 @@ struct keypool;
 struct workers;
 struct kept_certs;
 
-/* Keystore files of revoked certificates, removed once the runner is idle
- * (job_revoke.c): on an ext4 without a journal every inode freed in the
- * last minutes is skipped, one by one, by each file created after it. */
-struct later_unlinks {
-	int on;                    /* 0: each file removed at once */
-	char **v;
-	size_t n, cap;
-};
-
 /* In this order; unpublish, republish, hold and lift go PLANNED ->
  * PUBLISHED -> REVOKED. */
 enum job_state { JOB_PLANNED, JOB_KEYS, JOB_ISSUED, JOB_ARCHIVED, JOB_PUBLISHED,
@@ -85,7 +76,6 @@ struct job_ctx {
 	struct kept_certs *kept;   /* what failed attempts signed and could not
 	                              record, for their next attempt; NULL: such
 	                              certificates are revoked at once */
-	struct later_unlinks later; /* the runner's: see job_unlink_later() */
 };
 
 /*

@@ -41,7 +41,6 @@
 #include "pipeline/crl_publish.h"
 #include "pipeline/job.h"
 #include "pipeline/job_kept.h"
-#include "pipeline/job_revoke.h"
 #include "pipeline/job_unrecorded.h"
 #include "pipeline/leftovers.h"
 #include "pipeline/plan.h"
@@ -384,15 +383,12 @@ release_parked(struct runner *r)
 		log_notice("%d parked job(s) released for another attempt", n);
 }
 
-/* A burst over (nothing ran this round, nothing failed): the keystore
- * files its revocations let go of removed, and its heap pages back to the
- * kernel, or the RSS of the mass event stays for good. */
+/* A burst over (nothing ran this round, nothing failed): its heap pages
+ * back to the kernel, or the RSS of the mass event stays for good. */
 static void
 idle_trim(struct runner *r, size_t n, int failed)
 {
 	r->since_trim += n;
-	if (n == 0 && !failed)
-		job_unlink_later(&r->jctx);	/* the backlog is empty */
 	if (n > 0 || failed || r->since_trim < TRIM_AFTER)
 		return;
 	mem_trim();
@@ -431,7 +427,6 @@ runner_main(void *arg)
 		if (n == 0 || failed || ca_wait != 0)
 			wait_for_work(r, deliver_due, ca_wait);
 	}
-	job_unlink_later(&r->jctx);
 	deliver_finish(r->deliver);
 	uuid_set_clear(&ran);
 	return NULL;
@@ -472,7 +467,6 @@ runner_start(const struct conf *conf, struct ca_client *ca, struct runner **out)
 	r->jctx.keypool = r->keypool = keypool_start(&conf->certificates.key,
 	    conf->certificates.key_pool, 0);
 	r->jctx.kept = kept_new();
-	r->jctx.later.on = 1;
 	r->jctx.should_stop = should_stop;
 	r->jctx.stop_arg = r;
 	r->batch = 2 * (size_t)workers_width(r->workers);
