@@ -26,6 +26,7 @@
 #include "pki/crl.h"
 #include "pki/issue.h"
 #include "pki/keys.h"
+#include "pki/spki.h"
 
 /* Text from a request, made safe to print: at most 80 bytes, every byte
  * outside printable ASCII as '?'.  Returns buf. */
@@ -201,6 +202,11 @@ check_key(const struct ca_profile *p, X509_PUBKEY *pk, EVP_PKEY **key,
 		    "[certificates] key_type %s", type, spec->name);
 	if (EVP_PKEY_eq(*key, X509_get0_pubkey(p->ca)) == 1)
 		return refuse(CA_REFUSE_PROFILE, why, len, "the public key is the CA's own");
+	/* The certificate carries these bytes as they came (spki.h): only
+	 * ever the encoding OpenSSL gives the key they decode to. */
+	if (!spki_canonical(pk))
+		return refuse(CA_REFUSE_MALFORMED, why, len, "the public key is not "
+		    "encoded as its key encodes (bytes its decoder skipped?)");
 	return 0;
 }
 
@@ -340,6 +346,7 @@ check_parts(const struct ca_profile *p, const CA_ISSUE *req, struct issue_reques
 	    (rc = check_vars(req->vars, vals, &ir->vars, why, len)) != 0 ||
 	    (rc = check_key(p, req->public_key, &ir->key, why, len)) != 0)
 		return rc;
+	ir->spki = req->public_key;
 	ir->addresses = addrs;
 	facts->kind = ir->kind;
 	return 0;

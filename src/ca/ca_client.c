@@ -34,6 +34,7 @@
 #include "lib/log.h"
 #include "lib/workers.h"
 #include "pki/issue.h"
+#include "pki/spki.h"
 
 #ifndef CS_PKGLIBEXECDIR
 #define CS_PKGLIBEXECDIR "/usr/libexec/certsync"
@@ -699,15 +700,16 @@ set_var(ASN1_UTF8STRING **field, const char *value)
 		fatal("out of memory");
 }
 
-/* What to issue, with the profile's view of it (built by expected). */
+/* What to issue, with the profile's view of it (built by expected, whose
+ * key is spki's). */
 static CA_ISSUE *
-issue_body(const struct ca_issue_req *r, X509 *expected)
+issue_body(const struct ca_issue_req *r, X509 *expected, const X509_PUBKEY *spki)
 {
 	CA_ISSUE *b = CA_ISSUE_new();
 
 	if (b == NULL || !ASN1_ENUMERATED_set(b->kind, r->kind) ||
 	    ca_utf8_set(&b->user, r->user) == -1 ||
-	    !X509_PUBKEY_set(&b->public_key, r->key) ||
+	    spki_copy(b->public_key, spki) == -1 ||
 	    !X509_NAME_set(&b->subject, X509_get_subject_name(expected)) ||
 	    !ASN1_TIME_to_generalizedtime(X509_get0_notBefore(expected), &b->not_before) ||
 	    !ASN1_TIME_to_generalizedtime(X509_get0_notAfter(expected), &b->not_after))
@@ -745,6 +747,7 @@ prepare_issue(const struct ca_client *c, const struct ca_issue_req *r,
 		.vars = r->vars, .now = time(NULL),
 	};
 	CA_REQUEST *req = CA_REQUEST_new();
+	X509_PUBKEY *spki = NULL;
 	X509 *expected = NULL;
 	int rc;
 
@@ -752,15 +755,23 @@ prepare_issue(const struct ca_client *c, const struct ca_issue_req *r,
 	if (req == NULL || req->body == NULL)
 		fatal("out of memory");
 	why[0] = '\0';
+	/* The key encoded once, for the certificate and the request alike. */
+	if ((ir.spki = spki = spki_of(r->key)) == NULL) {
+		snprintf(why, whylen, "the public key cannot be encoded");
+		CA_REQUEST_free(req);
+		return CA_LATER;
+	}
 	if ((rc = issue_build(c->conf, c->ca, &ir, &expected, why, whylen)) != 0) {
 		if (why[0] == '\0')
 			snprintf(why, whylen, "the profile cannot build this certificate");
+		X509_PUBKEY_free(spki);
 		CA_REQUEST_free(req);
 		return rc == -2 ? CA_REFUSED : CA_LATER;
 	}
 	req->body->type = CA_REQ_ISSUE;
-	req->body->d.issue = issue_body(r, expected);
+	req->body->d.issue = issue_body(r, expected, spki);
 	encode_request(req, id, der, len);
+	X509_PUBKEY_free(spki);
 	X509_free(expected);
 	CA_REQUEST_free(req);
 	return CA_OK;

@@ -49,9 +49,12 @@
  * carries many objects and a round's fixed cost (the server's search, the
  * scope check, a durable commit) is paid per batch, not per user.  A
  * stream begins with a round that found two changed objects or more (a
- * full pass does not count) and lasts until no round found any for
- * STREAM_MS; otherwise a round starts at once: one change's latency is
- * untouched.  In a stream the change notification search is abandoned
+ * full pass does not count), or with one that found none after two bells
+ * or more (echoes: our own publishing, which DirSync does not return since
+ * it never asks for a certificate attribute, or changes of attributes we
+ * do not read), and lasts until no round found any for STREAM_MS;
+ * otherwise a round starts at once: one change's latency is untouched.
+ * In a stream the change notification search is abandoned
  * (notify_follow_stream) and rounds run on a ROUND_GAP_MS timer. */
 #define ROUND_GAP_MS 500
 #define STREAM_MS 5000
@@ -89,6 +92,8 @@ struct watch {
 	struct timespec round_began; /* when the last round started */
 	struct timespec busy_began;  /* the last one of a stream that found some */
 	int notify_on;             /* the change notification search runs */
+	unsigned bells;            /* notifications since the last round began */
+	unsigned round_bells;      /* those before the round in progress began */
 	int usn_fallback;          /* auto: DirSync was refused, use uSNChanged */
 	struct berval round_cookie;
 	uint64_t round_since;
@@ -1016,6 +1021,7 @@ start_ad(struct watch *w)
 	if (scope_changed(w))
 		w->force_full = 1;
 	w->notify_on = 0;
+	w->bells = w->round_bells = 0;
 	memset(&w->busy_began, 0, sizeof(w->busy_began));
 	if (notify_start(w) == -1)
 		return -1;
@@ -1190,6 +1196,8 @@ start_round(struct watch *w)
 	clock_gettime(CLOCK_MONOTONIC, &w->round_began);
 	evtimer_del(w->ev_poll);
 	w->round_again = 0;
+	w->round_bells = w->bells;
+	w->bells = 0;
 	free(w->round_cookie.bv_val);
 	memset(&w->round_cookie, 0, sizeof(w->round_cookie));
 	w->round_since = 0;
@@ -1358,6 +1366,24 @@ next_round(struct watch *w)
 	evtimer_add(w->ev_poll, &tv);
 }
 
+/*
+ * Whether round r, just applied, starts a stream or keeps one going.  A
+ * full pass is no stream.  Two objects or more start one; so do two bells
+ * or more for a round that found nothing: echoes, a modify per user of our
+ * publishing (Samba re-runs the notification search after each modify: a
+ * scan of the partition whose cost grows with it).  One bell alone is one
+ * change's, not a stream's: a single change and its echo keep their
+ * latency.  In a stream, a round that found any keeps it going.
+ */
+static int
+starts_stream(const struct watch *w, const struct ad_round *r)
+{
+	if (r->full)
+		return 0;
+	return r->n >= 2 || (r->n == 0 && w->round_bells >= 2) ||
+	    (r->n == 1 && in_stream(w, &w->round_began));
+}
+
 static void
 on_round_done(evutil_socket_t fd, short what, void *arg)
 {
@@ -1405,9 +1431,7 @@ on_round_done(evutil_socket_t fd, short what, void *arg)
 	}
 	full = r->full;
 	apply_round(w, r);
-	/* A full pass is no stream; in one, a round that found any keeps
-	 * it going. */
-	if (!r->full && (r->n >= 2 || (r->n == 1 && in_stream(w, &w->round_began))))
+	if (starts_stream(w, r))
 		w->busy_began = w->round_began;
 	ad_round_free(r);
 	if (full)	/* the round held every user in scope: its pages go back */
@@ -1442,9 +1466,10 @@ on_notify_read(struct watch *w)
 		w->last_heard = time(NULL);
 		if (probe_message(w, msg))
 			;	/* the probe's answer, not a notification */
-		else if (rc == LDAP_RES_SEARCH_ENTRY)
+		else if (rc == LDAP_RES_SEARCH_ENTRY) {
 			kick = 1;
-		else if (rc == LDAP_RES_SEARCH_RESULT &&
+			w->bells++;
+		} else if (rc == LDAP_RES_SEARCH_RESULT &&
 		    (!w->notify_on || ldap_msgid(msg) != w->msgid))
 			;	/* of a search abandoned in a stream */
 		else if (rc == LDAP_RES_SEARCH_RESULT) {

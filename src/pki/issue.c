@@ -23,6 +23,7 @@
 #include "lib/rdn.h"
 #include "pki/certinfo.h"
 #include "pki/issue.h"
+#include "pki/spki.h"
 
 #define SERIAL_OCTETS 20
 
@@ -372,7 +373,8 @@ issue_build(const struct conf *conf, X509 *ca, const struct issue_request *req,
 	    !X509_set_subject_name(cert, subject) ||
 	    X509_time_adj_ex(X509_getm_notBefore(cert), 0, 0, &nb) == NULL ||
 	    X509_time_adj_ex(X509_getm_notAfter(cert), 0, 0, &na) == NULL ||
-	    !X509_set_pubkey(cert, req->key)) {
+	    (req->spki != NULL ? spki_copy(X509_get_X509_PUBKEY(cert), req->spki) == -1 :
+	    !X509_set_pubkey(cert, req->key))) {
 		log_ssl("cannot fill in a certificate");
 		goto done;
 	}

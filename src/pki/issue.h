@@ -20,6 +20,9 @@
 
 struct issue_request {
 	EVP_PKEY *key;                          /* subject public key */
+	const X509_PUBKEY *spki;                /* its encoding, when in hand
+	                                           (spki.h): copied, not made
+	                                           again from key; may be NULL */
 	enum cert_kind kind;
 	const struct address_list *addresses;   /* normalized, v[0] primary */
 	struct subject_vars vars;

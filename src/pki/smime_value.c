@@ -165,21 +165,48 @@ fill(CMS_ContentInfo *cms, const struct smime_parts *parts, X509 *sign, X509 *en
 	return ok;
 }
 
+/* Whether two of the distinct certificates compare as one (X509_cmp goes
+ * by the fingerprint OpenSSL cached when it first looked at each). */
+static int
+look_alike(const struct smime_parts *parts)
+{
+	X509 *v[3] = { parts->sign_cert, parts->enc_cert, parts->ca };
+
+	for (int i = 0; i < 3; i++)
+		for (int j = i + 1; j < 3; j++)
+			if (v[i] != NULL && v[j] != NULL && v[i] != v[j] &&
+			    X509_cmp(v[i], v[j]) == 0)
+				return 1;
+	return 0;
+}
+
+/* x itself (up-referenced), or when fresh a copy decoded afresh: NULL on
+ * failure. */
+static X509 *
+take(X509 *x, int fresh)
+{
+	if (fresh)
+		return X509_dup(x);
+	return X509_up_ref(x) ? x : NULL;
+}
+
 int
 smime_value_signed(const struct smime_parts *parts, unsigned char **der, size_t *len)
 {
 	CMS_ContentInfo *cms = CMS_sign(NULL, NULL, NULL, NULL, CMS_PARTIAL | CMS_BINARY);
 	X509 *sign = NULL, *enc = NULL, *ca = NULL;
-	int rc = -1;
+	int rc = -1, fresh = look_alike(parts);
 
 	*der = NULL;
-	/* Copies decoded afresh: a certificate signed after OpenSSL looked at
-	 * its extensions (the signer's CA:TRUE check) keeps facts cached from
-	 * before, its fingerprint among them, and CMS_add1_cert would take
-	 * any two such for the same certificate. */
-	if (cms == NULL || (sign = X509_dup(parts->sign_cert)) == NULL ||
-	    (enc = X509_dup(parts->enc_cert)) == NULL ||
-	    (parts->ca != NULL && (ca = X509_dup(parts->ca)) == NULL) ||
+	/* Copies decoded afresh only when two look alike: a certificate
+	 * signed after OpenSSL looked at its extensions (the signer's CA:TRUE
+	 * check) keeps facts cached from before, its fingerprint among them,
+	 * and CMS_add1_cert would take any two such for the same certificate.
+	 * Certificates decoded from the CA's replies never do, and a copy
+	 * costs a decoder lookup a certificate (OpenSSL 3.0). */
+	if (cms == NULL || (sign = take(parts->sign_cert, fresh)) == NULL ||
+	    (enc = take(parts->enc_cert, fresh)) == NULL ||
+	    (parts->ca != NULL && (ca = take(parts->ca, fresh)) == NULL) ||
 	    !fill(cms, parts, sign, enc, ca) || cms_der(cms, der, len) == -1)
 		goto done;
 	rc = 0;

@@ -4,6 +4,12 @@
  * Owns: appending records (what happened, to whom, which serial), reading
  * them back, and the search for certificates the CA signed that no row
  * records (a "sign" record without its certificate).
+ * Since schema 8 a record's uuid and serial are kept as bytes when their
+ * text is the usual spelling (a lower-case RFC 4122 UUID; a serial in
+ * upper-case hex): 16 and 20 bytes for 36 and 40 characters, in the
+ * trail's seven records per enrollment.  They read back as the same text
+ * (through the view audit_text); anything else, and every record from
+ * before, stays text.
  * Never: updates or deletes a record (the schema's triggers refuse it too).
  */
 #include "config.h"
@@ -11,12 +17,63 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include <sqlite3.h>
 
 #include "lib/log.h"
 #include "store/internal.h"
+
+#define UUID_BYTES 16
+#define UUID_TEXT 36
+#define SERIAL_BYTES 64	/* longer serials stay text */
+
+static int
+hex_digit(char c, int upper)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= (upper ? 'A' : 'a') && c <= (upper ? 'F' : 'f'))
+		return c - (upper ? 'A' : 'a') + 10;
+	return -1;
+}
+
+/* The bytes s spells in hex of one case (dashes where a UUID has them,
+ * for a UUID): their number, or 0 when s is not such text. */
+static size_t
+pack(const char *s, int uuid, unsigned char *out, size_t max)
+{
+	size_t n = 0, len = s != NULL ? strlen(s) : 0;
+
+	if (len == 0 || (uuid && len != UUID_TEXT) || (!uuid && (len % 2 || len > 2 * max)))
+		return 0;
+	for (size_t i = 0; i < len; i += 2) {
+		int hi, lo;
+
+		if (uuid && (i == 8 || i == 13 || i == 18 || i == 23)) {
+			if (s[i++] != '-')
+				return 0;
+		}
+		if ((hi = hex_digit(s[i], !uuid)) < 0 || (lo = hex_digit(s[i + 1], !uuid)) < 0)
+			return 0;
+		out[n++] = (unsigned char)(hi << 4 | lo);
+	}
+	return n;
+}
+
+/* Binds s at i as pack() keeps it: its bytes, or its text. */
+static void
+bind_packed(sqlite3_stmt *stmt, int i, const char *s, int uuid)
+{
+	unsigned char b[SERIAL_BYTES];
+	size_t n = pack(s, uuid, b, uuid ? UUID_BYTES : sizeof(b));
+
+	if (n > 0)
+		sqlite3_bind_blob(stmt, i, b, (int)n, SQLITE_TRANSIENT);
+	else
+		db_bind_text(stmt, i, s);
+}
 
 int
 store_audit(struct store *st, const char *action, const char *uuid,
@@ -38,8 +95,8 @@ store_audit(struct store *st, const char *action, const char *uuid,
 	}
 	sqlite3_bind_int64(stmt, 1, time(NULL));
 	db_bind_text(stmt, 2, action);
-	db_bind_text(stmt, 3, uuid);
-	db_bind_text(stmt, 4, serial);
+	bind_packed(stmt, 3, uuid, 1);
+	bind_packed(stmt, 4, serial, 0);
 	db_bind_text(stmt, 5, detail);
 	rc = db_step_done(st, stmt, "append to the audit trail");
 	free(detail);
@@ -52,7 +109,7 @@ store_audit_each(struct store *st, int limit,
     const char *serial, const char *detail), void *arg)
 {
 	sqlite3_stmt *stmt = db_prepare(st, "SELECT at, action, uuid, serial, detail FROM "
-	    "(SELECT * FROM audit ORDER BY id DESC LIMIT ?) ORDER BY id");
+	    "(SELECT * FROM audit_text ORDER BY id DESC LIMIT ?) ORDER BY id");
 	int rc;
 
 	if (stmt == NULL)
@@ -76,7 +133,7 @@ int
 store_unrecorded(struct store *st, const char *uuid, struct unrecorded_rows *out)
 {
 	sqlite3_stmt *stmt = db_prepare(st, "SELECT a.uuid, a.serial, a.detail, a.at "
-	    "FROM audit a WHERE a.action = 'sign' AND a.uuid IS NOT NULL AND "
+	    "FROM audit_text a WHERE a.action = 'sign' AND a.uuid IS NOT NULL AND "
 	    "a.serial IS NOT NULL AND (?1 IS NULL OR a.uuid = ?1) AND NOT EXISTS "
 	    "(SELECT 1 FROM certificates c WHERE c.serial = a.serial) ORDER BY a.id");
 	int rc;

@@ -2,7 +2,9 @@
  * certs.c - certificates, the addresses they name, and their revocations.
  *
  * Owns: the certificates table (the DER, the status, where the key files
- * are and how the archive file is protected), the address index behind
+ * are and how the archive file is protected; since schema 8 with the
+ * issuers and key_dirs it refers to, and a fingerprint read from the DER
+ * rather than stored), the address index behind
  * `certsyncctl show EMAIL`, and the revocations (each marks the CRL
  * pending in the same transaction).  (The userSMIMECertificate value kept
  * with an issue's signing certificate: smime.c.)
@@ -20,6 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <pthread.h>
+
+#include <openssl/evp.h>
 #include <openssl/x509v3.h>
 #include <sqlite3.h>
 
@@ -68,6 +73,98 @@ insert_addresses(struct store *st, int64_t id, const char *joined)
 	return rc;
 }
 
+/* SHA-256 fetched once: every row read digests its DER, and OpenSSL 3
+ * looks a digest up by name on each call otherwise. */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void
+sha256_fetch(void)
+{
+	if ((sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL)
+		fatal("SHA-256 is not available");
+}
+
+/* The upper-case hex SHA-256 of der (caller frees), as certinfo spells a
+ * fingerprint. */
+static char *
+der_fingerprint(const unsigned char *der, size_t len)
+{
+	static const char digits[] = "0123456789ABCDEF";
+	unsigned char digest[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	char *hex;
+
+	pthread_once(&sha256_once, sha256_fetch);
+	if (EVP_Digest(der, len, digest, &n, sha256_md, NULL) != 1 ||
+	    (hex = malloc(2 * (size_t)n + 1)) == NULL)
+		fatal("SHA-256 failed");
+	for (unsigned int i = 0; i < n; i++) {
+		hex[2 * i] = digits[digest[i] >> 4];
+		hex[2 * i + 1] = digits[digest[i] & 0xf];
+	}
+	hex[2 * n] = '\0';
+	return hex;
+}
+
+/* The fingerprint to store: NULL when it is der's (read back from the
+ * DER), which is every row but one recorded without its DER
+ * (job_unrecorded.c).  fp is the caller's to free. */
+static const char *
+fingerprint_to_store(const struct cert_row *row, char **fp)
+{
+	*fp = NULL;
+	if (row->fingerprint == NULL || row->der_len == 0)
+		return row->fingerprint;
+	*fp = der_fingerprint(row->der, row->der_len);
+	return strcmp(*fp, row->fingerprint) == 0 ? NULL : row->fingerprint;
+}
+
+/*
+ * A key file's path split as the certificates table keeps it (schema 8):
+ * *dir (caller frees; NULL for no path) up to its last '/', recorded in
+ * key_dirs, and *file pointing at the rest, in path.  0, or -1.
+ */
+static int
+key_dir(struct store *st, const char *path, char **dir, const char **file)
+{
+	const char *slash;
+	sqlite3_stmt *stmt;
+	size_t n;
+
+	*dir = NULL;
+	*file = NULL;
+	if (path == NULL)
+		return 0;
+	slash = strrchr(path, '/');
+	n = slash != NULL ? (size_t)(slash - path) + 1 : 0;
+	if ((*dir = strndup(path, n)) == NULL)
+		fatal("out of memory");
+	*file = path + n;
+	if ((stmt = db_prepare(st, "INSERT OR IGNORE INTO key_dirs (path) VALUES (?)")) == NULL)
+		return -1;
+	db_bind_text(stmt, 1, *dir);
+	return db_step_done(st, stmt, "record a key directory");
+}
+
+/* The issuer's name in issuers (schema 8), which rows refer to by id.
+ * 0, or -1. */
+static int
+note_issuer(struct store *st, const char *dn)
+{
+	sqlite3_stmt *stmt = db_prepare(st, "INSERT OR IGNORE INTO issuers (dn) VALUES (?)");
+
+	if (stmt == NULL)
+		return -1;
+	db_bind_text(stmt, 1, dn);
+	return db_step_done(st, stmt, "record an issuer");
+}
+
+/* A key file's directory and name as bound: ?dir, ?file give the columns
+ * (a name that is the keystore's own, <kind>-<serial>.p12, stored NULL). */
+#define DIR_ID(p) "(SELECT id FROM key_dirs WHERE path = " p ")"
+#define FILE_OF(p, kind, serial) "nullif(" p ", " kind " || '-' || " serial " || '.p12')"
+
 /* Binds the protection (NULL without an archive file) at i, the bundle at
  * i + 1. */
 static void
@@ -81,27 +178,40 @@ bind_archive(sqlite3_stmt *stmt, int i, int archived, enum archive_protection p,
 		sqlite3_bind_null(stmt, i + 1);
 }
 
+/* The INSERT for store_cert_insert(): ?2 the issuer's name (in issuers
+ * already), ?13 to ?16 the key files' directories and names (key_dir()). */
+static sqlite3_stmt *
+prepare_insert(struct store *st)
+{
+	return db_prepare(st, "INSERT INTO certificates (uuid, issuer_id, serial, "
+	    "fingerprint, kind, status, subject, addresses, key_type, not_before, "
+	    "not_after, der, keystore_dir, keystore_file, archive_dir, archive_file, "
+	    "created_at, archive_protection, archive_bundle) VALUES "
+	    "(?1, (SELECT id FROM issuers WHERE dn = ?2), ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+	    "?10, ?11, ?12, " DIR_ID("?13") ", "
+	    FILE_OF("?14", "?5", "?3") ", " DIR_ID("?15") ", "
+	    FILE_OF("?16", "?5", "?3") ", ?17, ?18, ?19)");
+}
+
 int
 store_cert_insert(struct store *st, struct cert_row *row)
 {
-	sqlite3_stmt *stmt;
-	int rc;
+	char *ks_dir = NULL, *ar_dir = NULL, *fp = NULL;
+	const char *ks_file, *ar_file;
+	sqlite3_stmt *stmt = NULL;
+	int rc = -1;
 
 	if (store_begin(st) == -1)
 		return -1;
-	stmt = db_prepare(st, "INSERT INTO certificates (uuid, issuer, serial, "
-	    "fingerprint, kind, status, subject, addresses, key_type, not_before, "
-	    "not_after, der, keystore_path, archive_path, created_at, "
-	    "archive_protection, archive_bundle) VALUES "
-	    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-	if (stmt == NULL) {
-		store_rollback(st);
-		return -1;
-	}
+	if (note_issuer(st, row->issuer) == -1 ||
+	    key_dir(st, row->keystore_path, &ks_dir, &ks_file) == -1 ||
+	    key_dir(st, row->archive_path, &ar_dir, &ar_file) == -1 ||
+	    (stmt = prepare_insert(st)) == NULL)
+		goto done;
 	db_bind_text(stmt, 1, row->uuid);
 	db_bind_text(stmt, 2, row->issuer);
 	db_bind_text(stmt, 3, row->serial);
-	db_bind_text(stmt, 4, row->fingerprint);
+	db_bind_text(stmt, 4, fingerprint_to_store(row, &fp));
 	db_bind_text(stmt, 5, cert_kind_name(row->kind));
 	db_bind_text(stmt, 6, cert_status_name(row->status));
 	db_bind_text(stmt, 7, row->subject);
@@ -110,17 +220,25 @@ store_cert_insert(struct store *st, struct cert_row *row)
 	sqlite3_bind_int64(stmt, 10, row->not_before);
 	sqlite3_bind_int64(stmt, 11, row->not_after);
 	sqlite3_bind_blob(stmt, 12, row->der, (int)row->der_len, SQLITE_TRANSIENT);
-	db_bind_text(stmt, 13, row->keystore_path);
-	db_bind_text(stmt, 14, row->archive_path);
-	sqlite3_bind_int64(stmt, 15, row->created_at);
-	bind_archive(stmt, 16, row->archive_path != NULL, row->archive_protection,
+	db_bind_text(stmt, 13, ks_dir);
+	db_bind_text(stmt, 14, ks_file);
+	db_bind_text(stmt, 15, ar_dir);
+	db_bind_text(stmt, 16, ar_file);
+	sqlite3_bind_int64(stmt, 17, row->created_at);
+	bind_archive(stmt, 18, row->archive_path != NULL, row->archive_protection,
 	    row->archive_bundle, row->archive_bundle_len);
-	if (db_step_done(st, stmt, "insert certificate") == -1) {
-		store_rollback(st);
-		return -1;
+	rc = db_step_done(st, stmt, "insert certificate");
+	stmt = NULL;
+	if (rc == 0) {
+		row->id = sqlite3_last_insert_rowid(st->db);
+		rc = insert_addresses(st, row->id, row->addresses);
 	}
-	row->id = sqlite3_last_insert_rowid(st->db);
-	rc = insert_addresses(st, row->id, row->addresses);
+done:
+	if (stmt != NULL)
+		db_release(st, stmt);
+	free(ks_dir);
+	free(ar_dir);
+	free(fp);
 	if (rc == -1) {
 		store_rollback(st);
 		return -1;
@@ -129,10 +247,12 @@ store_cert_insert(struct store *st, struct cert_row *row)
 }
 
 #define CERT_COLUMNS \
-	"c.id, c.uuid, c.issuer, c.serial, c.fingerprint, c.kind, c.status, " \
+	"c.id, c.uuid, (SELECT i.dn FROM issuers i WHERE i.id = c.issuer_id), " \
+	"c.serial, c.fingerprint, c.kind, c.status, " \
 	"c.subject, c.addresses, c.key_type, c.not_before, c.not_after, c.der, " \
-	"c.keystore_path, c.archive_path, c.created_at, r.reason, r.revoked_at, " \
-	"c.archive_protection, c.archive_bundle"
+	KEY_PATH_SQL("c.keystore_dir", "c.keystore_file") ", " \
+	KEY_PATH_SQL("c.archive_dir", "c.archive_file") ", " \
+	"c.created_at, r.reason, r.revoked_at, c.archive_protection, c.archive_bundle"
 
 #define CERT_FROM \
 	" FROM certificates c LEFT JOIN revocations r ON r.cert_id = c.id "
@@ -190,6 +310,8 @@ read_cert_row(sqlite3_stmt *stmt, struct cert_row *row)
 		fatal("out of memory");
 	if (row->der_len)
 		memcpy(row->der, blob, row->der_len);
+	if (row->fingerprint == NULL && row->der_len > 0)
+		row->fingerprint = der_fingerprint(row->der, row->der_len);
 	row->keystore_path = db_col_text(stmt, 13);
 	row->archive_path = db_col_text(stmt, 14);
 	row->created_at = sqlite3_column_int64(stmt, 15);
@@ -232,12 +354,14 @@ cert_query_sql(enum cert_query q)
 		    "FROM certificate_addresses WHERE address = ?1) ORDER BY c.id";
 	case CQ_KEY_LEFTOVERS:
 		return "SELECT " CERT_COLUMNS CERT_FROM "WHERE c.status IN ('superseded', "
-		    "'revoked') AND c.archive_path IS NOT NULL AND c.keystore_path IS NULL "
+		    "'revoked') AND c.archive_dir IS NOT NULL AND c.keystore_dir IS NULL "
 		    "ORDER BY c.id";
 	case CQ_REVOKED:
 	default:
-		return "SELECT " CERT_COLUMNS CERT_FROM
-		    "WHERE r.cert_id IS NOT NULL AND c.issuer = ?1 ORDER BY r.revoked_at, c.id";
+		/* From the revocations: there are fewer of them. */
+		return "SELECT " CERT_COLUMNS " FROM revocations r CROSS JOIN "
+		    "certificates c ON c.id = r.cert_id WHERE c.issuer_id = (SELECT id "
+		    "FROM issuers WHERE dn = ?1) ORDER BY r.revoked_at, c.id";
 	}
 }
 
@@ -324,30 +448,52 @@ int
 store_cert_set_paths(struct store *st, int64_t id, const char *keystore_path,
     const char *archive_path)
 {
-	sqlite3_stmt *stmt = db_prepare(st, "UPDATE certificates SET keystore_path = ?, "
-	    "archive_path = ? WHERE id = ?");
+	char *ks_dir = NULL, *ar_dir = NULL;
+	const char *ks_file, *ar_file;
+	sqlite3_stmt *stmt = NULL;
+	int rc = -1;
 
-	if (stmt == NULL)
-		return -1;
-	db_bind_text(stmt, 1, keystore_path);
-	db_bind_text(stmt, 2, archive_path);
-	sqlite3_bind_int64(stmt, 3, id);
-	return db_step_done(st, stmt, "update certificate paths");
+	if (key_dir(st, keystore_path, &ks_dir, &ks_file) == -1 ||
+	    key_dir(st, archive_path, &ar_dir, &ar_file) == -1 ||
+	    (stmt = db_prepare(st, "UPDATE certificates SET keystore_dir = "
+	    DIR_ID("?1") ", keystore_file = " FILE_OF("?2", "kind", "serial") ", "
+	    "archive_dir = " DIR_ID("?3") ", archive_file = "
+	    FILE_OF("?4", "kind", "serial") " WHERE id = ?5")) == NULL)
+		goto done;
+	db_bind_text(stmt, 1, ks_dir);
+	db_bind_text(stmt, 2, ks_file);
+	db_bind_text(stmt, 3, ar_dir);
+	db_bind_text(stmt, 4, ar_file);
+	sqlite3_bind_int64(stmt, 5, id);
+	rc = db_step_done(st, stmt, "update certificate paths");
+done:
+	free(ks_dir);
+	free(ar_dir);
+	return rc;
 }
 
 int
 store_cert_set_archive(struct store *st, int64_t id, const char *archive_path,
     enum archive_protection protection, const unsigned char *bundle, size_t bundle_len)
 {
-	sqlite3_stmt *stmt = db_prepare(st, "UPDATE certificates SET archive_path = ?, "
-	    "archive_protection = ?, archive_bundle = ? WHERE id = ?");
+	char *ar_dir = NULL;
+	const char *ar_file;
+	sqlite3_stmt *stmt = NULL;
+	int rc = -1;
 
-	if (stmt == NULL)
-		return -1;
-	db_bind_text(stmt, 1, archive_path);
-	bind_archive(stmt, 2, archive_path != NULL, protection, bundle, bundle_len);
-	sqlite3_bind_int64(stmt, 4, id);
-	return db_step_done(st, stmt, "record an archive file");
+	if (key_dir(st, archive_path, &ar_dir, &ar_file) == -1 ||
+	    (stmt = db_prepare(st, "UPDATE certificates SET archive_dir = "
+	    DIR_ID("?1") ", archive_file = " FILE_OF("?2", "kind", "serial") ", "
+	    "archive_protection = ?3, archive_bundle = ?4 WHERE id = ?5")) == NULL)
+		goto done;
+	db_bind_text(stmt, 1, ar_dir);
+	db_bind_text(stmt, 2, ar_file);
+	bind_archive(stmt, 3, archive_path != NULL, protection, bundle, bundle_len);
+	sqlite3_bind_int64(stmt, 5, id);
+	rc = db_step_done(st, stmt, "record an archive file");
+done:
+	free(ar_dir);
+	return rc;
 }
 
 /* Runs sql (?1 the certificate; ?2 and ?3, if it has them, as given), sets

@@ -20,7 +20,7 @@ store_delivery_queue(struct store *st, const char *uuid)
 {
 	sqlite3_stmt *stmt = db_prepare(st, "INSERT OR IGNORE INTO deliveries (cert_id, "
 	    "uuid) SELECT id, uuid FROM certificates WHERE uuid = ? AND status = "
-	    "'active' AND keystore_path IS NOT NULL");
+	    "'active' AND keystore_dir IS NOT NULL");
 
 	if (stmt == NULL)
 		return -1;
@@ -33,10 +33,11 @@ store_delivery_due(struct store *st, int64_t now, size_t max,
     struct delivery_row *rows, size_t *n)
 {
 	sqlite3_stmt *stmt = db_prepare(st, "SELECT d.cert_id, d.uuid, i.dn, c.serial, "
-	    "c.kind, c.addresses, c.keystore_path, d.attempts FROM deliveries d "
+	    "c.kind, c.addresses, " KEY_PATH_SQL("c.keystore_dir", "c.keystore_file")
+	    ", d.attempts FROM deliveries d "
 	    "JOIN certificates c ON c.id = d.cert_id LEFT JOIN identities i ON "
 	    "i.uuid = d.uuid WHERE d.done = 0 AND d.next_attempt <= ? AND "
-	    "c.keystore_path IS NOT NULL ORDER BY d.next_attempt, d.cert_id LIMIT ?");
+	    "c.keystore_dir IS NOT NULL ORDER BY d.next_attempt, d.cert_id LIMIT ?");
 	int rc;
 
 	*n = 0;

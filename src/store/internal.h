@@ -60,6 +60,14 @@ int db_step_done(struct store *st, sqlite3_stmt *stmt, const char *what);
  * published.c) on st's connection.  0, or -1 after logging. */
 int db_register_functions(struct store *st);
 
+/* A key file's absolute path as stored since schema 8 (schema.c): its
+ * directory (key_dirs) and its name, NULL for the keystore's own
+ * <kind>-<serial>.p12; NULL when the directory is.  For the certificates
+ * row aliased c; dir and file are its two columns. */
+#define KEY_PATH_SQL(dir, file) \
+	"((SELECT k.path FROM key_dirs k WHERE k.id = " dir ") || " \
+	"coalesce(" file ", c.kind || '-' || c.serial || '.p12'))"
+
 /* Marks a revocation as not yet in a written CRL (state.c). */
 int db_crl_mark_pending(struct store *st);
 

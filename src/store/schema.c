@@ -218,6 +218,122 @@ static const char *const migrations[] = {
 	"DROP TABLE identity_addresses;"
 	"ALTER TABLE identity_addresses_v7 RENAME TO identity_addresses;"
 	"CREATE INDEX identity_addresses_address ON identity_addresses (address);"),
+
+	/* 7: state per user again (issue 11: 5.7 KiB a user in state.db, 4.4
+	 * after, bench-scale at 2,000 users).
+	 * Each certificate row was a third bigger than its DER; now:
+	 * - fingerprint NULL when it is the SHA-256 of der (every row that
+	 *   has its DER; certs.c computes it on reading), and no index on it:
+	 *   (serial, issuer) is what makes a certificate unique;
+	 * - the issuer's name kept once (issuers), a row says which by id;
+	 * - the unique index led by serial, so it serves the lookups by
+	 *   serial and certificates_serial goes;
+	 * - each key file as its directory (key_dirs, kept once) and its name,
+	 *   NULL when the name is the keystore's own, <kind>-<serial>.p12: the
+	 *   same absolute path reads back (KEY_PATH_SQL in internal.h), for
+	 *   old rows as for new ones.
+	 * Run with foreign keys off (store_open turns them on after), as
+	 * SQLite's way to rebuild a table others refer to asks; ids are kept,
+	 * so every reference still holds. */
+	("CREATE TABLE key_dirs ("
+	"  id INTEGER PRIMARY KEY,"
+	"  path TEXT NOT NULL UNIQUE);"
+	"CREATE TABLE issuers ("
+	"  id INTEGER PRIMARY KEY,"
+	"  dn TEXT NOT NULL UNIQUE);"
+	"INSERT OR IGNORE INTO issuers (dn) SELECT issuer FROM certificates ORDER BY id;"
+	"INSERT OR IGNORE INTO key_dirs (path)"
+	"  SELECT rtrim(keystore_path, replace(keystore_path, '/', ''))"
+	"  FROM certificates WHERE keystore_path IS NOT NULL"
+	"  UNION SELECT rtrim(archive_path, replace(archive_path, '/', ''))"
+	"  FROM certificates WHERE archive_path IS NOT NULL;"
+	"CREATE TABLE certificates_v8 ("
+	"  id INTEGER PRIMARY KEY,"
+	"  uuid TEXT NOT NULL,"
+	"  issuer_id INTEGER NOT NULL REFERENCES issuers (id),"
+	"  serial TEXT NOT NULL,"
+	"  fingerprint TEXT,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('signing','encryption','dual')),"
+	"  status TEXT NOT NULL CHECK (status IN ('pending','active','superseded','revoked')),"
+	"  subject TEXT NOT NULL,"
+	"  addresses TEXT NOT NULL,"
+	"  key_type TEXT,"
+	"  not_before INTEGER NOT NULL,"
+	"  not_after INTEGER NOT NULL,"
+	"  der BLOB NOT NULL,"
+	"  keystore_dir INTEGER REFERENCES key_dirs (id),"
+	"  keystore_file TEXT,"
+	"  archive_dir INTEGER REFERENCES key_dirs (id),"
+	"  archive_file TEXT,"
+	"  created_at INTEGER NOT NULL,"
+	"  archive_protection TEXT"
+	"    CHECK (archive_protection IN ('password-file','recovery-agents')),"
+	"  archive_bundle BLOB,"
+	"  UNIQUE (serial, issuer_id));"
+	"INSERT INTO certificates_v8 (id, uuid, issuer_id, serial, fingerprint, kind,"
+	"  status, subject, addresses, key_type, not_before, not_after, der,"
+	"  keystore_dir, keystore_file, archive_dir, archive_file, created_at,"
+	"  archive_protection, archive_bundle)"
+	"  SELECT id, uuid, (SELECT i.id FROM issuers i WHERE i.dn = issuer), serial,"
+	"  CASE WHEN length(der) > 0 AND fingerprint = hex(certsync_sha256(der))"
+	"    THEN NULL ELSE fingerprint END,"
+	"  kind, status, subject, addresses, key_type, not_before, not_after, der,"
+	"  (SELECT k.id FROM key_dirs k WHERE"
+	"    k.path = rtrim(keystore_path, replace(keystore_path, '/', ''))),"
+	"  nullif(substr(keystore_path, length(rtrim(keystore_path,"
+	"    replace(keystore_path, '/', ''))) + 1), kind || '-' || serial || '.p12'),"
+	"  (SELECT k.id FROM key_dirs k WHERE"
+	"    k.path = rtrim(archive_path, replace(archive_path, '/', ''))),"
+	"  nullif(substr(archive_path, length(rtrim(archive_path,"
+	"    replace(archive_path, '/', ''))) + 1), kind || '-' || serial || '.p12'),"
+	"  created_at, archive_protection, archive_bundle FROM certificates;"
+	"DROP TABLE certificates;"
+	"ALTER TABLE certificates_v8 RENAME TO certificates;"
+	"CREATE INDEX certificates_uuid ON certificates (uuid, status);"
+	/* And the certificates' addresses keyed by address: the key serves
+	 * `certsyncctl show EMAIL`, and nothing looks them up by certificate
+	 * (a row is never deleted), so no second index. */
+	"CREATE TABLE certificate_addresses_v8 ("
+	"  cert_id INTEGER NOT NULL REFERENCES certificates (id),"
+	"  address TEXT NOT NULL COLLATE NOCASE,"
+	"  PRIMARY KEY (address, cert_id)) WITHOUT ROWID;"
+	"INSERT INTO certificate_addresses_v8 (cert_id, address)"
+	"  SELECT cert_id, address FROM certificate_addresses;"
+	"DROP TABLE certificate_addresses;"
+	"ALTER TABLE certificate_addresses_v8 RENAME TO certificate_addresses;"
+	/* And identities WITHOUT ROWID: its key is the row, not stored again
+	 * in an index. */
+	"CREATE TABLE identities_v8 ("
+	"  uuid TEXT PRIMARY KEY,"
+	"  dn TEXT, mail TEXT, aliases TEXT,"
+	"  display_name TEXT, given_name TEXT, surname TEXT,"
+	"  enabled INTEGER NOT NULL DEFAULT 1,"
+	"  skipped TEXT,"
+	"  updated_at INTEGER NOT NULL,"
+	"  uid TEXT) WITHOUT ROWID;"
+	"INSERT INTO identities_v8 (uuid, dn, mail, aliases, display_name, given_name,"
+	"  surname, enabled, skipped, updated_at, uid)"
+	"  SELECT uuid, dn, mail, aliases, display_name, given_name,"
+	"  surname, enabled, skipped, updated_at, uid FROM identities;"
+	"DROP TABLE identities;"
+	"ALTER TABLE identities_v8 RENAME TO identities;"
+	/* And each key file's whole path, for whoever reads the file with
+	 * sqlite3 as before. */
+	"CREATE VIEW certificate_files AS SELECT c.id, c.serial,"
+	"  " KEY_PATH_SQL("c.keystore_dir", "c.keystore_file") " AS keystore_path,"
+	"  " KEY_PATH_SQL("c.archive_dir", "c.archive_file") " AS archive_path"
+	"  FROM certificates c;"
+	/* And new audit records keep a usual uuid and serial as bytes
+	 * (audit.c); audit_text reads every record as text, as it was
+	 * written, and is what the store reads the trail through. */
+	"CREATE VIEW audit_text AS SELECT id, at, action,"
+	"  CASE WHEN typeof(uuid) = 'blob' AND length(uuid) = 16 THEN"
+	"    lower(substr(hex(uuid), 1, 8) || '-' || substr(hex(uuid), 9, 4) || '-' ||"
+	"    substr(hex(uuid), 13, 4) || '-' || substr(hex(uuid), 17, 4) || '-' ||"
+	"    substr(hex(uuid), 21))"
+	"  WHEN typeof(uuid) = 'blob' THEN hex(uuid) ELSE uuid END AS uuid,"
+	"  CASE WHEN typeof(serial) = 'blob' THEN hex(serial) ELSE serial END AS serial,"
+	"  detail FROM audit;"),
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -319,11 +435,14 @@ store_open(const char *path, struct store **out)
 		goto fail;
 	}
 	sqlite3_busy_timeout(st->db, 5000);
+	/* Foreign keys on after migrating: a step that rebuilds a table
+	 * others refer to (8's certificates) runs with them off, as SQLite
+	 * asks, keeping every id. */
 	if (set_wal(st) == -1 ||
 	    db_exec(st, "PRAGMA synchronous = FULL") == -1 ||
 	    db_register_functions(st) == -1 ||
-	    db_exec(st, "PRAGMA foreign_keys = ON") == -1 ||
-	    migrate(st) == -1)
+	    migrate(st) == -1 ||
+	    db_exec(st, "PRAGMA foreign_keys = ON") == -1)
 		goto fail;
 	*out = st;
 	return 0;

@@ -180,7 +180,7 @@ rows_for_address() { # ADDRESS COUNT
 # the audit trail) that no certificate row records, oldest first.
 orphans() {
 	sqlite3 "$T/state/state.db" "SELECT serial, substr(detail, 1,
-	    instr(detail, ' ') - 1) FROM audit WHERE action = 'sign' AND serial
+	    instr(detail, ' ') - 1) FROM audit_text WHERE action = 'sign' AND serial
 	    NOT IN (SELECT serial FROM certificates) ORDER BY id" |
 	    tr '|' ' ' > "$T/orphans"
 	cat "$T/orphans"
@@ -216,7 +216,7 @@ no_key_file() {
 }
 
 audit_says() { # SERIAL REGEX
-	sqlite3 "$T/state/state.db" "SELECT action || ': ' || detail FROM audit
+	sqlite3 "$T/state/state.db" "SELECT action || ': ' || detail FROM audit_text
 	    WHERE serial = '$1' ORDER BY id" | tee "$T/audit.out"
 	grep -Eq -- "$2" "$T/audit.out"
 }

@@ -148,7 +148,7 @@ check "then the keystore and the archive" backup_keys "$B2"
 check "the CA, the configuration, the secrets" backup_etc "$B2"
 cs_agent_stop
 names_keystore() { # the snapshot's row names the keystore file, no archive file
-	sqlite3 "$B2/state.db" "SELECT keystore_path, archive_path FROM certificates WHERE serial = '$E2'" |
+	sqlite3 "$B2/state.db" "SELECT keystore_path, archive_path FROM certificate_files WHERE serial = '$E2'" |
 	    tee /dev/stderr | grep -q "keystore/encryption-$E2.p12|\$"
 }
 check "the snapshot names the key's keystore file, and no archive file" names_keystore

@@ -46,7 +46,7 @@ crl_verified() {
 	out=$(openssl crl -inform DER -in "$(DER)" -CAfile "$T/ca/ca.crt" -noout 2>&1) ||
 	    { echo "$out"; return 1; }
 	echo "$out"
-	echo "$out" | grep -qx 'verify OK'
+	printf '%s\n' "$out" | grep -qx 'verify OK'
 }
 
 # verify_with_crl CERT: openssl verify with CRL checking.

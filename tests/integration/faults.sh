@@ -205,10 +205,13 @@ db, t, domain, reissues, churn, users = sys.argv[1], sys.argv[2], sys.argv[3], \
     int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
 bad = []
 c = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
-rows = c.execute("SELECT uuid, serial, kind, status, addresses, fingerprint, "
-    "keystore_path, archive_path, length(der) FROM certificates").fetchall()
+rows = c.execute("SELECT c.uuid, c.serial, kind, status, addresses, fingerprint, "
+    "keystore_path, archive_path, length(der), der FROM certificates c "
+    "JOIN certificate_files f USING (id)").fetchall()
 active = {}
-for u, s, k, st, a, fp, ks, ar, n in rows:
+for u, s, k, st, a, fp, ks, ar, n, der in rows:
+    # A fingerprint not stored is its DER's (schema 8).
+    fp = fp or hashlib.sha256(der).hexdigest().upper()
     if st in ("pending", "superseded"):
         bad.append("%s %s %s is still %s" % (u, k, s, st))
     if st == "active":
@@ -250,13 +253,13 @@ for e in entries:
     if e["smime"] != 1:
         bad.append("%s: %d userSMIMECertificate values" % (e.get("mail"), e["smime"]))
 # Every signature accounted for; the revocations are the replaced ones.
-lost = c.execute("SELECT serial FROM audit WHERE action = 'sign' AND serial NOT IN "
+lost = c.execute("SELECT serial FROM audit_text WHERE action = 'sign' AND serial NOT IN "
     "(SELECT serial FROM certificates)").fetchall()
 if lost:
     bad.append("%d signature(s) without a certificate row: %s" % (len(lost), lost[:3]))
 if c.execute("SELECT count(*) FROM jobs").fetchone()[0]:
     bad.append("jobs are left")
-revoked = set(s for _, s, _, st, _, _, _, _, _ in rows if st == "revoked")
+revoked = set(r[1] for r in rows if r[3] == "revoked")
 listed = set(x.strip() for x in open(t + "/crl.serials"))
 if revoked != listed:
     bad.append("the CRL lists %d serial(s), the store revoked %d" % (len(listed), len(revoked)))

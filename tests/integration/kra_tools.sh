@@ -103,7 +103,7 @@ cms_says() {
 	f=$1; shift
 	out=$(openssl cms -cmsout -print -inform DER -in "$f" 2>&1) || { echo "$out"; return 1; }
 	for re in "$@"; do
-		echo "$out" | grep -Eq -- "$re" || { echo "missing: $re"; return 1; }
+		printf '%s\n' "$out" | grep -Eq -- "$re" || { echo "missing: $re"; return 1; }
 	done
 }
 combined() { "$PROBE" combine "$@"; }
@@ -294,8 +294,8 @@ opens_nss() {
 opens_gnutls() {
 	out=$(certtool --p12-info --inder --password "$2" --infile "$1" 2>&1) ||
 	    { echo "$out"; return 1; }
-	echo "$out" | grep -q 'Type: Certificate' &&
-	echo "$out" | grep -q 'PKCS #8 Encrypted key'
+	printf '%s\n' "$out" | grep -q 'Type: Certificate' &&
+	printf '%s\n' "$out" | grep -q 'PKCS #8 Encrypted key'
 }
 check "openssl pkcs12 opens it with the recovered password" opens_openssl "$T/archive.p12" "$PW"
 check "NSS pk12util imports it with the recovered password" opens_nss "$T/archive.p12" "$PW"
@@ -311,9 +311,9 @@ check_fails "a lower-case password does not open it (NSS)" \
 iter_one() {
 	info=$(openssl pkcs12 -in "$1" -passin "pass:$PW" -noout -info 2>&1) || { echo "$info"; return 1; }
 	echo "$info"
-	n=$(echo "$info" | grep -Ec 'Iteration 1($|,)')
-	if echo "$info" | grep -q 'PKCS7 Encrypted data'; then want=3; else want=2; fi
-	[ "$n" -eq "$want" ] && [ "$(echo "$info" | grep -c Iteration)" -eq "$n" ]
+	n=$(printf '%s\n' "$info" | grep -Ec 'Iteration 1($|,)')
+	if printf '%s\n' "$info" | grep -q 'PKCS7 Encrypted data'; then want=3; else want=2; fi
+	[ "$n" -eq "$want" ] && [ "$(printf '%s\n' "$info" | grep -c Iteration)" -eq "$n" ]
 }
 check "the archive's PKCS#12 writer at 1 iteration (aes256 profile)" \
     "$PROBE" p12 "$T/user.key" "$T/user.crt" "$PW" 1 "$T/iter1-ours.p12"

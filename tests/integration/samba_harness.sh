@@ -43,9 +43,9 @@ only_own_address() {
 	l=$(listeners); echo "$l"
 	[ -n "$l" ] || return 1
 	for p in 0185 027C 0058; do  # 389, 636, 88
-		echo "$l" | grep -qx "$ip_hex:$p" || { echo "nothing on port 0x$p"; return 1; }
+		printf '%s\n' "$l" | grep -qx "$ip_hex:$p" || { echo "nothing on port 0x$p"; return 1; }
 	done
-	! echo "$l" | grep -v "^$ip_hex:"
+	! printf '%s\n' "$l" | grep -v "^$ip_hex:"
 }
 check "samba listens on $SAMBA_IP (389, 636, 88) and on no other address" only_own_address
 check "$SAMBA_IP is on lo" sh -c "ip -o addr show dev lo | grep -F ' $SAMBA_IP/32 '"

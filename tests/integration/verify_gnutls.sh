@@ -29,7 +29,7 @@ verified() {
 	    --infile "$file" "$@" 2>&1)
 	rc=$?
 	echo "$out"
-	[ "$rc" -eq 0 ] && echo "$out" | grep -q '^Chain verification output: Verified'
+	[ "$rc" -eq 0 ] && printf '%s\n' "$out" | grep -q '^Chain verification output: Verified'
 }
 
 # p12_opens FILE PASSWORD: certtool reads the bags, including the key.
@@ -37,8 +37,8 @@ p12_opens() {
 	out=$(certtool --p12-info --inder --password "$2" --infile "$1" 2>&1) ||
 	    { echo "$out"; return 1; }
 	echo "$out"
-	echo "$out" | grep -q 'Type: Certificate' &&
-	echo "$out" | grep -q 'PKCS #8 Encrypted key'
+	printf '%s\n' "$out" | grep -q 'Type: Certificate' &&
+	printf '%s\n' "$out" | grep -q 'PKCS #8 Encrypted key'
 }
 
 # says REGEX COMMAND...: the command succeeds and its output matches REGEX.
@@ -46,7 +46,7 @@ says() {
 	re=$1; shift
 	out=$("$@" 2>&1) || { echo "$out"; return 1; }
 	echo "$out"
-	echo "$out" | grep -Eiq -- "$re"
+	printf '%s\n' "$out" | grep -Eiq -- "$re"
 }
 
 next_setup() {

@@ -44,14 +44,14 @@ user_nick() {
 has_key() {
 	out=$(certutil -K -d "sql:$T/$1" </dev/null 2>&1)
 	echo "$out"
-	echo "$out" | grep -qF -- "$2"
+	printf '%s\n' "$out" | grep -qF -- "$2"
 }
 
 # valid_for DB NICK USAGE: certutil -V says "certificate is valid".
 valid_for() {
 	out=$(certutil -V -d "sql:$T/$1" -u "$3" -n "$2" 2>&1) || { echo "$out"; return 1; }
 	echo "$out"
-	echo "$out" | grep -q 'certificate is valid'
+	printf '%s\n' "$out" | grep -q 'certificate is valid'
 }
 
 # p12_info_says FILE REGEX...: every REGEX is in openssl pkcs12 -info's output.
@@ -60,7 +60,7 @@ p12_info_says() {
 	info=$(openssl pkcs12 -in "$f" -passin "file:$T/archive.pass" -noout -info 2>&1)
 	echo "$info"
 	for re in "$@"; do
-		echo "$info" | grep -Eq -- "$re" || { echo "missing: $re"; return 1; }
+		printf '%s\n' "$info" | grep -Eq -- "$re" || { echo "missing: $re"; return 1; }
 	done
 }
 
@@ -68,7 +68,7 @@ p12_info_lacks() {
 	f=$1 re=$2
 	info=$(openssl pkcs12 -in "$f" -passin "file:$T/archive.pass" -noout -info 2>&1)
 	echo "$info"
-	! echo "$info" | grep -Eq -- "$re"
+	! printf '%s\n' "$info" | grep -Eq -- "$re"
 }
 
 AES_INFO='MAC: sha256, Iteration 2048

@@ -28,13 +28,13 @@ cs_need openssl date
 ext_says() {
 	txt=$(openssl x509 -in "$1" -noout -ext "$2" | tr -s ' \n' '  ')
 	echo "$txt"
-	echo "$txt" | grep -Eq -- "$3"
+	printf '%s\n' "$txt" | grep -Eq -- "$3"
 }
 
 ext_lacks() {
 	txt=$(openssl x509 -in "$1" -noout -ext "$2" | tr -s ' \n' '  ')
 	echo "$txt"
-	! echo "$txt" | grep -Eq -- "$3"
+	! printf '%s\n' "$txt" | grep -Eq -- "$3"
 }
 
 # serial_ok CERT SERIAL: the DER serial is a 20-octet INTEGER, positive (no
@@ -42,7 +42,7 @@ ext_lacks() {
 serial_ok() {
 	line=$(openssl asn1parse -in "$1" | awk '/d=2 .*prim: INTEGER/ { print; exit }')
 	echo "$line"
-	echo "$line" | grep -Eq 'l= *20 prim: INTEGER +:[0-7][0-9A-F]{39}$' &&
+	printf '%s\n' "$line" | grep -Eq 'l= *20 prim: INTEGER +:[0-7][0-9A-F]{39}$' &&
 	    [ "${line##*:}" = "$2" ]
 }
 

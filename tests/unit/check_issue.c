@@ -14,6 +14,7 @@
 
 #include "pki/certinfo.h"
 #include "pki/issue.h"
+#include "pki/spki.h"
 #include "testca.h"
 #include "check_main.h"
 
@@ -518,6 +519,68 @@ START_TEST(aki_from_der)
 }
 END_TEST
 
+/* The key encoded once (spki.c): the bytes X509_PUBKEY_set makes, no key
+ * decoded with them; a certificate built from them carries them; and bytes
+ * a decoder reads past (junk after an RSA key) are told from its own. */
+START_TEST(spki_once_and_canonical)
+{
+	EVP_PKEY *keys[2];
+	unsigned char *a = NULL, *b = NULL, *junk;
+	const unsigned char *bits, *p;
+	X509_ALGOR *alg;
+	X509_PUBKEY *want = NULL, *got, *bad, *back;
+	struct issue_request r = { .kind = CERT_KIND_SIGNING,
+	    .addresses = addrs("alice@example.test", NULL), .now = now,
+	    .vars = { .name = "Alice", .mail = "alice@example.test" } };
+	char why[256];
+	X509 *cert = NULL;
+	int la, lb, len;
+
+	make_keys();
+	keys[0] = ec_key;
+	keys[1] = rsa_key;
+	for (int i = 0; i < 2; i++) {
+		ck_assert_int_eq(X509_PUBKEY_set(&want, keys[i]), 1);
+		ck_assert_ptr_nonnull(got = spki_of(keys[i]));
+		ck_assert_ptr_null(X509_PUBKEY_get0(got));
+		la = i2d_X509_PUBKEY(want, &a);
+		lb = i2d_X509_PUBKEY(got, &b);
+		ck_assert_int_gt(la, 0);
+		ck_assert_mem_eq(a, b, (size_t)la);
+		ck_assert_int_eq(la, lb);
+		r.key = keys[i];
+		r.spki = got;
+		ck_assert_int_eq(issue_build(conf, ca, &r, &cert, why, sizeof(why)), 0);
+		OPENSSL_free(b);
+		b = NULL;
+		ck_assert_int_eq(i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &b), la);
+		ck_assert_mem_eq(a, b, (size_t)la);
+		ck_assert_int_eq(spki_canonical(want), 1);
+		X509_free(cert);
+		X509_PUBKEY_free(got);
+		OPENSSL_free(a);
+		OPENSSL_free(b);
+		a = b = NULL;
+	}
+	/* Two zero octets after the RSA key: it still decodes. */
+	ck_assert_int_eq(X509_PUBKEY_get0_param(NULL, &bits, &len, &alg, want), 1);
+	ck_assert_ptr_nonnull(junk = OPENSSL_zalloc((size_t)len + 2));
+	memcpy(junk, bits, (size_t)len);
+	bad = X509_PUBKEY_new();
+	ck_assert_int_eq(X509_PUBKEY_set0_param(bad, OBJ_nid2obj(NID_rsaEncryption),
+	    V_ASN1_NULL, NULL, junk, len + 2), 1);
+	la = i2d_X509_PUBKEY(bad, &a);
+	p = a;
+	ck_assert_ptr_nonnull(back = d2i_X509_PUBKEY(NULL, &p, la));
+	ck_assert_ptr_nonnull(X509_PUBKEY_get0(back));
+	ck_assert_int_eq(spki_canonical(back), 0);
+	OPENSSL_free(a);
+	X509_PUBKEY_free(back);
+	X509_PUBKEY_free(bad);
+	X509_PUBKEY_free(want);
+}
+END_TEST
+
 START_TEST(build_classifies_failures)
 {
 	struct issue_request req = { .kind = CERT_KIND_SIGNING, .now = now,
@@ -568,6 +631,7 @@ main(void)
 	tcase_add_test(tc, bounds_per_attribute);
 	tcase_add_test(tc, subject_text_reasons);
 	tcase_add_test(tc, check_caps_addresses);
+	tcase_add_test(tc, spki_once_and_canonical);
 	tcase_add_test(tc, build_classifies_failures);
 	tcase_add_test(tc, aki_from_der);
 	suite_add_tcase(s, tc);

@@ -24,7 +24,7 @@
 #include "check_main.h"
 
 /* The schema version this certsync writes. */
-#define SCHEMA 7
+#define SCHEMA 8
 
 static char dir[] = "/tmp/check_store.XXXXXX";
 static char path[512];
@@ -118,6 +118,42 @@ raw_exec(const char *sql)
 	"CREATE TABLE published (uuid TEXT NOT NULL, attribute TEXT NOT NULL," \
 	"  value BLOB NOT NULL, PRIMARY KEY (uuid, attribute, value));"
 #define SMIME_V6 "ALTER TABLE smime_values DROP COLUMN parts;"
+
+/* A key file's path from version 8's columns (KEY_PATH_SQL in the store). */
+#define KEY_PATH_V8(d, f) "(SELECT k.path FROM key_dirs k WHERE k.id = c." d ") || " \
+	"coalesce(c." f ", c.kind || '-' || c.serial || '.p12')"
+/* Version 7's certificates table (fingerprint and both paths whole; its
+ * indexes) with version 8's rows, and not version 8's views, for a store
+ * taken back to an older version. */
+#define CERTS_V7 "DROP VIEW certificate_files; DROP VIEW audit_text;" \
+	"CREATE TABLE certificates_v7 (id INTEGER PRIMARY KEY," \
+	"  uuid TEXT NOT NULL, issuer TEXT NOT NULL, serial TEXT NOT NULL," \
+	"  fingerprint TEXT NOT NULL UNIQUE, kind TEXT NOT NULL CHECK (kind IN" \
+	"  ('signing','encryption','dual')), status TEXT NOT NULL CHECK (status IN" \
+	"  ('pending','active','superseded','revoked')), subject TEXT NOT NULL," \
+	"  addresses TEXT NOT NULL, key_type TEXT, not_before INTEGER NOT NULL," \
+	"  not_after INTEGER NOT NULL, der BLOB NOT NULL, keystore_path TEXT," \
+	"  archive_path TEXT, created_at INTEGER NOT NULL, archive_protection TEXT" \
+	"  CHECK (archive_protection IN ('password-file','recovery-agents'))," \
+	"  archive_bundle BLOB, UNIQUE (issuer, serial));" \
+	"INSERT INTO certificates_v7 SELECT c.id, c.uuid," \
+	"  (SELECT i.dn FROM issuers i WHERE i.id = c.issuer_id), c.serial," \
+	"  coalesce(c.fingerprint, 'FP' || c.serial), c.kind, c.status, c.subject," \
+	"  c.addresses, c.key_type, c.not_before, c.not_after, c.der, " \
+	KEY_PATH_V8("keystore_dir", "keystore_file") ", " \
+	KEY_PATH_V8("archive_dir", "archive_file") ", c.created_at," \
+	"  c.archive_protection, c.archive_bundle FROM certificates c;" \
+	"DROP TABLE certificates; DROP TABLE key_dirs; DROP TABLE issuers;" \
+	"ALTER TABLE certificates_v7 RENAME TO certificates;" \
+	"CREATE INDEX certificates_uuid ON certificates (uuid, status);" \
+	"CREATE INDEX certificates_serial ON certificates (serial);" \
+	"CREATE TABLE certificate_addresses_v7 (cert_id INTEGER NOT NULL" \
+	"  REFERENCES certificates (id), address TEXT NOT NULL COLLATE NOCASE," \
+	"  PRIMARY KEY (cert_id, address)) WITHOUT ROWID;" \
+	"INSERT INTO certificate_addresses_v7 SELECT cert_id, address" \
+	"  FROM certificate_addresses; DROP TABLE certificate_addresses;" \
+	"ALTER TABLE certificate_addresses_v7 RENAME TO certificate_addresses;" \
+	"CREATE INDEX certificate_addresses_address ON certificate_addresses (address);"
 
 /* The one integer a query returns. */
 static int
@@ -246,7 +282,8 @@ START_TEST(archive_protection_migrated)
 	store_close(st);
 	st = NULL;
 	/* Back to version 4, as an older certsync left it. */
-	ck_assert_int_eq(raw_exec("ALTER TABLE certificates DROP COLUMN archive_bundle;"
+	ck_assert_int_eq(raw_exec(CERTS_V7
+	    "ALTER TABLE certificates DROP COLUMN archive_bundle;"
 	    "ALTER TABLE certificates DROP COLUMN archive_protection;"
 	    "DROP TABLE held; DROP TABLE departures;"
 	    SMIME_V6 PUBLISHED_V6 "PRAGMA user_version = 4"), SQLITE_OK);
@@ -297,7 +334,7 @@ START_TEST(smime_value_kept_and_migrated)
 	/* Version 2 as it was: no such table (nor the archive's columns of
 	 * versions 4 and 5, nor the safety catch's tables of version 6). */
 	store_close(st);
-	ck_assert_int_eq(raw_exec("DROP TABLE smime_values;"
+	ck_assert_int_eq(raw_exec(CERTS_V7 "DROP TABLE smime_values;"
 	    "ALTER TABLE jobs DROP COLUMN parked_at;"
 	    "ALTER TABLE identities DROP COLUMN uid;"
 	    "ALTER TABLE certificates DROP COLUMN archive_bundle;"
@@ -592,6 +629,51 @@ START_TEST(signed_but_not_recorded)
 }
 END_TEST
 
+static void
+audit_line(void *arg, int64_t at, const char *action, const char *uuid,
+    const char *serial, const char *detail)
+{
+	size_t len = strlen(arg);
+
+	(void)at;
+	snprintf((char *)arg + len, 512 - len, "%s %s %s %s;", action,
+	    uuid ? uuid : "-", serial ? serial : "-", detail);
+}
+
+/* A record's usual uuid and serial are kept as bytes, anything else (and a
+ * record from before) as text; all read back as written, and the search
+ * for unrecorded certificates finds them either way. */
+START_TEST(audit_uuid_serial_packed)
+{
+	static const char *const u = "41167fe4-84ba-1041-8cab-07c2fa0e3e94";
+	char lines[512] = "";
+
+	ck_assert_int_eq(raw_exec("INSERT INTO audit (at, action, uuid, serial, detail)"
+	    " VALUES (1, 'sign', '41167fe4-84ba-1041-8cab-07c2fa0e3e94', '0A1B', 'old')"),
+	    SQLITE_OK);
+	ck_assert_int_eq(store_audit(st, "sign", u, "0A1B", "new"), 0);
+	ck_assert_int_eq(store_audit(st, "sign", "41167FE4-84BA-1041-8CAB-07C2FA0E3E94",
+	    "0a1b", "c"), 0);
+	ck_assert_int_eq(store_audit(st, "sign", "66446001-1dd211b2-8a5ddb6c-4ad90000",
+	    "ABC", "d"), 0);
+	ck_assert_int_eq(raw_count("SELECT count(*) FROM audit WHERE typeof(uuid) = "
+	    "'blob' AND length(uuid) = 16 AND typeof(serial) = 'blob'"), 1);
+	ck_assert_int_eq(raw_count("SELECT count(*) FROM audit WHERE typeof(uuid) = "
+	    "'text' AND typeof(serial) = 'text'"), 3);
+	ck_assert_int_eq(store_audit_each(st, 0, audit_line, lines), 0);
+	ck_assert_str_eq(lines, "sign 41167fe4-84ba-1041-8cab-07c2fa0e3e94 0A1B old;"
+	    "sign 41167fe4-84ba-1041-8cab-07c2fa0e3e94 0A1B new;"
+	    "sign 41167FE4-84BA-1041-8CAB-07C2FA0E3E94 0a1b c;"
+	    "sign 66446001-1dd211b2-8a5ddb6c-4ad90000 ABC d;");
+	ck_assert_str_eq(unrecorded(u), "41167fe4-84ba-1041-8cab-07c2fa0e3e94 0A1B old;"
+	    "41167fe4-84ba-1041-8cab-07c2fa0e3e94 0A1B new;");
+	insert(u, "0A1B", CERT_KIND_SIGNING, "a@example.org");
+	ck_assert_str_eq(unrecorded(u), "");
+	ck_assert_str_eq(unrecorded(NULL), "41167FE4-84BA-1041-8CAB-07C2FA0E3E94 0a1b c;"
+	    "66446001-1dd211b2-8a5ddb6c-4ad90000 ABC d;");
+}
+END_TEST
+
 /* A job in KEYS may have signed what it did not record: planning again
  * keeps that state, so the next run looks; the other states are as before. */
 START_TEST(replanning_keeps_keys)
@@ -721,7 +803,7 @@ START_TEST(migrates_from_version_3)
 
 	store_close(st);
 	st = NULL;
-	ck_assert_int_eq(raw_exec("ALTER TABLE jobs DROP COLUMN parked_at;"
+	ck_assert_int_eq(raw_exec(CERTS_V7 "ALTER TABLE jobs DROP COLUMN parked_at;"
 	    "ALTER TABLE identities DROP COLUMN uid;"
 	    "ALTER TABLE certificates DROP COLUMN archive_bundle;"
 	    "ALTER TABLE certificates DROP COLUMN archive_protection;"
@@ -1139,7 +1221,7 @@ START_TEST(published_values_migrate_to_digests)
 
 	store_close(st);
 	st = NULL;
-	ck_assert_int_eq(raw_exec(PUBLISHED_V6 SMIME_V6
+	ck_assert_int_eq(raw_exec(CERTS_V7 PUBLISHED_V6 SMIME_V6
 	    "INSERT INTO published VALUES ('u1', 'userCertificate;binary', x'3003020107');"
 	    "INSERT INTO published VALUES ('u1', 'userSMIMECertificate', CAST('p7' AS BLOB));"
 	    "INSERT INTO published VALUES ('u2', 'userCertificate;binary', x'3003020108');"
@@ -1162,6 +1244,99 @@ START_TEST(published_values_migrate_to_digests)
 	ck_assert_int_eq(store_published(st, 0, "u1", cattr, cert, sizeof(cert)), 0);
 	ck_assert_int_eq(store_published_has(st, "u1", cattr, cert, sizeof(cert)), 0);
 	ck_assert_int_eq(count_digest(cattr, SHA_CERT), 0);
+}
+END_TEST
+
+/* SHA-256 of row_init's DER, 30 03 02 01 01. */
+#define SHA_DER "1B65F68A522C858715F5DD951CD0402DC16691778814BF0759822B7A257421D0"
+
+/* A version 7 store with rows opens as version 8: every row, id,
+ * fingerprint, key file path, revocation, reference and identity read
+ * back as they were; a fingerprint that is its DER's and a path with the
+ * keystore's own name are no longer stored as text. */
+START_TEST(schema_7_migrates)
+{
+	struct cert_rows rows;
+	struct identity_row got;
+
+	store_close(st);
+	st = NULL;
+	ck_assert_int_eq(raw_exec(CERTS_V7
+	    "INSERT INTO certificates VALUES (3, 'u1', 'CN=Test CA', 'AA', '" SHA_DER
+	    "', 'signing', 'active', 'CN=A', 'a@example.org', 'ec:P-256', 1, 2,"
+	    " x'3003020101', '/ks/signing-AA.p12', NULL, 1, NULL, NULL);"
+	    "INSERT INTO certificates VALUES (5, 'u1', 'CN=Test CA', 'BB', 'F2',"
+	    " 'encryption', 'revoked', 'CN=A', 'a@example.org', 'ec:P-256', 1, 2,"
+	    " x'3003020101', NULL, '/ar/old/b.p12', 1, 'recovery-agents', x'3000');"
+	    "INSERT INTO certificates VALUES (6, 'u2', 'CN=Other CA', 'AA', 'F3',"
+	    " 'dual', 'superseded', 'CN=B', 'b@example.org', NULL, 1, 2, x'',"
+	    " 'rel.p12', '/ar/dual-AA.p12', 1, 'password-file', NULL);"
+	    "INSERT INTO revocations VALUES (5, 1, 1234);"
+	    "INSERT INTO certificate_addresses VALUES (3, 'a@example.org'),"
+	    " (5, 'a@example.org'), (6, 'b@example.org');"
+	    "INSERT INTO deliveries (cert_id, uuid) VALUES (3, 'u1');"
+	    "INSERT INTO identities (uuid, dn, mail, enabled, updated_at, uid) VALUES"
+	    " ('u1', 'uid=a,dc=x', 'a@example.org', 1, 5, 'a');"
+	    "PRAGMA user_version = 7;"), SQLITE_OK);
+	ck_assert_int_eq(store_open(path, &st), 0);
+	ck_assert_int_eq(store_schema_version(st), SCHEMA);
+	ck_assert_int_eq(store_cert_query(st, CQ_ALL, NULL, &rows), 0);
+	ck_assert_uint_eq(rows.n, 3);
+	ck_assert_int_eq(rows.v[0].id, 3);
+	ck_assert_str_eq(rows.v[0].fingerprint, SHA_DER);
+	ck_assert_str_eq(rows.v[0].keystore_path, "/ks/signing-AA.p12");
+	ck_assert_ptr_null(rows.v[0].archive_path);
+	ck_assert_int_eq(rows.v[1].id, 5);
+	ck_assert_str_eq(rows.v[1].fingerprint, "F2");
+	ck_assert_ptr_null(rows.v[1].keystore_path);
+	ck_assert_str_eq(rows.v[1].archive_path, "/ar/old/b.p12");
+	ck_assert_int_eq(rows.v[1].archive_protection, ARCHIVE_RECOVERY_AGENTS);
+	ck_assert_uint_eq(rows.v[1].archive_bundle_len, 2);
+	ck_assert_int_eq(rows.v[1].reason, 1);
+	ck_assert_int_eq(rows.v[1].revoked_at, 1234);
+	ck_assert_str_eq(rows.v[2].issuer, "CN=Other CA");
+	ck_assert_str_eq(rows.v[2].fingerprint, "F3");
+	ck_assert_uint_eq(rows.v[2].der_len, 0);
+	ck_assert_str_eq(rows.v[2].keystore_path, "rel.p12");
+	ck_assert_str_eq(rows.v[2].archive_path, "/ar/dual-AA.p12");
+	ck_assert_ptr_null(rows.v[2].key_type);
+	cert_rows_free(&rows);
+	ck_assert_int_eq(raw_count("SELECT count(*) FROM certificates WHERE "
+	    "fingerprint IS NULL"), 1);
+	ck_assert_int_eq(raw_count("SELECT count(*) FROM certificates WHERE "
+	    "keystore_file IS NULL AND keystore_dir IS NOT NULL"), 1);
+	ck_assert_int_eq(raw_count("SELECT count(*) FROM key_dirs"), 4);
+	/* Looked up by serial (the unique index now leads with it), by issuer
+	 * for the CRL, by address; the same serial under two issuers. */
+	ck_assert_uint_eq(count(CQ_SERIAL, "AA"), 2);
+	ck_assert_uint_eq(count(CQ_REVOKED, "CN=Test CA"), 1);
+	ck_assert_uint_eq(count(CQ_KEY_LEFTOVERS, NULL), 1);
+	ck_assert_int_eq(store_cert_serial_known(st, "BB"), 1);
+	ck_assert_int_eq(raw_exec("INSERT INTO certificates (uuid, issuer_id, serial,"
+	    " kind, status, subject, addresses, not_before, not_after, der, created_at)"
+	    " VALUES ('u3', (SELECT id FROM issuers WHERE dn = 'CN=Test CA'), 'AA',"
+	    " 'dual', 'active', 'CN=C', 'c@x', 1, 2, x'30', 1)"), SQLITE_CONSTRAINT);
+	ck_assert_int_eq(raw_count("SELECT count(*) FROM issuers"), 2);
+	ck_assert_uint_eq(count(CQ_ADDRESS, "A@example.org"), 2);
+	ck_assert_int_eq(raw_count("SELECT count(*) FROM sqlite_schema WHERE name IN "
+	    "('certificates_serial', 'certificates_v8', 'identities_v8')"), 0);
+	ck_assert_int_eq(store_identity_get(st, "u1", &got), 1);
+	ck_assert_str_eq(got.dn, "uid=a,dc=x");
+	ck_assert_str_eq(got.uid, "a");
+	identity_row_free(&got);
+	ck_assert_int_eq(raw_count("SELECT count(*) FROM sqlite_schema WHERE name = "
+	    "'identities' AND sql LIKE '%WITHOUT ROWID'"), 1);
+	/* The references still hold, and are still enforced. */
+	ck_assert_int_eq(raw_count("SELECT count(*) FROM pragma_foreign_key_check"), 0);
+	ck_assert_int_eq(raw_exec("PRAGMA foreign_keys = ON; INSERT INTO revocations "
+	    "VALUES (99, 1, 1)"), SQLITE_CONSTRAINT);
+	/* A path moved keeps its name; one to a new directory is recorded. */
+	ck_assert_int_eq(store_cert_set_paths(st, 3, NULL, "/ar2/signing-AA.p12"), 0);
+	ck_assert_int_eq(store_cert_query(st, CQ_SERIAL, "BB", &rows), 0);
+	cert_rows_free(&rows);
+	ck_assert_int_eq(raw_count("SELECT count(*) FROM certificates WHERE id = 3 AND "
+	    "keystore_dir IS NULL AND archive_file IS NULL AND archive_dir = "
+	    "(SELECT id FROM key_dirs WHERE path = '/ar2/')"), 1);
 }
 END_TEST
 
@@ -1398,6 +1573,8 @@ main(void)
 	tcase_add_test(tc, holds_due);
 	tcase_add_test(tc, schema_2_migrates);
 	tcase_add_test(tc, published_values_migrate_to_digests);
+	tcase_add_test(tc, schema_7_migrates);
+	tcase_add_test(tc, audit_uuid_serial_packed);
 	tcase_add_test(tc, smime_value_stored_without_its_certificates);
 	tcase_add_test(tc, gate_holds_an_empty_sweep);
 	tcase_add_test(tc, gate_lets_a_few_through);
