@@ -940,10 +940,9 @@ ca_client_wait_cert(struct ca_client *c, uint64_t id, X509 **cert)
  * and receives.  OpenSSL 3 decodes and encodes every public key through its
  * provider lookups, which made those steps most of the runner's time.
  */
-struct ca_issue_batch {
+struct batch {
 	struct ca_client *c;
 	const struct ca_issue_req *reqs;
-	size_t n;
 	X509 **certs;
 	int *rcs;
 	char (*why)[256];
@@ -957,7 +956,7 @@ struct ca_issue_batch {
 static void
 prepare_one(void *arg, size_t i)
 {
-	struct ca_issue_batch *b = arg;
+	struct batch *b = arg;
 
 	b->certs[i] = NULL;
 	b->rcs[i] = prepare_issue(b->c, &b->reqs[i], b->first_id + i, &b->der[i],
@@ -967,7 +966,7 @@ prepare_one(void *arg, size_t i)
 static void
 check_one(void *arg, size_t i)
 {
-	struct ca_issue_batch *b = arg;
+	struct batch *b = arg;
 
 	if (b->reps[i] == NULL)
 		return;
@@ -986,7 +985,7 @@ check_one(void *arg, size_t i)
 
 /* Request i's reply: kept in b->reps[i] to check, or rcs[i] and why[i]. */
 static void
-take_reply(struct ca_issue_batch *b, size_t i)
+take_reply(struct batch *b, size_t i)
 {
 	struct ca_client *c = b->c;
 	CA_REPLY *rep = NULL;
@@ -1007,7 +1006,7 @@ take_reply(struct ca_issue_batch *b, size_t i)
 /* Sends every prepared request, the oldest reply taken when the window is
  * full, then waits for the rest: none is left behind. */
 static void
-send_all(struct ca_issue_batch *b, size_t n)
+send_all(struct batch *b, size_t n)
 {
 	struct ca_client *c = b->c;
 	size_t waited = 0;
@@ -1033,56 +1032,29 @@ send_all(struct ca_issue_batch *b, size_t n)
 			take_reply(b, waited);
 }
 
-struct ca_issue_batch *
-ca_client_issue_prepare(struct ca_client *c, struct workers *w,
-    const struct ca_issue_req *reqs, size_t n, X509 **certs, int *rcs,
-    char (*why)[256])
-{
-	size_t m = n ? n : 1;
-	struct ca_issue_batch *b = calloc(1, sizeof(*b));
-
-	if (b == NULL)
-		fatal("out of memory");
-	*b = (struct ca_issue_batch){
-		.c = c, .reqs = reqs, .n = n, .certs = certs, .rcs = rcs, .why = why,
-		.der = calloc(m, sizeof(*b->der)), .len = calloc(m, sizeof(*b->len)),
-		.reps = calloc(m, sizeof(*b->reps)), .keys = calloc(m, sizeof(*b->keys)),
-		.first_id = c->next_id,
-	};
-	if (b->der == NULL || b->len == NULL || b->reps == NULL || b->keys == NULL)
-		fatal("out of memory");
-	c->next_id += n;	/* the batch's numbers, whatever is sent */
-	workers_map(w, n, prepare_one, b);
-	return b;
-}
-
-void
-ca_client_issue_exchange(struct ca_issue_batch *b)
-{
-	send_all(b, b->n);
-}
-
-void
-ca_client_issue_check(struct ca_issue_batch *b, struct workers *w)
-{
-	workers_map(w, b->n, check_one, b);
-	free(b->der);
-	free(b->len);
-	free(b->reps);
-	free(b->keys);
-	free(b);
-}
-
 void
 ca_client_issue_many(struct ca_client *c, struct workers *w,
     const struct ca_issue_req *reqs, size_t n, X509 **certs, int *rcs,
     char (*why)[256])
 {
-	struct ca_issue_batch *b = ca_client_issue_prepare(c, w, reqs, n, certs,
-	    rcs, why);
+	size_t m = n ? n : 1;
+	struct batch b = {
+		.c = c, .reqs = reqs, .certs = certs, .rcs = rcs, .why = why,
+		.der = calloc(m, sizeof(*b.der)), .len = calloc(m, sizeof(*b.len)),
+		.reps = calloc(m, sizeof(*b.reps)), .keys = calloc(m, sizeof(*b.keys)),
+		.first_id = c->next_id,
+	};
 
-	ca_client_issue_exchange(b);
-	ca_client_issue_check(b, w);
+	if (b.der == NULL || b.len == NULL || b.reps == NULL || b.keys == NULL)
+		fatal("out of memory");
+	c->next_id += n;	/* the batch's numbers, whatever is sent */
+	workers_map(w, n, prepare_one, &b);
+	send_all(&b, n);
+	workers_map(w, n, check_one, &b);
+	free(b.der);
+	free(b.len);
+	free(b.reps);
+	free(b.keys);
 }
 
 int

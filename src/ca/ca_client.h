@@ -137,22 +137,6 @@ void ca_client_issue_many(struct ca_client *c, struct workers *w,
     char (*why)[256]);
 
 /*
- * ca_client_issue_many() in its three parts, so that a caller can overlap
- * the CA process's signing with work of its own: prepare (the requests
- * built on the workers, their numbers reserved; reqs, certs, rcs and why
- * must outlive the batch), exchange (sent and answered: socket work only,
- * no workers, so it may run on a thread of its own, as long as nothing
- * else uses c until it returns), check (the replies checked on the
- * workers; frees the batch).
- */
-struct ca_issue_batch;
-struct ca_issue_batch *ca_client_issue_prepare(struct ca_client *c,
-    struct workers *w, const struct ca_issue_req *reqs, size_t n, X509 **certs,
-    int *rcs, char (*why)[256]);
-void ca_client_issue_exchange(struct ca_issue_batch *b);
-void ca_client_issue_check(struct ca_issue_batch *b, struct workers *w);
-
-/*
  * certsyncctl init-ca: runs certsync-ca --init-ca, which makes the CA's
  * self-signed certificate (and, for a key file, the key: no other program
  * ever holds it), and waits for it.  Returns its exit status: 0, or a

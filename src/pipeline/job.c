@@ -11,8 +11,7 @@
  * its durable effects (one transaction, one flush of files) are shared by
  * all of them; a job that fails drops out of the batch and is put off
  * alone.  Flips, holds and lifts (one user at a time, nothing to sign) run
- * on their own, first.  A batch can be run in three parts (begin, sign,
- * end), so that the CA process signs it while the caller runs another.
+ * on their own, first.
  * Every step reads what the store says, does work that is harmless to
  * repeat, and commits its effects with the next state.
  * Never: loses a key, revokes before the successor is published, writes a
@@ -379,59 +378,48 @@ stopping(const struct job_ctx *ctx)
 	return ctx->should_stop != NULL && ctx->should_stop(ctx->stop_arg);
 }
 
-/* A batch between job_batch_begin() and job_batch_end(). */
-struct job_batch {
-	struct job_ctx *ctx;
-	struct job_item *v;
-	struct job_item **sel;
-	size_t n;
-	enum log_level level;
-	size_t issuing;            /* jobs in the issue step */
-	struct job_issue *issue;   /* its requests to the CA process */
-	double t0;
-	double t[5];               /* ms: begin, issue, archive, publish, revoke */
-};
-
-/* The rest of the steps, after the issue step's start: ... -> ISSUED ->
- * ARCHIVED -> PUBLISHED -> REVOKED, each step for all of them at once.
- * Between steps it stops if asked: each job waits, durable, where it
- * stands.  b->t[] gets the milliseconds each step took. */
+/* Every item of v through the steps, each step for all of them at once:
+ * PLANNED/KEYS -> ISSUED -> ARCHIVED -> PUBLISHED -> REVOKED.  Between
+ * steps it stops if asked: each job waits, durable, where it stands.
+ * t[] gets the milliseconds each step took. */
 static void
-run_steps(struct job_batch *b)
+run_steps(struct job_ctx *ctx, struct job_item *v, size_t n, struct job_item **sel,
+    double t[4])
 {
-	struct job_ctx *ctx = b->ctx;
+	enum log_level level = n > LOUD_MAX || ctx->quiet ? LOG_LVL_INFO :
+	    LOG_LVL_NOTICE;
 	double t0 = ms_now();
 	size_t k;
 
-	if (b->issuing > 0) {
-		job_issue_finish(b->issue);
-		b->issue = NULL;
+	run_solos(ctx, v, n);
+	if ((k = select_items(v, n, JOB_PLANNED, PICK_ISSUE, sel)) > 0) {
+		job_step_issue_many(ctx, sel, k, level);
 		failpoint("after-ISSUED");
 	}
-	if ((k = select_items(b->v, b->n, JOB_PLANNED, PICK_REVOKE, b->sel)) > 0) {
-		skip_issue(ctx, b->sel, k);
+	if ((k = select_items(v, n, JOB_PLANNED, PICK_REVOKE, sel)) > 0) {
+		skip_issue(ctx, sel, k);
 		failpoint("after-ISSUED");
 	}
-	b->t[1] = ms_now() - t0;
+	t[0] = ms_now() - t0;
 	if (stopping(ctx))
 		return;
-	if ((k = select_items(b->v, b->n, JOB_ISSUED, PICK_ANY, b->sel)) > 0) {
-		job_step_archive_many(ctx, b->sel, k);
+	if ((k = select_items(v, n, JOB_ISSUED, PICK_ANY, sel)) > 0) {
+		job_step_archive_many(ctx, sel, k);
 		failpoint("after-ARCHIVED");
 	}
-	b->t[2] = ms_now() - t0 - b->t[1];
-	if ((k = select_items(b->v, b->n, JOB_ARCHIVED, PICK_ANY, b->sel)) > 0) {
-		job_step_publish_many(ctx, b->sel, k, b->level);
+	t[1] = ms_now() - t0 - t[0];
+	if ((k = select_items(v, n, JOB_ARCHIVED, PICK_ANY, sel)) > 0) {
+		job_step_publish_many(ctx, sel, k, level);
 		failpoint("after-PUBLISHED");
 	}
-	b->t[3] = ms_now() - t0 - b->t[1] - b->t[2];
+	t[2] = ms_now() - t0 - t[0] - t[1];
 	if (stopping(ctx))
 		return;
-	if ((k = select_items(b->v, b->n, JOB_PUBLISHED, PICK_ANY, b->sel)) > 0) {
-		job_step_revoke_many(ctx, b->sel, k, b->level);
+	if ((k = select_items(v, n, JOB_PUBLISHED, PICK_ANY, sel)) > 0) {
+		job_step_revoke_many(ctx, sel, k, level);
 		failpoint("after-REVOKED");
 	}
-	b->t[4] = ms_now() - t0 - b->t[1] - b->t[2] - b->t[3];
+	t[3] = ms_now() - t0 - t[0] - t[1] - t[2];
 }
 
 /* Jobs of one batch failing together (the store, the keystore, the
@@ -536,59 +524,27 @@ conclude(struct job_ctx *ctx, struct job_item *v, size_t n, int *rcs)
 		retries_summary(ctx, first, failed, recorded);
 }
 
-struct job_batch *
-job_batch_begin(struct job_ctx *ctx, char *const *uuids, size_t n)
-{
-	struct job_batch *b = calloc(1, sizeof(*b));
-	size_t k;
-
-	if (b == NULL || (b->v = calloc(n ? n : 1, sizeof(*b->v))) == NULL ||
-	    (b->sel = calloc(n ? n : 1, sizeof(*b->sel))) == NULL)
-		fatal("out of memory");
-	b->ctx = ctx;
-	b->n = n;
-	b->t0 = ms_now();
-	b->level = n > LOUD_MAX || ctx->quiet ? LOG_LVL_INFO : LOG_LVL_NOTICE;
-	ctx->ca_wait_until = 0;
-	log_problem_clear();
-	for (size_t i = 0; i < n; i++)
-		load_item(ctx, uuids[i], &b->v[i]);
-	run_solos(ctx, b->v, n);
-	if ((k = select_items(b->v, n, JOB_PLANNED, PICK_ISSUE, b->sel)) > 0)
-		b->issue = job_issue_start(ctx, b->sel, k, b->level);
-	b->issuing = k;
-	b->t[0] = ms_now() - b->t0;
-	return b;
-}
-
-void
-job_batch_sign(struct job_batch *b)
-{
-	job_issue_exchange(b->issue);
-}
-
-void
-job_batch_end(struct job_batch *b, int *rcs)
-{
-	run_steps(b);
-	conclude(b->ctx, b->v, b->n, rcs);
-	log_debug("a batch of %zu job(s): keys %.0f ms, issue %.0f ms, archive "
-	    "%.0f ms, publish %.0f ms, revoke %.0f ms (%.0f ms from its start)",
-	    b->n, b->t[0], b->t[1], b->t[2], b->t[3], b->t[4], ms_now() - b->t0);
-	for (size_t i = 0; i < b->n; i++)
-		item_free(&b->v[i]);
-	free(b->sel);
-	free(b->v);
-	free(b);
-}
-
 void
 job_run_many(struct job_ctx *ctx, char *const *uuids, size_t n, int *rcs)
 {
-	struct job_batch *b = job_batch_begin(ctx, uuids, n);
+	struct job_item *v = calloc(n ? n : 1, sizeof(*v));
+	struct job_item **sel = calloc(n ? n : 1, sizeof(*sel));
+	double t[4] = { 0, 0, 0, 0 };
 
-	job_batch_sign(b);
-	job_batch_end(b, rcs);
+	if (v == NULL || sel == NULL)
+		fatal("out of memory");
+	ctx->ca_wait_until = 0;
+	log_problem_clear();
+	for (size_t i = 0; i < n; i++)
+		load_item(ctx, uuids[i], &v[i]);
+	run_steps(ctx, v, n, sel, t);
+	conclude(ctx, v, n, rcs);
+	log_debug("a batch of %zu job(s): issue %.0f ms, archive %.0f ms, publish "
+	    "%.0f ms, revoke %.0f ms", n, t[0], t[1], t[2], t[3]);
+	for (size_t i = 0; i < n; i++)
+		item_free(&v[i]);
+	free(sel);
+	free(v);
 }
 
 int

@@ -60,25 +60,6 @@ int job_run(struct job_ctx *ctx, const char *uuid);
  */
 void job_run_many(struct job_ctx *ctx, char *const *uuids, size_t n, int *rcs);
 
-/*
- * job_run_many() in three parts, so that the CA process signs one batch's
- * certificates while the caller runs the steps of another (runner.c):
- *   begin: the jobs loaded, flips, holds and lifts run, and the issue
- *     step's start: KEYS recorded, the keys made, the requests to the CA
- *     process built (job_issue_start);
- *   sign: the requests sent and answered; touches nothing but the CA
- *     client, so it may run on a thread of its own while the caller does
- *     anything but use the CA client or another batch's begin or end;
- *   end: the rest, from the certificates' checks to REVOKED, and the
- *     outcome into rcs (as job_run_many's); frees the batch.
- * Each job's steps, and what each makes durable, are job_run_many's, in
- * the same order: only the CA process's work overlaps the caller's.
- */
-struct job_batch;
-struct job_batch *job_batch_begin(struct job_ctx *ctx, char *const *uuids, size_t n);
-void job_batch_sign(struct job_batch *b);
-void job_batch_end(struct job_batch *b, int *rcs);
-
 /* After a batch: rewrites the CRL if a revocation is not in one yet (or,
  * with ctx->crl_refresh, when crl_publish_due() says one is due), then
  * closes the REVOKED jobs (DONE: the row goes; the audit trail keeps the

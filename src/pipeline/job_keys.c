@@ -4,11 +4,8 @@
  *
  * Owns: making the users' new certificates (a keypair each, from the key
  * pool or made on the workers; the CA process asked for the whole batch at
- * once, every request in flight; the sign records; the keystore files) and
- * their userSMIMECertificate values (signed by each new signing key while
- * it is in hand), and recording them with the jobs' next state.  The step
- * runs in parts (start, exchange, finish): the exchange with the CA
- * process may run on a thread of its own while the runner does other work.
+ * once, every request in flight; the sign records; the keystore files) and their userSMIMECertificate values (signed by each new signing
+ * key while it is in hand), and recording them with the jobs' next state.
  * Each phase does the whole batch, and each durable mark is one
  * transaction or one flush for all of it: KEYS, the sign records, the
  * files, the rows.  KEYS marks an attempt that may have signed: a resumed
@@ -63,15 +60,6 @@ static int
 going(const struct issue *is)
 {
 	return is->it->rc == 0;
-}
-
-static int
-any_going(const struct issues *b)
-{
-	for (size_t i = 0; i < b->n; i++)
-		if (going(&b->v[i]))
-			return 1;
-	return 0;
 }
 
 /* A slot to fill in this attempt: not adopted, not yet signed. */
@@ -181,17 +169,18 @@ row_one(void *arg, size_t k)
  * retrying cannot mend (the profile refuses the user's values, or the CA
  * has expired: -2, parked); "not now" (the CA process is down, or at its
  * ceiling) makes the job wait, no attempt counted (-3, ctx->ca_wait_until
- * set; at: the CA client's retry time when the batch's exchange ended).
+ * set).
  */
 static void
-ca_result(struct job_ctx *ctx, struct issue *is, int rc, const char *why,
-    time_t at)
+ca_result(struct job_ctx *ctx, struct issue *is, int rc, const char *why)
 {
+	time_t at;
+
 	if (rc == CA_REFUSED) {
 		job_item_fail(is->it, -2, why);
 		return;
 	}
-	if (at <= time(NULL))
+	if ((at = ca_client_retry_at(ctx->ca)) <= time(NULL))
 		at = time(NULL) + 1;
 	if (ctx->ca_wait_until < at)
 		ctx->ca_wait_until = at;
@@ -226,66 +215,41 @@ requests(struct issues *b, struct ca_issue_req *reqs, struct fresh **slots,
 	return k;
 }
 
-/* The step's state from its start to its finish: the batch, and its
- * requests to the CA process while they are in flight. */
-struct job_issue {
-	struct issues b;
-	enum log_level level;
-	size_t k;                  /* requests */
-	struct ca_issue_req *reqs;
-	struct fresh **slots;      /* request j's slot */
-	struct issue **owners;     /* and its job */
-	X509 **certs;
-	int *rcs;
-	char (*why)[256];
-	struct ca_issue_batch *cab;	/* NULL: nothing asked */
-	time_t retry_at;           /* the CA client's, as the exchange left it
-	                              (the next batch's may be changing it) */
-};
-
 /*
  * The CA's signatures, asked of the CA process for the whole batch at once
- * through the one door (ca_client_issue_many, in its parts: every request
- * in flight, the CA process answers what has arrived with one flush of its
- * audit log).  Here the requests are built (on the workers); the exchange
- * may then run on a thread of its own (job_issue_exchange).
+ * through the one door (ca_client_issue_many: every request in flight, the
+ * CA process answers what has arrived with one flush of its audit log),
+ * then the rows made on the workers.  A job with a certificate the CA
+ * process did not sign fails (what it did sign is kept: record_signs).
  */
 static void
-sign_start(struct job_ctx *ctx, struct job_issue *ji)
+sign_certs(struct job_ctx *ctx, struct issues *b)
 {
-	size_t max = ji->b.n * MAX_KINDS + 1;
+	size_t max = b->n * MAX_KINDS + 1, k;
+	struct ca_issue_req *reqs = calloc(max, sizeof(*reqs));
+	struct fresh **slots = calloc(max, sizeof(*slots));
+	struct issue **owners = calloc(max, sizeof(*owners));
+	X509 **certs = calloc(max, sizeof(*certs));
+	int *rcs = calloc(max, sizeof(*rcs));
+	char (*why)[256] = calloc(max, sizeof(*why));
 
-	ji->reqs = calloc(max, sizeof(*ji->reqs));
-	ji->slots = calloc(max, sizeof(*ji->slots));
-	ji->owners = calloc(max, sizeof(*ji->owners));
-	ji->certs = calloc(max, sizeof(*ji->certs));
-	ji->rcs = calloc(max, sizeof(*ji->rcs));
-	ji->why = calloc(max, sizeof(*ji->why));
-	if (ji->reqs == NULL || ji->slots == NULL || ji->owners == NULL ||
-	    ji->certs == NULL || ji->rcs == NULL || ji->why == NULL)
+	if (reqs == NULL || slots == NULL || owners == NULL || certs == NULL ||
+	    rcs == NULL || why == NULL)
 		fatal("out of memory");
-	ji->k = requests(&ji->b, ji->reqs, ji->slots, ji->owners);
-	ji->cab = ca_client_issue_prepare(ctx->ca, ctx->workers, ji->reqs, ji->k,
-	    ji->certs, ji->rcs, ji->why);
-}
-
-/* The replies checked (on the workers) and given to their slots, then the
- * rows made on the workers.  A job with a certificate the CA process did
- * not sign fails (what it did sign is kept: record_signs). */
-static void
-sign_finish(struct job_ctx *ctx, struct job_issue *ji)
-{
-	struct issues *b = &ji->b;
-
-	ca_client_issue_check(ji->cab, ctx->workers);
-	ji->cab = NULL;
-	for (size_t j = 0; j < ji->k; j++) {
-		if (ji->rcs[j] == CA_OK)
-			ji->slots[j]->cert = ji->certs[j];	/* signed now */
-		else if (going(ji->owners[j]))
-			ca_result(ctx, ji->owners[j], ji->rcs[j], ji->why[j],
-			    ji->retry_at);
+	k = requests(b, reqs, slots, owners);
+	ca_client_issue_many(ctx->ca, ctx->workers, reqs, k, certs, rcs, why);
+	for (size_t j = 0; j < k; j++) {
+		if (rcs[j] == CA_OK)
+			slots[j]->cert = certs[j];	/* signed now */
+		else if (going(owners[j]))
+			ca_result(ctx, owners[j], rcs[j], why[j]);
 	}
+	free(reqs);
+	free(slots);
+	free(owners);
+	free(certs);
+	free(rcs);
+	free(why);
 	workers_map(ctx->workers, b->n * MAX_KINDS, row_one, b);
 	for (size_t i = 0; i < b->n; i++)
 		for (size_t c = 0; c < b->v[i].n && going(&b->v[i]); c++)
@@ -299,14 +263,11 @@ sign_finish(struct job_ctx *ctx, struct job_issue *ji)
  * (job_recover_unrecorded_of() finds it).  One transaction for every
  * certificate the batch signed, a failed job's too, which then waits in
  * the kept set (or is revoked).  When the transaction fails, every job fails.
- * So it does at once when the store has just failed a write, its busy
- * timeout spent (the next batch's KEYS, begun while this one was signed):
- * another write would wait as long, and meet the same.
  */
 static void
 record_signs(struct job_ctx *ctx, struct issues *b)
 {
-	int ok = !store_unwritable(ctx->st) && store_begin(ctx->st) == 0;
+	int ok = store_begin(ctx->st) == 0;
 
 	for (size_t i = 0; ok && i < b->n; i++)
 		for (size_t c = 0; c < b->v[i].n; c++) {
@@ -462,8 +423,6 @@ record_issued(struct job_ctx *ctx, struct issues *b, enum log_level level)
 	int ok;
 
 	failpoint("issue-before-record");
-	if (!any_going(b))
-		return;	/* none left: no transaction to wait for */
 	if ((ok = store_begin(ctx->st) == 0)) {
 		for (size_t i = 0; i < b->n; i++)
 			if (going(&b->v[i]))
@@ -511,75 +470,27 @@ issues_free(struct issues *b)
 	free(b->v);
 }
 
-static void
-job_issue_free(struct job_issue *ji)
-{
-	issues_free(&ji->b);
-	free(ji->reqs);
-	free(ji->slots);
-	free(ji->owners);
-	free(ji->certs);
-	free(ji->rcs);
-	free(ji->why);
-	free(ji);
-}
-
-struct job_issue *
-job_issue_start(struct job_ctx *ctx, struct job_item **items, size_t n,
-    enum log_level level)
-{
-	struct job_issue *ji;
-
-	if (n == 0)
-		return NULL;
-	if ((ji = calloc(1, sizeof(*ji))) == NULL)
-		fatal("out of memory");
-	ji->level = level;
-	issues_init(ctx, &ji->b, items, n);
-	if (mark_keys(ctx, &ji->b) == -1) {
-		for (size_t i = 0; i < n; i++)
-			job_item_fail(items[i], -1, NULL);
-		job_issue_free(ji);
-		return NULL;
-	}
-	adopt(ctx, &ji->b);
-	make_keys(&ji->b);
-	sign_start(ctx, ji);
-	return ji;
-}
-
-void
-job_issue_exchange(struct job_issue *ji)
-{
-	if (ji == NULL)
-		return;
-	if (ji->cab != NULL)
-		ca_client_issue_exchange(ji->cab);
-	ji->retry_at = ca_client_retry_at(ji->b.ctx->ca);
-}
-
-void
-job_issue_finish(struct job_issue *ji)
-{
-	struct job_ctx *ctx;
-
-	if (ji == NULL)
-		return;
-	ctx = ji->b.ctx;
-	sign_finish(ctx, ji);
-	record_signs(ctx, &ji->b);
-	save_files(ctx, &ji->b);
-	make_smimes(ctx, &ji->b);
-	record_issued(ctx, &ji->b, ji->level);
-	job_issue_free(ji);
-}
-
 void
 job_step_issue_many(struct job_ctx *ctx, struct job_item **items, size_t n,
     enum log_level level)
 {
-	struct job_issue *ji = job_issue_start(ctx, items, n, level);
+	struct issues b;
 
-	job_issue_exchange(ji);
-	job_issue_finish(ji);
+	if (n == 0)
+		return;
+	issues_init(ctx, &b, items, n);
+	if (mark_keys(ctx, &b) == -1) {
+		for (size_t i = 0; i < n; i++)
+			job_item_fail(items[i], -1, NULL);
+		issues_free(&b);
+		return;
+	}
+	adopt(ctx, &b);
+	make_keys(&b);
+	sign_certs(ctx, &b);
+	record_signs(ctx, &b);
+	save_files(ctx, &b);
+	make_smimes(ctx, &b);
+	record_issued(ctx, &b, level);
+	issues_free(&b);
 }

@@ -27,20 +27,4 @@
 void job_step_issue_many(struct job_ctx *ctx, struct job_item **items, size_t n,
     enum log_level level);
 
-/*
- * job_step_issue_many() in three parts, so that the CA process signs one
- * batch while the runner writes another: start (KEYS recorded, keys made,
- * the requests built; NULL when there is nothing to ask, its items failed
- * or none), exchange (the requests sent and answered: touches only the CA
- * client, so it may run on a thread of its own while the caller does
- * anything but use the CA client, the items or ctx->kept), finish (the
- * certificates checked, sign records, key files, S/MIME values, rows and
- * ISSUED, as job_step_issue_many; frees it).  NULL is fine for the last two.
- */
-struct job_issue;
-struct job_issue *job_issue_start(struct job_ctx *ctx, struct job_item **items,
-    size_t n, enum log_level level);
-void job_issue_exchange(struct job_issue *ji);
-void job_issue_finish(struct job_issue *ji);
-
 #endif

@@ -6,14 +6,8 @@
  * agents are loaded when the runner starts: at start-up and on every
  * reload), the keystore, the key pool and the workers.  It takes the due
  * jobs, oldest first, in batches sized to take about a second, runs each
- * batch step by step to REVOKED (job.h's job_batch_begin/sign/end),
- * rewrites the CRL once for the batch, closes the jobs, and reconciles
- * their users again.  In a mass event (more due than a batch) consecutive
- * batches overlap: the CA process signs batch k+1's certificates, a signer
- * thread waiting for them, while the runner writes, archives, publishes
- * and revokes batch k; the CA client is the signer's until it is joined,
- * and each job's steps keep their order and their durable marks.  With
- * RSA keys the key pool is hurried meanwhile (keypool_hurry).  Between
+ * batch step by step to REVOKED (job_run_many), rewrites the CRL once for
+ * the batch, closes the jobs, and reconciles their users again.  Between
  * batches it sleeps until kicked or a retry is due.  Before the first
  * batch it clears what a kill left in its directories (leftovers.c),
  * revokes what a crash left signed but not recorded
@@ -29,14 +23,12 @@
  * status`); each time it comes up, its audit log is held against the store
  * (ca_ledger.c).  It keeps the progress: the rate, the progress line, the
  * key pool's level (progress.c).
- * Never: touches the event loop or the watcher's connection, uses the CA
- * client while a signer has it, or leaves a signer running when it stops.
+ * Never: touches the event loop or the watcher's connection.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -72,17 +64,6 @@
 #define BATCH_SECONDS 1.0      /* what a batch should take: the next one's size
                                   follows the last one's rate */
 
-/* A batch between its begin and its end (job.h), with the thread that
- * asks the CA process for its certificates meanwhile. */
-struct batch_run {
-	struct job_batch *b;
-	struct uuid_set ids;       /* its jobs, in the order of their outcomes */
-	struct uuid_set lookup;    /* the same, to look up (sorted by that) */
-	pthread_t signer;
-	int threaded;              /* signer runs (else signed on the runner) */
-	double t0;
-};
-
 struct runner {
 	const struct conf *conf;
 	struct store *st;
@@ -98,9 +79,6 @@ struct runner {
 	struct job_ctx jctx;
 	struct plan_ctx plan;
 	size_t batch;              /* the next batch's size */
-	struct batch_run *pending; /* a batch signed while the round before ran
-	                              its steps; they run in the next round */
-	double last_end;           /* when the last batch ended */
 	size_t since_trim;         /* jobs run since the heap was last trimmed */
 	struct progress progress;
 
@@ -183,123 +161,46 @@ resize(struct runner *r, size_t n, double took)
 	    (size_t)next;
 }
 
-static void *
-signer_main(void *arg)
-{
-	job_batch_sign(arg);
-	return NULL;
-}
-
-/* The batch's requests to the CA process sent and answered on a thread of
- * its own (on this one if none can start), which takes no signal: they
- * are the event loop's. */
-static void
-signer_start(struct batch_run *run)
-{
-	sigset_t all, old;
-
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	run->threaded = pthread_create(&run->signer, NULL, signer_main, run->b) == 0;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (!run->threaded)
-		job_batch_sign(run->b);
-}
-
-/* Waits for the signer: then the CA client is the runner's again. */
-static void
-signer_join(struct batch_run *run)
-{
-	if (run->threaded)
-		pthread_join(run->signer, NULL);
-	run->threaded = 0;
-}
-
-/* The due jobs not in prev (still in flight), oldest first, into due; one
- * more than a loud batch is asked for: enough to tell a mass event. */
-static int
-due_jobs(struct runner *r, struct batch_run *prev, struct uuid_set *due)
-{
-	struct uuid_set all = { 0 };
-	size_t want = r->batch > LOUD_MAX ? r->batch : LOUD_MAX + 1;
-
-	if (store_job_list(r->st, time(NULL), NULL, want + (prev ? prev->ids.n : 0),
-	    &all) == -1)
-		return -1;
-	for (size_t i = 0; i < all.n; i++)
-		if (prev == NULL || !uuid_set_has(&prev->lookup, all.v[i]))
-			uuid_set_add(due, all.v[i]);
-	uuid_set_clear(&all);
-	return 0;
-}
-
-/*
- * The next batch of due jobs (not those of prev) begun: its keys made, its
- * requests built, the signer started.  NULL when none is due (or a
- * back-off or a stop holds them); *more when more are due than it took.
- */
-static struct batch_run *
-batch_begin(struct runner *r, struct batch_run *prev, int *more)
+/* Runs a batch of due jobs, at once; collects the uuids of those that ran.
+ * Returns how many were due; *failed is set when one failed (then the
+ * runner pauses, so a broken store cannot turn into a tight retry loop). */
+static size_t
+run_batch(struct runner *r, struct uuid_set *ran, int *failed)
 {
 	struct uuid_set due = { 0 };
-	struct batch_run *run;
+	double t0 = seconds_now();
+	size_t n;
+	int *rcs;
 
-	*more = 0;
-	if (time(NULL) < r->backoff_until || should_stop(r) ||
-	    due_jobs(r, prev, &due) == -1 || due.n == 0) {
-		if (prev == NULL)
-			r->jctx.quiet = 0;	/* the backlog is gone */
+	*failed = 0;
+	if (time(NULL) < r->backoff_until)
+		return 0;
+	/* One more than a loud batch: enough to tell a mass event. */
+	if (should_stop(r) || store_job_list(r->st, time(NULL), NULL,
+	    r->batch > LOUD_MAX ? r->batch : LOUD_MAX + 1, &due) == -1 || due.n == 0) {
+		r->jctx.quiet = 0;	/* the backlog is gone */
 		uuid_set_clear(&due);
-		return NULL;
+		return 0;
 	}
 	if (due.n > LOUD_MAX)
 		r->jctx.quiet = 1;
-	*more = due.n > r->batch;
 	while (due.n > r->batch)
 		free(due.v[--due.n]);
-	if ((run = calloc(1, sizeof(*run))) == NULL)
+	if ((rcs = calloc(due.n, sizeof(*rcs))) == NULL)
 		fatal("out of memory");
-	run->t0 = seconds_now();
-	run->ids = due;
-	for (size_t i = 0; i < due.n; i++)
-		uuid_set_add(&run->lookup, due.v[i]);
-	run->b = job_batch_begin(&r->jctx, due.v, due.n);
-	signer_start(run);
-	return run;
-}
-
-/* The batch's end (its signer joined): its steps to REVOKED, the uuids of
- * its jobs that ran into ran.  Returns how many were due; *failed is set
- * when one failed (then the runner pauses, so a broken store cannot turn
- * into a tight retry loop). */
-static size_t
-batch_end(struct runner *r, struct batch_run *run, struct uuid_set *ran,
-    int *failed)
-{
-	size_t n = run->ids.n;
-	double now, from = run->t0 > r->last_end ? run->t0 : r->last_end;
-	int *rcs;
-
-	signer_join(run);
-	if ((rcs = calloc(n ? n : 1, sizeof(*rcs))) == NULL)
-		fatal("out of memory");
-	job_batch_end(run->b, rcs);
-	for (size_t i = 0; i < n; i++) {
+	job_run_many(&r->jctx, due.v, due.n, rcs);
+	for (size_t i = 0; i < due.n; i++) {
 		if (rcs[i] == 0) {
-			uuid_set_add(ran, run->ids.v[i]);
+			uuid_set_add(ran, due.v[i]);
 			r->fails = 0;
 		} else if (rcs[i] == -1)
 			*failed = 1;	/* -2: parked; nothing is broken, go on */
 	}
-	/* Overlapped, a batch's time is from the end of the one before. */
-	now = seconds_now();
-	resize(r, n, now - from);
-	r->last_end = now;
+	resize(r, due.n, seconds_now() - t0);
 	batch_delay();
+	n = due.n;
 	free(rcs);
-	uuid_set_clear(&run->ids);
-	uuid_set_clear(&run->lookup);
-	free(run);
+	uuid_set_clear(&due);
 	return n;
 }
 
@@ -428,6 +329,35 @@ ca_ready(struct runner *r, int64_t *ca_wait)
 	return up;
 }
 
+/* One round: the CA process looked at, a batch run and closed.  Returns
+ * how many jobs ran, and how many closing the batch planned (due at once:
+ * --once waits for them, and nobody sleeps over them); *failed when a job
+ * or the CRL failed; *ca_wait as ca_ready's (or a job's wait for the CA
+ * process's ceiling). */
+static size_t
+round_once(struct runner *r, struct uuid_set *ran, int *first, int *failed,
+    int64_t *ca_wait)
+{
+	size_t n = 0, next = 0;
+
+	*failed = 0;
+	if (!ca_ready(r, ca_wait))
+		return 0;
+	n = run_batch(r, ran, failed);
+	/* The first time round it also closes a batch a crash left open;
+	 * a CRL that could not be written is tried again each round. */
+	if ((*first || n > 0 || r->jctx.revoked > 0 || ran->n > 0 ||
+	    store_crl_pending(r->st) == 1 ||
+	    crl_publish_due(r->conf, r->st, time(NULL)) == 1) &&
+	    time(NULL) >= r->backoff_until && finish_batch(r, ran, &next) == -1)
+		*failed = 1;
+	*first = 0;
+	/* A job waiting for the CA process (its ceiling): all of them wait. */
+	if (r->jctx.ca_wait_until > time(NULL))
+		*ca_wait = r->jctx.ca_wait_until;
+	return n + next;
+}
+
 /* Whether a stop was asked for, and whether as a drain. */
 static int
 stop_asked(struct runner *r, int *draining)
@@ -440,67 +370,6 @@ stop_asked(struct runner *r, int *draining)
 		*draining = r->draining;
 	pthread_mutex_unlock(&r->lock);
 	return stop;
-}
-
-/*
- * One round: the CA process looked at, a batch run and closed.  In a mass
- * event (more jobs due than a batch takes) the rounds overlap: the batch
- * begun in a round has its certificates signed by the CA process (the
- * signer thread waits for them) while the runner runs the steps of the
- * batch signed in the round before, and is run in the next round.  The
- * signer is joined before the CRL, so the CA client is the runner's again
- * between rounds.  Each job's steps stay in their order, each made durable
- * as before.  After failures in a row (r->fails) nothing overlaps: one
- * batch a round, as the back-off counts them.  Returns how many jobs ran
- * or wait signed, and how many closing planned (due at once: --once waits
- * for them, and nobody sleeps over them); *failed when a job or the CRL
- * failed; *ca_wait as ca_ready's (or a job's wait for the CA process's
- * ceiling).
- */
-static size_t
-round_once(struct runner *r, struct uuid_set *ran, int *first, int *failed,
-    int64_t *ca_wait)
-{
-	struct batch_run *prev = r->pending, *cur = NULL;
-	size_t n = 0, next = 0;
-	int more = 0;
-
-	*failed = 0;
-	r->pending = NULL;
-	if (!ca_ready(r, ca_wait))
-		return prev != NULL ? batch_end(r, prev, ran, failed) : 0;
-	if (prev == NULL || r->fails == 0)
-		cur = batch_begin(r, prev, &more);
-	if (prev != NULL)
-		n += batch_end(r, prev, ran, failed);
-	if (cur != NULL)
-		signer_join(cur);
-	if (cur != NULL && more && !*failed && r->fails == 0 &&
-	    !stop_asked(r, NULL) && r->jctx.ca_wait_until <= time(NULL))
-		r->pending = cur;	/* run in the next round */
-	else if (cur != NULL)
-		n += batch_end(r, cur, ran, failed);
-	/* The first time round it also closes a batch a crash left open;
-	 * a CRL that could not be written is tried again each round. */
-	if ((*first || n > 0 || r->jctx.revoked > 0 || ran->n > 0 ||
-	    store_crl_pending(r->st) == 1 ||
-	    crl_publish_due(r->conf, r->st, time(NULL)) == 1) &&
-	    time(NULL) >= r->backoff_until && finish_batch(r, ran, &next) == -1)
-		*failed = 1;
-	*first = 0;
-	/* A backlog of RSA keys: the next batches' keys made at the runner's
-	 * priority, on every core, while this one is signed, written and
-	 * published (keys are then what the event waits for).  Not for EC
-	 * keys: the workers make a batch's in milliseconds, and hurrying the
-	 * pool only cost (bench-mass 500 EC: 64 users/s hurried, 151 not). */
-	keypool_hurry(r->keypool, r->pending != NULL &&
-	    r->conf->certificates.key.alg == KEY_ALG_RSA);
-	/* A job waiting for the CA process (its ceiling): all of them wait. */
-	if (r->jctx.ca_wait_until > time(NULL))
-		*ca_wait = r->jctx.ca_wait_until;
-	/* A batch signed and waiting for its steps counts: nobody sleeps
-	 * over it. */
-	return n + next + (r->pending != NULL ? r->pending->ids.n : 0);
 }
 
 /* A start or a reload may be the admin's fix (a new CA, another profile):
@@ -557,14 +426,6 @@ runner_main(void *arg)
 		idle_trim(r, n, failed);
 		if (n == 0 || failed || ca_wait != 0)
 			wait_for_work(r, deliver_due, ca_wait);
-	}
-	/* Stopped with a batch signed: it goes as far as a stop lets it
-	 * (its certificates recorded, ISSUED). */
-	if (r->pending != NULL) {
-		int failed = 0;
-
-		batch_end(r, r->pending, &ran, &failed);
-		r->pending = NULL;
 	}
 	deliver_finish(r->deliver);
 	uuid_set_clear(&ran);

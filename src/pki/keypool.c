@@ -3,11 +3,9 @@
  *
  * Owns: the keys waiting in the pool and the threads that make them.  A
  * filling thread makes one key at a time outside the lock and puts it in
- * if there is room (the pool is filled by whole keys or not at all).  The
- * fillers run at nice 19; while a backlog waits for keys (keypool_hurry)
- * they pause, and threads at the caller's priority fill it instead.
- * Never: runs a filler above nice 19, makes keys at the caller's priority
- * unless hurried, or keeps a key after keypool_stop().
+ * if there is room (the pool is filled by whole keys or not at all).
+ * Never: runs its threads above nice 19, or keeps a key after
+ * keypool_stop().
  */
 #include "config.h"
 
@@ -34,28 +32,29 @@ struct keypool {
 	int stopping;
 	pthread_t fillers[FILLERS_MAX];
 	int nfillers;
-	int hurry;                 /* a backlog: the hurriers fill, not the fillers */
-	pthread_t hurriers[FILLERS_MAX];
-	int nhurriers, threads;
 };
 
-/* Whether a key made now has a place; waits while the pool is full, or
- * while the thread's kind is not the one filling (hurried: hurriers). */
+/* Whether a key made now has a place; waits while the pool is full. */
 static int
-wait_for_room(struct keypool *p, int hurrier)
+wait_for_room(struct keypool *p)
 {
 	pthread_mutex_lock(&p->lock);
-	while (!p->stopping && (p->level >= p->size || p->hurry != hurrier))
+	while (!p->stopping && p->level >= p->size)
 		pthread_cond_wait(&p->room, &p->lock);
 	pthread_mutex_unlock(&p->lock);
 	return !p->stopping;
 }
 
-/* Makes keys into the pool while wait_for_room() lets it. */
-static void
-fill(struct keypool *p, int hurrier)
+static void *
+filler_main(void *arg)
 {
-	while (wait_for_room(p, hurrier)) {
+	struct keypool *p = arg;
+
+	/* This thread only (Linux threads have a nice value of their own):
+	 * keys are made with what nobody else wants. */
+	if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19) == -1)
+		log_debug("key pool: cannot lower a filling thread's priority");
+	while (wait_for_room(p)) {
 		EVP_PKEY *key = keys_generate(p->spec);
 
 		if (key == NULL) {
@@ -71,28 +70,6 @@ fill(struct keypool *p, int hurrier)
 		pthread_mutex_unlock(&p->lock);
 		EVP_PKEY_free(key);
 	}
-}
-
-static void *
-filler_main(void *arg)
-{
-	struct keypool *p = arg;
-
-	/* This thread only (Linux threads have a nice value of their own):
-	 * keys are made with what nobody else wants. */
-	if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19) == -1)
-		log_debug("key pool: cannot lower a filling thread's priority");
-	fill(p, 0);
-	return NULL;
-}
-
-/* At the priority of the thread that first hurried the pool: a backlog's
- * keys are its own work, not what the machine leaves over (a filler at
- * nice 19 gets next to nothing on a busy machine). */
-static void *
-hurrier_main(void *arg)
-{
-	fill(arg, 1);
 	return NULL;
 }
 
@@ -116,7 +93,6 @@ keypool_start(const struct key_spec *spec, int size, int threads)
 		threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
 	if (threads > FILLERS_MAX)
 		threads = FILLERS_MAX;
-	p->threads = threads;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	for (int i = 0; i < threads; i++)
@@ -140,8 +116,6 @@ keypool_stop(struct keypool *p)
 	pthread_mutex_unlock(&p->lock);
 	for (int i = 0; i < p->nfillers; i++)
 		pthread_join(p->fillers[i], NULL);
-	for (int i = 0; i < p->nhurriers; i++)
-		pthread_join(p->hurriers[i], NULL);
 	for (int i = 0; i < p->level; i++)
 		EVP_PKEY_free(p->keys[i]);
 	free(p->keys);
@@ -162,7 +136,7 @@ keypool_take(struct keypool *p)
 		key = p->keys[--p->level];
 		p->keys[p->level] = NULL;
 		metrics_set(M_KEY_POOL, p->level);
-		pthread_cond_broadcast(&p->room);	/* fillers and hurriers */
+		pthread_cond_signal(&p->room);
 	}
 	pthread_mutex_unlock(&p->lock);
 	return key;
@@ -185,29 +159,4 @@ int
 keypool_size(const struct keypool *p)
 {
 	return p == NULL ? 0 : p->size;
-}
-
-void
-keypool_hurry(struct keypool *p, int on)
-{
-	sigset_t all, old;
-
-	if (p == NULL || p->size == 0)
-		return;
-	on = on != 0;
-	pthread_mutex_lock(&p->lock);
-	if (on && p->nhurriers == 0) {	/* started once, at the first backlog */
-		sigfillset(&all);
-		pthread_sigmask(SIG_SETMASK, &all, &old);
-		for (int i = 0; i < p->threads; i++)
-			if (pthread_create(&p->hurriers[p->nhurriers], NULL, hurrier_main,
-			    p) == 0)
-				p->nhurriers++;
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
-	}
-	if (p->hurry != on && p->nhurriers > 0) {
-		p->hurry = on;
-		pthread_cond_broadcast(&p->room);
-	}
-	pthread_mutex_unlock(&p->lock);
 }

@@ -4,8 +4,6 @@
  * Owns: a pool of fresh keypairs of one key_spec, filled by threads of
  * their own at the lowest CPU priority (nice 19: they take what the rest
  * of the machine leaves), so that a burst of changes finds its keys made.
- * While a backlog waits, it is filled at the caller's priority instead
- * (keypool_hurry), so that the key workers never idle between batches.
  * The pool lives in memory only: a key written anywhere would be one more
  * copy of a secret to protect, and after a restart refilling costs nothing
  * but idle CPU.
@@ -31,14 +29,6 @@ void keypool_stop(struct keypool *p);
 
 /* A key from the pool (the caller owns it), or NULL when it is empty. */
 EVP_PKEY *keypool_take(struct keypool *p);
-
-/*
- * on: a backlog waits for keys.  The pool is then filled by threads at the
- * caller's priority (started at the first call, one per filler), and the
- * nice-19 fillers pause; off: the fillers fill it again.  Keys made either
- * way are taken the same way (keypool_take).  No pool: nothing.
- */
-void keypool_hurry(struct keypool *p, int on);
 
 /* How many keys wait in the pool, and how many it holds when full. */
 int keypool_level(const struct keypool *p);
