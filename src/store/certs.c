@@ -22,9 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <pthread.h>
-
-#include <openssl/evp.h>
 #include <openssl/x509v3.h>
 #include <sqlite3.h>
 
@@ -73,37 +70,23 @@ insert_addresses(struct store *st, int64_t id, const char *joined)
 	return rc;
 }
 
-/* SHA-256 fetched once: every row read digests its DER, and OpenSSL 3
- * looks a digest up by name on each call otherwise. */
-static EVP_MD *sha256_md;
-static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
-
-static void
-sha256_fetch(void)
-{
-	if ((sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL)
-		fatal("SHA-256 is not available");
-}
-
 /* The upper-case hex SHA-256 of der (caller frees), as certinfo spells a
  * fingerprint. */
 static char *
 der_fingerprint(const unsigned char *der, size_t len)
 {
 	static const char digits[] = "0123456789ABCDEF";
-	unsigned char digest[EVP_MAX_MD_SIZE];
-	unsigned int n = 0;
+	unsigned char digest[STORE_DIGEST_LEN];
 	char *hex;
 
-	pthread_once(&sha256_once, sha256_fetch);
-	if (EVP_Digest(der, len, digest, &n, sha256_md, NULL) != 1 ||
-	    (hex = malloc(2 * (size_t)n + 1)) == NULL)
-		fatal("SHA-256 failed");
-	for (unsigned int i = 0; i < n; i++) {
+	store_value_digest(der, len, digest);
+	if ((hex = malloc(2 * STORE_DIGEST_LEN + 1)) == NULL)
+		fatal("out of memory");
+	for (size_t i = 0; i < STORE_DIGEST_LEN; i++) {
 		hex[2 * i] = digits[digest[i] >> 4];
 		hex[2 * i + 1] = digits[digest[i] & 0xf];
 	}
-	hex[2 * n] = '\0';
+	hex[2 * STORE_DIGEST_LEN] = '\0';
 	return hex;
 }
 

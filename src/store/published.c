@@ -13,11 +13,26 @@
  */
 #include "config.h"
 
+#include <pthread.h>
+
 #include <openssl/evp.h>
 #include <sqlite3.h>
 
 #include "lib/log.h"
 #include "store/internal.h"
+
+/* SHA-256 fetched once: OpenSSL 3 looks a digest up by name on every call
+ * otherwise, and every published value and every certificate row read
+ * (its fingerprint, certs.c) is digested. */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void
+sha256_fetch(void)
+{
+	if ((sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL)
+		fatal("SHA-256 is not available");
+}
 
 void
 store_value_digest(const void *value, size_t len,
@@ -25,7 +40,8 @@ store_value_digest(const void *value, size_t len,
 {
 	unsigned int n = 0;
 
-	if (EVP_Digest(value, len, digest, &n, EVP_sha256(), NULL) != 1 ||
+	pthread_once(&sha256_once, sha256_fetch);
+	if (EVP_Digest(value, len, digest, &n, sha256_md, NULL) != 1 ||
 	    n != STORE_DIGEST_LEN)
 		fatal("SHA-256 failed");
 }
