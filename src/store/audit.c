@@ -9,7 +9,9 @@
  * upper-case hex): 16 and 20 bytes for 36 and 40 characters, in the
  * trail's seven records per enrollment.  They read back as the same text
  * (through the view audit_text); anything else, and every record from
- * before, stays text.
+ * before, stays text.  Since schema 9 a detail's closing "(fingerprint
+ * <hex>)", which every "sign" record has, is kept as the digest's bytes
+ * (column digest), and audit_text spells it out again.
  * Never: updates or deletes a record (the schema's triggers refuse it too).
  */
 #include "config.h"
@@ -25,54 +27,29 @@
 #include "lib/log.h"
 #include "store/internal.h"
 
-#define UUID_BYTES 16
-#define UUID_TEXT 36
-#define SERIAL_BYTES 64	/* longer serials stay text */
+#define FP_OPEN " (fingerprint "
+#define FP_HEX (2 * STORE_DIGEST_LEN)
 
-static int
-hex_digit(char c, int upper)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= (upper ? 'A' : 'a') && c <= (upper ? 'F' : 'f'))
-		return c - (upper ? 'A' : 'a') + 10;
-	return -1;
-}
-
-/* The bytes s spells in hex of one case (dashes where a UUID has them,
- * for a UUID): their number, or 0 when s is not such text. */
+/* Where detail's closing " (fingerprint <64 upper-case hex digits>)"
+ * starts, with its digest in d: audit_text spells it out again.  The
+ * detail's length when there is none. */
 static size_t
-pack(const char *s, int uuid, unsigned char *out, size_t max)
+split_fingerprint(const char *detail, unsigned char d[STORE_DIGEST_LEN])
 {
-	size_t n = 0, len = s != NULL ? strlen(s) : 0;
+	size_t len = strlen(detail), tail = sizeof(FP_OPEN) - 1 + FP_HEX + 1;
+	char hex[FP_HEX + 1];
+	const char *p;
 
-	if (len == 0 || (uuid && len != UUID_TEXT) || (!uuid && (len % 2 || len > 2 * max)))
-		return 0;
-	for (size_t i = 0; i < len; i += 2) {
-		int hi, lo;
-
-		if (uuid && (i == 8 || i == 13 || i == 18 || i == 23)) {
-			if (s[i++] != '-')
-				return 0;
-		}
-		if ((hi = hex_digit(s[i], !uuid)) < 0 || (lo = hex_digit(s[i + 1], !uuid)) < 0)
-			return 0;
-		out[n++] = (unsigned char)(hi << 4 | lo);
-	}
-	return n;
-}
-
-/* Binds s at i as pack() keeps it: its bytes, or its text. */
-static void
-bind_packed(sqlite3_stmt *stmt, int i, const char *s, int uuid)
-{
-	unsigned char b[SERIAL_BYTES];
-	size_t n = pack(s, uuid, b, uuid ? UUID_BYTES : sizeof(b));
-
-	if (n > 0)
-		sqlite3_bind_blob(stmt, i, b, (int)n, SQLITE_TRANSIENT);
-	else
-		db_bind_text(stmt, i, s);
+	if (len < tail || detail[len - 1] != ')')
+		return len;
+	p = detail + len - tail;
+	if (strncmp(p, FP_OPEN, sizeof(FP_OPEN) - 1) != 0)
+		return len;
+	memcpy(hex, p + sizeof(FP_OPEN) - 1, FP_HEX);
+	hex[FP_HEX] = '\0';
+	if (db_pack(hex, 0, d, STORE_DIGEST_LEN) != STORE_DIGEST_LEN)
+		return len;
+	return (size_t)(p - detail);
 }
 
 int
@@ -80,7 +57,9 @@ store_audit(struct store *st, const char *action, const char *uuid,
     const char *serial, const char *fmt, ...)
 {
 	sqlite3_stmt *stmt;
+	unsigned char d[STORE_DIGEST_LEN];
 	char *detail = NULL;
+	size_t cut;
 	va_list ap;
 	int rc;
 
@@ -88,16 +67,18 @@ store_audit(struct store *st, const char *action, const char *uuid,
 	if (vasprintf(&detail, fmt, ap) == -1)
 		fatal("out of memory");
 	va_end(ap);
-	if ((stmt = db_prepare(st, "INSERT INTO audit (at, action, uuid, serial, detail) "
-	    "VALUES (?, ?, ?, ?, ?)")) == NULL) {
+	if ((stmt = db_prepare(st, "INSERT INTO audit (at, action, uuid, serial, detail, "
+	    "digest) VALUES (?, ?, ?, ?, ?, ?)")) == NULL) {
 		free(detail);
 		return -1;
 	}
 	sqlite3_bind_int64(stmt, 1, time(NULL));
 	db_bind_text(stmt, 2, action);
-	bind_packed(stmt, 3, uuid, 1);
-	bind_packed(stmt, 4, serial, 0);
-	db_bind_text(stmt, 5, detail);
+	db_bind_packed(stmt, 3, uuid, 1);
+	db_bind_packed(stmt, 4, serial, 0);
+	if ((cut = split_fingerprint(detail, d)) < strlen(detail))
+		sqlite3_bind_blob(stmt, 6, d, STORE_DIGEST_LEN, SQLITE_TRANSIENT);
+	sqlite3_bind_text(stmt, 5, detail, (int)cut, SQLITE_TRANSIENT);
 	rc = db_step_done(st, stmt, "append to the audit trail");
 	free(detail);
 	return rc;
@@ -135,7 +116,8 @@ store_unrecorded(struct store *st, const char *uuid, struct unrecorded_rows *out
 	sqlite3_stmt *stmt = db_prepare(st, "SELECT a.uuid, a.serial, a.detail, a.at "
 	    "FROM audit_text a WHERE a.action = 'sign' AND a.uuid IS NOT NULL AND "
 	    "a.serial IS NOT NULL AND (?1 IS NULL OR a.uuid = ?1) AND NOT EXISTS "
-	    "(SELECT 1 FROM certificates c WHERE c.serial = a.serial) ORDER BY a.id");
+	    "(SELECT 1 FROM certificates c WHERE c.serial = certsync_pack(a.serial, 0)) "
+	    "ORDER BY a.id");
 	int rc;
 
 	out->v = NULL;

@@ -172,8 +172,8 @@ prepare_insert(struct store *st)
 	    "created_at, archive_protection, archive_bundle) VALUES "
 	    "(?1, (SELECT id FROM issuers WHERE dn = ?2), ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
 	    "?10, ?11, ?12, " DIR_ID("?13") ", "
-	    FILE_OF("?14", "?5", "?3") ", " DIR_ID("?15") ", "
-	    FILE_OF("?16", "?5", "?3") ", ?17, ?18, ?19)");
+	    FILE_OF("?14", "?5", SERIAL_TEXT_SQL("?3")) ", " DIR_ID("?15") ", "
+	    FILE_OF("?16", "?5", SERIAL_TEXT_SQL("?3")) ", ?17, ?18, ?19)");
 }
 
 int
@@ -191,9 +191,9 @@ store_cert_insert(struct store *st, struct cert_row *row)
 	    key_dir(st, row->archive_path, &ar_dir, &ar_file) == -1 ||
 	    (stmt = prepare_insert(st)) == NULL)
 		goto done;
-	db_bind_text(stmt, 1, row->uuid);
+	db_bind_packed(stmt, 1, row->uuid, 1);
 	db_bind_text(stmt, 2, row->issuer);
-	db_bind_text(stmt, 3, row->serial);
+	db_bind_packed(stmt, 3, row->serial, 0);
 	db_bind_text(stmt, 4, fingerprint_to_store(row, &fp));
 	db_bind_text(stmt, 5, cert_kind_name(row->kind));
 	db_bind_text(stmt, 6, cert_status_name(row->status));
@@ -269,9 +269,9 @@ read_cert_row(sqlite3_stmt *stmt, struct cert_row *row)
 
 	memset(row, 0, sizeof(*row));
 	row->id = sqlite3_column_int64(stmt, 0);
-	row->uuid = db_col_text(stmt, 1);
+	row->uuid = db_col_packed(stmt, 1, 1);
 	row->issuer = db_col_text(stmt, 2);
-	row->serial = db_col_text(stmt, 3);
+	row->serial = db_col_packed(stmt, 3, 0);
 	row->fingerprint = db_col_text(stmt, 4);
 	kind = db_col_text(stmt, 5);
 	status = db_col_text(stmt, 6);
@@ -358,8 +358,12 @@ store_cert_each(struct store *st, enum cert_query q, const char *arg,
 
 	if ((stmt = db_prepare(st, cert_query_sql(q))) == NULL)
 		return -1;
-	if (q != CQ_ALL && q != CQ_KEY_LEFTOVERS)
+	if (q == CQ_SERIAL)
+		db_bind_packed(stmt, 1, arg, 0);
+	else if (q == CQ_ADDRESS || q == CQ_REVOKED)
 		db_bind_text(stmt, 1, arg);
+	else if (q != CQ_ALL && q != CQ_KEY_LEFTOVERS)
+		db_bind_packed(stmt, 1, arg, 1);	/* a uuid */
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		read_cert_row(stmt, &row);
 		fn(fn_arg, &row);
@@ -380,7 +384,7 @@ store_cert_serial_known(struct store *st, const char *serial)
 
 	if (stmt == NULL)
 		return -1;
-	db_bind_text(stmt, 1, serial);
+	db_bind_packed(stmt, 1, serial, 0);
 	rc = sqlite3_step(stmt);
 	db_release(st, stmt);
 	if (rc == SQLITE_ROW)
@@ -439,9 +443,9 @@ store_cert_set_paths(struct store *st, int64_t id, const char *keystore_path,
 	if (key_dir(st, keystore_path, &ks_dir, &ks_file) == -1 ||
 	    key_dir(st, archive_path, &ar_dir, &ar_file) == -1 ||
 	    (stmt = db_prepare(st, "UPDATE certificates SET keystore_dir = "
-	    DIR_ID("?1") ", keystore_file = " FILE_OF("?2", "kind", "serial") ", "
+	    DIR_ID("?1") ", keystore_file = " FILE_OF("?2", "kind", SERIAL_TEXT_SQL("serial")) ", "
 	    "archive_dir = " DIR_ID("?3") ", archive_file = "
-	    FILE_OF("?4", "kind", "serial") " WHERE id = ?5")) == NULL)
+	    FILE_OF("?4", "kind", SERIAL_TEXT_SQL("serial")) " WHERE id = ?5")) == NULL)
 		goto done;
 	db_bind_text(stmt, 1, ks_dir);
 	db_bind_text(stmt, 2, ks_file);
@@ -466,7 +470,7 @@ store_cert_set_archive(struct store *st, int64_t id, const char *archive_path,
 
 	if (key_dir(st, archive_path, &ar_dir, &ar_file) == -1 ||
 	    (stmt = db_prepare(st, "UPDATE certificates SET archive_dir = "
-	    DIR_ID("?1") ", archive_file = " FILE_OF("?2", "kind", "serial") ", "
+	    DIR_ID("?1") ", archive_file = " FILE_OF("?2", "kind", SERIAL_TEXT_SQL("serial")) ", "
 	    "archive_protection = ?3, archive_bundle = ?4 WHERE id = ?5")) == NULL)
 		goto done;
 	db_bind_text(stmt, 1, ar_dir);
@@ -579,9 +583,9 @@ int
 store_holds_due(struct store *st, int64_t cutoff,
     void (*fn)(void *arg, const char *uuid), void *arg)
 {
-	sqlite3_stmt *stmt = db_prepare(st, "SELECT DISTINCT c.uuid FROM certificates c "
-	    "JOIN revocations r ON r.cert_id = c.id WHERE " ON_HOLD_SQL " AND "
-	    "r.revoked_at <= ? ORDER BY c.uuid");
+	sqlite3_stmt *stmt = db_prepare(st, "SELECT DISTINCT " UUID_TEXT_SQL("c.uuid")
+	    " AS u FROM certificates c JOIN revocations r ON r.cert_id = c.id WHERE "
+	    ON_HOLD_SQL " AND r.revoked_at <= ? ORDER BY u");
 	int rc;
 
 	if (stmt == NULL)

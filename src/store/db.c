@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <sqlite3.h>
@@ -193,4 +194,112 @@ store_rollback(struct store *st)
 	st->failed = 1;
 	if (--st->depth == 0)
 		db_exec(st, "ROLLBACK");
+}
+
+/* ---- uuids and serials as bytes (schema 8's audit, 9's other tables) -------------- */
+
+static int
+hex_digit(char c, int upper)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= (upper ? 'A' : 'a') && c <= (upper ? 'F' : 'f'))
+		return c - (upper ? 'A' : 'a') + 10;
+	return -1;
+}
+
+size_t
+db_pack(const char *s, int uuid, unsigned char *out, size_t max)
+{
+	size_t n = 0, len = s != NULL ? strlen(s) : 0;
+
+	if (len == 0 || (uuid && len != DB_UUID_TEXT) ||
+	    (!uuid && (len % 2 || len > 2 * max)))
+		return 0;
+	for (size_t i = 0; i < len; i += 2) {
+		int hi, lo;
+
+		if (uuid && (i == 8 || i == 13 || i == 18 || i == 23)) {
+			if (s[i++] != '-')
+				return 0;
+		}
+		if ((hi = hex_digit(s[i], !uuid)) < 0 || (lo = hex_digit(s[i + 1], !uuid)) < 0)
+			return 0;
+		out[n++] = (unsigned char)(hi << 4 | lo);
+	}
+	return n;
+}
+
+void
+db_bind_packed(sqlite3_stmt *stmt, int i, const char *s, int uuid)
+{
+	unsigned char b[DB_SERIAL_BYTES];
+	size_t n = db_pack(s, uuid, b, uuid ? DB_UUID_BYTES : sizeof(b));
+
+	if (n > 0)
+		sqlite3_bind_blob(stmt, i, b, (int)n, SQLITE_TRANSIENT);
+	else
+		db_bind_text(stmt, i, s);
+}
+
+/* The text bytes b spell: a lower-case UUID for 16 of a uuid column, or
+ * upper-case hex (what db_pack() took them from). */
+static char *
+unpack(const unsigned char *b, size_t n, int uuid)
+{
+	static const char lower[] = "0123456789abcdef", upper[] = "0123456789ABCDEF";
+	const char *digits = uuid && n == DB_UUID_BYTES ? lower : upper;
+	char *out = malloc(2 * n + 5), *q = out;
+
+	if (out == NULL)
+		fatal("out of memory");
+	for (size_t i = 0; i < n; i++) {
+		if (digits == lower && (i == 4 || i == 6 || i == 8 || i == 10))
+			*q++ = '-';
+		*q++ = digits[b[i] >> 4];
+		*q++ = digits[b[i] & 15];
+	}
+	*q = '\0';
+	return out;
+}
+
+char *
+db_col_packed(sqlite3_stmt *stmt, int i, int uuid)
+{
+	if (sqlite3_column_type(stmt, i) != SQLITE_BLOB)
+		return db_col_text(stmt, i);
+	return unpack(sqlite3_column_blob(stmt, i),
+	    (size_t)sqlite3_column_bytes(stmt, i), uuid);
+}
+
+/* SQL's certsync_pack(text, uuid): what db_bind_packed() binds, for the
+ * migration that packs the rows before it and for comparing text (the
+ * audit's, as audit_text reads it) with a packed column. */
+static void
+sql_pack(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	unsigned char b[DB_SERIAL_BYTES];
+	int uuid = sqlite3_value_int(argv[1]);
+	size_t n;
+
+	(void)argc;
+	if (sqlite3_value_type(argv[0]) != SQLITE_TEXT) {
+		sqlite3_result_value(ctx, argv[0]);
+		return;
+	}
+	n = db_pack((const char *)sqlite3_value_text(argv[0]), uuid, b,
+	    uuid ? DB_UUID_BYTES : sizeof(b));
+	if (n > 0)
+		sqlite3_result_blob(ctx, b, (int)n, SQLITE_TRANSIENT);
+	else
+		sqlite3_result_value(ctx, argv[0]);
+}
+
+int
+db_register_pack(struct store *st)
+{
+	if (sqlite3_create_function(st->db, "certsync_pack", 2, SQLITE_UTF8 |
+	    SQLITE_DETERMINISTIC, NULL, sql_pack, NULL, NULL) != SQLITE_OK)
+		return db_fail(st, "register certsync_pack()");
+	return 0;
 }

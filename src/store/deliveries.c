@@ -19,12 +19,13 @@ int
 store_delivery_queue(struct store *st, const char *uuid)
 {
 	sqlite3_stmt *stmt = db_prepare(st, "INSERT OR IGNORE INTO deliveries (cert_id, "
-	    "uuid) SELECT id, uuid FROM certificates WHERE uuid = ? AND status = "
+	    "uuid) SELECT id, ?2 FROM certificates WHERE uuid = ?1 AND status = "
 	    "'active' AND keystore_dir IS NOT NULL");
 
 	if (stmt == NULL)
 		return -1;
-	db_bind_text(stmt, 1, uuid);
+	db_bind_packed(stmt, 1, uuid, 1);
+	db_bind_text(stmt, 2, uuid);
 	return db_step_done(st, stmt, "queue a delivery");
 }
 
@@ -51,7 +52,7 @@ store_delivery_due(struct store *st, int64_t now, size_t max,
 		r->cert_id = sqlite3_column_int64(stmt, 0);
 		r->uuid = db_col_text(stmt, 1);
 		r->dn = db_col_text(stmt, 2);
-		r->serial = db_col_text(stmt, 3);
+		r->serial = db_col_packed(stmt, 3, 0);
 		r->kind = db_col_text(stmt, 4);
 		r->addresses = db_col_text(stmt, 5);
 		r->keystore_path = db_col_text(stmt, 6);

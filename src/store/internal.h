@@ -66,7 +66,34 @@ int db_register_functions(struct store *st);
  * row aliased c; dir and file are its two columns. */
 #define KEY_PATH_SQL(dir, file) \
 	"((SELECT k.path FROM key_dirs k WHERE k.id = " dir ") || " \
-	"coalesce(" file ", c.kind || '-' || c.serial || '.p12'))"
+	"coalesce(" file ", c.kind || '-' || " SERIAL_TEXT_SQL("c.serial") " || '.p12'))"
+
+/*
+ * Uuids and serials as bytes (audit since schema 8, certificates and
+ * published since 9): a lower-case RFC 4122 UUID is kept as its 16 bytes,
+ * a serial in upper-case hex (of an even length, up to DB_SERIAL_BYTES) as
+ * its bytes; anything else stays the text it was.  The same text reads
+ * back (db_col_packed(); in SQL, UUID_TEXT_SQL and SERIAL_TEXT_SQL).
+ */
+#define DB_UUID_BYTES 16
+#define DB_UUID_TEXT 36
+#define DB_SERIAL_BYTES 64
+/* The bytes s spells: their number, or 0 when s is not such text. */
+size_t db_pack(const char *s, int uuid, unsigned char *out, size_t max);
+/* Binds s at i as db_pack() keeps it: its bytes, or its text. */
+void db_bind_packed(sqlite3_stmt *stmt, int i, const char *s, int uuid);
+/* A copy of a column bound so, as the text it was (caller frees). */
+char *db_col_packed(sqlite3_stmt *stmt, int i, int uuid);
+/* Registers certsync_pack(text, is_uuid) on st's connection (published.c's
+ * db_register_functions() calls it).  0, or -1 after logging. */
+int db_register_pack(struct store *st);
+#define UUID_TEXT_SQL(c) \
+	"CASE WHEN typeof(" c ") = 'blob' AND length(" c ") = 16 THEN " \
+	"lower(substr(hex(" c "), 1, 8) || '-' || substr(hex(" c "), 9, 4) || '-' || " \
+	"substr(hex(" c "), 13, 4) || '-' || substr(hex(" c "), 17, 4) || '-' || " \
+	"substr(hex(" c "), 21)) WHEN typeof(" c ") = 'blob' THEN hex(" c ") ELSE " c " END"
+#define SERIAL_TEXT_SQL(c) \
+	"CASE WHEN typeof(" c ") = 'blob' THEN hex(" c ") ELSE " c " END"
 
 /* Marks a revocation as not yet in a written CRL (state.c). */
 int db_crl_mark_pending(struct store *st);

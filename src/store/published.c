@@ -14,6 +14,7 @@
 #include "config.h"
 
 #include <pthread.h>
+#include <string.h>
 
 #include <openssl/evp.h>
 #include <sqlite3.h>
@@ -46,6 +47,22 @@ store_value_digest(const void *value, size_t len,
 		fatal("SHA-256 failed");
 }
 
+/* Binds an attribute's name at i: a number for the names certsync writes
+ * (schema 9; published_text spells them out), its text otherwise. */
+static void
+bind_attribute(sqlite3_stmt *stmt, int i, const char *attr)
+{
+	static const char *const known[] = { "userCertificate;binary",
+	    "userSMIMECertificate", "userCertificate" };
+
+	for (size_t k = 0; attr != NULL && k < sizeof(known) / sizeof(known[0]); k++)
+		if (strcmp(attr, known[k]) == 0) {
+			sqlite3_bind_int(stmt, i, (int)k + 1);
+			return;
+		}
+	db_bind_text(stmt, i, attr);
+}
+
 int
 store_published_digest(struct store *st, int add, const char *uuid, const char *attr,
     const unsigned char digest[STORE_DIGEST_LEN])
@@ -56,8 +73,8 @@ store_published_digest(struct store *st, int add, const char *uuid, const char *
 
 	if (stmt == NULL)
 		return -1;
-	db_bind_text(stmt, 1, uuid);
-	db_bind_text(stmt, 2, attr);
+	db_bind_packed(stmt, 1, uuid, 1);
+	bind_attribute(stmt, 2, attr);
 	sqlite3_bind_blob(stmt, 3, digest, STORE_DIGEST_LEN, SQLITE_TRANSIENT);
 	return db_step_done(st, stmt, "record a published value");
 }
@@ -84,8 +101,8 @@ store_published_has(struct store *st, const char *uuid, const char *attr,
 	if (stmt == NULL)
 		return -1;
 	store_value_digest(value, len, digest);
-	db_bind_text(stmt, 1, uuid);
-	db_bind_text(stmt, 2, attr);
+	db_bind_packed(stmt, 1, uuid, 1);
+	bind_attribute(stmt, 2, attr);
 	sqlite3_bind_blob(stmt, 3, digest, STORE_DIGEST_LEN, SQLITE_TRANSIENT);
 	rc = sqlite3_step(stmt);
 	db_release(st, stmt);
@@ -104,8 +121,8 @@ store_published_each(struct store *st, const char *uuid, const char *attr,
 
 	if (stmt == NULL)
 		return -1;
-	db_bind_text(stmt, 1, uuid);
-	db_bind_text(stmt, 2, attr);
+	db_bind_packed(stmt, 1, uuid, 1);
+	bind_attribute(stmt, 2, attr);
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		/* Written by this file only; anything else is not ours. */
 		if (sqlite3_column_bytes(stmt, 0) != STORE_DIGEST_LEN)
@@ -144,5 +161,5 @@ db_register_functions(struct store *st)
 	if (sqlite3_create_function(st->db, "certsync_sha256", 1, SQLITE_UTF8 |
 	    SQLITE_DETERMINISTIC, NULL, sql_sha256, NULL, NULL) != SQLITE_OK)
 		return db_fail(st, "register certsync_sha256()");
-	return 0;
+	return db_register_pack(st);
 }

@@ -27,6 +27,12 @@
 #include "lib/log.h"
 #include "store/internal.h"
 
+/* Migration 8's spelling of KEY_PATH_SQL (internal.h), kept as released:
+ * the serial was text then. */
+#define KEY_PATH_SQL_8(dir, file) \
+	"((SELECT k.path FROM key_dirs k WHERE k.id = " dir ") || " \
+	"coalesce(" file ", c.kind || '-' || c.serial || '.p12'))"
+
 /*
  * Forward migrations: entry i takes the schema from version i to i + 1.
  * Never edit a released entry; append a new one.
@@ -320,8 +326,8 @@ static const char *const migrations[] = {
 	/* And each key file's whole path, for whoever reads the file with
 	 * sqlite3 as before. */
 	"CREATE VIEW certificate_files AS SELECT c.id, c.serial,"
-	"  " KEY_PATH_SQL("c.keystore_dir", "c.keystore_file") " AS keystore_path,"
-	"  " KEY_PATH_SQL("c.archive_dir", "c.archive_file") " AS archive_path"
+	"  " KEY_PATH_SQL_8("c.keystore_dir", "c.keystore_file") " AS keystore_path,"
+	"  " KEY_PATH_SQL_8("c.archive_dir", "c.archive_file") " AS archive_path"
 	"  FROM certificates c;"
 	/* And new audit records keep a usual uuid and serial as bytes
 	 * (audit.c); audit_text reads every record as text, as it was
@@ -334,6 +340,62 @@ static const char *const migrations[] = {
 	"  WHEN typeof(uuid) = 'blob' THEN hex(uuid) ELSE uuid END AS uuid,"
 	"  CASE WHEN typeof(serial) = 'blob' THEN hex(serial) ELSE serial END AS serial,"
 	"  detail FROM audit;"),
+
+	/* 9: state per user, a third time (issue 11: 4.4 KiB a user in
+	 * state.db, bench-scale at 2,000 users).
+	 * - A certificate's uuid and serial kept as bytes when their text is
+	 *   the usual spelling (internal.h's db_pack(): 16 and 20 bytes for 36
+	 *   and 40 characters, in the row and again in each index), as the
+	 *   audit's since 8; certificates_text reads them as text.
+	 * - published: the uuid so too, and the attribute a number for the
+	 *   three names certsync writes (1 userCertificate;binary,
+	 *   2 userSMIMECertificate, 3 userCertificate; others stay text);
+	 *   published_text reads them back.
+	 * - A "sign" record's closing "(fingerprint <64 hex digits>)" kept as
+	 *   the digest's 32 bytes (audit.c); audit_text puts it back.
+	 * The views that name these columns are made again. */
+	("DROP VIEW certificate_files;"
+	"DROP VIEW audit_text;"
+	"UPDATE certificates SET uuid = certsync_pack(uuid, 1),"
+	"  serial = certsync_pack(serial, 0);"
+	"CREATE VIEW certificate_files AS SELECT c.id,"
+	"  " SERIAL_TEXT_SQL("c.serial") " AS serial,"
+	"  " KEY_PATH_SQL("c.keystore_dir", "c.keystore_file") " AS keystore_path,"
+	"  " KEY_PATH_SQL("c.archive_dir", "c.archive_file") " AS archive_path"
+	"  FROM certificates c;"
+	"CREATE VIEW certificates_text AS SELECT c.id,"
+	"  " UUID_TEXT_SQL("c.uuid") " AS uuid,"
+	"  (SELECT i.dn FROM issuers i WHERE i.id = c.issuer_id) AS issuer,"
+	"  " SERIAL_TEXT_SQL("c.serial") " AS serial,"
+	"  c.fingerprint,"	/* NULL: the SHA-256 of der */
+	"  c.kind, c.status, c.subject, c.addresses, c.key_type, c.not_before,"
+	"  c.not_after, c.der,"
+	"  " KEY_PATH_SQL("c.keystore_dir", "c.keystore_file") " AS keystore_path,"
+	"  " KEY_PATH_SQL("c.archive_dir", "c.archive_file") " AS archive_path,"
+	"  c.created_at, c.archive_protection, c.archive_bundle"
+	"  FROM certificates c;"
+	"CREATE TABLE published_v9 ("
+	"  uuid NOT NULL,"
+	"  attribute NOT NULL,"
+	"  digest BLOB NOT NULL,"
+	"  PRIMARY KEY (uuid, attribute, digest)) WITHOUT ROWID;"
+	"INSERT OR IGNORE INTO published_v9 (uuid, attribute, digest)"
+	"  SELECT certsync_pack(uuid, 1), CASE attribute"
+	"  WHEN 'userCertificate;binary' THEN 1 WHEN 'userSMIMECertificate' THEN 2"
+	"  WHEN 'userCertificate' THEN 3 ELSE attribute END, digest FROM published;"
+	"DROP TABLE published;"
+	"ALTER TABLE published_v9 RENAME TO published;"
+	"CREATE VIEW published_text AS SELECT " UUID_TEXT_SQL("uuid") " AS uuid,"
+	"  CASE attribute WHEN 1 THEN 'userCertificate;binary'"
+	"  WHEN 2 THEN 'userSMIMECertificate' WHEN 3 THEN 'userCertificate'"
+	"  ELSE attribute END AS attribute, hex(digest) AS digest FROM published;"
+	"ALTER TABLE audit ADD COLUMN digest BLOB;"
+	"CREATE VIEW audit_text AS SELECT id, at, action,"
+	"  " UUID_TEXT_SQL("uuid") " AS uuid,"
+	"  " SERIAL_TEXT_SQL("serial") " AS serial,"
+	"  CASE WHEN digest IS NULL THEN detail"
+	"  ELSE detail || ' (fingerprint ' || hex(digest) || ')' END AS detail"
+	"  FROM audit;"),
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -500,7 +562,7 @@ store_open_ro(const char *path, struct store **out)
 		goto fail;
 	}
 	sqlite3_busy_timeout(st->db, 5000);
-	if (check_version_ro(st) == -1)
+	if (check_version_ro(st) == -1 || db_register_functions(st) == -1)
 		goto fail;
 	*out = st;
 	return 0;

@@ -120,7 +120,7 @@ not_in_crl() {
 keys_kept() { for s in "$@"; do ls "$T"/keystore/*-"$s".p12 >/dev/null || return 1; done; }
 log_has() { grep -q "$1" "$T/agent.log"; }
 # The certificates ever issued to user GUID (recorded when issued).
-n_certs() { sqlite3 -readonly "$DB" "SELECT count(*) FROM certificates WHERE uuid = '$1'"; }
+n_certs() { sqlite3 -readonly "$DB" "SELECT count(*) FROM certificates_text WHERE uuid = '$1'"; }
 
 # ---- enrollment ---------------------------------------------------------------
 cs_agent_start

@@ -116,7 +116,7 @@ smime_values() { # DN COUNT
 sr_sql() { sqlite3 -readonly "$T/state/state.db" "$1"; }
 smime_kept() { # SERIAL: the whole value the store recorded, in hex
 	sk_row=$(sr_sql "SELECT hex(v.value) || '|' || coalesce(v.parts, '') FROM
-	    smime_values v JOIN certificates c ON c.id = v.cert_id WHERE c.serial = '$1'")
+	    smime_values v JOIN certificates_text c ON c.id = v.cert_id WHERE c.serial = '$1'")
 	sk_packed=${sk_row%%|*} sk_out= sk_q=0
 	for sk_p in ${sk_row#*|}; do
 		sk_ref=${sk_p%@*} sk_off=${sk_p#*@}
@@ -181,7 +181,7 @@ rows_for_address() { # ADDRESS COUNT
 orphans() {
 	sqlite3 "$T/state/state.db" "SELECT serial, substr(detail, 1,
 	    instr(detail, ' ') - 1) FROM audit_text WHERE action = 'sign' AND serial
-	    NOT IN (SELECT serial FROM certificates) ORDER BY id" |
+	    NOT IN (SELECT serial FROM certificates_text) ORDER BY id" |
 	    tr '|' ' ' > "$T/orphans"
 	cat "$T/orphans"
 }

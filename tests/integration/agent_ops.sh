@@ -282,7 +282,7 @@ check "the failure is logged once, with the serial and the status" \
 delivery_row() {
 	sqlite3 -readonly "$T/state/state.db" "SELECT d.attempts, d.done,
 	    d.last_error, d.next_attempt - CAST(strftime('%s', 'now') AS INTEGER)
-	    FROM deliveries d JOIN certificates c ON c.id = d.cert_id
+	    FROM deliveries d JOIN certificates_text c ON c.id = d.cert_id
 	    WHERE c.serial = '$1'"
 }
 recorded_for_retry() {

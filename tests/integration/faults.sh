@@ -206,8 +206,8 @@ db, t, domain, reissues, churn, users = sys.argv[1], sys.argv[2], sys.argv[3], \
 bad = []
 c = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
 rows = c.execute("SELECT c.uuid, c.serial, kind, status, addresses, fingerprint, "
-    "keystore_path, archive_path, length(der), der FROM certificates c "
-    "JOIN certificate_files f USING (id)").fetchall()
+    "keystore_path, archive_path, length(der), der FROM certificates_text c"
+    ).fetchall()
 active = {}
 for u, s, k, st, a, fp, ks, ar, n, der in rows:
     # A fingerprint not stored is its DER's (schema 8).
@@ -254,7 +254,7 @@ for e in entries:
         bad.append("%s: %d userSMIMECertificate values" % (e.get("mail"), e["smime"]))
 # Every signature accounted for; the revocations are the replaced ones.
 lost = c.execute("SELECT serial FROM audit_text WHERE action = 'sign' AND serial NOT IN "
-    "(SELECT serial FROM certificates)").fetchall()
+    "(SELECT serial FROM certificates_text)").fetchall()
 if lost:
     bad.append("%d signature(s) without a certificate row: %s" % (len(lost), lost[:3]))
 if c.execute("SELECT count(*) FROM jobs").fetchone()[0]:

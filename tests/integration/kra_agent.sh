@@ -105,7 +105,7 @@ printf 'dn: uid=dora,%s\nchangetype: modify\nreplace: mail\nmail: dora.new@examp
     "$SLAPD_PEOPLE" | ldap_admin_modify >/dev/null
 A0=$T/archive/encryption-$E0.p12
 recorded() { # SERIAL
-	[ "$(sqlite3 "$T/state/state.db" "SELECT archive_protection FROM certificates
+	[ "$(sqlite3 "$T/state/state.db" "SELECT archive_protection FROM certificates_text
 	    WHERE serial = '$1'")" = recovery-agents ]
 }
 check "the agent archives dora's old encryption key under the agents" \

@@ -111,12 +111,12 @@ check "the old encryption key is archived, mode 600" mode_is "$A1" 600
 check "its bundle lies beside it, mode 600" mode_is "$A1.kra" 600
 check "the signing key too, with its bundle" test -s "$T/archive/signing-$s1.p12.kra"
 store_is() { # SERIAL PROTECTION
-	sqlite3 "$T/state/state.db" "SELECT archive_protection FROM certificates
+	sqlite3 "$T/state/state.db" "SELECT archive_protection FROM certificates_text
 	    WHERE serial = '$1'" | tee "$T/prot"; [ "$(cat "$T/prot")" = "$2" ]
 }
 check "the store records recovery-agents for $e1" store_is "$e1" recovery-agents
 same_bundle() { # SERIAL FILE
-	sqlite3 "$T/state/state.db" "SELECT hex(archive_bundle) FROM certificates
+	sqlite3 "$T/state/state.db" "SELECT hex(archive_bundle) FROM certificates_text
 	    WHERE serial = '$1'" > "$T/b.store"
 	hexfile "$2" > "$T/b.file"; echo >> "$T/b.file"
 	[ -s "$T/b.store" ] && cmp "$T/b.store" "$T/b.file"

@@ -97,8 +97,8 @@ all_open() {
 	echo "$n archive file(s)"
 }
 store_col() { # SERIAL COLUMN
-	sqlite3 "$T/state/state.db" "SELECT coalesce($2, '-') FROM certificates
-	    JOIN certificate_files USING (id, serial) WHERE serial = '$1'"
+	sqlite3 "$T/state/state.db" "SELECT coalesce($2, '-') FROM certificates_text
+	    WHERE serial = '$1'"
 }
 hexfile() { od -An -v -tx1 "$1" | tr -d ' \n' | tr a-f A-F; }
 store_bundle_is_file() { # SERIAL FILE.kra

@@ -24,7 +24,7 @@
 #include "check_main.h"
 
 /* The schema version this certsync writes. */
-#define SCHEMA 8
+#define SCHEMA 9
 
 static char dir[] = "/tmp/check_store.XXXXXX";
 static char path[512];
@@ -119,13 +119,20 @@ raw_exec(const char *sql)
 	"  value BLOB NOT NULL, PRIMARY KEY (uuid, attribute, value));"
 #define SMIME_V6 "ALTER TABLE smime_values DROP COLUMN parts;"
 
+/* A new (empty) store taken back to before version 9, without version 8's
+ * views: version 8's published table and audit trail. */
+#define V9_BACK "DROP VIEW certificate_files; DROP VIEW audit_text;" \
+	"DROP VIEW certificates_text; DROP VIEW published_text;" \
+	"ALTER TABLE audit DROP COLUMN digest; DROP TABLE published;" \
+	"CREATE TABLE published (uuid TEXT NOT NULL, attribute TEXT NOT NULL," \
+	"  digest BLOB NOT NULL, PRIMARY KEY (uuid, attribute, digest)) WITHOUT ROWID;"
 /* A key file's path from version 8's columns (KEY_PATH_SQL in the store). */
 #define KEY_PATH_V8(d, f) "(SELECT k.path FROM key_dirs k WHERE k.id = c." d ") || " \
 	"coalesce(c." f ", c.kind || '-' || c.serial || '.p12')"
 /* Version 7's certificates table (fingerprint and both paths whole; its
  * indexes) with version 8's rows, and not version 8's views, for a store
  * taken back to an older version. */
-#define CERTS_V7 "DROP VIEW certificate_files; DROP VIEW audit_text;" \
+#define CERTS_V7 V9_BACK \
 	"CREATE TABLE certificates_v7 (id INTEGER PRIMARY KEY," \
 	"  uuid TEXT NOT NULL, issuer TEXT NOT NULL, serial TEXT NOT NULL," \
 	"  fingerprint TEXT NOT NULL UNIQUE, kind TEXT NOT NULL CHECK (kind IN" \
@@ -1160,6 +1167,8 @@ START_TEST(schema_2_migrates)
 	    "CREATE TABLE published (uuid TEXT NOT NULL, attribute TEXT NOT NULL,"
 	    " value BLOB NOT NULL, PRIMARY KEY (uuid, attribute, value));"
 	    "INSERT INTO published VALUES ('u1', 'userCertificate;binary', x'30');"
+	    "CREATE TABLE audit (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER"
+	    " NOT NULL, action TEXT NOT NULL, uuid TEXT, serial TEXT, detail TEXT);"
 	    "PRAGMA user_version = 2;";
 	struct cert_rows rows;
 
@@ -1204,8 +1213,8 @@ count_digest(const char *attr, const char *hex)
 {
 	char sql[300];
 
-	snprintf(sql, sizeof(sql), "SELECT count(*) FROM published WHERE uuid = 'u1' "
-	    "AND attribute = '%s' AND hex(digest) = '%s'", attr, hex);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM published_text WHERE uuid = 'u1' "
+	    "AND attribute = '%s' AND digest = '%s'", attr, hex);
 	return raw_count(sql);
 }
 
@@ -1314,7 +1323,7 @@ START_TEST(schema_7_migrates)
 	ck_assert_int_eq(store_cert_serial_known(st, "BB"), 1);
 	ck_assert_int_eq(raw_exec("INSERT INTO certificates (uuid, issuer_id, serial,"
 	    " kind, status, subject, addresses, not_before, not_after, der, created_at)"
-	    " VALUES ('u3', (SELECT id FROM issuers WHERE dn = 'CN=Test CA'), 'AA',"
+	    " VALUES ('u3', (SELECT id FROM issuers WHERE dn = 'CN=Test CA'), x'AA',"
 	    " 'dual', 'active', 'CN=C', 'c@x', 1, 2, x'30', 1)"), SQLITE_CONSTRAINT);
 	ck_assert_int_eq(raw_count("SELECT count(*) FROM issuers"), 2);
 	ck_assert_uint_eq(count(CQ_ADDRESS, "A@example.org"), 2);
@@ -1337,6 +1346,123 @@ START_TEST(schema_7_migrates)
 	ck_assert_int_eq(raw_count("SELECT count(*) FROM certificates WHERE id = 3 AND "
 	    "keystore_dir IS NULL AND archive_file IS NULL AND archive_dir = "
 	    "(SELECT id FROM key_dirs WHERE path = '/ar2/')"), 1);
+}
+END_TEST
+
+/* Version 8's views, as migration 8 made them. */
+#define VIEWS_V8 "CREATE VIEW certificate_files AS SELECT c.id, c.serial, " \
+	KEY_PATH_V8("keystore_dir", "keystore_file") " AS keystore_path, " \
+	KEY_PATH_V8("archive_dir", "archive_file") " AS archive_path FROM certificates c;" \
+	"CREATE VIEW audit_text AS SELECT id, at, action, CASE WHEN typeof(uuid) =" \
+	" 'blob' AND length(uuid) = 16 THEN lower(substr(hex(uuid), 1, 8) || '-' ||" \
+	" substr(hex(uuid), 9, 4) || '-' || substr(hex(uuid), 13, 4) || '-' ||" \
+	" substr(hex(uuid), 17, 4) || '-' || substr(hex(uuid), 21)) WHEN typeof(uuid)" \
+	" = 'blob' THEN hex(uuid) ELSE uuid END AS uuid, CASE WHEN typeof(serial) =" \
+	" 'blob' THEN hex(serial) ELSE serial END AS serial, detail FROM audit;"
+
+#define U1 "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+#define U1_HEX "0F1E2D3C4B5A69788796A5B4C3D2E1F0"
+#define S1 "44171F7B57A7529898F1838CC20317D98017B80D"
+#define FP_SIGN "signing certificate signed for a@example.org (fingerprint " SHA_DER ")"
+
+static void
+audit_at_line(void *arg, int64_t at, const char *action, const char *uuid,
+    const char *serial, const char *detail)
+{
+	char *out = arg;
+	size_t n = strlen(out);
+
+	snprintf(out + n, 2048 - n, "%lld|%s|%s|%s|%s\n", (long long)at, action,
+	    uuid ? uuid : "-", serial ? serial : "-", detail ? detail : "-");
+}
+
+/* A version 8 store with rows opens as version 9: every certificate,
+ * published value and audit record reads back as the same text; usual
+ * uuids and serials are bytes now, and the rest stays text; the views
+ * an admin reads give the text. */
+START_TEST(schema_8_migrates)
+{
+	struct cert_rows rows;
+	char trail[2048] = "";
+
+	store_close(st);
+	st = NULL;
+	ck_assert_int_eq(raw_exec(V9_BACK VIEWS_V8
+	    "INSERT INTO issuers (id, dn) VALUES (1, 'CN=Test CA');"
+	    "INSERT INTO key_dirs (id, path) VALUES (1, '/ks/');"
+	    "INSERT INTO certificates (id, uuid, issuer_id, serial, kind, status,"
+	    " subject, addresses, key_type, not_before, not_after, der, keystore_dir,"
+	    " created_at) VALUES (3, '" U1 "', 1, '" S1 "', 'signing', 'active',"
+	    " 'CN=A', 'a@example.org', 'ec:P-256', 1, 2, x'3003020101', 1, 1),"
+	    " (4, 'U-Other', 1, 'ab1', 'encryption', 'active', 'CN=A',"
+	    " 'a@example.org', 'ec:P-256', 1, 2, x'3003020102', 1, 1);"
+	    "INSERT INTO revocations VALUES (4, 1, 1234);"
+	    "INSERT INTO certificate_addresses VALUES (3, 'a@example.org'),"
+	    " (4, 'a@example.org');"
+	    "INSERT INTO published VALUES ('" U1 "', 'userCertificate;binary',"
+	    " x'" SHA_DER "'), ('U-Other', 'x-own', x'" SHA_DER "');"
+	    "INSERT INTO audit (at, action, uuid, serial, detail) VALUES"
+	    " (7, 'sign', x'" U1_HEX "', x'" S1 "', '" FP_SIGN "'),"
+	    " (8, 'issue', '" U1 "', '" S1 "', 'old text record'),"
+	    " (9, 'sign', 'U-Other', 'ab1', 'encryption certificate signed for"
+	    " a@example.org (fingerprint F2)');"
+	    "PRAGMA user_version = 8;"), SQLITE_OK);
+	ck_assert_int_eq(store_open(path, &st), 0);
+	ck_assert_int_eq(store_schema_version(st), SCHEMA);
+	ck_assert_int_eq(store_cert_query(st, CQ_ALL, NULL, &rows), 0);
+	ck_assert_uint_eq(rows.n, 2);
+	ck_assert_str_eq(rows.v[0].uuid, U1);
+	ck_assert_str_eq(rows.v[0].serial, S1);
+	ck_assert_str_eq(rows.v[0].keystore_path, "/ks/signing-" S1 ".p12");
+	ck_assert_str_eq(rows.v[1].uuid, "U-Other");
+	ck_assert_str_eq(rows.v[1].serial, "ab1");
+	ck_assert_str_eq(rows.v[1].keystore_path, "/ks/encryption-ab1.p12");
+	ck_assert_int_eq(rows.v[1].revoked_at, 1234);
+	cert_rows_free(&rows);
+	ck_assert_int_eq(raw_count("SELECT count(*) FROM certificates WHERE"
+	    " uuid = x'" U1_HEX "' AND serial = x'" S1 "'"), 1);
+	ck_assert_int_eq(raw_count("SELECT count(*) FROM certificates WHERE"
+	    " uuid = 'U-Other' AND serial = 'ab1'"), 1);
+	ck_assert_uint_eq(count(CQ_UUID_ACTIVE, U1), 1);
+	ck_assert_uint_eq(count(CQ_SERIAL, S1), 1);
+	ck_assert_uint_eq(count(CQ_SERIAL, "ab1"), 1);
+	ck_assert_int_eq(store_cert_serial_known(st, S1), 1);
+	/* Published: the same set, what is ours is still ours. */
+	ck_assert_int_eq(raw_count("SELECT count(*) FROM published"), 2);
+	ck_assert_int_eq(raw_count("SELECT count(*) FROM published WHERE"
+	    " uuid = x'" U1_HEX "' AND attribute = 1"), 1);
+	ck_assert_int_eq(raw_count("SELECT count(*) FROM published_text WHERE"
+	    " uuid = '" U1 "' AND attribute = 'userCertificate;binary' AND"
+	    " digest = '" SHA_DER "'"), 1);
+	ck_assert_int_eq(store_published_has(st, U1, "userCertificate;binary",
+	    "\x30\x03\x02\x01\x01", 5), 1);
+	ck_assert_int_eq(store_published_has(st, "U-Other", "x-own",
+	    "\x30\x03\x02\x01\x01", 5), 1);
+	/* The trail reads as it was written; a new sign record keeps its
+	 * fingerprint as bytes and reads the same. */
+	ck_assert_int_eq(store_audit(st, "sign", U1, S1, "%s", FP_SIGN), 0);
+	ck_assert_int_eq(store_audit_each(st, 0, audit_at_line, trail), 0);
+	{
+		static const char before[] = "7|sign|" U1 "|" S1 "|" FP_SIGN "\n"
+		    "8|issue|" U1 "|" S1 "|old text record\n"
+		    "9|sign|U-Other|ab1|encryption certificate signed for"
+		    " a@example.org (fingerprint F2)\n";
+		const char *last = trail + sizeof(before) - 1;
+
+		ck_assert_int_eq(strncmp(trail, before, sizeof(before) - 1), 0);
+		ck_assert_ptr_nonnull(strstr(last, "|sign|" U1 "|" S1 "|" FP_SIGN "\n"));
+	}
+	ck_assert_int_eq(raw_count("SELECT count(*) FROM audit WHERE digest = x'"
+	    SHA_DER "' AND detail = 'signing certificate signed for a@example.org'"), 1);
+	ck_assert_int_eq(raw_count("SELECT count(*) FROM audit_text WHERE detail = '"
+	    FP_SIGN "'"), 2);
+	/* Admins' views: text. */
+	ck_assert_int_eq(raw_count("SELECT count(*) FROM certificates_text WHERE"
+	    " uuid = '" U1 "' AND serial = '" S1 "' AND keystore_path ="
+	    " '/ks/signing-" S1 ".p12'"), 1);
+	ck_assert_int_eq(raw_count("SELECT count(*) FROM certificate_files WHERE"
+	    " serial = 'ab1' AND keystore_path = '/ks/encryption-ab1.p12'"), 1);
+	ck_assert_int_eq(raw_count("SELECT count(*) FROM pragma_foreign_key_check"), 0);
 }
 END_TEST
 
@@ -1574,6 +1700,7 @@ main(void)
 	tcase_add_test(tc, schema_2_migrates);
 	tcase_add_test(tc, published_values_migrate_to_digests);
 	tcase_add_test(tc, schema_7_migrates);
+	tcase_add_test(tc, schema_8_migrates);
 	tcase_add_test(tc, audit_uuid_serial_packed);
 	tcase_add_test(tc, smime_value_stored_without_its_certificates);
 	tcase_add_test(tc, gate_holds_an_empty_sweep);
