@@ -10,7 +10,10 @@
  * value is stored with holes where its certificates were, and parts names
  * what fills each hole ("c<id>@<offset>": the certificates row, or
  * "s<id>@<offset>": the smime_certs row), offsets in the whole value,
- * ascending.  get gives back the very bytes put was given: each
+ * ascending.  Since schema 9 also "n<id>@<offset>": the issuer's name and
+ * the serial of the certificates row (name_serial()), which a value
+ * names its signer and its encryption certificate by: 40-100 bytes each,
+ * three times in a value.  get gives back the very bytes put was given: each
  * hole is filled with bytes found equal to what was cut out.  A value
  * that does not parse as expected is stored whole (parts NULL), as every
  * value stored before schema 7 is.
@@ -28,12 +31,13 @@
 #include "lib/log.h"
 #include "store/internal.h"
 
-#define MAX_HOLES 8
+#define MAX_HOLES 16
 
 /* One certificate inside a value: where, and what fills it. */
 struct hole {
 	size_t off, len;
-	char ref[24];  /* "c<id>" (certificates) or "s<id>" (smime_certs) */
+	char ref[24];  /* "c<id>" (certificates), "s<id>" (smime_certs) or
+	                  "n<id>" (a certificates row's issuer and serial) */
 };
 
 /* ---- the value's certificates (a DER walk of the SignedData) ---------------- */
@@ -207,6 +211,90 @@ fill_refs(struct store *st, int64_t cert_id, const unsigned char *value,
 	return 1;
 }
 
+/* ---- a certificate's issuer and serial (IssuerAndSerialNumber's content) -------- */
+
+/*
+ * The issuer's Name and the serial's INTEGER of the certificate der, one
+ * after the other, into out (at most max bytes): the content of the
+ * IssuerAndSerialNumber that names it, which a value has once for its
+ * signer and twice for the encryption certificate it prefers.  Their
+ * length, or 0 when der is not a certificate of that shape.
+ */
+static size_t
+name_serial(const unsigned char *der, size_t len, unsigned char *out, size_t max)
+{
+	const unsigned char *p = der, *end = der + len, *serial, *issuer;
+	size_t hdr, slen, ilen;
+	int tag;
+
+	if (der_enter(&p, &end, 0x30) == -1 || der_enter(&p, &end, 0x30) == -1 ||
+	    (p < end && *p == 0xa0 && der_skip(&p, end, 0xa0) == -1))
+		return 0;
+	serial = p;
+	if (der_next(p, end, &tag, &hdr, &slen) == -1 || tag != 0x02)
+		return 0;
+	slen += hdr;
+	p += slen;
+	if (der_skip(&p, end, 0x30) == -1)
+		return 0;
+	issuer = p;
+	if (der_next(p, end, &tag, &hdr, &ilen) == -1 || tag != 0x30 ||
+	    (ilen += hdr) + slen > max)
+		return 0;
+	memcpy(out, issuer, ilen);
+	memcpy(out + ilen, serial, slen);
+	return ilen + slen;
+}
+
+/* Whether [off, off + len) is clear of every hole. */
+static int
+clear_of(const struct hole *holes, int n, size_t off, size_t len)
+{
+	for (int i = 0; i < n; i++)
+		if (off < holes[i].off + holes[i].len && holes[i].off < off + len)
+			return 0;
+	return 1;
+}
+
+/* Adds a hole in order of offset; the new count. */
+static int
+insert_hole(struct hole *holes, int n, size_t off, size_t len, const char *id)
+{
+	int j;
+
+	for (j = n; j > 0 && holes[j - 1].off > off; j--)
+		holes[j] = holes[j - 1];
+	holes[j].off = off;
+	holes[j].len = len;
+	snprintf(holes[j].ref, sizeof(holes[j].ref), "n%s", id);
+	return n + 1;
+}
+
+/* More holes, "n<id>", wherever the issuer and serial of one of the user's
+ * certificates (the "c" holes) appear in value.  The new count. */
+static int
+add_name_holes(const unsigned char *value, size_t vlen, struct hole *holes, int n)
+{
+	struct hole certs[MAX_HOLES];
+	unsigned char pat[1024];
+	int ncert = n;
+
+	memcpy(certs, holes, (size_t)n * sizeof(*holes));
+	for (int i = 0; i < ncert; i++) {
+		size_t plen = certs[i].ref[0] == 'c' ? name_serial(value + certs[i].off,
+		    certs[i].len, pat, sizeof(pat)) : 0;
+
+		for (size_t off = 0; plen > 0 && n < MAX_HOLES && off + plen <= vlen; off++) {
+			if (value[off] != pat[0] || memcmp(value + off, pat, plen) != 0 ||
+			    !clear_of(holes, n, off, plen))
+				continue;
+			n = insert_hole(holes, n, off, plen, certs[i].ref + 1);
+			off += plen - 1;
+		}
+	}
+	return n;
+}
+
 /* ---- packing and unpacking -------------------------------------------------------- */
 
 /* value without its holes into *packed (caller frees), and parts. */
@@ -231,6 +319,31 @@ pack(const unsigned char *value, size_t vlen, const struct hole *holes, int n,
 	*plen += vlen - q;
 }
 
+/* *der (a certificate's, caller frees) replaced by its issuer and serial
+ * (name_serial()).  0, or -1 after logging. */
+static int
+name_of(struct store *st, const char *ref, unsigned char **der, size_t *len)
+{
+	unsigned char *out = malloc(*len ? *len : 1);
+	size_t n;
+
+	if (out == NULL)
+		fatal("out of memory");
+	n = name_serial(*der, *len, out, *len);
+	free(*der);
+	*der = out;
+	*len = n;
+	if (n > 0)
+		return 0;
+	free(out);
+	*der = NULL;
+	log_error("state store %s: an S/MIME value names the issuer and serial of "
+	    "a certificate that does not parse (%s); the value cannot be rebuilt",
+	    st->path, ref);
+	st->failed = 1;
+	return -1;
+}
+
 /* The bytes a reference names (caller frees).  0, or -1 after logging. */
 static int
 fetch_ref(struct store *st, const char *ref, unsigned char **der, size_t *len)
@@ -238,7 +351,7 @@ fetch_ref(struct store *st, const char *ref, unsigned char **der, size_t *len)
 	sqlite3_stmt *stmt = NULL;
 	int rc;
 
-	if (ref[0] == 'c')
+	if (ref[0] == 'c' || ref[0] == 'n')
 		stmt = db_prepare(st, "SELECT der FROM certificates WHERE id = ?");
 	else if (ref[0] == 's')
 		stmt = db_prepare(st, "SELECT der FROM smime_certs WHERE id = ?");
@@ -250,6 +363,8 @@ fetch_ref(struct store *st, const char *ref, unsigned char **der, size_t *len)
 	if ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
 		copy_blob(stmt, 0, der, len);
 	db_release(st, stmt);
+	if (rc == SQLITE_ROW && ref[0] == 'n')
+		return name_of(st, ref, der, len);
 	if (rc == SQLITE_ROW)
 		return 0;
 	if (rc != SQLITE_DONE)
@@ -339,6 +454,7 @@ store_cert_smime_put(struct store *st, int64_t cert_id, const void *value, size_
 	}
 	if (n <= 0)
 		return insert_value(st, cert_id, value, len, NULL);
+	n = add_name_holes(value, len, holes, n);
 	pack(value, len, holes, n, &packed, &plen, &parts);
 	rc = insert_value(st, cert_id, packed, plen, parts);
 	free(packed);

@@ -57,7 +57,7 @@
 # Needs a build configured with --enable-failpoints (skips, exit 77, else).
 . "$CS_SRCDIR/tests/integration/lib.sh"
 . "$CS_SRCDIR/tests/integration/slapd.sh"
-cs_need ldapsearch ldapmodify openssl base64 stat cmp sqlite3
+cs_need ldapsearch ldapmodify openssl base64 stat cmp sqlite3 python3
 if ! grep -q '^#define CS_FAILPOINTS 1' "$CS_BUILDDIR/config.h" 2>/dev/null; then
 	echo "SKIP: $CS_BUILDDIR was not configured with --enable-failpoints"
 	exit 77
@@ -114,6 +114,27 @@ smime_values() { # DN COUNT
 # name the rows that fill each hole, by offset in the whole value): rebuilt
 # here apart from certsync's code.
 sr_sql() { sqlite3 -readonly "$T/state/state.db" "$1"; }
+# A certificate's (hex on stdin) issuer Name and serial INTEGER, one after
+# the other, in hex: what an "n" part fills (IssuerAndSerialNumber's content).
+name_serial() {
+	python3 -c '
+import sys
+b = bytes.fromhex(sys.stdin.read().strip())
+def tlv(i):
+    n = b[i + 1]
+    if n < 0x80:
+        return 2, n
+    k = n & 0x7f
+    return 2 + k, int.from_bytes(b[i + 2:i + 2 + k], "big")
+i = tlv(0)[0]
+i += tlv(i)[0]
+if b[i] == 0xa0:
+    i += sum(tlv(i))
+serial = b[i:i + sum(tlv(i))]
+i += sum(tlv(i))
+i += sum(tlv(i))
+print((b[i:i + sum(tlv(i))] + serial).hex().upper())'
+}
 smime_kept() { # SERIAL: the whole value the store recorded, in hex
 	sk_row=$(sr_sql "SELECT hex(v.value) || '|' || coalesce(v.parts, '') FROM
 	    smime_values v JOIN certificates_text c ON c.id = v.cert_id WHERE c.serial = '$1'")
@@ -122,6 +143,8 @@ smime_kept() { # SERIAL: the whole value the store recorded, in hex
 		sk_ref=${sk_p%@*} sk_off=${sk_p#*@}
 		case $sk_ref in
 		c*) sk_der=$(sr_sql "SELECT hex(der) FROM certificates WHERE id = ${sk_ref#c}") ;;
+		n*) sk_der=$(sr_sql "SELECT hex(der) FROM certificates WHERE id = ${sk_ref#n}" |
+		    name_serial) ;;
 		*) sk_der=$(sr_sql "SELECT hex(der) FROM smime_certs WHERE id = ${sk_ref#s}") ;;
 		esac
 		sk_gap=$((sk_off * 2 - ${#sk_out}))

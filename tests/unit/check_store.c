@@ -1490,6 +1490,51 @@ smime_round_trip(int64_t cert_id)
 	free(got);
 }
 
+/* A certificate cut down to what name_serial() walks: tbs { [0] { 2 },
+ * serial 01 07, algorithm {}, issuer { { { 06 00 } } } }; and a SignedData
+ * carrying it whose one signer names it by that issuer and serial. */
+static const unsigned char named_cert[] = {
+	0x30, 0x15, 0x30, 0x13, 0xa0, 0x03, 0x02, 0x01, 0x02, 0x02, 0x02, 0x01, 0x07,
+	0x30, 0x00, 0x30, 0x06, 0x31, 0x04, 0x30, 0x02, 0x06, 0x00,
+};
+static const unsigned char named_data[] = {
+	0x30, 0x4f, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02,
+	0xa0, 0x42, 0x30, 0x40, 0x02, 0x01, 0x01, 0x31, 0x00,
+	0x30, 0x0b, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01,
+	0xa0, 0x17,
+	0x30, 0x15, 0x30, 0x13, 0xa0, 0x03, 0x02, 0x01, 0x02, 0x02, 0x02, 0x01, 0x07,
+	0x30, 0x00, 0x30, 0x06, 0x31, 0x04, 0x30, 0x02, 0x06, 0x00,
+	0x31, 0x13, 0x30, 0x11, 0x02, 0x01, 0x01, 0x30, 0x0c,
+	0x30, 0x06, 0x31, 0x04, 0x30, 0x02, 0x06, 0x00, 0x02, 0x02, 0x01, 0x07,
+};
+
+/* Since schema 9 a value's IssuerAndSerialNumber of one of the user's
+ * certificates is a hole too, filled from that row's DER; byte for byte
+ * back. */
+START_TEST(smime_value_stored_without_issuer_and_serial)
+{
+	struct cert_row r;
+	unsigned char *got = NULL;
+	size_t len = 0;
+	char want[160];
+
+	ck_assert_uint_eq(sizeof(named_data), 81);
+	row_init(&r, "u1", "0107", CERT_KIND_SIGNING, "a@example.org");
+	r.der = (unsigned char *)named_cert;
+	r.der_len = sizeof(named_cert);
+	ck_assert_int_eq(store_cert_insert(st, &r), 0);
+	ck_assert_int_eq(store_cert_smime_put(st, r.id, named_data, sizeof(named_data)), 0);
+	ck_assert_int_eq(store_cert_smime_get(st, r.id, &got, &len), 1);
+	ck_assert_uint_eq(len, sizeof(named_data));
+	ck_assert_int_eq(memcmp(got, named_data, len), 0);
+	free(got);
+	snprintf(want, sizeof(want), "SELECT count(*) FROM smime_values WHERE "
+	    "length(value) = 46 AND parts = 'c%lld@37 n%lld@69'", (long long)r.id,
+	    (long long)r.id);
+	ck_assert_int_eq(raw_count(want), 1);
+}
+END_TEST
+
 /* An S/MIME value is stored without the certificates it carries: the
  * user's one as a reference to its row, the other (the CA's) once for
  * every value; read back byte for byte.  Without what fills a hole it is
@@ -1701,6 +1746,7 @@ main(void)
 	tcase_add_test(tc, published_values_migrate_to_digests);
 	tcase_add_test(tc, schema_7_migrates);
 	tcase_add_test(tc, schema_8_migrates);
+	tcase_add_test(tc, smime_value_stored_without_issuer_and_serial);
 	tcase_add_test(tc, audit_uuid_serial_packed);
 	tcase_add_test(tc, smime_value_stored_without_its_certificates);
 	tcase_add_test(tc, gate_holds_an_empty_sweep);
