@@ -37,7 +37,7 @@ store_delivery_due(struct store *st, int64_t now, size_t max,
 	    "c.kind, c.addresses, " KEY_PATH_SQL("c.keystore_dir", "c.keystore_file")
 	    ", d.attempts FROM deliveries d "
 	    "JOIN certificates c ON c.id = d.cert_id LEFT JOIN identities i ON "
-	    "i.uuid = d.uuid WHERE d.done = 0 AND d.next_attempt <= ? AND "
+	    "i.uuid = certsync_pack(d.uuid, 1) WHERE d.done = 0 AND d.next_attempt <= ? AND "
 	    "c.keystore_dir IS NOT NULL ORDER BY d.next_attempt, d.cert_id LIMIT ?");
 	int rc;
 

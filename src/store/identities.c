@@ -28,7 +28,7 @@ index_addresses(struct store *st, const struct identity_row *id)
 
 	if ((stmt = db_prepare(st, "DELETE FROM identity_addresses WHERE uuid = ?")) == NULL)
 		return -1;
-	db_bind_text(stmt, 1, id->uuid);
+	db_bind_packed(stmt, 1, id->uuid, 1);
 	if (db_step_done(st, stmt, "index identity addresses") == -1)
 		return -1;
 	if (asprintf(&all, "%s\n%s", id->mail ? id->mail : "",
@@ -41,7 +41,7 @@ index_addresses(struct store *st, const struct identity_row *id)
 			rc = -1;
 			break;
 		}
-		db_bind_text(stmt, 1, id->uuid);
+		db_bind_packed(stmt, 1, id->uuid, 1);
 		db_bind_text(stmt, 2, a);
 		rc = db_step_done(st, stmt, "index identity addresses");
 	}
@@ -58,7 +58,7 @@ store_identity_put(struct store *st, const struct identity_row *id)
 
 	if (stmt == NULL)
 		return -1;
-	db_bind_text(stmt, 1, id->uuid);
+	db_bind_packed(stmt, 1, id->uuid, 1);
 	db_bind_text(stmt, 2, id->dn);
 	db_bind_text(stmt, 3, id->mail);
 	db_bind_text(stmt, 4, id->aliases);
@@ -91,7 +91,7 @@ store_identity_skip(struct store *st, const char *uuid, const char *dn,
 
 	if (stmt == NULL)
 		return -1;
-	db_bind_text(stmt, 1, uuid);
+	db_bind_packed(stmt, 1, uuid, 1);
 	db_bind_text(stmt, 2, dn);
 	db_bind_text(stmt, 3, why);
 	sqlite3_bind_int64(stmt, 4, time(NULL));
@@ -112,7 +112,7 @@ store_identity_delete(struct store *st, const char *uuid)
 			rc = -1;
 			break;
 		}
-		db_bind_text(stmt, 1, uuid);
+		db_bind_packed(stmt, 1, uuid, 1);
 		rc = db_step_done(st, stmt, "delete identity");
 	}
 	if (rc == -1) {
@@ -137,7 +137,7 @@ store_identity_gone(struct store *st, const char *uuid)
 			rc = -1;
 			break;
 		}
-		db_bind_text(stmt, 1, uuid);
+		db_bind_packed(stmt, 1, uuid, 1);
 		rc = db_step_done(st, stmt, "mark identity gone");
 	}
 	if (rc == -1) {
@@ -151,16 +151,17 @@ int
 store_address_owner(struct store *st, const char *address, const char *not_uuid,
     char **owner)
 {
-	sqlite3_stmt *stmt = db_prepare(st, "SELECT i.uuid || ' (' || coalesce(i.dn, '') "
-	    "|| ')' FROM identity_addresses a JOIN identities i ON i.uuid = a.uuid "
-	    "WHERE a.address = ? AND a.uuid != ? LIMIT 1");
+	sqlite3_stmt *stmt = db_prepare(st, "SELECT " UUID_TEXT_SQL("i.uuid")
+	    " || ' (' || coalesce(i.dn, '') || ')' FROM identity_addresses a "
+	    "JOIN identities i ON i.uuid = a.uuid WHERE a.address = ? AND "
+	    "a.uuid != ? LIMIT 1");
 	int rc;
 
 	*owner = NULL;
 	if (stmt == NULL)
 		return -1;
 	db_bind_text(stmt, 1, address);
-	db_bind_text(stmt, 2, not_uuid);
+	db_bind_packed(stmt, 2, not_uuid, 1);
 	if ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
 		*owner = db_col_text(stmt, 0);
 	db_release(st, stmt);
@@ -181,10 +182,13 @@ store_identity_each(struct store *st, int skipped_only,
 
 	if (stmt == NULL)
 		return -1;
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
-		fn(arg, (const char *)sqlite3_column_text(stmt, 0),
-		    (const char *)sqlite3_column_text(stmt, 1),
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		char *uuid = db_col_packed(stmt, 0, 1);
+
+		fn(arg, uuid, (const char *)sqlite3_column_text(stmt, 1),
 		    (const char *)sqlite3_column_text(stmt, 2));
+		free(uuid);
+	}
 	db_release(st, stmt);
 	return rc == SQLITE_DONE ? 0 : db_fail(st, "list identities");
 }
@@ -200,9 +204,9 @@ store_identity_get(struct store *st, const char *uuid, struct identity_row *out)
 	memset(out, 0, sizeof(*out));
 	if (stmt == NULL)
 		return -1;
-	db_bind_text(stmt, 1, uuid);
+	db_bind_packed(stmt, 1, uuid, 1);
 	if ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		out->uuid = db_col_text(stmt, 0);
+		out->uuid = db_col_packed(stmt, 0, 1);
 		out->dn = db_col_text(stmt, 1);
 		out->mail = db_col_text(stmt, 2);
 		out->aliases = db_col_text(stmt, 3);

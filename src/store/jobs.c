@@ -134,7 +134,8 @@ store_job_unpark(struct store *st, const char *uuid, int *n)
  * JOB_LIST); the strings are borrowed for the call. */
 #define JOB_LIST "SELECT j.uuid, j.state, j.action, j.reason, j.attempts, " \
 	"j.last_error, j.updated_at, j.next_attempt, coalesce(j.parked_at, 0), " \
-	"i.dn FROM jobs j LEFT JOIN identities i ON i.uuid = j.uuid WHERE "
+	"i.dn FROM jobs j LEFT JOIN identities i ON i.uuid = certsync_pack(j.uuid, 1) " \
+	"WHERE "
 
 static int
 each_job(struct store *st, const char *sql,

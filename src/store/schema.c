@@ -351,6 +351,8 @@ static const char *const migrations[] = {
 	 *   three names certsync writes (1 userCertificate;binary,
 	 *   2 userSMIMECertificate, 3 userCertificate; others stay text);
 	 *   published_text reads them back.
+	 * - identities' and identity_addresses' uuid as bytes too (jobs and
+	 *   deliveries keep text: few rows, and joined through certsync_pack).
 	 * - A "sign" record's closing "(fingerprint <64 hex digits>)" kept as
 	 *   the digest's 32 bytes (audit.c); audit_text puts it back.
 	 * The views that name these columns are made again. */
@@ -389,6 +391,34 @@ static const char *const migrations[] = {
 	"  CASE attribute WHEN 1 THEN 'userCertificate;binary'"
 	"  WHEN 2 THEN 'userSMIMECertificate' WHEN 3 THEN 'userCertificate'"
 	"  ELSE attribute END AS attribute, hex(digest) AS digest FROM published;"
+	/* identities and identity_addresses: the uuid so too (WITHOUT
+	 * ROWID, rebuilt); identities_text reads it back. */
+	"CREATE TABLE identities_v9 ("
+	"  uuid TEXT PRIMARY KEY,"
+	"  dn TEXT, mail TEXT, aliases TEXT,"
+	"  display_name TEXT, given_name TEXT, surname TEXT,"
+	"  enabled INTEGER NOT NULL DEFAULT 1,"
+	"  skipped TEXT,"
+	"  updated_at INTEGER NOT NULL,"
+	"  uid TEXT) WITHOUT ROWID;"
+	"INSERT INTO identities_v9 (uuid, dn, mail, aliases, display_name, given_name,"
+	"  surname, enabled, skipped, updated_at, uid)"
+	"  SELECT certsync_pack(uuid, 1), dn, mail, aliases, display_name, given_name,"
+	"  surname, enabled, skipped, updated_at, uid FROM identities;"
+	"DROP TABLE identities;"
+	"ALTER TABLE identities_v9 RENAME TO identities;"
+	"CREATE TABLE identity_addresses_v9 ("
+	"  uuid TEXT NOT NULL,"
+	"  address TEXT NOT NULL COLLATE NOCASE,"
+	"  PRIMARY KEY (uuid, address)) WITHOUT ROWID;"
+	"INSERT INTO identity_addresses_v9 (uuid, address)"
+	"  SELECT certsync_pack(uuid, 1), address FROM identity_addresses;"
+	"DROP TABLE identity_addresses;"
+	"ALTER TABLE identity_addresses_v9 RENAME TO identity_addresses;"
+	"CREATE INDEX identity_addresses_address ON identity_addresses (address);"
+	"CREATE VIEW identities_text AS SELECT " UUID_TEXT_SQL("uuid") " AS uuid,"
+	"  dn, mail, aliases, display_name, given_name, surname, enabled, skipped,"
+	"  updated_at, uid FROM identities;"
 	"ALTER TABLE audit ADD COLUMN digest BLOB;"
 	"CREATE VIEW audit_text AS SELECT id, at, action,"
 	"  " UUID_TEXT_SQL("uuid") " AS uuid,"

@@ -123,6 +123,7 @@ raw_exec(const char *sql)
  * views: version 8's published table and audit trail. */
 #define V9_BACK "DROP VIEW certificate_files; DROP VIEW audit_text;" \
 	"DROP VIEW certificates_text; DROP VIEW published_text;" \
+	"DROP VIEW identities_text;" \
 	"ALTER TABLE audit DROP COLUMN digest; DROP TABLE published;" \
 	"CREATE TABLE published (uuid TEXT NOT NULL, attribute TEXT NOT NULL," \
 	"  digest BLOB NOT NULL, PRIMARY KEY (uuid, attribute, digest)) WITHOUT ROWID;"
@@ -1383,7 +1384,8 @@ audit_at_line(void *arg, int64_t at, const char *action, const char *uuid,
 START_TEST(schema_8_migrates)
 {
 	struct cert_rows rows;
-	char trail[2048] = "";
+	struct identity_row got;
+	char trail[2048] = "", *owner = NULL;
 
 	store_close(st);
 	st = NULL;
@@ -1406,9 +1408,30 @@ START_TEST(schema_8_migrates)
 	    " (8, 'issue', '" U1 "', '" S1 "', 'old text record'),"
 	    " (9, 'sign', 'U-Other', 'ab1', 'encryption certificate signed for"
 	    " a@example.org (fingerprint F2)');"
+	    "INSERT INTO identities (uuid, dn, mail, enabled, updated_at, uid) VALUES"
+	    " ('" U1 "', 'uid=a,dc=x', 'a@example.org', 1, 5, 'a'),"
+	    " ('U-Other', 'uid=b,dc=x', 'b@example.org', 1, 5, 'b');"
+	    "INSERT INTO identity_addresses VALUES ('" U1 "', 'a@example.org'),"
+	    " ('U-Other', 'b@example.org');"
 	    "PRAGMA user_version = 8;"), SQLITE_OK);
 	ck_assert_int_eq(store_open(path, &st), 0);
 	ck_assert_int_eq(store_schema_version(st), SCHEMA);
+	ck_assert_int_eq(store_identity_get(st, U1, &got), 1);
+	ck_assert_str_eq(got.uuid, U1);
+	ck_assert_str_eq(got.dn, "uid=a,dc=x");
+	identity_row_free(&got);
+	ck_assert_int_eq(store_address_owner(st, "A@example.org", "U-Other", &owner), 1);
+	ck_assert_str_eq(owner, U1 " (uid=a,dc=x)");
+	free(owner);
+	ck_assert_int_eq(store_address_owner(st, "b@example.org", U1, &owner), 1);
+	ck_assert_str_eq(owner, "U-Other (uid=b,dc=x)");
+	free(owner);
+	ck_assert_int_eq(raw_count("SELECT count(*) FROM identities WHERE"
+	    " uuid = x'" U1_HEX "'"), 1);
+	ck_assert_int_eq(raw_count("SELECT count(*) FROM identity_addresses WHERE"
+	    " uuid = x'" U1_HEX "'"), 1);
+	ck_assert_int_eq(raw_count("SELECT count(*) FROM identities_text WHERE"
+	    " uuid = '" U1 "' AND uid = 'a'"), 1);
 	ck_assert_int_eq(store_cert_query(st, CQ_ALL, NULL, &rows), 0);
 	ck_assert_uint_eq(rows.n, 2);
 	ck_assert_str_eq(rows.v[0].uuid, U1);
