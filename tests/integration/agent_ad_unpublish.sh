@@ -89,7 +89,7 @@ status_is() {
 	done
 }
 # The stored primary address of user GUID (what the last round saw).
-stored_mail() { sqlite3 -readonly "$DB" "SELECT mail FROM identities WHERE uuid = '$1'"; }
+stored_mail() { sqlite3 -readonly "$DB" "SELECT mail FROM identities_text WHERE uuid = '$1'"; }
 mail_stored() { [ "$(stored_mail "$1")" = "$2" ]; }
 # The audit records of ACTION for user GUID.
 n_audit() { ctl audit --last 0 | awk -v a="$1" -v u="$2" '$3 == a && $4 == u' | wc -l; }

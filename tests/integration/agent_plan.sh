@@ -78,7 +78,7 @@ snapshot() {
 		for t in identities jobs certificates revocations published audit crl_state; do
 			echo "$t: $(rows "$t")"
 		done
-		[ ! -e "$DB" ] || sqlite3 "$DB" 'select * from identities order by uuid; select * from jobs'
+		[ ! -e "$DB" ] || sqlite3 "$DB" 'select * from identities_text order by uuid; select * from jobs'
 		find "$T/keystore" "$T/archive" "$T/crl" -type f -exec sha256sum {} + 2>/dev/null | sort
 		for dn in "$ALICE" "$BOB"; do
 			ldap_get_attr "$dn" dn >/dev/null 2>&1 || continue
