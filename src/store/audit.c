@@ -27,6 +27,32 @@
 #include "lib/log.h"
 #include "store/internal.h"
 
+/* Since schema 9 the actions certsync writes are kept as their number here
+ * ("1" for the first), which audit_text spells out again (AUDIT_ACTION_SQL,
+ * made from this same list); any other action stays its name.  Append
+ * only: a number once written means its name for good. */
+#define AUDIT_ACTIONS(X) X("crl") X("plan") X("sign") X("issue") X("publish") \
+	X("done") X("revoke") X("archive") X("unpublish") X("republish") \
+	X("recover") X("deliver") X("hold") X("unhold") X("lift") X("held") \
+	X("release") X("retry")
+#define NAME_OF(n) n,
+static const char *const action_names[] = { AUDIT_ACTIONS(NAME_OF) };
+
+/* Binds action at i: its number among action_names, or its name. */
+static void
+bind_action(sqlite3_stmt *stmt, int i, const char *action)
+{
+	char code[8];
+
+	for (size_t k = 0; k < sizeof(action_names) / sizeof(action_names[0]); k++)
+		if (strcmp(action, action_names[k]) == 0) {
+			snprintf(code, sizeof(code), "%zu", k + 1);
+			sqlite3_bind_text(stmt, i, code, -1, SQLITE_TRANSIENT);
+			return;
+		}
+	db_bind_text(stmt, i, action);
+}
+
 #define FP_OPEN " (fingerprint "
 #define FP_HEX (2 * STORE_DIGEST_LEN)
 
@@ -73,7 +99,7 @@ store_audit(struct store *st, const char *action, const char *uuid,
 		return -1;
 	}
 	sqlite3_bind_int64(stmt, 1, time(NULL));
-	db_bind_text(stmt, 2, action);
+	bind_action(stmt, 2, action);
 	db_bind_packed(stmt, 3, uuid, 1);
 	db_bind_packed(stmt, 4, serial, 0);
 	if ((cut = split_fingerprint(detail, d)) < strlen(detail))

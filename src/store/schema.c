@@ -354,7 +354,11 @@ static const char *const migrations[] = {
 	 * - identities' and identity_addresses' uuid as bytes too (jobs and
 	 *   deliveries keep text: few rows, and joined through certsync_pack).
 	 * - A "sign" record's closing "(fingerprint <64 hex digits>)" kept as
-	 *   the digest's 32 bytes (audit.c); audit_text puts it back.
+	 *   the digest's 32 bytes (audit.c), and the actions certsync writes
+	 *   as numbers (audit.c's list, which this view's must match);
+	 *   audit_text puts both back.
+	 * - certificates_uuid on the uuid alone: a user has a few rows, and
+	 *   the status in every entry was a sixth of the index.
 	 * The views that name these columns are made again. */
 	("DROP VIEW certificate_files;"
 	"DROP VIEW audit_text;"
@@ -419,8 +423,17 @@ static const char *const migrations[] = {
 	"CREATE VIEW identities_text AS SELECT " UUID_TEXT_SQL("uuid") " AS uuid,"
 	"  dn, mail, aliases, display_name, given_name, surname, enabled, skipped,"
 	"  updated_at, uid FROM identities;"
+	"DROP INDEX certificates_uuid;"
+	"CREATE INDEX certificates_uuid ON certificates (uuid);"
 	"ALTER TABLE audit ADD COLUMN digest BLOB;"
-	"CREATE VIEW audit_text AS SELECT id, at, action,"
+	"CREATE VIEW audit_text AS SELECT id, at,"
+	"  CASE action WHEN '1' THEN 'crl' WHEN '2' THEN 'plan' WHEN '3' THEN 'sign'"
+	"  WHEN '4' THEN 'issue' WHEN '5' THEN 'publish' WHEN '6' THEN 'done'"
+	"  WHEN '7' THEN 'revoke' WHEN '8' THEN 'archive' WHEN '9' THEN 'unpublish'"
+	"  WHEN '10' THEN 'republish' WHEN '11' THEN 'recover' WHEN '12' THEN 'deliver'"
+	"  WHEN '13' THEN 'hold' WHEN '14' THEN 'unhold' WHEN '15' THEN 'lift'"
+	"  WHEN '16' THEN 'held' WHEN '17' THEN 'release' WHEN '18' THEN 'retry'"
+	"  ELSE action END AS action,"
 	"  " UUID_TEXT_SQL("uuid") " AS uuid,"
 	"  " SERIAL_TEXT_SQL("serial") " AS serial,"
 	"  CASE WHEN digest IS NULL THEN detail"

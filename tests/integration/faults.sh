@@ -107,7 +107,7 @@ fault_setup() {
 	: > "$T/agent.log"
 	cs_agent_start
 	check "all $FAULT_USERS users enrolled" fault_wait_moved one.test 180
-	SIGNS0=$(fault_sql "SELECT count(*) FROM audit WHERE action = 'sign'")
+	SIGNS0=$(fault_sql "SELECT count(*) FROM audit_text WHERE action = 'sign'")
 }
 
 # fault_reissue DOMAIN: the mass reissue, every user at once.
@@ -266,7 +266,7 @@ if revoked != listed:
 extra = len(revoked) - 2 * users * reissues
 print("%d certificates, %d revoked (%d beyond the %d replaced), %d signatures"
     % (len(rows), len(revoked), extra, 2 * users * reissues,
-       c.execute("SELECT count(*) FROM audit WHERE action = 'sign'").fetchone()[0]))
+       c.execute("SELECT count(*) FROM audit_text WHERE action = 'sign'").fetchone()[0]))
 if extra > churn:
     bad.append("revoke churn: %d revoked beyond the replaced ones, at most %d wanted"
         % (extra, churn))

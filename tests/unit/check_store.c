@@ -1479,6 +1479,24 @@ START_TEST(schema_8_migrates)
 	    SHA_DER "' AND detail = 'signing certificate signed for a@example.org'"), 1);
 	ck_assert_int_eq(raw_count("SELECT count(*) FROM audit_text WHERE detail = '"
 	    FP_SIGN "'"), 2);
+	/* Every action certsync writes reads back by its name (kept as a
+	 * number), and another action as it is. */
+	{
+		static const char *const actions[] = { "crl", "plan", "sign", "issue",
+		    "publish", "done", "revoke", "archive", "unpublish", "republish",
+		    "recover", "deliver", "hold", "unhold", "lift", "held", "release",
+		    "retry", "something-new" };
+		char sql[160];
+
+		for (size_t k = 0; k < sizeof(actions) / sizeof(actions[0]); k++) {
+			ck_assert_int_eq(store_audit(st, actions[k], NULL, NULL, "k%zu", k), 0);
+			snprintf(sql, sizeof(sql), "SELECT count(*) FROM audit_text WHERE "
+			    "action = '%s' AND detail = 'k%zu'", actions[k], k);
+			ck_assert_int_eq(raw_count(sql), 1);
+		}
+		ck_assert_int_eq(raw_count("SELECT count(*) FROM audit WHERE "
+		    "length(action) <= 2"), 18 + 1);	/* and the sign record above */
+	}
 	/* Admins' views: text. */
 	ck_assert_int_eq(raw_count("SELECT count(*) FROM certificates_text WHERE"
 	    " uuid = '" U1 "' AND serial = '" S1 "' AND keystore_path ="
