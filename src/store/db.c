@@ -3,7 +3,9 @@
  *
  * Owns: nesting transactions (only the outermost begin and commit reach
  * SQLite; a failure inside makes the outermost commit roll back) and the
- * helpers every table family prepares, binds and steps its statements with.
+ * helpers every table family prepares, binds and steps its statements with,
+ * among them a usual uuid's and serial's bytes in place of their text, both
+ * ways (db_pack(), certsync_pack() in SQL).
  * Never: commits a transaction in which a step failed.
  */
 #include "config.h"
