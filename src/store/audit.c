@@ -135,15 +135,18 @@ store_audit_each(struct store *st, int limit,
 }
 
 /* No index serves action = 'sign': a full pass over the trail, which runs
- * at the runner's start and when a job is resumed in KEYS, not per job. */
+ * at the runner's start and when a job is resumed in KEYS, not per job.
+ * The pass reads the stored columns (a sign record's action is "3", or
+ * 'sign' from before schema 9; its serial bytes, or text from before 8),
+ * and spells out through audit_text only the records it finds. */
 int
 store_unrecorded(struct store *st, const char *uuid, struct unrecorded_rows *out)
 {
 	sqlite3_stmt *stmt = db_prepare(st, "SELECT a.uuid, a.serial, a.detail, a.at "
-	    "FROM audit_text a WHERE a.action = 'sign' AND a.uuid IS NOT NULL AND "
-	    "a.serial IS NOT NULL AND (?1 IS NULL OR a.uuid = ?1) AND NOT EXISTS "
-	    "(SELECT 1 FROM certificates c WHERE c.serial = certsync_pack(a.serial, 0)) "
-	    "ORDER BY a.id");
+	    "FROM audit r JOIN audit_text a ON a.id = r.id WHERE r.action IN ('3', 'sign') "
+	    "AND r.uuid IS NOT NULL AND r.serial IS NOT NULL AND NOT EXISTS "
+	    "(SELECT 1 FROM certificates c WHERE c.serial = certsync_pack(r.serial, 0)) "
+	    "AND (?1 IS NULL OR a.uuid = ?1) ORDER BY r.id");
 	int rc;
 
 	out->v = NULL;
