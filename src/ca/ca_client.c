@@ -9,7 +9,6 @@
  * or leaves a child unreaped.
  */
 #include "config.h"
-#include "lib/stagetime.h"
 
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -1020,8 +1019,8 @@ ca_client_issue_many(struct ca_client *c, struct workers *w,
 	if (b.der == NULL || b.len == NULL)
 		fatal("out of memory");
 	c->next_id += n;	/* the batch's numbers, whatever is sent */
-	ST("ca_prep", workers_map(w, n, prepare_one, &b));
-	ST("ca_send_wait", send_all(&b, n));
+	workers_map(w, n, prepare_one, &b);
+	send_all(&b, n);
 	free(b.der);
 	free(b.len);
 }

@@ -12,7 +12,6 @@
  * past [publish] max_values.
  */
 #include "config.h"
-#include "lib/stagetime.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -645,12 +644,10 @@ publish_apply_many(struct publisher *p, struct publish_req *v, size_t n)
 		e[i].msgid = -1;
 	}
 	if (n > 0 && connect_writer(p) == PUBLISH_OK) {
-		int prc;
-		ST("ldap_read", prc = pipelined(p, e, n, send_read, recv_read));
-		if (prc == 0) {
-			ST("ldap_plan", plan_writes(p, e, n));
+		if (pipelined(p, e, n, send_read, recv_read) == 0) {
+			plan_writes(p, e, n);
 			race_hook();
-			ST("ldap_write", pipelined(p, e, n, send_write, recv_write));
+			pipelined(p, e, n, send_write, recv_write);
 		} else
 			for (size_t i = 0; i < n; i++)	/* read, not written */
 				if (e[i].rc == PUBLISH_OK)

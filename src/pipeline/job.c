@@ -37,10 +37,6 @@
 #include "pipeline/job_revoke.h"
 #include "pipeline/job_unrecorded.h"
 #include "pki/crl.h"
-#include "lib/stagetime.h"
-const char *st_names[ST_MAX];
-double st_ms[ST_MAX];
-int st_n;
 
 #define BACKOFF_FIRST 5        /* seconds before the first retry */
 #define LOUD_MAX 20            /* a batch larger than this logs per user at info */
@@ -405,7 +401,6 @@ run_steps(struct job_ctx *ctx, struct job_item *v, size_t n, struct job_item **s
 		failpoint("after-ISSUED");
 	}
 	t[0] = ms_now() - t0;
-	st_add("ISSUE", t0);
 	if (stopping(ctx))
 		return;
 	if ((k = select_items(v, n, JOB_ISSUED, PICK_ANY, sel)) > 0) {
@@ -413,13 +408,11 @@ run_steps(struct job_ctx *ctx, struct job_item *v, size_t n, struct job_item **s
 		failpoint("after-ARCHIVED");
 	}
 	t[1] = ms_now() - t0 - t[0];
-	st_add("ARCHIVE", t0 + t[0]);
 	if ((k = select_items(v, n, JOB_ARCHIVED, PICK_ANY, sel)) > 0) {
 		job_step_publish_many(ctx, sel, k, level);
 		failpoint("after-PUBLISHED");
 	}
 	t[2] = ms_now() - t0 - t[0] - t[1];
-	st_add("PUBLISH", t0 + t[0] + t[1]);
 	if (stopping(ctx))
 		return;
 	if ((k = select_items(v, n, JOB_PUBLISHED, PICK_ANY, sel)) > 0) {
@@ -427,7 +420,6 @@ run_steps(struct job_ctx *ctx, struct job_item *v, size_t n, struct job_item **s
 		failpoint("after-REVOKED");
 	}
 	t[3] = ms_now() - t0 - t[0] - t[1] - t[2];
-	st_add("REVOKE", t0 + t[0] + t[1] + t[2]);
 }
 
 /* Jobs of one batch failing together (the store, the keystore, the
@@ -543,10 +535,10 @@ job_run_many(struct job_ctx *ctx, char *const *uuids, size_t n, int *rcs)
 		fatal("out of memory");
 	ctx->ca_wait_until = 0;
 	log_problem_clear();
-	ST("load", for (size_t i = 0; i < n; i++)
-		load_item(ctx, uuids[i], &v[i]));
+	for (size_t i = 0; i < n; i++)
+		load_item(ctx, uuids[i], &v[i]);
 	run_steps(ctx, v, n, sel, t);
-	ST("conclude", conclude(ctx, v, n, rcs));
+	conclude(ctx, v, n, rcs);
 	log_debug("a batch of %zu job(s): issue %.0f ms, archive %.0f ms, publish "
 	    "%.0f ms, revoke %.0f ms", n, t[0], t[1], t[2], t[3]);
 	for (size_t i = 0; i < n; i++)
@@ -623,10 +615,7 @@ job_finish_batch(struct job_ctx *ctx, struct uuid_set *closed)
 	 * a revocation and its CRL must still end in a CRL. */
 	if (ctx->revoked > 0 || store_crl_pending(ctx->st) == 1 || (ctx->crl_refresh &&
 	    crl_publish_due(ctx->conf, ctx->st, time(NULL)) == 1)) {
-		double st_t0_ = st_now();
-		int st_rc = crl_publish(ctx->conf, ctx->st, ctx->ca, ctx->ca_cert, &number);
-		st_add("crl", st_t0_);
-		if (st_rc == -1) {
+		if (crl_publish(ctx->conf, ctx->st, ctx->ca, ctx->ca_cert, &number) == -1) {
 			metrics_add(M_ERR_CRL, 1);
 			return -1;
 		}

@@ -26,7 +26,6 @@
 #include "pki/certinfo.h"
 #include "pki/keystore.h"
 #include "pki/p12.h"
-#include "lib/stagetime.h"
 
 /* One key to archive: whose, which row, and the key once read (its
  * PKCS#8 DER as the keystore holds it: moved, not parsed). */
@@ -232,11 +231,11 @@ job_step_archive_many(struct job_ctx *ctx, struct job_item **items, size_t n)
 
 	if (rows == NULL)
 		fatal("out of memory");
-	ST("arch_collect", collect(ctx, items, n, rows, &c));
+	collect(ctx, items, n, rows, &c);
 	if ((out = calloc(c.n ? c.n : 1, sizeof(*out))) == NULL)
 		fatal("out of memory");
-	ST("arch_write", write_copies(&c, out));
-	ST("arch_record", record_all(ctx, items, n, &c, out));
+	write_copies(&c, out);
+	record_all(ctx, items, n, &c, out);
 	for (size_t i = 0; i < c.n; i++) {
 		if (out[i].rc == 0)
 			archive_copy_free(&out[i].out);

@@ -34,7 +34,6 @@
 #include "pki/keys.h"
 #include "pki/keystore.h"
 #include "pki/smime_value.h"
-#include "lib/stagetime.h"
 
 #define MAX_KINDS 2
 
@@ -93,7 +92,6 @@ mark_keys(struct job_ctx *ctx, struct issues *b)
 	for (size_t i = 0; i < b->n; i++)
 		marks += !b->v[i].resumed;
 	if (marks > 0) {
-		double st_t0_ = st_now();
 		if (store_begin(ctx->st) == -1)
 			return -1;
 		for (size_t i = 0; i < b->n; i++)
@@ -101,7 +99,6 @@ mark_keys(struct job_ctx *ctx, struct issues *b)
 				job_set_state(ctx->st, &b->v[i].it->job, JOB_KEYS);
 		if (store_commit(ctx->st) == -1)
 			return -1;
-		st_add("mark_keys", st_t0_);
 	}
 	failpoint("after-KEYS");
 	return 0;
@@ -240,7 +237,7 @@ sign_certs(struct job_ctx *ctx, struct issues *b)
 	    rcs == NULL || why == NULL)
 		fatal("out of memory");
 	k = requests(b, reqs, slots, owners);
-	ST("ca_rt", ca_client_issue_many(ctx->ca, ctx->workers, reqs, k, certs, rcs, why));
+	ca_client_issue_many(ctx->ca, ctx->workers, reqs, k, certs, rcs, why);
 	for (size_t j = 0; j < k; j++) {
 		if (rcs[j] == CA_OK)
 			slots[j]->cert = certs[j];	/* signed now */
@@ -253,7 +250,7 @@ sign_certs(struct job_ctx *ctx, struct issues *b)
 	free(certs);
 	free(rcs);
 	free(why);
-	ST("rows", workers_map(ctx->workers, b->n * MAX_KINDS, row_one, b));
+	workers_map(ctx->workers, b->n * MAX_KINDS, row_one, b);
 	for (size_t i = 0; i < b->n; i++)
 		for (size_t c = 0; c < b->v[i].n && going(&b->v[i]); c++)
 			if (b->v[i].fresh[c].row.serial == NULL)
@@ -489,11 +486,11 @@ job_step_issue_many(struct job_ctx *ctx, struct job_item **items, size_t n,
 		return;
 	}
 	adopt(ctx, &b);
-	ST("keys", make_keys(&b));
-	ST("sign", sign_certs(ctx, &b));
-	ST("rec_signs", record_signs(ctx, &b));
-	ST("keystore", save_files(ctx, &b));
-	ST("smime", make_smimes(ctx, &b));
-	ST("rec_issued", record_issued(ctx, &b, level));
+	make_keys(&b);
+	sign_certs(ctx, &b);
+	record_signs(ctx, &b);
+	save_files(ctx, &b);
+	make_smimes(ctx, &b);
+	record_issued(ctx, &b, level);
 	issues_free(&b);
 }

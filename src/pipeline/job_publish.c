@@ -11,7 +11,6 @@
  * that is gone or renamed (the watcher catches up, the retry publishes).
  */
 #include "config.h"
-#include "lib/stagetime.h"
 
 #include <stdlib.h>
 #include <time.h>
@@ -305,20 +304,18 @@ job_step_publish_many(struct job_ctx *ctx, struct job_item **items, size_t n,
 
 	if (v == NULL)
 		fatal("out of memory");
-	double st_t0_ = st_now();
 	for (size_t i = 0; i < n; i++) {
 		v[i].it = items[i];
 		if (prepare_pub(ctx, &v[i]) == -1)
 			job_item_fail(items[i], -1, NULL);
 	}
-	st_add("pub_prep", st_t0_);
 	write_entries(ctx, v, n);
 	for (size_t i = 0; i < n; i++)
 		if (items[i]->rc == 0 && conclude_entry(&items[i]->job,
 		    job_item_dn(items[i]),
 		    items[i]->job.action != JOB_REVOKE, &v[i].w) == -1)
 			job_item_fail(items[i], -1, NULL);
-	ST("pub_record", record_all(ctx, v, n));
+	record_all(ctx, v, n);
 	for (size_t i = 0; i < n; i++) {
 		if (items[i]->rc == 0)
 			published(ctx, &items[i]->job, job_item_dn(items[i]), &v[i].w,

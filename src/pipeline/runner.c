@@ -51,7 +51,6 @@
 #include "pki/keystore.h"
 #include "lib/memtrim.h"
 #include "lib/workers.h"
-#include "lib/stagetime.h"
 
 #define IDLE_WAIT 30           /* seconds between checks when nothing is due */
 #define POOL_WAIT 2            /* ... while the key pool fills (its level is
@@ -344,10 +343,7 @@ round_once(struct runner *r, struct uuid_set *ran, int *first, int *failed,
 	*failed = 0;
 	if (!ca_ready(r, ca_wait))
 		return 0;
-	double st_t0_ = st_now();
 	n = run_batch(r, ran, failed);
-	st_add("RUN_BATCH", st_t0_);
-	st_t0_ = st_now();
 	/* The first time round it also closes a batch a crash left open;
 	 * a CRL that could not be written is tried again each round. */
 	if ((*first || n > 0 || r->jctx.revoked > 0 || ran->n > 0 ||
@@ -355,12 +351,6 @@ round_once(struct runner *r, struct uuid_set *ran, int *first, int *failed,
 	    crl_publish_due(r->conf, r->st, time(NULL)) == 1) &&
 	    time(NULL) >= r->backoff_until && finish_batch(r, ran, &next) == -1)
 		*failed = 1;
-	st_add("FINISH", st_t0_);
-	if (n > 0) {
-		char w[64];
-		snprintf(w, sizeof(w), "n=%zu", n);
-		st_dump(w);
-	}
 	*first = 0;
 	/* A job waiting for the CA process (its ceiling): all of them wait. */
 	if (r->jctx.ca_wait_until > time(NULL))
