@@ -363,8 +363,10 @@ round_once(struct runner *r, struct uuid_set *ran, int *first, int *failed,
 	size_t n = 0, next = 0;
 
 	*failed = 0;
-	if (!ca_ready(r, ca_wait))
+	if (!ca_ready(r, ca_wait)) {
+		hurry(r, 0);	/* no batch runs: the pool fills at nice 19 */
 		return 0;
+	}
 	n = run_batch(r, ran, failed);
 	/* The first time round it also closes a batch a crash left open;
 	 * a CRL that could not be written is tried again each round. */
