@@ -107,6 +107,7 @@ struct keypool *
 keypool_start(const struct key_spec *spec, int size, int threads)
 {
 	struct keypool *p = calloc(1, sizeof(*p));
+	pthread_condattr_t mono;
 	sigset_t all, old;
 
 	if (p == NULL || (size > 0 && (p->keys = calloc((size_t)size,
@@ -116,7 +117,10 @@ keypool_start(const struct key_spec *spec, int size, int threads)
 	p->size = size > 0 ? size : 0;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->room, NULL);
-	pthread_cond_init(&p->filled, NULL);
+	pthread_condattr_init(&mono);
+	pthread_condattr_setclock(&mono, CLOCK_MONOTONIC);
+	pthread_cond_init(&p->filled, &mono);	/* a clock step is no wait */
+	pthread_condattr_destroy(&mono);
 	if (p->size == 0)
 		return p;
 	metrics_set(M_KEY_POOL, 0);
@@ -192,7 +196,7 @@ deadline_in(int ms)
 {
 	struct timespec t;
 
-	clock_gettime(CLOCK_REALTIME, &t);
+	clock_gettime(CLOCK_MONOTONIC, &t);
 	t.tv_sec += ms / 1000;
 	t.tv_nsec += (long)(ms % 1000) * 1000000L;
 	if (t.tv_nsec >= 1000000000L) {
