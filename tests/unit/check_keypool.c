@@ -81,6 +81,22 @@ threads_at(int nice)
 	return n;
 }
 
+/* Until n threads run at nice 19: each filler lowers itself when it
+ * starts, which a loaded machine may not have got to when the pool is
+ * already full (another filler filled it).  Bounded: 30 s. */
+static int
+wait_fillers(int n)
+{
+	struct timespec t = { 0, 10 * 1000 * 1000 };
+
+	for (int i = 0; i < 3000; i++) {
+		if (threads_at(19) == n)
+			return 1;
+		nanosleep(&t, NULL);
+	}
+	return 0;
+}
+
 START_TEST(fills_at_nice_19)
 {
 	struct keypool *p = keypool_start(&ec, 3, 1);
@@ -88,7 +104,7 @@ START_TEST(fills_at_nice_19)
 
 	ck_assert_int_eq(keypool_size(p), 3);
 	ck_assert(wait_level(p, 3));
-	ck_assert_int_eq(threads_at(19), 1);	/* the filler */
+	ck_assert(wait_fillers(1));	/* the filler */
 	ck_assert(!keypool_hurried(p));
 	ck_assert_ptr_nonnull(k1 = keypool_take(p));
 	ck_assert_ptr_nonnull(k2 = keypool_take(p));
@@ -109,6 +125,7 @@ START_TEST(hurried_at_callers_priority)
 	EVP_PKEY *got[40];
 
 	ck_assert(wait_level(p, 4));
+	ck_assert(wait_fillers(2));	/* both lowered, before counting */
 	before = threads_at(mine);	/* this thread (and check's, if any) */
 	keypool_hurry(p, 1);
 	ck_assert(keypool_hurried(p));
