@@ -123,6 +123,7 @@ struct watch {
 	struct event *ev_probe;
 	struct berval kept_cookie; /* of quiet drains, not yet written */
 	struct event *ev_cookie;   /* writes it within COOKIE_LAG_S */
+	int reading;               /* quiet entries read in one snapshot */
 	int failed;                /* --once: gave up after a failure */
 	int in_refresh;
 	int full;                  /* this refresh was asked without a cookie */
@@ -976,12 +977,18 @@ quiet_message(struct watch *w, LDAPMessage *msg)
 	struct sync_event ev;
 	int quiet;
 
+	memset(&ev, 0, sizeof(ev));
 	if (w->sink.quiet == NULL || w->sink.dry_run || w->poll || w->in_refresh ||
 	    w->presence_on || ldap_msgid(msg) != w->msgid ||
 	    ldap_msgtype(msg) != LDAP_RES_SEARCH_ENTRY)
 		return 0;
-	quiet = syncrepl_parse(w->ld, msg, &ev) == 0 && ev.type == SE_ENTRY &&
-	    w->sink.quiet(w->sink.arg, &ev.entry) == 1;
+	/* One snapshot for the drain's reads: a read transaction per
+	 * statement would drop the page cache after each of the runner's
+	 * commits. */
+	if (!w->reading && store_begin_read(w->st) == 0)
+		w->reading = 1;
+	quiet = w->reading && syncrepl_parse(w->ld, msg, &ev) == 0 &&
+	    ev.type == SE_ENTRY && w->sink.quiet(w->sink.arg, &ev.entry) == 1;
 	if (quiet) {
 		w->last_heard = time(NULL);
 		metrics_set(M_DIR_LAST_EVENT, (int64_t)time(NULL));
@@ -991,11 +998,21 @@ quiet_message(struct watch *w, LDAPMessage *msg)
 	return quiet;
 }
 
+/* The snapshot quiet entries were read in ends (nothing was written). */
+static void
+end_read(struct watch *w)
+{
+	if (w->reading)
+		store_commit(w->st);
+	w->reading = 0;
+}
+
 /* A drain's transaction begins, with the cookie quiet entries left (and
  * the time of the last event they are).  0, or -1 (nothing begun). */
 static int
 begin_drain(struct watch *w)
 {
+	end_read(w);
 	if (store_begin(w->st) == -1)
 		return -1;
 	if (w->kept_cookie.bv_val != NULL) {
@@ -1062,6 +1079,7 @@ drain(struct watch *w, int *open, int *changes)
 			err = LDAP_SERVER_DOWN;
 			ldap_get_option(w->ld, LDAP_OPT_RESULT_CODE, &err);
 			ldap_msgfree(msg);
+			end_read(w);
 			if (*open) {
 				store_commit(w->st);
 				w->sink.flush(w->sink.arg);
@@ -1096,6 +1114,7 @@ on_read(evutil_socket_t fd, short what, void *arg)
 	}
 	if ((n = drain(w, &open, &changes)) == -1)
 		return;
+	end_read(w);
 	if (open && end_drain(w, changes) == -1)
 		return;
 	if (w->kept_cookie.bv_val != NULL && !evtimer_pending(w->ev_cookie, NULL)) {
