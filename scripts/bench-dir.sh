@@ -138,32 +138,70 @@ bench_certs() {
 
 # bench_wait_users PREFIX COUNT OLDFILE WHAT: waits (at most 4 h) until each
 # of users PREFIX1..PREFIXCOUNT has 2 or more certificates and none of the
-# base64 values in OLDFILE.  Cheap polls every 0.2 s read only a sample:
-# up to 8 of the users not done at the last full read (at first the
-# last and a spread of others); when the sample is done, one full read of
-# every user decides, and when it says done, the wait ends.  A full read
-# of thousands of entries every 0.2 s would compete with the server and
-# certsyncd for the CPU it measures.
+# values in OLDFILE (lines "NAME BASE64", as bench_old_values writes; an
+# empty file for none).  Cheap polls every 0.2 s read only a sample: up to 8
+# users, at first the last and a spread of others, after a full read the
+# last 8 of those it found not done (the runner takes jobs oldest first, in
+# the order the rename came: the last users are done last).  Each sample is
+# checked against its own users' old values only.  When the sample is done,
+# one full read of every user decides, and when it says done, the wait
+# ends.  A full read of thousands of entries every 0.2 s, or a Python start
+# and a read of every old value per poll (~0.1 s of CPU each), would compete
+# with the server and certsyncd for the CPU the benchmark measures.  Sets
+# BD_POLLS (sample reads), BD_FULL_READS and BD_POLL_CPU_MS (the CPU of the
+# poll's own tools: ldapsearch, awk).
 bench_wait_users() {
 	w_prefix=$1 w_count=$2 w_old=$3 w_what=$4
 	awk -v p="$w_prefix" -v n="$w_count" 'BEGIN {
 		for (k = 0; k < 8 && k < n; k++) print p (n - k * int(n / 8)) }' > "$T/wait.todo"
-	w_tries=72000
+	bench_sample_old "$w_old"
+	w_tries=72000 BD_POLLS=0 BD_FULL_READS=0 w_cpu0=$(bench_children_cpu_ms)
 	while [ $w_tries -gt 0 ]; do
 		w_filter=$(awk -v a="$BD_ID" '{ f = f "(" a "=" $1 ")" } END { print "(|" f ")" }' "$T/wait.todo")
+		BD_POLLS=$((BD_POLLS + 1))
 		w_left=$(bench_certs "$w_filter" 2>/dev/null |
-		    python3 "$T/certs_state.py" "$w_old" "$BD_ID" | grep -v '^#' | head -1)
+		    awk -f "$T/certs_state.awk" "$T/wait.old" - | grep -v '^#' | head -1)
 		if [ -z "$w_left" ]; then
+			BD_FULL_READS=$((BD_FULL_READS + 1))
 			bench_certs "($BD_ID=$w_prefix*)" |
-			    python3 "$T/certs_state.py" "$w_old" "$BD_ID" > "$T/wait.left" || :
-			[ "$(bench_certs_done "$w_count")" = yes ] && return 0
-			head -8 "$T/wait.left" > "$T/wait.todo"
+			    awk -f "$T/certs_state.awk" "$w_old" - > "$T/wait.left" || :
+			if [ "$(bench_certs_done "$w_count")" = yes ]; then
+				BD_POLL_CPU_MS=$(( $(bench_children_cpu_ms) - w_cpu0 ))
+				return 0
+			fi
+			grep -v '^#' "$T/wait.left" | tail -8 > "$T/wait.todo"
+			bench_sample_old "$w_old"
 		fi
 		w_tries=$((w_tries - 1))
 		sleep 0.2
 	done
 	echo "bench: timed out waiting for $w_what" >&2
 	exit 1
+}
+
+# bench_sample_old OLDFILE: the old values of the users in $T/wait.todo,
+# into $T/wait.old.
+bench_sample_old() {
+	awk 'FILENAME == ARGV[1] { want[$1]; next } $1 in want' "$T/wait.todo" "$1" \
+	    > "$T/wait.old"
+}
+
+# bench_children_cpu_ms: the CPU (ms) of this shell's children it has
+# waited for (the poll's tools, and what they ran).
+bench_children_cpu_ms() {
+	awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, "")
+	    printf "%d\n", ($14 + $15) * 1000 / hz }' "/proc/$$/stat"
+}
+
+# bench_old_values PREFIX: the certificates users PREFIX* now hold, a line
+# "NAME BASE64" each (bench_wait_users' OLDFILE).
+bench_old_values() {
+	bench_certs "($BD_ID=$1*)" | awk -v idattr="$(echo "$BD_ID" | tr A-Z a-z):" '
+	    function flush() { for (i = 0; i < k; i++) print name, v[i]; k = 0 }
+	    tolower($1) ~ /^dn::?$/ { flush(); name = "" }
+	    tolower($1) == idattr { name = $2 }
+	    tolower($1) ~ /^usercertificate/ && $1 ~ /::$/ { v[k++] = $2 }
+	    END { flush() }'
 }
 
 # bench_certs_done COUNT: "yes" when the last full read ($T/wait.left: the
@@ -173,35 +211,24 @@ bench_certs_done() {
 	    END { print (seen == n && !left) ? "yes" : "no" }' "$T/wait.left"
 }
 
-# certs_state.py OLDFILE ID: reads LDIF entries; prints the ID of each one
-# not done (fewer than 2 certificates, or one of OLDFILE's values), then
-# "#seen N", the entries read.  Written to $T by bench_dir_tools.
+# certs_state.awk OLDFILE -: reads OLDFILE ("NAME BASE64" lines), then LDIF
+# entries (unwrapped); prints the ID (BD_ID) of each entry not done (fewer
+# than 2 certificates, or one of OLDFILE's values), then "#seen N", the
+# entries read.  Written to $T by bench_dir_tools.
 bench_dir_tools() {
-	cat > "$T/certs_state.py" <<'PY'
-import sys
-old = set(open(sys.argv[1]).read().split())
-idattr = sys.argv[2].lower() + ":"
-seen = 0
-cur = name = None
-def flush():
-    global seen
-    if cur is None:
-        return
-    seen += 1
-    if len(cur) < 2 or any(v in old for v in cur):
-        print(name)
-for line in sys.stdin:
-    line = line.rstrip("\n")
-    low = line.lower()
-    if low.startswith("dn:"):
-        flush(); cur = []; name = None
-    elif cur is None:
-        continue
-    elif low.startswith(idattr):
-        name = line.split(": ", 1)[1]
-    elif low.startswith("usercertificate") and ":: " in line:
-        cur.append(line.split(":: ", 1)[1])
-flush()
-print("#seen %d" % seen)
-PY
+	cat > "$T/certs_state.awk" <<AWK
+FILENAME == ARGV[1] { old[\$2]; next }
+function flush() {
+	if (!inentry)
+		return
+	seen++
+	if (certs < 2 || stale)
+		print name
+}
+tolower(\$1) ~ /^dn::?\$/ { flush(); inentry = 1; certs = stale = 0; name = ""; next }
+!inentry { next }
+tolower(\$1) == "$(echo "$BD_ID" | tr A-Z a-z):" { name = \$2; next }
+tolower(\$1) ~ /^usercertificate/ && \$1 ~ /::\$/ { certs++; if (\$2 in old) stale = 1 }
+END { flush(); printf "#seen %d\n", seen }
+AWK
 }

@@ -129,8 +129,9 @@ int ca_client_wait_crl(struct ca_client *c, uint64_t id, X509_CRL **crl);
  * waited for when the window is full, then the rest.  certs[i] gets
  * request i's certificate (the caller frees it) when rcs[i] is CA_OK; else
  * rcs[i] is CA_REFUSED or CA_LATER as above, with the reason in why[i].
- * The profile's certificates are built, and the signed ones checked, on
- * the workers w (NULL: on the caller's thread).
+ * The profile's certificates are built on the workers w (NULL: on the
+ * caller's thread); each signed one is checked on the caller's thread as
+ * its reply comes, while the CA process signs the ones behind it.
  */
 void ca_client_issue_many(struct ca_client *c, struct workers *w,
     const struct ca_issue_req *reqs, size_t n, X509 **certs, int *rcs,

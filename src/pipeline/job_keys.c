@@ -36,6 +36,7 @@
 #include "pki/smime_value.h"
 
 #define MAX_KINDS 2
+#define KEY_WAIT_MS 10000       /* the longest wait for a hurried pool's key */
 
 /* One job's issue.  A slot of fresh holds a certificate once it is signed
  * (by this attempt, or adopted from an earlier one). */
@@ -129,14 +130,27 @@ keygen_one(void *arg, size_t k)
 }
 
 /* A keypair per certificate to make: the pool's first, the rest made on
- * the workers.  A job without its keys fails (nothing signed yet). */
+ * the workers.  While the pool is hurried (a backlog of RSA jobs: its
+ * threads make keys continuously, one per core), its next keys are waited
+ * for instead: the cores are already making them, and the workers would
+ * only crowd them.  One wait that runs out (a broken or starved pool) ends
+ * the waiting: the workers make the rest.  A job without its keys fails
+ * (nothing signed yet). */
 static void
 make_keys(struct issues *b)
 {
+	int wait = keypool_hurried(b->ctx->keypool);
+
 	for (size_t i = 0; i < b->n; i++)
-		for (size_t c = 0; c < b->v[i].n; c++)
-			if (to_make(&b->v[i], c) && going(&b->v[i]))
-				b->v[i].fresh[c].key = keypool_take(b->ctx->keypool);
+		for (size_t c = 0; c < b->v[i].n; c++) {
+			struct fresh *f = &b->v[i].fresh[c];
+
+			if (!to_make(&b->v[i], c) || !going(&b->v[i]))
+				continue;
+			f->key = wait ? keypool_take_wait(b->ctx->keypool, KEY_WAIT_MS) :
+			    keypool_take(b->ctx->keypool);
+			wait = wait && f->key != NULL;
+		}
 	workers_map(b->ctx->workers, b->n * MAX_KINDS, keygen_one, b);
 	for (size_t i = 0; i < b->n; i++)
 		for (size_t c = 0; c < b->v[i].n && going(&b->v[i]); c++)

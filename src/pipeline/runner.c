@@ -161,6 +161,23 @@ resize(struct runner *r, size_t n, double took)
 	    (size_t)next;
 }
 
+/* RSA jobs beyond this batch, and fewer keys in the pool than the batch
+ * takes: the backlog's keys are made at the runner's priority, on every
+ * core, continuously, while this batch is signed, written and published
+ * (keys are then what the event waits for: a filler at nice 19 gets next
+ * to nothing on a machine shared with other work).  Not for EC keys: the
+ * workers make a batch's in milliseconds.  Off when the backlog fits in a
+ * batch, or none runs. */
+static void
+hurry(struct runner *r, int backlog)
+{
+	size_t keys = r->conf->certificates.mode == CERT_MODE_DUAL ? 1 : 2;
+
+	keypool_hurry(r->keypool, backlog &&
+	    r->conf->certificates.key.alg == KEY_ALG_RSA &&
+	    (size_t)keypool_level(r->keypool) < keys * r->batch);
+}
+
 /* Runs a batch of due jobs, at once; collects the uuids of those that ran.
  * Returns how many were due; *failed is set when one failed (then the
  * runner pauses, so a broken store cannot turn into a tight retry loop). */
@@ -173,17 +190,22 @@ run_batch(struct runner *r, struct uuid_set *ran, int *failed)
 	int *rcs;
 
 	*failed = 0;
-	if (time(NULL) < r->backoff_until)
+	if (time(NULL) < r->backoff_until) {
+		hurry(r, 0);
 		return 0;
-	/* One more than a loud batch: enough to tell a mass event. */
+	}
+	/* One more than a loud batch, or than this one: enough to tell a mass
+	 * event, and a backlog beyond this batch. */
 	if (should_stop(r) || store_job_list(r->st, time(NULL), NULL,
-	    r->batch > LOUD_MAX ? r->batch : LOUD_MAX + 1, &due) == -1 || due.n == 0) {
+	    (r->batch > LOUD_MAX ? r->batch : LOUD_MAX) + 1, &due) == -1 || due.n == 0) {
 		r->jctx.quiet = 0;	/* the backlog is gone */
+		hurry(r, 0);
 		uuid_set_clear(&due);
 		return 0;
 	}
 	if (due.n > LOUD_MAX)
 		r->jctx.quiet = 1;
+	hurry(r, due.n > r->batch);
 	while (due.n > r->batch)
 		free(due.v[--due.n]);
 	if ((rcs = calloc(due.n, sizeof(*rcs))) == NULL)
@@ -341,8 +363,10 @@ round_once(struct runner *r, struct uuid_set *ran, int *first, int *failed,
 	size_t n = 0, next = 0;
 
 	*failed = 0;
-	if (!ca_ready(r, ca_wait))
+	if (!ca_ready(r, ca_wait)) {
+		hurry(r, 0);	/* no batch runs: the pool fills at nice 19 */
 		return 0;
+	}
 	n = run_batch(r, ran, failed);
 	/* The first time round it also closes a batch a crash left open;
 	 * a CRL that could not be written is tried again each round. */
