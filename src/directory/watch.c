@@ -8,7 +8,10 @@
  * zero timeout until it returns 0, and handing entries and departures to
  * the sink (the planner, wired in by certsyncd).  Each drain, and each AD
  * round, is one transaction with the cookie written last in it: the
- * cookie is never ahead of the changes.
+ * cookie is never ahead of the changes.  A drain whose entries would all
+ * change nothing (the sink says so: in a mass event, the echo of
+ * certsync's own publishing) takes no transaction: its cookie is kept
+ * and written with the next one, or within COOKIE_LAG_S.
  * AD rounds run on a helper thread with a connection of their own; the
  * loop's connection carries the change notification search, which only
  * rings the bell for the next round.
@@ -58,6 +61,10 @@
  * (notify_follow_stream) and rounds run on a ROUND_GAP_MS timer. */
 #define ROUND_GAP_MS 500
 #define STREAM_MS 5000
+/* A cookie kept from quiet drains is written at most this late; until
+ * then a restart resumes from an older one and is sent those quiet
+ * entries again, which still change nothing. */
+#define COOKIE_LAG_S 1
 
 enum mode { M_SYNCREPL, M_POLL, M_DIRSYNC, M_USN };
 static const char *const mode_names[] = { "syncrepl", "poll", "dirsync", "usn" };
@@ -114,6 +121,9 @@ struct watch {
 	int probe_grace;           /* its deadline was put off once already */
 	time_t last_heard;         /* the last message on the connection */
 	struct event *ev_probe;
+	struct berval kept_cookie; /* of quiet drains, not yet written */
+	struct event *ev_cookie;   /* writes it within COOKIE_LAG_S */
+	int reading;               /* quiet entries read in one snapshot */
 	int failed;                /* --once: gave up after a failure */
 	int in_refresh;
 	int full;                  /* this refresh was asked without a cookie */
@@ -266,6 +276,17 @@ schedule_retry(struct watch *w)
 		    w->conf->directory.reconnect_max : w->backoff * 2;
 }
 
+/* The kept cookie is not needed: the search starts again from the one
+ * stored, and the quiet entries after it change nothing a second time. */
+static void
+forget_cookie(struct watch *w)
+{
+	free(w->kept_cookie.bv_val);
+	w->kept_cookie.bv_val = NULL;
+	w->kept_cookie.bv_len = 0;
+	evtimer_del(w->ev_cookie);
+}
+
 /* Drops the connection; hung: the server stopped answering (a timeout),
  * rather than refused or closed it. */
 static void
@@ -276,6 +297,7 @@ drop_as(struct watch *w, const char *why, int hung)
 	metrics_add(M_ERR_DIRECTORY, 1);
 	w->probe_msgid = 0;
 	evtimer_del(w->ev_probe);
+	forget_cookie(w);
 	if (w->ev_read != NULL) {
 		event_free(w->ev_read);
 		w->ev_read = NULL;
@@ -928,23 +950,124 @@ handle_message(struct watch *w, LDAPMessage *msg)
 	return 1;
 }
 
+/* The cookie of a quiet entry, kept until a transaction writes it. */
 static void
-on_read(evutil_socket_t fd, short what, void *arg)
+keep_cookie(struct watch *w, const struct berval *cookie)
+{
+	char *copy;
+
+	if (cookie->bv_val == NULL)
+		return;
+	if ((copy = realloc(w->kept_cookie.bv_val, cookie->bv_len)) == NULL)
+		fatal("out of memory");
+	memcpy(copy, cookie->bv_val, cookie->bv_len);
+	w->kept_cookie.bv_val = copy;
+	w->kept_cookie.bv_len = cookie->bv_len;
+}
+
+/*
+ * Whether msg is an entry of the persist stage that the sink says would
+ * change nothing (the echo of certsync's own publishing); then it is
+ * consumed here, its cookie kept.  Entries of a refresh are never quiet:
+ * they count for its sweep.  1 or 0.
+ */
+static int
+quiet_message(struct watch *w, LDAPMessage *msg)
+{
+	struct sync_event ev;
+	int quiet;
+
+	memset(&ev, 0, sizeof(ev));
+	if (w->sink.quiet == NULL || w->sink.dry_run || w->poll || w->in_refresh ||
+	    w->presence_on || ldap_msgid(msg) != w->msgid ||
+	    ldap_msgtype(msg) != LDAP_RES_SEARCH_ENTRY)
+		return 0;
+	/* One snapshot for the drain's reads: a read transaction per
+	 * statement would drop the page cache after each of the runner's
+	 * commits. */
+	if (!w->reading && store_begin_read(w->st) == 0)
+		w->reading = 1;
+	quiet = w->reading && syncrepl_parse(w->ld, msg, &ev) == 0 &&
+	    ev.type == SE_ENTRY && w->sink.quiet(w->sink.arg, &ev.entry) == 1;
+	if (quiet) {
+		w->last_heard = time(NULL);
+		metrics_set(M_DIR_LAST_EVENT, (int64_t)time(NULL));
+		keep_cookie(w, &ev.cookie);
+	}
+	sync_event_free(&ev);
+	return quiet;
+}
+
+/* The snapshot quiet entries were read in ends (nothing was written). */
+static void
+end_read(struct watch *w)
+{
+	if (w->reading)
+		store_commit(w->st);
+	w->reading = 0;
+}
+
+/* A drain's transaction begins, with the cookie quiet entries left (and
+ * the time of the last event they are).  0, or -1 (nothing begun). */
+static int
+begin_drain(struct watch *w)
+{
+	end_read(w);
+	if (store_begin(w->st) == -1)
+		return -1;
+	if (w->kept_cookie.bv_val != NULL) {
+		store_state_set(w->st, "last_event", "");
+		save_cookie(w, &w->kept_cookie);
+	}
+	return 0;
+}
+
+/* Commits a drain's transaction; on failure the connection is dropped
+ * (the search starts again from the last cookie committed).  0 or -1. */
+static int
+end_drain(struct watch *w, int changes)
+{
+	if (store_commit(w->st) == -1) {
+		/* The messages are consumed but their effects are not stored:
+		 * search again from the last committed cookie. */
+		drop_store(w, "record the changes");
+		return -1;
+	}
+	forget_cookie(w);	/* written */
+	/* Recorded, and still up (an error result drops it): proven. */
+	if (changes > 0 && w->ld != NULL)
+		healthy(w);
+	w->sink.flush(w->sink.arg);
+	return 0;
+}
+
+/* A cookie kept from quiet drains, written COOKIE_LAG_S after the first. */
+static void
+on_cookie(evutil_socket_t fd, short what, void *arg)
 {
 	struct watch *w = arg;
-	struct timeval zero = { 0, 0 };
-	int i, rc = 0, changes = 0;
 
-	if (w->mode == M_DIRSYNC || w->mode == M_USN) {
-		on_notify_read(w);
+	if (w->ld == NULL || w->kept_cookie.bv_val == NULL)
 		return;
-	}
-	/* Reading on without a transaction would consume changes unrecorded;
-	 * not reading would bring the loop straight back here. */
-	if (store_begin(w->st) == -1) {
+	if (begin_drain(w) == -1)
 		drop_store(w, "start a transaction");
-		return;
-	}
+	else
+		end_drain(w, 0);
+}
+
+/*
+ * Drains the watching connection: at most DRAIN_MAX messages, until
+ * ldap_result has none.  The transaction begins at the first message that
+ * may change something (reading on without one would consume changes
+ * unrecorded); the quiet ones before it need none.  *open: it began.
+ * Returns how many messages were read, or -1 after dropping the connection.
+ */
+static int
+drain(struct watch *w, int *open, int *changes)
+{
+	struct timeval zero = { 0, 0 };
+	int i, rc, err;
+
 	for (i = 0; i < DRAIN_MAX && w->ld != NULL; i++) {
 		LDAPMessage *msg = NULL;
 
@@ -953,30 +1076,54 @@ on_read(evutil_socket_t fd, short what, void *arg)
 		if ((rc = ldap_result(w->ld, LDAP_RES_ANY, LDAP_MSG_ONE, &zero, &msg)) == 0)
 			break;
 		if (rc == -1) {
-			int err = LDAP_SERVER_DOWN;
-
+			err = LDAP_SERVER_DOWN;
 			ldap_get_option(w->ld, LDAP_OPT_RESULT_CODE, &err);
 			ldap_msgfree(msg);
-			store_commit(w->st);
-			w->sink.flush(w->sink.arg);
+			end_read(w);
+			if (*open) {
+				store_commit(w->st);
+				w->sink.flush(w->sink.arg);
+			}
 			drop(w, ldap_err2string(err));
-			return;
+			return -1;
 		}
-		changes += handle_message(w, msg);
+		if (!*open && !quiet_message(w, msg)) {
+			if (begin_drain(w) == -1) {
+				ldap_msgfree(msg);
+				drop_store(w, "start a transaction");
+				return -1;
+			}
+			*open = 1;
+		}
+		if (*open)
+			*changes += handle_message(w, msg);
 		ldap_msgfree(msg);
 	}
-	if (store_commit(w->st) == -1) {
-		/* The messages are consumed but their effects are not stored:
-		 * search again from the last committed cookie. */
-		drop_store(w, "record the changes");
+	return i;
+}
+
+static void
+on_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct watch *w = arg;
+	int n, open = 0, changes = 0;
+
+	if (w->mode == M_DIRSYNC || w->mode == M_USN) {
+		on_notify_read(w);
 		return;
 	}
-	/* Recorded, and still up (an error result drops it): proven. */
-	if (changes > 0 && w->ld != NULL)
-		healthy(w);
-	w->sink.flush(w->sink.arg);
+	if ((n = drain(w, &open, &changes)) == -1)
+		return;
+	end_read(w);
+	if (open && end_drain(w, changes) == -1)
+		return;
+	if (w->kept_cookie.bv_val != NULL && !evtimer_pending(w->ev_cookie, NULL)) {
+		struct timeval lag = { COOKIE_LAG_S, 0 };
+
+		evtimer_add(w->ev_cookie, &lag);
+	}
 	/* libldap may hold parsed data the fd no longer signals: come back. */
-	if (i == DRAIN_MAX && w->ev_read != NULL)
+	if (n == DRAIN_MAX && w->ev_read != NULL)
 		event_active(w->ev_read, EV_READ, 0);
 }
 
@@ -1520,7 +1667,8 @@ watch_start(struct event_base *base, const struct conf *conf, struct store *st,
 	    (w->ev_poll = evtimer_new(base, on_poll, w)) == NULL ||
 	    (w->ev_connected = event_new(base, -1, 0, on_connected, w)) == NULL ||
 	    (w->ev_round_done = event_new(base, -1, 0, on_round_done, w)) == NULL ||
-	    (w->ev_probe = evtimer_new(base, on_probe, w)) == NULL)
+	    (w->ev_probe = evtimer_new(base, on_probe, w)) == NULL ||
+	    (w->ev_cookie = evtimer_new(base, on_cookie, w)) == NULL)
 		fatal("out of memory");
 	connect_async(w);
 	*out = w;
@@ -1562,6 +1710,8 @@ watch_stop(struct watch *w)
 	event_free(w->ev_connected);
 	event_free(w->ev_round_done);
 	event_free(w->ev_probe);
+	event_free(w->ev_cookie);
+	free(w->kept_cookie.bv_val);
 	uuid_set_clear(&w->seen);
 	free(w);
 }

@@ -4,7 +4,8 @@
  *
  * Owns: the watcher's LDAP handle, its fd event, the reconnect backoff, the
  * refresh bookkeeping (uuids seen) and the cookie.  The cookie is saved in
- * the same transaction as the changes before it.
+ * the same transaction as the changes before it; after entries that change
+ * nothing (sink.quiet) it is kept, and saved within a second.
  * Never: blocks the loop: connect and bind run on a short-lived thread,
  * results are drained with a zero timeout.
  */
@@ -25,8 +26,8 @@ struct watch;
 /*
  * Where the watcher hands what it reads: certsyncd wires the planner in
  * (plan_watch_sink()), so the directory side knows nothing above it.  The
- * calls come inside the watcher's transaction, which commits the cookie
- * with them; a store failure in one (it returns -1) fails the
+ * calls come inside the watcher's transaction (but quiet), which commits
+ * the cookie with them; a store failure in one (it returns -1) fails the
  * transaction, and the watcher reads again from the last committed cookie.
  */
 struct watch_sink {
@@ -34,6 +35,11 @@ struct watch_sink {
 	int dry_run;               /* writes nothing: no cookie, no copies */
 	/* An entry added or changed; a user deleted or out of scope. */
 	int (*entry)(void *arg, const struct dir_entry *e);
+	/* Outside any transaction, read only: 1 when handing e to entry()
+	 * would change nothing (the echo of certsync's own publishing), so
+	 * it needs no transaction; 0 when it might (or on any doubt).  May
+	 * be NULL: every entry goes to entry(). */
+	int (*quiet)(void *arg, const struct dir_entry *e);
 	int (*gone)(void *arg, const char *uuid);
 	/* After a complete refresh: every user not in seen is gone. */
 	int (*sweep)(void *arg, struct uuid_set *seen);

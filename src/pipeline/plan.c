@@ -448,6 +448,26 @@ done:
 	return rc;
 }
 
+/* The same steps as plan_entry's up to its first write or decision: with a
+ * job row (in flight or parked) and the values unchanged it stops there. */
+int
+plan_entry_quiet(struct plan_ctx *ctx, const struct dir_entry *e)
+{
+	struct identity_map map = identity_map(ctx->conf);
+	struct identity id;
+	char why[512];
+	int quiet = 0, changed, save;
+
+	if (ctx->dry_run || identity_from_entry(&map, e, &id, why, sizeof(why)) == -1)
+		return 0;
+	if (!duplicate(ctx, &id, why, sizeof(why))) {
+		changed = values_changed(ctx, &id, &save);
+		quiet = !changed && !save && in_flight(ctx, id.uuid);
+	}
+	identity_free(&id);
+	return quiet;
+}
+
 static int
 gone_or_recheck(struct plan_ctx *ctx, const char *uuid, int gone)
 {

@@ -83,6 +83,14 @@ void plan_free(struct plan_ctx *ctx);
 
 /* An entry added or changed.  0, or -1 on a store failure. */
 int plan_entry(struct plan_ctx *ctx, const struct dir_entry *entry);
+/*
+ * Whether plan_entry(entry) would change nothing, read only and without a
+ * transaction: the user's values are those stored (not marked skipped, no
+ * address taken by another), and a job of the user is in flight or parked
+ * (its end decides again).  That is the echo of certsync's own publishing
+ * in a mass event.  1, or 0 (also on any store failure, and in a dry run).
+ */
+int plan_entry_quiet(struct plan_ctx *ctx, const struct dir_entry *entry);
 /* A user deleted or out of scope. */
 int plan_gone(struct plan_ctx *ctx, const char *uuid);
 /* Decides again from what the store holds (after a job, on the daily pass). */

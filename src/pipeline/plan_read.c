@@ -31,6 +31,12 @@ sink_entry(void *arg, const struct dir_entry *e)
 }
 
 static int
+sink_quiet(void *arg, const struct dir_entry *e)
+{
+	return plan_entry_quiet(arg, e);
+}
+
+static int
 sink_gone(void *arg, const char *uuid)
 {
 	return plan_gone(arg, uuid);
@@ -73,6 +79,7 @@ plan_watch_sink(struct plan_ctx *ctx, struct watch_sink *sink)
 		.arg = ctx,
 		.dry_run = ctx->dry_run,
 		.entry = sink_entry,
+		.quiet = sink_quiet,
 		.gone = sink_gone,
 		.sweep = sink_sweep,
 		.flush = sink_flush,

@@ -164,6 +164,20 @@ store_begin(struct store *st)
 }
 
 int
+store_begin_read(struct store *st)
+{
+	if (st->depth > 0)
+		fatal("store_begin_read inside a transaction");
+	st->depth = 1;
+	st->failed = 0;
+	if (db_exec(st, "BEGIN DEFERRED") == -1) {
+		st->depth = 0;
+		return -1;
+	}
+	return 0;
+}
+
+int
 store_commit(struct store *st)
 {
 	if (st->depth == 0)

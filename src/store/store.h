@@ -135,6 +135,10 @@ int store_unwritable(const struct store *st);
 /* Transactions nest: only the outermost begin/commit reaches SQLite. */
 int store_begin(struct store *st);
 int store_commit(struct store *st);
+/* A read transaction, ended by store_commit: one snapshot (and one page
+ * cache) for several reads, taking no lock a writer waits on.  Writing in
+ * it may fail (the snapshot may be stale); nothing may nest in it. */
+int store_begin_read(struct store *st);
 void store_rollback(struct store *st);
 
 /* Inserts a certificate and its addresses; sets row->id. */

@@ -546,6 +546,30 @@ START_TEST(transactions_roll_back)
 }
 END_TEST
 
+/* The watcher reads the echo of its own publishing in a read transaction:
+ * the runner's connection must write meanwhile without waiting for it
+ * (an IMMEDIATE one would hold it 5 s, then fail), and the reader keeps
+ * its snapshot until it ends. */
+START_TEST(read_transaction_takes_no_write_lock)
+{
+	struct store *writer = NULL;
+	char *v = NULL;
+
+	ck_assert_int_eq(store_open(path, &writer), 0);
+	ck_assert_int_eq(store_begin_read(st), 0);
+	ck_assert_int_eq(store_state_get(st, "k", &v, NULL), 0);
+	ck_assert_int_eq(store_begin(writer), 0);
+	ck_assert_int_eq(store_state_set(writer, "k", "v"), 0);
+	ck_assert_int_eq(store_commit(writer), 0);
+	ck_assert_int_eq(store_state_get(st, "k", &v, NULL), 0);
+	ck_assert_int_eq(store_commit(st), 0);
+	ck_assert_int_eq(store_state_get(st, "k", &v, NULL), 1);
+	ck_assert_str_eq(v, "v");
+	free(v);
+	store_close(writer);
+}
+END_TEST
+
 START_TEST(identities_jobs_checkpoints)
 {
 	struct identity_row id = { .uuid = (char *)"u1", .dn = (char *)"uid=a,dc=x",
@@ -1776,6 +1800,7 @@ main(void)
 	tcase_add_test(tc, crl_pending_until_written);
 	tcase_add_test(tc, audit_append_only);
 	tcase_add_test(tc, transactions_roll_back);
+	tcase_add_test(tc, read_transaction_takes_no_write_lock);
 	tcase_add_test(tc, identities_jobs_checkpoints);
 	tcase_add_test(tc, published_value_lookup);
 	tcase_add_test(tc, unpublish_keeps_certificates_valid);
